@@ -1,0 +1,111 @@
+//! Wiring: turns a [`Config`] into a store, a cost source and a collector, and runs the
+//! server with its scheduled jobs. This is the only place that decides which adapters run.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::{NaiveDateTime, Utc};
+
+use crate::aws::cost_explorer::CostExplorerSource;
+use crate::collector::{CollectSettings, Collector, CostSource, JOB_COLLECT_COSTS};
+use crate::config::{Config, CostSourceKind};
+use crate::domain::{Account, Granularity};
+use crate::scheduler::{JobFn, ScheduledJob, Scheduler};
+use crate::sim::SimulatedCloud;
+use crate::store::{self, DynStore};
+
+/// Seed of the demo's simulated cloud; fixed so every demo shows the same story.
+pub const DEMO_SEED: u64 = 2026;
+
+/// The assembled application.
+pub struct App {
+    /// The validated configuration.
+    pub config: Config,
+    /// The store, migrated.
+    pub store: DynStore,
+    /// The cost collector for the configured granularity.
+    pub collector: Collector,
+}
+
+impl App {
+    /// Opens and migrates the store, records the configured accounts and builds the collector.
+    pub async fn build(config: Config, now: NaiveDateTime) -> Result<App> {
+        let store = store::open(&config.database).await?;
+        store.migrate().await?;
+        Self::with_store(config, store, now).await
+    }
+
+    /// Like [`App::build`] with a store the caller opened (tests use per-test databases).
+    pub async fn with_store(config: Config, store: DynStore, now: NaiveDateTime) -> Result<App> {
+        let (source, sources, accounts): (Arc<dyn CostSource>, _, _) = match config.costs.source {
+            CostSourceKind::Aws => {
+                let source = CostExplorerSource::from_config(&config).await?;
+                let sources = config.accounts.iter().filter(|a| a.cost_explorer).map(|a| a.id.clone()).collect();
+                let accounts = config
+                    .accounts
+                    .iter()
+                    .map(|a| Account { id: a.id.clone(), name: a.name.clone(), configured: true })
+                    .collect::<Vec<_>>();
+                (Arc::new(source), sources, accounts)
+            }
+            CostSourceKind::Simulated => {
+                let sim = SimulatedCloud::demo(DEMO_SEED, now);
+                let sources = vec![sim.payer()];
+                let accounts = sim.accounts();
+                (Arc::new(sim), sources, accounts)
+            }
+        };
+        store.upsert_accounts(&accounts).await.context("cannot record the configured accounts")?;
+        let collector = Collector::new(store.clone(), source, sources, collect_settings(&config, config.costs.granularity));
+        Ok(App { config, store, collector })
+    }
+
+    /// A collector like the configured one but at another granularity (the demo loads both).
+    pub fn collector_for(&self, granularity: Granularity) -> Collector {
+        self.collector.with_settings(collect_settings(&self.config, granularity))
+    }
+
+    /// The scheduled jobs this replica takes part in.
+    pub fn jobs(&self) -> Vec<ScheduledJob> {
+        let collector = self.collector.clone();
+        let run: JobFn = Arc::new(move || {
+            let collector = collector.clone();
+            Box::pin(async move {
+                collector.run(Utc::now().date_naive(), None, None).await?;
+                Ok(())
+            })
+        });
+        vec![ScheduledJob { name: JOB_COLLECT_COSTS.to_string(), cron: self.config.costs.schedule.clone(), run }]
+    }
+
+    /// Runs the HTTP server and the scheduler until `shutdown` resolves.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+        let owner = replica_name();
+        let scheduler = Scheduler::start(self.store.clone(), owner.clone(), self.jobs()).await?;
+        let listener = tokio::net::TcpListener::bind(&self.config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.config.server.listen))?;
+        tracing::info!(replica = %owner, address = %listener.local_addr()?, "costbot is serving");
+        let router = crate::server::router(self.store.clone());
+        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+        scheduler.shutdown().await?;
+        Ok(())
+    }
+}
+
+fn collect_settings(config: &Config, granularity: Granularity) -> CollectSettings {
+    CollectSettings {
+        granularity,
+        metric: config.costs.metric.clone(),
+        restatement_days: config.costs.restatement_days,
+        backfill_days: config.costs.backfill_days,
+    }
+}
+
+/// A name for this replica in claim rows: host name and process id, plus a random suffix so
+/// two processes in one container never share a name.
+pub fn replica_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "costbot".to_string());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &suffix[..8])
+}

@@ -1,0 +1,181 @@
+//! The command line: `costbot serve | demo | migrate | collect costs | config check`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use chrono::{Days, NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::app::App;
+use crate::config::{Config, CostSourceKind};
+use crate::domain::run::CollectorRun;
+use crate::domain::{AccountId, DateRange, Granularity};
+use crate::store::{self, FactFilter};
+
+/// costbot keeps AWS spend under control from Slack and Discord.
+#[derive(Debug, Parser)]
+#[command(name = "costbot", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Environment variables COSTBOT_SECTION__KEY override it.
+    #[arg(long, global = true, env = "COSTBOT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub json_logs: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: HTTP endpoints and the scheduled collection.
+    Serve,
+    /// Fill an embedded store with a simulated cloud's history and show it.
+    Demo {
+        /// Where the demo's SQLite file goes.
+        #[arg(long, default_value = "costbot-demo.sqlite")]
+        db: PathBuf,
+    },
+    /// Apply database migrations.
+    Migrate,
+    /// Collect data now.
+    Collect {
+        /// What to collect.
+        #[command(subcommand)]
+        what: CollectWhat,
+    },
+    /// Work with the configuration.
+    Config {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+/// `costbot collect …`
+#[derive(Debug, Subcommand)]
+pub enum CollectWhat {
+    /// Fetch costs from Cost Explorer into the store.
+    Costs {
+        /// Fetch from this day (YYYY-MM-DD) instead of the incremental start.
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// Only this source account.
+        #[arg(long)]
+        account: Option<String>,
+    },
+}
+
+/// `costbot config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the configuration and print a redacted summary.
+    Check,
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Config { action: ConfigAction::Check } => {
+            let config = Config::load(cli.config.as_deref())?;
+            println!("{}\nconfiguration is valid", config.summary());
+            Ok(())
+        }
+        Command::Migrate => {
+            let config = Config::load(cli.config.as_deref())?;
+            let store = store::open(&config.database).await?;
+            store.migrate().await?;
+            println!("migrations applied to {}", store::describe(&config.database));
+            Ok(())
+        }
+        Command::Collect { what: CollectWhat::Costs { since, account } } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let only = account.map(|a| AccountId::parse(&a)).transpose()?;
+            if let Some(id) = &only {
+                config.account(id)?;
+            }
+            let app = App::build(config, Utc::now().naive_utc()).await?;
+            let run = app.collector.run(Utc::now().date_naive(), since, only.as_ref()).await?;
+            print!("{}", describe_run(&run));
+            anyhow::ensure!(run.error.is_none(), "collection did not complete for every account");
+            Ok(())
+        }
+        Command::Serve => {
+            let config = Config::load(cli.config.as_deref())?;
+            let app = App::build(config, Utc::now().naive_utc()).await?;
+            app.serve(shutdown_signal()).await
+        }
+        Command::Demo { db } => demo(db).await,
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so Kubernetes can stop a replica gracefully.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+/// A run record in a few lines.
+pub fn describe_run(run: &CollectorRun) -> String {
+    let mut out = format!(
+        "run {} {}: {} facts written, {} Cost Explorer requests (${}.{:02})\n",
+        run.id.0,
+        run.status.as_str(),
+        run.rows_written,
+        run.api_calls,
+        run.api_calls / 100,
+        run.api_calls % 100
+    );
+    for s in &run.sources {
+        let outcome = s.error.as_deref().map_or_else(|| "ok".to_string(), |e| format!("FAILED: {e}"));
+        out.push_str(&format!("  account {} {}: {} facts, {} requests, {outcome}\n", s.source, s.range, s.rows_written, s.api_calls));
+    }
+    out
+}
+
+/// `costbot demo`: loads 13 months of daily and 14 days of hourly simulated history into an
+/// SQLite file and prints where it is and what it holds.
+async fn demo(db: PathBuf) -> Result<()> {
+    let toml = "[costs]\nsource = \"simulated\"\nbackfill_days = 395\n";
+    let mut config = Config::from_toml(toml)?;
+    config.database.sqlite_path = db.clone();
+    debug_assert_eq!(config.costs.source, CostSourceKind::Simulated);
+    let now = Utc::now().naive_utc();
+    let app = App::build(config, now).await.context("cannot set up the demo store")?;
+    let today = now.date();
+    let daily = app.collector_for(Granularity::Daily).run(today, None, None).await?;
+    let hourly = app.collector_for(Granularity::Hourly).run(today, None, None).await?;
+    let path = std::fs::canonicalize(&db).unwrap_or(db);
+    println!("costbot demo: SIMULATED cloud (no AWS account is used)\n");
+    print!("{}{}", describe_run(&daily), describe_run(&hourly));
+    println!(
+        "\nstore: {} ({} daily facts, {} hourly facts)",
+        path.display(),
+        app.store.count_facts(Granularity::Daily).await?,
+        app.store.count_facts(Granularity::Hourly).await?
+    );
+    let last30 = DateRange::new(today - Days::new(30), today)?;
+    println!("\nspend in the last 30 days ({last30}), per account:");
+    for account in app.store.accounts().await? {
+        let filter = FactFilter { granularity: Granularity::Daily, range: last30, accounts: Some(vec![account.id.clone()]) };
+        let total = app.store.total(&filter).await?;
+        println!("  {} {:<28} {:>14}", account.id, account.name.as_deref().unwrap_or(""), total.to_string());
+    }
+    Ok(())
+}

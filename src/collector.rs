@@ -1,0 +1,173 @@
+//! The cost collector: for each source account, fetch the days that may have changed and
+//! replace them in the store, recording what happened in a run record.
+//!
+//! The collector knows nothing about AWS: it talks to a [`CostSource`], which is either the
+//! Cost Explorer adapter (`crate::aws`) or the simulated cloud (`crate::sim`).
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use async_trait::async_trait;
+use chrono::{NaiveDate, Utc};
+use futures::stream::{self, StreamExt};
+
+use crate::domain::cost::{plan_fetch, FetchPlanInput};
+use crate::domain::run::{CollectorRun, SourceReport};
+use crate::domain::{AccountId, CostFact, DateRange, Granularity};
+use crate::store::DynStore;
+
+/// The job name used in run records and schedule claims.
+pub const JOB_COLLECT_COSTS: &str = "collect-costs";
+
+/// What one source is asked for.
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    /// Days to fetch (today included, as estimated data).
+    pub range: DateRange,
+    /// Day or hour facts.
+    pub granularity: Granularity,
+    /// Cost Explorer metric name.
+    pub metric: String,
+}
+
+/// What a source returned.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// Every fact in the range, all pages included.
+    pub facts: Vec<CostFact>,
+    /// Requests made (each Cost Explorer request costs $0.01).
+    pub api_calls: u64,
+}
+
+/// A fetch that failed, with the requests it made before failing.
+#[derive(Debug)]
+pub struct FetchError {
+    /// What went wrong, with context.
+    pub error: anyhow::Error,
+    /// Requests made before the failure.
+    pub api_calls: u64,
+}
+
+/// Where cost facts come from: one paginated query per source account per run.
+#[async_trait]
+pub trait CostSource: Send + Sync {
+    /// Fetches every fact the source's Cost Explorer has for the request.
+    async fn fetch(&self, source: &AccountId, request: &FetchRequest) -> Result<Fetched, FetchError>;
+}
+
+/// Collector settings, from `[costs]`.
+#[derive(Debug, Clone)]
+pub struct CollectSettings {
+    /// Day or hour facts.
+    pub granularity: Granularity,
+    /// Cost Explorer metric.
+    pub metric: String,
+    /// Days re-fetched before the last complete day.
+    pub restatement_days: u64,
+    /// How far back a new source reaches.
+    pub backfill_days: u64,
+}
+
+/// Runs collections. Cheap to clone.
+#[derive(Clone)]
+pub struct Collector {
+    store: DynStore,
+    source: Arc<dyn CostSource>,
+    sources: Vec<AccountId>,
+    settings: CollectSettings,
+}
+
+/// How many sources are fetched at once: Cost Explorer's rate limit is per payer, but a
+/// bound keeps a large organisation's run from opening dozens of connections.
+const CONCURRENT_SOURCES: usize = 4;
+
+impl Collector {
+    /// A collector over the given source accounts.
+    pub fn new(store: DynStore, source: Arc<dyn CostSource>, sources: Vec<AccountId>, settings: CollectSettings) -> Collector {
+        Collector { store, source, sources, settings }
+    }
+
+    /// The same collector with other settings (another granularity, say).
+    pub fn with_settings(&self, settings: CollectSettings) -> Collector {
+        Collector { settings, ..self.clone() }
+    }
+
+    /// The accounts queried each run.
+    pub fn sources(&self) -> &[AccountId] {
+        &self.sources
+    }
+
+    /// Runs one collection for all sources (or only `only`). A failing source is reported in
+    /// the run record and does not stop the others; its earlier data is kept.
+    pub async fn run(&self, today: NaiveDate, since: Option<NaiveDate>, only: Option<&AccountId>) -> Result<CollectorRun> {
+        let selected: Vec<AccountId> = match only {
+            Some(id) if self.sources.contains(id) => vec![id.clone()],
+            Some(id) => anyhow::bail!("account {id} is not a Cost Explorer source in the configuration"),
+            None => self.sources.clone(),
+        };
+        let run_id = self.store.start_run(JOB_COLLECT_COSTS, Utc::now().naive_utc()).await?;
+        let reports: Vec<SourceReport> = stream::iter(selected)
+            .map(|source| async move { self.collect_source(&source, today, since).await })
+            .buffer_unordered(CONCURRENT_SOURCES)
+            .collect()
+            .await;
+        self.store.finish_run(run_id, Utc::now().naive_utc(), &reports).await?;
+        for report in &reports {
+            match &report.error {
+                None => tracing::info!(source = %report.source, range = %report.range, rows = report.rows_written,
+                    api_calls = report.api_calls, "collected costs"),
+                Some(error) => tracing::warn!(source = %report.source, range = %report.range, %error, "collection failed"),
+            }
+        }
+        let runs = self.store.recent_runs(20).await?;
+        let run = runs.into_iter().find(|r| r.id == run_id);
+        run.ok_or_else(|| anyhow::anyhow!("run {} vanished from the store", run_id.0))
+    }
+
+    async fn collect_source(&self, source: &AccountId, today: NaiveDate, since: Option<NaiveDate>) -> SourceReport {
+        let granularity = self.settings.granularity;
+        let last_complete = self.store.last_complete_day(source, granularity).await;
+        let range = plan_fetch(FetchPlanInput {
+            today,
+            last_complete: last_complete.as_ref().ok().copied().flatten(),
+            since,
+            restatement_days: self.settings.restatement_days,
+            backfill_days: self.settings.backfill_days,
+            granularity,
+        });
+        let mut report = SourceReport { source: source.clone(), range, rows_written: 0, api_calls: 0, error: None };
+        if let Err(error) = last_complete {
+            report.error = Some(format!("cannot read the store: {error:#}"));
+            return report;
+        }
+        let request = FetchRequest { range, granularity, metric: self.settings.metric.clone() };
+        match self.source.fetch(source, &request).await {
+            Ok(fetched) => {
+                report.api_calls = fetched.api_calls;
+                let facts = keep_in_range(fetched.facts, &range);
+                match self.store.replace_cost_facts(source, granularity, &range, &facts, Utc::now().naive_utc()).await {
+                    Ok(rows) => report.rows_written = rows,
+                    Err(error) => report.error = Some(format!("cannot write facts: {error:#}")),
+                }
+            }
+            Err(failure) => {
+                report.api_calls = failure.api_calls;
+                report.error = Some(format!("{:#}", failure.error));
+            }
+        }
+        report
+    }
+}
+
+/// Drops facts outside the requested range and keeps the last of any duplicated key, so a
+/// source that misbehaves cannot overwrite days the run did not ask for.
+fn keep_in_range(facts: Vec<CostFact>, range: &DateRange) -> Vec<CostFact> {
+    let mut by_key = std::collections::BTreeMap::new();
+    for fact in facts.into_iter().filter(|f| range.contains(f.period_start)) {
+        let key = (fact.period_start, fact.account.clone(), fact.service.clone());
+        if by_key.insert(key, fact).is_some() {
+            tracing::warn!("a cost source returned the same period, account and service twice; keeping the last");
+        }
+    }
+    by_key.into_values().collect()
+}

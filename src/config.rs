@@ -1,0 +1,362 @@
+//! Configuration: one TOML file plus `COSTBOT_SECTION__KEY` environment overrides.
+//!
+//! Unknown keys are refused with their name, so a typo never silently falls back to a
+//! default. Secrets (role external ids, the database URL) are never written in the clear:
+//! external ids are references to an environment variable or a file, and every secret is held
+//! in a `SecretString` whose `Debug` output is redacted.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::domain::{AccountId, Granularity, RoleArn};
+
+/// The whole configuration.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where data is kept.
+    pub database: DatabaseConfig,
+    /// The HTTP server of `costbot serve`.
+    pub server: ServerConfig,
+    /// How the AWS SDK clients are built.
+    pub aws: AwsConfig,
+    /// The cost collection job.
+    pub costs: CostsConfig,
+    /// The AWS accounts costbot watches.
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// Storage settings. Without a URL, costbot uses an embedded SQLite file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// A `postgres://` URL. Secret, because it may carry a password.
+    pub url: Option<SecretString>,
+    /// The SQLite file used when no URL is configured.
+    pub sqlite_path: PathBuf,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: None, sqlite_path: PathBuf::from("costbot.sqlite"), max_connections: 10 }
+    }
+}
+
+/// HTTP server settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { listen: "127.0.0.1:8080".to_string() }
+    }
+}
+
+/// Which retry strategy the AWS SDK uses.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryMode {
+    /// Exponential backoff with jitter.
+    #[default]
+    Standard,
+    /// Standard plus client-side rate limiting after throttling, which suits Cost
+    /// Explorer's low request rate limits.
+    Adaptive,
+}
+
+/// AWS SDK settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Region for API calls; Cost Explorer itself is only in us-east-1.
+    pub region: String,
+    /// Overrides every service endpoint (used for tests against moto).
+    pub endpoint_url: Option<String>,
+    /// Retry strategy.
+    pub retry_mode: RetryMode,
+    /// Attempts per request, first one included.
+    pub max_attempts: u32,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            region: "us-east-1".to_string(),
+            endpoint_url: None,
+            retry_mode: RetryMode::Adaptive,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// Where cost data comes from.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CostSourceKind {
+    /// AWS Cost Explorer.
+    #[default]
+    Aws,
+    /// The deterministic simulated cloud used by `costbot demo`.
+    Simulated,
+}
+
+/// Cost collection settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CostsConfig {
+    /// AWS or the simulation.
+    pub source: CostSourceKind,
+    /// Daily (default) or hourly facts.
+    pub granularity: Granularity,
+    /// Cost Explorer metric, e.g. `UnblendedCost`, `AmortizedCost`, `NetUnblendedCost`.
+    pub metric: String,
+    /// Days before the last complete day that each run fetches again.
+    pub restatement_days: u64,
+    /// How far back the first run reaches.
+    pub backfill_days: u64,
+    /// Cron expression with a seconds field; the default runs at minute 5 of every hour.
+    pub schedule: String,
+}
+
+impl Default for CostsConfig {
+    fn default() -> Self {
+        CostsConfig {
+            source: CostSourceKind::Aws,
+            granularity: Granularity::Daily,
+            metric: "UnblendedCost".to_string(),
+            restatement_days: 3,
+            backfill_days: 90,
+            schedule: "0 5 * * * *".to_string(),
+        }
+    }
+}
+
+/// One watched AWS account.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Twelve-digit account id.
+    pub id: AccountId,
+    /// Human name used in answers.
+    pub name: Option<String>,
+    /// Query this account's Cost Explorer (a payer, whose data covers its linked accounts, or
+    /// a standalone account). Linked accounts covered by a payer leave this off, so each run
+    /// makes one paginated query per payer rather than one per account.
+    #[serde(default)]
+    pub cost_explorer: bool,
+    /// Role to assume to reach the account; without it the ambient credentials are used.
+    pub role_arn: Option<RoleArn>,
+    /// The ExternalId the role's trust policy requires.
+    pub external_id: Option<SecretRef>,
+}
+
+/// Where a secret is read from. Inline values are not accepted, so secrets stay out of
+/// configuration files and version control.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SecretRef {
+    /// `{ env = "NAME" }`: an environment variable.
+    Env {
+        /// The variable's name.
+        env: String,
+    },
+    /// `{ file = "/run/secrets/name" }`: a file (trailing newline stripped).
+    File {
+        /// The file's path.
+        file: PathBuf,
+    },
+}
+
+impl SecretRef {
+    /// Reads the secret now, with an error naming where it looked (never the value).
+    pub fn resolve(&self) -> Result<SecretString> {
+        let value = match self {
+            SecretRef::Env { env } => std::env::var(env)
+                .with_context(|| format!("environment variable {env} is not set"))?,
+            SecretRef::File { file } => std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read secret file {}", file.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+        };
+        Ok(SecretString::from(value))
+    }
+}
+
+impl Config {
+    /// Loads the file (if given) and applies `COSTBOT_SECTION__KEY` overrides, then validates.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let mut figment = Figment::new();
+        if let Some(path) = path {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        // Only keys with a section separator are configuration, so unrelated variables such
+        // as COSTBOT_CONFIG or COSTBOT_LOG are not mistaken for unknown keys.
+        let env = Env::prefixed("COSTBOT_").filter_map(|key| {
+            key.as_str().contains("__").then(|| key.as_str().replace("__", ".").into())
+        });
+        let config: Config = figment.merge(env).extract().map_err(|e| {
+            anyhow::anyhow!("invalid configuration: {}", e.to_string().replace("default.", ""))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses configuration from TOML text alone, for tests and the demo.
+    pub fn from_toml(text: &str) -> Result<Config> {
+        let config: Config = Figment::new()
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}", e.to_string().replace("default.", "")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: cross-field rules, the cron expression and the secrets.
+    pub fn validate(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for account in &self.accounts {
+            if !seen.insert(account.id.clone()) {
+                bail!("account {} is listed twice in [[accounts]]", account.id);
+            }
+            if let Some(arn) = &account.role_arn {
+                if arn.account() != &account.id {
+                    bail!("account {}: role_arn {arn} belongs to account {}", account.id, arn.account());
+                }
+            }
+            if let Some(secret) = &account.external_id {
+                if account.role_arn.is_none() {
+                    bail!("account {}: external_id is set but role_arn is not", account.id);
+                }
+                let value = secret.resolve().with_context(|| format!("account {}: external_id", account.id))?;
+                // STS refuses ExternalIds shorter than two characters; say so before AWS does.
+                if value.expose_secret().len() < 2 {
+                    bail!("account {}: external_id must be at least 2 characters", account.id);
+                }
+            }
+        }
+        if self.costs.source == CostSourceKind::Aws
+            && !self.accounts.is_empty()
+            && !self.accounts.iter().any(|a| a.cost_explorer)
+        {
+            bail!("no account has cost_explorer = true, so there is nothing to collect from");
+        }
+        crate::scheduler::parse_cron(&self.costs.schedule).context("costs.schedule")?;
+        if self.costs.metric.trim().is_empty() {
+            bail!("costs.metric must not be empty");
+        }
+        if self.aws.max_attempts == 0 {
+            bail!("aws.max_attempts must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The configured account with this id, or an error naming it.
+    pub fn account(&self, id: &AccountId) -> Result<&AccountConfig> {
+        self.accounts
+            .iter()
+            .find(|a| &a.id == id)
+            .with_context(|| format!("account {id} is not in the configuration"))
+    }
+
+    /// A redacted, human-readable summary for `costbot config check`.
+    pub fn summary(&self) -> String {
+        let store = match &self.database.url {
+            Some(_) => "postgres (url redacted)".to_string(),
+            None => format!("sqlite at {}", self.database.sqlite_path.display()),
+        };
+        let mut lines = vec![
+            format!("store: {store}"),
+            format!("server: listening on {}", self.server.listen),
+            format!(
+                "costs: {:?} source, {} {}, schedule `{}`, restatement {} days, backfill {} days",
+                self.costs.source,
+                self.costs.granularity,
+                self.costs.metric,
+                self.costs.schedule,
+                self.costs.restatement_days,
+                self.costs.backfill_days
+            ),
+            format!("aws: region {}, {:?} retries x{}", self.aws.region, self.aws.retry_mode, self.aws.max_attempts),
+        ];
+        for a in &self.accounts {
+            let how = match (&a.role_arn, a.cost_explorer) {
+                (Some(arn), true) => format!("Cost Explorer via role {arn}"),
+                (None, true) => "Cost Explorer with ambient credentials".to_string(),
+                (_, false) => "covered by a payer".to_string(),
+            };
+            let name = a.name.as_deref().unwrap_or("(no name)");
+            let external = if a.external_id.is_some() { ", external id set" } else { "" };
+            lines.push(format!("account {} {name}: {how}{external}", a.id));
+        }
+        lines.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::from_toml("[costs]\nschedul = \"0 * * * * *\"\n").unwrap_err();
+        assert!(err.to_string().contains("schedul"), "{err}");
+        let err = Config::from_toml("[[accounts]]\nid = \"123456789012\"\nrole = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("role"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let err = Config::from_toml("[[accounts]]\nid = \"1234\"\ncost_explorer = true\n").unwrap_err();
+        assert!(err.to_string().contains("1234"), "{err}");
+        let err = Config::from_toml("[costs]\nschedule = \"every hour\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("every hour"), "{err:#}");
+        let toml = "[[accounts]]\nid = \"111111111111\"\ncost_explorer = true\nrole_arn = \"arn:aws:iam::222222222222:role/x\"\n";
+        let err = Config::from_toml(toml).unwrap_err();
+        assert!(err.to_string().contains("belongs to account 222222222222"), "{err}");
+    }
+
+    #[test]
+    fn secrets_come_from_env_or_file_and_are_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ext");
+        std::fs::write(&file, "s3cr3t-external\n").unwrap();
+        let toml = format!(
+            "[database]\nurl = \"postgres://u:hunter2@db/costbot\"\n[[accounts]]\nid = \"111111111111\"\ncost_explorer = true\nrole_arn = \"arn:aws:iam::111111111111:role/costbot\"\nexternal_id = {{ file = \"{}\" }}\n",
+            file.display()
+        );
+        let config = Config::from_toml(&toml).unwrap();
+        let secret = config.accounts[0].external_id.as_ref().unwrap().resolve().unwrap();
+        assert_eq!(secret.expose_secret(), "s3cr3t-external");
+        let shown = format!("{config:?}\n{}", config.summary());
+        assert!(!shown.contains("hunter2") && !shown.contains("s3cr3t"), "{shown}");
+    }
+
+    #[test]
+    fn a_missing_secret_names_the_variable() {
+        let toml = "[[accounts]]\nid = \"111111111111\"\ncost_explorer = true\nrole_arn = \"arn:aws:iam::111111111111:role/costbot\"\nexternal_id = { env = \"COSTBOT_TEST_SURELY_UNSET\" }\n";
+        let err = Config::from_toml(toml).unwrap_err();
+        assert!(format!("{err:#}").contains("COSTBOT_TEST_SURELY_UNSET"), "{err:#}");
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let config = Config::from_toml("").unwrap();
+        assert!(config.database.url.is_none());
+        assert_eq!(config.costs.restatement_days, 3);
+        assert_eq!(config.costs.granularity, Granularity::Daily);
+    }
+}

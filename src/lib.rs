@@ -1,0 +1,14 @@
+//! costbot: keeps AWS spend under control from Slack and Discord.
+//!
+//! See `docs/ARCHITECTURE.md` for the code map and the invariants each module keeps.
+
+pub mod app;
+pub mod cli;
+pub mod aws;
+pub mod collector;
+pub mod config;
+pub mod domain;
+pub mod scheduler;
+pub mod server;
+pub mod sim;
+pub mod store;

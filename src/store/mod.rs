@@ -1,0 +1,125 @@
+//! The store: Postgres (the system of record) or embedded SQLite (the default without a
+//! database URL). Both implement [`Store`] from one shared body of SQL (see `sql.rs`) and pass
+//! the same contract tests (`tests/it/store_contract.rs`).
+//!
+//! Invariant: only this module knows SQL. Callers speak in domain types.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use chrono::{NaiveDate, NaiveDateTime};
+use secrecy::ExposeSecret;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use crate::config::DatabaseConfig;
+use crate::domain::run::{CollectorRun, RunId, SourceReport};
+use crate::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money};
+
+/// Which facts to read.
+#[derive(Debug, Clone)]
+pub struct FactFilter {
+    /// Day or hour facts.
+    pub granularity: Granularity,
+    /// Periods starting inside this range.
+    pub range: DateRange,
+    /// Only these accounts; `None` means all.
+    pub accounts: Option<Vec<AccountId>>,
+}
+
+/// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+
+    /// A cheap round trip, for readiness checks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Inserts accounts or updates their name and configured flag.
+    async fn upsert_accounts(&self, accounts: &[Account]) -> Result<()>;
+
+    /// All known accounts, configured or discovered, ordered by id.
+    async fn accounts(&self) -> Result<Vec<Account>>;
+
+    /// The start of the newest period this source has delivered as final (not estimated).
+    async fn last_complete_day(&self, source: &AccountId, granularity: Granularity) -> Result<Option<NaiveDate>>;
+
+    /// Replaces, in one transaction, what `source` delivered for `range` with `facts`:
+    /// facts that Cost Explorer no longer reports for that range are removed, the rest are
+    /// upserted. Accounts that appear for the first time are recorded as discovered.
+    /// Returns the number of facts written. Running it twice with the same facts leaves the
+    /// store unchanged.
+    async fn replace_cost_facts(
+        &self,
+        source: &AccountId,
+        granularity: Granularity,
+        range: &DateRange,
+        facts: &[CostFact],
+        collected_at: NaiveDateTime,
+    ) -> Result<u64>;
+
+    /// Reads facts, ordered by period, account and service.
+    async fn cost_facts(&self, filter: &FactFilter) -> Result<Vec<CostFact>>;
+
+    /// The exact total of the facts a filter selects, summed in SQL.
+    async fn total(&self, filter: &FactFilter) -> Result<Money>;
+
+    /// Number of facts stored at a granularity.
+    async fn count_facts(&self, granularity: Granularity) -> Result<u64>;
+
+    /// Records the start of a run.
+    async fn start_run(&self, job: &str, started_at: NaiveDateTime) -> Result<RunId>;
+
+    /// Records how a run ended, with one report per source.
+    async fn finish_run(&self, run: RunId, finished_at: NaiveDateTime, sources: &[SourceReport]) -> Result<()>;
+
+    /// The newest runs first.
+    async fn recent_runs(&self, limit: u32) -> Result<Vec<CollectorRun>>;
+
+    /// Claims one scheduled tick of a job for this replica. Exactly one caller per
+    /// `(job, tick)` gets `true`, however many replicas share the database.
+    async fn claim_tick(&self, job: &str, tick: NaiveDateTime, owner: &str) -> Result<bool>;
+}
+
+/// A shared handle to whichever store is configured.
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the configured store: Postgres when a URL is set, otherwise the SQLite file.
+pub async fn open(config: &DatabaseConfig) -> Result<DynStore> {
+    match &config.url {
+        Some(url) => {
+            let store = PgStore::connect(url.expose_secret(), config.max_connections)
+                .await
+                .context("cannot connect to the Postgres database in database.url")?;
+            Ok(Arc::new(store))
+        }
+        None => {
+            let store = SqliteStore::open(&config.sqlite_path)
+                .await
+                .with_context(|| format!("cannot open SQLite store {}", config.sqlite_path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// A short description of where data lives, safe to print (no password).
+pub fn describe(config: &DatabaseConfig) -> String {
+    match &config.url {
+        Some(url) => {
+            // Keep only host and database: user, password and query options may be secret.
+            let text = url.expose_secret();
+            let rest = text.split_once("://").map_or(text, |(_, rest)| rest);
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            let host = rest.split('?').next().unwrap_or_default();
+            format!("postgres at {host}")
+        }
+        None => format!("sqlite at {}", config.sqlite_path.display()),
+    }
+}

@@ -1,0 +1,42 @@
+//! The Postgres store, costbot's system of record.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::sql::impl_sql_store;
+
+/// A [`Store`](super::Store) on a Postgres connection pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// The Postgres migrations, embedded at build time.
+    pub const MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+    /// Connects with a bounded pool. Does not migrate; call `migrate` (or `costbot migrate`).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        Ok(PgStore { pool })
+    }
+
+    /// Wraps an existing pool (tests get one per test from `#[sqlx::test]`).
+    pub fn from_pool(pool: PgPool) -> PgStore {
+        PgStore { pool }
+    }
+
+    /// The underlying pool, for the few Postgres-only operations.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+impl_sql_store!(PgStore, sqlx::Postgres);

@@ -1,0 +1,347 @@
+//! The SQL shared by both stores.
+//!
+//! Postgres and SQLite accept the same statements here (`$N` parameters, `ON CONFLICT`,
+//! `RETURNING`), so one macro body implements [`Store`](super::Store) for both pool types and
+//! the two stores cannot drift apart. Sums are cast to text in SQL because Postgres returns
+//! NUMERIC and SQLite an integer for `SUM(bigint)`; text parses exactly either way.
+
+use anyhow::{Context, Result};
+
+use crate::domain::Money;
+
+/// Rows per multi-row INSERT: 9 parameters each stays under SQLite's 32,766-parameter limit
+/// and Postgres's 65,535.
+pub(super) const INSERT_CHUNK: usize = 3_000;
+
+/// Parses a `CAST(SUM(amount_units) AS TEXT)` result.
+pub(super) fn parse_units_sum(text: &str) -> Result<Money> {
+    // Postgres prints NUMERIC sums of integers without a fraction; be lenient anyway.
+    let whole = text.split('.').next().unwrap_or(text);
+    let units: i128 = whole.parse().with_context(|| format!("store returned a non-integer sum `{text}`"))?;
+    Ok(Money::from_units(units))
+}
+
+/// Converts an exact amount to the stored integer, refusing what does not fit.
+pub(super) fn to_stored_units(amount: Money) -> Result<i64> {
+    i64::try_from(amount.to_units()).with_context(|| format!("amount {amount} does not fit the store"))
+}
+
+/// Implements `Store` for a struct with a `pool` field of the given sqlx database.
+macro_rules! impl_sql_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn migrate(&self) -> anyhow::Result<()> {
+                use anyhow::Context as _;
+                Self::MIGRATOR.run(&self.pool).await.context("cannot apply migrations")
+            }
+
+            async fn ping(&self) -> anyhow::Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn upsert_accounts(&self, accounts: &[$crate::domain::Account]) -> anyhow::Result<()> {
+                let now = chrono::Utc::now().naive_utc();
+                let mut tx = self.pool.begin().await?;
+                for account in accounts {
+                    sqlx::query(
+                        "INSERT INTO accounts (id, name, configured, first_seen, updated_at)
+                         VALUES ($1, $2, $3, $4, $4)
+                         ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                             configured = excluded.configured, updated_at = excluded.updated_at",
+                    )
+                    .bind(account.id.as_str())
+                    .bind(account.name.as_deref())
+                    .bind(account.configured)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn accounts(&self) -> anyhow::Result<Vec<$crate::domain::Account>> {
+                let rows: Vec<(String, Option<String>, bool)> =
+                    sqlx::query_as("SELECT id, name, configured FROM accounts ORDER BY id")
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter()
+                    .map(|(id, name, configured)| {
+                        Ok($crate::domain::Account { id: $crate::domain::AccountId::parse(&id)?, name, configured })
+                    })
+                    .collect()
+            }
+
+            async fn last_complete_day(
+                &self,
+                source: &$crate::domain::AccountId,
+                granularity: $crate::domain::Granularity,
+            ) -> anyhow::Result<Option<chrono::NaiveDate>> {
+                let newest: Option<chrono::NaiveDateTime> = sqlx::query_scalar(
+                    "SELECT MAX(period_start) FROM cost_facts
+                     WHERE source_account_id = $1 AND granularity = $2 AND estimated = FALSE",
+                )
+                .bind(source.as_str())
+                .bind(granularity.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(newest.map(|t| t.date()))
+            }
+
+            async fn replace_cost_facts(
+                &self,
+                source: &$crate::domain::AccountId,
+                granularity: $crate::domain::Granularity,
+                range: &$crate::domain::DateRange,
+                facts: &[$crate::domain::CostFact],
+                collected_at: chrono::NaiveDateTime,
+            ) -> anyhow::Result<u64> {
+                use $crate::store::sql::{to_stored_units, INSERT_CHUNK};
+                let mut tx = self.pool.begin().await?;
+                let mut seen = std::collections::BTreeSet::new();
+                for fact in facts {
+                    if seen.insert(fact.account.as_str()) {
+                        sqlx::query(
+                            "INSERT INTO accounts (id, name, configured, first_seen, updated_at)
+                             VALUES ($1, NULL, FALSE, $2, $2) ON CONFLICT (id) DO NOTHING",
+                        )
+                        .bind(fact.account.as_str())
+                        .bind(collected_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                sqlx::query(
+                    "DELETE FROM cost_facts WHERE source_account_id = $1 AND granularity = $2
+                     AND period_start >= $3 AND period_start < $4",
+                )
+                .bind(source.as_str())
+                .bind(granularity.as_str())
+                .bind(range.start().and_hms_opt(0, 0, 0))
+                .bind(range.end().and_hms_opt(0, 0, 0))
+                .execute(&mut *tx)
+                .await?;
+                let mut written = 0u64;
+                for chunk in facts.chunks(INSERT_CHUNK) {
+                    let mut builder = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO cost_facts (granularity, period_start, account_id, service, amount_units,
+                         unit, estimated, source_account_id, collected_at) ",
+                    );
+                    let mut bad = None;
+                    builder.push_values(chunk, |mut row, fact| {
+                        let units = to_stored_units(fact.amount).unwrap_or_else(|e| {
+                            bad = Some(e);
+                            0
+                        });
+                        row.push_bind(fact.granularity.as_str())
+                            .push_bind(fact.period_start)
+                            .push_bind(fact.account.as_str())
+                            .push_bind(fact.service.as_str())
+                            .push_bind(units)
+                            .push_bind(fact.unit.as_str())
+                            .push_bind(fact.estimated)
+                            .push_bind(source.as_str())
+                            .push_bind(collected_at);
+                    });
+                    if let Some(error) = bad {
+                        return Err(error);
+                    }
+                    builder.push(
+                        " ON CONFLICT (granularity, period_start, account_id, service) DO UPDATE SET
+                         amount_units = excluded.amount_units, unit = excluded.unit,
+                         estimated = excluded.estimated, source_account_id = excluded.source_account_id,
+                         collected_at = excluded.collected_at",
+                    );
+                    written += builder.build().execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+                Ok(written)
+            }
+
+            async fn cost_facts(&self, filter: &$crate::store::FactFilter) -> anyhow::Result<Vec<$crate::domain::CostFact>> {
+                let mut builder = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT period_start, account_id, service, amount_units, unit, estimated FROM cost_facts",
+                );
+                push_filter(&mut builder, filter);
+                builder.push(" ORDER BY period_start, account_id, service");
+                let rows: Vec<(chrono::NaiveDateTime, String, String, i64, String, bool)> =
+                    builder.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map(|(period_start, account, service, units, unit, estimated)| {
+                        Ok($crate::domain::CostFact {
+                            granularity: filter.granularity,
+                            period_start,
+                            account: $crate::domain::AccountId::parse(&account)?,
+                            service: $crate::domain::ServiceName::parse(&service)?,
+                            amount: $crate::domain::Money::from_units(i128::from(units)),
+                            unit,
+                            estimated,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn total(&self, filter: &$crate::store::FactFilter) -> anyhow::Result<$crate::domain::Money> {
+                let mut builder = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT CAST(COALESCE(SUM(amount_units), 0) AS TEXT) FROM cost_facts",
+                );
+                push_filter(&mut builder, filter);
+                let text: String = builder.build_query_scalar().fetch_one(&self.pool).await?;
+                $crate::store::sql::parse_units_sum(&text)
+            }
+
+            async fn count_facts(&self, granularity: $crate::domain::Granularity) -> anyhow::Result<u64> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cost_facts WHERE granularity = $1")
+                    .bind(granularity.as_str())
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(u64::try_from(n).unwrap_or_default())
+            }
+
+            async fn start_run(&self, job: &str, started_at: chrono::NaiveDateTime) -> anyhow::Result<$crate::domain::run::RunId> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO collector_runs (job, started_at, status) VALUES ($1, $2, 'running') RETURNING id",
+                )
+                .bind(job)
+                .bind(started_at)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok($crate::domain::run::RunId(id))
+            }
+
+            async fn finish_run(
+                &self,
+                run: $crate::domain::run::RunId,
+                finished_at: chrono::NaiveDateTime,
+                sources: &[$crate::domain::run::SourceReport],
+            ) -> anyhow::Result<()> {
+                let status = $crate::domain::run::RunStatus::from_sources(sources);
+                let errors: Vec<String> = sources
+                    .iter()
+                    .filter_map(|s| s.error.as_ref().map(|e| format!("account {}: {e}", s.source)))
+                    .collect();
+                let error = (!errors.is_empty()).then(|| errors.join("; "));
+                let rows: u64 = sources.iter().map(|s| s.rows_written).sum();
+                let calls: u64 = sources.iter().map(|s| s.api_calls).sum();
+                let mut tx = self.pool.begin().await?;
+                for s in sources {
+                    sqlx::query(
+                        "INSERT INTO collector_run_sources (run_id, source_account_id, range_start, range_end,
+                         rows_written, api_calls, error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(run.0)
+                    .bind(s.source.as_str())
+                    .bind(s.range.start())
+                    .bind(s.range.end())
+                    .bind(i64::try_from(s.rows_written)?)
+                    .bind(i64::try_from(s.api_calls)?)
+                    .bind(s.error.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "UPDATE collector_runs SET finished_at = $2, status = $3, error = $4, rows_written = $5,
+                     api_calls = $6 WHERE id = $1",
+                )
+                .bind(run.0)
+                .bind(finished_at)
+                .bind(status.as_str())
+                .bind(error)
+                .bind(i64::try_from(rows)?)
+                .bind(i64::try_from(calls)?)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn recent_runs(&self, limit: u32) -> anyhow::Result<Vec<$crate::domain::run::CollectorRun>> {
+                use $crate::domain::run::{CollectorRun, RunId, RunStatus, SourceReport};
+                type RunRow = (i64, String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>, String, Option<String>, i64, i64);
+                let runs: Vec<RunRow> = sqlx::query_as(
+                    "SELECT id, job, started_at, finished_at, status, error, rows_written, api_calls
+                     FROM collector_runs ORDER BY id DESC LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                let mut out = Vec::with_capacity(runs.len());
+                for (id, job, started_at, finished_at, status, error, rows, calls) in runs {
+                    type SourceRow = (String, chrono::NaiveDate, chrono::NaiveDate, i64, i64, Option<String>);
+                    let sources: Vec<SourceRow> = sqlx::query_as(
+                        "SELECT source_account_id, range_start, range_end, rows_written, api_calls, error
+                         FROM collector_run_sources WHERE run_id = $1 ORDER BY source_account_id",
+                    )
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let sources = sources
+                        .into_iter()
+                        .map(|(source, start, end, rows, calls, error)| {
+                            Ok(SourceReport {
+                                source: $crate::domain::AccountId::parse(&source)?,
+                                range: $crate::domain::DateRange::new(start, end)?,
+                                rows_written: u64::try_from(rows)?,
+                                api_calls: u64::try_from(calls)?,
+                                error,
+                            })
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    out.push(CollectorRun {
+                        id: RunId(id),
+                        job,
+                        started_at,
+                        finished_at,
+                        status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
+                        error,
+                        rows_written: u64::try_from(rows)?,
+                        api_calls: u64::try_from(calls)?,
+                        sources,
+                    });
+                }
+                Ok(out)
+            }
+
+            async fn claim_tick(&self, job: &str, tick: chrono::NaiveDateTime, owner: &str) -> anyhow::Result<bool> {
+                let result = sqlx::query(
+                    "INSERT INTO job_runs (job, scheduled_tick, claimed_by, claimed_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (job, scheduled_tick) DO NOTHING",
+                )
+                .bind(job)
+                .bind(tick)
+                .bind(owner)
+                .bind(chrono::Utc::now().naive_utc())
+                .execute(&self.pool)
+                .await?;
+                Ok(result.rows_affected() == 1)
+            }
+        }
+
+        /// Appends the WHERE clause of a fact filter.
+        fn push_filter(builder: &mut sqlx::QueryBuilder<'_, $db>, filter: &$crate::store::FactFilter) {
+            builder
+                .push(" WHERE granularity = ")
+                .push_bind(filter.granularity.as_str())
+                .push(" AND period_start >= ")
+                .push_bind(filter.range.start().and_hms_opt(0, 0, 0))
+                .push(" AND period_start < ")
+                .push_bind(filter.range.end().and_hms_opt(0, 0, 0));
+            if let Some(accounts) = &filter.accounts {
+                builder.push(" AND account_id IN (");
+                let mut list = builder.separated(", ");
+                for account in accounts {
+                    list.push_bind(account.as_str().to_string());
+                }
+                // An empty allow-list must select nothing, not everything.
+                if accounts.is_empty() {
+                    list.push("NULL");
+                }
+                builder.push(")");
+            }
+        }
+    };
+}
+
+pub(super) use impl_sql_store;

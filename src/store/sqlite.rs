@@ -1,0 +1,55 @@
+//! The embedded SQLite store: the default when no database URL is configured, so
+//! `costbot demo` runs on a fresh machine with nothing installed.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Result;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use super::sql::impl_sql_store;
+
+/// A [`Store`](super::Store) on an SQLite file (or an in-memory database in tests).
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// The SQLite migrations, embedded at build time.
+    pub const MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+    /// Opens (creating if needed) the file and applies migrations, since an embedded store
+    /// has no separate operator to run `costbot migrate`.
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            // WAL lets the server answer reads while the collector writes.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let store = SqliteStore { pool };
+        Self::MIGRATOR.run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// A private in-memory database, migrated, for tests.
+    pub async fn in_memory() -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection: every connection to ":memory:" would be a different database.
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let store = SqliteStore { pool };
+        Self::MIGRATOR.run(&store.pool).await?;
+        Ok(store)
+    }
+}
+
+impl_sql_store!(SqliteStore, sqlx::Sqlite);
