@@ -145,6 +145,12 @@ impl Collector {
             Ok(fetched) => {
                 report.api_calls = fetched.api_calls;
                 let facts = keep_in_range(fetched.facts, &range);
+                if facts.is_empty() && self.holds_data(source, &range).await {
+                    // An empty answer for days that had spend is far likelier a glitch than
+                    // real zero spend; replacing would wipe good data, so keep it.
+                    tracing::warn!(%source, %range, "Cost Explorer returned no data for days that have data; kept them");
+                    return report;
+                }
                 match self.store.replace_cost_facts(source, granularity, &range, &facts, Utc::now().naive_utc()).await {
                     Ok(rows) => report.rows_written = rows,
                     Err(error) => report.error = Some(format!("cannot write facts: {error:#}")),
@@ -156,6 +162,17 @@ impl Collector {
             }
         }
         report
+    }
+}
+
+impl Collector {
+    async fn holds_data(&self, source: &AccountId, range: &DateRange) -> bool {
+        let filter = crate::store::FactFilter { granularity: self.settings.granularity, range: *range, accounts: None };
+        match self.store.source_fact_count(source, &filter).await {
+            Ok(n) => n > 0,
+            // If the store cannot tell, err on the side of keeping data.
+            Err(_) => true,
+        }
     }
 }
 

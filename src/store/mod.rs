@@ -71,6 +71,9 @@ pub trait Store: Send + Sync + 'static {
     /// The exact total of the facts a filter selects, summed in SQL.
     async fn total(&self, filter: &FactFilter) -> Result<Money>;
 
+    /// Number of facts a source delivered inside a filter's range.
+    async fn source_fact_count(&self, source: &AccountId, filter: &FactFilter) -> Result<u64>;
+
     /// Number of facts stored at a granularity.
     async fn count_facts(&self, granularity: Granularity) -> Result<u64>;
 

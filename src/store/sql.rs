@@ -192,6 +192,18 @@ macro_rules! impl_sql_store {
                 $crate::store::sql::parse_units_sum(&text)
             }
 
+            async fn source_fact_count(
+                &self,
+                source: &$crate::domain::AccountId,
+                filter: &$crate::store::FactFilter,
+            ) -> anyhow::Result<u64> {
+                let mut builder = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM cost_facts");
+                push_filter(&mut builder, filter);
+                builder.push(" AND source_account_id = ").push_bind(source.as_str().to_string());
+                let n: i64 = builder.build_query_scalar().fetch_one(&self.pool).await?;
+                Ok(u64::try_from(n).unwrap_or_default())
+            }
+
             async fn count_facts(&self, granularity: $crate::domain::Granularity) -> anyhow::Result<u64> {
                 let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cost_facts WHERE granularity = $1")
                     .bind(granularity.as_str())

@@ -1,1 +1,8 @@
+//! All integration tests in one binary: each test binary that links the AWS SDK is large, so
+//! one binary with modules keeps build time and disk use down.
 
+mod cli;
+mod collector_aws;
+mod scheduling;
+mod store_contract;
+mod support;
