@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use chrono::{NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
 
 use crate::aws::cost_explorer::CostExplorerSource;
 use crate::collector::{CollectSettings, Collector, CostSource, JOB_COLLECT_COSTS};
 use crate::config::{Config, CostSourceKind};
-use crate::domain::{Account, Granularity};
+use crate::detection::{BreakdownSource, Detection, DetectionReport, DetectionSettings};
+use crate::domain::run::CollectorRun;
+use crate::domain::{Account, AccountId, Granularity};
 use crate::scheduler::{JobFn, ScheduledJob, Scheduler};
 use crate::sim::SimulatedCloud;
 use crate::store::{self, DynStore};
@@ -25,6 +27,8 @@ pub struct App {
     pub store: DynStore,
     /// The cost collector for the configured granularity.
     pub collector: Collector,
+    /// Anomaly detection, run after each collection (unless disabled).
+    pub detection: Option<Detection>,
 }
 
 impl App {
@@ -37,27 +41,53 @@ impl App {
 
     /// Like [`App::build`] with a store the caller opened (tests use per-test databases).
     pub async fn with_store(config: Config, store: DynStore, now: NaiveDateTime) -> Result<App> {
-        let (source, sources, accounts): (Arc<dyn CostSource>, _, _) = match config.costs.source {
-            CostSourceKind::Aws => {
-                let source = CostExplorerSource::from_config(&config).await?;
-                let sources = config.accounts.iter().filter(|a| a.cost_explorer).map(|a| a.id.clone()).collect();
-                let accounts = config
-                    .accounts
-                    .iter()
-                    .map(|a| Account { id: a.id.clone(), name: a.name.clone(), configured: true })
-                    .collect::<Vec<_>>();
-                (Arc::new(source), sources, accounts)
-            }
-            CostSourceKind::Simulated => {
-                let sim = SimulatedCloud::demo(DEMO_SEED, now);
-                let sources = vec![sim.payer()];
-                let accounts = sim.accounts();
-                (Arc::new(sim), sources, accounts)
-            }
-        };
+        let (source, breakdown, sources, accounts): (Arc<dyn CostSource>, Arc<dyn BreakdownSource>, _, _) =
+            match config.costs.source {
+                CostSourceKind::Aws => {
+                    let source = Arc::new(CostExplorerSource::from_config(&config).await?);
+                    let sources = config.accounts.iter().filter(|a| a.cost_explorer).map(|a| a.id.clone()).collect();
+                    let accounts = config
+                        .accounts
+                        .iter()
+                        .map(|a| Account { id: a.id.clone(), name: a.name.clone(), configured: true })
+                        .collect::<Vec<_>>();
+                    (source.clone(), source, sources, accounts)
+                }
+                CostSourceKind::Simulated => {
+                    let sim = Arc::new(SimulatedCloud::demo(DEMO_SEED, now));
+                    let sources = vec![sim.payer()];
+                    let accounts = sim.accounts();
+                    (sim.clone(), sim, sources, accounts)
+                }
+            };
         store.upsert_accounts(&accounts).await.context("cannot record the configured accounts")?;
         let collector = Collector::new(store.clone(), source, sources, collect_settings(&config, config.costs.granularity));
-        Ok(App { config, store, collector })
+        let detection = config.anomaly.enabled.then(|| {
+            let settings = DetectionSettings {
+                granularity: config.costs.granularity,
+                lookback_days: config.anomaly.lookback_days,
+                thresholds: config.anomaly.threshold_set(),
+            };
+            Detection::new(store.clone(), breakdown, settings)
+        });
+        Ok(App { config, store, collector, detection })
+    }
+
+    /// Collects costs, then (if enabled) runs detection on what landed, so an alert is ready
+    /// seconds after the data. A detection failure is reported but does not undo the
+    /// collection.
+    pub async fn collect_and_detect(
+        &self,
+        now: NaiveDateTime,
+        since: Option<NaiveDate>,
+        only: Option<&AccountId>,
+    ) -> Result<(CollectorRun, Option<DetectionReport>)> {
+        let run = self.collector.run(now.date(), since, only).await?;
+        let report = match &self.detection {
+            Some(detection) => Some(detection.run(now).await.context("anomaly detection failed")?),
+            None => None,
+        };
+        Ok((run, report))
     }
 
     /// A collector like the configured one but at another granularity (the demo loads both).
@@ -66,12 +96,12 @@ impl App {
     }
 
     /// The scheduled jobs this replica takes part in.
-    pub fn jobs(&self) -> Vec<ScheduledJob> {
-        let collector = self.collector.clone();
+    pub fn jobs(self: &Arc<Self>) -> Vec<ScheduledJob> {
+        let app = self.clone();
         let run: JobFn = Arc::new(move || {
-            let collector = collector.clone();
+            let app = app.clone();
             Box::pin(async move {
-                collector.run(Utc::now().date_naive(), None, None).await?;
+                app.collect_and_detect(Utc::now().naive_utc(), None, None).await?;
                 Ok(())
             })
         });
@@ -79,7 +109,7 @@ impl App {
     }
 
     /// Runs the HTTP server and the scheduler until `shutdown` resolves.
-    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+    pub async fn serve(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
         let owner = replica_name();
         let scheduler = Scheduler::start(self.store.clone(), owner.clone(), self.jobs()).await?;
         let listener = tokio::net::TcpListener::bind(&self.config.server.listen)

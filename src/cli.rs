@@ -10,6 +10,8 @@ use crate::app::App;
 use crate::config::{Config, CostSourceKind};
 use crate::domain::run::CollectorRun;
 use crate::domain::{AccountId, DateRange, Granularity};
+use crate::detection::DetectionReport;
+use crate::domain::incident::Anomaly;
 use crate::store::{self, FactFilter};
 
 /// costbot keeps AWS spend under control from Slack and Discord.
@@ -97,15 +99,18 @@ pub async fn run(cli: Cli) -> Result<()> {
                 config.account(id)?;
             }
             let app = App::build(config, Utc::now().naive_utc()).await?;
-            let run = app.collector.run(Utc::now().date_naive(), since, only.as_ref()).await?;
+            let (run, detection) = app.collect_and_detect(Utc::now().naive_utc(), since, only.as_ref()).await?;
             print!("{}", describe_run(&run));
+            if let Some(report) = detection {
+                println!("{}", describe_detection(&report));
+            }
             anyhow::ensure!(run.error.is_none(), "collection did not complete for every account");
             Ok(())
         }
         Command::Serve => {
             let config = Config::load(cli.config.as_deref())?;
             let app = App::build(config, Utc::now().naive_utc()).await?;
-            app.serve(shutdown_signal()).await
+            std::sync::Arc::new(app).serve(shutdown_signal()).await
         }
         Command::Demo { db } => demo(db).await,
     }
@@ -149,6 +154,14 @@ pub fn describe_run(run: &CollectorRun) -> String {
     out
 }
 
+/// A detection report in one line.
+pub fn describe_detection(r: &DetectionReport) -> String {
+    format!(
+        "anomaly detection: {} series scored, {} opened, {} updated, {} resolved, {} root-cause requests",
+        r.series, r.opened, r.updated, r.resolved, r.root_cause_calls
+    )
+}
+
 /// `costbot demo`: loads 13 months of daily and 14 days of hourly simulated history into an
 /// SQLite file and prints where it is and what it holds.
 async fn demo(db: PathBuf) -> Result<()> {
@@ -161,9 +174,16 @@ async fn demo(db: PathBuf) -> Result<()> {
     let today = now.date();
     let daily = app.collector_for(Granularity::Daily).run(today, None, None).await?;
     let hourly = app.collector_for(Granularity::Hourly).run(today, None, None).await?;
+    let detection = match &app.detection {
+        Some(d) => Some(d.run(now).await?),
+        None => None,
+    };
     let path = std::fs::canonicalize(&db).unwrap_or(db);
     println!("costbot demo: SIMULATED cloud (no AWS account is used)\n");
     print!("{}{}", describe_run(&daily), describe_run(&hourly));
+    if let Some(report) = &detection {
+        println!("{}", describe_detection(report));
+    }
     println!(
         "\nstore: {} ({} daily facts, {} hourly facts)",
         path.display(),
@@ -177,5 +197,28 @@ async fn demo(db: PathBuf) -> Result<()> {
         let total = app.store.total(&filter).await?;
         println!("  {} {:<28} {:>14}", account.id, account.name.as_deref().unwrap_or(""), total.to_string());
     }
+    println!("\nopen anomalies:");
+    for anomaly in app.store.anomalies(true, 20).await? {
+        println!("{}", describe_anomaly(&anomaly));
+    }
     Ok(())
+}
+
+/// An anomaly and its top contributors, for terminal output.
+pub fn describe_anomaly(a: &Anomaly) -> String {
+    let mut out = format!(
+        "  [{:?}] {:?} on {} from {}: {} actual vs {} expected ({} impact, {}%)",
+        a.severity,
+        a.kind,
+        a.key,
+        a.start.date(),
+        a.actual,
+        a.expected,
+        a.impact,
+        a.percent
+    );
+    for c in a.root_cause.iter().take(3) {
+        out.push_str(&format!("\n      {} {}: +{} ({}% of the increase)", c.dimension.label(), c.name, c.increase, c.share_percent));
+    }
+    out
 }

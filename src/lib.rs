@@ -3,10 +3,12 @@
 //! See `docs/ARCHITECTURE.md` for the code map and the invariants each module keeps.
 
 pub mod app;
+pub mod chat;
 pub mod cli;
 pub mod aws;
 pub mod collector;
 pub mod config;
+pub mod detection;
 pub mod domain;
 pub mod scheduler;
 pub mod server;

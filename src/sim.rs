@@ -13,7 +13,9 @@ use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 
 use crate::collector::{CostSource, FetchError, FetchRequest, Fetched};
-use crate::domain::{Account, AccountId, CostFact, Granularity, Money, ServiceName};
+use crate::detection::BreakdownSource;
+use crate::domain::root_cause::{BreakdownRow, Dimension};
+use crate::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
 
 /// Marks simulated data wherever it is shown.
 pub const SIMULATED_LABEL: &str = "(simulated)";
@@ -164,6 +166,12 @@ impl SimulatedCloud {
     /// The amounts of one line for each elapsed hour of a day, or `None` before it starts.
     /// The daily fact is the exact sum of these, so both granularities agree to the unit.
     fn hourly_amounts(&self, line: &Line, day: NaiveDate) -> Option<Vec<Money>> {
+        self.amounts(line, day, true)
+    }
+
+    /// Like `hourly_amounts`, optionally without the injected anomalies, so the breakdown can
+    /// attribute the extra spend to one usage type.
+    fn amounts(&self, line: &Line, day: NaiveDate, injected: bool) -> Option<Vec<Money>> {
         let days_ago = (self.today - day).num_days().max(0) as u64;
         if line.starts_days_ago.is_some_and(|start| days_ago > start) {
             return None;
@@ -173,7 +181,7 @@ impl SimulatedCloud {
         if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
             daily *= line.weekend;
         }
-        for inj in self.injected.iter().filter(|i| i.account == line.account && i.service == line.service) {
+        for inj in self.injected.iter().filter(|i| injected && i.account == line.account && i.service == line.service) {
             let first = inj.from_days_ago;
             let last = first.saturating_sub(inj.days.saturating_sub(1));
             if days_ago <= first && days_ago >= last {
@@ -205,6 +213,53 @@ impl SimulatedCloud {
     }
 }
 
+/// Usage types of a simulated line: (name, region, share of normal spend). The first one also
+/// takes any injected extra spend, which is what a root cause should point at.
+fn usage_types(service: &str) -> [(&'static str, &'static str, Decimal); 3] {
+    let (extra, usage, other) = if service.contains("Compute") {
+        ("USE1-BoxUsage:p4d.24xlarge", "USE1-BoxUsage:m5.xlarge", "EUW1-BoxUsage:c6g.large")
+    } else if service.contains("Relational") {
+        ("USE1-InstanceUsage:db.r6g.4xl", "USE1-InstanceUsage:db.r6g.large", "USE1-RDS:GP3-Storage")
+    } else {
+        ("USE1-Requests-Tier1", "USE1-TimedStorage-ByteHrs", "EUW1-DataTransfer-Out-Bytes")
+    };
+    [(extra, "us-east-1", Decimal::new(1, 1)), (usage, "us-east-1", Decimal::new(7, 1)), (other, "eu-west-1", Decimal::new(2, 1))]
+}
+
+#[async_trait]
+impl BreakdownSource for SimulatedCloud {
+    async fn breakdown(
+        &self,
+        source: &AccountId,
+        account: &AccountId,
+        service: &ServiceName,
+        range: DateRange,
+    ) -> anyhow::Result<(Vec<BreakdownRow>, u64)> {
+        anyhow::ensure!(source == &self.payer(), "account {source} is not part of the simulated organisation");
+        let line = self
+            .lines
+            .iter()
+            .find(|l| &self.accounts[l.account].0 == account && l.service == service.as_str())
+            .ok_or_else(|| anyhow::anyhow!("the simulation has no {service} in {account}"))?;
+        let mut rows = Vec::new();
+        for day in range.iter_days().filter(|d| *d <= self.today) {
+            let (Some(with), Some(without)) = (self.amounts(line, day, true), self.amounts(line, day, false)) else { continue };
+            let total: Money = with.iter().sum();
+            let normal: Money = without.iter().sum();
+            let parts = usage_types(line.service);
+            let mut rest = total;
+            for (i, (name, region, share)) in parts.iter().enumerate().rev() {
+                // The first usage type gets what is left, so the parts sum exactly to the fact.
+                let amount = if i == 0 { rest } else { Money::from_decimal(normal.as_decimal() * share) };
+                rest = rest - amount;
+                rows.push(BreakdownRow { dimension: Dimension::UsageType, name: (*name).to_string(), day, amount });
+                rows.push(BreakdownRow { dimension: Dimension::Region, name: (*region).to_string(), day, amount });
+            }
+        }
+        Ok((rows, 1))
+    }
+}
+
 #[async_trait]
 impl CostSource for SimulatedCloud {
     async fn fetch(&self, source: &AccountId, request: &FetchRequest) -> Result<Fetched, FetchError> {
@@ -224,7 +279,6 @@ impl CostSource for SimulatedCloud {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::DateRange;
 
     fn request(start: &str, end: &str, granularity: Granularity) -> FetchRequest {
         let range = DateRange::new(start.parse().unwrap(), end.parse().unwrap()).unwrap();

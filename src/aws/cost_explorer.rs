@@ -1,22 +1,27 @@
 //! Cost Explorer as a [`CostSource`]: one paginated GetCostAndUsage per source account per
-//! run, grouped by linked account and service.
+//! run, grouped by linked account and service; and as a [`BreakdownSource`] for root causes.
 
 use std::collections::HashMap;
 
 use anyhow::{anyhow, Context, Result};
 use async_trait::async_trait;
 use aws_sdk_costexplorer::error::DisplayErrorContext;
-use aws_sdk_costexplorer::types::{DateInterval, GroupDefinition, GroupDefinitionType, ResultByTime};
+use aws_sdk_costexplorer::types::{
+    DateInterval, Dimension, DimensionValues, Expression, GroupDefinition, GroupDefinitionType, ResultByTime,
+};
 use aws_sdk_costexplorer::Client;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 use crate::collector::{CostSource, FetchError, FetchRequest, Fetched};
 use crate::config::Config;
-use crate::domain::{AccountId, CostFact, Granularity, Money, ServiceName};
+use crate::detection::BreakdownSource;
+use crate::domain::root_cause::{BreakdownRow, Dimension as RootDimension};
+use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
 
 /// Cost Explorer clients, one per source account, each with that account's credentials.
 pub struct CostExplorerSource {
     clients: HashMap<AccountId, Client>,
+    metric: String,
 }
 
 impl CostExplorerSource {
@@ -30,46 +35,112 @@ impl CostExplorerSource {
                 .with_context(|| format!("account {}: cannot set up credentials", account.id))?;
             clients.insert(account.id.clone(), Client::new(&sdk));
         }
-        Ok(CostExplorerSource { clients })
+        Ok(CostExplorerSource { clients, metric: config.costs.metric.clone() })
     }
+}
+
+impl CostExplorerSource {
+    fn client(&self, source: &AccountId) -> Result<&Client> {
+        self.clients
+            .get(source)
+            .ok_or_else(|| anyhow!("account {source} has no Cost Explorer client (is cost_explorer = true set?)"))
+    }
+}
+
+/// One GetCostAndUsage query followed through every page. Returns every page's results and
+/// the number of requests made, also on failure.
+async fn query_all(
+    client: &Client,
+    request: &FetchRequest,
+    group_by: [&str; 2],
+    filter: Option<Expression>,
+) -> Result<(Vec<ResultByTime>, u64), FetchError> {
+    let interval = date_interval(request).map_err(|error| FetchError { error, api_calls: 0 })?;
+    let mut results = Vec::new();
+    let mut api_calls = 0;
+    let mut token: Option<String> = None;
+    loop {
+        let response = client
+            .get_cost_and_usage()
+            .time_period(interval.clone())
+            .granularity(sdk_granularity(request.granularity))
+            .metrics(&request.metric)
+            .group_by(group(GroupDefinitionType::Dimension, group_by[0]))
+            .group_by(group(GroupDefinitionType::Dimension, group_by[1]))
+            .set_filter(filter.clone())
+            .set_next_page_token(token.take())
+            .send()
+            .await;
+        api_calls += 1;
+        let page = response.map_err(|e| FetchError {
+            error: anyhow!("Cost Explorer GetCostAndUsage failed: {}", DisplayErrorContext(&e)),
+            api_calls,
+        })?;
+        results.extend(page.results_by_time().iter().cloned());
+        match page.next_page_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    Ok((results, api_calls))
 }
 
 #[async_trait]
 impl CostSource for CostExplorerSource {
     async fn fetch(&self, source: &AccountId, request: &FetchRequest) -> Result<Fetched, FetchError> {
-        let client = self.clients.get(source).ok_or_else(|| FetchError {
-            error: anyhow!("account {source} has no Cost Explorer client (is cost_explorer = true set?)"),
-            api_calls: 0,
-        })?;
-        let mut fetched = Fetched::default();
-        let mut token: Option<String> = None;
-        let interval = date_interval(request).map_err(|error| FetchError { error, api_calls: 0 })?;
-        loop {
-            let response = client
-                .get_cost_and_usage()
-                .time_period(interval.clone())
-                .granularity(sdk_granularity(request.granularity))
-                .metrics(&request.metric)
-                .group_by(group(GroupDefinitionType::Dimension, "LINKED_ACCOUNT"))
-                .group_by(group(GroupDefinitionType::Dimension, "SERVICE"))
-                .set_next_page_token(token.take())
-                .send()
-                .await;
-            fetched.api_calls += 1;
-            let page = response.map_err(|e| FetchError {
-                error: anyhow!("Cost Explorer GetCostAndUsage failed: {}", DisplayErrorContext(&e)),
-                api_calls: fetched.api_calls,
-            })?;
-            let facts = facts_from_results(page.results_by_time(), request)
-                .map_err(|error| FetchError { error, api_calls: fetched.api_calls })?;
-            fetched.facts.extend(facts);
-            match page.next_page_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_string()),
-                _ => break,
+        let client = self.client(source).map_err(|error| FetchError { error, api_calls: 0 })?;
+        let (results, api_calls) = query_all(client, request, ["LINKED_ACCOUNT", "SERVICE"], None).await?;
+        let facts = facts_from_results(&results, request).map_err(|error| FetchError { error, api_calls })?;
+        Ok(Fetched { facts, api_calls })
+    }
+}
+
+#[async_trait]
+impl BreakdownSource for CostExplorerSource {
+    async fn breakdown(
+        &self,
+        source: &AccountId,
+        account: &AccountId,
+        service: &ServiceName,
+        range: DateRange,
+    ) -> Result<(Vec<BreakdownRow>, u64)> {
+        let client = self.client(source)?;
+        let request = FetchRequest { range, granularity: Granularity::Daily, metric: self.metric.clone() };
+        let only = |key: Dimension, value: &str| {
+            Expression::builder()
+                .dimensions(DimensionValues::builder().key(key).values(value).build())
+                .build()
+        };
+        let filter = Expression::builder()
+            .and(only(Dimension::LinkedAccount, account.as_str()))
+            .and(only(Dimension::Service, service.as_str()))
+            .build();
+        let (results, calls) = query_all(client, &request, ["USAGE_TYPE", "REGION"], Some(filter))
+            .await
+            .map_err(|f| f.error.context(format!("root cause for {account} / {service}")))?;
+        Ok((breakdown_rows(&results, &request.metric)?, calls))
+    }
+}
+
+/// Turns results grouped by `[USAGE_TYPE, REGION]` into one row per dimension per group, so
+/// each dimension's rows sum to the service's spend.
+fn breakdown_rows(results: &[ResultByTime], metric: &str) -> Result<Vec<BreakdownRow>> {
+    let mut rows = Vec::new();
+    for result in results {
+        let start = result.time_period().map(|p| p.start()).context("result without a time period")?;
+        let day = parse_period_start(start)?.date();
+        for group in result.groups() {
+            let [usage_type, region] = group.keys() else {
+                return Err(anyhow!("Cost Explorer returned group keys {:?}, expected [usage type, region]", group.keys()));
+            };
+            let amount = group.metrics().and_then(|m| m.get(metric)).and_then(|v| v.amount()).unwrap_or("0");
+            let amount = Money::parse(amount)?;
+            for (dimension, name) in [(RootDimension::UsageType, usage_type), (RootDimension::Region, region)] {
+                rows.push(BreakdownRow { dimension, name: name.clone(), day, amount });
             }
         }
-        Ok(fetched)
     }
+    Ok(rows)
 }
 
 fn group(kind: GroupDefinitionType, key: &str) -> GroupDefinition {

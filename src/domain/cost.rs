@@ -40,6 +40,15 @@ impl Granularity {
     }
 }
 
+impl From<Granularity> for super::anomaly::Granularity {
+    fn from(value: Granularity) -> Self {
+        match value {
+            Granularity::Daily => super::anomaly::Granularity::Daily,
+            Granularity::Hourly => super::anomaly::Granularity::Hourly,
+        }
+    }
+}
+
 impl fmt::Display for Granularity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -3,9 +3,12 @@
 //! Invariant: nothing in `domain` does I/O or knows about Slack, Discord, AWS SDK or SQL
 //! types. Adapters convert to and from these types at the edge.
 
+pub mod anomaly;
 pub mod cost;
 pub mod ids;
+pub mod incident;
 pub mod money;
+pub mod root_cause;
 pub mod run;
 
 pub use cost::{CostFact, DateRange, Granularity};

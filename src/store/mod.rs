@@ -4,6 +4,7 @@
 //!
 //! Invariant: only this module knows SQL. Callers speak in domain types.
 
+mod anomaly_sql;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -19,6 +20,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::config::DatabaseConfig;
+use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
 use crate::domain::run::{CollectorRun, RunId, SourceReport};
 use crate::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money};
 
@@ -33,9 +35,37 @@ pub struct FactFilter {
     pub accounts: Option<Vec<AccountId>>,
 }
 
+/// Anomalies and their alert events.
+#[async_trait]
+pub trait AnomalyStore: Send + Sync {
+    /// Open anomalies at a granularity, oldest first.
+    async fn open_anomalies(&self, granularity: Granularity) -> Result<Vec<Anomaly>>;
+
+    /// One anomaly by id.
+    async fn anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>>;
+
+    /// The newest anomalies first, optionally only open ones.
+    async fn anomalies(&self, open_only: bool, limit: u32) -> Result<Vec<Anomaly>>;
+
+    /// Applies a run's changes in one transaction and records an alert event for each
+    /// announced one. Applying the same changes twice records nothing new. Returns the number
+    /// of events recorded.
+    async fn apply_anomaly_changes(&self, changes: &[Change], now: NaiveDateTime) -> Result<u64>;
+
+    /// Acknowledges or mutes an anomaly, recording who and when. `None` if it does not exist.
+    async fn mark_anomaly(&self, id: &AnomalyId, mark: AnomalyMark, now: NaiveDateTime) -> Result<Option<Anomaly>>;
+
+    /// Alert events with an id greater than `after`, oldest first.
+    async fn alert_events(&self, after: i64, limit: u32) -> Result<Vec<AlertEvent>>;
+
+    /// The source account whose Cost Explorer data covers `account` (the one that delivered
+    /// its newest fact), so a root-cause query goes to the right payer.
+    async fn fact_source(&self, account: &AccountId) -> Result<Option<AccountId>>;
+}
+
 /// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AnomalyStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
 

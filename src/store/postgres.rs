@@ -6,6 +6,7 @@ use anyhow::Result;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::anomaly_sql::impl_anomaly_store;
 use super::sql::impl_sql_store;
 
 /// A [`Store`](super::Store) on a Postgres connection pool.
@@ -40,3 +41,4 @@ impl PgStore {
 }
 
 impl_sql_store!(PgStore, sqlx::Postgres);
+impl_anomaly_store!(PgStore, sqlx::Postgres);

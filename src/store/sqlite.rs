@@ -9,6 +9,7 @@ use anyhow::Result;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use super::anomaly_sql::impl_anomaly_store;
 use super::sql::impl_sql_store;
 
 /// A [`Store`](super::Store) on an SQLite file (or an in-memory database in tests).
@@ -53,3 +54,4 @@ impl SqliteStore {
 }
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
+impl_anomaly_store!(SqliteStore, sqlx::Sqlite);

@@ -17,7 +17,7 @@ async fn two_schedulers_on_one_database_collect_each_tick_once(pool: sqlx::PgPoo
     let mut schedulers = Vec::new();
     for replica in ["replica-a", "replica-b"] {
         let store = Arc::new(PgStore::from_pool(pool.clone()));
-        let app = App::with_store(config(), store.clone(), now).await.unwrap();
+        let app = Arc::new(App::with_store(config(), store.clone(), now).await.unwrap());
         schedulers.push(Scheduler::start(store, replica.to_string(), app.jobs()).await.unwrap());
     }
     tokio::time::sleep(Duration::from_millis(4_500)).await;

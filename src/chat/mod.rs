@@ -1,0 +1,169 @@
+//! Chat: the neutral message model, the neutral inbound events, and the platform adapters.
+//!
+//! Invariant: only `chat::slack` touches Slack JSON and only `chat::discord` touches Discord
+//! JSON. Everything else speaks [`Inbound`], [`Reply`] and [`message::Message`].
+
+pub mod message;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use message::{ActionRef, Message};
+
+/// Which chat platform an event came from or a message goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// Slack.
+    Slack,
+    /// Discord.
+    Discord,
+    /// The demo's local console.
+    Console,
+}
+
+impl Platform {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Slack => "slack",
+            Platform::Discord => "discord",
+            Platform::Console => "console",
+        }
+    }
+}
+
+/// A chat user id on its platform (Slack `U0123ABC`, a Discord snowflake).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UserId(pub String);
+
+/// A chat channel id on its platform.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChannelId(pub String);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for ChannelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who did something, where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The platform.
+    pub platform: Platform,
+    /// The user.
+    pub user: UserId,
+    /// The user's role ids (Discord); empty on Slack.
+    pub roles: Vec<String>,
+    /// The channel the event happened in.
+    pub channel: ChannelId,
+}
+
+/// Where a late answer goes when the platform's 3-second window has passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FollowUp {
+    /// Slack's `response_url` (valid 30 minutes, 5 uses).
+    SlackResponseUrl(String),
+    /// Discord's interaction webhook (valid 15 minutes).
+    DiscordInteraction {
+        /// The application id.
+        application_id: String,
+        /// The interaction token.
+        token: String,
+    },
+    /// No follow-up channel (the console answers synchronously).
+    None,
+}
+
+/// A reference to a posted message, to edit it in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    /// The channel it is in.
+    pub channel: ChannelId,
+    /// Slack `ts`, Discord message id.
+    pub id: String,
+}
+
+/// Something a person did in chat, in platform-neutral form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Inbound {
+    /// A `/cost …` command; `text` is everything after the command name.
+    Command {
+        /// Who typed it, where.
+        actor: Actor,
+        /// The arguments.
+        text: String,
+        /// Where a late answer goes.
+        follow_up: FollowUp,
+    },
+    /// A button click.
+    Click {
+        /// Who clicked, where.
+        actor: Actor,
+        /// What the button means.
+        action: ActionRef,
+        /// The message the button is on, so it can be updated.
+        message: Option<MessageRef>,
+        /// Where a late answer goes.
+        follow_up: FollowUp,
+    },
+}
+
+/// What the bot answers to an inbound event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// Only the person who asked sees it (help, errors, refusals).
+    Ephemeral(Message),
+    /// Everyone in the channel sees it.
+    InChannel(Message),
+    /// Replace the message the clicked button was on.
+    UpdateOriginal(Message),
+    /// Nothing to say (the effect shows up elsewhere).
+    Nothing,
+}
+
+/// The platform-neutral brain behind every adapter: commands and clicks in, replies out.
+#[async_trait]
+pub trait ChatHandler: Send + Sync {
+    /// Handles one event. Must not fail: errors become a helpful [`Reply`].
+    async fn handle(&self, event: Inbound) -> Reply;
+}
+
+/// Why a message could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Worth trying again later (rate limited, platform outage, network): the outbox keeps
+    /// the message and retries, after `after` if the platform said how long to wait.
+    #[error("temporary failure: {reason}")]
+    Retryable {
+        /// The platform's or the network's words.
+        reason: String,
+        /// The platform's Retry-After, if it gave one.
+        after: Option<std::time::Duration>,
+    },
+    /// Trying again will not help (channel not found, not in channel, bad token, invalid
+    /// blocks): the outbox records the failure and stops.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// Posts and edits messages on one platform. The outbox calls it; it may retry briefly
+/// itself, but long waits are the outbox's job.
+#[async_trait]
+pub trait Sender: Send + Sync {
+    /// Posts a new message and returns where it is.
+    async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError>;
+    /// Replaces a posted message's content.
+    async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), SendError>;
+    /// Answers through a follow-up channel (Slack `response_url`, Discord interaction webhook).
+    async fn follow_up(&self, to: &FollowUp, reply: &Reply) -> Result<(), SendError>;
+}

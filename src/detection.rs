@@ -1,0 +1,197 @@
+//! The detection job: after each collection, score every series from the store, reconcile
+//! with the open anomalies, add root causes to new ones, and record the alert events.
+//!
+//! Root causes for account × service anomalies need a breakdown Cost Explorer has and the
+//! store does not (usage type, region); that is one small query per *new* anomaly, never per
+//! series or per run. Account- and organisation-level root causes come from the store.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+use async_trait::async_trait;
+use chrono::{Days, NaiveDateTime};
+
+use crate::domain::anomaly::{Detector, DetectorConfig, Point, ThresholdSet};
+use crate::domain::incident::{reconcile, Anomaly, Change, Scope, SeriesKey};
+use crate::domain::root_cause::{rank_contributors, BreakdownRow, Dimension};
+use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
+use crate::store::{DynStore, FactFilter};
+
+/// Where usage-type and region breakdowns come from (Cost Explorer, or the simulation).
+#[async_trait]
+pub trait BreakdownSource: Send + Sync {
+    /// Daily spend of one service in one account over `range`, by usage type and by region,
+    /// queried through `source` (the payer whose data covers the account). Returns the rows
+    /// and the number of requests made.
+    async fn breakdown(
+        &self,
+        source: &AccountId,
+        account: &AccountId,
+        service: &ServiceName,
+        range: DateRange,
+    ) -> Result<(Vec<BreakdownRow>, u64)>;
+}
+
+/// Detection settings, from `[anomaly]`.
+#[derive(Debug, Clone)]
+pub struct DetectionSettings {
+    /// Day or hour series.
+    pub granularity: Granularity,
+    /// How much history is loaded: the detector's baseline plus its recent window.
+    pub lookback_days: u64,
+    /// Thresholds, with per `account/service` overrides.
+    pub thresholds: ThresholdSet,
+}
+
+/// What a detection run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DetectionReport {
+    /// Series scored.
+    pub series: usize,
+    /// Findings over all series.
+    pub findings: usize,
+    /// Anomalies opened, updated (announced) and resolved.
+    pub opened: usize,
+    /// See `opened`.
+    pub updated: usize,
+    /// See `opened`.
+    pub resolved: usize,
+    /// Alert events recorded.
+    pub events: u64,
+    /// Cost Explorer requests made for root causes.
+    pub root_cause_calls: u64,
+}
+
+/// Runs detection. Cheap to clone.
+#[derive(Clone)]
+pub struct Detection {
+    store: DynStore,
+    breakdown: Arc<dyn BreakdownSource>,
+    settings: DetectionSettings,
+}
+
+/// Days before an anomaly that serve as its contributors' baseline.
+const ROOT_CAUSE_BASELINE_DAYS: u64 = 14;
+
+impl Detection {
+    /// A detection job over a store.
+    pub fn new(store: DynStore, breakdown: Arc<dyn BreakdownSource>, settings: DetectionSettings) -> Detection {
+        Detection { store, breakdown, settings }
+    }
+
+    /// Scores every series with data up to `as_of` (the current, partial period is ignored)
+    /// and records what changed.
+    pub async fn run(&self, as_of: NaiveDateTime) -> Result<DetectionReport> {
+        let g = self.settings.granularity;
+        let range = DateRange::new(as_of.date() - Days::new(self.settings.lookback_days), as_of.date() + Days::new(1))?;
+        let facts = self.store.cost_facts(&FactFilter { granularity: g, range, accounts: None }).await?;
+        let series = build_series(&facts, g);
+        let mut detector = Detector::new(DetectorConfig::default());
+        let mut findings = Vec::new();
+        for (key, points) in &series {
+            let thresholds = self.settings.thresholds.thresholds_for(&key.threshold_key());
+            for finding in detector.detect(points, g.into(), as_of, thresholds) {
+                findings.push((key.clone(), finding));
+            }
+        }
+        let open = self.store.open_anomalies(g).await?;
+        let mut changes = reconcile(&open, &findings, as_of);
+        let mut report = DetectionReport { series: series.len(), findings: findings.len(), ..Default::default() };
+        for change in &mut changes {
+            match change {
+                Change::Opened(anomaly) => {
+                    report.opened += 1;
+                    report.root_cause_calls += self.explain(anomaly, &facts).await;
+                }
+                Change::Updated(_) => report.updated += 1,
+                Change::Resolved(_) => report.resolved += 1,
+                Change::Extended(_) => {}
+            }
+        }
+        report.events = self.store.apply_anomaly_changes(&changes, as_of).await?;
+        tracing::info!(series = report.series, opened = report.opened, updated = report.updated,
+            resolved = report.resolved, root_cause_calls = report.root_cause_calls, "detection finished");
+        Ok(report)
+    }
+
+    /// Fills in an anomaly's root cause; returns the Cost Explorer requests it made. A failed
+    /// breakdown leaves the root cause empty: the alert still goes out, saying so.
+    async fn explain(&self, anomaly: &mut Anomaly, facts: &[CostFact]) -> u64 {
+        let day = |t: NaiveDateTime| t.date();
+        let Ok(anomaly_days) = DateRange::new(day(anomaly.start), day(anomaly.end) + Days::new(1)) else { return 0 };
+        let Ok(baseline) = DateRange::new(anomaly_days.start() - Days::new(ROOT_CAUSE_BASELINE_DAYS), anomaly_days.start()) else {
+            return 0;
+        };
+        let (rows, calls) = match &anomaly.key.scope {
+            Scope::Service { account, service } => match self.service_breakdown(account, service, baseline, anomaly_days).await {
+                Ok(result) => result,
+                Err(error) => {
+                    tracing::warn!(anomaly = %anomaly.id, error = %format!("{error:#}"), "root cause unavailable");
+                    return 0;
+                }
+            },
+            Scope::Account { account } => (rows_from_facts(facts, Some(account), Dimension::Service), 0),
+            Scope::Organisation => (rows_from_facts(facts, None, Dimension::LinkedAccount), 0),
+        };
+        anomaly.root_cause = rank_contributors(&rows, baseline, anomaly_days);
+        calls
+    }
+
+    async fn service_breakdown(
+        &self,
+        account: &AccountId,
+        service: &ServiceName,
+        baseline: DateRange,
+        anomaly_days: DateRange,
+    ) -> Result<(Vec<BreakdownRow>, u64)> {
+        let source = self.store.fact_source(account).await?.unwrap_or_else(|| account.clone());
+        let range = DateRange::new(baseline.start(), anomaly_days.end())?;
+        self.breakdown.breakdown(&source, account, service, range).await
+    }
+}
+
+/// Daily rows for an account's services (or the organisation's accounts) from stored facts.
+fn rows_from_facts(facts: &[CostFact], account: Option<&AccountId>, dimension: Dimension) -> Vec<BreakdownRow> {
+    facts
+        .iter()
+        .filter(|f| account.is_none_or(|a| &f.account == a))
+        .map(|f| BreakdownRow {
+            dimension,
+            name: match dimension {
+                Dimension::LinkedAccount => f.account.to_string(),
+                _ => f.service.to_string(),
+            },
+            day: f.period_start.date(),
+            amount: f.amount,
+        })
+        .collect()
+}
+
+/// Groups facts into series: every account × service, every account total, and the
+/// organisation total. Totals are exact sums per period; a period is estimated when any of
+/// its facts is.
+pub fn build_series(facts: &[CostFact], granularity: Granularity) -> BTreeMap<SeriesKey, Vec<Point>> {
+    let mut sums: BTreeMap<SeriesKey, BTreeMap<NaiveDateTime, (Money, bool)>> = BTreeMap::new();
+    for fact in facts.iter().filter(|f| f.granularity == granularity) {
+        let scopes = [
+            Scope::Service { account: fact.account.clone(), service: fact.service.clone() },
+            Scope::Account { account: fact.account.clone() },
+            Scope::Organisation,
+        ];
+        for scope in scopes {
+            let entry = sums.entry(SeriesKey { granularity, scope }).or_default().entry(fact.period_start).or_insert((Money::ZERO, false));
+            entry.0 += fact.amount;
+            entry.1 |= fact.estimated;
+        }
+    }
+    sums.into_iter()
+        .map(|(key, by_time)| {
+            let points = by_time
+                .into_iter()
+                .map(|(at, (amount, estimated))| Point { at, amount: amount.as_decimal(), estimated })
+                .collect();
+            (key, points)
+        })
+        .collect()
+}

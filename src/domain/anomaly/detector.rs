@@ -1,0 +1,280 @@
+//! The product's cost-anomaly detector.
+//!
+//! For each series it fills a bounded dense window (baseline weeks + recent window), fits the
+//! robust seasonal model of [`super::model`] on the baseline part, then scores only the recent
+//! points, each against the median of the deseasonalised values just before it. Anomalous
+//! points are merged into runs, which become findings when they pass the dollar, percent and
+//! score gates. Cost per daily series is O(window), with no allocation once the buffers of a
+//! [`Detector`] have grown to size.
+//!
+//! Estimated points are used like any other, but a finding resting only on estimated points
+//! is marked `provisional`, needs `estimated_factor` times the score bar, and a drop resting
+//! only on estimated points is not reported (late data usually looks like a drop).
+
+use super::finding::{assemble, collect_runs, Finding, RunContext, ScoredPoint, MISSING};
+use super::model::{Model, ModelParams};
+use super::series::Dense;
+use super::{Granularity, Point, Thresholds};
+use chrono::NaiveDateTime;
+
+/// Window sizes and floors. The defaults are the tested configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorConfig {
+    /// Days of complete data in which findings are reported (7).
+    pub recent_days: usize,
+    /// Weeks of daily history used to fit seasonality and noise (12).
+    pub daily_baseline_weeks: usize,
+    /// Weeks of hourly history used to fit hour-of-week seasonality and noise (4).
+    pub hourly_baseline_weeks: usize,
+    /// Days whose deseasonalised median is the current level for daily data (14). A level
+    /// shift therefore stops alerting after about half of this.
+    pub daily_level_window: usize,
+    /// Hours whose deseasonalised median is the current level for hourly data (48).
+    pub hourly_level_window: usize,
+    /// Noise floor relative to the expected value (0.02 = 2 %).
+    pub rel_floor: f64,
+    /// Noise floor in dollars (0.01).
+    pub abs_floor: f64,
+    /// Score multiplier required for drops (1.5).
+    pub drop_factor: f64,
+    /// Score multiplier required when every point of a finding is estimated (1.5).
+    pub estimated_factor: f64,
+    /// A point joins a run when its score reaches this fraction of `min_score` (0.6); the
+    /// run as a whole must still reach `min_score` (see [`Finding::score`]).
+    pub candidate_fraction: f64,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            recent_days: 7,
+            daily_baseline_weeks: 12,
+            hourly_baseline_weeks: 4,
+            daily_level_window: 14,
+            hourly_level_window: 48,
+            rel_floor: 0.02,
+            abs_floor: 0.01,
+            drop_factor: 1.5,
+            estimated_factor: 1.5,
+            candidate_fraction: 0.6,
+        }
+    }
+}
+
+/// Per-granularity geometry derived from the config.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    period: usize,
+    hist_len: usize,
+    recent: usize,
+    level_window: usize,
+    spike_max_len: usize,
+}
+
+/// Reusable detector: holds scratch buffers so scoring many series allocates nothing.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    cfg: DetectorConfig,
+    dense: Dense,
+    daily: Model,
+    hourly: Model,
+    u: Vec<f64>,
+    expected: Vec<f64>,
+    z: Vec<f64>,
+    dir: Vec<i8>,
+    runs: Vec<(usize, usize)>,
+    pts: Vec<ScoredPoint>,
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Detector::new(DetectorConfig::default())
+    }
+}
+
+impl Detector {
+    /// A detector with the given configuration.
+    pub fn new(cfg: DetectorConfig) -> Self {
+        let params = |period: usize, level_window: usize| ModelParams {
+            period,
+            plain_block: 7,
+            level_window,
+            rel_floor: cfg.rel_floor,
+            abs_floor: cfg.abs_floor,
+            z_cap: 1000.0,
+            allow_multiplicative: true,
+        };
+        Detector {
+            daily: Model::new(params(7, cfg.daily_level_window)),
+            hourly: Model::new(params(168, cfg.hourly_level_window)),
+            cfg,
+            dense: Dense::default(),
+            u: Vec::new(),
+            expected: Vec::new(),
+            z: Vec::new(),
+            dir: Vec::new(),
+            runs: Vec::new(),
+            pts: Vec::new(),
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &DetectorConfig {
+        &self.cfg
+    }
+
+    fn shape(&self, g: Granularity) -> Shape {
+        let c = &self.cfg;
+        match g {
+            Granularity::Daily => Shape {
+                period: 7,
+                hist_len: c.daily_baseline_weeks.max(1) * 7,
+                recent: c.recent_days.max(1),
+                level_window: c.daily_level_window.max(3),
+                spike_max_len: 3,
+            },
+            Granularity::Hourly => Shape {
+                period: 168,
+                hist_len: c.hourly_baseline_weeks.max(1) * 168,
+                recent: c.recent_days.max(1) * 24,
+                level_window: c.hourly_level_window.max(3),
+                spike_max_len: 12,
+            },
+        }
+    }
+
+    /// Score one series and return the findings in its recent window, oldest first.
+    ///
+    /// `points` must be sorted by time (unsorted input does not panic but may lose points);
+    /// points in the period containing `as_of` or later are ignored as incomplete.
+    pub fn detect(
+        &mut self,
+        points: &[Point],
+        granularity: Granularity,
+        as_of: NaiveDateTime,
+        thresholds: &Thresholds,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.detect_into(points, granularity, as_of, thresholds, &mut out);
+        out
+    }
+
+    /// Like [`Detector::detect`] but clears and fills `out`, so a caller scoring many series
+    /// can reuse one vector.
+    pub fn detect_into(
+        &mut self,
+        points: &[Point],
+        granularity: Granularity,
+        as_of: NaiveDateTime,
+        thresholds: &Thresholds,
+        out: &mut Vec<Finding>,
+    ) {
+        out.clear();
+        let sh = self.shape(granularity);
+        let n = sh.hist_len + sh.recent;
+        if !self.dense.fill(points, granularity, as_of, n, sh.hist_len) {
+            return;
+        }
+        let model = match granularity {
+            Granularity::Daily => &mut self.daily,
+            Granularity::Hourly => &mut self.hourly,
+        };
+        let dense = &self.dense;
+        let lead = dense.lead.min(sh.hist_len);
+        model.fit(&dense.vals[lead..sh.hist_len], dense.phase(lead, sh.period));
+        self.u.clear();
+        self.u.extend(
+            dense.vals.iter().enumerate().map(|(i, &x)| model.deseason(x, dense.phase(i, sh.period))),
+        );
+        self.expected.clear();
+        self.expected.resize(n, 0.0);
+        self.z.clear();
+        self.z.resize(n, 0.0);
+        self.dir.clear();
+        self.dir.resize(n, 0);
+        let bar = thresholds.min_score * self.cfg.candidate_fraction;
+        let mut bufs = PointBufs { u: &self.u, expected: &mut self.expected, z: &mut self.z, dir: &mut self.dir };
+        for i in sh.hist_len..n {
+            bufs.score(model, dense, sh, i, bar);
+        }
+        // A run that touches the start of the recent window may have begun earlier; walking
+        // back keeps its start stable from one daily run to the next, so the caller can
+        // de-duplicate alerts by start time.
+        let mut lo = sh.hist_len;
+        let d0 = bufs.dir[sh.hist_len];
+        if d0 != 0 {
+            let stop = sh.hist_len.saturating_sub(sh.level_window).max(3);
+            let mut i = lo;
+            while i > stop {
+                bufs.score(model, dense, sh, i - 1, bar);
+                let d = bufs.dir[i - 1];
+                if d != d0 && d != MISSING {
+                    break;
+                }
+                i -= 1;
+                if d == d0 {
+                    lo = i;
+                }
+            }
+        }
+        collect_runs(&self.dir, lo, n, &mut self.runs);
+        for &(a, b) in &self.runs {
+            self.pts.clear();
+            self.pts.extend((a..=b).filter(|&i| self.dir[i] != MISSING).map(|i| ScoredPoint {
+                actual: dense.amounts[i],
+                expected: self.expected[i],
+                z: self.z[i],
+                estimated: dense.estimated[i],
+            }));
+            let ctx = RunContext {
+                thresholds,
+                start: dense.time(a),
+                end: dense.time(b),
+                ongoing: b + 1 == n,
+                spike_max_len: sh.spike_max_len,
+                hist_max_abs: dense.hist_max_abs,
+                established: sh.hist_len - lead >= 2 * sh.period,
+                drop_factor: self.cfg.drop_factor,
+                estimated_factor: self.cfg.estimated_factor,
+            };
+            if let Some(f) = assemble(&self.pts, &ctx) {
+                out.push(f);
+            }
+        }
+    }
+}
+
+/// Mutable per-slot outputs, split from the detector so the model can be borrowed alongside.
+struct PointBufs<'a> {
+    u: &'a [f64],
+    expected: &'a mut [f64],
+    z: &'a mut [f64],
+    dir: &'a mut [i8],
+}
+
+impl PointBufs<'_> {
+    /// Score slot `i` against the level of the `level_window` slots before it.
+    fn score(&mut self, model: &mut Model, dense: &Dense, sh: Shape, i: usize, bar: f64) {
+        let x = dense.vals[i];
+        if x.is_nan() {
+            self.dir[i] = MISSING;
+            return;
+        }
+        self.dir[i] = 0;
+        let lo = i.saturating_sub(sh.level_window);
+        let Some(level) = model.level(&self.u[lo..i]) else {
+            return;
+        };
+        let e = model.expected(level.value, dense.phase(i, sh.period));
+        let z = model.score(x, e, &level);
+        self.expected[i] = e;
+        self.z[i] = z;
+        self.dir[i] = if z >= bar {
+            1
+        } else if z <= -bar {
+            -1
+        } else {
+            0
+        };
+    }
+}

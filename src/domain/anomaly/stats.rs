@@ -1,0 +1,80 @@
+//! Small allocation-free robust statistics on f64 slices.
+
+/// Consistency constant that turns a MAD into a standard-deviation estimate for Gaussian data.
+pub const MAD_TO_SIGMA: f64 = 1.4826;
+
+/// Median of `buf`, reordering it in place. Returns `None` for an empty slice.
+///
+/// The slice must not contain NaN; callers filter missing values first, which is why NaN is
+/// not handled here beyond `total_cmp` keeping the selection panic-free.
+pub fn median_in_place(buf: &mut [f64]) -> Option<f64> {
+    let n = buf.len();
+    if n == 0 {
+        return None;
+    }
+    let mid = n / 2;
+    if n <= 16 {
+        // Insertion sort beats selection's setup cost for the 7-14 element windows that
+        // dominate detection time.
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 && buf[j - 1].total_cmp(&buf[j]).is_gt() {
+                buf.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        return Some(if n % 2 == 1 { buf[mid] } else { buf[mid - 1] / 2.0 + buf[mid] / 2.0 });
+    }
+    let (lower, upper, _) = buf.select_nth_unstable_by(mid, f64::total_cmp);
+    let upper = *upper;
+    if n % 2 == 1 {
+        return Some(upper);
+    }
+    // For even lengths the lower middle is the maximum of the lower partition.
+    let lower_max = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some(lower_max / 2.0 + upper / 2.0)
+}
+
+/// Median absolute deviation around the median, reordering `buf` in place.
+/// Returns `(median, mad)`, or `None` for an empty slice.
+pub fn median_mad_in_place(buf: &mut [f64]) -> Option<(f64, f64)> {
+    let med = median_in_place(buf)?;
+    for v in buf.iter_mut() {
+        *v = (*v - med).abs();
+    }
+    let mad = median_in_place(buf)?;
+    Some((med, mad))
+}
+
+/// Clamp a value to a finite number, mapping NaN to `fallback`.
+pub fn finite_or(v: f64, fallback: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else if v.is_nan() {
+        fallback
+    } else if v > 0.0 {
+        f64::MAX
+    } else {
+        f64::MIN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_odd_even_empty() {
+        assert_eq!(median_in_place(&mut []), None);
+        assert_eq!(median_in_place(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median_in_place(&mut [4.0, 1.0, 3.0, 2.0]), Some(2.5));
+    }
+
+    #[test]
+    fn mad_of_constant_is_zero() {
+        assert_eq!(median_mad_in_place(&mut [5.0; 6]), Some((5.0, 0.0)));
+        let (m, mad) = median_mad_in_place(&mut [1.0, 2.0, 3.0, 4.0, 100.0]).unwrap();
+        assert_eq!(m, 3.0);
+        assert_eq!(mad, 1.0);
+    }
+}

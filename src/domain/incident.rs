@@ -1,0 +1,439 @@
+//! The anomaly lifecycle: open → updated → resolved, with a stable id, so an anomaly is
+//! announced once and then changed in place instead of re-alerted on every run.
+//!
+//! [`reconcile`] is pure: given the anomalies still open and what the detector found on this
+//! run, it says what changes. The store applies the changes; the chat adapters render the
+//! events.
+
+use std::fmt;
+
+use chrono::{Duration, NaiveDateTime};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::anomaly::{Finding, Kind, Severity};
+use super::root_cause::Contributor;
+use super::{AccountId, Granularity, Money, ServiceName};
+
+/// Which series an anomaly is on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "level", rename_all = "snake_case")]
+pub enum Scope {
+    /// The whole organisation's spend.
+    Organisation,
+    /// One account's total.
+    Account {
+        /// The account.
+        account: AccountId,
+    },
+    /// One service in one account.
+    Service {
+        /// The account.
+        account: AccountId,
+        /// The service.
+        service: ServiceName,
+    },
+}
+
+/// A series: a scope at a granularity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SeriesKey {
+    /// Day or hour data.
+    pub granularity: Granularity,
+    /// What is summed.
+    pub scope: Scope,
+}
+
+impl SeriesKey {
+    /// The account, if the series belongs to one.
+    pub fn account(&self) -> Option<&AccountId> {
+        match &self.scope {
+            Scope::Organisation => None,
+            Scope::Account { account } | Scope::Service { account, .. } => Some(account),
+        }
+    }
+
+    /// The key used for per-account / per-service threshold overrides: `account/service`,
+    /// with `*` for a total.
+    pub fn threshold_key(&self) -> String {
+        match &self.scope {
+            Scope::Organisation => "*/*".to_string(),
+            Scope::Account { account } => format!("{account}/*"),
+            Scope::Service { account, service } => format!("{account}/{service}"),
+        }
+    }
+}
+
+impl fmt::Display for SeriesKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.granularity, self.threshold_key())
+    }
+}
+
+/// A stable anomaly id, derived from the series and the start it was opened with, so two
+/// replicas that detect the same anomaly produce the same id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AnomalyId(pub String);
+
+impl AnomalyId {
+    /// `an-` and 16 hex digits of a 64-bit FNV-1a hash of the key and start.
+    pub fn derive(key: &SeriesKey, start: NaiveDateTime) -> AnomalyId {
+        let text = format!("{key}|{start}");
+        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        AnomalyId(format!("an-{hash:016x}"))
+    }
+}
+
+impl fmt::Display for AnomalyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where an anomaly is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Detected and still anomalous.
+    Open,
+    /// The detector no longer finds it.
+    Resolved,
+}
+
+/// Who did something to an anomaly, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    /// A chat user id or `cli:<name>`.
+    pub by: String,
+    /// When (UTC).
+    pub at: NaiveDateTime,
+}
+
+/// An anomaly as costbot tracks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// Stable id.
+    pub id: AnomalyId,
+    /// The series.
+    pub key: SeriesKey,
+    /// Open or resolved.
+    pub status: Status,
+    /// Bumped on every material change, so a chat message can be edited in place and a stale
+    /// view recognised.
+    pub version: u32,
+    /// Spike, level shift, new spend or drop.
+    pub kind: Kind,
+    /// Urgency.
+    pub severity: Severity,
+    /// First anomalous period.
+    pub start: NaiveDateTime,
+    /// Last anomalous period seen.
+    pub end: NaiveDateTime,
+    /// Expected spend over the duration.
+    pub expected: Money,
+    /// Actual spend over the duration.
+    pub actual: Money,
+    /// Actual minus expected: the dollar impact.
+    pub impact: Money,
+    /// Impact as a percentage of expected.
+    pub percent: Decimal,
+    /// Detector evidence.
+    pub score: f64,
+    /// Resting only on estimated data so far.
+    pub provisional: bool,
+    /// Ranked contributors to the increase.
+    pub root_cause: Vec<Contributor>,
+    /// When it was first detected.
+    pub opened_at: NaiveDateTime,
+    /// When its numbers last changed.
+    pub updated_at: NaiveDateTime,
+    /// When it was resolved.
+    pub resolved_at: Option<NaiveDateTime>,
+    /// Acknowledged by a person.
+    pub acknowledged: Option<Mark>,
+    /// Muted until this time (no chat notifications), by whom.
+    pub muted_until: Option<(Mark, NaiveDateTime)>,
+}
+
+impl Anomaly {
+    /// True when chat notifications for it are muted at `now`.
+    pub fn is_muted(&self, now: NaiveDateTime) -> bool {
+        self.muted_until.as_ref().is_some_and(|(_, until)| *until > now)
+    }
+
+    fn from_finding(key: SeriesKey, finding: &Finding, now: NaiveDateTime) -> Anomaly {
+        Anomaly {
+            id: AnomalyId::derive(&key, finding.start),
+            key,
+            status: Status::Open,
+            version: 1,
+            kind: finding.kind,
+            severity: finding.severity,
+            start: finding.start,
+            end: finding.end,
+            expected: Money::from_decimal(finding.expected),
+            actual: Money::from_decimal(finding.actual),
+            impact: Money::from_decimal(finding.impact),
+            percent: finding.percent,
+            score: finding.score,
+            provisional: finding.provisional,
+            root_cause: Vec::new(),
+            opened_at: now,
+            updated_at: now,
+            resolved_at: None,
+            acknowledged: None,
+            muted_until: None,
+        }
+    }
+
+    /// Whether a new finding differs enough to tell people again: severity or kind changed,
+    /// it stopped being provisional, or the impact moved by at least 10 %.
+    fn materially_differs(&self, finding: &Finding) -> bool {
+        let old = self.impact.as_decimal().abs();
+        let new = finding.impact.abs();
+        let moved = if old.is_zero() { !new.is_zero() } else { (new - old).abs() * Decimal::from(10) >= old };
+        self.severity != finding.severity || self.kind != finding.kind || (self.provisional && !finding.provisional) || moved
+    }
+}
+
+/// What one run changes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A new anomaly: announce it.
+    Opened(Anomaly),
+    /// An open anomaly grew, shrank or changed severity: edit the announcement in place.
+    Updated(Anomaly),
+    /// An open anomaly lasted another period without a material change: the record follows
+    /// the data, nobody is pinged.
+    Extended(Anomaly),
+    /// An open anomaly is no longer found: mark the announcement resolved.
+    Resolved(Anomaly),
+}
+
+/// The slack allowed when matching a new finding to an open anomaly: re-scoring with more
+/// history can move a finding's start or end by a period or two.
+fn slack(granularity: Granularity) -> Duration {
+    match granularity {
+        Granularity::Daily => Duration::days(2),
+        Granularity::Hourly => Duration::hours(3),
+    }
+}
+
+/// Reconciles the open anomalies of the series that were scored with this run's findings.
+///
+/// `open` must hold only anomalies whose series was scored on this run; an open anomaly
+/// without a matching finding is resolved. Each finding matches at most one open anomaly of
+/// the same series (overlapping or touching periods); unmatched findings open new anomalies.
+pub fn reconcile(open: &[Anomaly], findings: &[(SeriesKey, Finding)], now: NaiveDateTime) -> Vec<Change> {
+    let mut matched = vec![false; open.len()];
+    let mut changes = Vec::new();
+    for (key, finding) in findings {
+        let hit = open.iter().enumerate().find(|(i, a)| {
+            !matched[*i]
+                && a.key == *key
+                && finding.start <= a.end + slack(key.granularity)
+                && finding.end + slack(key.granularity) >= a.start
+        });
+        match hit {
+            Some((i, anomaly)) => {
+                matched[i] = true;
+                let material = anomaly.materially_differs(finding);
+                if material || anomaly.end != finding.end {
+                    let mut next = anomaly.clone();
+                    next.kind = finding.kind;
+                    next.severity = finding.severity;
+                    next.end = finding.end.max(anomaly.end);
+                    next.expected = Money::from_decimal(finding.expected);
+                    next.actual = Money::from_decimal(finding.actual);
+                    next.impact = Money::from_decimal(finding.impact);
+                    next.percent = finding.percent;
+                    next.score = finding.score;
+                    next.provisional = finding.provisional;
+                    next.updated_at = now;
+                    if material {
+                        next.version += 1;
+                        changes.push(Change::Updated(next));
+                    } else {
+                        changes.push(Change::Extended(next));
+                    }
+                }
+            }
+            None => changes.push(Change::Opened(Anomaly::from_finding(key.clone(), finding, now))),
+        }
+    }
+    for (anomaly, _) in open.iter().zip(&matched).filter(|(_, m)| !**m) {
+        let mut resolved = anomaly.clone();
+        resolved.status = Status::Resolved;
+        resolved.version += 1;
+        resolved.resolved_at = Some(now);
+        resolved.updated_at = now;
+        changes.push(Change::Resolved(resolved));
+    }
+    changes
+}
+
+
+/// What happened to an anomaly, for the chat adapters to announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// First detected: post an alert.
+    Opened,
+    /// Grew, shrank or changed severity: edit the alert in place.
+    Updated,
+    /// No longer anomalous: mark the alert resolved.
+    Resolved,
+    /// A person acknowledged it.
+    Acknowledged,
+    /// A person muted it.
+    Muted,
+}
+
+impl EventKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Opened => "opened",
+            EventKind::Updated => "updated",
+            EventKind::Resolved => "resolved",
+            EventKind::Acknowledged => "acknowledged",
+            EventKind::Muted => "muted",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(text: &str) -> Option<EventKind> {
+        [EventKind::Opened, EventKind::Updated, EventKind::Resolved, EventKind::Acknowledged, EventKind::Muted]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// One recorded event: "anomaly X reached version V through E".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// Store sequence number; consumers remember the last one they handled.
+    pub id: i64,
+    /// The anomaly.
+    pub anomaly: AnomalyId,
+    /// The anomaly's version after the event.
+    pub version: u32,
+    /// What happened.
+    pub kind: EventKind,
+    /// Who did it, for acknowledgements and mutes.
+    pub actor: Option<String>,
+    /// When it was recorded.
+    pub created_at: NaiveDateTime,
+}
+
+/// Something a person does to an anomaly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnomalyMark {
+    /// "I have seen this."
+    Acknowledge {
+        /// Who.
+        by: String,
+    },
+    /// "Stop telling me until then."
+    Mute {
+        /// Who.
+        by: String,
+        /// Until when (UTC).
+        until: NaiveDateTime,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(service: &str) -> SeriesKey {
+        SeriesKey {
+            granularity: Granularity::Daily,
+            scope: Scope::Service { account: AccountId::parse("123456789012").unwrap(), service: ServiceName::parse(service).unwrap() },
+        }
+    }
+
+    fn at(d: &str) -> NaiveDateTime {
+        format!("{d}T00:00:00").parse().unwrap()
+    }
+
+    fn finding(start: &str, end: &str, impact: i64, severity: Severity) -> Finding {
+        Finding {
+            start: at(start),
+            end: at(end),
+            ongoing: true,
+            expected: Decimal::from(100),
+            actual: Decimal::from(100 + impact),
+            impact: Decimal::from(impact),
+            percent: Decimal::from(impact),
+            score: 9.0,
+            severity,
+            kind: Kind::Spike,
+            provisional: false,
+            points: 1,
+        }
+    }
+
+    fn opened(changes: &[Change]) -> Anomaly {
+        match &changes[0] {
+            Change::Opened(a) => a.clone(),
+            other => panic!("expected an opening, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_finding_opens_one_anomaly_with_a_stable_id() {
+        let f = finding("2026-11-20", "2026-11-20", 300, Severity::High);
+        let first = reconcile(&[], &[(key("EC2"), f.clone())], at("2026-11-21"));
+        let again = reconcile(&[], &[(key("EC2"), f)], at("2026-11-21"));
+        assert_eq!(first.len(), 1);
+        assert_eq!(opened(&first).id, opened(&again).id, "two replicas derive the same id");
+        assert_eq!(opened(&first).impact.to_string(), "$300.00");
+    }
+
+    #[test]
+    fn the_same_anomaly_next_run_is_not_announced_again() {
+        let a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21")));
+        let changes = reconcile(&[a.clone()], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 305, Severity::High))], at("2026-11-21"));
+        assert!(changes.is_empty(), "{changes:?}");
+        // Re-scoring moved the start by a day: still the same incident.
+        let moved = reconcile(&[a], &[(key("EC2"), finding("2026-11-19", "2026-11-20", 310, Severity::High))], at("2026-11-21"));
+        assert!(moved.iter().all(|c| !matches!(c, Change::Opened(_))), "{moved:?}");
+    }
+
+    #[test]
+    fn growth_updates_in_place_and_a_quiet_extension_does_not_ping() {
+        let a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21")));
+        let grown = reconcile(&[a.clone()], &[(key("EC2"), finding("2026-11-20", "2026-11-21", 900, Severity::Critical))], at("2026-11-22"));
+        let Change::Updated(updated) = &grown[0] else { panic!("{grown:?}") };
+        assert_eq!((updated.id.clone(), updated.version, updated.severity), (a.id.clone(), 2, Severity::Critical));
+        let longer = reconcile(&[a.clone()], &[(key("EC2"), finding("2026-11-20", "2026-11-21", 310, Severity::High))], at("2026-11-22"));
+        let Change::Extended(extended) = &longer[0] else { panic!("{longer:?}") };
+        assert_eq!((extended.version, extended.end), (1, at("2026-11-21")));
+    }
+
+    #[test]
+    fn an_anomaly_that_is_no_longer_found_resolves() {
+        let a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21")));
+        let changes = reconcile(&[a.clone()], &[], at("2026-11-23"));
+        let Change::Resolved(r) = &changes[0] else { panic!("{changes:?}") };
+        assert_eq!((r.status, r.version, r.resolved_at), (Status::Resolved, 2, Some(at("2026-11-23"))));
+    }
+
+    #[test]
+    fn a_later_separate_incident_on_the_same_series_opens_anew() {
+        let a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-01", "2026-11-01", 300, Severity::High))], at("2026-11-02")));
+        let changes = reconcile(&[a], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21"));
+        assert!(changes.iter().any(|c| matches!(c, Change::Opened(_))));
+        assert!(changes.iter().any(|c| matches!(c, Change::Resolved(_))));
+    }
+
+    #[test]
+    fn mutes_expire() {
+        let mut a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21")));
+        a.muted_until = Some((Mark { by: "U1".into(), at: at("2026-11-21") }, at("2026-11-28")));
+        assert!(a.is_muted(at("2026-11-27")));
+        assert!(!a.is_muted(at("2026-11-28")));
+    }
+}
