@@ -11,7 +11,7 @@ use crate::config::{Config, CostSourceKind};
 use crate::domain::run::CollectorRun;
 use crate::domain::{AccountId, DateRange, Granularity};
 use crate::detection::DetectionReport;
-use crate::domain::incident::Anomaly;
+use crate::domain::incident::{Anomaly, Status};
 use crate::store::{self, FactFilter};
 
 /// costbot keeps AWS spend under control from Slack and Discord.
@@ -162,6 +162,9 @@ pub fn describe_detection(r: &DetectionReport) -> String {
     )
 }
 
+/// How many past days the demo replays detection over.
+const DEMO_REPLAY_DAYS: u64 = 30;
+
 /// `costbot demo`: loads 13 months of daily and 14 days of hourly simulated history into an
 /// SQLite file and prints where it is and what it holds.
 async fn demo(db: PathBuf) -> Result<()> {
@@ -174,10 +177,16 @@ async fn demo(db: PathBuf) -> Result<()> {
     let today = now.date();
     let daily = app.collector_for(Granularity::Daily).run(today, None, None).await?;
     let hourly = app.collector_for(Granularity::Hourly).run(today, None, None).await?;
-    let detection = match &app.detection {
-        Some(d) => Some(d.run(now).await?),
-        None => None,
-    };
+    // Replay detection over the last 30 days, as the hourly job would have run it, so the
+    // demo shows anomalies that opened, grew and resolved, not only today's.
+    let mut detection = None;
+    if let Some(d) = &app.detection {
+        for days_ago in (1..=DEMO_REPLAY_DAYS).rev() {
+            let as_of = (today - Days::new(days_ago)).and_hms_opt(6, 0, 0).unwrap_or(now);
+            d.run(as_of).await?;
+        }
+        detection = Some(d.run(now).await?);
+    }
     let path = std::fs::canonicalize(&db).unwrap_or(db);
     println!("costbot demo: SIMULATED cloud (no AWS account is used)\n");
     print!("{}{}", describe_run(&daily), describe_run(&hourly));
@@ -197,9 +206,15 @@ async fn demo(db: PathBuf) -> Result<()> {
         let total = app.store.total(&filter).await?;
         println!("  {} {:<28} {:>14}", account.id, account.name.as_deref().unwrap_or(""), total.to_string());
     }
+    let anomalies = app.store.anomalies(false, 50).await?;
+    let (open, resolved): (Vec<_>, Vec<_>) = anomalies.iter().partition(|a| a.status == Status::Open);
     println!("\nopen anomalies:");
-    for anomaly in app.store.anomalies(true, 20).await? {
-        println!("{}", describe_anomaly(&anomaly));
+    for anomaly in open {
+        println!("{}", describe_anomaly(anomaly));
+    }
+    println!("\nresolved in the last {DEMO_REPLAY_DAYS} days:");
+    for anomaly in resolved {
+        println!("{}", describe_anomaly(anomaly));
     }
     Ok(())
 }

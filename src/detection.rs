@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{Days, NaiveDateTime};
 
 use crate::domain::anomaly::{Detector, DetectorConfig, Point, ThresholdSet};
-use crate::domain::incident::{reconcile, Anomaly, Change, Scope, SeriesKey};
+use crate::domain::incident::{reconcile, suppress_rollups, Anomaly, Change, Scope, SeriesKey};
 use crate::domain::root_cause::{rank_contributors, BreakdownRow, Dimension};
 use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
 use crate::store::{DynStore, FactFilter};
@@ -96,7 +96,7 @@ impl Detection {
             }
         }
         let open = self.store.open_anomalies(g).await?;
-        let mut changes = reconcile(&open, &findings, as_of);
+        let mut changes = suppress_rollups(reconcile(&open, &findings, as_of), &open);
         let mut report = DetectionReport { series: series.len(), findings: findings.len(), ..Default::default() };
         for change in &mut changes {
             match change {
@@ -104,7 +104,11 @@ impl Detection {
                     report.opened += 1;
                     report.root_cause_calls += self.explain(anomaly, &facts).await;
                 }
-                Change::Updated(_) => report.updated += 1,
+                Change::Updated(anomaly) => {
+                    // The anomaly grew or changed shape: its contributors may have changed too.
+                    report.updated += 1;
+                    report.root_cause_calls += self.explain(anomaly, &facts).await;
+                }
                 Change::Resolved(_) => report.resolved += 1,
                 Change::Extended(_) => {}
             }

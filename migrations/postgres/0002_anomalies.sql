@@ -7,7 +7,7 @@ CREATE TABLE anomalies (
     account_id    TEXT,
     service       TEXT,
     status        TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
-    version       INTEGER NOT NULL CHECK (version >= 1),
+    version       BIGINT NOT NULL CHECK (version >= 1),
     period_start  TIMESTAMP NOT NULL,
     impact_units  BIGINT NOT NULL,
     record        TEXT NOT NULL,
@@ -21,7 +21,7 @@ CREATE INDEX anomalies_by_status ON anomalies (status, granularity);
 CREATE TABLE alert_events (
     id          BIGSERIAL PRIMARY KEY,
     anomaly_id  TEXT NOT NULL REFERENCES anomalies (id),
-    version     INTEGER NOT NULL,
+    version     BIGINT NOT NULL,
     event       TEXT NOT NULL CHECK (event IN ('opened', 'updated', 'resolved', 'acknowledged', 'muted')),
     actor       TEXT,
     created_at  TIMESTAMP NOT NULL,

@@ -273,6 +273,47 @@ pub fn reconcile(open: &[Anomaly], findings: &[(SeriesKey, Finding)], now: Naive
 }
 
 
+/// Share of a total-level anomaly's impact that a more specific anomaly must explain for the
+/// total-level one to be left unannounced.
+const ROLLUP_SHARE_PERCENT: i64 = 50;
+
+/// Drops new account- and organisation-level anomalies that a more specific anomaly already
+/// explains, so one incident raises one alert rather than three (service, account, total).
+///
+/// A new total-level anomaly is dropped when an overlapping anomaly one or more levels below
+/// it (open, or opened in this run) accounts for at least half of its impact. An account
+/// total that rose because many small services crept up has no such child and still alerts.
+pub fn suppress_rollups(changes: Vec<Change>, open: &[Anomaly]) -> Vec<Change> {
+    let specific: Vec<Anomaly> = open
+        .iter()
+        .cloned()
+        .chain(changes.iter().filter_map(|c| match c {
+            Change::Opened(a) | Change::Updated(a) | Change::Extended(a) => Some(a.clone()),
+            Change::Resolved(_) => None,
+        }))
+        .collect();
+    changes
+        .into_iter()
+        .filter(|change| {
+            let Change::Opened(total) = change else { return true };
+            let explained = specific.iter().any(|child| {
+                let below = match (&total.key.scope, &child.key.scope) {
+                    (Scope::Account { account }, Scope::Service { account: a, .. }) => a == account,
+                    (Scope::Organisation, Scope::Account { .. } | Scope::Service { .. }) => true,
+                    _ => false,
+                };
+                below
+                    && child.key.granularity == total.key.granularity
+                    && child.start <= total.end
+                    && child.end >= total.start
+                    && child.impact.as_decimal().abs() * Decimal::from(100)
+                        >= total.impact.as_decimal().abs() * Decimal::from(ROLLUP_SHARE_PERCENT)
+            });
+            !explained
+        })
+        .collect()
+}
+
 /// What happened to an anomaly, for the chat adapters to announce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -427,6 +468,28 @@ mod tests {
         let changes = reconcile(&[a], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21"));
         assert!(changes.iter().any(|c| matches!(c, Change::Opened(_))));
         assert!(changes.iter().any(|c| matches!(c, Change::Resolved(_))));
+    }
+
+    #[test]
+    fn a_total_explained_by_one_service_is_not_announced_twice() {
+        let account = AccountId::parse("123456789012").unwrap();
+        let total_key = SeriesKey { granularity: Granularity::Daily, scope: Scope::Account { account: account.clone() } };
+        let org_key = SeriesKey { granularity: Granularity::Daily, scope: Scope::Organisation };
+        let findings = vec![
+            (key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High)),
+            (total_key.clone(), finding("2026-11-20", "2026-11-20", 320, Severity::High)),
+            (org_key, finding("2026-11-20", "2026-11-20", 330, Severity::High)),
+        ];
+        let changes = suppress_rollups(reconcile(&[], &findings, at("2026-11-21")), &[]);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(opened(&changes).key, key("EC2"));
+        // Many small services creeping up: no single child explains the total, so it alerts.
+        let creeping = vec![
+            (key("EC2"), finding("2026-11-20", "2026-11-20", 100, Severity::Low)),
+            (total_key.clone(), finding("2026-11-20", "2026-11-20", 900, Severity::High)),
+        ];
+        let changes = suppress_rollups(reconcile(&[], &creeping, at("2026-11-21")), &[]);
+        assert!(changes.iter().any(|c| matches!(c, Change::Opened(a) if a.key == total_key)), "{changes:?}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod collector_aws;
+mod detection_aws;
 mod scheduling;
 mod store_contract;
 mod support;

@@ -2,6 +2,8 @@
 //! `#[sqlx::test]`) and against an in-memory SQLite store.
 
 use chrono::{NaiveDate, NaiveDateTime};
+use costbot::domain::anomaly::{Finding, Kind, Severity};
+use costbot::domain::incident::{reconcile, AnomalyMark, Change, EventKind, Scope, SeriesKey, Status};
 use costbot::domain::run::{RunStatus, SourceReport};
 use costbot::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
 use costbot::store::{DynStore, FactFilter};
@@ -38,6 +40,8 @@ contract!(
     runs_record_each_source,
     a_tick_is_claimed_once,
     account_filters_never_widen,
+    anomaly_changes_are_recorded_once,
+    acknowledge_and_mute_record_who_and_when,
 );
 
 const PAYER: &str = "123456789012";
@@ -203,4 +207,87 @@ async fn account_filters_never_widen(store: DynStore) {
     assert_eq!(store.total(&only(vec![])).await.unwrap(), Money::ZERO, "an empty allow-list selects nothing");
     assert!(store.cost_facts(&only(vec![])).await.unwrap().is_empty());
     assert_eq!(store.source_fact_count(&acct(PAYER), &all(r)).await.unwrap(), 2);
+}
+
+fn ec2_key() -> SeriesKey {
+    SeriesKey {
+        granularity: Granularity::Daily,
+        scope: Scope::Service { account: acct(PAYER), service: ServiceName::parse("Amazon EC2").unwrap() },
+    }
+}
+
+fn spike(start: &str, end: &str, impact: i64, severity: Severity) -> Finding {
+    Finding {
+        start: at(start),
+        end: at(end),
+        ongoing: true,
+        expected: Decimal::from(100),
+        actual: Decimal::from(100 + impact),
+        impact: Decimal::from(impact),
+        percent: Decimal::from(impact),
+        score: 9.5,
+        severity,
+        kind: Kind::Spike,
+        provisional: false,
+        points: 1,
+    }
+}
+
+async fn anomaly_changes_are_recorded_once(store: DynStore) {
+    let opened = reconcile(&[], &[(ec2_key(), spike("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21"));
+    // Two replicas (or a retried run) apply the same opening: one anomaly, one event.
+    assert_eq!(store.apply_anomaly_changes(&opened, at("2026-11-21")).await.unwrap(), 1);
+    assert_eq!(store.apply_anomaly_changes(&opened, at("2026-11-21")).await.unwrap(), 0);
+    let open = store.open_anomalies(Granularity::Daily).await.unwrap();
+    assert_eq!(open.len(), 1);
+    let Change::Opened(first) = &opened[0] else { unreachable!() };
+    assert_eq!(&open[0], first, "the record round-trips exactly");
+
+    let grown = reconcile(&open, &[(ec2_key(), spike("2026-11-20", "2026-11-21", 900, Severity::Critical))], at("2026-11-22"));
+    assert_eq!(store.apply_anomaly_changes(&grown, at("2026-11-22")).await.unwrap(), 1);
+    assert_eq!(store.apply_anomaly_changes(&grown, at("2026-11-22")).await.unwrap(), 0, "a stale version is refused");
+    let resolved = reconcile(&store.open_anomalies(Granularity::Daily).await.unwrap(), &[], at("2026-11-24"));
+    assert_eq!(store.apply_anomaly_changes(&resolved, at("2026-11-24")).await.unwrap(), 1);
+
+    assert!(store.open_anomalies(Granularity::Daily).await.unwrap().is_empty());
+    let stored = store.anomaly(&first.id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.version, stored.severity), (Status::Resolved, 3, Severity::Critical));
+    assert_eq!(stored.impact, Money::parse("900").unwrap());
+    let events = store.alert_events(0, 10).await.unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| (e.kind, e.version)).collect();
+    assert_eq!(kinds, vec![(EventKind::Opened, 1), (EventKind::Updated, 2), (EventKind::Resolved, 3)]);
+    assert!(store.alert_events(events[1].id, 10).await.unwrap().len() == 1, "consumers page by id");
+    assert_eq!(store.anomalies(false, 10).await.unwrap().len(), 1);
+    assert!(store.anomalies(true, 10).await.unwrap().is_empty());
+}
+
+async fn acknowledge_and_mute_record_who_and_when(store: DynStore) {
+    let opened = reconcile(&[], &[(ec2_key(), spike("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21"));
+    store.apply_anomaly_changes(&opened, at("2026-11-21")).await.unwrap();
+    let id = store.open_anomalies(Granularity::Daily).await.unwrap()[0].id.clone();
+    let acked = store
+        .mark_anomaly(&id, AnomalyMark::Acknowledge { by: "slack:U123".into() }, at("2026-11-21"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(acked.acknowledged.as_ref().map(|m| (m.by.as_str(), m.at)), Some(("slack:U123", at("2026-11-21"))));
+    let muted = store
+        .mark_anomaly(&id, AnomalyMark::Mute { by: "slack:U456".into(), until: at("2026-11-28") }, at("2026-11-22"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(muted.is_muted(at("2026-11-27")) && !muted.is_muted(at("2026-11-28")));
+    assert_eq!(muted.version, 3);
+    let events = store.alert_events(0, 10).await.unwrap();
+    let who: Vec<_> = events.iter().map(|e| (e.kind, e.actor.clone())).collect();
+    assert_eq!(
+        who,
+        vec![
+            (EventKind::Opened, None),
+            (EventKind::Acknowledged, Some("slack:U123".to_string())),
+            (EventKind::Muted, Some("slack:U456".to_string())),
+        ]
+    );
+    let missing = costbot::domain::incident::AnomalyId("an-missing".into());
+    assert!(store.mark_anomaly(&missing, AnomalyMark::Acknowledge { by: "x".into() }, at("2026-11-22")).await.unwrap().is_none());
 }
