@@ -48,6 +48,14 @@ pub enum Command {
         #[command(subcommand)]
         what: CollectWhat,
     },
+    /// Evaluate the anomaly detector: `eval nab <NAB root>`, `eval nab-verify <NAB root>`,
+    /// `eval nab-grid <NAB root>`, `eval scenarios [per_family [min_score [seed]]]`.
+    /// Build with `--release`.
+    Eval {
+        /// The harness's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Work with the configuration.
     Config {
         /// What to do with it.
@@ -113,6 +121,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             std::sync::Arc::new(app).serve(shutdown_signal()).await
         }
         Command::Demo { db } => demo(db).await,
+        Command::Eval { args } => {
+            let code = tokio::task::spawn_blocking(move || crate::eval::harness::run(&args)).await?;
+            anyhow::ensure!(code == std::process::ExitCode::SUCCESS, "evaluation failed");
+            Ok(())
+        }
     }
 }
 

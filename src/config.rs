@@ -31,6 +31,121 @@ pub struct Config {
     pub anomaly: AnomalyConfig,
     /// The AWS accounts costbot watches.
     pub accounts: Vec<AccountConfig>,
+    /// The Slack app.
+    pub slack: SlackConfig,
+    /// Chat channels: what each one receives, who may act there, which accounts it sees.
+    pub channels: Vec<ChannelConfig>,
+}
+
+/// How Slack reaches costbot.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SlackMode {
+    /// Slack posts to `/slack/commands` and `/slack/interactions` (needs a public URL).
+    #[default]
+    Http,
+    /// costbot opens a WebSocket to Slack (no public URL needed).
+    Socket,
+}
+
+/// The Slack app's settings. Slack is off until a bot token is configured.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    /// HTTP endpoints or Socket Mode.
+    pub mode: SlackMode,
+    /// The bot token (`xoxb-…`).
+    pub bot_token: Option<SecretRef>,
+    /// Signing secrets; during rotation list the new and the old one.
+    pub signing_secrets: Vec<SecretRef>,
+    /// The app-level token (`xapp-…`) for Socket Mode.
+    pub app_token: Option<SecretRef>,
+    /// Web API base URL; only tests change it.
+    pub api_url: Option<String>,
+}
+
+impl SlackConfig {
+    /// Slack is enabled when a bot token is configured.
+    pub fn enabled(&self) -> bool {
+        self.bot_token.is_some()
+    }
+}
+
+/// A chat platform in configuration.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelPlatform {
+    /// Slack.
+    Slack,
+    /// Discord.
+    Discord,
+    /// The demo console.
+    Console,
+}
+
+impl From<ChannelPlatform> for crate::chat::Platform {
+    fn from(value: ChannelPlatform) -> Self {
+        match value {
+            ChannelPlatform::Slack => crate::chat::Platform::Slack,
+            ChannelPlatform::Discord => crate::chat::Platform::Discord,
+            ChannelPlatform::Console => crate::chat::Platform::Console,
+        }
+    }
+}
+
+/// Least severity a channel is alerted about.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MinSeverity {
+    /// Everything.
+    Low,
+    /// Medium and up (the default).
+    #[default]
+    Medium,
+    /// High and critical.
+    High,
+    /// Critical only.
+    Critical,
+}
+
+/// One chat channel.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// Its platform.
+    pub platform: ChannelPlatform,
+    /// Its id (Slack `C0123ABC`, a Discord snowflake).
+    pub id: String,
+    /// A name for logs and the console.
+    pub name: Option<String>,
+    /// Post anomaly alerts here.
+    #[serde(default = "yes")]
+    pub alerts: bool,
+    /// Least severity alerted.
+    #[serde(default)]
+    pub min_severity: MinSeverity,
+    /// User ids (and, on Discord, `role:<id>`) allowed to approve, deny, snooze and mute here.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// Accounts this channel may see; empty means all. A scoped channel never sees other
+    /// accounts' costs or organisation-wide totals.
+    #[serde(default)]
+    pub accounts: Vec<AccountId>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ChannelConfig {
+    /// True when the channel may see this account's data (`None`: organisation-wide data).
+    pub fn may_see(&self, account: Option<&AccountId>) -> bool {
+        match account {
+            _ if self.accounts.is_empty() => true,
+            Some(account) => self.accounts.contains(account),
+            None => false,
+        }
+    }
 }
 
 /// Storage settings. Without a URL, costbot uses an embedded SQLite file.
@@ -196,7 +311,7 @@ impl Default for AnomalyConfig {
             lookback_days: 100,
             min_impact: ExactDecimal(rust_decimal::Decimal::new(50, 0)),
             min_percent: ExactDecimal(rust_decimal::Decimal::new(20, 0)),
-            min_score: 6.0,
+            min_score: 7.0,
             overrides: Vec::new(),
         }
     }
@@ -364,10 +479,27 @@ impl Config {
         if self.anomaly.lookback_days < 21 {
             bail!("anomaly.lookback_days must be at least 21 (three weeks of weekly seasonality)");
         }
+        let mut channels = std::collections::HashSet::new();
+        for channel in &self.channels {
+            if !channels.insert((channel.platform, channel.id.as_str())) {
+                bail!("channel {} is listed twice in [[channels]]", channel.id);
+            }
+        }
+        if self.slack.enabled() && self.slack.mode == SlackMode::Http && self.slack.signing_secrets.is_empty() {
+            bail!("slack.signing_secrets is required in HTTP mode: requests cannot be verified without it");
+        }
+        if self.slack.mode == SlackMode::Socket && self.slack.enabled() && self.slack.app_token.is_none() {
+            bail!("slack.app_token is required when slack.mode = \"socket\"");
+        }
         if self.aws.max_attempts == 0 {
             bail!("aws.max_attempts must be at least 1");
         }
         Ok(())
+    }
+
+    /// The configured channel with this platform and id.
+    pub fn channel(&self, platform: crate::chat::Platform, id: &str) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|c| crate::chat::Platform::from(c.platform) == platform && c.id == id)
     }
 
     /// The configured account with this id, or an error naming it.

@@ -4,6 +4,7 @@
 //! types. Adapters convert to and from these types at the edge.
 
 pub mod anomaly;
+pub mod audit;
 pub mod cost;
 pub mod ids;
 pub mod incident;

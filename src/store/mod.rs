@@ -5,6 +5,8 @@
 //! Invariant: only this module knows SQL. Callers speak in domain types.
 
 mod anomaly_sql;
+mod audit_sql;
+mod outbox_sql;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -19,7 +21,9 @@ use secrecy::ExposeSecret;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use crate::chat::outbox::{Delivery, DeliveryOutcome, OutboxCounts, OutboxEntry};
 use crate::config::DatabaseConfig;
+use crate::domain::audit::{AuditEntry, AuditRecord};
 use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
 use crate::domain::run::{CollectorRun, RunId, SourceReport};
 use crate::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money};
@@ -63,9 +67,44 @@ pub trait AnomalyStore: Send + Sync {
     async fn fact_source(&self, account: &AccountId) -> Result<Option<AccountId>>;
 }
 
+/// The chat outbox and event cursors.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Stores messages to deliver; an entry whose dedupe key is already stored is skipped.
+    /// Returns how many were new.
+    async fn enqueue(&self, entries: &[OutboxEntry], now: NaiveDateTime) -> Result<u64>;
+
+    /// Locks one thread with due content for `lease` and returns its newest pending entry
+    /// (older pending entries of that thread are superseded). `None` when nothing is due or
+    /// every due thread is locked by another worker.
+    async fn claim_delivery(&self, now: NaiveDateTime, lease: chrono::Duration) -> Result<Option<Delivery>>;
+
+    /// Records how a claimed delivery ended and releases its thread.
+    async fn finish_delivery(&self, delivery: &Delivery, outcome: &DeliveryOutcome, now: NaiveDateTime) -> Result<()>;
+
+    /// Entries by status.
+    async fn outbox_counts(&self) -> Result<OutboxCounts>;
+
+    /// A consumer's position in an event stream (0 before the first event).
+    async fn cursor(&self, name: &str) -> Result<i64>;
+
+    /// Moves a consumer's position.
+    async fn set_cursor(&self, name: &str, position: i64) -> Result<()>;
+}
+
+/// The append-only audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends a record at the head of the hash chain.
+    async fn append_audit(&self, record: &AuditRecord) -> Result<AuditEntry>;
+
+    /// Entries after `after` (a sequence number; 0 for the start), in order.
+    async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
+}
+
 /// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
 #[async_trait]
-pub trait Store: AnomalyStore + Send + Sync + 'static {
+pub trait Store: AnomalyStore + OutboxStore + AuditStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
 

@@ -7,6 +7,8 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::anomaly_sql::impl_anomaly_store;
+use super::audit_sql::impl_audit_store;
+use super::outbox_sql::impl_outbox_store;
 use super::sql::impl_sql_store;
 
 /// A [`Store`](super::Store) on a Postgres connection pool.
@@ -42,3 +44,5 @@ impl PgStore {
 
 impl_sql_store!(PgStore, sqlx::Postgres);
 impl_anomaly_store!(PgStore, sqlx::Postgres);
+impl_outbox_store!(PgStore, sqlx::Postgres);
+impl_audit_store!(PgStore, sqlx::Postgres);

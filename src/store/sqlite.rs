@@ -10,6 +10,8 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::anomaly_sql::impl_anomaly_store;
+use super::audit_sql::impl_audit_store;
+use super::outbox_sql::impl_outbox_store;
 use super::sql::impl_sql_store;
 
 /// A [`Store`](super::Store) on an SQLite file (or an in-memory database in tests).
@@ -55,3 +57,5 @@ impl SqliteStore {
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
 impl_anomaly_store!(SqliteStore, sqlx::Sqlite);
+impl_outbox_store!(SqliteStore, sqlx::Sqlite);
+impl_audit_store!(SqliteStore, sqlx::Sqlite);

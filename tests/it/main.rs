@@ -1,9 +1,12 @@
 //! All integration tests in one binary: each test binary that links the AWS SDK is large, so
 //! one binary with modules keeps build time and disk use down.
 
+mod chat_flow;
 mod cli;
 mod collector_aws;
 mod detection_aws;
+mod detector;
+mod nab_port;
 mod scheduling;
 mod store_contract;
 mod support;

@@ -71,13 +71,26 @@ impl ZScoreBaseline {
             let mean = sum / cnt as f64;
             let var = (sq / cnt as f64 - mean * mean).max(0.0);
             let sd = var.sqrt();
-            let z = if sd > 0.0 { (x - mean) / sd } else if x > mean { 1000.0 } else { 0.0 };
-            let z = if z.is_finite() { z.clamp(-1000.0, 1000.0) } else { 0.0 };
+            let z = if sd > 0.0 {
+                (x - mean) / sd
+            } else if x > mean {
+                1000.0
+            } else {
+                0.0
+            };
+            let z = if z.is_finite() {
+                z.clamp(-1000.0, 1000.0)
+            } else {
+                0.0
+            };
             self.expected[i] = if mean.is_finite() { mean } else { 0.0 };
             self.z[i] = z;
             self.dir[i] = i8::from(z > Z_BAR);
         }
-        let gate = Thresholds { min_score: Z_BAR, ..thresholds.clone() };
+        let gate = Thresholds {
+            min_score: Z_BAR,
+            ..thresholds.clone()
+        };
         collect_runs(&self.dir, hist, n, &mut self.runs);
         let mut out = Vec::new();
         for &(a, b) in &self.runs {
@@ -92,7 +105,7 @@ impl ZScoreBaseline {
                 thresholds: &gate,
                 start: self.dense.time(a),
                 end: self.dense.time(b),
-                ongoing: b + 1 == n,
+                ongoing: b >= self.dense.last_present,
                 spike_max_len: 3 * step.min(4),
                 hist_max_abs: self.dense.hist_max_abs,
                 established: true,

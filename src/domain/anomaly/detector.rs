@@ -15,7 +15,7 @@ use super::finding::{assemble, collect_runs, Finding, RunContext, ScoredPoint, M
 use super::model::{Model, ModelParams};
 use super::series::Dense;
 use super::{Granularity, Point, Thresholds};
-use chrono::NaiveDateTime;
+use chrono::{Months, NaiveDateTime};
 
 /// Window sizes and floors. The defaults are the tested configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,18 +95,17 @@ impl Default for Detector {
 impl Detector {
     /// A detector with the given configuration.
     pub fn new(cfg: DetectorConfig) -> Self {
-        let params = |period: usize, level_window: usize| ModelParams {
+        let params = |period: usize| ModelParams {
             period,
             plain_block: 7,
-            level_window,
             rel_floor: cfg.rel_floor,
             abs_floor: cfg.abs_floor,
             z_cap: 1000.0,
             allow_multiplicative: true,
         };
         Detector {
-            daily: Model::new(params(7, cfg.daily_level_window)),
-            hourly: Model::new(params(168, cfg.hourly_level_window)),
+            daily: Model::new(params(7)),
+            hourly: Model::new(params(168)),
             cfg,
             dense: Dense::default(),
             u: Vec::new(),
@@ -184,7 +183,11 @@ impl Detector {
         model.fit(&dense.vals[lead..sh.hist_len], dense.phase(lead, sh.period));
         self.u.clear();
         self.u.extend(
-            dense.vals.iter().enumerate().map(|(i, &x)| model.deseason(x, dense.phase(i, sh.period))),
+            dense
+                .vals
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| model.deseason(x, dense.phase(i, sh.period))),
         );
         self.expected.clear();
         self.expected.resize(n, 0.0);
@@ -193,16 +196,25 @@ impl Detector {
         self.dir.clear();
         self.dir.resize(n, 0);
         let bar = thresholds.min_score * self.cfg.candidate_fraction;
-        let mut bufs = PointBufs { u: &self.u, expected: &mut self.expected, z: &mut self.z, dir: &mut self.dir };
+        let mut bufs = PointBufs {
+            u: &self.u,
+            expected: &mut self.expected,
+            z: &mut self.z,
+            dir: &mut self.dir,
+        };
         for i in sh.hist_len..n {
             bufs.score(model, dense, sh, i, bar);
         }
-        // A run that touches the start of the recent window may have begun earlier; walking
-        // back keeps its start stable from one daily run to the next, so the caller can
-        // de-duplicate alerts by start time.
+        // A run that touches the start of the recent window (possibly across missing slots)
+        // may have begun earlier; walking back keeps its start stable from one daily run to
+        // the next, which makes de-duplicating alerts across runs reliable.
         let mut lo = sh.hist_len;
-        let d0 = bufs.dir[sh.hist_len];
-        if d0 != 0 {
+        let d0 = bufs.dir[sh.hist_len..]
+            .iter()
+            .copied()
+            .find(|&d| d != MISSING)
+            .unwrap_or(0);
+        if d0 == 1 || d0 == -1 {
             let stop = sh.hist_len.saturating_sub(sh.level_window).max(3);
             let mut i = lo;
             while i > stop {
@@ -217,23 +229,48 @@ impl Detector {
                 }
             }
         }
+        // Two months of daily history fit in the window; the hourly window is too short.
+        if granularity == Granularity::Daily {
+            for i in lo..n {
+                if bufs.dir[i] == 1 && bufs.recurring_monthly(model, dense, sh, i, bar) {
+                    bufs.dir[i] = 0;
+                }
+            }
+        }
         collect_runs(&self.dir, lo, n, &mut self.runs);
+        let established = sh.hist_len - lead >= 2 * sh.period;
+        self.emit(sh, established, thresholds, out);
+    }
+
+    /// Turn the collected runs into findings (those that pass the gates).
+    fn emit(
+        &mut self,
+        sh: Shape,
+        established: bool,
+        thresholds: &Thresholds,
+        out: &mut Vec<Finding>,
+    ) {
+        let dense = &self.dense;
         for &(a, b) in &self.runs {
             self.pts.clear();
-            self.pts.extend((a..=b).filter(|&i| self.dir[i] != MISSING).map(|i| ScoredPoint {
-                actual: dense.amounts[i],
-                expected: self.expected[i],
-                z: self.z[i],
-                estimated: dense.estimated[i],
-            }));
+            self.pts.extend(
+                (a..=b)
+                    .filter(|&i| self.dir[i] != MISSING)
+                    .map(|i| ScoredPoint {
+                        actual: dense.amounts[i],
+                        expected: self.expected[i],
+                        z: self.z[i],
+                        estimated: dense.estimated[i],
+                    }),
+            );
             let ctx = RunContext {
                 thresholds,
                 start: dense.time(a),
                 end: dense.time(b),
-                ongoing: b + 1 == n,
+                ongoing: b >= dense.last_present,
                 spike_max_len: sh.spike_max_len,
                 hist_max_abs: dense.hist_max_abs,
-                established: sh.hist_len - lead >= 2 * sh.period,
+                established,
                 drop_factor: self.cfg.drop_factor,
                 estimated_factor: self.cfg.estimated_factor,
             };
@@ -253,20 +290,29 @@ struct PointBufs<'a> {
 }
 
 impl PointBufs<'_> {
-    /// Score slot `i` against the level of the `level_window` slots before it.
-    fn score(&mut self, model: &mut Model, dense: &Dense, sh: Shape, i: usize, bar: f64) {
+    /// Expected value and signed score of slot `i` against the level of the `level_window`
+    /// slots before it; `None` when the slot is missing or has too little history.
+    fn eval_at(&self, model: &mut Model, dense: &Dense, sh: Shape, i: usize) -> Option<(f64, f64)> {
         let x = dense.vals[i];
         if x.is_nan() {
+            return None;
+        }
+        let lo = i.saturating_sub(sh.level_window);
+        let level = model.level(&self.u[lo..i])?;
+        let e = model.expected(level.value, dense.phase(i, sh.period));
+        Some((e, model.score(x, e, &level)))
+    }
+
+    /// Score slot `i` and record its direction against the candidate bar.
+    fn score(&mut self, model: &mut Model, dense: &Dense, sh: Shape, i: usize, bar: f64) {
+        if dense.vals[i].is_nan() {
             self.dir[i] = MISSING;
             return;
         }
         self.dir[i] = 0;
-        let lo = i.saturating_sub(sh.level_window);
-        let Some(level) = model.level(&self.u[lo..i]) else {
+        let Some((e, z)) = self.eval_at(model, dense, sh, i) else {
             return;
         };
-        let e = model.expected(level.value, dense.phase(i, sh.period));
-        let z = model.score(x, e, &level);
         self.expected[i] = e;
         self.z[i] = z;
         self.dir[i] = if z >= bar {
@@ -276,5 +322,73 @@ impl PointBufs<'_> {
         } else {
             0
         };
+        if self.dir[i] != 0 && !self.confirmed_long(model, dense, sh, i, z.signum(), bar) {
+            self.dir[i] = 0;
+        }
+    }
+
+    /// Whether slot `i` is also unusual, in the same direction, against the level of twice
+    /// the level window. The short level adapts within about a week, so when an excursion of
+    /// a week or more ends, the return to the old level looks like a drop (or a rise) to it;
+    /// the longer level still remembers the old normal and vetoes that. A lasting shift is
+    /// unusual against both and still alerts.
+    fn confirmed_long(
+        &self,
+        model: &mut Model,
+        dense: &Dense,
+        sh: Shape,
+        i: usize,
+        sign: f64,
+        bar: f64,
+    ) -> bool {
+        let lo = i.saturating_sub(2 * sh.level_window);
+        let Some(level) = model.level(&self.u[lo..i]) else {
+            return true;
+        };
+        let e = model.expected(level.value, dense.phase(i, sh.period));
+        model.score(dense.vals[i], e, &level) * sign >= bar
+    }
+
+    /// Whether the excess at daily slot `i` is a recurring monthly charge: the same day of
+    /// the month was also a candidate in each of the previous two months, with an excess at
+    /// least half of today's in dollars or relative to the expectation (so a charge that
+    /// suddenly grows more than twofold still alerts). Support fees, subscriptions and upfront
+    /// commitments bill like this, and a weekly model alone would flag them every month.
+    fn recurring_monthly(
+        &self,
+        model: &mut Model,
+        dense: &Dense,
+        sh: Shape,
+        i: usize,
+        bar: f64,
+    ) -> bool {
+        let date = dense.time(i).date();
+        let excess = dense.vals[i] - self.expected[i];
+        let ratio = if self.expected[i] > 0.0 {
+            excess / self.expected[i]
+        } else {
+            0.0
+        };
+        for months in 1..=2 {
+            let Some(prev) = date.checked_sub_months(Months::new(months)) else {
+                return false;
+            };
+            let back = (date - prev).num_days();
+            let Some(j) = usize::try_from(back).ok().and_then(|b| i.checked_sub(b)) else {
+                return false;
+            };
+            let Some((e, z)) = self.eval_at(model, dense, sh, j) else {
+                return false;
+            };
+            // A fixed fee is the same in dollars, a usage-linked one the same in ratio (a
+            // weekend 1st has a smaller base), so either comparison is accepted.
+            let prev_excess = dense.vals[j] - e;
+            let similar_dollars = prev_excess >= excess / 2.0;
+            let similar_ratio = e > 0.0 && ratio > 0.0 && prev_excess / e >= ratio / 2.0;
+            if z < bar || !(similar_dollars || similar_ratio) {
+                return false;
+            }
+        }
+        true
     }
 }

@@ -46,7 +46,8 @@ pub struct Finding {
     pub start: NaiveDateTime,
     /// Last anomalous point.
     pub end: NaiveDateTime,
-    /// True when the last anomalous point is the last complete point of the series.
+    /// True when no normal point follows the anomaly: its last point is the most recent
+    /// complete point with data.
     pub ongoing: bool,
     /// Expected spend over the duration (per-point expectations rounded to cents, summed).
     pub expected: Decimal,
@@ -121,7 +122,13 @@ const PERCENT_CAP: i64 = 10_000;
 
 /// Convert an f64 dollar amount to a Decimal rounded to cents, saturating at the extremes.
 pub fn to_cents(v: f64) -> Decimal {
-    let d = Decimal::from_f64(v).unwrap_or(if v > 0.0 { Decimal::MAX } else if v < 0.0 { Decimal::MIN } else { Decimal::ZERO });
+    let d = Decimal::from_f64(v).unwrap_or(if v > 0.0 {
+        Decimal::MAX
+    } else if v < 0.0 {
+        Decimal::MIN
+    } else {
+        Decimal::ZERO
+    });
     d.round_dp(2)
 }
 
@@ -162,7 +169,11 @@ pub fn assemble(points: &[ScoredPoint], ctx: &RunContext) -> Option<Finding> {
     if provisional {
         bar *= ctx.estimated_factor;
     }
-    let sign_ok = if up { impact > Decimal::ZERO } else { impact < Decimal::ZERO };
+    let sign_ok = if up {
+        impact > Decimal::ZERO
+    } else {
+        impact < Decimal::ZERO
+    };
     if !sign_ok || impact.abs() < t.min_impact || percent.abs() < t.min_percent || score < bar {
         return None;
     }
@@ -193,7 +204,13 @@ fn percent_of(impact: Decimal, expected: Decimal) -> Decimal {
     let cap = Decimal::from(PERCENT_CAP);
     let base = expected.abs();
     if base < Decimal::new(1, 2) {
-        return if impact > Decimal::ZERO { cap } else if impact < Decimal::ZERO { -cap } else { Decimal::ZERO };
+        return if impact > Decimal::ZERO {
+            cap
+        } else if impact < Decimal::ZERO {
+            -cap
+        } else {
+            Decimal::ZERO
+        };
     }
     let pct = impact
         .checked_mul(Decimal::ONE_HUNDRED)
@@ -202,14 +219,21 @@ fn percent_of(impact: Decimal, expected: Decimal) -> Decimal {
     pct.clamp(-cap, cap).round_dp(2)
 }
 
-fn classify(points: &[ScoredPoint], ctx: &RunContext, up: bool, actual: Decimal, expected: Decimal) -> Kind {
+fn classify(
+    points: &[ScoredPoint],
+    ctx: &RunContext,
+    up: bool,
+    actual: Decimal,
+    expected: Decimal,
+) -> Kind {
     if !up {
         return Kind::Drop;
     }
     let mean_actual = actual.to_f64().unwrap_or(0.0) / points.len() as f64;
     // Either the whole baseline history was ~zero, or the expectation itself was ~zero (the
     // key started just before the run, so the level window was still mostly zeros).
-    let expected_small = expected.abs().to_f64().unwrap_or(0.0) <= 0.1 * actual.to_f64().unwrap_or(0.0);
+    let expected_small =
+        expected.abs().to_f64().unwrap_or(0.0) <= 0.1 * actual.to_f64().unwrap_or(0.0);
     if mean_actual > 0.0 && (ctx.hist_max_abs <= 0.1 * mean_actual || expected_small) {
         return Kind::NewSpend;
     }
@@ -221,9 +245,17 @@ fn classify(points: &[ScoredPoint], ctx: &RunContext, up: bool, actual: Decimal,
 }
 
 fn severity(impact: Decimal, score: f64, t: &Thresholds, capped: bool) -> Severity {
-    let min_impact = if t.min_impact > Decimal::ZERO { t.min_impact } else { Decimal::new(50, 0) };
+    let min_impact = if t.min_impact > Decimal::ZERO {
+        t.min_impact
+    } else {
+        Decimal::new(50, 0)
+    };
     let r = impact.abs().to_f64().unwrap_or(f64::MAX) / min_impact.to_f64().unwrap_or(50.0);
-    let s = if t.min_score > 0.0 { score / t.min_score } else { score };
+    let s = if t.min_score > 0.0 {
+        score / t.min_score
+    } else {
+        score
+    };
     let sev = if r >= 20.0 && s >= 2.0 {
         Severity::Critical
     } else if r >= 5.0 && s >= 1.5 {
@@ -269,5 +301,53 @@ pub fn collect_runs(dir: &[i8], lo: usize, hi: usize, out: &mut Vec<(usize, usiz
         }
         out.push((a, last));
         i = last + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_bridge_missing_slots_but_not_direction_changes() {
+        let mut out = Vec::new();
+        let dir = [0, 1, MISSING, 1, -1, MISSING, 0, 1, MISSING];
+        collect_runs(&dir, 0, dir.len(), &mut out);
+        assert_eq!(out, vec![(1, 3), (4, 4), (7, 7)]);
+        collect_runs(&dir, 2, 4, &mut out);
+        assert_eq!(out, vec![(3, 3)]);
+    }
+
+    #[test]
+    fn percent_is_capped_and_defined_for_zero_expectation() {
+        assert_eq!(
+            percent_of(Decimal::from(5), Decimal::ZERO),
+            Decimal::from(PERCENT_CAP)
+        );
+        assert_eq!(
+            percent_of(Decimal::from(-5), Decimal::ZERO),
+            -Decimal::from(PERCENT_CAP)
+        );
+        assert_eq!(
+            percent_of(Decimal::from(1), Decimal::from(3)),
+            Decimal::new(3333, 2)
+        );
+        assert_eq!(
+            percent_of(Decimal::MAX, Decimal::ONE),
+            Decimal::from(PERCENT_CAP)
+        );
+    }
+
+    #[test]
+    fn severity_rule() {
+        let t = Thresholds::default();
+        let sev = |impact: i64, score: f64, capped: bool| {
+            severity(Decimal::from(impact), score, &t, capped)
+        };
+        assert_eq!(sev(60, 7.0, false), Severity::Low);
+        assert_eq!(sev(100, 7.0, false), Severity::Medium);
+        assert_eq!(sev(250, 10.5, false), Severity::High);
+        assert_eq!(sev(1000, 14.0, false), Severity::Critical);
+        assert_eq!(sev(1000, 14.0, true), Severity::Medium);
     }
 }

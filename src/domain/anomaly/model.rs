@@ -35,8 +35,6 @@ pub struct ModelParams {
     pub period: usize,
     /// Block length used when `period == 1` (the level is then a plain robust local median).
     pub plain_block: usize,
-    /// Number of trailing slots whose median is the current level.
-    pub level_window: usize,
     /// Smallest noise scale as a fraction of the expected value, so a perfectly flat series
     /// does not turn a one-cent change into an infinite score.
     pub rel_floor: f64,
@@ -109,7 +107,8 @@ impl Model {
         for k in 0..nb {
             let block = &hist[off + k * b..off + (k + 1) * b];
             self.scratch.clear();
-            self.scratch.extend(block.iter().copied().filter(|v| !v.is_nan()));
+            self.scratch
+                .extend(block.iter().copied().filter(|v| !v.is_nan()));
             // Half a block is enough for a level; fewer points would let one day dominate.
             let med = if self.scratch.len() * 2 >= b {
                 median_in_place(&mut self.scratch).unwrap_or(f64::NAN)
@@ -156,7 +155,8 @@ impl Model {
         for phase in 0..p {
             self.scratch.clear();
             let row = &self.dev[phase * nb..(phase + 1) * nb];
-            self.scratch.extend(row.iter().copied().filter(|v| !v.is_nan()));
+            self.scratch
+                .extend(row.iter().copied().filter(|v| !v.is_nan()));
             if self.scratch.len() >= 2 {
                 let s = median_in_place(&mut self.scratch).unwrap_or(f64::NAN);
                 // Clamping keeps a weekday that is usually ~0 from producing absurd ratios.
@@ -170,7 +170,8 @@ impl Model {
         let p = self.params.period.max(1);
         self.scratch.clear();
         if valid == 0 {
-            self.scratch.extend(hist.iter().copied().filter(|v| !v.is_nan()));
+            self.scratch
+                .extend(hist.iter().copied().filter(|v| !v.is_nan()));
         } else {
             for k in 0..nb {
                 let m = self.block_med[k];
@@ -196,13 +197,21 @@ impl Model {
             }
         }
         // Fewer than five residuals say nothing about noise; the floors take over then.
-        self.sigma = if self.scratch.len() >= 5 { robust_sigma(&mut self.scratch) } else { 0.0 };
+        self.sigma = if self.scratch.len() >= 5 {
+            robust_sigma(&mut self.scratch)
+        } else {
+            0.0
+        };
         self.sigma = finite_or(self.sigma, 0.0);
     }
 
     /// Remove the seasonal component from `x` at `phase` (NaN stays NaN).
     pub fn deseason(&self, x: f64, phase: usize) -> f64 {
-        let s = self.season.get(phase).copied().unwrap_or(if self.mult { 1.0 } else { 0.0 });
+        let s = self
+            .season
+            .get(phase)
+            .copied()
+            .unwrap_or(if self.mult { 1.0 } else { 0.0 });
         if self.mult {
             x / s
         } else {
@@ -212,7 +221,11 @@ impl Model {
 
     /// Expected value at `phase` given a deseasonalised level.
     pub fn expected(&self, level: f64, phase: usize) -> f64 {
-        let s = self.season.get(phase).copied().unwrap_or(if self.mult { 1.0 } else { 0.0 });
+        let s = self
+            .season
+            .get(phase)
+            .copied()
+            .unwrap_or(if self.mult { 1.0 } else { 0.0 });
         finite_or(if self.mult { level * s } else { level + s }, 0.0)
     }
 
@@ -221,7 +234,8 @@ impl Model {
     /// present, because a level from one or two points is a guess.
     pub fn level(&mut self, u: &[f64]) -> Option<Level> {
         self.scratch.clear();
-        self.scratch.extend(u.iter().copied().filter(|v| !v.is_nan()));
+        self.scratch
+            .extend(u.iter().copied().filter(|v| !v.is_nan()));
         let n = self.scratch.len();
         if n < 3 {
             return None;
@@ -248,7 +262,12 @@ impl Model {
             return finite_or(z, 0.0).clamp(-self.params.z_cap, self.params.z_cap);
         }
         let mag = expected.abs();
-        let noise = if self.mult { self.sigma * mag } else { self.sigma }.max(level.spread);
+        let noise = if self.mult {
+            self.sigma * mag
+        } else {
+            self.sigma
+        }
+        .max(level.spread);
         let scale = noise
             .max(self.params.rel_floor * mag)
             .max(self.params.abs_floor)

@@ -28,8 +28,8 @@ pub fn time_of(slot: i64, secs: i64) -> NaiveDateTime {
 /// runs for every slot of every series.
 pub fn fast_f64(d: Decimal) -> f64 {
     const POW10: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
     let m = d.mantissa();
     // i64 to f64 is a single instruction; the i128 conversion is a library call.
@@ -38,6 +38,25 @@ pub fn fast_f64(d: Decimal) -> f64 {
         Some(p) => m / p,
         None => d.to_f64().unwrap_or(0.0),
     }
+}
+
+/// Index of the first point at or after `s0_at`, for a window of `n` slots ending at the end
+/// of `points`.
+///
+/// With one point per slot the answer is `len - n`, so the search starts there and walks
+/// forward over the few gaps; only duplicates push it further back, where a binary search
+/// takes over. Walking near the end keeps memory access sequential: with thousands of series
+/// the points are not in cache, and a binary search over the whole history costs a cache
+/// miss per probe.
+fn window_start(points: &[Point], s0_at: NaiveDateTime, n: usize) -> usize {
+    let mut i = points.len().saturating_sub(n);
+    if i > 0 && points[i - 1].at >= s0_at {
+        return points[..i].partition_point(|p| p.at < s0_at);
+    }
+    while i < points.len() && points[i].at < s0_at {
+        i += 1;
+    }
+    i
 }
 
 /// Dense window buffers. `vals[i]` is NaN where slot `s0 + i` has no data; NaN never leaves
@@ -58,14 +77,19 @@ pub struct Dense {
     pub hist_max_abs: f64,
     /// Number of present slots in the first `hist_len` slots.
     pub hist_present: usize,
+    /// Index of the last slot with data (0 when none).
+    pub last_present: usize,
     /// Number of leading history slots that are missing or ~zero (see [`Dense::fill`]).
     pub lead: usize,
     scratch: Vec<f64>,
 }
 
 impl Dense {
-    /// Fill a window of `n` slots that ends with the last complete slot that has data.
+    /// Fill a window of `n` slots that ends with the last complete slot before `as_of`.
     ///
+    /// The window is anchored on `as_of`, not on the last point, so a key that stopped
+    /// reporting long ago yields an empty recent window instead of re-reporting its last
+    /// incident forever; a day or two of collection lag just leaves the last slots missing.
     /// Points in the slot containing `as_of` or later are ignored because that period is
     /// still incomplete. Duplicated slots keep the last point, matching "latest collection
     /// wins". Returns false when there is no usable data at all.
@@ -81,17 +105,19 @@ impl Dense {
         self.secs = secs;
         let cutoff = slot_of(as_of, secs);
         // Comparing timestamps against slot starts is equivalent to comparing slot numbers
-        // (slots are floors) and much cheaper inside the binary searches.
+        // (slots are floors) and much cheaper.
         let cutoff_at = time_of(cutoff, secs);
-        let idx_end = points.partition_point(|p| p.at < cutoff_at);
+        let idx_end = match points.last() {
+            Some(p) if p.at < cutoff_at => points.len(),
+            _ => points.partition_point(|p| p.at < cutoff_at),
+        };
         if idx_end == 0 || n == 0 {
             return false;
         }
-        let end = slot_of(points[idx_end - 1].at, secs) + 1;
-        self.s0 = end - n as i64;
+        self.s0 = cutoff - n as i64;
         let s0 = self.s0;
         let s0_at = time_of(s0, secs);
-        let idx_start = points[..idx_end].partition_point(|p| p.at < s0_at);
+        let idx_start = window_start(&points[..idx_end], s0_at, n);
         self.vals.clear();
         self.vals.resize(n, f64::NAN);
         self.amounts.clear();
@@ -99,6 +125,7 @@ impl Dense {
         self.estimated.clear();
         self.estimated.resize(n, false);
         let mut first_present = n;
+        self.last_present = 0;
         for p in &points[idx_start..idx_end] {
             let i = slot_of(p.at, secs) - s0;
             // Unsorted input can put a point outside the window; skipping it is the safe choice.
@@ -110,6 +137,7 @@ impl Dense {
             self.amounts[i] = p.amount;
             self.estimated[i] = p.estimated;
             first_present = first_present.min(i);
+            self.last_present = self.last_present.max(i);
         }
         // A key with no data before this window and no data in its history part is treated
         // as new: its earlier slots count as zero spend so that its first spend can be judged
@@ -139,12 +167,23 @@ impl Dense {
     /// so the fit skips this prefix. The reference is the median |amount| of the last 14
     /// history slots, so a normally small but occasionally spiky series is not trimmed.
     fn leading_trivial(&mut self, hist_len: usize) -> usize {
+        // Fast path: the typical amount is at most the largest one, so a first value above
+        // 2 % of the largest is never trivial and the median is not needed.
+        if let Some(first) = self.vals[..hist_len].iter().position(|v| !v.is_nan()) {
+            if self.vals[first].abs() > 0.02 * self.hist_max_abs {
+                return first;
+            }
+        }
         self.scratch.clear();
         let tail = &self.vals[hist_len.saturating_sub(14)..hist_len];
-        self.scratch.extend(tail.iter().filter(|v| !v.is_nan()).map(|v| v.abs()));
+        self.scratch
+            .extend(tail.iter().filter(|v| !v.is_nan()).map(|v| v.abs()));
         let typical = super::stats::median_in_place(&mut self.scratch).unwrap_or(0.0);
         let tiny = 0.02 * typical;
-        self.vals[..hist_len].iter().position(|v| !v.is_nan() && v.abs() > tiny).unwrap_or(hist_len)
+        self.vals[..hist_len]
+            .iter()
+            .position(|v| !v.is_nan() && v.abs() > tiny)
+            .unwrap_or(hist_len)
     }
 
     /// Slot phase for a period (for example the weekday when `period == 7` on daily slots).

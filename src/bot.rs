@@ -1,0 +1,234 @@
+//! The bot: the one [`ChatHandler`] behind Slack, Discord and the console.
+//!
+//! Commands are answered from the store only (never from AWS), scoped to the accounts the
+//! channel may see. Clicks are checked against the channel's allow-list; every decision and
+//! every refusal is written to the audit log. Internal errors are logged in full and the user
+//! gets a short, honest reply.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+use async_trait::async_trait;
+use chrono::{Datelike, Days, NaiveDateTime, Utc};
+
+use crate::chat::message::{ActionRef, Block, Message, Span, Tone, Verb};
+use crate::chat::{Actor, ChatHandler, Inbound, Platform, Reply};
+use crate::commands::{self, Command};
+use crate::config::{ChannelConfig, Config};
+use crate::domain::audit::AuditRecord;
+use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
+use crate::domain::{AccountId, DateRange, Granularity, Money};
+use crate::render::alert::{alert, subject};
+use crate::store::{DynStore, FactFilter};
+
+/// How long "Mute" silences an anomaly.
+const MUTE_DAYS: u64 = 7;
+/// Services listed in a summary before the rest are folded into "other".
+const SUMMARY_ROWS: usize = 10;
+
+/// The bot's dependencies.
+#[derive(Clone)]
+pub struct Bot {
+    store: DynStore,
+    config: Arc<Config>,
+}
+
+/// What a channel may see, resolved from configuration.
+enum Scope<'a> {
+    /// Every account (no channels configured for the platform, or an unscoped channel).
+    All,
+    /// Only these accounts.
+    Only(&'a [AccountId]),
+    /// The channel is not set up while others on its platform are.
+    Unknown,
+}
+
+impl Bot {
+    /// A bot over a store and configuration.
+    pub fn new(store: DynStore, config: Arc<Config>) -> Bot {
+        Bot { store, config }
+    }
+
+    fn channel(&self, actor: &Actor) -> Option<&ChannelConfig> {
+        self.config.channel(actor.platform, &actor.channel.0)
+    }
+
+    fn scope(&self, actor: &Actor) -> Scope<'_> {
+        match self.channel(actor) {
+            Some(c) if c.accounts.is_empty() => Scope::All,
+            Some(c) => Scope::Only(&c.accounts),
+            None if self.config.channels.iter().any(|c| Platform::from(c.platform) == actor.platform) => Scope::Unknown,
+            None => Scope::All,
+        }
+    }
+
+    async fn command(&self, actor: &Actor, text: &str, now: NaiveDateTime) -> Result<Reply> {
+        let command = match commands::parse(text) {
+            Ok(c) => c,
+            Err(e) => return Ok(Reply::Ephemeral(Message::plain(format!("{e}. Try `/cost help`.")))),
+        };
+        let accounts = match self.scope(actor) {
+            Scope::Unknown => {
+                return Ok(Reply::Ephemeral(Message::plain(
+                    "This channel is not set up for costbot. Ask an admin to add it to [[channels]].",
+                )))
+            }
+            Scope::All => None,
+            Scope::Only(ids) => Some(ids.to_vec()),
+        };
+        Ok(match command {
+            Command::Help => Reply::Ephemeral(commands::help()),
+            Command::Summary => Reply::InChannel(self.summary(accounts, now).await?),
+            Command::Anomalies => Reply::InChannel(self.anomalies(accounts.as_deref()).await?),
+        })
+    }
+
+    async fn summary(&self, accounts: Option<Vec<AccountId>>, now: NaiveDateTime) -> Result<Message> {
+        let today = now.date();
+        let first = today.with_day(1).unwrap_or(today);
+        let range = DateRange::new(first, today + Days::new(1))?;
+        let facts = self.store.cost_facts(&FactFilter { granularity: Granularity::Daily, range, accounts }).await?;
+        let mut by_service: BTreeMap<String, Money> = BTreeMap::new();
+        let estimated = facts.iter().any(|f| f.estimated);
+        for fact in &facts {
+            *by_service.entry(fact.service.to_string()).or_default() += fact.amount;
+        }
+        let total: Money = by_service.values().sum();
+        let mut rows: Vec<(String, Money)> = by_service.into_iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let other: Money = rows.iter().skip(SUMMARY_ROWS).map(|r| r.1).sum();
+        let mut table: Vec<Vec<String>> = rows.iter().take(SUMMARY_ROWS).map(|(s, m)| vec![s.clone(), m.to_string()]).collect();
+        if rows.len() > SUMMARY_ROWS {
+            table.push(vec![format!("{} other services", rows.len() - SUMMARY_ROWS), other.to_string()]);
+        }
+        table.push(vec!["Total".into(), total.to_string()]);
+        let mut blocks = vec![Block::Header { text: format!("Month to date ({range})") }];
+        if facts.is_empty() {
+            blocks.push(Block::Text { spans: vec![Span::Plain("No cost data for this month yet.".into())] });
+        } else {
+            blocks.push(Block::Table { columns: vec!["Service".into(), "Cost".into()], right_align: vec![false, true], rows: table });
+        }
+        blocks.push(Block::Context { spans: vec![Span::Plain(self.freshness(estimated).await?)] });
+        Ok(Message { fallback: format!("Month to date: {total}"), blocks, tone: Tone::Neutral })
+    }
+
+    /// "Data as of …" with the last collection time, and whether any day is estimated.
+    async fn freshness(&self, estimated: bool) -> Result<String> {
+        let last = self.store.recent_runs(1).await?.into_iter().next();
+        let when = last.and_then(|r| r.finished_at).map_or("never".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+        let note = if estimated { " · includes days Cost Explorer marks as estimated" } else { "" };
+        Ok(format!("Last collected: {when}{note}"))
+    }
+
+    async fn anomalies(&self, accounts: Option<&[AccountId]>) -> Result<Message> {
+        let names = self.account_names().await?;
+        let lookup = |id: &str| names.get(id).cloned();
+        let visible: Vec<_> = self
+            .store
+            .anomalies(true, 50)
+            .await?
+            .into_iter()
+            .filter(|a| accounts.is_none_or(|ids| a.key.account().is_some_and(|acc| ids.contains(acc))))
+            .collect();
+        let rows: Vec<Vec<String>> = visible
+            .iter()
+            .map(|a| vec![subject(a, &lookup), crate::render::money_delta(a.impact), crate::render::short_day(a.start)])
+            .collect();
+        let mut blocks = vec![Block::Header { text: format!("Open anomalies ({})", rows.len()) }];
+        if rows.is_empty() {
+            blocks.push(Block::Text { spans: vec![Span::Plain("Nothing unusual right now.".into())] });
+        } else {
+            blocks.push(Block::Table { columns: vec!["On".into(), "Impact".into(), "Since".into()], right_align: vec![false, true, false], rows });
+        }
+        Ok(Message { fallback: format!("{} open anomalies", visible.len()), blocks, tone: Tone::Neutral })
+    }
+
+    async fn account_names(&self) -> Result<std::collections::HashMap<String, String>> {
+        Ok(self.store.accounts().await?.into_iter().filter_map(|a| a.name.map(|n| (a.id.to_string(), n))).collect())
+    }
+
+    fn may_approve(&self, actor: &Actor) -> bool {
+        self.channel(actor).is_some_and(|c| {
+            c.approvers.iter().any(|a| a == &actor.user.0 || a.strip_prefix("role:").is_some_and(|r| actor.roles.iter().any(|x| x == r)))
+        })
+    }
+
+    async fn audit(&self, actor: &Actor, action: &str, target: &str, detail: serde_json::Value, now: NaiveDateTime) -> Result<()> {
+        let record = AuditRecord {
+            at: now,
+            actor: format!("{}:{}", actor.platform.as_str(), actor.user),
+            action: action.to_string(),
+            target: target.to_string(),
+            channel: Some(actor.channel.0.clone()),
+            detail: detail.to_string(),
+        };
+        self.store.append_audit(&record).await?;
+        Ok(())
+    }
+
+    async fn click(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
+        match action.verb {
+            Verb::Approve | Verb::Deny | Verb::Snooze => {
+                self.audit(actor, "click_without_proposal", &action.target, serde_json::json!({"verb": action.encode()}), now).await?;
+                Ok(Reply::Ephemeral(Message::plain(
+                    "Nothing to approve yet: savings proposals arrive with waste discovery.",
+                )))
+            }
+            Verb::Ack | Verb::Mute => self.mark(actor, action, now).await,
+        }
+    }
+
+    async fn mark(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
+        let id = AnomalyId(action.target.clone());
+        let Some(anomaly) = self.store.anomaly(&id).await? else {
+            return Ok(Reply::Ephemeral(Message::plain("That anomaly no longer exists.")));
+        };
+        // Acknowledging is harmless; muting silences alerts, so it needs an approver.
+        let allowed = match action.verb {
+            Verb::Mute => self.may_approve(actor),
+            _ => !matches!(self.scope(actor), Scope::Unknown),
+        };
+        let visible = match self.scope(actor) {
+            Scope::All => true,
+            Scope::Only(ids) => anomaly.key.account().is_some_and(|a| ids.contains(a)),
+            Scope::Unknown => false,
+        };
+        if !allowed || !visible {
+            self.audit(actor, "click_refused", &id.0, serde_json::json!({"verb": action.encode()}), now).await?;
+            return Ok(Reply::Ephemeral(Message::plain("You are not allowed to do that in this channel.")));
+        }
+        if anomaly.status == Status::Resolved {
+            return Ok(Reply::Ephemeral(Message::plain("That anomaly is already resolved.")));
+        }
+        let by = format!("{}:{}", actor.platform.as_str(), actor.user);
+        let (mark, verb) = match action.verb {
+            Verb::Mute => (AnomalyMark::Mute { by, until: now + Days::new(MUTE_DAYS) }, "anomaly_muted"),
+            _ => (AnomalyMark::Acknowledge { by }, "anomaly_acknowledged"),
+        };
+        let Some(updated) = self.store.mark_anomaly(&id, mark, now).await? else {
+            return Ok(Reply::Ephemeral(Message::plain("That anomaly no longer exists.")));
+        };
+        self.audit(actor, verb, &id.0, serde_json::json!({"version": updated.version}), now).await?;
+        let names = self.account_names().await?;
+        Ok(Reply::UpdateOriginal(alert(&updated, &|a: &str| names.get(a).cloned(), now)))
+    }
+}
+
+#[async_trait]
+impl ChatHandler for Bot {
+    async fn handle(&self, event: Inbound) -> Reply {
+        let now = Utc::now().naive_utc();
+        let result = match &event {
+            Inbound::Command { actor, text, .. } => self.command(actor, text, now).await,
+            Inbound::Click { actor, action, .. } => self.click(actor, action, now).await,
+        };
+        result.unwrap_or_else(|error| {
+            tracing::error!(error = %format!("{error:#}"), ?event, "handling a chat event failed");
+            Reply::Ephemeral(Message {
+                tone: Tone::Danger,
+                ..Message::plain("Sorry, something went wrong on costbot's side. It has been logged; please try again.")
+            })
+        })
+    }
+}

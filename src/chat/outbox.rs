@@ -1,0 +1,162 @@
+//! The outbox's types and its delivery worker.
+//!
+//! Messages that must go out (alerts, approval results) are written to the store first and
+//! delivered from there: a crash or a chat outage delays them, never loses them. Each entry
+//! belongs to a thread (the card about one thing in one channel); the first delivery posts
+//! it, later ones edit the same message in place, and only the newest pending content of a
+//! thread is sent. A thread's lease in the store keeps two replicas from sending it at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+use chrono::{Duration, NaiveDateTime, Utc};
+
+use super::message::Message;
+use super::{ChannelId, MessageRef, Platform, SendError, Sender};
+use crate::store::DynStore;
+
+/// A message to deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// The platform.
+    pub platform: Platform,
+    /// The channel.
+    pub channel: ChannelId,
+    /// What the message is about (e.g. an anomaly id); one posted message per thread.
+    pub thread: String,
+    /// The content.
+    pub message: Message,
+    /// Enqueuing the same key twice stores one entry (e.g. `thread` plus its version).
+    pub dedupe_key: String,
+}
+
+/// An entry claimed for delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The entry's id.
+    pub id: i64,
+    /// The platform.
+    pub platform: Platform,
+    /// The channel.
+    pub channel: ChannelId,
+    /// The thread.
+    pub thread: String,
+    /// The content to show.
+    pub message: Message,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// The thread's posted message id, if it was posted already (then this is an edit).
+    pub posted: Option<String>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    /// Posted or edited; the platform's message id.
+    Sent {
+        /// Slack `ts`, Discord message id.
+        message_id: String,
+    },
+    /// Try again at `at`.
+    Retry {
+        /// When.
+        at: NaiveDateTime,
+        /// Why it failed this time.
+        error: String,
+    },
+    /// Give up.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// Counts by status, for tests, metrics and the dashboard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Waiting to be delivered.
+    pub pending: u64,
+    /// Delivered.
+    pub sent: u64,
+    /// Given up on.
+    pub failed: u64,
+    /// Replaced by newer content for the same thread before being sent.
+    pub superseded: u64,
+}
+
+/// How long a claimed thread stays locked if the worker dies mid-delivery.
+pub const LEASE: Duration = Duration::seconds(60);
+/// Attempts before an entry is given up on (about a day with the backoff below).
+pub const MAX_ATTEMPTS: u32 = 12;
+
+/// Exponential backoff: 5 s, 10 s, 20 s … capped at one hour; the platform's Retry-After wins
+/// when it is longer.
+pub fn backoff(attempts: u32, retry_after: Option<std::time::Duration>) -> Duration {
+    let ours = Duration::seconds(5i64.saturating_mul(1i64 << attempts.min(10))).min(Duration::hours(1));
+    let theirs = retry_after.and_then(|d| Duration::from_std(d).ok()).unwrap_or_else(Duration::zero);
+    ours.max(theirs)
+}
+
+/// Delivers outbox entries through the platform senders.
+#[derive(Clone)]
+pub struct OutboxWorker {
+    store: DynStore,
+    senders: HashMap<Platform, Arc<dyn Sender>>,
+}
+
+impl OutboxWorker {
+    /// A worker with one sender per platform it can deliver to.
+    pub fn new(store: DynStore, senders: HashMap<Platform, Arc<dyn Sender>>) -> OutboxWorker {
+        OutboxWorker { store, senders }
+    }
+
+    /// Delivers everything that is due, one thread at a time. Returns how many deliveries
+    /// were attempted.
+    pub async fn drain(&self) -> Result<usize> {
+        let mut attempted = 0;
+        while let Some(delivery) = self.store.claim_delivery(Utc::now().naive_utc(), LEASE).await? {
+            let outcome = self.deliver(&delivery).await;
+            if let DeliveryOutcome::Failed { error } | DeliveryOutcome::Retry { error, .. } = &outcome {
+                tracing::warn!(platform = delivery.platform.as_str(), channel = %delivery.channel, thread = %delivery.thread,
+                    attempts = delivery.attempts + 1, %error, "chat delivery failed");
+            }
+            self.store.finish_delivery(&delivery, &outcome, Utc::now().naive_utc()).await?;
+            attempted += 1;
+        }
+        Ok(attempted)
+    }
+
+    async fn deliver(&self, d: &Delivery) -> DeliveryOutcome {
+        let Some(sender) = self.senders.get(&d.platform) else {
+            return DeliveryOutcome::Failed { error: format!("{} is not configured", d.platform.as_str()) };
+        };
+        let result = match &d.posted {
+            Some(id) => {
+                let at = MessageRef { channel: d.channel.clone(), id: id.clone() };
+                sender.update(&at, &d.message).await.map(|()| id.clone())
+            }
+            None => sender.post(&d.channel, &d.message).await.map(|r| r.id),
+        };
+        match result {
+            Ok(message_id) => DeliveryOutcome::Sent { message_id },
+            Err(SendError::Retryable { reason, after }) if d.attempts + 1 < MAX_ATTEMPTS => {
+                DeliveryOutcome::Retry { at: Utc::now().naive_utc() + backoff(d.attempts, after), error: reason }
+            }
+            Err(error) => DeliveryOutcome::Failed { error: error.to_string() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        assert_eq!(backoff(0, None), Duration::seconds(5));
+        assert_eq!(backoff(3, None), Duration::seconds(40));
+        assert_eq!(backoff(30, None), Duration::hours(1));
+        assert_eq!(backoff(0, Some(std::time::Duration::from_secs(30))), Duration::seconds(30));
+    }
+}

@@ -1,0 +1,227 @@
+//! SQL for the outbox and event cursors, shared by both stores like `sql.rs`.
+
+use anyhow::{Context, Result};
+
+use crate::chat::Platform;
+
+pub(super) fn parse_platform(text: &str) -> Result<Platform> {
+    [Platform::Slack, Platform::Discord, Platform::Console]
+        .into_iter()
+        .find(|p| p.as_str() == text)
+        .with_context(|| format!("unknown stored platform `{text}`"))
+}
+
+/// Implements `OutboxStore` for a struct with a `pool` field.
+macro_rules! impl_outbox_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::OutboxStore for $store {
+            async fn enqueue(&self, entries: &[$crate::chat::outbox::OutboxEntry], now: chrono::NaiveDateTime) -> anyhow::Result<u64> {
+                let mut tx = self.pool.begin().await?;
+                let mut inserted = 0;
+                for e in entries {
+                    sqlx::query(
+                        "INSERT INTO chat_threads (platform, channel_id, thread_key) VALUES ($1, $2, $3)
+                         ON CONFLICT (platform, channel_id, thread_key) DO NOTHING",
+                    )
+                    .bind(e.platform.as_str())
+                    .bind(&e.channel.0)
+                    .bind(&e.thread)
+                    .execute(&mut *tx)
+                    .await?;
+                    inserted += sqlx::query(
+                        "INSERT INTO outbox (dedupe_key, platform, channel_id, thread_key, message, status, next_attempt_at, created_at)
+                         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (dedupe_key) DO NOTHING",
+                    )
+                    .bind(&e.dedupe_key)
+                    .bind(e.platform.as_str())
+                    .bind(&e.channel.0)
+                    .bind(&e.thread)
+                    .bind(serde_json::to_string(&e.message)?)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(inserted)
+            }
+
+            async fn claim_delivery(
+                &self,
+                now: chrono::NaiveDateTime,
+                lease: chrono::Duration,
+            ) -> anyhow::Result<Option<$crate::chat::outbox::Delivery>> {
+                type Thread = (String, String, String);
+                let due: Vec<Thread> = sqlx::query_as(
+                    "SELECT platform, channel_id, thread_key FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1
+                     GROUP BY platform, channel_id, thread_key ORDER BY MIN(id) LIMIT 20",
+                )
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+                for (platform, channel, thread) in due {
+                    // Take the thread's lease; another replica holding it means it is busy.
+                    let locked = sqlx::query(
+                        "UPDATE chat_threads SET locked_until = $4 WHERE platform = $1 AND channel_id = $2 AND thread_key = $3
+                         AND (locked_until IS NULL OR locked_until < $5)",
+                    )
+                    .bind(&platform)
+                    .bind(&channel)
+                    .bind(&thread)
+                    .bind(now + lease)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    if locked != 1 {
+                        continue;
+                    }
+                    if let Some(delivery) = take_newest(&self.pool, &platform, &channel, &thread, now).await? {
+                        return Ok(Some(delivery));
+                    }
+                    release(&self.pool, &platform, &channel, &thread, None).await?;
+                }
+                Ok(None)
+            }
+
+            async fn finish_delivery(
+                &self,
+                delivery: &$crate::chat::outbox::Delivery,
+                outcome: &$crate::chat::outbox::DeliveryOutcome,
+                now: chrono::NaiveDateTime,
+            ) -> anyhow::Result<()> {
+                use $crate::chat::outbox::DeliveryOutcome;
+                let (status, next, error, sent_at, message_id) = match outcome {
+                    DeliveryOutcome::Sent { message_id } => ("sent", now, None, Some(now), Some(message_id.as_str())),
+                    DeliveryOutcome::Retry { at, error } => ("pending", *at, Some(error.as_str()), None, None),
+                    DeliveryOutcome::Failed { error } => ("failed", now, Some(error.as_str()), None, None),
+                };
+                sqlx::query(
+                    "UPDATE outbox SET status = $2, attempts = attempts + 1, next_attempt_at = $3, last_error = $4,
+                     sent_at = $5 WHERE id = $1",
+                )
+                .bind(delivery.id)
+                .bind(status)
+                .bind(next)
+                .bind(error)
+                .bind(sent_at)
+                .execute(&self.pool)
+                .await?;
+                release(&self.pool, delivery.platform.as_str(), &delivery.channel.0, &delivery.thread, message_id).await
+            }
+
+            async fn outbox_counts(&self) -> anyhow::Result<$crate::chat::outbox::OutboxCounts> {
+                let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut counts = $crate::chat::outbox::OutboxCounts::default();
+                for (status, n) in rows {
+                    let n = u64::try_from(n).unwrap_or_default();
+                    match status.as_str() {
+                        "pending" => counts.pending = n,
+                        "sent" => counts.sent = n,
+                        "failed" => counts.failed = n,
+                        _ => counts.superseded = n,
+                    }
+                }
+                Ok(counts)
+            }
+
+            async fn cursor(&self, name: &str) -> anyhow::Result<i64> {
+                let position: Option<i64> = sqlx::query_scalar("SELECT position FROM cursors WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(position.unwrap_or(0))
+            }
+
+            async fn set_cursor(&self, name: &str, position: i64) -> anyhow::Result<()> {
+                sqlx::query(
+                    "INSERT INTO cursors (name, position) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                )
+                .bind(name)
+                .bind(position)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+
+        /// Picks a locked thread's newest pending content (if due) and supersedes older
+        /// pending content: only the latest state of a card is worth sending.
+        async fn take_newest(
+            pool: &sqlx::Pool<$db>,
+            platform: &str,
+            channel: &str,
+            thread: &str,
+            now: chrono::NaiveDateTime,
+        ) -> anyhow::Result<Option<$crate::chat::outbox::Delivery>> {
+            let newest: Option<(i64, String, i64, chrono::NaiveDateTime)> = sqlx::query_as(
+                "SELECT id, message, attempts, next_attempt_at FROM outbox WHERE platform = $1 AND channel_id = $2
+                 AND thread_key = $3 AND status = 'pending' ORDER BY id DESC LIMIT 1",
+            )
+            .bind(platform)
+            .bind(channel)
+            .bind(thread)
+            .fetch_optional(pool)
+            .await?;
+            let Some((id, message, attempts, due)) = newest else { return Ok(None) };
+            if due > now {
+                return Ok(None);
+            }
+            sqlx::query(
+                "UPDATE outbox SET status = 'superseded' WHERE platform = $1 AND channel_id = $2 AND thread_key = $3
+                 AND status = 'pending' AND id < $4",
+            )
+            .bind(platform)
+            .bind(channel)
+            .bind(thread)
+            .bind(id)
+            .execute(pool)
+            .await?;
+            let posted: Option<String> = sqlx::query_scalar(
+                "SELECT message_id FROM chat_threads WHERE platform = $1 AND channel_id = $2 AND thread_key = $3",
+            )
+            .bind(platform)
+            .bind(channel)
+            .bind(thread)
+            .fetch_optional(pool)
+            .await?
+            .flatten();
+            Ok(Some($crate::chat::outbox::Delivery {
+                id,
+                platform: $crate::store::outbox_sql::parse_platform(platform)?,
+                channel: $crate::chat::ChannelId(channel.to_string()),
+                thread: thread.to_string(),
+                message: serde_json::from_str(&message)?,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                posted,
+            }))
+        }
+
+        /// Releases a thread's lease, recording the posted message id if there is a new one.
+        async fn release(
+            pool: &sqlx::Pool<$db>,
+            platform: &str,
+            channel: &str,
+            thread: &str,
+            message_id: Option<&str>,
+        ) -> anyhow::Result<()> {
+            sqlx::query(
+                "UPDATE chat_threads SET locked_until = NULL, message_id = COALESCE($4, message_id)
+                 WHERE platform = $1 AND channel_id = $2 AND thread_key = $3",
+            )
+            .bind(platform)
+            .bind(channel)
+            .bind(thread)
+            .bind(message_id)
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+    };
+}
+
+pub(super) use impl_outbox_store;
