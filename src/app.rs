@@ -6,7 +6,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 
+use std::collections::HashMap;
+
 use crate::aws::cost_explorer::CostExplorerSource;
+use crate::bot::Bot;
+use crate::chat::dispatch::dispatch_alerts;
+use crate::chat::outbox::OutboxWorker;
+use crate::chat::{Platform, Sender};
 use crate::collector::{CollectSettings, Collector, CostSource, JOB_COLLECT_COSTS};
 use crate::config::{Config, CostSourceKind};
 use crate::detection::{BreakdownSource, Detection, DetectionReport, DetectionSettings};
@@ -22,13 +28,17 @@ pub const DEMO_SEED: u64 = 2026;
 /// The assembled application.
 pub struct App {
     /// The validated configuration.
-    pub config: Config,
+    pub config: Arc<Config>,
     /// The store, migrated.
     pub store: DynStore,
     /// The cost collector for the configured granularity.
     pub collector: Collector,
     /// Anomaly detection, run after each collection (unless disabled).
     pub detection: Option<Detection>,
+    /// The chat brain shared by every platform adapter.
+    pub bot: Arc<Bot>,
+    /// Outbound senders, one per enabled chat platform.
+    pub senders: HashMap<Platform, Arc<dyn Sender>>,
 }
 
 impl App {
@@ -70,7 +80,10 @@ impl App {
             };
             Detection::new(store.clone(), breakdown, settings)
         });
-        Ok(App { config, store, collector, detection })
+        let config = Arc::new(config);
+        let bot = Arc::new(Bot::new(store.clone(), config.clone()));
+        let senders = HashMap::new();
+        Ok(App { config, store, collector, detection, bot, senders })
     }
 
     /// Collects costs, then (if enabled) runs detection on what landed, so an alert is ready
@@ -87,7 +100,22 @@ impl App {
             Some(detection) => Some(detection.run(now).await.context("anomaly detection failed")?),
             None => None,
         };
+        self.deliver_alerts(now).await?;
         Ok((run, report))
+    }
+
+    /// Turns new alert events into outbox entries and tries to deliver them right away, so an
+    /// alert reaches chat seconds after the data lands. Whatever cannot be delivered now stays
+    /// in the outbox for the delivery loop.
+    pub async fn deliver_alerts(&self, now: NaiveDateTime) -> Result<()> {
+        dispatch_alerts(&self.store, &self.config.channels, now).await.context("cannot dispatch alerts")?;
+        self.outbox().drain().await.context("cannot deliver the outbox")?;
+        Ok(())
+    }
+
+    /// The outbox worker over this app's senders.
+    pub fn outbox(&self) -> OutboxWorker {
+        OutboxWorker::new(self.store.clone(), self.senders.clone())
     }
 
     /// A collector like the configured one but at another granularity (the demo loads both).
@@ -117,9 +145,29 @@ impl App {
             .with_context(|| format!("cannot listen on {}", self.config.server.listen))?;
         tracing::info!(replica = %owner, address = %listener.local_addr()?, "costbot is serving");
         let router = crate::server::router(self.store.clone());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let delivery = tokio::spawn(delivery_loop(self.outbox(), stopped));
         axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
         scheduler.shutdown().await?;
+        let _ = stop.send(true);
+        let _ = delivery.await;
         Ok(())
+    }
+}
+
+/// How often every replica looks for due outbox entries (retries, and entries another replica
+/// enqueued). Thread leases make running it everywhere safe.
+const DELIVERY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn delivery_loop(outbox: OutboxWorker, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(error) = outbox.drain().await {
+            tracing::warn!(error = %format!("{error:#}"), "outbox delivery failed; will retry");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(DELIVERY_INTERVAL) => {}
+            _ = stopped.changed() => return,
+        }
     }
 }
 

@@ -56,6 +56,12 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Check or export the audit log.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Work with the configuration.
     Config {
         /// What to do with it.
@@ -76,6 +82,28 @@ pub enum CollectWhat {
         #[arg(long)]
         account: Option<String>,
     },
+}
+
+/// `costbot audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Recompute the hash chain and report the first broken entry.
+    Verify,
+    /// Write every entry to standard output.
+    Export {
+        /// `csv` or `json` (JSON lines).
+        #[arg(long, default_value = "csv")]
+        format: ExportFormat,
+    },
+}
+
+/// Audit export formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `costbot config …`
@@ -121,6 +149,20 @@ pub async fn run(cli: Cli) -> Result<()> {
             std::sync::Arc::new(app).serve(shutdown_signal()).await
         }
         Command::Demo { db } => demo(db).await,
+        Command::Audit { action } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let store = store::open(&config.database).await?;
+            store.migrate().await?;
+            let entries = all_audit_entries(&store).await?;
+            match action {
+                AuditAction::Verify => {
+                    crate::domain::audit::verify_chain(&entries).map_err(|e| anyhow::anyhow!("audit log is broken: {e}"))?;
+                    println!("audit log intact: {} entries", entries.len());
+                }
+                AuditAction::Export { format } => export_audit(&entries, format)?,
+            }
+            Ok(())
+        }
         Command::Eval { args } => {
             let code = tokio::task::spawn_blocking(move || crate::eval::harness::run(&args)).await?;
             anyhow::ensure!(code == std::process::ExitCode::SUCCESS, "evaluation failed");
@@ -147,6 +189,49 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+async fn all_audit_entries(store: &store::DynStore) -> Result<Vec<crate::domain::audit::AuditEntry>> {
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |e: &crate::domain::audit::AuditEntry| e.seq);
+        let page = store.audit_entries(after, 10_000).await?;
+        if page.is_empty() {
+            return Ok(all);
+        }
+        all.extend(page);
+    }
+}
+
+fn export_audit(entries: &[crate::domain::audit::AuditEntry], format: ExportFormat) -> Result<()> {
+    let stdout = std::io::stdout();
+    match format {
+        ExportFormat::Json => {
+            for e in entries {
+                println!("{}", serde_json::to_string(e)?);
+            }
+        }
+        ExportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(stdout.lock());
+            w.write_record(["seq", "at", "actor", "action", "target", "channel", "detail", "prev_hash", "hash"])?;
+            for e in entries {
+                let r = &e.record;
+                w.write_record([
+                    e.seq.to_string(),
+                    r.at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+                    r.actor.clone(),
+                    r.action.clone(),
+                    r.target.clone(),
+                    r.channel.clone().unwrap_or_default(),
+                    r.detail.clone(),
+                    e.prev_hash.clone(),
+                    e.hash.clone(),
+                ])?;
+            }
+            w.flush()?;
+        }
+    }
+    Ok(())
 }
 
 /// A run record in a few lines.

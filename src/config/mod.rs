@@ -15,6 +15,12 @@ use serde::Deserialize;
 
 use crate::domain::{AccountId, Granularity, RoleArn};
 
+mod anomaly;
+mod chat;
+
+pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
+pub use chat::{ChannelConfig, ChannelPlatform, MinSeverity, SlackConfig, SlackMode};
+
 /// The whole configuration.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -35,117 +41,6 @@ pub struct Config {
     pub slack: SlackConfig,
     /// Chat channels: what each one receives, who may act there, which accounts it sees.
     pub channels: Vec<ChannelConfig>,
-}
-
-/// How Slack reaches costbot.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum SlackMode {
-    /// Slack posts to `/slack/commands` and `/slack/interactions` (needs a public URL).
-    #[default]
-    Http,
-    /// costbot opens a WebSocket to Slack (no public URL needed).
-    Socket,
-}
-
-/// The Slack app's settings. Slack is off until a bot token is configured.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct SlackConfig {
-    /// HTTP endpoints or Socket Mode.
-    pub mode: SlackMode,
-    /// The bot token (`xoxb-…`).
-    pub bot_token: Option<SecretRef>,
-    /// Signing secrets; during rotation list the new and the old one.
-    pub signing_secrets: Vec<SecretRef>,
-    /// The app-level token (`xapp-…`) for Socket Mode.
-    pub app_token: Option<SecretRef>,
-    /// Web API base URL; only tests change it.
-    pub api_url: Option<String>,
-}
-
-impl SlackConfig {
-    /// Slack is enabled when a bot token is configured.
-    pub fn enabled(&self) -> bool {
-        self.bot_token.is_some()
-    }
-}
-
-/// A chat platform in configuration.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum ChannelPlatform {
-    /// Slack.
-    Slack,
-    /// Discord.
-    Discord,
-    /// The demo console.
-    Console,
-}
-
-impl From<ChannelPlatform> for crate::chat::Platform {
-    fn from(value: ChannelPlatform) -> Self {
-        match value {
-            ChannelPlatform::Slack => crate::chat::Platform::Slack,
-            ChannelPlatform::Discord => crate::chat::Platform::Discord,
-            ChannelPlatform::Console => crate::chat::Platform::Console,
-        }
-    }
-}
-
-/// Least severity a channel is alerted about.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum MinSeverity {
-    /// Everything.
-    Low,
-    /// Medium and up (the default).
-    #[default]
-    Medium,
-    /// High and critical.
-    High,
-    /// Critical only.
-    Critical,
-}
-
-/// One chat channel.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelConfig {
-    /// Its platform.
-    pub platform: ChannelPlatform,
-    /// Its id (Slack `C0123ABC`, a Discord snowflake).
-    pub id: String,
-    /// A name for logs and the console.
-    pub name: Option<String>,
-    /// Post anomaly alerts here.
-    #[serde(default = "yes")]
-    pub alerts: bool,
-    /// Least severity alerted.
-    #[serde(default)]
-    pub min_severity: MinSeverity,
-    /// User ids (and, on Discord, `role:<id>`) allowed to approve, deny, snooze and mute here.
-    #[serde(default)]
-    pub approvers: Vec<String>,
-    /// Accounts this channel may see; empty means all. A scoped channel never sees other
-    /// accounts' costs or organisation-wide totals.
-    #[serde(default)]
-    pub accounts: Vec<AccountId>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl ChannelConfig {
-    /// True when the channel may see this account's data (`None`: organisation-wide data).
-    pub fn may_see(&self, account: Option<&AccountId>) -> bool {
-        match account {
-            _ if self.accounts.is_empty() => true,
-            Some(account) => self.accounts.contains(account),
-            None => false,
-        }
-    }
 }
 
 /// Storage settings. Without a URL, costbot uses an embedded SQLite file.
@@ -256,104 +151,6 @@ impl Default for CostsConfig {
             backfill_days: 90,
             schedule: "0 5 * * * *".to_string(),
         }
-    }
-}
-
-/// A decimal written as a TOML number or string (`50`, `12.5`, `"0.40"`), kept exact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "NumberOrText")]
-pub struct ExactDecimal(pub rust_decimal::Decimal);
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumberOrText {
-    Int(i64),
-    Float(f64),
-    Text(String),
-}
-
-impl TryFrom<NumberOrText> for ExactDecimal {
-    type Error = String;
-    fn try_from(value: NumberOrText) -> Result<Self, Self::Error> {
-        // A TOML float prints back as the shortest text that reads as the same float, which
-        // is what the person wrote (`0.4`), so parsing that text keeps it exact.
-        let text = match value {
-            NumberOrText::Int(i) => i.to_string(),
-            NumberOrText::Float(f) => f.to_string(),
-            NumberOrText::Text(t) => t,
-        };
-        text.trim().parse().map(ExactDecimal).map_err(|_| format!("`{text}` is not a decimal number"))
-    }
-}
-
-/// Anomaly detection settings.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AnomalyConfig {
-    /// Run detection after each collection.
-    pub enabled: bool,
-    /// Days of history loaded for scoring.
-    pub lookback_days: u64,
-    /// Minimum dollar impact over the anomaly's duration.
-    pub min_impact: ExactDecimal,
-    /// Minimum impact as a percentage of expected spend.
-    pub min_percent: ExactDecimal,
-    /// Minimum robust score (how far outside the noise).
-    pub min_score: f64,
-    /// Per-account or per-service thresholds.
-    pub overrides: Vec<ThresholdOverride>,
-}
-
-impl Default for AnomalyConfig {
-    fn default() -> Self {
-        AnomalyConfig {
-            enabled: true,
-            lookback_days: 100,
-            min_impact: ExactDecimal(rust_decimal::Decimal::new(50, 0)),
-            min_percent: ExactDecimal(rust_decimal::Decimal::new(20, 0)),
-            min_score: 7.0,
-            overrides: Vec::new(),
-        }
-    }
-}
-
-/// Thresholds for one account, or one service in one account; unset values fall back to the
-/// defaults in `[anomaly]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThresholdOverride {
-    /// The account.
-    pub account: AccountId,
-    /// The service; without it the override applies to the account's total.
-    pub service: Option<String>,
-    /// See [`AnomalyConfig::min_impact`].
-    pub min_impact: Option<ExactDecimal>,
-    /// See [`AnomalyConfig::min_percent`].
-    pub min_percent: Option<ExactDecimal>,
-    /// See [`AnomalyConfig::min_score`].
-    pub min_score: Option<f64>,
-}
-
-impl AnomalyConfig {
-    /// The detector's threshold set: defaults plus overrides keyed `account/service` (or
-    /// `account/*` for the account total).
-    pub fn threshold_set(&self) -> crate::domain::anomaly::ThresholdSet {
-        use crate::domain::anomaly::{ThresholdSet, Thresholds};
-        let default = Thresholds { min_impact: self.min_impact.0, min_percent: self.min_percent.0, min_score: self.min_score };
-        let overrides = self
-            .overrides
-            .iter()
-            .map(|o| {
-                let key = format!("{}/{}", o.account, o.service.as_deref().unwrap_or("*"));
-                let t = Thresholds {
-                    min_impact: o.min_impact.map_or(default.min_impact, |d| d.0),
-                    min_percent: o.min_percent.map_or(default.min_percent, |d| d.0),
-                    min_score: o.min_score.unwrap_or(default.min_score),
-                };
-                (key, t)
-            })
-            .collect();
-        ThresholdSet { default, overrides }
     }
 }
 

@@ -1,0 +1,104 @@
+//! `[anomaly]`: detection thresholds, with per-account and per-service overrides.
+
+use serde::Deserialize;
+
+use crate::domain::AccountId;
+
+/// A decimal written as a TOML number or string (`50`, `12.5`, `"0.40"`), kept exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "NumberOrText")]
+pub struct ExactDecimal(pub rust_decimal::Decimal);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrText {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl TryFrom<NumberOrText> for ExactDecimal {
+    type Error = String;
+    fn try_from(value: NumberOrText) -> Result<Self, Self::Error> {
+        // A TOML float prints back as the shortest text that reads as the same float, which
+        // is what the person wrote (`0.4`), so parsing that text keeps it exact.
+        let text = match value {
+            NumberOrText::Int(i) => i.to_string(),
+            NumberOrText::Float(f) => f.to_string(),
+            NumberOrText::Text(t) => t,
+        };
+        text.trim().parse().map(ExactDecimal).map_err(|_| format!("`{text}` is not a decimal number"))
+    }
+}
+
+/// Anomaly detection settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnomalyConfig {
+    /// Run detection after each collection.
+    pub enabled: bool,
+    /// Days of history loaded for scoring.
+    pub lookback_days: u64,
+    /// Minimum dollar impact over the anomaly's duration.
+    pub min_impact: ExactDecimal,
+    /// Minimum impact as a percentage of expected spend.
+    pub min_percent: ExactDecimal,
+    /// Minimum robust score (how far outside the noise).
+    pub min_score: f64,
+    /// Per-account or per-service thresholds.
+    pub overrides: Vec<ThresholdOverride>,
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        AnomalyConfig {
+            enabled: true,
+            lookback_days: 100,
+            min_impact: ExactDecimal(rust_decimal::Decimal::new(50, 0)),
+            min_percent: ExactDecimal(rust_decimal::Decimal::new(20, 0)),
+            min_score: 7.0,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+/// Thresholds for one account, or one service in one account; unset values fall back to the
+/// defaults in `[anomaly]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdOverride {
+    /// The account.
+    pub account: AccountId,
+    /// The service; without it the override applies to the account's total.
+    pub service: Option<String>,
+    /// See [`AnomalyConfig::min_impact`].
+    pub min_impact: Option<ExactDecimal>,
+    /// See [`AnomalyConfig::min_percent`].
+    pub min_percent: Option<ExactDecimal>,
+    /// See [`AnomalyConfig::min_score`].
+    pub min_score: Option<f64>,
+}
+
+impl AnomalyConfig {
+    /// The detector's threshold set: defaults plus overrides keyed `account/service` (or
+    /// `account/*` for the account total).
+    pub fn threshold_set(&self) -> crate::domain::anomaly::ThresholdSet {
+        use crate::domain::anomaly::{ThresholdSet, Thresholds};
+        let default = Thresholds { min_impact: self.min_impact.0, min_percent: self.min_percent.0, min_score: self.min_score };
+        let overrides = self
+            .overrides
+            .iter()
+            .map(|o| {
+                let key = format!("{}/{}", o.account, o.service.as_deref().unwrap_or("*"));
+                let t = Thresholds {
+                    min_impact: o.min_impact.map_or(default.min_impact, |d| d.0),
+                    min_percent: o.min_percent.map_or(default.min_percent, |d| d.0),
+                    min_score: o.min_score.unwrap_or(default.min_score),
+                };
+                (key, t)
+            })
+            .collect();
+        ThresholdSet { default, overrides }
+    }
+}
+

@@ -1,0 +1,119 @@
+//! `[slack]` and `[[channels]]`: how chat reaches costbot, and what each channel receives,
+//! who may act there and which accounts it may see.
+
+use serde::Deserialize;
+
+use super::SecretRef;
+use crate::domain::AccountId;
+
+/// How Slack reaches costbot.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SlackMode {
+    /// Slack posts to `/slack/commands` and `/slack/interactions` (needs a public URL).
+    #[default]
+    Http,
+    /// costbot opens a WebSocket to Slack (no public URL needed).
+    Socket,
+}
+
+/// The Slack app's settings. Slack is off until a bot token is configured.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    /// HTTP endpoints or Socket Mode.
+    pub mode: SlackMode,
+    /// The bot token (`xoxb-…`).
+    pub bot_token: Option<SecretRef>,
+    /// Signing secrets; during rotation list the new and the old one.
+    pub signing_secrets: Vec<SecretRef>,
+    /// The app-level token (`xapp-…`) for Socket Mode.
+    pub app_token: Option<SecretRef>,
+    /// Web API base URL; only tests change it.
+    pub api_url: Option<String>,
+}
+
+impl SlackConfig {
+    /// Slack is enabled when a bot token is configured.
+    pub fn enabled(&self) -> bool {
+        self.bot_token.is_some()
+    }
+}
+
+/// A chat platform in configuration.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelPlatform {
+    /// Slack.
+    Slack,
+    /// Discord.
+    Discord,
+    /// The demo console.
+    Console,
+}
+
+impl From<ChannelPlatform> for crate::chat::Platform {
+    fn from(value: ChannelPlatform) -> Self {
+        match value {
+            ChannelPlatform::Slack => crate::chat::Platform::Slack,
+            ChannelPlatform::Discord => crate::chat::Platform::Discord,
+            ChannelPlatform::Console => crate::chat::Platform::Console,
+        }
+    }
+}
+
+/// Least severity a channel is alerted about.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MinSeverity {
+    /// Everything.
+    Low,
+    /// Medium and up (the default).
+    #[default]
+    Medium,
+    /// High and critical.
+    High,
+    /// Critical only.
+    Critical,
+}
+
+/// One chat channel.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// Its platform.
+    pub platform: ChannelPlatform,
+    /// Its id (Slack `C0123ABC`, a Discord snowflake).
+    pub id: String,
+    /// A name for logs and the console.
+    pub name: Option<String>,
+    /// Post anomaly alerts here.
+    #[serde(default = "yes")]
+    pub alerts: bool,
+    /// Least severity alerted.
+    #[serde(default)]
+    pub min_severity: MinSeverity,
+    /// User ids (and, on Discord, `role:<id>`) allowed to approve, deny, snooze and mute here.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// Accounts this channel may see; empty means all. A scoped channel never sees other
+    /// accounts' costs or organisation-wide totals.
+    #[serde(default)]
+    pub accounts: Vec<AccountId>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ChannelConfig {
+    /// True when the channel may see this account's data (`None`: organisation-wide data).
+    pub fn may_see(&self, account: Option<&AccountId>) -> bool {
+        match account {
+            _ if self.accounts.is_empty() => true,
+            Some(account) => self.accounts.contains(account),
+            None => false,
+        }
+    }
+}
+
