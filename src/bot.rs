@@ -5,12 +5,11 @@
 //! every refusal is written to the audit log. Internal errors are logged in full and the user
 //! gets a short, honest reply.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
 use async_trait::async_trait;
-use chrono::{Datelike, Days, NaiveDateTime, Utc};
+use chrono::{Days, NaiveDateTime, Utc};
 
 use crate::chat::message::{ActionRef, Block, Message, Span, Tone, Verb};
 use crate::chat::{Actor, ChatHandler, Inbound, Platform, Reply};
@@ -18,20 +17,20 @@ use crate::commands::{self, Command};
 use crate::config::{ChannelConfig, Config};
 use crate::domain::audit::AuditRecord;
 use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
-use crate::domain::{AccountId, DateRange, Granularity, Money};
+use crate::answers::{AnswerError, Answers};
+use crate::domain::AccountId;
 use crate::render::alert::{alert, subject};
-use crate::store::{DynStore, FactFilter};
+use crate::store::DynStore;
 
 /// How long "Mute" silences an anomaly.
 const MUTE_DAYS: u64 = 7;
-/// Services listed in a summary before the rest are folded into "other".
-const SUMMARY_ROWS: usize = 10;
 
 /// The bot's dependencies.
 #[derive(Clone)]
 pub struct Bot {
     store: DynStore,
     config: Arc<Config>,
+    answers: Arc<Answers>,
 }
 
 /// What a channel may see, resolved from configuration.
@@ -47,7 +46,7 @@ enum Scope<'a> {
 impl Bot {
     /// A bot over a store and configuration.
     pub fn new(store: DynStore, config: Arc<Config>) -> Bot {
-        Bot { store, config }
+        Bot { answers: Arc::new(Answers::new(store.clone())), store, config }
     }
 
     fn channel(&self, actor: &Actor) -> Option<&ChannelConfig> {
@@ -75,50 +74,20 @@ impl Bot {
                 )))
             }
             Scope::All => None,
-            Scope::Only(ids) => Some(ids.to_vec()),
+            Scope::Only(ids) => Some(ids),
         };
-        Ok(match command {
-            Command::Help => Reply::Ephemeral(commands::help()),
-            Command::Summary => Reply::InChannel(self.summary(accounts, now).await?),
-            Command::Anomalies => Reply::InChannel(self.anomalies(accounts.as_deref()).await?),
-        })
-    }
-
-    async fn summary(&self, accounts: Option<Vec<AccountId>>, now: NaiveDateTime) -> Result<Message> {
         let today = now.date();
-        let first = today.with_day(1).unwrap_or(today);
-        let range = DateRange::new(first, today + Days::new(1))?;
-        let facts = self.store.cost_facts(&FactFilter { granularity: Granularity::Daily, range, accounts }).await?;
-        let mut by_service: BTreeMap<String, Money> = BTreeMap::new();
-        let estimated = facts.iter().any(|f| f.estimated);
-        for fact in &facts {
-            *by_service.entry(fact.service.to_string()).or_default() += fact.amount;
+        let answer = match &command {
+            Command::Help => return Ok(Reply::Ephemeral(commands::help())),
+            Command::Anomalies => return Ok(Reply::InChannel(self.anomalies(accounts).await?)),
+            Command::Report(report) => self.answers.report(report, accounts, today).await,
+            Command::Forecast(filters) => self.answers.forecast(filters, accounts, today).await,
+        };
+        match answer {
+            Ok(message) => Ok(Reply::InChannel(message)),
+            Err(AnswerError::User(text)) => Ok(Reply::Ephemeral(Message::plain(text))),
+            Err(AnswerError::Internal(error)) => Err(error),
         }
-        let total: Money = by_service.values().sum();
-        let mut rows: Vec<(String, Money)> = by_service.into_iter().collect();
-        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let other: Money = rows.iter().skip(SUMMARY_ROWS).map(|r| r.1).sum();
-        let mut table: Vec<Vec<String>> = rows.iter().take(SUMMARY_ROWS).map(|(s, m)| vec![s.clone(), m.to_string()]).collect();
-        if rows.len() > SUMMARY_ROWS {
-            table.push(vec![format!("{} other services", rows.len() - SUMMARY_ROWS), other.to_string()]);
-        }
-        table.push(vec!["Total".into(), total.to_string()]);
-        let mut blocks = vec![Block::Header { text: format!("Month to date ({range})") }];
-        if facts.is_empty() {
-            blocks.push(Block::Text { spans: vec![Span::Plain("No cost data for this month yet.".into())] });
-        } else {
-            blocks.push(Block::Table { columns: vec!["Service".into(), "Cost".into()], right_align: vec![false, true], rows: table });
-        }
-        blocks.push(Block::Context { spans: vec![Span::Plain(self.freshness(estimated).await?)] });
-        Ok(Message { fallback: format!("Month to date: {total}"), blocks, tone: Tone::Neutral })
-    }
-
-    /// "Data as of …" with the last collection time, and whether any day is estimated.
-    async fn freshness(&self, estimated: bool) -> Result<String> {
-        let last = self.store.recent_runs(1).await?.into_iter().next();
-        let when = last.and_then(|r| r.finished_at).map_or("never".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
-        let note = if estimated { " · includes days Cost Explorer marks as estimated" } else { "" };
-        Ok(format!("Last collected: {when}{note}"))
     }
 
     async fn anomalies(&self, accounts: Option<&[AccountId]>) -> Result<Message> {
@@ -145,7 +114,7 @@ impl Bot {
     }
 
     async fn account_names(&self) -> Result<std::collections::HashMap<String, String>> {
-        Ok(self.store.accounts().await?.into_iter().filter_map(|a| a.name.map(|n| (a.id.to_string(), n))).collect())
+        self.answers.account_names().await
     }
 
     fn may_approve(&self, actor: &Actor) -> bool {
@@ -215,10 +184,10 @@ impl Bot {
     }
 }
 
-#[async_trait]
-impl ChatHandler for Bot {
-    async fn handle(&self, event: Inbound) -> Reply {
-        let now = Utc::now().naive_utc();
+impl Bot {
+    /// Handles an event as if it were `now` (tests pin the clock; [`ChatHandler::handle`] uses
+    /// the real one).
+    pub async fn handle_at(&self, event: Inbound, now: NaiveDateTime) -> Reply {
         let result = match &event {
             Inbound::Command { actor, text, .. } => self.command(actor, text, now).await,
             Inbound::Click { actor, action, .. } => self.click(actor, action, now).await,
@@ -230,5 +199,12 @@ impl ChatHandler for Bot {
                 ..Message::plain("Sorry, something went wrong on costbot's side. It has been logged; please try again.")
             })
         })
+    }
+}
+
+#[async_trait]
+impl ChatHandler for Bot {
+    async fn handle(&self, event: Inbound) -> Reply {
+        self.handle_at(event, Utc::now().naive_utc()).await
     }
 }

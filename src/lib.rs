@@ -2,6 +2,7 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the code map and the invariants each module keeps.
 
+pub mod answers;
 pub mod app;
 pub mod chat;
 pub mod cli;

@@ -112,6 +112,11 @@ impl DateRange {
         }
     }
 
+    /// The one day `day`.
+    pub fn single_day(day: NaiveDate) -> DateRange {
+        DateRange { start: day, end: day + Days::new(1) }
+    }
+
     /// First day, inclusive.
     pub fn start(&self) -> NaiveDate {
         self.start

@@ -3,6 +3,7 @@
 //! same thing, and each is covered by snapshot tests.
 
 pub mod alert;
+pub mod answer;
 
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;

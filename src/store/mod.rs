@@ -26,7 +26,7 @@ use crate::config::DatabaseConfig;
 use crate::domain::audit::{AuditEntry, AuditRecord};
 use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
 use crate::domain::run::{CollectorRun, RunId, SourceReport};
-use crate::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money};
+use crate::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
 
 /// Which facts to read.
 #[derive(Debug, Clone)]
@@ -102,6 +102,41 @@ pub trait AuditStore: Send + Sync {
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
 }
 
+/// How spend is grouped in a [`SpendQuery`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendGroup {
+    /// One row: the total.
+    Total,
+    /// One row per service.
+    Service,
+    /// One row per account.
+    Account,
+}
+
+/// A spend question for the store; the sums are computed in SQL.
+#[derive(Debug, Clone)]
+pub struct SpendQuery {
+    /// Day or hour facts.
+    pub granularity: Granularity,
+    /// Periods starting inside this range.
+    pub range: DateRange,
+    /// Only these accounts; `None` means all.
+    pub accounts: Option<Vec<AccountId>>,
+    /// Only these services; `None` means all.
+    pub services: Option<Vec<ServiceName>>,
+}
+
+/// One row of a spend answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendRow {
+    /// The group (service name or account id; empty for a total).
+    pub key: String,
+    /// The exact sum.
+    pub amount: Money,
+    /// True when any summed fact is estimated.
+    pub estimated: bool,
+}
+
 /// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
 #[async_trait]
 pub trait Store: AnomalyStore + OutboxStore + AuditStore + Send + Sync + 'static {
@@ -139,6 +174,15 @@ pub trait Store: AnomalyStore + OutboxStore + AuditStore + Send + Sync + 'static
 
     /// The exact total of the facts a filter selects, summed in SQL.
     async fn total(&self, filter: &FactFilter) -> Result<Money>;
+
+    /// Sums spend in SQL, grouped as asked, largest first.
+    async fn spend(&self, query: &SpendQuery, group: SpendGroup) -> Result<Vec<SpendRow>>;
+
+    /// Spend per period (day or hour) in the range, oldest first.
+    async fn spend_per_period(&self, query: &SpendQuery) -> Result<Vec<(NaiveDateTime, Money, bool)>>;
+
+    /// Every service name with facts since `since`.
+    async fn services_since(&self, since: NaiveDate) -> Result<Vec<ServiceName>>;
 
     /// Number of facts a source delivered inside a filter's range.
     async fn source_fact_count(&self, source: &AccountId, filter: &FactFilter) -> Result<u64>;

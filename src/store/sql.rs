@@ -192,6 +192,62 @@ macro_rules! impl_sql_store {
                 $crate::store::sql::parse_units_sum(&text)
             }
 
+            async fn spend(
+                &self,
+                query: &$crate::store::SpendQuery,
+                group: $crate::store::SpendGroup,
+            ) -> anyhow::Result<Vec<$crate::store::SpendRow>> {
+                use $crate::store::SpendGroup;
+                let key = match group {
+                    SpendGroup::Total => "''",
+                    SpendGroup::Service => "service",
+                    SpendGroup::Account => "account_id",
+                };
+                let mut builder = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {key}, CAST(COALESCE(SUM(amount_units), 0) AS TEXT),
+                     CAST(COALESCE(MAX(CASE WHEN estimated THEN 1 ELSE 0 END), 0) AS BIGINT) FROM cost_facts"
+                ));
+                push_spend_filter(&mut builder, query);
+                if group != SpendGroup::Total {
+                    builder.push(format!(" GROUP BY {key}"));
+                }
+                let rows: Vec<(String, String, i64)> = builder.build_query_as().fetch_all(&self.pool).await?;
+                let mut out = rows
+                    .into_iter()
+                    .map(|(key, sum, estimated)| {
+                        Ok($crate::store::SpendRow { key, amount: $crate::store::sql::parse_units_sum(&sum)?, estimated: estimated != 0 })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                out.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.key.cmp(&b.key)));
+                Ok(out)
+            }
+
+            async fn spend_per_period(
+                &self,
+                query: &$crate::store::SpendQuery,
+            ) -> anyhow::Result<Vec<(chrono::NaiveDateTime, $crate::domain::Money, bool)>> {
+                let mut builder = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT period_start, CAST(SUM(amount_units) AS TEXT),
+                     CAST(MAX(CASE WHEN estimated THEN 1 ELSE 0 END) AS BIGINT) FROM cost_facts",
+                );
+                push_spend_filter(&mut builder, query);
+                builder.push(" GROUP BY period_start ORDER BY period_start");
+                let rows: Vec<(chrono::NaiveDateTime, String, i64)> = builder.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map(|(at, sum, estimated)| Ok((at, $crate::store::sql::parse_units_sum(&sum)?, estimated != 0)))
+                    .collect()
+            }
+
+            async fn services_since(&self, since: chrono::NaiveDate) -> anyhow::Result<Vec<$crate::domain::ServiceName>> {
+                let names: Vec<String> = sqlx::query_scalar(
+                    "SELECT DISTINCT service FROM cost_facts WHERE granularity = 'daily' AND period_start >= $1 ORDER BY service",
+                )
+                .bind(since.and_hms_opt(0, 0, 0))
+                .fetch_all(&self.pool)
+                .await?;
+                names.iter().map(|n| Ok($crate::domain::ServiceName::parse(n)?)).collect()
+            }
+
             async fn source_fact_count(
                 &self,
                 source: &$crate::domain::AccountId,
@@ -328,6 +384,23 @@ macro_rules! impl_sql_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(result.rows_affected() == 1)
+            }
+        }
+
+        /// Appends the WHERE clause of a spend query.
+        fn push_spend_filter(builder: &mut sqlx::QueryBuilder<'_, $db>, query: &$crate::store::SpendQuery) {
+            let facts = $crate::store::FactFilter { granularity: query.granularity, range: query.range, accounts: query.accounts.clone() };
+            push_filter(builder, &facts);
+            if let Some(services) = &query.services {
+                builder.push(" AND service IN (");
+                let mut list = builder.separated(", ");
+                for service in services {
+                    list.push_bind(service.as_str().to_string());
+                }
+                if services.is_empty() {
+                    list.push("NULL");
+                }
+                builder.push(")");
             }
         }
 

@@ -211,9 +211,9 @@ async fn the_bot_answers_from_the_store_scoped_to_the_channel(pool: sqlx::PgPool
     store.replace_cost_facts(&AccountId::parse("111111111111").unwrap(), Granularity::Daily, &range, &facts, now()).await.unwrap();
     let bot = Bot::new(store.clone(), Arc::new(Config::from_toml(CHANNELS).unwrap()));
 
-    let all = text_of(&bot.handle(command("U1", "CALL", "")).await);
+    let all = text_of(&bot.handle(command("U1", "CALL", "by service")).await);
     assert!(all.contains("$15.02") && all.contains("$10.02"), "exact sums, rounded once for display: {all}");
-    let team = text_of(&bot.handle(command("U1", "CTEAM", "mtd")).await);
+    let team = text_of(&bot.handle(command("U1", "CTEAM", "mtd by service")).await);
     assert!(team.contains("$5.01") && !team.contains("$10.02"), "a scoped channel sees only its account: {team}");
     let unknown = text_of(&bot.handle(command("U1", "CRANDOM", "")).await);
     assert!(unknown.contains("not set up"), "{unknown}");

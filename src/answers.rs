@@ -1,0 +1,226 @@
+//! Answers to `/cost` commands, from the store only (never from AWS): filters are resolved
+//! against what the store knows, sums are computed in SQL, and a channel's account scope is
+//! applied to every query.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, Days, NaiveDate};
+
+use crate::chat::message::Message;
+use crate::commands::{Filters, GroupBy, Report};
+use crate::domain::forecast::{month_end, HISTORY_DAYS};
+use crate::domain::{AccountId, DateRange, Granularity, Money, ServiceName};
+use crate::render::answer::{self, Line, SpendView};
+use crate::store::{DynStore, SpendGroup, SpendQuery, SpendRow};
+
+/// Why a question could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// Something the person can fix; the text is shown to them.
+    #[error("{0}")]
+    User(String),
+    /// Our fault; logged in full, shown as a short apology.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+type Answer<T> = Result<T, AnswerError>;
+
+/// How long the list of known services is reused before it is read again.
+const SERVICES_TTL: Duration = Duration::from_secs(60);
+/// Days of daily totals the sparkline shows at most.
+const SPARKLINE_DAYS: usize = 62;
+
+/// Answers questions from the store.
+pub struct Answers {
+    store: DynStore,
+    services: Mutex<Option<(Instant, Vec<ServiceName>)>>,
+}
+
+/// The channel's account scope: `None` means every account.
+pub type Scope<'a> = Option<&'a [AccountId]>;
+
+impl Answers {
+    /// Answers over a store.
+    pub fn new(store: DynStore) -> Answers {
+        Answers { store, services: Mutex::new(None) }
+    }
+
+    /// A spend report.
+    pub async fn report(&self, report: &Report, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
+        let names = self.account_names().await?;
+        let (accounts, mut filters) = self.resolve_accounts(&report.filters.accounts, scope, &names).await?;
+        let services = self.resolve_services(&report.filters.services, today).await?;
+        filters.extend(services.iter().flatten().map(|s| format!("service = {s}")));
+        let range = report.period.resolve(today);
+        let query = SpendQuery { granularity: Granularity::Daily, range, accounts, services };
+        let group = match report.group {
+            None => None,
+            Some(GroupBy::Service) => Some((SpendGroup::Service, "service")),
+            Some(GroupBy::Account) => Some((SpendGroup::Account, "account")),
+            Some(GroupBy::Region | GroupBy::UsageType) => {
+                return Err(AnswerError::User(
+                    "Breakdowns by region and usage type are not collected yet; try `by service` or `by account`.".into(),
+                ))
+            }
+        };
+        let current = self.rows(&query, group.map(|g| g.0)).await?;
+        let previous_range = report.compare.then(|| report.period.previous(today));
+        let previous = match previous_range {
+            Some(range) => Some(self.rows(&SpendQuery { range, ..query.clone() }, group.map(|g| g.0)).await?),
+            None => None,
+        };
+        let label = |key: &str| match group.map(|g| g.0) {
+            Some(SpendGroup::Account) => names.get(key).map_or_else(|| key.to_string(), |n| format!("{n} ({key})")),
+            _ => key.to_string(),
+        };
+        let prev_of = |key: &str| previous.as_ref().map(|p| p.grouped.iter().find(|r| r.key == key).map_or(Money::ZERO, |r| r.amount));
+        let mut lines: Vec<Line> =
+            current.grouped.iter().map(|r| Line { label: label(&r.key), amount: r.amount, previous: prev_of(&r.key) }).collect();
+        let other = match report.top {
+            Some(n) if lines.len() > n as usize => {
+                let rest = lines.split_off(n as usize);
+                let amount = rest.iter().map(|l| l.amount).sum();
+                let prev = previous.as_ref().map(|_| rest.iter().filter_map(|l| l.previous).sum());
+                Some((rest.len(), amount, prev))
+            }
+            _ => None,
+        };
+        let daily = self.store.spend_per_period(&query).await?;
+        let view = SpendView {
+            period_label: report.period.label(),
+            range,
+            previous_range,
+            group_label: group.map(|g| g.1.to_string()),
+            filters,
+            lines,
+            other,
+            total: current.total,
+            previous_total: previous.as_ref().map(|p| p.total),
+            daily: daily.iter().rev().take(SPARKLINE_DAYS).rev().map(|d| d.1).collect(),
+            estimated: current.estimated,
+            collected_at: self.collected_at().await?,
+        };
+        Ok(answer::spend(&view))
+    }
+
+    /// A month-end forecast.
+    pub async fn forecast(&self, filters: &Filters, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
+        let names = self.account_names().await?;
+        let (accounts, mut said) = self.resolve_accounts(&filters.accounts, scope, &names).await?;
+        let services = self.resolve_services(&filters.services, today).await?;
+        said.extend(services.iter().flatten().map(|s| format!("service = {s}")));
+        let month_start = today.with_day(1).unwrap_or(today);
+        let start = month_start.min(today - Days::new(HISTORY_DAYS));
+        let range = DateRange::new(start, today + Days::new(1)).map_err(anyhow::Error::from)?;
+        let daily = self.store.spend_per_period(&SpendQuery { granularity: Granularity::Daily, range, accounts, services }).await?;
+        let days: Vec<(NaiveDate, Money)> = daily.iter().map(|(at, amount, _)| (at.date(), *amount)).collect();
+        Ok(answer::forecast(month_end(today, &days).as_ref(), &said, self.collected_at().await?))
+    }
+
+    async fn rows(&self, query: &SpendQuery, group: Option<SpendGroup>) -> anyhow::Result<Rows> {
+        let total_rows = self.store.spend(query, SpendGroup::Total).await?;
+        let total = total_rows.first().map_or(Money::ZERO, |r| r.amount);
+        let estimated = total_rows.first().is_some_and(|r| r.estimated);
+        let grouped = match group {
+            Some(g) => self.store.spend(query, g).await?,
+            None => Vec::new(),
+        };
+        Ok(Rows { total, estimated, grouped })
+    }
+
+    async fn collected_at(&self) -> anyhow::Result<Option<chrono::NaiveDateTime>> {
+        Ok(self.store.recent_runs(1).await?.into_iter().next().and_then(|r| r.finished_at))
+    }
+
+    /// Account ids and names the store knows.
+    pub async fn account_names(&self) -> anyhow::Result<HashMap<String, String>> {
+        Ok(self.store.accounts().await?.into_iter().filter_map(|a| a.name.map(|n| (a.id.to_string(), n))).collect())
+    }
+
+    /// Resolves `account=` values (ids or names) inside the channel's scope. A foreign or
+    /// unknown account gets the same answer, so a scoped channel learns nothing about others.
+    async fn resolve_accounts(
+        &self,
+        raw: &[String],
+        scope: Scope<'_>,
+        names: &HashMap<String, String>,
+    ) -> Answer<(Option<Vec<AccountId>>, Vec<String>)> {
+        if raw.is_empty() {
+            return Ok((scope.map(<[AccountId]>::to_vec), Vec::new()));
+        }
+        let known = self.store.accounts().await?;
+        let mut ids = Vec::new();
+        let mut said = Vec::new();
+        for value in raw {
+            let found = known.iter().find(|a| {
+                a.id.as_str() == value.trim() || a.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(value.trim()))
+            });
+            let visible = found.filter(|a| scope.is_none_or(|s| s.contains(&a.id)));
+            let Some(account) = visible else {
+                return Err(AnswerError::User(format!(
+                    "No account `{}` is available in this channel.",
+                    value.chars().take(40).collect::<String>()
+                )));
+            };
+            said.push(format!("account = {}", names.get(account.id.as_str()).map_or(account.id.to_string(), |n| format!("{n} ({})", account.id))));
+            ids.push(account.id.clone());
+        }
+        Ok((Some(ids), said))
+    }
+
+    /// Resolves `service=` values: an exact name (any case), else the one service containing
+    /// the text; otherwise a reply naming the nearest service.
+    async fn resolve_services(&self, raw: &[String], today: NaiveDate) -> Answer<Option<Vec<ServiceName>>> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let known = self.known_services(today).await?;
+        let mut out = Vec::new();
+        for value in raw {
+            let lower = value.to_lowercase();
+            let exact = known.iter().find(|s| s.as_str().to_lowercase() == lower);
+            let containing: Vec<&ServiceName> = known.iter().filter(|s| s.as_str().to_lowercase().contains(&lower)).collect();
+            let only = match containing.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            };
+            match exact.or(only) {
+                Some(s) => out.push(s.clone()),
+                None => {
+                    let nearest = known
+                        .iter()
+                        .map(|s| (strsim::normalized_levenshtein(&lower, &s.as_str().to_lowercase()), s))
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .filter(|(score, _)| *score > 0.4)
+                        .map(|(_, s)| format!(" — did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    let value: String = value.chars().take(40).collect();
+                    return Err(AnswerError::User(format!("No service matches `{value}`{nearest}")));
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    async fn known_services(&self, today: NaiveDate) -> anyhow::Result<Vec<ServiceName>> {
+        if let Ok(guard) = self.services.lock() {
+            if let Some((_, list)) = guard.as_ref().filter(|(at, _)| at.elapsed() < SERVICES_TTL) {
+                return Ok(list.clone());
+            }
+        }
+        let list = self.store.services_since(today - Days::new(400)).await?;
+        if let Ok(mut guard) = self.services.lock() {
+            *guard = Some((Instant::now(), list.clone()));
+        }
+        Ok(list)
+    }
+}
+
+struct Rows {
+    total: Money,
+    estimated: bool,
+    grouped: Vec<SpendRow>,
+}

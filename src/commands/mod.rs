@@ -1,0 +1,390 @@
+//! The `/cost` grammar: a pure parser from what people type to a typed [`Command`], with the
+//! help text generated from the same vocabulary table, so the two cannot disagree.
+//!
+//! ```text
+//! /cost [period] [by service|account|region|usage-type] [top N] [service=X] [account=Y] [compare]
+//! /cost forecast [service=X] [account=Y]
+//! /cost anomalies | help
+//! ```
+
+pub mod period;
+
+use chrono::NaiveDate;
+
+pub use period::Period;
+
+use crate::chat::message::{Block, Message, Span, Tone};
+
+/// How a report is broken down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GroupBy {
+    /// By Cost Explorer service.
+    Service,
+    /// By linked account.
+    Account,
+    /// By AWS region.
+    Region,
+    /// By usage type.
+    UsageType,
+}
+
+/// Narrowing by service and account, as typed (resolved against the store by the bot).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filters {
+    /// `service=…` values, aliases already expanded (`ec2` → its Cost Explorer name).
+    pub services: Vec<String>,
+    /// `account=…` values: ids or configured names.
+    pub accounts: Vec<String>,
+}
+
+/// A spend report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Which days (month to date when not said).
+    pub period: Period,
+    /// Breakdown, if asked for.
+    pub group: Option<GroupBy>,
+    /// Only the N largest groups.
+    pub top: Option<u32>,
+    /// Narrowing.
+    pub filters: Filters,
+    /// Also show the previous period of the same length, with deltas.
+    pub compare: bool,
+}
+
+/// What someone asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Spend over a period.
+    Report(Report),
+    /// Month-end projection.
+    Forecast(Filters),
+    /// Open anomalies.
+    Anomalies,
+    /// How to use costbot.
+    Help,
+}
+
+/// What a vocabulary word does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Word {
+    Period(Period),
+    /// `this` / `last` followed by `week`, `month` or `Nd`.
+    Relative,
+    By,
+    Top,
+    Compare,
+    Forecast,
+    Anomalies,
+    Help,
+    /// `key=value`; parsed before the vocabulary is consulted, listed for help and suggestions.
+    Filter,
+    /// Dates and day counts; parsed by pattern, listed for help.
+    Pattern,
+}
+
+/// One vocabulary entry: the words, what they do, and how help describes them.
+struct Entry {
+    words: &'static [&'static str],
+    word: Word,
+    usage: &'static str,
+    help: &'static str,
+}
+
+const VOCABULARY: &[Entry] = &[
+    Entry { words: &["mtd"], word: Word::Period(Period::MonthToDate), usage: "mtd", help: "month to date (the default)" },
+    Entry { words: &["today"], word: Word::Period(Period::Today), usage: "today", help: "today so far (estimated)" },
+    Entry { words: &["yesterday"], word: Word::Period(Period::Yesterday), usage: "yesterday", help: "yesterday" },
+    Entry { words: &["this", "last"], word: Word::Relative, usage: "this week · last week · this month · last month · last 7d/30d/90d", help: "calendar weeks (Mon–Sun) and months, or the last N days" },
+    Entry { words: &["7d", "30d", "90d"], word: Word::Pattern, usage: "2026-10 · 2026-10-01..2026-10-15", help: "a month, or a range of days (inclusive)" },
+    Entry { words: &["by"], word: Word::By, usage: "by service|account|region|usage-type", help: "break the total down" },
+    Entry { words: &["top"], word: Word::Top, usage: "top N", help: "only the N largest (with `by`)" },
+    Entry { words: &["service=", "account="], word: Word::Filter, usage: "service=ec2 · account=prod", help: "narrow to a service (aliases: ec2, rds, s3, lambda, …) or an account (id or name)" },
+    Entry { words: &["compare", "vs"], word: Word::Compare, usage: "compare", help: "against the previous period of the same length, with deltas" },
+    Entry { words: &["forecast"], word: Word::Forecast, usage: "forecast", help: "month-end projection with a range, from stored history" },
+    Entry { words: &["anomalies", "alerts"], word: Word::Anomalies, usage: "anomalies", help: "open cost anomalies" },
+    Entry { words: &["help", "?"], word: Word::Help, usage: "help", help: "this help" },
+];
+
+/// Why a command was not understood. The message names the word and, where one is close, the
+/// nearest valid word.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// A word outside the grammar.
+    #[error("I don't know `{word}`{}", suggestion.as_ref().map(|s| format!(" — did you mean `{s}`?")).unwrap_or_default())]
+    Unknown {
+        /// The word (shortened if very long).
+        word: String,
+        /// The closest valid word, if any is close.
+        suggestion: Option<String>,
+    },
+    /// A word that needs a value got none or a bad one.
+    #[error("`{word}` needs {expected}")]
+    Missing {
+        /// The word.
+        word: String,
+        /// What should follow.
+        expected: &'static str,
+    },
+    /// Two periods, two groupings, and the like.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Longest word echoed back in an error, so a pasted novel does not come back at the user.
+const MAX_ECHO: usize = 40;
+/// Longest input considered; anything longer is not a command anyone typed.
+const MAX_INPUT: usize = 1_000;
+
+fn echo(word: &str) -> String {
+    word.chars().take(MAX_ECHO).collect()
+}
+
+/// Splits on whitespace, keeping `"quoted values"` (straight or curly quotes) together.
+fn tokens(text: &str) -> Vec<String> {
+    let text: String = text.chars().take(MAX_INPUT).collect();
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' | '“' | '”' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !current.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Parses the text after `/cost`. Never panics, whatever the input.
+pub fn parse(text: &str) -> Result<Command, ParseError> {
+    let words = tokens(text);
+    let mut state = Builder::default();
+    let mut i = 0;
+    while i < words.len() {
+        i += state.take(&words, i)?;
+    }
+    state.finish()
+}
+
+#[derive(Default)]
+struct Builder {
+    period: Option<(Period, String)>,
+    group: Option<GroupBy>,
+    top: Option<u32>,
+    filters: Filters,
+    compare: bool,
+    mode: Option<Word>,
+}
+
+impl Builder {
+    /// Consumes the token at `i` (and any value it takes); returns how many were used.
+    fn take(&mut self, words: &[String], i: usize) -> Result<usize, ParseError> {
+        let raw = &words[i];
+        let word = raw.to_lowercase();
+        let next = words.get(i + 1).map(|w| w.to_lowercase());
+        if let Some((key, value)) = raw.split_once('=') {
+            self.filter(&key.to_lowercase(), value)?;
+            return Ok(1);
+        }
+        if let Some(period) = simple_period(&word) {
+            self.set_period(period, &word)?;
+            return Ok(1);
+        }
+        let entry = VOCABULARY.iter().find(|e| e.words.contains(&word.as_str()));
+        match entry.map(|e| e.word) {
+            Some(Word::Relative) => {
+                let Some(unit) = next else { return Err(missing(&word, "`week`, `month` or a number of days like `7d`")) };
+                let period = relative(&word, &unit).ok_or_else(|| missing(&word, "`week`, `month` or a number of days like `7d`"))?;
+                self.set_period(period, &format!("{word} {unit}"))?;
+                Ok(2)
+            }
+            Some(Word::By) => {
+                let Some(g) = next.as_deref().and_then(group) else { return Err(missing("by", "service, account, region or usage-type")) };
+                if self.group.replace(g).is_some() {
+                    return Err(ParseError::Conflict("say `by` once".into()));
+                }
+                Ok(2)
+            }
+            Some(Word::Top) => {
+                let n = next.as_deref().and_then(|n| n.parse::<u32>().ok()).filter(|n| (1..=100).contains(n));
+                self.top = Some(n.ok_or_else(|| missing("top", "a number from 1 to 100"))?);
+                Ok(2)
+            }
+            Some(Word::Compare) => {
+                self.compare = true;
+                Ok(1)
+            }
+            Some(mode @ (Word::Forecast | Word::Anomalies | Word::Help)) => {
+                if self.mode.replace(mode).is_some_and(|m| m != mode) {
+                    return Err(ParseError::Conflict("ask for one thing at a time".into()));
+                }
+                Ok(1)
+            }
+            _ => Err(unknown(&word)),
+        }
+    }
+
+    fn filter(&mut self, key: &str, value: &str) -> Result<(), ParseError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(missing(&format!("{key}="), "a value"));
+        }
+        match key {
+            "service" | "services" | "svc" => self.filters.services.push(expand_service_alias(value)),
+            "account" | "accounts" | "acct" => self.filters.accounts.push(value.to_string()),
+            other => return Err(unknown(&format!("{other}="))),
+        }
+        Ok(())
+    }
+
+    fn set_period(&mut self, period: Period, said: &str) -> Result<(), ParseError> {
+        if let Some((_, before)) = &self.period {
+            return Err(ParseError::Conflict(format!("two periods: `{before}` and `{said}`; say one")));
+        }
+        self.period = Some((period, said.to_string()));
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Command, ParseError> {
+        match self.mode {
+            Some(Word::Help) => Ok(Command::Help),
+            Some(Word::Anomalies) => Ok(Command::Anomalies),
+            Some(Word::Forecast) => Ok(Command::Forecast(self.filters)),
+            _ => {
+                if self.top.is_some() && self.group.is_none() {
+                    return Err(ParseError::Conflict("`top N` needs a breakdown, e.g. `by service top 5`".into()));
+                }
+                let period = self.period.map_or(Period::MonthToDate, |(p, _)| p);
+                Ok(Command::Report(Report { period, group: self.group, top: self.top, filters: self.filters, compare: self.compare }))
+            }
+        }
+    }
+}
+
+fn missing(word: &str, expected: &'static str) -> ParseError {
+    ParseError::Missing { word: echo(word), expected }
+}
+
+fn unknown(word: &str) -> ParseError {
+    let candidates = VOCABULARY.iter().flat_map(|e| e.words.iter()).chain(GROUP_WORDS.iter().map(|(w, _)| w));
+    let suggestion = candidates
+        .map(|w| (strsim::damerau_levenshtein(word, w), *w))
+        .filter(|(distance, w)| *distance <= (w.len() / 3).max(1))
+        .min()
+        .map(|(_, w)| w.to_string());
+    ParseError::Unknown { word: echo(word), suggestion }
+}
+
+fn simple_period(word: &str) -> Option<Period> {
+    match word {
+        "mtd" => return Some(Period::MonthToDate),
+        "today" => return Some(Period::Today),
+        "yesterday" => return Some(Period::Yesterday),
+        _ => {}
+    }
+    if let Some(n) = days(word) {
+        return Some(Period::LastDays(n));
+    }
+    if let Some((a, b)) = word.split_once("..") {
+        let a = NaiveDate::parse_from_str(a, "%Y-%m-%d").ok()?;
+        let b = NaiveDate::parse_from_str(b, "%Y-%m-%d").ok()?;
+        let span = (b - a).num_days().unsigned_abs();
+        return (span < u64::from(period::MAX_DAYS)).then_some(Period::Between(a, b));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(word, "%Y-%m-%d") {
+        return Some(Period::Between(d, d));
+    }
+    let (y, m) = word.split_once('-')?;
+    let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
+    ((2000..=2100).contains(&y) && (1..=12).contains(&m) && word.len() == 7).then_some(Period::Month(y, m))
+}
+
+/// `7d`, `30d`, `90d` (any N from 1 to 400).
+fn days(word: &str) -> Option<u32> {
+    let n: u32 = word.strip_suffix('d')?.parse().ok()?;
+    (1..=period::MAX_DAYS).contains(&n).then_some(n)
+}
+
+fn relative(this_or_last: &str, unit: &str) -> Option<Period> {
+    match (this_or_last, unit) {
+        ("this", "week") => Some(Period::ThisWeek),
+        ("this", "month") => Some(Period::ThisMonth),
+        ("last", "week") => Some(Period::LastWeek),
+        ("last", "month") => Some(Period::LastMonth),
+        ("last", n) => days(n).or_else(|| n.parse().ok().filter(|n| (1..=period::MAX_DAYS).contains(n))).map(Period::LastDays),
+        _ => None,
+    }
+}
+
+const GROUP_WORDS: &[(&str, GroupBy)] = &[
+    ("service", GroupBy::Service),
+    ("services", GroupBy::Service),
+    ("account", GroupBy::Account),
+    ("accounts", GroupBy::Account),
+    ("region", GroupBy::Region),
+    ("regions", GroupBy::Region),
+    ("usage-type", GroupBy::UsageType),
+    ("usage_type", GroupBy::UsageType),
+    ("usagetype", GroupBy::UsageType),
+    ("usage", GroupBy::UsageType),
+];
+
+fn group(word: &str) -> Option<GroupBy> {
+    GROUP_WORDS.iter().find(|(w, _)| *w == word).map(|(_, g)| *g)
+}
+
+/// Short names people use for services, and Cost Explorer's names for them.
+pub const SERVICE_ALIASES: &[(&str, &str)] = &[
+    ("ec2", "Amazon Elastic Compute Cloud - Compute"),
+    ("ec2-other", "EC2 - Other"),
+    ("ebs", "EC2 - Other"),
+    ("rds", "Amazon Relational Database Service"),
+    ("s3", "Amazon Simple Storage Service"),
+    ("lambda", "AWS Lambda"),
+    ("cloudfront", "Amazon CloudFront"),
+    ("cloudwatch", "AmazonCloudWatch"),
+    ("dynamodb", "Amazon DynamoDB"),
+    ("elb", "Elastic Load Balancing"),
+    ("eks", "Amazon Elastic Container Service for Kubernetes"),
+    ("ecs", "Amazon Elastic Container Service"),
+    ("redshift", "Amazon Redshift"),
+    ("sagemaker", "Amazon SageMaker"),
+    ("glue", "AWS Glue"),
+    ("athena", "Amazon Athena"),
+    ("kms", "AWS Key Management Service"),
+    ("vpc", "Amazon Virtual Private Cloud"),
+    ("elasticache", "Amazon ElastiCache"),
+    ("opensearch", "Amazon OpenSearch Service"),
+];
+
+/// Expands a known alias (case-insensitively); other values pass through unchanged.
+pub fn expand_service_alias(value: &str) -> String {
+    let lower = value.to_lowercase();
+    SERVICE_ALIASES.iter().find(|(alias, _)| *alias == lower).map_or_else(|| value.to_string(), |(_, name)| name.to_string())
+}
+
+/// The help message, generated from the vocabulary.
+pub fn help() -> Message {
+    let rows = VOCABULARY.iter().map(|e| vec![e.usage.to_string(), e.help.to_string()]).collect();
+    Message {
+        fallback: "costbot commands".to_string(),
+        blocks: vec![
+            Block::Header { text: "/cost: ask about spend".to_string() },
+            Block::Text { spans: vec![Span::Plain("Combine words freely, e.g. ".into()), Span::Code("/cost last month by service top 5 compare".into())] },
+            Block::Table { columns: vec!["Say".into(), "Means".into()], right_align: vec![false, false], rows },
+            Block::Context { spans: vec![Span::Plain("Answers come from costbot's store; they never wait on AWS.".into())] },
+        ],
+        tone: Tone::Neutral,
+    }
+}
+
+#[cfg(test)]
+mod tests;

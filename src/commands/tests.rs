@@ -1,0 +1,115 @@
+//! Tests of the `/cost` grammar.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn report(text: &str) -> Report {
+    match parse(text) {
+        Ok(Command::Report(r)) => r,
+        other => panic!("{text}: {other:?}"),
+    }
+}
+
+#[test]
+fn the_default_is_month_to_date() {
+    assert_eq!(report(""), Report { period: Period::MonthToDate, group: None, top: None, filters: Filters::default(), compare: false });
+}
+
+#[test]
+fn every_period_form_parses() {
+    let cases = [
+        ("today", Period::Today),
+        ("yesterday", Period::Yesterday),
+        ("this week", Period::ThisWeek),
+        ("last week", Period::LastWeek),
+        ("last 7d", Period::LastDays(7)),
+        ("last 30d", Period::LastDays(30)),
+        ("90d", Period::LastDays(90)),
+        ("last 14", Period::LastDays(14)),
+        ("mtd", Period::MonthToDate),
+        ("this month", Period::ThisMonth),
+        ("last month", Period::LastMonth),
+        ("2026-10", Period::Month(2026, 10)),
+        ("2026-10-01..2026-10-15", Period::Between("2026-10-01".parse().unwrap(), "2026-10-15".parse().unwrap())),
+        ("2026-10-03", Period::Between("2026-10-03".parse().unwrap(), "2026-10-03".parse().unwrap())),
+    ];
+    for (text, period) in cases {
+        assert_eq!(report(text).period, period, "{text}");
+        assert_eq!(report(&text.to_uppercase()).period, period, "{text} in capitals");
+    }
+}
+
+#[test]
+fn groupings_filters_top_and_compare_combine() {
+    let r = report("Last Month by Service top 5 service=EC2 account=prod compare");
+    assert_eq!(r.period, Period::LastMonth);
+    assert_eq!((r.group, r.top, r.compare), (Some(GroupBy::Service), Some(5), true));
+    assert_eq!(r.filters.services, vec!["Amazon Elastic Compute Cloud - Compute".to_string()]);
+    assert_eq!(r.filters.accounts, vec!["prod".to_string()]);
+    assert_eq!(report("by usage-type").group, Some(GroupBy::UsageType));
+    assert_eq!(report("by region").group, Some(GroupBy::Region));
+    assert_eq!(report("by accounts").group, Some(GroupBy::Account));
+    let quoted = report("service=\"Amazon Simple Storage Service\"");
+    assert_eq!(quoted.filters.services, vec!["Amazon Simple Storage Service".to_string()]);
+}
+
+#[test]
+fn other_commands_parse() {
+    assert_eq!(parse("help"), Ok(Command::Help));
+    assert_eq!(parse("anomalies"), Ok(Command::Anomalies));
+    assert_eq!(
+        parse("forecast service=rds"),
+        Ok(Command::Forecast(Filters { services: vec!["Amazon Relational Database Service".into()], accounts: vec![] }))
+    );
+}
+
+#[test]
+fn mistakes_are_named_with_the_nearest_valid_word() {
+    let says = |text: &str| parse(text).unwrap_err().to_string();
+    assert_eq!(says("anomolies"), "I don't know `anomolies` — did you mean `anomalies`?");
+    assert_eq!(says("last weak"), "`last` needs `week`, `month` or a number of days like `7d`");
+    assert_eq!(says("by colour"), "`by` needs service, account, region or usage-type");
+    assert_eq!(says("by service top"), "`top` needs a number from 1 to 100");
+    assert_eq!(says("servce=ec2"), "I don't know `servce=` — did you mean `service=`?");
+    assert_eq!(says("mtd last week"), "two periods: `mtd` and `last week`; say one");
+    assert_eq!(says("top 5"), "`top N` needs a breakdown, e.g. `by service top 5`");
+    assert_eq!(says("frobnicate"), "I don't know `frobnicate`");
+    assert!(says("2026-13").starts_with("I don't know `2026-13`"));
+}
+
+#[test]
+fn injection_attempts_are_just_unknown_words() {
+    let err = parse("'; drop table cost_facts; --").unwrap_err();
+    assert!(matches!(err, ParseError::Unknown { .. }), "{err:?}");
+    let err = parse("service='); DELETE FROM cost_facts; --").unwrap_err();
+    assert_eq!(err.to_string(), "I don't know `delete`");
+    // A quoted filter value is data: it is carried as text and resolved against the store by
+    // parameterised queries, never spliced into SQL.
+    let r = report("service=\"'); DELETE FROM cost_facts; --\"");
+    assert_eq!(r.filters.services, vec!["'); DELETE FROM cost_facts; --".to_string()]);
+}
+
+#[test]
+fn help_lists_every_vocabulary_entry() {
+    let text = serde_json::to_string(&help()).unwrap();
+    for entry in VOCABULARY {
+        assert!(text.contains(entry.help), "{}", entry.usage);
+    }
+}
+
+proptest! {
+    #[test]
+    fn any_input_gets_a_command_or_a_short_error(text in any::<String>()) {
+        match parse(&text) {
+            Ok(_) => {}
+            Err(e) => prop_assert!(e.to_string().chars().count() < 200),
+        }
+    }
+
+    #[test]
+    fn huge_and_odd_inputs_never_panic(word in "[a-z0-9=.\\-\"“” ]{0,64}", repeat in 0usize..2000) {
+        let text = word.repeat(repeat);
+        let _ = parse(&text);
+    }
+}
