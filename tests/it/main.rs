@@ -1,6 +1,7 @@
 //! All integration tests in one binary: each test binary that links the AWS SDK is large, so
 //! one binary with modules keeps build time and disk use down.
 
+mod answers;
 mod audit;
 mod chat_flow;
 mod cli;

@@ -1,0 +1,153 @@
+//! `/cost` answers against a store with known data, on Postgres and on SQLite: every figure
+//! is checked against a sum computed here, independently, from the generated facts.
+
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use costbot::bot::Bot;
+use costbot::chat::{Actor, ChannelId, FollowUp, Inbound, Platform, Reply, UserId};
+use costbot::config::Config;
+use costbot::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
+use costbot::store::{DynStore, PgStore, SqliteStore};
+use rust_decimal::Decimal;
+
+const ACCOUNTS: [(&str, Option<&str>); 3] = [("111111111111", Some("prod")), ("222222222222", Some("staging")), ("333333333333", None)];
+const SERVICES: [&str; 4] = ["Amazon Elastic Compute Cloud - Compute", "Amazon Simple Storage Service", "AWS Lambda", "Amazon Relational Database Service"];
+
+struct Fact {
+    day: NaiveDate,
+    account: &'static str,
+    service: &'static str,
+    amount: Decimal,
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// Ten-decimal amounts that differ by day, account and service; Lambda is a flat
+/// $10.0000000001 a day so the forecast has a known answer.
+fn dataset() -> Vec<Fact> {
+    let mut out = Vec::new();
+    for day in d("2026-07-01").iter_days().take_while(|x| *x <= d("2026-11-25")) {
+        for (a, (account, _)) in ACCOUNTS.iter().enumerate() {
+            for (s, service) in SERVICES.iter().enumerate() {
+                let amount = if *service == "AWS Lambda" {
+                    "10.0000000001".parse().unwrap()
+                } else {
+                    let cents = 1_000 + (day.ordinal() as i64 * 37 + a as i64 * 1_301 + s as i64 * 7_919) % 50_000;
+                    Decimal::new(cents * 100_000_000 + (day.ordinal() as i64 % 97), 10)
+                };
+                out.push(Fact { day, account, service, amount });
+            }
+        }
+    }
+    out
+}
+
+async fn load(store: &DynStore, facts: &[Fact]) {
+    let accounts: Vec<Account> = ACCOUNTS
+        .iter()
+        .map(|(id, name)| Account { id: AccountId::parse(id).unwrap(), name: name.map(String::from), configured: true })
+        .collect();
+    store.upsert_accounts(&accounts).await.unwrap();
+    let rows: Vec<CostFact> = facts
+        .iter()
+        .map(|f| CostFact {
+            granularity: Granularity::Daily,
+            period_start: f.day.and_hms_opt(0, 0, 0).unwrap(),
+            account: AccountId::parse(f.account).unwrap(),
+            service: ServiceName::parse(f.service).unwrap(),
+            amount: Money::from_decimal(f.amount),
+            unit: "USD".into(),
+            estimated: f.day >= d("2026-11-24"),
+        })
+        .collect();
+    let range = DateRange::new(d("2026-07-01"), d("2026-11-26")).unwrap();
+    store.replace_cost_facts(&AccountId::parse("111111111111").unwrap(), Granularity::Daily, &range, &rows, now()).await.unwrap();
+}
+
+fn now() -> NaiveDateTime {
+    "2026-11-25T12:00:00".parse().unwrap()
+}
+
+fn sum(facts: &[Fact], from: &str, to: &str, keep: impl Fn(&Fact) -> bool) -> String {
+    let total: Decimal = facts.iter().filter(|f| f.day >= d(from) && f.day <= d(to) && keep(f)).map(|f| f.amount).sum();
+    Money::from_decimal(total).to_string()
+}
+
+async fn ask(bot: &Bot, text: &str) -> String {
+    let actor = Actor { platform: Platform::Slack, user: UserId("U1".into()), roles: vec![], channel: ChannelId("CALL".into()) };
+    let reply = bot.handle_at(Inbound::Command { actor, text: text.into(), follow_up: FollowUp::None }, now()).await;
+    assert!(matches!(reply, Reply::InChannel(_)), "{text}: {reply:?}");
+    serde_json::to_string(&reply).unwrap()
+}
+
+async fn check(store: DynStore) {
+    let facts = dataset();
+    load(&store, &facts).await;
+    let config = Config::from_toml("[[channels]]\nplatform = \"slack\"\nid = \"CALL\"\n").unwrap();
+    let bot = Bot::new(store, Arc::new(config));
+    let all = |_: &Fact| true;
+    let periods = [
+        ("", "2026-11-01", "2026-11-25"),
+        ("mtd", "2026-11-01", "2026-11-25"),
+        ("today", "2026-11-25", "2026-11-25"),
+        ("yesterday", "2026-11-24", "2026-11-24"),
+        ("this week", "2026-11-23", "2026-11-25"),
+        ("last week", "2026-11-16", "2026-11-22"),
+        ("last 7d", "2026-11-19", "2026-11-25"),
+        ("last 30d", "2026-10-27", "2026-11-25"),
+        ("last 90d", "2026-08-28", "2026-11-25"),
+        ("this month", "2026-11-01", "2026-11-30"),
+        ("last month", "2026-10-01", "2026-10-31"),
+        ("2026-09", "2026-09-01", "2026-09-30"),
+        ("2026-10-01..2026-10-15", "2026-10-01", "2026-10-15"),
+    ];
+    for (text, from, to) in periods {
+        let expected = sum(&facts, from, to, all);
+        let answer = ask(&bot, text).await;
+        assert!(answer.contains(&format!("\"text\":\"{expected}\"")), "`{text}` should total {expected}: {answer}");
+    }
+
+    let ec2 = |f: &Fact| f.service.ends_with("Compute");
+    let answer = ask(&bot, "last month service=EC2").await;
+    assert!(answer.contains(&sum(&facts, "2026-10-01", "2026-10-31", ec2)), "{answer}");
+    let staging = |f: &Fact| f.account == "222222222222";
+    let answer = ask(&bot, "mtd account=Staging by service").await;
+    assert!(answer.contains(&sum(&facts, "2026-11-01", "2026-11-25", staging)), "{answer}");
+    for service in SERVICES {
+        let one = |f: &Fact| f.account == "222222222222" && f.service == service;
+        assert!(answer.contains(&sum(&facts, "2026-11-01", "2026-11-25", one)), "{service}: {answer}");
+    }
+
+    // by account, with names, and top 2 folding the rest.
+    let answer = ask(&bot, "last month by account top 2").await;
+    let mut per_account: Vec<(Decimal, &str)> = ACCOUNTS
+        .iter()
+        .map(|(id, _)| (facts.iter().filter(|f| f.account == *id && f.day.month() == 10).map(|f| f.amount).sum(), *id))
+        .collect();
+    per_account.sort_by(|a, b| b.0.cmp(&a.0));
+    assert!(answer.contains(&Money::from_decimal(per_account[0].0).to_string()), "{answer}");
+    assert!(answer.contains("1 more") && answer.contains(&Money::from_decimal(per_account[2].0).to_string()), "{answer}");
+    assert!(answer.contains("prod (111111111111)") || answer.contains("staging (222222222222)"), "{answer}");
+
+    // compare: month to date against the same days of last month, with the delta.
+    let answer = ask(&bot, "mtd compare").await;
+    let (now_total, before) = (sum(&facts, "2026-11-01", "2026-11-25", all), sum(&facts, "2026-10-01", "2026-10-25", all));
+    assert!(answer.contains(&now_total) && answer.contains(&before) && (answer.contains('▲') || answer.contains('▼')), "{answer}");
+
+    // forecast: $10.0000000001 a day in one account: 30 days → $300.00; 24 complete days so far.
+    let answer = ask(&bot, "forecast service=lambda account=prod").await;
+    assert!(answer.contains("$300.00") && answer.contains("$240.00"), "{answer}");
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn every_answer_matches_independent_sums_on_postgres(pool: sqlx::PgPool) {
+    check(Arc::new(PgStore::from_pool(pool))).await;
+}
+
+#[tokio::test]
+async fn every_answer_matches_independent_sums_on_sqlite() {
+    check(Arc::new(SqliteStore::in_memory().await.unwrap())).await;
+}
