@@ -11,7 +11,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use crate::chat::message::Message;
 use crate::commands::{Filters, GroupBy, Report};
 use crate::domain::forecast::{month_end, HISTORY_DAYS};
-use crate::domain::{AccountId, DateRange, Granularity, Money, ServiceName};
+use crate::domain::{AccountId, BreakdownDimension, DateRange, Granularity, Money, ServiceName};
 use crate::render::answer::{self, Line, SpendView};
 use crate::store::{DynStore, SpendGroup, SpendQuery, SpendRow};
 
@@ -58,14 +58,16 @@ impl Answers {
         let query = SpendQuery { granularity: Granularity::Daily, range, accounts, services };
         let group = match report.group {
             None => None,
-            Some(GroupBy::Service) => Some((SpendGroup::Service, "service")),
-            Some(GroupBy::Account) => Some((SpendGroup::Account, "account")),
-            Some(GroupBy::Region | GroupBy::UsageType) => {
-                return Err(AnswerError::User(
-                    "Breakdowns by region and usage type are not collected yet; try `by service` or `by account`.".into(),
-                ))
-            }
+            Some(GroupBy::Service) => Some((Grouping::Spend(SpendGroup::Service), "service")),
+            Some(GroupBy::Account) => Some((Grouping::Spend(SpendGroup::Account), "account")),
+            Some(GroupBy::Region) => Some((Grouping::Dimension(BreakdownDimension::Region), "region")),
+            Some(GroupBy::UsageType) => Some((Grouping::Dimension(BreakdownDimension::UsageType), "usage type")),
         };
+        if matches!(group, Some((Grouping::Dimension(_), _))) && query.services.is_some() {
+            return Err(AnswerError::User(
+                "Region and usage-type breakdowns are per account; drop `service=` or break down `by service`.".into(),
+            ));
+        }
         let current = self.rows(&query, group.map(|g| g.0)).await?;
         let previous_range = report.compare.then(|| report.period.previous(today));
         let previous = match previous_range {
@@ -73,7 +75,7 @@ impl Answers {
             None => None,
         };
         let label = |key: &str| match group.map(|g| g.0) {
-            Some(SpendGroup::Account) => names.get(key).map_or_else(|| key.to_string(), |n| format!("{n} ({key})")),
+            Some(Grouping::Spend(SpendGroup::Account)) => names.get(key).map_or_else(|| key.to_string(), |n| format!("{n} ({key})")),
             _ => key.to_string(),
         };
         let prev_of = |key: &str| previous.as_ref().map(|p| p.grouped.iter().find(|r| r.key == key).map_or(Money::ZERO, |r| r.amount));
@@ -120,12 +122,13 @@ impl Answers {
         Ok(answer::forecast(month_end(today, &days).as_ref(), &said, self.collected_at().await?))
     }
 
-    async fn rows(&self, query: &SpendQuery, group: Option<SpendGroup>) -> anyhow::Result<Rows> {
+    async fn rows(&self, query: &SpendQuery, group: Option<Grouping>) -> anyhow::Result<Rows> {
         let total_rows = self.store.spend(query, SpendGroup::Total).await?;
         let total = total_rows.first().map_or(Money::ZERO, |r| r.amount);
         let estimated = total_rows.first().is_some_and(|r| r.estimated);
         let grouped = match group {
-            Some(g) => self.store.spend(query, g).await?,
+            Some(Grouping::Spend(g)) => self.store.spend(query, g).await?,
+            Some(Grouping::Dimension(d)) => self.store.spend_by_dimension(query, d).await?,
             None => Vec::new(),
         };
         Ok(Rows { total, estimated, grouped })
@@ -217,6 +220,15 @@ impl Answers {
         }
         Ok(list)
     }
+}
+
+/// Which table a breakdown reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Grouping {
+    /// Cost facts, by service or account.
+    Spend(SpendGroup),
+    /// Breakdown facts, by region or usage type.
+    Dimension(BreakdownDimension),
 }
 
 struct Rows {

@@ -177,6 +177,9 @@ fn collect_settings(config: &Config, granularity: Granularity) -> CollectSetting
         metric: config.costs.metric.clone(),
         restatement_days: config.costs.restatement_days,
         backfill_days: config.costs.backfill_days,
+        // Validation caps the hours at a year, so the conversion cannot overflow.
+        breakdown_every: (config.costs.breakdown_every_hours > 0)
+            .then(|| chrono::Duration::hours(config.costs.breakdown_every_hours.min(8_760) as i64)),
     }
 }
 

@@ -13,7 +13,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::domain::cost::{plan_fetch, FetchPlanInput};
 use crate::domain::run::{CollectorRun, SourceReport};
-use crate::domain::{AccountId, CostFact, DateRange, Granularity};
+use crate::domain::{AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity};
 use crate::store::DynStore;
 
 /// The job name used in run records and schedule claims.
@@ -48,11 +48,28 @@ pub struct FetchError {
     pub api_calls: u64,
 }
 
+/// Breakdown rows a source returned.
+#[derive(Debug, Default)]
+pub struct FetchedBreakdown {
+    /// Every row in the range.
+    pub rows: Vec<BreakdownFact>,
+    /// Requests made.
+    pub api_calls: u64,
+}
+
 /// Where cost facts come from: one paginated query per source account per run.
 #[async_trait]
 pub trait CostSource: Send + Sync {
     /// Fetches every fact the source's Cost Explorer has for the request.
     async fn fetch(&self, source: &AccountId, request: &FetchRequest) -> Result<Fetched, FetchError>;
+
+    /// Fetches spend per account by region or usage type (one paginated query).
+    async fn fetch_breakdown(
+        &self,
+        source: &AccountId,
+        request: &FetchRequest,
+        dimension: BreakdownDimension,
+    ) -> Result<FetchedBreakdown, FetchError>;
 }
 
 /// Collector settings, from `[costs]`.
@@ -66,6 +83,8 @@ pub struct CollectSettings {
     pub restatement_days: u64,
     /// How far back a new source reaches.
     pub backfill_days: u64,
+    /// Refresh region and usage-type breakdowns at most this often (`None`: never).
+    pub breakdown_every: Option<chrono::Duration>,
 }
 
 /// Runs collections. Cheap to clone.
@@ -155,6 +174,9 @@ impl Collector {
                     Ok(rows) => report.rows_written = rows,
                     Err(error) => report.error = Some(format!("cannot write facts: {error:#}")),
                 }
+                if report.error.is_none() {
+                    self.collect_breakdowns(source, &request, &mut report).await;
+                }
             }
             Err(failure) => {
                 report.api_calls = failure.api_calls;
@@ -166,6 +188,33 @@ impl Collector {
 }
 
 impl Collector {
+    /// Refreshes the region and usage-type breakdowns when they are older than the configured
+    /// interval. They change slowly and each costs a Cost Explorer request, so they are not
+    /// fetched on every hourly run. A failure is reported; the facts already written stay.
+    async fn collect_breakdowns(&self, source: &AccountId, request: &FetchRequest, report: &mut SourceReport) {
+        let Some(every) = self.settings.breakdown_every else { return };
+        for dimension in [BreakdownDimension::Region, BreakdownDimension::UsageType] {
+            let last = self.store.last_breakdown_at(source, dimension).await.ok().flatten();
+            if last.is_some_and(|at| Utc::now().naive_utc() - at < every) {
+                continue;
+            }
+            match self.source.fetch_breakdown(source, request, dimension).await {
+                Ok(fetched) => {
+                    report.api_calls += fetched.api_calls;
+                    let rows: Vec<BreakdownFact> = fetched.rows.into_iter().filter(|r| request.range.contains(r.period_start)).collect();
+                    let at = Utc::now().naive_utc();
+                    if let Err(error) = self.store.replace_breakdowns(source, request.granularity, dimension, &request.range, &rows, at).await {
+                        report.error = Some(format!("cannot write {} breakdown: {error:#}", dimension.as_str()));
+                    }
+                }
+                Err(failure) => {
+                    report.api_calls += failure.api_calls;
+                    report.error = Some(format!("{} breakdown: {:#}", dimension.as_str(), failure.error));
+                }
+            }
+        }
+    }
+
     async fn holds_data(&self, source: &AccountId, range: &DateRange) -> bool {
         let filter = crate::store::FactFilter { granularity: self.settings.granularity, range: *range, accounts: None };
         match self.store.source_fact_count(source, &filter).await {

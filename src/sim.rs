@@ -12,10 +12,10 @@ use rand_chacha::ChaCha8Rng;
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 
-use crate::collector::{CostSource, FetchError, FetchRequest, Fetched};
+use crate::collector::{CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown};
 use crate::detection::BreakdownSource;
 use crate::domain::root_cause::{BreakdownRow, Dimension};
-use crate::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
+use crate::domain::{Account, AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName};
 
 /// Marks simulated data wherever it is shown.
 pub const SIMULATED_LABEL: &str = "(simulated)";
@@ -273,6 +273,42 @@ impl CostSource for SimulatedCloud {
         // Cost Explorer pages grouped results; count one simulated request per 5,000 groups.
         let api_calls = 1 + facts.len() as u64 / 5_000;
         Ok(Fetched { facts, api_calls })
+    }
+
+    async fn fetch_breakdown(
+        &self,
+        source: &AccountId,
+        request: &FetchRequest,
+        dimension: BreakdownDimension,
+    ) -> Result<FetchedBreakdown, FetchError> {
+        let fail = |error| FetchError { error, api_calls: 1 };
+        // The simulation keeps breakdowns daily; hourly ones are not simulated.
+        if request.granularity == Granularity::Hourly {
+            return Ok(FetchedBreakdown { rows: Vec::new(), api_calls: 1 });
+        }
+        let mut sums: std::collections::BTreeMap<(NaiveDate, usize, String), Money> = std::collections::BTreeMap::new();
+        for line in &self.lines {
+            let account = &self.accounts[line.account].0;
+            let service = ServiceName::parse(line.service).map_err(|e| fail(e.into()))?;
+            let (rows, _) = self.breakdown(source, account, &service, request.range).await.map_err(fail)?;
+            for row in rows.into_iter().filter(|r| matches!((r.dimension, dimension), (Dimension::Region, BreakdownDimension::Region) | (Dimension::UsageType, BreakdownDimension::UsageType))) {
+                *sums.entry((row.day, line.account, row.name)).or_default() += row.amount;
+            }
+        }
+        let today = self.today;
+        let rows = sums
+            .into_iter()
+            .map(|((day, account, key), amount)| BreakdownFact {
+                granularity: Granularity::Daily,
+                period_start: day.and_time(chrono::NaiveTime::MIN),
+                account: self.accounts[account].0.clone(),
+                dimension,
+                key,
+                amount,
+                estimated: day + Days::new(2) > today,
+            })
+            .collect();
+        Ok(FetchedBreakdown { rows, api_calls: 1 })
     }
 }
 

@@ -12,11 +12,11 @@ use aws_sdk_costexplorer::types::{
 use aws_sdk_costexplorer::Client;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use crate::collector::{CostSource, FetchError, FetchRequest, Fetched};
+use crate::collector::{CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown};
 use crate::config::Config;
 use crate::detection::BreakdownSource;
 use crate::domain::root_cause::{BreakdownRow, Dimension as RootDimension};
-use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
+use crate::domain::{AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName};
 
 /// Cost Explorer clients, one per source account, each with that account's credentials.
 pub struct CostExplorerSource {
@@ -93,6 +93,43 @@ impl CostSource for CostExplorerSource {
         let facts = facts_from_results(&results, request).map_err(|error| FetchError { error, api_calls })?;
         Ok(Fetched { facts, api_calls })
     }
+
+    async fn fetch_breakdown(
+        &self,
+        source: &AccountId,
+        request: &FetchRequest,
+        dimension: BreakdownDimension,
+    ) -> Result<FetchedBreakdown, FetchError> {
+        let client = self.client(source).map_err(|error| FetchError { error, api_calls: 0 })?;
+        let (results, api_calls) = query_all(client, request, ["LINKED_ACCOUNT", dimension.cost_explorer_key()], None).await?;
+        let rows = dimension_facts(&results, request, dimension).map_err(|error| FetchError { error, api_calls })?;
+        Ok(FetchedBreakdown { rows, api_calls })
+    }
+}
+
+/// Converts results grouped by `[LINKED_ACCOUNT, REGION | USAGE_TYPE]` into breakdown facts.
+fn dimension_facts(results: &[ResultByTime], request: &FetchRequest, dimension: BreakdownDimension) -> Result<Vec<BreakdownFact>> {
+    let mut rows = Vec::new();
+    for result in results {
+        let start = result.time_period().map(|p| p.start()).context("result without a time period")?;
+        let period_start = parse_period_start(start)?;
+        for group in result.groups() {
+            let [account, key] = group.keys() else {
+                return Err(anyhow!("Cost Explorer returned group keys {:?}, expected [account, {}]", group.keys(), dimension.as_str()));
+            };
+            let amount = group.metrics().and_then(|m| m.get(&request.metric)).and_then(|v| v.amount()).unwrap_or("0");
+            rows.push(BreakdownFact {
+                granularity: request.granularity,
+                period_start,
+                account: AccountId::parse(account)?,
+                dimension,
+                key: key.clone(),
+                amount: Money::parse(amount)?,
+                estimated: result.estimated(),
+            });
+        }
+    }
+    Ok(rows)
 }
 
 #[async_trait]

@@ -139,6 +139,9 @@ pub struct CostsConfig {
     pub backfill_days: u64,
     /// Cron expression with a seconds field; the default runs at minute 5 of every hour.
     pub schedule: String,
+    /// Hours between refreshes of the region and usage-type breakdowns (two extra Cost
+    /// Explorer requests per payer); 0 turns them off.
+    pub breakdown_every_hours: u64,
 }
 
 impl Default for CostsConfig {
@@ -150,6 +153,7 @@ impl Default for CostsConfig {
             restatement_days: 3,
             backfill_days: 90,
             schedule: "0 5 * * * *".to_string(),
+            breakdown_every_hours: 24,
         }
     }
 }
@@ -287,6 +291,9 @@ impl Config {
         }
         if self.slack.mode == SlackMode::Socket && self.slack.enabled() && self.slack.app_token.is_none() {
             bail!("slack.app_token is required when slack.mode = \"socket\"");
+        }
+        if self.costs.breakdown_every_hours > 8_760 {
+            bail!("costs.breakdown_every_hours must be at most 8760 (a year)");
         }
         if self.aws.max_attempts == 0 {
             bail!("aws.max_attempts must be at least 1");

@@ -85,6 +85,53 @@ pub struct CostFact {
     pub estimated: bool,
 }
 
+/// A dimension that spend is broken down by, besides service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakdownDimension {
+    /// AWS region (`us-east-1`, `global`, …).
+    Region,
+    /// Cost Explorer usage type (`USE1-BoxUsage:m5.xlarge`, …).
+    UsageType,
+}
+
+impl BreakdownDimension {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakdownDimension::Region => "region",
+            BreakdownDimension::UsageType => "usage_type",
+        }
+    }
+
+    /// Cost Explorer's dimension key.
+    pub fn cost_explorer_key(self) -> &'static str {
+        match self {
+            BreakdownDimension::Region => "REGION",
+            BreakdownDimension::UsageType => "USAGE_TYPE",
+        }
+    }
+}
+
+/// What one account spent in one period on one region or usage type (all services).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakdownFact {
+    /// Day or hour.
+    pub granularity: Granularity,
+    /// Start of the period, UTC.
+    pub period_start: NaiveDateTime,
+    /// The account.
+    pub account: AccountId,
+    /// Region or usage type.
+    pub dimension: BreakdownDimension,
+    /// The region or usage type (Cost Explorer's text; may be empty for some charges).
+    pub key: String,
+    /// The exact amount.
+    pub amount: Money,
+    /// Cost Explorer marks recent periods as estimated.
+    pub estimated: bool,
+}
+
 /// A half-open range of UTC dates, `start..end`, never empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DateRange {

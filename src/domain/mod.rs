@@ -13,7 +13,7 @@ pub mod money;
 pub mod root_cause;
 pub mod run;
 
-pub use cost::{CostFact, DateRange, Granularity};
+pub use cost::{BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity};
 pub use ids::{AccountId, RoleArn, ServiceName};
 pub use money::Money;
 

@@ -26,7 +26,9 @@ use crate::config::DatabaseConfig;
 use crate::domain::audit::{AuditEntry, AuditRecord};
 use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
 use crate::domain::run::{CollectorRun, RunId, SourceReport};
-use crate::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
+use crate::domain::{
+    Account, AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName,
+};
 
 /// Which facts to read.
 #[derive(Debug, Clone)]
@@ -174,6 +176,25 @@ pub trait Store: AnomalyStore + OutboxStore + AuditStore + Send + Sync + 'static
 
     /// The exact total of the facts a filter selects, summed in SQL.
     async fn total(&self, filter: &FactFilter) -> Result<Money>;
+
+    /// Replaces, in one transaction, what `source` delivered for `range` in one breakdown
+    /// dimension. Returns the rows written.
+    async fn replace_breakdowns(
+        &self,
+        source: &AccountId,
+        granularity: Granularity,
+        dimension: BreakdownDimension,
+        range: &DateRange,
+        rows: &[BreakdownFact],
+        collected_at: NaiveDateTime,
+    ) -> Result<u64>;
+
+    /// When this source's breakdown in a dimension was last written.
+    async fn last_breakdown_at(&self, source: &AccountId, dimension: BreakdownDimension) -> Result<Option<NaiveDateTime>>;
+
+    /// Sums spend by region or usage type in SQL, largest first (service filters do not apply:
+    /// breakdowns are per account).
+    async fn spend_by_dimension(&self, query: &SpendQuery, dimension: BreakdownDimension) -> Result<Vec<SpendRow>>;
 
     /// Sums spend in SQL, grouped as asked, largest first.
     async fn spend(&self, query: &SpendQuery, group: SpendGroup) -> Result<Vec<SpendRow>>;

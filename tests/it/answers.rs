@@ -7,7 +7,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use costbot::bot::Bot;
 use costbot::chat::{Actor, ChannelId, FollowUp, Inbound, Platform, Reply, UserId};
 use costbot::config::Config;
-use costbot::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
+use costbot::domain::{Account, AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName};
 use costbot::store::{DynStore, PgStore, SqliteStore};
 use rust_decimal::Decimal;
 
@@ -64,7 +64,40 @@ async fn load(store: &DynStore, facts: &[Fact]) {
         })
         .collect();
     let range = DateRange::new(d("2026-07-01"), d("2026-11-26")).unwrap();
-    store.replace_cost_facts(&AccountId::parse("111111111111").unwrap(), Granularity::Daily, &range, &rows, now()).await.unwrap();
+    let source = AccountId::parse("111111111111").unwrap();
+    store.replace_cost_facts(&source, Granularity::Daily, &range, &rows, now()).await.unwrap();
+    for dimension in [BreakdownDimension::Region, BreakdownDimension::UsageType] {
+        let rows: Vec<BreakdownFact> = facts
+            .iter()
+            .map(|f| BreakdownFact {
+                granularity: Granularity::Daily,
+                period_start: f.day.and_hms_opt(0, 0, 0).unwrap(),
+                account: AccountId::parse(f.account).unwrap(),
+                dimension,
+                key: breakdown_key(f, dimension).to_string(),
+                amount: Money::from_decimal(f.amount),
+                estimated: false,
+            })
+            .collect();
+        // Several services share a key on a day: sum them as Cost Explorer would.
+        let mut merged: std::collections::BTreeMap<(NaiveDateTime, String, String), BreakdownFact> = Default::default();
+        for row in rows {
+            let key = (row.period_start, row.account.to_string(), row.key.clone());
+            merged.entry(key).and_modify(|r| r.amount += row.amount).or_insert(row);
+        }
+        let rows: Vec<BreakdownFact> = merged.into_values().collect();
+        store.replace_breakdowns(&source, Granularity::Daily, dimension, &range, &rows, now()).await.unwrap();
+    }
+}
+
+/// S3 runs in us-east-1, everything else in eu-west-1; usage types follow the service.
+fn breakdown_key(f: &Fact, dimension: BreakdownDimension) -> &'static str {
+    match (dimension, f.service) {
+        (BreakdownDimension::Region, "Amazon Simple Storage Service") => "us-east-1",
+        (BreakdownDimension::Region, _) => "eu-west-1",
+        (BreakdownDimension::UsageType, "AWS Lambda") => "Lambda-GB-Second",
+        (BreakdownDimension::UsageType, _) => "BoxUsage",
+    }
 }
 
 fn now() -> NaiveDateTime {
@@ -136,6 +169,15 @@ async fn check(store: DynStore) {
     let answer = ask(&bot, "mtd compare").await;
     let (now_total, before) = (sum(&facts, "2026-11-01", "2026-11-25", all), sum(&facts, "2026-10-01", "2026-10-25", all));
     assert!(answer.contains(&now_total) && answer.contains(&before) && (answer.contains('▲') || answer.contains('▼')), "{answer}");
+
+    // by region and by usage type come from the breakdowns.
+    let answer = ask(&bot, "last month by region").await;
+    let us = |f: &Fact| breakdown_key(f, BreakdownDimension::Region) == "us-east-1";
+    let eu = |f: &Fact| breakdown_key(f, BreakdownDimension::Region) == "eu-west-1";
+    assert!(answer.contains(&sum(&facts, "2026-10-01", "2026-10-31", us)) && answer.contains(&sum(&facts, "2026-10-01", "2026-10-31", eu)), "{answer}");
+    let answer = ask(&bot, "2026-09 by usage-type account=prod").await;
+    let lambda_prod = |f: &Fact| f.account == "111111111111" && f.service == "AWS Lambda";
+    assert!(answer.contains(&sum(&facts, "2026-09-01", "2026-09-30", lambda_prod)), "{answer}");
 
     // forecast: $10.0000000001 a day in one account: 30 days → $300.00; 24 complete days so far.
     let answer = ask(&bot, "forecast service=lambda account=prod").await;
