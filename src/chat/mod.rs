@@ -4,6 +4,7 @@
 //! JSON. Everything else speaks [`Inbound`], [`Reply`] and [`message::Message`].
 
 pub mod message;
+pub mod slack;
 
 use std::fmt;
 
