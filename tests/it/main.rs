@@ -4,5 +4,6 @@
 mod cli;
 mod collector_aws;
 mod scheduling;
+mod slack;
 mod store_contract;
 mod support;

@@ -57,13 +57,13 @@ pub fn connector() -> anyhow::Result<Connector> {
         .build())
 }
 
-/// A slack-morphism client, pointed at `api_url` (for example `http://127.0.0.1:PORT/api/`)
+/// A slack-morphism client, pointed at `api_url` (for example `http://127.0.0.1:PORT/api`)
 /// instead of `https://slack.com/api/` when given.
 pub fn slack_client(api_url: Option<&str>) -> anyhow::Result<SlackClient<SlackClientHyperConnector<Connector>>> {
     let mut connector = SlackClientHyperConnector::with_connector(connector()?);
     if let Some(url) = api_url {
-        let url = if url.ends_with('/') { url.to_string() } else { format!("{url}/") };
-        connector = connector.with_slack_api_url(&url);
+        // slack-morphism joins the base and the method name with a slash of its own.
+        connector = connector.with_slack_api_url(url.trim_end_matches('/'));
     }
     Ok(SlackClient::new(connector))
 }

@@ -168,7 +168,8 @@ fn table(columns: &[String], right_align: &[bool], rows: &[Vec<String>]) -> Stri
     const FENCE: &str = "```";
     // Cells are cut so one very wide cell cannot push every other column out of the block.
     const MAX_CELL: usize = 40;
-    let cell = |text: &str| escape(&truncate(&text.replace(['\n', '\r', '`'], " "), MAX_CELL));
+    // Cells are padded as people will see them, so escaping waits until a line is complete.
+    let cell = |text: &str| truncate(&text.replace(['\n', '\r', '`'], " "), MAX_CELL);
     let header: Vec<String> = columns.iter().map(|c| cell(c)).collect();
     let body: Vec<Vec<String>> = rows.iter().map(|r| (0..columns.len()).map(|i| cell(r.get(i).map_or("", |s| s))).collect()).collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -190,7 +191,7 @@ fn table(columns: &[String], right_align: &[bool], rows: &[Vec<String>]) -> Stri
                 }
             })
             .collect();
-        padded.join("  ").trim_end().to_string()
+        escape(padded.join("  ").trim_end())
     };
     let mut lines = vec![line(&header), widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  ")];
     if body.is_empty() {
