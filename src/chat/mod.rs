@@ -6,6 +6,7 @@
 pub mod dispatch;
 pub mod message;
 pub mod outbox;
+pub mod slack;
 
 use std::fmt;
 

@@ -48,7 +48,7 @@ pub fn chain_hash(prev_hash: &str, record: &AuditRecord) -> String {
         hasher.update((field.len() as u64).to_be_bytes());
         hasher.update(field.as_bytes());
     }
-    format!("{:x}", hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// Where a chain breaks.

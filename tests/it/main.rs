@@ -10,5 +10,6 @@ mod detection_aws;
 mod detector;
 mod nab_port;
 mod scheduling;
+mod slack;
 mod store_contract;
 mod support;

@@ -1,0 +1,214 @@
+//! Outbound Slack: `chat.postMessage`, `chat.update` and `response_url` follow-ups, with
+//! Slack's failures sorted into "try again later" and "will never work".
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::prelude::{
+    SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest, SlackApiToken, SlackApiTokenValue, SlackClient,
+    SlackClientHyperConnector, SlackMessageContent,
+};
+
+use slack_morphism::errors::SlackClientError;
+
+use super::{render, reply};
+use crate::chat::message::Message;
+use crate::chat::{ChannelId, FollowUp, MessageRef, Reply, SendError, Sender};
+
+/// The connector every Slack call goes through: HTTPS for Slack itself, plain HTTP allowed so
+/// tests can point the client at a local fake.
+pub type Connector = HttpsConnector<HttpConnector>;
+
+/// Slack error codes that describe a passing condition on Slack's side.
+const RETRYABLE_CODES: &[&str] = &["ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"];
+
+/// Posts and edits costbot's messages in Slack with a bot token.
+pub struct SlackSender {
+    client: SlackClient<SlackClientHyperConnector<Connector>>,
+    token: SlackApiToken,
+    http: Client<Connector, Full<Bytes>>,
+    max_retries: u32,
+    max_wait: Duration,
+}
+
+impl std::fmt::Debug for SlackSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackSender").field("max_retries", &self.max_retries).finish_non_exhaustive()
+    }
+}
+
+/// An HTTPS-or-HTTP connector with the system's root certificates and the ring provider (named
+/// explicitly, because rustls cannot pick a process default when two providers are compiled in).
+pub fn connector() -> anyhow::Result<Connector> {
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+        .context("loading the system's root certificates for Slack")?
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build())
+}
+
+/// A slack-morphism client, pointed at `api_url` (for example `http://127.0.0.1:PORT/api`)
+/// instead of `https://slack.com/api/` when given.
+pub fn slack_client(api_url: Option<&str>) -> anyhow::Result<SlackClient<SlackClientHyperConnector<Connector>>> {
+    let mut connector = SlackClientHyperConnector::with_connector(connector()?);
+    if let Some(url) = api_url {
+        // slack-morphism joins the base and the method name with a slash of its own.
+        connector = connector.with_slack_api_url(url.trim_end_matches('/'));
+    }
+    Ok(SlackClient::new(connector))
+}
+
+impl SlackSender {
+    /// A sender using `bot_token` (`xoxb-…`), talking to `api_url` instead of Slack when given.
+    /// By default it retries twice in-process when Slack asks for a wait of at most 3 s.
+    pub fn new(bot_token: SecretString, api_url: Option<&str>) -> anyhow::Result<SlackSender> {
+        let http = Client::builder(TokioExecutor::new()).build(connector()?);
+        Ok(SlackSender {
+            client: slack_client(api_url)?,
+            token: SlackApiToken::new(SlackApiTokenValue(bot_token.expose_secret().to_string())),
+            http,
+            max_retries: 2,
+            max_wait: Duration::from_secs(3),
+        })
+    }
+
+    /// Changes the in-process retry policy: at most `max_retries` more attempts, each only if
+    /// the wait Slack asks for (or the default backoff) is at most `max_wait`. Longer waits are
+    /// returned to the caller as [`SendError::Retryable`] for its outbox.
+    pub fn with_retries(self, max_retries: u32, max_wait: Duration) -> SlackSender {
+        SlackSender { max_retries, max_wait, ..self }
+    }
+
+    async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, SendError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SendError>>,
+    {
+        let mut retries = 0;
+        loop {
+            match attempt().await {
+                Err(SendError::Retryable { reason, after }) if retries < self.max_retries => {
+                    let wait = after.unwrap_or(Duration::from_millis(250 << retries));
+                    if wait > self.max_wait {
+                        return Err(SendError::Retryable { reason, after });
+                    }
+                    tracing::debug!(%reason, ?wait, retries, "retrying a Slack call");
+                    tokio::time::sleep(wait).await;
+                    retries += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn post_once(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
+        let request = SlackApiChatPostMessageRequest::new(channel.0.clone().into(), content(message));
+        let session = self.client.open_session(&self.token);
+        let response = session.chat_post_message(&request).await.map_err(classify)?;
+        Ok(MessageRef { channel: ChannelId(response.channel.to_string()), id: response.ts.to_string() })
+    }
+
+    async fn update_once(&self, at: &MessageRef, message: &Message) -> Result<(), SendError> {
+        let request = SlackApiChatUpdateRequest::new(at.channel.0.clone().into(), content(message), at.id.clone().into());
+        let session = self.client.open_session(&self.token);
+        session.chat_update(&request).await.map_err(classify)?;
+        Ok(())
+    }
+
+    async fn follow_up_once(&self, url: &str, body: &Bytes) -> Result<(), SendError> {
+        let uri: axum::http::Uri = url.parse().map_err(|_| SendError::Permanent("response_url is not a URL".into()))?;
+        let request = axum::http::Request::post(uri)
+            .header(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")
+            .body(Full::new(body.clone()))
+            .map_err(|e| SendError::Permanent(format!("building the follow-up request: {e}")))?;
+        let response = self.http.request(request).await.map_err(|e| retryable(format!("response_url unreachable: {e}"), None))?;
+        let status = response.status();
+        let after = retry_after(response.headers());
+        let text = match response.into_body().collect().await {
+            Ok(body) => String::from_utf8_lossy(&body.to_bytes()).chars().take(200).collect(),
+            Err(_) => String::new(),
+        };
+        match status.as_u16() {
+            200..=299 => Ok(()),
+            429 => Err(retryable(format!("response_url rate limited: {text}"), after)),
+            500..=599 => Err(retryable(format!("response_url answered {status}: {text}"), after)),
+            // 404 `expired_url`, 400 `invalid_blocks`, `used_url` (more than 5 uses): final.
+            _ => Err(SendError::Permanent(format!("response_url answered {status}: {text}"))),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Sender for SlackSender {
+    async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
+        self.retrying(|| self.post_once(channel, message)).await
+    }
+
+    async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), SendError> {
+        self.retrying(|| self.update_once(at, message)).await
+    }
+
+    async fn follow_up(&self, to: &FollowUp, reply: &Reply) -> Result<(), SendError> {
+        let url = match to {
+            FollowUp::SlackResponseUrl(url) => url,
+            // Nowhere to send it: the answer was already given or the event had no channel back.
+            FollowUp::None => return Ok(()),
+            FollowUp::DiscordInteraction { .. } => {
+                return Err(SendError::Permanent("a Discord follow-up was given to the Slack sender".into()))
+            }
+        };
+        let Some(body) = reply::follow_up_body(reply) else {
+            return Ok(());
+        };
+        let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| SendError::Permanent(format!("encoding the reply: {e}")))?);
+        self.retrying(|| self.follow_up_once(url, &body)).await
+    }
+}
+
+fn content(message: &Message) -> SlackMessageContent {
+    SlackMessageContent::new().with_text(render::fallback_text(message)).with_blocks(render::blocks(message))
+}
+
+fn retryable(reason: String, after: Option<Duration>) -> SendError {
+    SendError::Retryable { reason, after }
+}
+
+fn retry_after(headers: &axum::http::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers.get(axum::http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs))
+}
+
+/// Sorts a slack-morphism error into what the outbox should do with the message.
+pub fn classify(error: SlackClientError) -> SendError {
+    match error {
+        SlackClientError::RateLimitError(e) => retryable(format!("rate limited by Slack{}", code_suffix(e.code.as_deref())), e.retry_after),
+        SlackClientError::ApiError(e) if RETRYABLE_CODES.contains(&e.code.as_str()) => retryable(format!("Slack error {}", e.code), None),
+        // channel_not_found, not_in_channel, invalid_auth, invalid_blocks, msg_too_long, …
+        SlackClientError::ApiError(e) => SendError::Permanent(format!("Slack error {}", e.code)),
+        SlackClientError::HttpError(e) if e.status_code.is_server_error() || e.status_code.as_u16() == 408 => {
+            retryable(format!("Slack answered HTTP {}", e.status_code), None)
+        }
+        SlackClientError::HttpError(e) => SendError::Permanent(format!("Slack answered HTTP {}", e.status_code)),
+        SlackClientError::HttpProtocolError(e) => retryable(format!("network error talking to Slack: {e}"), None),
+        SlackClientError::EndOfStream(_) => retryable("Slack closed the connection".into(), None),
+        SlackClientError::SystemError(e) => retryable(format!("could not reach Slack: {e}"), None),
+        // Slack answered 200 with a body we cannot read: the message was probably posted, so
+        // sending it again could duplicate it.
+        SlackClientError::ProtocolError(e) => SendError::Permanent(format!("unreadable answer from Slack: {}", e.json_error)),
+        SlackClientError::SocketModeProtocolError(e) => retryable(format!("Socket Mode error: {}", e.message), None),
+    }
+}
+
+fn code_suffix(code: Option<&str>) -> String {
+    code.map(|c| format!(" ({c})")).unwrap_or_default()
+}

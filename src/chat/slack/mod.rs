@@ -1,0 +1,215 @@
+//! The Slack adapter: verified HTTP endpoints for slash commands and button clicks, Block Kit
+//! rendering, the Web API sender, and Socket Mode.
+//!
+//! Only this module knows Slack's JSON. Requests become neutral [`Inbound`] events for the
+//! [`ChatHandler`]; its [`Reply`] is rendered back into Block Kit. Slack wants an answer within
+//! 3 seconds, so the handler gets [`DEFAULT_DEADLINE`]; a slower answer is acknowledged at once
+//! and delivered later through the event's `response_url`.
+
+pub mod api;
+mod dedupe;
+pub mod parse;
+pub mod render;
+pub mod reply;
+pub mod socket;
+pub mod verify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use secrecy::SecretString;
+
+pub use api::SlackSender;
+pub use socket::run_socket_mode;
+
+use crate::chat::{ChatHandler, FollowUp, Inbound, Reply, Sender};
+use dedupe::SeenRequests;
+use parse::Interaction;
+use reply::Answering;
+use verify::{Clock, Verifier};
+
+/// Largest request body accepted; Slack's commands and button payloads are a few KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long the handler may take before the request is acknowledged without an answer. Slack
+/// gives up after 3 s; the margin covers the network and rendering.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(2500);
+/// How long a request is remembered to recognise Slack's redelivery of it.
+const SEEN_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// Everything the Slack routes need. Cheap to clone.
+#[derive(Clone)]
+pub struct SlackState {
+    verifier: Verifier,
+    handler: Arc<dyn ChatHandler>,
+    follow_ups: Arc<dyn Sender>,
+    deadline: Duration,
+    seen: Arc<SeenRequests>,
+}
+
+impl SlackState {
+    /// State for the routes: the signing secrets (the current one, plus the previous one while
+    /// rotating), the handler, and the sender that delivers late replies (a [`SlackSender`]).
+    pub fn new(signing_secrets: Vec<SecretString>, handler: Arc<dyn ChatHandler>, follow_ups: Arc<dyn Sender>) -> SlackState {
+        SlackState {
+            verifier: Verifier::new(signing_secrets),
+            handler,
+            follow_ups,
+            deadline: DEFAULT_DEADLINE,
+            seen: Arc::new(SeenRequests::new(SEEN_TTL)),
+        }
+    }
+
+    /// Reads "now" from `clock` when checking request timestamps (tests pin it).
+    pub fn with_clock(mut self, clock: Clock) -> SlackState {
+        self.verifier = self.verifier.with_clock(clock);
+        self
+    }
+
+    /// Changes how long the handler may take before the answer goes through `response_url`.
+    pub fn with_deadline(mut self, deadline: Duration) -> SlackState {
+        self.deadline = deadline;
+        self
+    }
+}
+
+/// The Slack routes: `POST /slack/commands` and `POST /slack/interactions`.
+pub fn router(state: SlackState) -> Router {
+    Router::new().route("/slack/commands", post(commands)).route("/slack/interactions", post(interactions)).with_state(state)
+}
+
+/// A request that passed the signature check, with its raw body.
+struct Verified {
+    body: axum::body::Bytes,
+    first_delivery: bool,
+}
+
+/// The one verifying step both routes share: bounded read, then timestamp and signature, then
+/// redelivery detection. Anything that fails here has touched nothing else.
+async fn verified(state: &SlackState, headers: &HeaderMap, body: Body) -> Result<Verified, Response> {
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response()),
+    };
+    if let Err(error) = state.verifier.verify(headers, &body) {
+        tracing::warn!(%error, "refused an unverified Slack request");
+        return Err(StatusCode::UNAUTHORIZED.into_response());
+    }
+    // A redelivery carries the same body (its trigger_id is unique per invocation), so the
+    // body's digest recognises it whatever Slack put in X-Slack-Retry-Num.
+    let first_delivery = state.seen.first_time(&body);
+    if !first_delivery {
+        let retry = headers.get("x-slack-retry-num").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info!(retry, "ignoring a redelivered Slack request already being handled");
+    }
+    Ok(Verified { body, first_delivery })
+}
+
+async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Body) -> Response {
+    let request = match verified(&state, &headers, body).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
+    let event = match parse::command_from_form(&request.body) {
+        Ok(event) => event,
+        Err(error) => return bad_request(error),
+    };
+    if !request.first_delivery {
+        return StatusCode::OK.into_response();
+    }
+    let inbound = parse::command_to_inbound(&event);
+    let reply = answer_within(&state, inbound).await;
+    respond(reply, Answering::Command)
+}
+
+async fn interactions(State(state): State<SlackState>, headers: HeaderMap, body: Body) -> Response {
+    let request = match verified(&state, &headers, body).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
+    let event = match parse::interaction_from_form(&request.body) {
+        Ok(event) => event,
+        Err(error) => return bad_request(error),
+    };
+    if !request.first_delivery {
+        return StatusCode::OK.into_response();
+    }
+    match parse::interaction_to_inbound(&event) {
+        Interaction::Click(inbound) => {
+            let reply = answer_within(&state, inbound).await;
+            respond(reply, Answering::Click)
+        }
+        Interaction::UnknownAction { action_id, .. } => {
+            tracing::info!(action_id = %short_id(&action_id), "click on a button costbot does not know");
+            respond(Some(reply::unknown_button()), Answering::Click)
+        }
+        Interaction::Ignored => StatusCode::OK.into_response(),
+    }
+}
+
+/// Runs the handler; returns its reply if it comes within the deadline. Otherwise the reply is
+/// delivered through the event's follow-up channel when it comes, and `None` is returned so the
+/// request is acknowledged now.
+pub async fn answer_within(state: &SlackState, event: Inbound) -> Option<Reply> {
+    answer_within_parts(state.handler.clone(), state.follow_ups.clone(), state.deadline, event).await
+}
+
+/// [`answer_within`] for callers without a [`SlackState`] (Socket Mode).
+pub async fn answer_within_parts(
+    handler: Arc<dyn ChatHandler>,
+    follow_ups: Arc<dyn Sender>,
+    deadline: Duration,
+    event: Inbound,
+) -> Option<Reply> {
+    let follow_up = match &event {
+        Inbound::Command { follow_up, .. } | Inbound::Click { follow_up, .. } => follow_up.clone(),
+    };
+    // The handler runs in its own task so a slow one keeps going after the request returns,
+    // and so a panic in it becomes an error reply instead of a dropped connection.
+    let mut task = tokio::spawn(async move { handler.handle(event).await });
+    match tokio::time::timeout(deadline, &mut task).await {
+        Ok(Ok(reply)) => Some(reply),
+        Ok(Err(panic)) => {
+            tracing::error!(error = %panic, "the chat handler failed");
+            Some(reply::internal_error())
+        }
+        Err(_late) => {
+            tokio::spawn(deliver_late(task, follow_up, follow_ups));
+            None
+        }
+    }
+}
+
+async fn deliver_late(task: tokio::task::JoinHandle<Reply>, to: FollowUp, sender: Arc<dyn Sender>) {
+    let reply = match task.await {
+        Ok(reply) => reply,
+        Err(panic) => {
+            tracing::error!(error = %panic, "the chat handler failed after the deadline");
+            reply::internal_error()
+        }
+    };
+    if let Err(error) = sender.follow_up(&to, &reply).await {
+        tracing::warn!(%error, "could not deliver a late Slack reply");
+    }
+}
+
+fn respond(reply: Option<Reply>, answering: Answering) -> Response {
+    match reply.as_ref().and_then(|r| reply::response_body(r, answering)) {
+        Some(body) => Json(body).into_response(),
+        None => StatusCode::OK.into_response(),
+    }
+}
+
+fn bad_request(error: parse::ParseError) -> Response {
+    tracing::warn!(%error, "a verified Slack request could not be read");
+    (StatusCode::BAD_REQUEST, error.to_string()).into_response()
+}
+
+fn short_id(id: &str) -> String {
+    render::truncate(id, 100)
+}

@@ -1,0 +1,225 @@
+//! Test peers for the Slack adapter: a counting chat handler, a fake Slack (Web API methods
+//! under `/api/…` and `response_url`s under `/respond/…`) that records what it receives and
+//! answers from a script, and a signed-request helper.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use costbot::chat::slack::verify;
+use costbot::chat::{ChatHandler, Inbound, Reply};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+/// A handler that counts calls, remembers the events, waits `delay`, then answers `reply`.
+pub struct CountingHandler {
+    pub calls: AtomicUsize,
+    pub events: Mutex<Vec<Inbound>>,
+    delay: Duration,
+    reply: Reply,
+}
+
+impl CountingHandler {
+    pub fn new(reply: Reply, delay: Duration) -> Arc<CountingHandler> {
+        Arc::new(CountingHandler { calls: AtomicUsize::new(0), events: Mutex::new(Vec::new()), delay, reply })
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn last_event(&self) -> Option<Inbound> {
+        self.events.lock().unwrap().last().cloned()
+    }
+}
+
+#[async_trait]
+impl ChatHandler for CountingHandler {
+    async fn handle(&self, event: Inbound) -> Reply {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.events.lock().unwrap().push(event);
+        tokio::time::sleep(self.delay).await;
+        self.reply.clone()
+    }
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    /// The body as JSON (Web API calls and response_url posts are JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{} sent non-JSON {e}: {:?}", self.path, self.body))
+    }
+}
+
+/// A scripted answer: status, extra headers, JSON body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn ok(body: Value) -> Answer {
+        Answer { status: 200, headers: Vec::new(), body }
+    }
+
+    pub fn status(status: u16, body: Value) -> Answer {
+        Answer { status, headers: Vec::new(), body }
+    }
+
+    pub fn rate_limited(after_secs: u64) -> Answer {
+        Answer { status: 429, headers: vec![("retry-after", after_secs.to_string())], body: json!({"ok": false, "error": "ratelimited"}) }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    received: Vec<Received>,
+    script: HashMap<String, VecDeque<Answer>>,
+}
+
+/// A fake Slack on a loopback port.
+#[derive(Clone)]
+pub struct FakeSlack {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FakeSlack {
+    pub async fn start() -> FakeSlack {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/api/{method}", post(api))
+            .route("/respond/{id}", post(respond))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeSlack { addr, inner }
+    }
+
+    /// The Web API base URL to give `SlackSender`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// A `response_url` served by this fake.
+    pub fn response_url(&self, id: &str) -> String {
+        format!("http://{}/respond/{id}", self.addr)
+    }
+
+    /// Queues answers for a path (`/api/chat.postMessage`, `/respond/x`); once the queue is
+    /// empty the path answers its default success.
+    pub fn script(&self, path: &str, answers: Vec<Answer>) {
+        self.inner.lock().unwrap().script.insert(path.to_string(), answers.into());
+    }
+
+    pub fn received(&self, path: &str) -> Vec<Received> {
+        self.inner.lock().unwrap().received.iter().filter(|r| r.path == path).cloned().collect()
+    }
+
+    /// Waits up to `timeout` for at least one request to `path`.
+    pub async fn wait_for(&self, path: &str, timeout: Duration) -> Option<Received> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if let Some(first) = self.received(path).into_iter().next() {
+                return Some(first);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+}
+
+fn record(inner: &Mutex<Inner>, path: String, headers: HeaderMap, body: Bytes, default: Answer) -> Response {
+    let answer = {
+        let mut inner = inner.lock().unwrap();
+        inner.received.push(Received { path: path.clone(), headers, body });
+        inner.script.get_mut(&path).and_then(|q| q.pop_front()).unwrap_or(default)
+    };
+    let mut response = (StatusCode::from_u16(answer.status).unwrap(), axum::Json(answer.body)).into_response();
+    for (name, value) in answer.headers {
+        response.headers_mut().insert(name, HeaderValue::from_str(&value).unwrap());
+    }
+    response
+}
+
+async fn api(State(inner): State<Arc<Mutex<Inner>>>, Path(method): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let default = match method.as_str() {
+        "chat.postMessage" => Answer::ok(json!({"ok": true, "channel": "C1", "ts": "1.2", "message": {"ts": "1.2", "text": "posted"}})),
+        "chat.update" => Answer::ok(json!({"ok": true, "channel": "C1", "ts": "1.2", "text": "updated", "message": {"text": "updated"}})),
+        _ => Answer::ok(json!({"ok": false, "error": "unknown_method"})),
+    };
+    record(&inner, format!("/api/{method}"), headers, body, default)
+}
+
+async fn respond(State(inner): State<Arc<Mutex<Inner>>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    record(&inner, format!("/respond/{id}"), headers, body, Answer::ok(json!({"ok": true})))
+}
+
+/// Serves `app` on a loopback port and returns its base URL.
+pub async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// Posts `body` to `url` signed with `secret` at `ts`, plus `extra` headers.
+pub async fn post_signed(url: &str, secret: &str, ts: i64, body: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    let ts = ts.to_string();
+    let signature = verify::sign(&SecretString::from(secret), &ts, body.as_bytes());
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", &ts)
+        .header("x-slack-signature", signature)
+        .body(body.to_string());
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+/// A slash command form body whose response_url is `response_url`.
+pub fn command_body(text: &str, response_url: &str, trigger: &str) -> String {
+    serde_urlencoded::to_string([
+        ("token", "x"),
+        ("team_id", "T1"),
+        ("channel_id", "C1"),
+        ("user_id", "U1"),
+        ("command", "/cost"),
+        ("text", text),
+        ("response_url", response_url),
+        ("trigger_id", trigger),
+    ])
+    .unwrap()
+}
+
+/// An interaction form body wrapping `payload` as Slack does.
+pub fn interaction_body(payload: &Value) -> String {
+    serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
+}
+
+/// A real payload from `tests/data/slack/`.
+pub fn data(name: &str) -> String {
+    let path = format!("{}/tests/data/slack/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
