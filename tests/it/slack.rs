@@ -187,27 +187,32 @@ fn real_block_actions_become_clicks_with_the_message_to_update() {
 }
 
 #[tokio::test]
-async fn clicks_over_http_replace_the_original_and_unknown_buttons_get_an_ephemeral_note() {
+async fn clicks_are_acked_at_once_and_answered_through_response_url() {
     let fake = FakeSlack::start().await;
     let handler = CountingHandler::new(Reply::UpdateOriginal(Message::plain("Approved by <@U1>")), Duration::ZERO);
     let now = 1_700_000_000;
     let base = routes(&["s"], now, handler.clone(), &fake).await;
     let url = format!("{base}/slack/interactions");
 
-    let ours = interaction_body(&with_action("block_actions.button.message-container.bolt-python.json", "ack:an-1:2"));
-    let body: Value = post_signed(&url, "s", now, &ours, &[]).await.json().await.unwrap();
-    assert_eq!(body["replace_original"], true);
-    assert_eq!(body["blocks"][0]["text"]["text"], "Approved by &lt;@U1&gt;");
+    let mut ours = with_action("block_actions.button.message-container.bolt-python.json", "ack:an-1:2");
+    ours["response_url"] = Value::String(fake.response_url("click"));
+    let response = post_signed(&url, "s", now, &interaction_body(&ours), &[]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "", "Slack ignores bodies in a click's acknowledgement");
+    let update = fake.wait_for("/respond/click", Duration::from_secs(5)).await.expect("the card update reached response_url").json();
+    assert_eq!(update["replace_original"], true);
+    assert_eq!(update["blocks"][0]["text"]["text"], "Approved by &lt;@U1&gt;");
     assert!(matches!(handler.last_event(), Some(Inbound::Click { action, .. }) if action.verb == Verb::Ack && action.target == "an-1"));
 
-    for file in ["block_actions.button.slack-docs-example.json", "block_actions.button-with-confirm.home-view.json"] {
-        let theirs = interaction_body(&serde_json::from_str(&data(file)).unwrap());
-        let response = post_signed(&url, "s", now, &theirs, &[]).await;
-        assert_eq!(response.status(), 200, "{file}");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["response_type"], "ephemeral", "{file}");
-        assert!(body["text"].as_str().unwrap().contains("I don't know that button"), "{file}");
-    }
+    let mut theirs: Value = serde_json::from_str(&data("block_actions.button.slack-docs-example.json")).unwrap();
+    theirs["response_url"] = Value::String(fake.response_url("unknown"));
+    assert_eq!(post_signed(&url, "s", now, &interaction_body(&theirs), &[]).await.status(), 200);
+    let note = fake.wait_for("/respond/unknown", Duration::from_secs(5)).await.expect("the note reached response_url").json();
+    assert_eq!(note["response_type"], "ephemeral");
+    assert!(note["text"].as_str().unwrap().contains("I don't know that button"));
+    // A Home tab click has no response_url: acknowledged, nothing else.
+    let home = interaction_body(&serde_json::from_str(&data("block_actions.button-with-confirm.home-view.json")).unwrap());
+    assert_eq!(post_signed(&url, "s", now, &home, &[]).await.status(), 200);
     assert_eq!(handler.calls(), 1, "unknown buttons never reach the handler");
 }
 

@@ -139,17 +139,29 @@ async fn interactions(State(state): State<SlackState>, headers: HeaderMap, body:
     if !request.first_delivery {
         return StatusCode::OK.into_response();
     }
+    // Slack ignores message bodies in the acknowledgement of a block action: replies to
+    // clicks (card updates, ephemeral notes) always go through the click's response_url.
     match parse::interaction_to_inbound(&event) {
         Interaction::Click(inbound) => {
-            let reply = answer_within(&state, inbound).await;
-            respond(reply, Answering::Click)
+            let follow_up = match &inbound {
+                Inbound::Command { follow_up, .. } | Inbound::Click { follow_up, .. } => follow_up.clone(),
+            };
+            let (handler, sender) = (state.handler.clone(), state.follow_ups.clone());
+            let task = tokio::spawn(async move { handler.handle(inbound).await });
+            tokio::spawn(deliver_late(task, follow_up, sender));
         }
-        Interaction::UnknownAction { action_id, .. } => {
+        Interaction::UnknownAction { action_id, follow_up } => {
             tracing::info!(action_id = %short_id(&action_id), "click on a button costbot does not know");
-            respond(Some(reply::unknown_button()), Answering::Click)
+            let sender = state.follow_ups.clone();
+            tokio::spawn(async move {
+                if let Err(error) = sender.follow_up(&follow_up, &reply::unknown_button()).await {
+                    tracing::warn!(%error, "could not explain an unknown button");
+                }
+            });
         }
-        Interaction::Ignored => StatusCode::OK.into_response(),
+        Interaction::Ignored => {}
     }
+    StatusCode::OK.into_response()
 }
 
 /// Runs the handler; returns its reply if it comes within the deadline. Otherwise the reply is
