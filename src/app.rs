@@ -12,7 +12,10 @@ use crate::aws::cost_explorer::CostExplorerSource;
 use crate::bot::Bot;
 use crate::chat::dispatch::dispatch_alerts;
 use crate::chat::outbox::OutboxWorker;
+use crate::chat::slack::api::SlackSender;
+use crate::chat::slack::SlackState;
 use crate::chat::{Platform, Sender};
+use crate::config::SlackMode;
 use crate::collector::{CollectSettings, Collector, CostSource, JOB_COLLECT_COSTS};
 use crate::config::{Config, CostSourceKind};
 use crate::detection::{BreakdownSource, Detection, DetectionReport, DetectionSettings};
@@ -82,7 +85,12 @@ impl App {
         });
         let config = Arc::new(config);
         let bot = Arc::new(Bot::new(store.clone(), config.clone()));
-        let senders = HashMap::new();
+        let mut senders: HashMap<Platform, Arc<dyn Sender>> = HashMap::new();
+        if let Some(token) = &config.slack.bot_token {
+            let token = token.resolve().context("slack.bot_token")?;
+            let sender = SlackSender::new(token, config.slack.api_url.as_deref()).context("cannot set up the Slack client")?;
+            senders.insert(Platform::Slack, Arc::new(sender));
+        }
         Ok(App { config, store, collector, detection, bot, senders })
     }
 
@@ -136,33 +144,76 @@ impl App {
         vec![ScheduledJob { name: JOB_COLLECT_COSTS.to_string(), cron: self.config.costs.schedule.clone(), run }]
     }
 
-    /// Runs the HTTP server and the scheduler until `shutdown` resolves.
+    /// The HTTP routes: operations endpoints, plus Slack's when Slack runs in HTTP mode.
+    pub fn router(&self) -> Result<axum::Router> {
+        let mut router = crate::server::router(self.store.clone());
+        let slack = &self.config.slack;
+        if let (Some(sender), SlackMode::Http) = (self.senders.get(&Platform::Slack), slack.mode) {
+            let secrets = slack.signing_secrets.iter().map(|s| s.resolve()).collect::<Result<Vec<_>>>().context("slack.signing_secrets")?;
+            router = router.merge(crate::chat::slack::router(SlackState::new(secrets, self.bot.clone(), sender.clone())));
+        }
+        Ok(router)
+    }
+
+    /// Binds `server.listen`, then runs [`App::serve_on`].
     pub async fn serve(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
-        let owner = replica_name();
-        let scheduler = Scheduler::start(self.store.clone(), owner.clone(), self.jobs()).await?;
         let listener = tokio::net::TcpListener::bind(&self.config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.config.server.listen))?;
+        self.serve_on(listener, shutdown).await
+    }
+
+    /// Runs the HTTP server on `listener`, the scheduler, the outbox delivery loop and (if
+    /// configured) Slack Socket Mode, until `shutdown` resolves.
+    pub async fn serve_on(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let owner = replica_name();
+        let scheduler = Scheduler::start(self.store.clone(), owner.clone(), self.jobs()).await?;
         tracing::info!(replica = %owner, address = %listener.local_addr()?, "costbot is serving");
-        let router = crate::server::router(self.store.clone());
+        let router = self.router()?;
+        let socket = self.start_socket_mode()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let delivery = tokio::spawn(delivery_loop(self.outbox(), stopped));
+        let delivery = tokio::spawn(delivery_loop(self.clone(), stopped));
         axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
         scheduler.shutdown().await?;
         let _ = stop.send(true);
         let _ = delivery.await;
+        if let Some(socket) = socket {
+            socket.abort();
+        }
         Ok(())
+    }
+
+    /// Starts Slack Socket Mode in the background when configured.
+    fn start_socket_mode(&self) -> Result<Option<tokio::task::JoinHandle<()>>> {
+        let slack = &self.config.slack;
+        let (SlackMode::Socket, Some(bot), Some(app)) = (slack.mode, &slack.bot_token, &slack.app_token) else {
+            return Ok(None);
+        };
+        let (bot, app) = (bot.resolve().context("slack.bot_token")?, app.resolve().context("slack.app_token")?);
+        let handler: Arc<dyn crate::chat::ChatHandler> = self.bot.clone();
+        let api_url = slack.api_url.clone();
+        Ok(Some(tokio::spawn(async move {
+            if let Err(error) = crate::chat::slack::socket::run_socket_mode(app, bot, handler, api_url).await {
+                tracing::error!(error = %format!("{error:#}"), "Slack Socket Mode stopped");
+            }
+        })))
     }
 }
 
-/// How often every replica looks for due outbox entries (retries, and entries another replica
-/// enqueued). Thread leases make running it everywhere safe.
+/// How often every replica looks for new alert events and due outbox entries. Cursor-deduped
+/// dispatch and thread leases make running it everywhere safe.
 const DELIVERY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
-async fn delivery_loop(outbox: OutboxWorker, mut stopped: tokio::sync::watch::Receiver<bool>) {
+/// Dispatches new alert events (acknowledgements and mutes make them too, not only detection)
+/// and delivers what is due, every few seconds, until told to stop.
+async fn delivery_loop(app: Arc<App>, mut stopped: tokio::sync::watch::Receiver<bool>) {
     loop {
-        if let Err(error) = outbox.drain().await {
-            tracing::warn!(error = %format!("{error:#}"), "outbox delivery failed; will retry");
+        if let Err(error) = app.deliver_alerts(Utc::now().naive_utc()).await {
+            tracing::warn!(error = %format!("{error:#}"), "alert delivery failed; will retry");
         }
         tokio::select! {
             _ = tokio::time::sleep(DELIVERY_INTERVAL) => {}

@@ -11,5 +11,6 @@ mod detector;
 mod nab_port;
 mod scheduling;
 mod slack;
+mod slack_e2e;
 mod store_contract;
 mod support;

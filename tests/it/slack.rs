@@ -3,7 +3,7 @@
 //! and (in submodules) rendering, the Web API sender and Socket Mode.
 
 mod api;
-mod fake;
+pub mod fake;
 mod render;
 
 use std::sync::Arc;

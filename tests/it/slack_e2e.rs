@@ -1,0 +1,107 @@
+//! Slack end to end: the real server (`App::serve_on`) on a loopback port, a real Postgres,
+//! the simulated cloud, and a fake Slack Web API. Alerts from the detector are posted and then
+//! edited in place; a signed slash command is answered from the store; signed clicks reach
+//! the bot and their replies arrive through response_url.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Datelike, Days, Utc};
+use costbot::app::App;
+use costbot::config::Config;
+use costbot::domain::{DateRange, Granularity};
+use costbot::store::{PgStore, SpendGroup, SpendQuery};
+use serde_json::{json, Value};
+
+use crate::slack::fake::{command_body, data, interaction_body, post_signed, Answer, FakeSlack};
+
+const SECRET: &str = "e2e-signing-secret";
+
+fn click(action: &str, response_url: &str) -> String {
+    let mut payload: Value = serde_json::from_str(&data("block_actions.button.message-container.bolt-python.json")).unwrap();
+    payload["actions"][0]["action_id"] = json!(action);
+    payload["channel"]["id"] = json!("C1");
+    payload["container"]["channel_id"] = json!("C1");
+    payload["container"]["message_ts"] = json!("100.1");
+    payload["user"]["id"] = json!("U1");
+    payload["response_url"] = json!(response_url);
+    interaction_body(&payload)
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
+    crate::support::init();
+    std::env::set_var("COSTBOT_TEST_SLACK_TOKEN", "xoxb-test-token");
+    std::env::set_var("COSTBOT_TEST_SLACK_SECRET", SECRET);
+    let fake = FakeSlack::start().await;
+    // Real chat.postMessage answers carry the posted message; each card gets its own ts.
+    let posts = (1..=20)
+        .map(|i| Answer::ok(json!({"ok": true, "channel": "C1", "ts": format!("100.{i}"), "message": {"ts": format!("100.{i}"), "text": "posted"}})))
+        .collect();
+    fake.script("/api/chat.postMessage", posts);
+    let toml = format!(
+        "[costs]\nsource = \"simulated\"\nbackfill_days = 120\nbreakdown_every_hours = 0\n\
+         [slack]\nbot_token = {{ env = \"COSTBOT_TEST_SLACK_TOKEN\" }}\n\
+         signing_secrets = [{{ env = \"COSTBOT_TEST_SLACK_SECRET\" }}]\napi_url = \"{}\"\n\
+         [[channels]]\nplatform = \"slack\"\nid = \"C1\"\nmin_severity = \"low\"\napprovers = [\"U1\"]\n",
+        fake.api_url()
+    );
+    let now = Utc::now().naive_utc();
+    let store = Arc::new(PgStore::from_pool(pool));
+    let app = Arc::new(App::with_store(Config::from_toml(&toml).unwrap(), store.clone(), now).await.unwrap());
+
+    // Detection after collection posts one card per open anomaly into the channel.
+    let (_, report) = app.collect_and_detect(now, None, None).await.unwrap();
+    let open = app.store.open_anomalies(Granularity::Daily).await.unwrap();
+    assert!(report.unwrap().opened >= 1 && !open.is_empty());
+    let posted = fake.received("/api/chat.postMessage");
+    assert_eq!(posted.len(), open.len(), "one card per anomaly");
+    let counts = app.store.outbox_counts().await.unwrap();
+    assert_eq!((counts.sent, counts.failed, counts.pending), (open.len() as u64, 0, 0), "every card was delivered");
+    let first_post = String::from_utf8_lossy(&posted[0].body).to_string();
+    assert!(first_post.contains("C1") && first_post.contains("blocks"), "{first_post}");
+
+    // The real server on a loopback port.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.clone().serve_on(listener, async move {
+        let _ = stopped.await;
+    }));
+    let ts = Utc::now().timestamp();
+
+    // A signed slash command gets its answer from the store; an unsigned one gets 401.
+    let body = command_body("mtd", &fake.response_url("cmd"), "t.1");
+    let answer: Value = post_signed(&format!("{base}/slack/commands"), SECRET, ts, &body, &[]).await.json().await.unwrap();
+    let today = now.date();
+    let range = DateRange::new(today.with_day(1).unwrap(), today + Days::new(1)).unwrap();
+    let query = SpendQuery { granularity: Granularity::Daily, range, accounts: None, services: None };
+    let total = app.store.spend(&query, SpendGroup::Total).await.unwrap()[0].amount.to_string();
+    assert_eq!(answer["response_type"], "in_channel");
+    assert!(answer.to_string().contains(&total), "{total} in {answer}");
+    let forged = post_signed(&format!("{base}/slack/commands"), "not-the-secret", ts, &body, &[]).await;
+    assert_eq!(forged.status(), 401);
+
+    // Acknowledge the first anomaly: the clicked card is replaced through response_url, and
+    // the delivery loop edits the posted card in place (chat.update on its ts).
+    let anomaly = &open[0];
+    let ack = format!("ack:{}:{}", anomaly.id, anomaly.version);
+    let clicked = post_signed(&format!("{base}/slack/interactions"), SECRET, ts, &click(&ack, &fake.response_url("ack")), &[]).await;
+    assert_eq!(clicked.status(), 200);
+    let replaced = fake.wait_for("/respond/ack", Duration::from_secs(10)).await.expect("the click's reply").json();
+    assert_eq!(replaced["replace_original"], true);
+    assert!(replaced.to_string().contains("acknowledged by slack:U1"), "{replaced}");
+    let update = fake.wait_for("/api/chat.update", Duration::from_secs(10)).await.expect("the card is edited in place");
+    let update = String::from_utf8_lossy(&update.body).to_string();
+    assert!(update.contains("acknowledged by slack:U1") && update.contains("\"ts\":\"100."), "{update}");
+    assert_eq!(fake.received("/api/chat.postMessage").len(), open.len(), "edited, not posted again");
+
+    // Approve reaches the approval flow, which has nothing to approve yet.
+    let approve = click("approve:pr-0000:1", &fake.response_url("approve"));
+    assert_eq!(post_signed(&format!("{base}/slack/interactions"), SECRET, ts, &approve, &[]).await.status(), 200);
+    let note = fake.wait_for("/respond/approve", Duration::from_secs(10)).await.expect("a reply").json();
+    assert!(note.to_string().contains("Nothing to approve yet"), "{note}");
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
