@@ -90,7 +90,6 @@ impl Answers {
             }
             _ => None,
         };
-        let daily = self.store.spend_per_period(&query).await?;
         let view = SpendView {
             period_label: report.period.label(),
             range,
@@ -101,7 +100,7 @@ impl Answers {
             other,
             total: current.total,
             previous_total: previous.as_ref().map(|p| p.total),
-            daily: daily.iter().rev().take(SPARKLINE_DAYS).rev().map(|d| d.1).collect(),
+            daily: current.daily.iter().rev().take(SPARKLINE_DAYS).rev().copied().collect(),
             estimated: current.estimated,
             collected_at: self.collected_at().await?,
         };
@@ -122,16 +121,34 @@ impl Answers {
         Ok(answer::forecast(month_end(today, &days).as_ref(), &said, self.collected_at().await?))
     }
 
+    /// Total, breakdown and daily trend of a query from one scan of the facts (plus one of
+    /// the breakdown table for region and usage type). Sums of the matrix are exact.
     async fn rows(&self, query: &SpendQuery, group: Option<Grouping>) -> anyhow::Result<Rows> {
-        let total_rows = self.store.spend(query, SpendGroup::Total).await?;
-        let total = total_rows.first().map_or(Money::ZERO, |r| r.amount);
-        let estimated = total_rows.first().is_some_and(|r| r.estimated);
+        let by = match group {
+            Some(Grouping::Spend(g)) => g,
+            _ => SpendGroup::Total,
+        };
+        let matrix = self.store.spend_matrix(query, by).await?;
+        let mut daily: std::collections::BTreeMap<chrono::NaiveDateTime, Money> = std::collections::BTreeMap::new();
+        let mut groups: HashMap<String, Money> = HashMap::new();
+        let mut total = Money::ZERO;
+        let mut estimated = false;
+        for (at, row) in &matrix {
+            *daily.entry(*at).or_default() += row.amount;
+            *groups.entry(row.key.clone()).or_default() += row.amount;
+            total += row.amount;
+            estimated |= row.estimated;
+        }
         let grouped = match group {
-            Some(Grouping::Spend(g)) => self.store.spend(query, g).await?,
+            Some(Grouping::Spend(_)) => {
+                let mut rows: Vec<SpendRow> = groups.into_iter().map(|(key, amount)| SpendRow { key, amount, estimated: false }).collect();
+                rows.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.key.cmp(&b.key)));
+                rows
+            }
             Some(Grouping::Dimension(d)) => self.store.spend_by_dimension(query, d).await?,
             None => Vec::new(),
         };
-        Ok(Rows { total, estimated, grouped })
+        Ok(Rows { total, estimated, grouped, daily: daily.into_values().collect() })
     }
 
     async fn collected_at(&self) -> anyhow::Result<Option<chrono::NaiveDateTime>> {
@@ -235,4 +252,5 @@ struct Rows {
     total: Money,
     estimated: bool,
     grouped: Vec<SpendRow>,
+    daily: Vec<Money>,
 }

@@ -199,6 +199,10 @@ pub trait Store: AnomalyStore + OutboxStore + AuditStore + Send + Sync + 'static
     /// Sums spend in SQL, grouped as asked, largest first.
     async fn spend(&self, query: &SpendQuery, group: SpendGroup) -> Result<Vec<SpendRow>>;
 
+    /// Spend per period and group in one scan: `(period_start, key, amount, estimated)`,
+    /// from which totals, breakdowns and the daily trend are all derived exactly.
+    async fn spend_matrix(&self, query: &SpendQuery, group: SpendGroup) -> Result<Vec<(NaiveDateTime, SpendRow)>>;
+
     /// Spend per period (day or hour) in the range, oldest first.
     async fn spend_per_period(&self, query: &SpendQuery) -> Result<Vec<(NaiveDateTime, Money, bool)>>;
 

@@ -322,6 +322,33 @@ macro_rules! impl_sql_store {
                 Ok(out)
             }
 
+            async fn spend_matrix(
+                &self,
+                query: &$crate::store::SpendQuery,
+                group: $crate::store::SpendGroup,
+            ) -> anyhow::Result<Vec<(chrono::NaiveDateTime, $crate::store::SpendRow)>> {
+                use $crate::store::SpendGroup;
+                let key = match group {
+                    SpendGroup::Total => "''",
+                    SpendGroup::Service => "service",
+                    SpendGroup::Account => "account_id",
+                };
+                let mut builder = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT period_start, {key}, CAST(SUM(amount_units) AS TEXT),
+                     CAST(MAX(CASE WHEN estimated THEN 1 ELSE 0 END) AS BIGINT) FROM cost_facts"
+                ));
+                push_spend_filter(&mut builder, query);
+                // Postgres refuses a constant in GROUP BY, so a total groups by period alone.
+                builder.push(if group == SpendGroup::Total { " GROUP BY period_start".to_string() } else { format!(" GROUP BY period_start, {key}") });
+                let rows: Vec<(chrono::NaiveDateTime, String, String, i64)> = builder.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map(|(at, key, sum, estimated)| {
+                        let amount = $crate::store::sql::parse_units_sum(&sum)?;
+                        Ok((at, $crate::store::SpendRow { key, amount, estimated: estimated != 0 }))
+                    })
+                    .collect()
+            }
+
             async fn spend_per_period(
                 &self,
                 query: &$crate::store::SpendQuery,
