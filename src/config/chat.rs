@@ -40,6 +40,40 @@ impl SlackConfig {
     }
 }
 
+/// How Discord reaches costbot.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscordMode {
+    /// Discord posts interactions to `/discord/interactions` (needs a public URL).
+    #[default]
+    Http,
+    /// costbot connects to Discord's gateway (no public URL needed).
+    Gateway,
+}
+
+/// The Discord application's settings. Discord is off until a bot token is configured.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    /// HTTP interactions endpoint or gateway.
+    pub mode: DiscordMode,
+    /// The bot token.
+    pub bot_token: Option<SecretRef>,
+    /// The application id (a snowflake).
+    pub application_id: Option<String>,
+    /// The application's Ed25519 public key (hex, from the Developer Portal); not a secret.
+    pub public_key: Option<String>,
+    /// An HTTP proxy for Discord's API; only tests set it.
+    pub api_proxy: Option<String>,
+}
+
+impl DiscordConfig {
+    /// Discord is enabled when a bot token is configured.
+    pub fn enabled(&self) -> bool {
+        self.bot_token.is_some()
+    }
+}
+
 /// A chat platform in configuration.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]

@@ -19,7 +19,7 @@ mod anomaly;
 mod chat;
 
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
-pub use chat::{ChannelConfig, ChannelPlatform, MinSeverity, SlackConfig, SlackMode};
+pub use chat::{ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, SlackConfig, SlackMode};
 
 /// The whole configuration.
 #[derive(Debug, Deserialize, Default)]
@@ -39,6 +39,8 @@ pub struct Config {
     pub accounts: Vec<AccountConfig>,
     /// The Slack app.
     pub slack: SlackConfig,
+    /// The Discord application.
+    pub discord: DiscordConfig,
     /// Chat channels: what each one receives, who may act there, which accounts it sees.
     pub channels: Vec<ChannelConfig>,
 }
@@ -294,6 +296,14 @@ impl Config {
         }
         if self.costs.breakdown_every_hours > 8_760 {
             bail!("costs.breakdown_every_hours must be at most 8760 (a year)");
+        }
+        if self.discord.enabled() {
+            if self.discord.application_id.is_none() {
+                bail!("discord.application_id is required when discord.bot_token is set");
+            }
+            if self.discord.mode == DiscordMode::Http && self.discord.public_key.is_none() {
+                bail!("discord.public_key is required in HTTP mode: interactions cannot be verified without it");
+            }
         }
         if self.aws.max_attempts == 0 {
             bail!("aws.max_attempts must be at least 1");
