@@ -7,6 +7,7 @@ mod cli;
 mod collector_aws;
 mod detection_aws;
 mod detector;
+mod discord;
 mod nab_port;
 mod scheduling;
 mod store_contract;
