@@ -41,6 +41,9 @@ pub const MAX_CUSTOM_ID: usize = 100;
 /// Widest table cell, so one long name cannot push every other column off screen.
 const MAX_CELL: usize = 40;
 
+/// The footer line of a message that had to be cut to fit Discord's 6000-character total.
+const SHORTENED: &str = "… shortened to fit Discord's limits";
+
 /// Discord's "empty" text: fields and labels may not be blank.
 const BLANK: &str = "\u{200b}";
 
@@ -58,6 +61,14 @@ struct Embed {
 impl Embed {
     fn is_empty(&self) -> bool {
         self.title.is_none() && self.body.is_empty() && self.fields.is_empty() && self.footer.is_none() && self.notice.is_empty()
+    }
+
+    /// Characters that count towards [`MAX_EMBED_TOTAL`], notice excluded.
+    fn text_len(&self) -> usize {
+        self.title.as_deref().map_or(0, chars)
+            + chars(&self.body)
+            + self.fields.iter().map(|(n, v)| chars(n) + chars(v)).sum::<usize>()
+            + self.footer.as_deref().map_or(0, chars)
     }
 
     fn description(&self) -> String {
@@ -270,9 +281,14 @@ fn button(b: &Button, custom_id: String) -> Value {
 
 /// Shortens the embeds so all their text fits in [`MAX_EMBED_TOTAL`], front to back: the top
 /// of a message matters most. Notices are reserved first so a warning is never cut.
+/// When that cuts anything, the last footer says so, so nobody mistakes a shortened answer for
+/// the whole of it.
 fn enforce_total(embeds: &mut Vec<Embed>) {
     let notices: usize = embeds.iter().map(|e| chars(&e.notice)).sum();
-    let mut remaining = MAX_EMBED_TOTAL.saturating_sub(notices);
+    let text: usize = embeds.iter().map(Embed::text_len).sum();
+    let shortened = notices + text > MAX_EMBED_TOTAL;
+    let reserve = if shortened { chars(SHORTENED) + 1 } else { 0 };
+    let mut remaining = MAX_EMBED_TOTAL.saturating_sub(notices + reserve);
     for embed in embeds.iter_mut() {
         if let Some(title) = embed.title.take() {
             let title = truncate(&title, remaining.min(MAX_TITLE));
@@ -302,6 +318,12 @@ fn enforce_total(embeds: &mut Vec<Embed>) {
         }
     }
     embeds.retain(|e| !e.is_empty());
+    if let Some(last) = embeds.last_mut().filter(|_| shortened) {
+        last.footer = Some(match last.footer.take() {
+            Some(old) => format!("{}\n{SHORTENED}", truncate(&old, MAX_FOOTER - reserve)),
+            None => SHORTENED.to_string(),
+        });
+    }
 }
 
 /// A table as a monospaced code block that fits in `room` characters, with a visible

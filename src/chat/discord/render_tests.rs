@@ -217,6 +217,8 @@ fn oversized_message_hits_every_limit_and_stays_valid() {
     assert!(!embeds.is_empty());
     assert_eq!(out["components"].as_array().unwrap().len(), MAX_ROWS);
     assert!(embeds[0]["title"].as_str().unwrap().ends_with('…'));
+    let last_footer = embeds.last().unwrap()["footer"]["text"].as_str().unwrap();
+    assert!(last_footer.ends_with("… shortened to fit Discord's limits"), "{last_footer}");
     insta::assert_json_snapshot!("oversized", out);
 }
 
