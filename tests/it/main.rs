@@ -8,6 +8,7 @@ mod cli;
 mod collector_aws;
 mod detection_aws;
 mod detector;
+mod discord;
 mod nab_port;
 mod scheduling;
 mod slack;

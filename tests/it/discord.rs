@@ -1,0 +1,189 @@
+//! The Discord adapter: signature checks, the interactions endpoint over loopback HTTP, the
+//! outbound client against a fake Discord API, command registration, and the conversion of
+//! real payloads. Helpers shared by the submodules live here.
+
+mod api;
+mod endpoint;
+mod payloads;
+mod signatures;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use ed25519_dalek::{Signer, SigningKey};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use costbot::chat::discord::DiscordSender;
+use costbot::chat::{ChatHandler, Inbound, Reply};
+
+/// The application id used throughout (the one in the button fixture).
+pub const APP_ID: u64 = 290926444748734465;
+
+/// Reads a fixture from `tests/data/discord/`.
+pub fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/data/discord/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A fresh Ed25519 key pair, as the Developer Portal would hold for an application.
+pub fn key_pair() -> (SigningKey, String) {
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let public = hex::encode(key.verifying_key().to_bytes());
+    (key, public)
+}
+
+/// Discord's signature over `timestamp + body`, in hex.
+pub fn sign(key: &SigningKey, timestamp: &str, body: &[u8]) -> String {
+    hex::encode(key.sign(&[timestamp.as_bytes(), body].concat()).to_bytes())
+}
+
+/// A handler that counts calls, remembers the events and answers after an optional delay.
+pub struct CountingHandler {
+    pub calls: AtomicUsize,
+    pub events: Mutex<Vec<Inbound>>,
+    pub reply: Reply,
+    pub delay: Duration,
+}
+
+impl CountingHandler {
+    pub fn new(reply: Reply, delay: Duration) -> Arc<CountingHandler> {
+        Arc::new(CountingHandler { calls: AtomicUsize::new(0), events: Mutex::new(Vec::new()), reply, delay })
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn events(&self) -> Vec<Inbound> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl ChatHandler for CountingHandler {
+    async fn handle(&self, event: Inbound) -> Reply {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.events.lock().unwrap().push(event);
+        tokio::time::sleep(self.delay).await;
+        self.reply.clone()
+    }
+}
+
+/// Serves a router on a loopback port; returns `http://127.0.0.1:PORT`.
+pub async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    url
+}
+
+/// One request the fake Discord API received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub body: Value,
+}
+
+/// A fake Discord HTTP API speaking Discord's JSON. Channel `404404` is unknown, `429429`
+/// is globally rate limited, `500500` is having an outage; everything else succeeds.
+#[derive(Clone, Default)]
+pub struct FakeDiscord {
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl FakeDiscord {
+    /// Starts the fake and returns it with its base URL.
+    pub async fn start() -> (FakeDiscord, String) {
+        let fake = FakeDiscord::default();
+        let state = fake.clone();
+        let router = Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let state = state.clone();
+            async move { state.answer(method, uri, headers, body) }
+        });
+        let url = serve(router).await;
+        (fake, url)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// A sender pointed at this fake.
+    pub fn sender(url: &str) -> DiscordSender {
+        DiscordSender::new(&SecretString::from("test-token"), APP_ID, Some(url)).expect("sender")
+    }
+
+    /// Waits until a request matching `pred` arrives, or panics after `timeout`.
+    pub async fn wait_for(&self, timeout: Duration, pred: impl Fn(&Recorded) -> bool) -> Recorded {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(r) = self.requests().into_iter().find(|r| pred(r)) {
+                return r;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no matching request; got {:?}", self.requests());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn answer(&self, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+        let path = uri.path().to_string();
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+        self.requests.lock().unwrap().push(Recorded { method: method.clone(), path: path.clone(), authorization, body: body.clone() });
+        let segments: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
+        match (method.as_str(), segments.as_slice()) {
+            (_, ["channels", "404404", ..]) => {
+                (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Unknown Channel", "code": 10003}))).into_response()
+            }
+            (_, ["channels", "429429", ..]) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("x-ratelimit-global", "true"), ("retry-after", "2")],
+                axum::Json(json!({"message": "You are being rate limited.", "retry_after": 1.5, "global": true})),
+            )
+                .into_response(),
+            (_, ["channels", "500500", ..]) => (StatusCode::BAD_GATEWAY, "upstream error").into_response(),
+            ("POST", ["channels", channel, "messages"]) => axum::Json(message(channel, "1200000000000000001", &body)).into_response(),
+            ("PATCH", ["channels", channel, "messages", id]) => axum::Json(message(channel, id, &body)).into_response(),
+            ("POST", ["webhooks", _, _]) => axum::Json(message("1", "1300000000000000001", &body)).into_response(),
+            ("PATCH", ["webhooks", _, _, "messages", "@original"]) => axum::Json(message("1", "1300000000000000002", &body)).into_response(),
+            ("DELETE", ["webhooks", _, _, "messages", "@original"]) => StatusCode::NO_CONTENT.into_response(),
+            ("PUT", ["applications", app, .., "commands"]) => {
+                let commands: Vec<Value> = body
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, mut c)| {
+                        c["id"] = json!(format!("14000000000000000{i:02}"));
+                        c["application_id"] = json!(app);
+                        c["version"] = json!("1");
+                        c
+                    })
+                    .collect();
+                axum::Json(commands).into_response()
+            }
+            _ => (StatusCode::NOT_FOUND, axum::Json(json!({"message": "404: Not Found", "code": 0}))).into_response(),
+        }
+    }
+}
+
+/// A message object as Discord returns it after a create or edit (the fields costbot reads).
+fn message(channel: &str, id: &str, sent: &Value) -> Value {
+    json!({
+        "id": id, "channel_id": channel, "type": 0, "content": sent["content"], "embeds": sent["embeds"],
+        "components": sent["components"], "tts": false, "pinned": false, "mention_everyone": false,
+        "mentions": [], "mention_roles": [], "attachments": [], "timestamp": "2026-11-08T06:00:00.000000+00:00",
+        "edited_timestamp": null, "flags": 0,
+        "author": {"id": APP_ID.to_string(), "username": "costbot", "discriminator": "0", "avatar": null, "bot": true}
+    })
+}
