@@ -12,10 +12,11 @@ use crate::aws::cost_explorer::CostExplorerSource;
 use crate::bot::Bot;
 use crate::chat::dispatch::dispatch_alerts;
 use crate::chat::outbox::OutboxWorker;
+use crate::chat::discord::{DiscordSender, DiscordState};
 use crate::chat::slack::api::SlackSender;
 use crate::chat::slack::SlackState;
 use crate::chat::{Platform, Sender};
-use crate::config::SlackMode;
+use crate::config::{DiscordMode, SlackMode};
 use crate::collector::{CollectSettings, Collector, CostSource, JOB_COLLECT_COSTS};
 use crate::config::{Config, CostSourceKind};
 use crate::detection::{BreakdownSource, Detection, DetectionReport, DetectionSettings};
@@ -42,6 +43,8 @@ pub struct App {
     pub bot: Arc<Bot>,
     /// Outbound senders, one per enabled chat platform.
     pub senders: HashMap<Platform, Arc<dyn Sender>>,
+    /// The Discord client, when Discord is configured (the endpoint and gateway need it).
+    pub discord: Option<Arc<DiscordSender>>,
 }
 
 impl App {
@@ -91,7 +94,11 @@ impl App {
             let sender = SlackSender::new(token, config.slack.api_url.as_deref()).context("cannot set up the Slack client")?;
             senders.insert(Platform::Slack, Arc::new(sender));
         }
-        Ok(App { config, store, collector, detection, bot, senders })
+        let discord = discord_sender(&config)?;
+        if let Some(sender) = &discord {
+            senders.insert(Platform::Discord, sender.clone());
+        }
+        Ok(App { config, store, collector, detection, bot, senders, discord })
     }
 
     /// Collects costs, then (if enabled) runs detection on what landed, so an alert is ready
@@ -152,6 +159,11 @@ impl App {
             let secrets = slack.signing_secrets.iter().map(|s| s.resolve()).collect::<Result<Vec<_>>>().context("slack.signing_secrets")?;
             router = router.merge(crate::chat::slack::router(SlackState::new(secrets, self.bot.clone(), sender.clone())));
         }
+        if let (Some(sender), DiscordMode::Http) = (&self.discord, self.config.discord.mode) {
+            let key = self.config.discord.public_key.as_deref().unwrap_or_default();
+            let state = DiscordState::new(key, self.bot.clone(), sender.clone()).context("discord.public_key")?;
+            router = router.merge(crate::chat::discord::router(state));
+        }
         Ok(router)
     }
 
@@ -175,16 +187,32 @@ impl App {
         tracing::info!(replica = %owner, address = %listener.local_addr()?, "costbot is serving");
         let router = self.router()?;
         let socket = self.start_socket_mode()?;
+        let gateway = self.start_gateway()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let delivery = tokio::spawn(delivery_loop(self.clone(), stopped));
         axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
         scheduler.shutdown().await?;
         let _ = stop.send(true);
         let _ = delivery.await;
-        if let Some(socket) = socket {
-            socket.abort();
+        for task in [socket, gateway].into_iter().flatten() {
+            task.abort();
         }
         Ok(())
+    }
+
+    /// Connects to Discord's gateway in the background when configured.
+    fn start_gateway(&self) -> Result<Option<tokio::task::JoinHandle<()>>> {
+        let discord = &self.config.discord;
+        let (DiscordMode::Gateway, Some(token)) = (discord.mode, &discord.bot_token) else {
+            return Ok(None);
+        };
+        let token = token.resolve().context("discord.bot_token")?;
+        let handler: Arc<dyn crate::chat::ChatHandler> = self.bot.clone();
+        Ok(Some(tokio::spawn(async move {
+            if let Err(error) = crate::chat::discord::run_gateway(token, handler).await {
+                tracing::error!(error = %format!("{error:#}"), "Discord gateway stopped");
+            }
+        })))
     }
 
     /// Starts Slack Socket Mode in the background when configured.
@@ -202,6 +230,15 @@ impl App {
             }
         })))
     }
+}
+
+/// The Discord client, when a bot token is configured.
+pub fn discord_sender(config: &Config) -> Result<Option<Arc<DiscordSender>>> {
+    let Some(token) = &config.discord.bot_token else { return Ok(None) };
+    let token = token.resolve().context("discord.bot_token")?;
+    let sender = DiscordSender::new(&token, config.discord.application_id()?, config.discord.api_url.as_deref())
+        .context("cannot set up the Discord client")?;
+    Ok(Some(Arc::new(sender)))
 }
 
 /// How often every replica looks for new alert events and due outbox entries. Cursor-deduped

@@ -56,6 +56,12 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Discord set-up.
+    Discord {
+        /// What to do.
+        #[command(subcommand)]
+        action: DiscordAction,
+    },
     /// Check or export the audit log.
     Audit {
         /// What to do.
@@ -81,6 +87,18 @@ pub enum CollectWhat {
         /// Only this source account.
         #[arg(long)]
         account: Option<String>,
+    },
+}
+
+/// `costbot discord …`
+#[derive(Debug, Subcommand)]
+pub enum DiscordAction {
+    /// Register exactly the commands in manifests/discord-commands.json (globally, or in one
+    /// guild, where changes show at once).
+    Register {
+        /// A guild (server) id.
+        #[arg(long)]
+        guild: Option<u64>,
     },
 }
 
@@ -149,6 +167,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             std::sync::Arc::new(app).serve(shutdown_signal()).await
         }
         Command::Demo { db } => demo(db).await,
+        Command::Discord { action: DiscordAction::Register { guild } } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let sender = crate::app::discord_sender(&config)?
+                .ok_or_else(|| anyhow::anyhow!("discord.bot_token is not configured"))?;
+            let guild = guild.map(serenity::all::GuildId::new);
+            let count = crate::chat::discord::register_commands(sender.http(), guild, crate::chat::discord::commands::MANIFEST).await?;
+            let place = guild.map_or("globally".to_string(), |g| format!("in guild {g}"));
+            println!("registered {count} command(s) {place}");
+            Ok(())
+        }
         Command::Audit { action } => {
             let config = Config::load(cli.config.as_deref())?;
             let store = store::open(&config.database).await?;

@@ -63,14 +63,20 @@ pub struct DiscordConfig {
     pub application_id: Option<String>,
     /// The application's Ed25519 public key (hex, from the Developer Portal); not a secret.
     pub public_key: Option<String>,
-    /// An HTTP proxy for Discord's API; only tests set it.
-    pub api_proxy: Option<String>,
+    /// Replaces `https://discord.com` for API calls; only tests set it.
+    pub api_url: Option<String>,
 }
 
 impl DiscordConfig {
     /// Discord is enabled when a bot token is configured.
     pub fn enabled(&self) -> bool {
         self.bot_token.is_some()
+    }
+
+    /// The application id as a number, with an error naming the key.
+    pub fn application_id(&self) -> anyhow::Result<u64> {
+        let text = self.application_id.as_deref().ok_or_else(|| anyhow::anyhow!("discord.application_id is not set"))?;
+        text.trim().parse().map_err(|_| anyhow::anyhow!("discord.application_id `{text}` is not a Discord id (digits only)"))
     }
 }
 

@@ -298,9 +298,7 @@ impl Config {
             bail!("costs.breakdown_every_hours must be at most 8760 (a year)");
         }
         if self.discord.enabled() {
-            if self.discord.application_id.is_none() {
-                bail!("discord.application_id is required when discord.bot_token is set");
-            }
+            self.discord.application_id()?;
             if self.discord.mode == DiscordMode::Http && self.discord.public_key.is_none() {
                 bail!("discord.public_key is required in HTTP mode: interactions cannot be verified without it");
             }

@@ -1,0 +1,114 @@
+//! Discord end to end: the real server (`App::serve_on`) on a loopback port, a real Postgres,
+//! the simulated cloud, and a fake Discord API. Alerts are posted as embeds and edited in
+//! place; a signed `/cost` interaction is answered from the store; a signed button click
+//! reaches the bot and updates its card.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::Method;
+use chrono::{Datelike, Days, Utc};
+use costbot::app::App;
+use costbot::config::Config;
+use costbot::domain::{DateRange, Granularity};
+use costbot::store::{PgStore, SpendGroup, SpendQuery};
+use ed25519_dalek::SigningKey;
+use serde_json::{json, Value};
+
+use crate::discord::{fixture, key_pair, sign, FakeDiscord, APP_ID};
+
+const CHANNEL: &str = "645027906669510667";
+const USER: &str = "53908232506183680";
+
+async fn post_signed(url: &str, key: &SigningKey, body: &Value) -> reqwest::Response {
+    let body = body.to_string();
+    let ts = Utc::now().timestamp().to_string();
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-signature-timestamp", &ts)
+        .header("x-signature-ed25519", sign(key, &ts, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn command(query: &str) -> Value {
+    let mut payload: Value = serde_json::from_str(&fixture("interaction.application_command.slash.discord-docs.json")).unwrap();
+    payload["application_id"] = json!(APP_ID.to_string());
+    payload["data"]["name"] = json!("cost");
+    payload["data"]["options"] = json!([{ "type": 3, "name": "query", "value": query }]);
+    payload
+}
+
+fn button(custom_id: &str) -> Value {
+    let mut payload: Value = serde_json::from_str(&fixture("interaction.message_component.button.discord-docs.json")).unwrap();
+    payload["application_id"] = json!(APP_ID.to_string());
+    payload["channel_id"] = json!(CHANNEL);
+    payload["data"]["custom_id"] = json!(custom_id);
+    payload
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
+    crate::support::init();
+    std::env::set_var("COSTBOT_TEST_DISCORD_TOKEN", "discord-test-token");
+    let (fake, api) = FakeDiscord::start().await;
+    let (key, public) = key_pair();
+    let toml = format!(
+        "[costs]\nsource = \"simulated\"\nbackfill_days = 120\nbreakdown_every_hours = 0\n\
+         [discord]\nbot_token = {{ env = \"COSTBOT_TEST_DISCORD_TOKEN\" }}\napplication_id = \"{APP_ID}\"\n\
+         public_key = \"{public}\"\napi_url = \"{api}\"\n\
+         [[channels]]\nplatform = \"discord\"\nid = \"{CHANNEL}\"\nmin_severity = \"low\"\napprovers = [\"{USER}\"]\n"
+    );
+    let now = Utc::now().naive_utc();
+    let store = Arc::new(PgStore::from_pool(pool));
+    let app = Arc::new(App::with_store(Config::from_toml(&toml).unwrap(), store, now).await.unwrap());
+
+    // Detection after collection posts one embed card per open anomaly.
+    app.collect_and_detect(now, None, None).await.unwrap();
+    let open = app.store.open_anomalies(Granularity::Daily).await.unwrap();
+    let posts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == Method::POST && r.path.ends_with(&format!("/channels/{CHANNEL}/messages"))).collect();
+    assert!(!open.is_empty() && posts.len() == open.len(), "{} posts for {} anomalies", posts.len(), open.len());
+    assert!(posts[0].body["embeds"][0]["title"].as_str().unwrap_or_default().starts_with("Cost "), "{}", posts[0].body);
+    assert!(posts[0].body["components"][0]["components"].as_array().is_some_and(|b| !b.is_empty()), "buttons on the card");
+    assert_eq!(app.store.outbox_counts().await.unwrap().sent, open.len() as u64);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.clone().serve_on(listener, async move {
+        let _ = stopped.await;
+    }));
+    let endpoint = format!("{base}/discord/interactions");
+
+    // A signed /cost is answered from the store (type 4); a forged one is refused with 401.
+    let answer: Value = post_signed(&endpoint, &key, &command("mtd")).await.json().await.unwrap();
+    let today = now.date();
+    let range = DateRange::new(today.with_day(1).unwrap(), today + Days::new(1)).unwrap();
+    let query = SpendQuery { granularity: Granularity::Daily, range, accounts: None, services: None };
+    let total = app.store.spend(&query, SpendGroup::Total).await.unwrap()[0].amount.to_string();
+    assert_eq!(answer["type"], 4);
+    assert!(answer.to_string().contains(&total), "{total} in {answer}");
+    let (other_key, _) = key_pair();
+    assert_eq!(post_signed(&endpoint, &other_key, &command("mtd")).await.status(), 401);
+
+    // Acknowledge an anomaly: the clicked card updates (type 7) and the delivery loop edits
+    // the posted card in place.
+    let anomaly = &open[0];
+    let clicked: Value = post_signed(&endpoint, &key, &button(&format!("ack:{}:{}", anomaly.id, anomaly.version))).await.json().await.unwrap();
+    assert_eq!(clicked["type"], 7, "{clicked}");
+    assert!(clicked.to_string().contains(&format!("acknowledged by discord:{USER}")), "{clicked}");
+    let edit = fake
+        .wait_for(Duration::from_secs(10), |r| r.method == Method::PATCH && r.path.contains(&format!("/channels/{CHANNEL}/messages/")))
+        .await;
+    assert!(edit.body.to_string().contains("acknowledged by discord"), "{}", edit.body);
+
+    // Approve reaches the approval flow, which has nothing to approve yet.
+    let approve: Value = post_signed(&endpoint, &key, &button("approve:pr-0000:1")).await.json().await.unwrap();
+    assert!(approve.to_string().contains("Nothing to approve yet"), "{approve}");
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
