@@ -17,6 +17,9 @@ use crate::commands::{self, Command};
 use crate::config::{ChannelConfig, Config};
 use crate::domain::audit::AuditRecord;
 use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
+use crate::domain::proposal::{Decision, ProposalId, State as ProposalState};
+use crate::proposals::card_entries;
+use crate::render::approval::card as approval_card;
 use crate::answers::{AnswerError, Answers};
 use crate::domain::AccountId;
 use crate::render::alert::{alert, subject};
@@ -138,14 +141,52 @@ impl Bot {
 
     async fn click(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
         match action.verb {
-            Verb::Approve | Verb::Deny | Verb::Snooze => {
-                self.audit(actor, "click_without_proposal", &action.target, serde_json::json!({"verb": action.encode()}), now).await?;
-                Ok(Reply::Ephemeral(Message::plain(
-                    "Nothing to approve yet: savings proposals arrive with waste discovery.",
-                )))
-            }
+            Verb::Approve | Verb::Deny | Verb::Snooze => self.decide(actor, action, now).await,
             Verb::Ack | Verb::Mute => self.mark(actor, action, now).await,
         }
+    }
+
+    /// Approve, deny or snooze a proposal: the allow-list, the card's version and the expiry
+    /// are checked by the domain; every outcome, refusals included, is audited.
+    async fn decide(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
+        let id = ProposalId(action.target.clone());
+        let Some(proposal) = self.store.proposal(&id).await? else {
+            self.audit(actor, "click_unknown_proposal", &id.0, serde_json::json!({"verb": action.encode()}), now).await?;
+            return Ok(Reply::Ephemeral(Message::plain("That proposal does not exist (any more).")));
+        };
+        let visible = match self.scope(actor) {
+            Scope::All => true,
+            Scope::Only(ids) => ids.contains(&proposal.finding.resource.reference.account),
+            Scope::Unknown => false,
+        };
+        let allowed = visible && self.may_approve(actor);
+        let decision = match action.verb {
+            Verb::Deny => Decision::Deny,
+            Verb::Snooze => Decision::Snooze,
+            _ => Decision::Approve,
+        };
+        let by = format!("{}:{}", actor.platform.as_str(), actor.user);
+        let next = match proposal.decide(&by, allowed, decision, action.version, now) {
+            Ok(next) => next,
+            Err(refusal) => {
+                let detail = serde_json::json!({"verb": action.encode(), "refusal": refusal.to_string()});
+                self.audit(actor, "decision_refused", &id.0, detail, now).await?;
+                return Ok(Reply::Ephemeral(Message::plain(format!("Not done: {refusal}."))));
+            }
+        };
+        if !self.store.save_proposal(&next, proposal.version).await? {
+            self.audit(actor, "decision_refused", &id.0, serde_json::json!({"verb": action.encode(), "refusal": "changed concurrently"}), now).await?;
+            return Ok(Reply::Ephemeral(Message::plain("Someone changed this proposal at the same moment; look at the updated card.")));
+        }
+        let verb = match decision {
+            Decision::Approve if next.state == ProposalState::Approved => "proposal_approved",
+            Decision::Approve => "proposal_approval_recorded",
+            Decision::Deny => "proposal_denied",
+            Decision::Snooze => "proposal_snoozed",
+        };
+        self.audit(actor, verb, &id.0, serde_json::json!({"version": next.version, "approvals": next.approvals.len()}), now).await?;
+        self.store.enqueue(&card_entries(&next, &self.config.channels, now), now).await?;
+        Ok(Reply::UpdateOriginal(approval_card(&next, now)))
     }
 
     async fn mark(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {

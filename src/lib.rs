@@ -15,6 +15,8 @@ pub mod config;
 pub mod detection;
 pub mod domain;
 pub mod eval;
+pub mod execution;
+pub mod proposals;
 pub mod scheduler;
 pub mod server;
 pub mod sim;

@@ -16,9 +16,11 @@ use serde::Deserialize;
 use crate::domain::{AccountId, Granularity, RoleArn};
 
 mod anomaly;
+mod approvals;
 mod chat;
 
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
+pub use approvals::ApprovalsConfig;
 pub use chat::{ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, SlackConfig, SlackMode};
 
 /// The whole configuration.
@@ -35,6 +37,8 @@ pub struct Config {
     pub costs: CostsConfig,
     /// Anomaly detection after each collection.
     pub anomaly: AnomalyConfig,
+    /// Savings proposals: expiry, two-approver threshold, dry-run.
+    pub approvals: ApprovalsConfig,
     /// The AWS accounts costbot watches.
     pub accounts: Vec<AccountConfig>,
     /// The Slack app.

@@ -10,6 +10,7 @@ pub mod forecast;
 pub mod ids;
 pub mod incident;
 pub mod money;
+pub mod proposal;
 pub mod resource;
 pub mod root_cause;
 pub mod run;

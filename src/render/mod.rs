@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod answer;
+pub mod approval;
 
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;

@@ -8,6 +8,7 @@ mod anomaly_sql;
 mod audit_sql;
 mod outbox_sql;
 mod postgres;
+mod proposal_sql;
 mod sql;
 mod sqlite;
 
@@ -24,6 +25,7 @@ pub use sqlite::SqliteStore;
 use crate::chat::outbox::{Delivery, DeliveryOutcome, OutboxCounts, OutboxEntry};
 use crate::config::DatabaseConfig;
 use crate::domain::audit::{AuditEntry, AuditRecord};
+use crate::domain::proposal::{Proposal, ProposalId};
 use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
 use crate::domain::run::{CollectorRun, RunId, SourceReport};
 use crate::domain::{
@@ -139,9 +141,26 @@ pub struct SpendRow {
     pub estimated: bool,
 }
 
+/// Savings proposals.
+#[async_trait]
+pub trait ProposalStore: Send + Sync {
+    /// Proposals in any of these states (all when empty), oldest change first.
+    async fn proposals_in(&self, states: &[&str]) -> Result<Vec<Proposal>>;
+
+    /// One proposal.
+    async fn proposal(&self, id: &ProposalId) -> Result<Option<Proposal>>;
+
+    /// Stores a new proposal; `false` when one with its id exists already.
+    async fn insert_proposal(&self, proposal: &Proposal) -> Result<bool>;
+
+    /// Replaces a proposal if it is still at `from_version` (compare-and-swap); `false` when
+    /// someone else changed it first, in which case nothing was written.
+    async fn save_proposal(&self, next: &Proposal, from_version: u32) -> Result<bool>;
+}
+
 /// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
 #[async_trait]
-pub trait Store: AnomalyStore + OutboxStore + AuditStore + Send + Sync + 'static {
+pub trait Store: AnomalyStore + OutboxStore + AuditStore + ProposalStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
 

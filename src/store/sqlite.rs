@@ -12,6 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::anomaly_sql::impl_anomaly_store;
 use super::audit_sql::impl_audit_store;
 use super::outbox_sql::impl_outbox_store;
+use super::proposal_sql::impl_proposal_store;
 use super::sql::impl_sql_store;
 
 /// A [`Store`](super::Store) on an SQLite file (or an in-memory database in tests).
@@ -59,3 +60,4 @@ impl_sql_store!(SqliteStore, sqlx::Sqlite);
 impl_anomaly_store!(SqliteStore, sqlx::Sqlite);
 impl_outbox_store!(SqliteStore, sqlx::Sqlite);
 impl_audit_store!(SqliteStore, sqlx::Sqlite);
+impl_proposal_store!(SqliteStore, sqlx::Sqlite);

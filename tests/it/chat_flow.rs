@@ -238,7 +238,7 @@ async fn clicks_are_checked_audited_and_update_the_card(pool: sqlx::PgPool) {
     let muted = bot.handle(click("UBOSS", "CALL", Verb::Mute, &id)).await;
     assert!(text_of(&muted).contains("muted by slack:UBOSS"), "{muted:?}");
     let approve = bot.handle(click("UBOSS", "CALL", Verb::Approve, "pr-1")).await;
-    assert!(text_of(&approve).contains("Nothing to approve yet"), "{approve:?}");
+    assert!(text_of(&approve).contains("does not exist"), "{approve:?}");
 
     let audit = store.audit_entries(0, 100).await.unwrap();
     let actions: Vec<_> = audit.iter().map(|e| (e.record.actor.as_str(), e.record.action.as_str())).collect();
@@ -249,7 +249,7 @@ async fn clicks_are_checked_audited_and_update_the_card(pool: sqlx::PgPool) {
             ("slack:UBOSS", "click_refused"),
             ("slack:UINTERN", "anomaly_acknowledged"),
             ("slack:UBOSS", "anomaly_muted"),
-            ("slack:UBOSS", "click_without_proposal"),
+            ("slack:UBOSS", "click_unknown_proposal"),
         ]
     );
     assert_eq!(verify_chain(&audit), Ok(()));

@@ -105,9 +105,9 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
         .await;
     assert!(edit.body.to_string().contains("acknowledged by discord"), "{}", edit.body);
 
-    // Approve reaches the approval flow, which has nothing to approve yet.
+    // Approve reaches the approval flow; an unknown proposal is refused, and said so.
     let approve: Value = post_signed(&endpoint, &key, &button("approve:pr-0000:1")).await.json().await.unwrap();
-    assert!(approve.to_string().contains("Nothing to approve yet"), "{approve}");
+    assert!(approve.to_string().contains("does not exist"), "{approve}");
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();

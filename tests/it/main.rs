@@ -2,6 +2,7 @@
 //! one binary with modules keeps build time and disk use down.
 
 mod answers;
+mod approvals;
 mod audit;
 mod chat_flow;
 mod cli;

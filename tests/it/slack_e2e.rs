@@ -96,11 +96,11 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
     assert!(update.contains("acknowledged by slack:U1") && update.contains("\"ts\":\"100."), "{update}");
     assert_eq!(fake.received("/api/chat.postMessage").len(), open.len(), "edited, not posted again");
 
-    // Approve reaches the approval flow, which has nothing to approve yet.
+    // Approve reaches the approval flow; an unknown proposal is refused, and said so.
     let approve = click("approve:pr-0000:1", &fake.response_url("approve"));
     assert_eq!(post_signed(&format!("{base}/slack/interactions"), SECRET, ts, &approve, &[]).await.status(), 200);
     let note = fake.wait_for("/respond/approve", Duration::from_secs(10)).await.expect("a reply").json();
-    assert!(note.to_string().contains("Nothing to approve yet"), "{note}");
+    assert!(note.to_string().contains("does not exist"), "{note}");
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();

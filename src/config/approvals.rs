@@ -1,0 +1,36 @@
+//! `[approvals]`: how savings proposals are decided and executed.
+
+use serde::Deserialize;
+
+use super::ExactDecimal;
+use crate::domain::proposal::ApprovalRules;
+use crate::domain::Money;
+
+/// Approval and execution settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// Hours a proposal waits for a decision before it expires.
+    pub expiry_hours: u64,
+    /// Monthly savings above which two different approvers are needed.
+    pub two_approvers_above: ExactDecimal,
+    /// Dry-run: check every approved action (EC2's own DryRun flag) but change nothing. Acting
+    /// for real needs `dry_run = false`, set on purpose.
+    pub dry_run: bool,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        ApprovalsConfig { expiry_hours: 24, two_approvers_above: ExactDecimal(rust_decimal::Decimal::new(500, 0)), dry_run: true }
+    }
+}
+
+impl ApprovalsConfig {
+    /// The domain's approval rules.
+    pub fn rules(&self) -> ApprovalRules {
+        ApprovalRules {
+            expires_after: chrono::Duration::hours(self.expiry_hours.clamp(1, 24 * 30) as i64),
+            two_approvers_above: Money::from_decimal(self.two_approvers_above.0),
+        }
+    }
+}

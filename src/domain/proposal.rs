@@ -1,0 +1,289 @@
+//! Savings proposals and their approval state machine. Pure: every rule about who may decide
+//! what, when, is here and nowhere else.
+//!
+//! ```text
+//! Pending ──approve (enough approvers)──► Approved ──claim──► Executing ──► Done | Aborted | Failed
+//!    │  └─approve (one of two)─► Pending (v+1)
+//!    ├──deny──► Denied
+//!    ├──snooze──► Snoozed (until)
+//!    ├──expiry──► Expired
+//!    └──finding gone──► Withdrawn
+//! ```
+//! Every change bumps the version; a decision must name the version the person saw, so a click
+//! on a stale card can never approve a proposal that changed since.
+
+use chrono::{Duration, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use super::resource::{Resource, SafetyPath, WasteFinding};
+use super::Money;
+
+/// A stable proposal id, derived from the resource and the rule, so the same waste is one
+/// proposal however often discovery runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProposalId(pub String);
+
+impl ProposalId {
+    /// `pr-` and 16 hex digits of a 64-bit FNV-1a hash of the resource and the rule.
+    pub fn derive(finding: &WasteFinding) -> ProposalId {
+        let text = format!("{}|{}", finding.resource.reference, finding.rule);
+        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        ProposalId(format!("pr-{hash:016x}"))
+    }
+}
+
+impl std::fmt::Display for ProposalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// `slack:U123`, `discord:…`, `console:…`.
+    pub by: String,
+    /// When.
+    pub at: NaiveDateTime,
+}
+
+/// Where a proposal is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    /// Waiting for approvers.
+    Pending,
+    /// Approved by enough people; waiting for the execution worker.
+    Approved,
+    /// Claimed by a worker, which is re-checking and acting.
+    Executing {
+        /// The worker's name.
+        by: String,
+        /// Until when its claim holds; after that, recovery looks at the resource.
+        until: NaiveDateTime,
+    },
+    /// Acted (or dry-run confirmed).
+    Done {
+        /// What happened, in words.
+        outcome: String,
+        /// True when it was a dry run.
+        dry_run: bool,
+    },
+    /// The re-check before acting found a reason not to act.
+    Aborted {
+        /// Why.
+        reason: String,
+    },
+    /// The action failed, or an interrupted action could not be confirmed.
+    Failed {
+        /// Why.
+        error: String,
+    },
+    /// Someone said no.
+    Denied {
+        /// Who.
+        by: String,
+    },
+    /// Someone said "not now".
+    Snoozed {
+        /// Who.
+        by: String,
+        /// Until when.
+        until: NaiveDateTime,
+    },
+    /// Nobody decided in time.
+    Expired,
+    /// The waste went away before a decision (fixed by hand, say).
+    Withdrawn,
+}
+
+impl State {
+    /// A short name for storage and filters.
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Approved => "approved",
+            State::Executing { .. } => "executing",
+            State::Done { .. } => "done",
+            State::Aborted { .. } => "aborted",
+            State::Failed { .. } => "failed",
+            State::Denied { .. } => "denied",
+            State::Snoozed { .. } => "snoozed",
+            State::Expired => "expired",
+            State::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// A proposal to act on one waste finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// Stable id.
+    pub id: ProposalId,
+    /// Bumped on every change; decisions must name it.
+    pub version: u32,
+    /// The finding as shown on the card.
+    pub finding: WasteFinding,
+    /// Approvals needed (1, or 2 on the strict path or above the savings threshold).
+    pub required_approvals: u8,
+    /// Approvals so far (distinct people).
+    pub approvals: Vec<Approval>,
+    /// Where it is.
+    pub state: State,
+    /// When it was proposed.
+    pub created_at: NaiveDateTime,
+    /// When it stops accepting decisions.
+    pub expires_at: NaiveDateTime,
+    /// Last change.
+    pub updated_at: NaiveDateTime,
+}
+
+/// What a person decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Yes.
+    Approve,
+    /// No.
+    Deny,
+    /// Not now: ask again in [`SNOOZE`].
+    Snooze,
+}
+
+/// How long "Snooze" lasts.
+pub const SNOOZE: Duration = Duration::days(7);
+
+/// Why a decision was refused. Each is shown to the person and written to the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionError {
+    /// The person is not on the channel's approver list.
+    #[error("you are not an approver in this channel")]
+    NotAllowed,
+    /// The card they clicked shows an older version.
+    #[error("this card is out of date (you saw version {shown}, it is now {current}); look at the updated card")]
+    Stale {
+        /// The version on the clicked card.
+        shown: u32,
+        /// The current version.
+        current: u32,
+    },
+    /// The proposal expired.
+    #[error("this proposal expired; costbot will propose it again if the waste is still there")]
+    Expired,
+    /// Already decided.
+    #[error("this proposal is already {0}")]
+    Closed(&'static str),
+    /// The same person tried to give both approvals.
+    #[error("you already approved this; a second, different approver is needed")]
+    SameApprover,
+}
+
+/// How approvals are counted, from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApprovalRules {
+    /// How long a proposal waits for a decision.
+    pub expires_after: Duration,
+    /// Savings per month above which two approvers are needed.
+    pub two_approvers_above: Money,
+}
+
+impl Proposal {
+    /// A new pending proposal for a finding that is not excluded. `None` for excluded findings,
+    /// which are never proposed.
+    pub fn new(finding: WasteFinding, rules: &ApprovalRules, now: NaiveDateTime) -> Option<Proposal> {
+        let strict = match &finding.path {
+            SafetyPath::Excluded { .. } => return None,
+            SafetyPath::Strict { .. } => true,
+            SafetyPath::Normal => false,
+        };
+        let costly = finding.monthly_saving.is_some_and(|s| s > rules.two_approvers_above);
+        Some(Proposal {
+            id: ProposalId::derive(&finding),
+            version: 1,
+            required_approvals: if strict || costly { 2 } else { 1 },
+            finding,
+            approvals: Vec::new(),
+            state: State::Pending,
+            created_at: now,
+            expires_at: now + rules.expires_after,
+            updated_at: now,
+        })
+    }
+
+    /// True when it still accepts decisions at `now`.
+    pub fn is_open(&self, now: NaiveDateTime) -> bool {
+        self.state == State::Pending && now < self.expires_at
+    }
+
+    /// Applies a person's decision. `allowed` is the channel allow-list's verdict for them;
+    /// `shown` is the version on the card they clicked.
+    pub fn decide(&self, by: &str, allowed: bool, decision: Decision, shown: u32, now: NaiveDateTime) -> Result<Proposal, DecisionError> {
+        if !allowed {
+            return Err(DecisionError::NotAllowed);
+        }
+        if self.state != State::Pending {
+            return Err(DecisionError::Closed(self.state.name()));
+        }
+        if now >= self.expires_at {
+            return Err(DecisionError::Expired);
+        }
+        if shown != self.version {
+            return Err(DecisionError::Stale { shown, current: self.version });
+        }
+        let mut next = self.clone();
+        next.version += 1;
+        next.updated_at = now;
+        match decision {
+            Decision::Deny => next.state = State::Denied { by: by.to_string() },
+            Decision::Snooze => next.state = State::Snoozed { by: by.to_string(), until: now + SNOOZE },
+            Decision::Approve => {
+                if self.approvals.iter().any(|a| a.by == by) {
+                    return Err(DecisionError::SameApprover);
+                }
+                next.approvals.push(Approval { by: by.to_string(), at: now });
+                if next.approvals.len() >= usize::from(self.required_approvals) {
+                    next.state = State::Approved;
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    /// The same proposal in a new state, version bumped.
+    pub fn with_state(&self, state: State, now: NaiveDateTime) -> Proposal {
+        Proposal { state, version: self.version + 1, updated_at: now, ..self.clone() }
+    }
+
+    /// Whether discovery's latest finding changed what this proposal asks for (action, saving
+    /// or safety path), in which case it is re-proposed as a new version and earlier
+    /// approvals no longer count.
+    pub fn differs_from(&self, finding: &WasteFinding) -> bool {
+        let old = &self.finding;
+        old.action != finding.action || old.monthly_saving != finding.monthly_saving || old.path != finding.path
+    }
+}
+
+/// Why the re-check right before acting refuses to act, if it does: the resource is gone,
+/// its state changed, or its tags changed in any way since the proposal was shown (a new
+/// protection tag is the case that matters; any change means a person should look again).
+pub fn recheck(shown: &Resource, now_seen: Option<&Resource>) -> Option<String> {
+    let Some(current) = now_seen else {
+        return Some("the resource no longer exists".to_string());
+    };
+    if current.state != shown.state {
+        return Some(format!("its state changed from `{}` to `{}`", shown.state, current.state));
+    }
+    if current.tags != shown.tags {
+        let changed: Vec<String> = current
+            .tags
+            .iter()
+            .filter(|(k, v)| shown.tags.get(*k) != Some(*v))
+            .map(|(k, v)| format!("{k}={v}"))
+            .chain(shown.tags.keys().filter(|k| !current.tags.contains_key(*k)).map(|k| format!("{k} removed")))
+            .collect();
+        return Some(format!("its tags changed ({})", changed.join(", ")));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,72 @@
+//! SQL for savings proposals, shared by both stores like `sql.rs`.
+
+/// Implements `ProposalStore` for a struct with a `pool` field.
+macro_rules! impl_proposal_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::ProposalStore for $store {
+            async fn proposals_in(&self, states: &[&str]) -> anyhow::Result<Vec<$crate::domain::proposal::Proposal>> {
+                let mut builder = sqlx::QueryBuilder::<$db>::new("SELECT record FROM proposals");
+                if !states.is_empty() {
+                    builder.push(" WHERE state IN (");
+                    let mut list = builder.separated(", ");
+                    for state in states {
+                        list.push_bind(state.to_string());
+                    }
+                    builder.push(")");
+                }
+                builder.push(" ORDER BY updated_at, id");
+                let rows: Vec<String> = builder.build_query_scalar().fetch_all(&self.pool).await?;
+                rows.iter().map(|r| Ok(serde_json::from_str(r)?)).collect()
+            }
+
+            async fn proposal(
+                &self,
+                id: &$crate::domain::proposal::ProposalId,
+            ) -> anyhow::Result<Option<$crate::domain::proposal::Proposal>> {
+                let row: Option<String> = sqlx::query_scalar("SELECT record FROM proposals WHERE id = $1")
+                    .bind(&id.0)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| Ok(serde_json::from_str(&r)?)).transpose()
+            }
+
+            async fn insert_proposal(&self, proposal: &$crate::domain::proposal::Proposal) -> anyhow::Result<bool> {
+                let inserted = sqlx::query(
+                    "INSERT INTO proposals (id, version, state, account_id, resource_id, record, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&proposal.id.0)
+                .bind(i64::from(proposal.version))
+                .bind(proposal.state.name())
+                .bind(proposal.finding.resource.reference.account.as_str())
+                .bind(&proposal.finding.resource.reference.id)
+                .bind(serde_json::to_string(proposal)?)
+                .bind(proposal.updated_at)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(inserted == 1)
+            }
+
+            async fn save_proposal(&self, next: &$crate::domain::proposal::Proposal, from_version: u32) -> anyhow::Result<bool> {
+                let updated = sqlx::query(
+                    "UPDATE proposals SET version = $2, state = $3, record = $4, updated_at = $5
+                     WHERE id = $1 AND version = $6",
+                )
+                .bind(&next.id.0)
+                .bind(i64::from(next.version))
+                .bind(next.state.name())
+                .bind(serde_json::to_string(next)?)
+                .bind(next.updated_at)
+                .bind(i64::from(from_version))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(updated == 1)
+            }
+        }
+    };
+}
+
+pub(super) use impl_proposal_store;
