@@ -26,6 +26,19 @@ pub(super) fn to_stored_units(amount: Money) -> Result<i64> {
     i64::try_from(amount.to_units()).with_context(|| format!("amount {amount} does not fit the store"))
 }
 
+/// Which rollup answers a spend query, if one can: only queries over all accounts (a scoped
+/// channel's queries go to the facts, through the account index), and a per-account
+/// breakdown only without a service filter (the account rollup has no services).
+pub(super) fn rollup_for(query: &super::SpendQuery, group: super::SpendGroup) -> Option<&'static str> {
+    use super::SpendGroup;
+    match (&query.accounts, group, &query.services) {
+        (Some(_), _, _) => None,
+        (None, SpendGroup::Account, Some(_)) => None,
+        (None, SpendGroup::Account, None) => Some("account"),
+        (None, SpendGroup::Total | SpendGroup::Service, _) => Some("service"),
+    }
+}
+
 /// Implements `Store` for a struct with a `pool` field of the given sqlx database.
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
@@ -155,6 +168,28 @@ macro_rules! impl_sql_store {
                          collected_at = excluded.collected_at",
                     );
                     written += builder.build().execute(&mut *tx).await?.rows_affected();
+                }
+                // Recompute the rollups for the replaced range from all sources' facts.
+                let (from, to) = (range.start().and_hms_opt(0, 0, 0), range.end().and_hms_opt(0, 0, 0));
+                sqlx::query("DELETE FROM cost_rollups WHERE granularity = $1 AND period_start >= $2 AND period_start < $3")
+                    .bind(granularity.as_str())
+                    .bind(from)
+                    .bind(to)
+                    .execute(&mut *tx)
+                    .await?;
+                for (dimension, column) in [("service", "service"), ("account", "account_id")] {
+                    sqlx::query(&format!(
+                        "INSERT INTO cost_rollups (granularity, period_start, dimension, key, amount_units, estimated)
+                         SELECT granularity, period_start, '{dimension}', {column}, SUM(amount_units),
+                                MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
+                         FROM cost_facts WHERE granularity = $1 AND period_start >= $2 AND period_start < $3
+                         GROUP BY granularity, period_start, {column}"
+                    ))
+                    .bind(granularity.as_str())
+                    .bind(from)
+                    .bind(to)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 tx.commit().await?;
                 Ok(written)
@@ -333,13 +368,46 @@ macro_rules! impl_sql_store {
                     SpendGroup::Service => "service",
                     SpendGroup::Account => "account_id",
                 };
-                let mut builder = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT period_start, {key}, CAST(SUM(amount_units) AS TEXT),
-                     CAST(MAX(CASE WHEN estimated THEN 1 ELSE 0 END) AS BIGINT) FROM cost_facts"
-                ));
-                push_spend_filter(&mut builder, query);
+                let mut builder = match $crate::store::sql::rollup_for(query, group) {
+                    // Unscoped questions read the rollups: a few hundred rows, not every fact.
+                    Some(dimension) => {
+                        let key = if group == SpendGroup::Total { "''" } else { "key" };
+                        let mut b = sqlx::QueryBuilder::<$db>::new(format!(
+                            "SELECT period_start, {key}, CAST(SUM(amount_units) AS TEXT),
+                             CAST(MAX(CASE WHEN estimated THEN 1 ELSE 0 END) AS BIGINT) FROM cost_rollups WHERE granularity = "
+                        ));
+                        b.push_bind(query.granularity.as_str())
+                            .push(" AND dimension = ")
+                            .push_bind(dimension)
+                            .push(" AND period_start >= ")
+                            .push_bind(query.range.start().and_hms_opt(0, 0, 0))
+                            .push(" AND period_start < ")
+                            .push_bind(query.range.end().and_hms_opt(0, 0, 0));
+                        if let Some(services) = &query.services {
+                            b.push(" AND key IN (");
+                            let mut list = b.separated(", ");
+                            for service in services {
+                                list.push_bind(service.as_str().to_string());
+                            }
+                            if services.is_empty() {
+                                list.push("NULL");
+                            }
+                            b.push(")");
+                        }
+                        b
+                    }
+                    None => {
+                        let mut b = sqlx::QueryBuilder::<$db>::new(format!(
+                            "SELECT period_start, {key}, CAST(SUM(amount_units) AS TEXT),
+                             CAST(MAX(CASE WHEN estimated THEN 1 ELSE 0 END) AS BIGINT) FROM cost_facts"
+                        ));
+                        push_spend_filter(&mut b, query);
+                        b
+                    }
+                };
+                let grouped_key = if $crate::store::sql::rollup_for(query, group).is_some() { "key" } else { key };
                 // Postgres refuses a constant in GROUP BY, so a total groups by period alone.
-                builder.push(if group == SpendGroup::Total { " GROUP BY period_start".to_string() } else { format!(" GROUP BY period_start, {key}") });
+                builder.push(if group == SpendGroup::Total { " GROUP BY period_start".to_string() } else { format!(" GROUP BY period_start, {grouped_key}") });
                 let rows: Vec<(chrono::NaiveDateTime, String, String, i64)> = builder.build_query_as().fetch_all(&self.pool).await?;
                 rows.into_iter()
                     .map(|(at, key, sum, estimated)| {
@@ -367,7 +435,8 @@ macro_rules! impl_sql_store {
 
             async fn services_since(&self, since: chrono::NaiveDate) -> anyhow::Result<Vec<$crate::domain::ServiceName>> {
                 let names: Vec<String> = sqlx::query_scalar(
-                    "SELECT DISTINCT service FROM cost_facts WHERE granularity = 'daily' AND period_start >= $1 ORDER BY service",
+                    "SELECT DISTINCT key FROM cost_rollups WHERE granularity = 'daily' AND dimension = 'service'
+                     AND period_start >= $1 ORDER BY key",
                 )
                 .bind(since.and_hms_opt(0, 0, 0))
                 .fetch_all(&self.pool)

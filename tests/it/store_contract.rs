@@ -127,6 +127,12 @@ async fn replacing_corrects_restated_days_and_drops_vanished_rows(store: DynStor
     store.replace_cost_facts(&acct(PAYER), Granularity::Daily, &range("2026-11-01", "2026-11-02"), &second, at("2026-11-02")).await.unwrap();
     let read = store.cost_facts(&all(range("2026-10-01", "2026-12-01"))).await.unwrap();
     assert_eq!(read, vec![first[0].clone(), second[0].clone()], "the day outside the range is untouched");
+    // The rollups that unscoped answers read follow the facts exactly, restatement included.
+    let query = costbot::store::SpendQuery { granularity: Granularity::Daily, range: range("2026-10-01", "2026-12-01"), accounts: None, services: None };
+    for group in [costbot::store::SpendGroup::Total, costbot::store::SpendGroup::Service, costbot::store::SpendGroup::Account] {
+        let rolled: Money = store.spend_matrix(&query, group).await.unwrap().iter().map(|(_, r)| r.amount).sum();
+        assert_eq!(rolled, exact(&["5", "1.75"]), "{group:?}");
+    }
 }
 
 async fn discovered_accounts_are_recorded(store: DynStore) {
