@@ -17,6 +17,8 @@ use crate::chat::slack::api::SlackSender;
 use crate::chat::slack::SlackState;
 use crate::chat::{Platform, Sender};
 use crate::config::{DiscordMode, SlackMode};
+use crate::domain::resource::CloudInventory;
+use crate::execution::Executor;
 use crate::collector::{CollectSettings, Collector, CostSource, JOB_COLLECT_COSTS};
 use crate::config::{Config, CostSourceKind};
 use crate::detection::{BreakdownSource, Detection, DetectionReport, DetectionSettings};
@@ -45,6 +47,8 @@ pub struct App {
     pub senders: HashMap<Platform, Arc<dyn Sender>>,
     /// The Discord client, when Discord is configured (the endpoint and gateway need it).
     pub discord: Option<Arc<DiscordSender>>,
+    /// The cloud that waste is discovered in and acted on.
+    pub inventory: Option<Arc<dyn CloudInventory>>,
 }
 
 impl App {
@@ -98,7 +102,7 @@ impl App {
         if let Some(sender) = &discord {
             senders.insert(Platform::Discord, sender.clone());
         }
-        Ok(App { config, store, collector, detection, bot, senders, discord })
+        Ok(App { config, store, collector, detection, bot, senders, discord, inventory: None })
     }
 
     /// Collects costs, then (if enabled) runs detection on what landed, so an alert is ready
@@ -189,11 +193,16 @@ impl App {
         let socket = self.start_socket_mode()?;
         let gateway = self.start_gateway()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let delivery = tokio::spawn(delivery_loop(self.clone(), stopped));
+        let delivery = tokio::spawn(delivery_loop(self.clone(), stopped.clone()));
+        let execution = self.executor(&owner).map(|executor| tokio::spawn(execution_loop(executor, stopped)));
         axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
         scheduler.shutdown().await?;
         let _ = stop.send(true);
         let _ = delivery.await;
+        if let Some(execution) = execution {
+            // An action in flight finishes and records its outcome before the process exits.
+            let _ = execution.await;
+        }
         for task in [socket, gateway].into_iter().flatten() {
             task.abort();
         }
@@ -215,6 +224,13 @@ impl App {
         })))
     }
 
+    /// The execution worker, when there is a cloud to act on.
+    pub fn executor(&self, owner: &str) -> Option<Executor> {
+        let cloud = self.inventory.clone()?;
+        let channels = Arc::new(self.config.channels.clone());
+        Some(Executor::new(self.store.clone(), cloud, channels, self.config.approvals.dry_run, owner.to_string()))
+    }
+
     /// Starts Slack Socket Mode in the background when configured.
     fn start_socket_mode(&self) -> Result<Option<tokio::task::JoinHandle<()>>> {
         let slack = &self.config.slack;
@@ -229,6 +245,22 @@ impl App {
                 tracing::error!(error = %format!("{error:#}"), "Slack Socket Mode stopped");
             }
         })))
+    }
+}
+
+/// How often every replica looks for approved proposals. The claim (a compare-and-swap on the
+/// proposal's version) makes running it everywhere safe.
+const EXECUTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn execution_loop(executor: Executor, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(error) = executor.run_once(Utc::now().naive_utc()).await {
+            tracing::warn!(error = %format!("{error:#}"), "execution worker failed; will retry");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EXECUTION_INTERVAL) => {}
+            _ = stopped.changed() => return,
+        }
     }
 }
 
@@ -278,3 +310,4 @@ pub fn replica_name() -> String {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     format!("{host}-{}-{}", std::process::id(), &suffix[..8])
 }
+

@@ -118,7 +118,7 @@ pub enum MinSeverity {
 }
 
 /// One chat channel.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     /// Its platform.
