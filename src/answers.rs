@@ -33,10 +33,16 @@ const SERVICES_TTL: Duration = Duration::from_secs(60);
 /// Days of daily totals the sparkline shows at most.
 const SPARKLINE_DAYS: usize = 62;
 
+/// How long account names and the last collection time are reused: they change at most once
+/// per collection, and re-reading them on every question would double its cost.
+const LOOKUP_TTL: Duration = Duration::from_secs(5);
+
 /// Answers questions from the store.
 pub struct Answers {
     store: DynStore,
     services: Mutex<Option<(Instant, Vec<ServiceName>)>>,
+    accounts: Mutex<Option<(Instant, Vec<crate::domain::Account>)>>,
+    collected: Mutex<Option<(Instant, Option<chrono::NaiveDateTime>)>>,
 }
 
 /// The channel's account scope: `None` means every account.
@@ -45,7 +51,7 @@ pub type Scope<'a> = Option<&'a [AccountId]>;
 impl Answers {
     /// Answers over a store.
     pub fn new(store: DynStore) -> Answers {
-        Answers { store, services: Mutex::new(None) }
+        Answers { store, services: Mutex::new(None), accounts: Mutex::new(None), collected: Mutex::new(None) }
     }
 
     /// A spend report.
@@ -152,12 +158,26 @@ impl Answers {
     }
 
     async fn collected_at(&self) -> anyhow::Result<Option<chrono::NaiveDateTime>> {
-        Ok(self.store.recent_runs(1).await?.into_iter().next().and_then(|r| r.finished_at))
+        if let Some(at) = cached(&self.collected, LOOKUP_TTL) {
+            return Ok(at);
+        }
+        let at = self.store.recent_runs(1).await?.into_iter().next().and_then(|r| r.finished_at);
+        store_cache(&self.collected, at);
+        Ok(at)
+    }
+
+    async fn known_accounts(&self) -> anyhow::Result<Vec<crate::domain::Account>> {
+        if let Some(list) = cached(&self.accounts, LOOKUP_TTL) {
+            return Ok(list);
+        }
+        let list = self.store.accounts().await?;
+        store_cache(&self.accounts, list.clone());
+        Ok(list)
     }
 
     /// Account ids and names the store knows.
     pub async fn account_names(&self) -> anyhow::Result<HashMap<String, String>> {
-        Ok(self.store.accounts().await?.into_iter().filter_map(|a| a.name.map(|n| (a.id.to_string(), n))).collect())
+        Ok(self.known_accounts().await?.into_iter().filter_map(|a| a.name.map(|n| (a.id.to_string(), n))).collect())
     }
 
     /// Resolves `account=` values (ids or names) inside the channel's scope. A foreign or
@@ -171,7 +191,7 @@ impl Answers {
         if raw.is_empty() {
             return Ok((scope.map(<[AccountId]>::to_vec), Vec::new()));
         }
-        let known = self.store.accounts().await?;
+        let known = self.known_accounts().await?;
         let mut ids = Vec::new();
         let mut said = Vec::new();
         for value in raw {
@@ -226,16 +246,24 @@ impl Answers {
     }
 
     async fn known_services(&self, today: NaiveDate) -> anyhow::Result<Vec<ServiceName>> {
-        if let Ok(guard) = self.services.lock() {
-            if let Some((_, list)) = guard.as_ref().filter(|(at, _)| at.elapsed() < SERVICES_TTL) {
-                return Ok(list.clone());
-            }
+        if let Some(list) = cached(&self.services, SERVICES_TTL) {
+            return Ok(list);
         }
         let list = self.store.services_since(today - Days::new(400)).await?;
-        if let Ok(mut guard) = self.services.lock() {
-            *guard = Some((Instant::now(), list.clone()));
-        }
+        store_cache(&self.services, list.clone());
         Ok(list)
+    }
+}
+
+/// A cached value if it is younger than `ttl`.
+fn cached<T: Clone>(slot: &Mutex<Option<(Instant, T)>>, ttl: Duration) -> Option<T> {
+    let guard = slot.lock().ok()?;
+    guard.as_ref().filter(|(at, _)| at.elapsed() < ttl).map(|(_, v)| v.clone())
+}
+
+fn store_cache<T>(slot: &Mutex<Option<(Instant, T)>>, value: T) {
+    if let Ok(mut guard) = slot.lock() {
+        *guard = Some((Instant::now(), value));
     }
 }
 

@@ -421,16 +421,12 @@ macro_rules! impl_sql_store {
                 &self,
                 query: &$crate::store::SpendQuery,
             ) -> anyhow::Result<Vec<(chrono::NaiveDateTime, $crate::domain::Money, bool)>> {
-                let mut builder = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT period_start, CAST(SUM(amount_units) AS TEXT),
-                     CAST(MAX(CASE WHEN estimated THEN 1 ELSE 0 END) AS BIGINT) FROM cost_facts",
-                );
-                push_spend_filter(&mut builder, query);
-                builder.push(" GROUP BY period_start ORDER BY period_start");
-                let rows: Vec<(chrono::NaiveDateTime, String, i64)> = builder.build_query_as().fetch_all(&self.pool).await?;
-                rows.into_iter()
-                    .map(|(at, sum, estimated)| Ok((at, $crate::store::sql::parse_units_sum(&sum)?, estimated != 0)))
-                    .collect()
+                // The same rows as a total's matrix, so the rollups serve unscoped queries.
+                let rows = self.spend_matrix(query, $crate::store::SpendGroup::Total).await?;
+                let mut out: Vec<(chrono::NaiveDateTime, $crate::domain::Money, bool)> =
+                    rows.into_iter().map(|(at, row)| (at, row.amount, row.estimated)).collect();
+                out.sort_by_key(|(at, _, _)| *at);
+                Ok(out)
             }
 
             async fn services_since(&self, since: chrono::NaiveDate) -> anyhow::Result<Vec<$crate::domain::ServiceName>> {
