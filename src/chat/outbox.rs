@@ -114,20 +114,25 @@ impl OutboxWorker {
     /// Delivers everything that is due, one thread at a time. Returns how many deliveries
     /// were attempted.
     pub async fn drain(&self) -> Result<usize> {
+        self.drain_at(Utc::now().naive_utc()).await
+    }
+
+    /// [`OutboxWorker::drain`] as if it were `now` (tests skip ahead past backoff with it).
+    pub async fn drain_at(&self, now: NaiveDateTime) -> Result<usize> {
         let mut attempted = 0;
-        while let Some(delivery) = self.store.claim_delivery(Utc::now().naive_utc(), LEASE).await? {
-            let outcome = self.deliver(&delivery).await;
+        while let Some(delivery) = self.store.claim_delivery(now, LEASE).await? {
+            let outcome = self.deliver(&delivery, now).await;
             if let DeliveryOutcome::Failed { error } | DeliveryOutcome::Retry { error, .. } = &outcome {
                 tracing::warn!(platform = delivery.platform.as_str(), channel = %delivery.channel, thread = %delivery.thread,
                     attempts = delivery.attempts + 1, %error, "chat delivery failed");
             }
-            self.store.finish_delivery(&delivery, &outcome, Utc::now().naive_utc()).await?;
+            self.store.finish_delivery(&delivery, &outcome, now).await?;
             attempted += 1;
         }
         Ok(attempted)
     }
 
-    async fn deliver(&self, d: &Delivery) -> DeliveryOutcome {
+    async fn deliver(&self, d: &Delivery, now: NaiveDateTime) -> DeliveryOutcome {
         let Some(sender) = self.senders.get(&d.platform) else {
             return DeliveryOutcome::Failed { error: format!("{} is not configured", d.platform.as_str()) };
         };
@@ -141,7 +146,7 @@ impl OutboxWorker {
         match result {
             Ok(message_id) => DeliveryOutcome::Sent { message_id },
             Err(SendError::Retryable { reason, after }) if d.attempts + 1 < MAX_ATTEMPTS => {
-                DeliveryOutcome::Retry { at: Utc::now().naive_utc() + backoff(d.attempts, after), error: reason }
+                DeliveryOutcome::Retry { at: now + backoff(d.attempts, after), error: reason }
             }
             Err(error) => DeliveryOutcome::Failed { error: error.to_string() },
         }

@@ -112,3 +112,34 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn discord_register_sends_exactly_the_manifest() {
+    let (fake, api) = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[discord]\nmode = \"gateway\"\nbot_token = {{ env = \"COSTBOT_TEST_DISCORD_TOKEN\" }}\napplication_id = \"{APP_ID}\"\napi_url = \"{api}\"\n"
+    );
+    std::fs::write(dir.path().join("c.toml"), toml).unwrap();
+    let path = dir.path().to_path_buf();
+    let run = move |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_costbot"))
+            .args(["--config", "c.toml", "discord", "register"])
+            .args(args)
+            .current_dir(&path)
+            .env("COSTBOT_TEST_DISCORD_TOKEN", "discord-test-token")
+            .output()
+            .unwrap()
+    };
+    let out = tokio::task::spawn_blocking(move || (run(&["--guild", "123456789"]), run(&[]))).await.unwrap();
+    for (output, place) in [(&out.0, "in guild 123456789"), (&out.1, "globally")] {
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success() && text.contains(place), "{text}");
+    }
+    let manifest: Value = serde_json::from_str(costbot::chat::discord::commands::MANIFEST).unwrap();
+    let puts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == Method::PUT).collect();
+    assert_eq!(puts.len(), 2);
+    assert!(puts[0].path.ends_with(&format!("/applications/{APP_ID}/guilds/123456789/commands")), "{}", puts[0].path);
+    assert!(puts[1].path.ends_with(&format!("/applications/{APP_ID}/commands")), "{}", puts[1].path);
+    assert!(puts.iter().all(|p| p.body == manifest), "exactly the manifest's commands");
+}

@@ -105,3 +105,46 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn the_outbox_delivers_once_through_slack_rate_limits_and_outages(pool: sqlx::PgPool) {
+    use costbot::chat::message::Message;
+    use costbot::chat::outbox::{OutboxEntry, OutboxWorker};
+    use costbot::chat::slack::SlackSender;
+    use costbot::chat::{ChannelId, Platform, Sender};
+    use costbot::store::DynStore;
+    use secrecy::SecretString;
+
+    crate::support::init();
+    let fake = FakeSlack::start().await;
+    // Slack answers 429 (Retry-After 30 s: longer than the sender waits in-process), then 500
+    // three times, then accepts.
+    let mut answers = vec![Answer::rate_limited(30)];
+    answers.extend((0..3).map(|_| Answer::status(500, json!({"ok": false, "error": "internal_error"}))));
+    answers.push(Answer::ok(json!({"ok": true, "channel": "C1", "ts": "200.1", "message": {"ts": "200.1", "text": "x"}})));
+    fake.script("/api/chat.postMessage", answers);
+    let store: DynStore = Arc::new(PgStore::from_pool(pool));
+    let sender: Arc<dyn Sender> = Arc::new(SlackSender::new(SecretString::from("xoxb-t"), Some(&fake.api_url())).unwrap());
+    let worker = OutboxWorker::new(store.clone(), [(Platform::Slack, sender)].into());
+    let entry = OutboxEntry {
+        platform: Platform::Slack,
+        channel: ChannelId("C1".into()),
+        thread: "an-retry".into(),
+        message: Message::plain("cost spike"),
+        dedupe_key: "an-retry:v1".into(),
+    };
+    let t0 = Utc::now().naive_utc();
+    store.enqueue(&[entry], t0).await.unwrap();
+    worker.drain_at(t0).await.unwrap();
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 1, "rate limited: kept for later");
+    assert_eq!(worker.drain_at(t0 + chrono::Duration::seconds(10)).await.unwrap(), 0, "Retry-After (30 s) is honoured");
+    // After the wait: three 500s (one attempt and the sender's two quick retries), kept again.
+    worker.drain_at(t0 + chrono::Duration::minutes(1)).await.unwrap();
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 1, "Slack outage: kept for later");
+    worker.drain_at(t0 + chrono::Duration::hours(1)).await.unwrap();
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.sent, counts.pending, counts.failed), (1, 0, 0));
+    assert_eq!(fake.received("/api/chat.postMessage").len(), 5, "429, three 500s, then one successful post");
+    worker.drain_at(t0 + chrono::Duration::hours(2)).await.unwrap();
+    assert_eq!(fake.received("/api/chat.postMessage").len(), 5, "nothing is posted again once sent");
+}
