@@ -41,10 +41,16 @@ impl Executor {
         Executor { store, cloud, channels, dry_run, owner }
     }
 
-    /// Recovers interrupted executions, then executes every approved proposal this worker
-    /// manages to claim. Returns how many it finished.
+    /// Expires overdue proposals, recovers interrupted executions, then executes every
+    /// approved proposal this worker manages to claim. Returns how many executions it finished.
     pub async fn run_once(&self, now: NaiveDateTime) -> Result<usize> {
         let mut finished = 0;
+        for p in self.store.proposals_in(&["pending"]).await? {
+            if now >= p.expires_at {
+                // The card must say the proposal expired when it does, not at the next discovery.
+                self.finish(&p, State::Expired, "proposal_expired", serde_json::json!({ "expires_at": p.expires_at }), now).await?;
+            }
+        }
         for p in self.store.proposals_in(&["executing"]).await? {
             if matches!(&p.state, State::Executing { until, .. } if *until < now) {
                 finished += usize::from(self.recover(&p, now).await?);

@@ -134,8 +134,13 @@ async fn refusals_change_nothing_but_are_audited(pool: sqlx::PgPool) {
     assert!(text(&w.click("UBOSS", "CVIEW", Verb::Approve, 1).await).contains("not an approver"), "not an approver there");
     assert!(text(&w.click("UBOSS", "C1", Verb::Approve, 7).await).contains("out of date"));
     assert_eq!(w.only().await.state, State::Pending);
+    // A day later the proposal has expired: the worker marks it so, and a click is refused.
+    w.executor("replica-a", true).run_once(now() + Duration::hours(25)).await.unwrap();
+    assert_eq!(w.only().await.state, State::Expired);
+    assert!(text(&w.click("UBOSS", "C1", Verb::Approve, 2).await).contains("already expired"));
     let audit = w.store.audit_entries(0, 50).await.unwrap();
-    assert_eq!(audit.iter().filter(|e| e.record.action == "decision_refused").count(), 3);
+    assert_eq!(audit.iter().filter(|e| e.record.action == "decision_refused").count(), 4);
+    assert!(audit.iter().any(|e| e.record.action == "proposal_expired"));
     assert_eq!(verify_chain(&audit), Ok(()));
 }
 
