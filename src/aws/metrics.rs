@@ -3,6 +3,9 @@
 //! "No data" is kept apart from "zero": when CloudWatch has no datapoints for a metric, that
 //! number is `None`, and the waste rules never call a resource idle on a `None`. Only an
 //! answer with datapoints whose values are low counts as idle.
+//!
+//! Database connections use the Maximum statistic per hour rather than the average, so a
+//! single short-lived connection in the whole window is enough to count as use.
 
 use anyhow::Result;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
