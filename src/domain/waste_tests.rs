@@ -170,7 +170,7 @@ fn protected_tags_exclude_whatever_the_case_and_any_value_matches_a_star() {
 #[test]
 fn dependencies_exclude_destructive_actions_and_make_stops_strict() {
     let in_asg = Resource { dependencies: vec!["in Auto Scaling group web".into()], ..stopped(40) };
-    let f = only(&[in_asg.clone()]);
+    let f = only(std::slice::from_ref(&in_asg));
     assert_eq!(f.path, SafetyPath::Excluded { reason: "other things depend on it (in Auto Scaling group web), so costbot will not terminate it".into() });
     let path = safety_path(&in_asg, Action::StopInstance, &PolicyConfig::default(), now());
     assert_eq!(path, SafetyPath::Strict { reason: "other things depend on it (in Auto Scaling group web)".into() });

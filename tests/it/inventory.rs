@@ -69,11 +69,11 @@ async fn inventory_keeps_first_sightings_and_marks_vanished_resources_gone(store
     let (a, b) = (resource(A, "us-east-1", "i-a", "running"), resource(A, "us-east-1", "i-b", "running"));
     let other_region = resource(A, "eu-west-1", "i-c", "running");
     assert_eq!(store.replace_inventory(&acct(A), "us-east-1", &[a.clone(), b.clone()], t1).await.unwrap(), 2);
-    store.replace_inventory(&acct(A), "eu-west-1", &[other_region.clone()], t1).await.unwrap();
+    store.replace_inventory(&acct(A), "eu-west-1", std::slice::from_ref(&other_region), t1).await.unwrap();
 
     // Day 2: a is stopped, b vanished.
     let a_stopped = Resource { state: "stopped".into(), ..a.clone() };
-    store.replace_inventory(&acct(A), "us-east-1", &[a_stopped.clone()], t2).await.unwrap();
+    store.replace_inventory(&acct(A), "us-east-1", std::slice::from_ref(&a_stopped), t2).await.unwrap();
     let present = store.inventory(false).await.unwrap();
     assert_eq!(present, vec![(other_region.clone(), t1, t1), (a_stopped.clone(), t1, t2)], "eu-west-1 sorts first; b is gone");
     let all = store.inventory(true).await.unwrap();
