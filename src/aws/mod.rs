@@ -3,6 +3,9 @@
 //! Invariant: only `aws` uses AWS SDK types; it hands the rest of costbot domain types.
 
 pub mod cost_explorer;
+pub mod inventory;
+pub mod inventory_act;
+mod metrics;
 
 use std::time::Duration;
 

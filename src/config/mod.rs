@@ -18,9 +18,11 @@ use crate::domain::{AccountId, Granularity, RoleArn};
 mod anomaly;
 mod approvals;
 mod chat;
+mod waste;
 
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
 pub use approvals::ApprovalsConfig;
+pub use waste::WasteConfig;
 pub use chat::{ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, SlackConfig, SlackMode};
 
 /// The whole configuration.
@@ -47,6 +49,8 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// Chat channels: what each one receives, who may act there, which accounts it sees.
     pub channels: Vec<ChannelConfig>,
+    /// Waste discovery: regions, rules, safety policy, price overrides.
+    pub waste: WasteConfig,
 }
 
 /// Storage settings. Without a URL, costbot uses an embedded SQLite file.

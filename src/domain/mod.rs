@@ -11,9 +11,11 @@ pub mod ids;
 pub mod incident;
 pub mod money;
 pub mod proposal;
+pub mod prices;
 pub mod resource;
 pub mod root_cause;
 pub mod run;
+pub mod waste;
 
 pub use cost::{BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity};
 pub use ids::{AccountId, RoleArn, ServiceName};

@@ -6,6 +6,7 @@
 
 mod anomaly_sql;
 mod audit_sql;
+mod inventory_sql;
 mod outbox_sql;
 mod postgres;
 mod proposal_sql;
@@ -26,6 +27,7 @@ use crate::chat::outbox::{Delivery, DeliveryOutcome, OutboxCounts, OutboxEntry};
 use crate::config::DatabaseConfig;
 use crate::domain::audit::{AuditEntry, AuditRecord};
 use crate::domain::proposal::{Proposal, ProposalId};
+use crate::domain::resource::Resource;
 use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
 use crate::domain::run::{CollectorRun, RunId, SourceReport};
 use crate::domain::{
@@ -106,6 +108,23 @@ pub trait AuditStore: Send + Sync {
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
 }
 
+/// One inventory row: the resource as last seen, when it was first seen, when last seen.
+pub type InventoryEntry = (Resource, NaiveDateTime, NaiveDateTime);
+
+/// The resource inventory that waste discovery keeps.
+#[async_trait]
+pub trait InventoryStore: Send + Sync {
+    /// Replaces, in one transaction, what is known about one account and region: the given
+    /// resources are upserted (their first sighting kept, `last_seen` set to `seen_at`, a
+    /// vanished-then-returned one revived), and stored ones missing from `resources` are marked
+    /// gone at `seen_at`. Every resource must belong to that account and region. Returns the
+    /// number of resources written.
+    async fn replace_inventory(&self, account: &AccountId, region: &str, resources: &[Resource], seen_at: NaiveDateTime) -> Result<u64>;
+
+    /// The inventory ordered by account, region, kind and id; gone resources only when asked.
+    async fn inventory(&self, include_gone: bool) -> Result<Vec<InventoryEntry>>;
+}
+
 /// How spend is grouped in a [`SpendQuery`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpendGroup {
@@ -160,7 +179,7 @@ pub trait ProposalStore: Send + Sync {
 
 /// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
 #[async_trait]
-pub trait Store: AnomalyStore + OutboxStore + AuditStore + ProposalStore + Send + Sync + 'static {
+pub trait Store: AnomalyStore + OutboxStore + AuditStore + ProposalStore + InventoryStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
 

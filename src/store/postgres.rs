@@ -8,6 +8,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::anomaly_sql::impl_anomaly_store;
 use super::audit_sql::impl_audit_store;
+use super::inventory_sql::impl_inventory_store;
 use super::outbox_sql::impl_outbox_store;
 use super::proposal_sql::impl_proposal_store;
 use super::sql::impl_sql_store;
@@ -48,3 +49,4 @@ impl_anomaly_store!(PgStore, sqlx::Postgres);
 impl_outbox_store!(PgStore, sqlx::Postgres);
 impl_audit_store!(PgStore, sqlx::Postgres);
 impl_proposal_store!(PgStore, sqlx::Postgres);
+impl_inventory_store!(PgStore, sqlx::Postgres);

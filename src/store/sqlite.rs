@@ -11,6 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::anomaly_sql::impl_anomaly_store;
 use super::audit_sql::impl_audit_store;
+use super::inventory_sql::impl_inventory_store;
 use super::outbox_sql::impl_outbox_store;
 use super::proposal_sql::impl_proposal_store;
 use super::sql::impl_sql_store;
@@ -61,3 +62,4 @@ impl_anomaly_store!(SqliteStore, sqlx::Sqlite);
 impl_outbox_store!(SqliteStore, sqlx::Sqlite);
 impl_audit_store!(SqliteStore, sqlx::Sqlite);
 impl_proposal_store!(SqliteStore, sqlx::Sqlite);
+impl_inventory_store!(SqliteStore, sqlx::Sqlite);

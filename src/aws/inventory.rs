@@ -1,0 +1,309 @@
+//! EC2, EBS, Elastic IPs and RDS as a [`CloudInventory`]: discovery (every list paginated to
+//! the end), CloudWatch activity for running instances and available databases, and prices
+//! from the bundled table. Describing one resource and acting on it are in `inventory_act.rs`.
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, Context, Result};
+use async_trait::async_trait;
+use aws_config::{Region, SdkConfig};
+use aws_sdk_ec2::types::{Address, Instance, Volume};
+use aws_sdk_rds::types::DbInstance;
+use chrono::NaiveDateTime;
+use futures::stream::{self, StreamExt};
+
+use crate::config::Config;
+use crate::domain::prices::PriceTable;
+use crate::domain::resource::{ActOutcome, Action, CloudInventory, Resource, ResourceKind, ResourceRef};
+use crate::domain::{AccountId, Money};
+
+/// The tag AWS puts on instances an Auto Scaling group launched.
+const ASG_TAG: &str = "aws:autoscaling:groupName";
+
+/// CloudWatch requests in flight at once per discovery, to stay under its request rate limit.
+const METRIC_CONCURRENCY: usize = 4;
+
+/// The AWS inventory: one SDK configuration (credentials) per account; the region is chosen
+/// per call.
+pub struct AwsInventory {
+    configs: HashMap<AccountId, SdkConfig>,
+    pub(super) prices: PriceTable,
+    pub(super) idle_days: u32,
+    page_size: Option<i32>,
+}
+
+impl AwsInventory {
+    /// Credentials for every account in `[[accounts]]` (the role, or the ambient ones),
+    /// prices from `[waste.prices]`, the activity window from `[waste] idle_days`.
+    pub async fn from_config(config: &Config) -> Result<AwsInventory> {
+        let base = super::base_config(&config.aws).await;
+        let mut configs = HashMap::new();
+        for account in &config.accounts {
+            let sdk = super::account_config(&base, account)
+                .await
+                .with_context(|| format!("account {}: cannot set up credentials", account.id))?;
+            configs.insert(account.id.clone(), sdk);
+        }
+        Ok(AwsInventory::new(configs, config.waste.price_table(), config.waste.idle_days))
+    }
+
+    /// An inventory over ready SDK configurations.
+    pub fn new(configs: HashMap<AccountId, SdkConfig>, prices: PriceTable, idle_days: u32) -> AwsInventory {
+        AwsInventory { configs, prices, idle_days, page_size: None }
+    }
+
+    /// Asks for pages of at most `size` items (5 or more for EC2, 20 or more for RDS), so
+    /// tests can prove that every page is read. AWS's default page size is used otherwise.
+    pub fn with_page_size(mut self, size: i32) -> AwsInventory {
+        self.page_size = Some(size);
+        self
+    }
+
+    fn sdk(&self, account: &AccountId, region: &str) -> Result<SdkConfig> {
+        let sdk = self.configs.get(account).ok_or_else(|| anyhow!("account {account} is not in [[accounts]]"))?;
+        Ok(sdk.to_builder().region(Region::new(region.to_string())).build())
+    }
+
+    pub(super) fn ec2(&self, account: &AccountId, region: &str) -> Result<aws_sdk_ec2::Client> {
+        Ok(aws_sdk_ec2::Client::new(&self.sdk(account, region)?))
+    }
+
+    pub(super) fn rds(&self, account: &AccountId, region: &str) -> Result<aws_sdk_rds::Client> {
+        Ok(aws_sdk_rds::Client::new(&self.sdk(account, region)?))
+    }
+
+    pub(super) fn cloudwatch(&self, account: &AccountId, region: &str) -> Result<aws_sdk_cloudwatch::Client> {
+        Ok(cloudwatch_client(&self.sdk(account, region)?))
+    }
+
+    async fn volumes(&self, client: &aws_sdk_ec2::Client) -> Result<Vec<Volume>> {
+        let mut pages = client.describe_volumes().set_max_results(self.page_size).into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            out.extend(page.map_err(|e| super::inventory_act::sdk_error("ec2:DescribeVolumes", e))?.volumes().iter().cloned());
+        }
+        Ok(out)
+    }
+
+    async fn instances(&self, client: &aws_sdk_ec2::Client) -> Result<Vec<Instance>> {
+        let mut pages = client.describe_instances().set_max_results(self.page_size).into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| super::inventory_act::sdk_error("ec2:DescribeInstances", e))?;
+            out.extend(page.reservations().iter().flat_map(|r| r.instances().iter().cloned()));
+        }
+        Ok(out)
+    }
+
+    async fn databases(&self, client: &aws_sdk_rds::Client) -> Result<Vec<DbInstance>> {
+        let page_size = self.page_size.map(|s| s.max(20));
+        let mut pages = client.describe_db_instances().set_max_records(page_size).into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            out.extend(page.map_err(|e| super::inventory_act::sdk_error("rds:DescribeDBInstances", e))?.db_instances().iter().cloned());
+        }
+        Ok(out)
+    }
+
+    /// The monthly storage cost of the volumes attached to each instance (`None` for an
+    /// instance with a volume of unknown price).
+    pub(super) fn storage_by_instance(&self, volumes: &[Resource]) -> HashMap<String, Option<Money>> {
+        let mut by_instance: HashMap<String, Option<Money>> = HashMap::new();
+        for volume in volumes {
+            for instance in volume.dependencies.iter().filter_map(|d| d.strip_prefix("attached to ")) {
+                let entry = by_instance.entry(instance.to_string()).or_insert(Some(Money::ZERO));
+                *entry = entry.zip(volume.monthly_cost).map(|(a, b)| a + b);
+            }
+        }
+        by_instance
+    }
+
+    /// Fills in activity for running instances and available databases, a few requests at a
+    /// time. A metrics failure leaves that resource's activity unknown (and so never idle).
+    async fn add_activity(&self, account: &AccountId, region: &str, resources: &mut [Resource]) -> Result<()> {
+        let client = self.cloudwatch(account, region)?;
+        let wanted: Vec<usize> = resources
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!((r.reference.kind, r.state.as_str()), (ResourceKind::Ec2Instance, "running") | (ResourceKind::RdsInstance, "available")))
+            .map(|(i, _)| i)
+            .collect();
+        let now = chrono::Utc::now().naive_utc();
+        let results: Vec<_> = stream::iter(wanted)
+            .map(|i| {
+                let (client, reference) = (&client, resources[i].reference.clone());
+                async move { (i, super::metrics::activity(client, &reference, self.idle_days, now).await) }
+            })
+            .buffer_unordered(METRIC_CONCURRENCY)
+            .collect()
+            .await;
+        for (i, activity) in results {
+            match activity {
+                Ok(activity) => resources[i].activity = Some(activity),
+                Err(error) => tracing::warn!(resource = %resources[i].reference, error = format!("{error:#}"), "no CloudWatch activity"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A CloudWatch client for an SDK configuration. The pinned CloudWatch crate (see Cargo.toml)
+/// has no HTTPS client of its own, so unless the configuration carries one it gets a rustls
+/// client here.
+pub fn cloudwatch_client(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
+    let mut builder = aws_sdk_cloudwatch::config::Builder::from(sdk);
+    if sdk.http_client().is_none() {
+        let provider = aws_smithy_http_client::tls::Provider::Rustls(aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring);
+        builder = builder.http_client(aws_smithy_http_client::Builder::new().tls_provider(provider).build_https());
+    }
+    aws_sdk_cloudwatch::Client::from_conf(builder.build())
+}
+
+/// An SDK timestamp as a UTC time.
+pub(super) fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<NaiveDateTime> {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())).map(|t| t.naive_utc())
+}
+
+/// When an instance entered its state, from EC2's reason text: "User initiated (2026-10-01
+/// 12:00:00 GMT)". Other reasons (and an empty one for running instances) give `None`.
+pub fn parse_transition_time(reason: &str) -> Option<NaiveDateTime> {
+    let inside = reason.rsplit_once('(')?.1.split_once(')')?.0.trim();
+    let stamp = inside.strip_suffix("GMT").or_else(|| inside.strip_suffix("UTC")).unwrap_or(inside).trim();
+    NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S").ok()
+}
+
+fn reference(account: &AccountId, region: &str, kind: ResourceKind, id: &str) -> ResourceRef {
+    ResourceRef { account: account.clone(), region: region.to_string(), kind, id: id.to_string() }
+}
+
+fn blank(reference: ResourceRef, state: &str) -> Resource {
+    Resource {
+        reference,
+        state: state.to_string(),
+        tags: Default::default(),
+        created_at: None,
+        state_since: None,
+        size_class: None,
+        storage_gib: None,
+        monthly_cost: None,
+        dependencies: Vec::new(),
+        activity: None,
+    }
+}
+
+fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> std::collections::BTreeMap<String, String> {
+    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+}
+
+impl AwsInventory {
+    pub(super) fn volume(&self, account: &AccountId, region: &str, v: &Volume) -> Option<Resource> {
+        let state = v.state()?.as_str();
+        let mut r = blank(reference(account, region, ResourceKind::EbsVolume, v.volume_id()?), state);
+        r.tags = ec2_tags(v.tags());
+        r.created_at = time(v.create_time());
+        r.size_class = v.volume_type().map(|t| t.as_str().to_string());
+        r.storage_gib = v.size().and_then(|s| u32::try_from(s).ok());
+        r.monthly_cost = r.size_class.as_deref().zip(r.storage_gib).and_then(|(t, gib)| self.prices.ebs_monthly(t, gib));
+        r.dependencies = v.attachments().iter().filter_map(|a| a.instance_id()).map(|i| format!("attached to {i}")).collect();
+        Some(r)
+    }
+
+    /// An instance; running ones cost their compute, stopped ones their attached storage (see
+    /// `domain::waste` for why).
+    pub(super) fn instance(&self, account: &AccountId, region: &str, i: &Instance, storage: &HashMap<String, Option<Money>>) -> Option<Resource> {
+        let id = i.instance_id()?;
+        let state = i.state().and_then(|s| s.name())?.as_str();
+        let mut r = blank(reference(account, region, ResourceKind::Ec2Instance, id), state);
+        r.tags = ec2_tags(i.tags());
+        r.created_at = time(i.launch_time());
+        r.state_since = i.state_transition_reason().and_then(parse_transition_time);
+        r.size_class = i.instance_type().map(|t| t.as_str().to_string());
+        r.monthly_cost = match state {
+            "pending" | "running" => r.size_class.as_deref().and_then(|t| self.prices.ec2_monthly(t)),
+            _ => storage.get(id).copied().unwrap_or(Some(Money::ZERO)),
+        };
+        if let Some(group) = r.tag(ASG_TAG).map(str::to_string) {
+            r.dependencies.push(format!("in Auto Scaling group {group}"));
+        }
+        Some(r)
+    }
+
+    pub(super) fn address(&self, account: &AccountId, region: &str, a: &Address) -> Option<Resource> {
+        let state = if a.association_id().is_some() || a.instance_id().is_some_and(|i| !i.is_empty()) { "associated" } else { "unassociated" };
+        let mut r = blank(reference(account, region, ResourceKind::ElasticIp, a.allocation_id()?), state);
+        r.tags = ec2_tags(a.tags());
+        r.monthly_cost = Some(self.prices.elastic_ip_monthly());
+        if let Some(instance) = a.instance_id().filter(|i| !i.is_empty()) {
+            r.dependencies.push(format!("associated with {instance}"));
+        }
+        Some(r)
+    }
+
+    /// A DB instance; available ones cost their instance hours, stopped ones their storage.
+    pub(super) fn database(&self, account: &AccountId, region: &str, d: &DbInstance) -> Option<Resource> {
+        let mut r = blank(reference(account, region, ResourceKind::RdsInstance, d.db_instance_identifier()?), d.db_instance_status()?);
+        r.tags = d.tag_list().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
+        r.created_at = time(d.instance_create_time());
+        r.size_class = d.db_instance_class().map(str::to_string);
+        r.storage_gib = d.allocated_storage().and_then(|s| u32::try_from(s).ok());
+        let storage_type = d.storage_type().unwrap_or("gp2");
+        r.monthly_cost = match r.state.as_str() {
+            "stopped" => r.storage_gib.and_then(|gib| self.prices.rds_storage_monthly(storage_type, gib)),
+            _ => r.size_class.as_deref().and_then(|c| self.prices.rds_monthly(c)),
+        };
+        r.dependencies.extend(d.read_replica_db_instance_identifiers().iter().map(|id| format!("has read replica {id}")));
+        if let Some(source) = d.read_replica_source_db_instance_identifier() {
+            r.dependencies.push(format!("is a read replica of {source}"));
+        }
+        Some(r)
+    }
+}
+
+#[async_trait]
+impl CloudInventory for AwsInventory {
+    async fn discover(&self, account: &AccountId, region: &str) -> Result<Vec<Resource>> {
+        let ec2 = self.ec2(account, region)?;
+        let context = |what: &str| format!("discovering {what} in {account} {region}");
+        let volumes: Vec<Resource> =
+            self.volumes(&ec2).await.with_context(|| context("EBS volumes"))?.iter().filter_map(|v| self.volume(account, region, v)).collect();
+        let storage = self.storage_by_instance(&volumes);
+        // Terminated instances cost nothing and vanish from EC2 within the hour.
+        let instances = self.instances(&ec2).await.with_context(|| context("EC2 instances"))?;
+        let mut out: Vec<Resource> = instances
+            .iter()
+            .filter_map(|i| self.instance(account, region, i, &storage))
+            .filter(|r| r.state != "terminated")
+            .collect();
+        out.extend(volumes);
+        let addresses = ec2.describe_addresses().send().await.map_err(|e| super::inventory_act::sdk_error("ec2:DescribeAddresses", e)).with_context(|| context("Elastic IPs"))?;
+        out.extend(addresses.addresses().iter().filter_map(|a| self.address(account, region, a)));
+        let rds = self.rds(account, region)?;
+        let databases = self.databases(&rds).await.with_context(|| context("RDS instances"))?;
+        out.extend(databases.iter().filter_map(|d| self.database(account, region, d)));
+        self.add_activity(account, region, &mut out).await?;
+        Ok(out)
+    }
+
+    async fn describe(&self, resource: &ResourceRef) -> Result<Option<Resource>> {
+        self.describe_one(resource).await.with_context(|| format!("describing {resource}"))
+    }
+
+    async fn act(&self, resource: &ResourceRef, action: Action, dry_run: bool) -> Result<ActOutcome> {
+        self.act_on(resource, action, dry_run).await.with_context(|| format!("{} {resource}", action.verb()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_times_are_read_from_the_reason_text() {
+        let at: NaiveDateTime = "2026-10-01T12:00:00".parse().unwrap();
+        assert_eq!(parse_transition_time("User initiated (2026-10-01 12:00:00 GMT)"), Some(at));
+        assert_eq!(parse_transition_time("User initiated (2026-10-01 12:00:00 UTC)"), Some(at));
+        assert_eq!(parse_transition_time(""), None);
+        assert_eq!(parse_transition_time("Server.SpotInstanceTermination: spot price"), None);
+        assert_eq!(parse_transition_time("User initiated (yesterday)"), None);
+    }
+}
