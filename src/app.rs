@@ -17,7 +17,11 @@ use crate::chat::slack::api::SlackSender;
 use crate::chat::slack::SlackState;
 use crate::chat::{Platform, Sender};
 use crate::config::{DiscordMode, SlackMode};
+use crate::aws::inventory::AwsInventory;
+use crate::discovery::{self, Discovery, DiscoveryReport};
 use crate::domain::resource::CloudInventory;
+use crate::proposals::{propose, ProposeReport};
+use crate::sim_inventory::{self, SimInventory};
 use crate::execution::Executor;
 use crate::collector::{CollectSettings, Collector, CostSource, JOB_COLLECT_COSTS};
 use crate::config::{Config, CostSourceKind};
@@ -49,6 +53,8 @@ pub struct App {
     pub discord: Option<Arc<DiscordSender>>,
     /// The cloud that waste is discovered in and acted on.
     pub inventory: Option<Arc<dyn CloudInventory>>,
+    /// Waste discovery over that cloud, when enabled.
+    pub discovery: Option<Arc<Discovery>>,
 }
 
 impl App {
@@ -102,7 +108,8 @@ impl App {
         if let Some(sender) = &discord {
             senders.insert(Platform::Discord, sender.clone());
         }
-        Ok(App { config, store, collector, detection, bot, senders, discord, inventory: None })
+        let (inventory, discovery) = waste_discovery(&config, &store, now).await?;
+        Ok(App { config, store, collector, detection, bot, senders, discord, inventory, discovery })
     }
 
     /// Collects costs, then (if enabled) runs detection on what landed, so an alert is ready
@@ -132,6 +139,18 @@ impl App {
         Ok(())
     }
 
+    /// Discovers waste, turns the findings into proposals and delivers their cards. Returns
+    /// `None` when waste discovery is off.
+    pub async fn discover_and_propose(&self, now: NaiveDateTime) -> Result<Option<(DiscoveryReport, ProposeReport)>> {
+        let Some(discovery) = &self.discovery else { return Ok(None) };
+        let report = discovery.run(now).await.context("waste discovery failed")?;
+        let proposed = propose(&self.store, &report.findings, &self.config.approvals.rules(), &self.config.channels, now).await?;
+        tracing::info!(resources = report.resources, findings = report.findings.len(), proposed = proposed.proposed,
+            reproposed = proposed.reproposed, failures = report.failures.len(), "waste discovery finished");
+        self.outbox().drain().await?;
+        Ok(Some((report, proposed)))
+    }
+
     /// The outbox worker over this app's senders.
     pub fn outbox(&self) -> OutboxWorker {
         OutboxWorker::new(self.store.clone(), self.senders.clone())
@@ -152,7 +171,19 @@ impl App {
                 Ok(())
             })
         });
-        vec![ScheduledJob { name: JOB_COLLECT_COSTS.to_string(), cron: self.config.costs.schedule.clone(), run }]
+        let mut jobs = vec![ScheduledJob { name: JOB_COLLECT_COSTS.to_string(), cron: self.config.costs.schedule.clone(), run }];
+        if self.discovery.is_some() {
+            let app = self.clone();
+            let run: JobFn = Arc::new(move || {
+                let app = app.clone();
+                Box::pin(async move {
+                    app.discover_and_propose(Utc::now().naive_utc()).await?;
+                    Ok(())
+                })
+            });
+            jobs.push(ScheduledJob { name: JOB_DISCOVER_WASTE.to_string(), cron: self.config.waste.schedule.clone(), run });
+        }
+        jobs
     }
 
     /// The HTTP routes: operations endpoints, plus Slack's when Slack runs in HTTP mode.
@@ -245,6 +276,44 @@ impl App {
                 tracing::error!(error = %format!("{error:#}"), "Slack Socket Mode stopped");
             }
         })))
+    }
+}
+
+/// The job name of waste discovery in schedule claims.
+pub const JOB_DISCOVER_WASTE: &str = "discover-waste";
+
+/// The cloud inventory and the discovery job for the configured source: AWS (through the
+/// accounts' credentials) or the demo's simulated cloud.
+async fn waste_discovery(
+    config: &Config,
+    store: &DynStore,
+    now: NaiveDateTime,
+) -> Result<(Option<Arc<dyn CloudInventory>>, Option<Arc<Discovery>>)> {
+    if !config.waste.enabled {
+        return Ok((None, None));
+    }
+    match config.costs.source {
+        CostSourceKind::Aws => {
+            let inventory: Arc<dyn CloudInventory> = Arc::new(AwsInventory::from_config(config).await?);
+            let discovery = Discovery::from_config(config, store.clone(), inventory.clone())?;
+            Ok((Some(inventory), Some(Arc::new(discovery))))
+        }
+        CostSourceKind::Simulated => {
+            let inventory: Arc<dyn CloudInventory> = Arc::new(SimInventory::demo(now, &config.waste.price_table()));
+            let accounts: Vec<AccountId> = [sim_inventory::PROD, sim_inventory::STAGING, sim_inventory::DATA]
+                .iter()
+                .filter_map(|id| AccountId::parse(id).ok())
+                .collect();
+            let discovery = Discovery {
+                store: store.clone(),
+                inventory: inventory.clone(),
+                targets: discovery::targets(&accounts, &[sim_inventory::REGION.to_string()]),
+                concurrency: discovery::DEFAULT_CONCURRENCY,
+                rules: config.waste.rules(),
+                policy: config.waste.policy.clone(),
+            };
+            Ok((Some(inventory), Some(Arc::new(discovery))))
+        }
     }
 }
 

@@ -342,6 +342,20 @@ async fn demo(db: PathBuf) -> Result<()> {
     for anomaly in resolved {
         println!("{}", describe_anomaly(anomaly));
     }
+    if let Some((report, _)) = app.discover_and_propose(now).await? {
+        println!("\nwaste found in {} simulated resources; proposals waiting for approval:", report.resources);
+        for p in app.store.proposals_in(&["pending"]).await? {
+            let f = &p.finding;
+            let saving = f.monthly_saving.map_or("unknown".to_string(), |m| format!("{m}/month"));
+            let approvers = if p.required_approvals > 1 { " (needs two approvers)" } else { "" };
+            println!("  {} {} {}: {} — saves {saving}{approvers}", p.id, f.action.verb(), f.resource.reference, f.evidence);
+        }
+        for f in report.findings.iter().filter(|f| matches!(f.path, crate::domain::resource::SafetyPath::Excluded { .. })) {
+            if let crate::domain::resource::SafetyPath::Excluded { reason } = &f.path {
+                println!("  never proposed: {} ({reason})", f.resource.reference);
+            }
+        }
+    }
     Ok(())
 }
 

@@ -81,6 +81,9 @@ impl Discovery {
     /// reported and its stored inventory left as it was (not marked gone, and not used for
     /// findings, since it may be stale). Fails only when the store itself fails.
     pub async fn run(&self, now: NaiveDateTime) -> Result<DiscoveryReport> {
+        // Postgres keeps microseconds; "seen in this run" compares stored times with `now`, so
+        // `now` must be what the store will read back.
+        let now = chrono::SubsecRound::trunc_subsecs(now, 6);
         let outcomes: Vec<_> = stream::iter(self.targets.iter().cloned())
             .map(|(account, region)| async move {
                 let found = self.inventory.discover(&account, &region).await;

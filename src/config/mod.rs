@@ -311,6 +311,8 @@ impl Config {
                 bail!("discord.public_key is required in HTTP mode: interactions cannot be verified without it");
             }
         }
+        let account_ids: Vec<AccountId> = self.accounts.iter().map(|a| a.id.clone()).collect();
+        self.waste.validate(&account_ids)?;
         if self.aws.max_attempts == 0 {
             bail!("aws.max_attempts must be at least 1");
         }

@@ -19,3 +19,4 @@ mod slack_e2e;
 mod store_contract;
 mod support;
 mod waste_aws;
+mod waste_flow;
