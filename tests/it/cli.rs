@@ -63,3 +63,18 @@ fn collecting_an_unknown_account_is_refused_by_name() {
     let (ok, out) = costbot(&["--config", "c.toml", "collect", "costs", "--account", "12"], dir.path());
     assert!(!ok && out.contains("not an AWS account id"), "{out}");
 }
+
+#[test]
+fn the_example_configuration_stays_valid() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(env!("CARGO_BIN_EXE_costbot"))
+        .args(["--config", "costbot.example.toml", "config", "check"])
+        .current_dir(root)
+        .env("COSTBOT_ACQUIRED_EXTERNAL_ID", "example-external-id")
+        .env("COSTBOT_SLACK_BOT_TOKEN", "xoxb-example")
+        .env("COSTBOT_SLACK_SIGNING_SECRET", "example-secret")
+        .output()
+        .expect("run costbot");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && text.contains("configuration is valid"), "{text}");
+}
