@@ -26,6 +26,16 @@ pub(super) fn to_stored_units(amount: Money) -> Result<i64> {
     i64::try_from(amount.to_units()).with_context(|| format!("amount {amount} does not fit the store"))
 }
 
+/// Turns `(key, CAST(SUM) AS TEXT, estimated flag)` rows into spend rows, largest first.
+pub(super) fn spend_rows(rows: Vec<(String, String, i64)>) -> Result<Vec<super::SpendRow>> {
+    let mut out = rows
+        .into_iter()
+        .map(|(key, sum, estimated)| Ok(super::SpendRow { key, amount: parse_units_sum(&sum)?, estimated: estimated != 0 }))
+        .collect::<Result<Vec<_>>>()?;
+    out.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.key.cmp(&b.key)));
+    Ok(out)
+}
+
 /// Which rollup answers a spend query, if one can: only queries over all accounts (a scoped
 /// channel's queries go to the facts, through the account index), and a per-account
 /// breakdown only without a service filter (the account rollup has no services).
@@ -317,14 +327,7 @@ macro_rules! impl_sql_store {
                 push_filter(&mut builder, &facts);
                 builder.push(" AND dimension = ").push_bind(dimension.as_str()).push(" GROUP BY key");
                 let rows: Vec<(String, String, i64)> = builder.build_query_as().fetch_all(&self.pool).await?;
-                let mut out = rows
-                    .into_iter()
-                    .map(|(key, sum, estimated)| {
-                        Ok($crate::store::SpendRow { key, amount: $crate::store::sql::parse_units_sum(&sum)?, estimated: estimated != 0 })
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                out.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.key.cmp(&b.key)));
-                Ok(out)
+                $crate::store::sql::spend_rows(rows)
             }
 
             async fn spend(
@@ -347,14 +350,7 @@ macro_rules! impl_sql_store {
                     builder.push(format!(" GROUP BY {key}"));
                 }
                 let rows: Vec<(String, String, i64)> = builder.build_query_as().fetch_all(&self.pool).await?;
-                let mut out = rows
-                    .into_iter()
-                    .map(|(key, sum, estimated)| {
-                        Ok($crate::store::SpendRow { key, amount: $crate::store::sql::parse_units_sum(&sum)?, estimated: estimated != 0 })
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                out.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.key.cmp(&b.key)));
-                Ok(out)
+                $crate::store::sql::spend_rows(rows)
             }
 
             async fn spend_matrix(
