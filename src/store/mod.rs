@@ -6,6 +6,7 @@
 
 mod anomaly_sql;
 mod audit_sql;
+mod breakdown_sql;
 mod inventory_sql;
 mod outbox_sql;
 mod postgres;
@@ -177,9 +178,32 @@ pub trait ProposalStore: Send + Sync {
     async fn save_proposal(&self, next: &Proposal, from_version: u32) -> Result<bool>;
 }
 
+/// Spend by region and usage type, beside the cost facts.
+#[async_trait]
+pub trait BreakdownStore: Send + Sync {
+    /// Replaces, in one transaction, what `source` delivered for `range` in one breakdown
+    /// dimension. Returns the rows written.
+    async fn replace_breakdowns(
+        &self,
+        source: &AccountId,
+        granularity: Granularity,
+        dimension: BreakdownDimension,
+        range: &DateRange,
+        rows: &[BreakdownFact],
+        collected_at: NaiveDateTime,
+    ) -> Result<u64>;
+
+    /// When this source's breakdown in a dimension was last written.
+    async fn last_breakdown_at(&self, source: &AccountId, dimension: BreakdownDimension) -> Result<Option<NaiveDateTime>>;
+
+    /// Sums spend by region or usage type in SQL, largest first (service filters do not apply:
+    /// breakdowns are per account).
+    async fn spend_by_dimension(&self, query: &SpendQuery, dimension: BreakdownDimension) -> Result<Vec<SpendRow>>;
+}
+
 /// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
 #[async_trait]
-pub trait Store: AnomalyStore + OutboxStore + AuditStore + ProposalStore + InventoryStore + Send + Sync + 'static {
+pub trait Store: AnomalyStore + BreakdownStore + OutboxStore + AuditStore + ProposalStore + InventoryStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
 
@@ -214,25 +238,6 @@ pub trait Store: AnomalyStore + OutboxStore + AuditStore + ProposalStore + Inven
 
     /// The exact total of the facts a filter selects, summed in SQL.
     async fn total(&self, filter: &FactFilter) -> Result<Money>;
-
-    /// Replaces, in one transaction, what `source` delivered for `range` in one breakdown
-    /// dimension. Returns the rows written.
-    async fn replace_breakdowns(
-        &self,
-        source: &AccountId,
-        granularity: Granularity,
-        dimension: BreakdownDimension,
-        range: &DateRange,
-        rows: &[BreakdownFact],
-        collected_at: NaiveDateTime,
-    ) -> Result<u64>;
-
-    /// When this source's breakdown in a dimension was last written.
-    async fn last_breakdown_at(&self, source: &AccountId, dimension: BreakdownDimension) -> Result<Option<NaiveDateTime>>;
-
-    /// Sums spend by region or usage type in SQL, largest first (service filters do not apply:
-    /// breakdowns are per account).
-    async fn spend_by_dimension(&self, query: &SpendQuery, dimension: BreakdownDimension) -> Result<Vec<SpendRow>>;
 
     /// Sums spend in SQL, grouped as asked, largest first.
     async fn spend(&self, query: &SpendQuery, group: SpendGroup) -> Result<Vec<SpendRow>>;

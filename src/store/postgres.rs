@@ -8,6 +8,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::anomaly_sql::impl_anomaly_store;
 use super::audit_sql::impl_audit_store;
+use super::breakdown_sql::impl_breakdown_store;
 use super::inventory_sql::impl_inventory_store;
 use super::outbox_sql::impl_outbox_store;
 use super::proposal_sql::impl_proposal_store;
@@ -50,3 +51,4 @@ impl_outbox_store!(PgStore, sqlx::Postgres);
 impl_audit_store!(PgStore, sqlx::Postgres);
 impl_proposal_store!(PgStore, sqlx::Postgres);
 impl_inventory_store!(PgStore, sqlx::Postgres);
+impl_breakdown_store!(PgStore, sqlx::Postgres);
