@@ -111,3 +111,38 @@ async fn dry_run_is_the_default_and_changes_nothing_in_moto(pool: sqlx::PgPool) 
     let done = app.store.proposals_in(&["done"]).await.unwrap();
     assert!(matches!(&done[0].state, State::Done { dry_run: true, .. }), "{:?}", done[0].state);
 }
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn a_protection_tag_added_after_approval_and_a_crash_are_handled_against_moto(pool: sqlx::PgPool) {
+    use costbot::domain::proposal::State as S;
+    let moto = Moto::start().await;
+    let config = config(&moto.url, false);
+    let ec2 = ec2(&config).await;
+    let first = launch(&ec2, &[("expires-at", "2020-01-01")]).await;
+    let app = Arc::new(App::with_store(config, Arc::new(PgStore::from_pool(pool)), Utc::now().naive_utc()).await.unwrap());
+    discover_and_approve(&app).await;
+
+    // Someone protects the instance after the approvals: the re-check aborts, nothing stops.
+    let tag = Tag::builder().key("Environment").value("Production").build();
+    ec2.create_tags().resources(&first).tags(tag).send().await.unwrap();
+    app.executor("replica-a").unwrap().run_once(Utc::now().naive_utc()).await.unwrap();
+    assert_eq!(state(&ec2, &first).await, "running");
+    let aborted = app.store.proposals_in(&["aborted"]).await.unwrap();
+    assert!(matches!(&aborted[0].state, S::Aborted { reason } if reason.contains("Environment=Production")), "{:?}", aborted[0].state);
+
+    // A worker dies after claiming an approved proposal: recovery reads moto (still running)
+    // and records a failure instead of acting again.
+    let second = launch(&ec2, &[("expires-at", "2020-01-01")]).await;
+    let now = Utc::now().naive_utc();
+    app.discover_and_propose(now).await.unwrap();
+    let p = app.store.proposals_in(&["pending"]).await.unwrap().into_iter().find(|p| p.finding.resource.reference.id == second).unwrap();
+    let one = p.decide("slack:U1", true, costbot::domain::proposal::Decision::Approve, p.version, now).unwrap();
+    let two = one.decide("slack:U2", true, costbot::domain::proposal::Decision::Approve, one.version, now).unwrap();
+    assert!(app.store.save_proposal(&one, p.version).await.unwrap() && app.store.save_proposal(&two, one.version).await.unwrap());
+    let claimed = two.with_state(S::Executing { by: "dead".into(), until: now - chrono::Duration::minutes(1) }, now);
+    assert!(app.store.save_proposal(&claimed, two.version).await.unwrap());
+    app.executor("replica-b").unwrap().run_once(Utc::now().naive_utc()).await.unwrap();
+    assert_eq!(state(&ec2, &second).await, "running", "recovery never acts");
+    let failed = app.store.proposal(&claimed.id).await.unwrap().unwrap();
+    assert!(matches!(&failed.state, S::Failed { error } if error.contains("not retried")), "{:?}", failed.state);
+}
