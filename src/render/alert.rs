@@ -114,7 +114,8 @@ pub fn alert(anomaly: &Anomaly, names: &dyn AccountNames, now: NaiveDateTime) ->
     if anomaly.root_cause.is_empty() {
         blocks.push(Block::Text { spans: vec![Span::Plain("Root cause: not available yet.".into())] });
     } else {
-        let mut spans = vec![Span::Bold("Top causes\n".into())];
+        // Whitespace stays outside bold spans: Markdown does not close `**…**` after a space.
+        let mut spans = vec![Span::Bold("Top causes".into()), Span::Plain("\n".into())];
         spans.extend(anomaly.root_cause.iter().take(CAUSES_SHOWN).flat_map(cause_line));
         blocks.push(Block::Text { spans });
     }
@@ -165,7 +166,7 @@ fn status_text(anomaly: &Anomaly, now: NaiveDateTime) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::incident::{AnomalyId, Mark, SeriesKey};
     use crate::domain::root_cause::Dimension;

@@ -61,7 +61,7 @@ pub fn card(p: &Proposal, now: NaiveDateTime) -> Message {
     }
     let mut blocks = vec![
         Block::Header { text: title.clone() },
-        Block::Text { spans: vec![Span::Bold("Evidence: ".into()), Span::Plain(f.evidence.clone())] },
+        Block::Text { spans: vec![Span::Bold("Evidence:".into()), Span::Plain(format!(" {}", f.evidence))] },
         Block::Fields { fields },
         Block::Text { spans: vec![Span::Plain(status)] },
         Block::Context { spans: vec![Span::Plain(format!("{} · v{}", p.id, p.version))] },
@@ -95,7 +95,7 @@ fn buttons(p: &Proposal) -> Vec<Button> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::proposal::{ApprovalRules, Decision};
     use crate::domain::resource::{Action, Resource, ResourceRef, WasteFinding};
@@ -128,6 +128,12 @@ mod tests {
         };
         let rules = ApprovalRules { expires_after: chrono::Duration::hours(24), two_approvers_above: Money::parse("500").unwrap() };
         Proposal::new(finding, &rules, at("09:00:00")).unwrap()
+    }
+
+    /// The strict terminate card the snapshots use.
+    pub(crate) fn strict_terminate_card() -> Message {
+        let p = proposal(Action::TerminateInstance, SafetyPath::Strict { reason: "launched 3 days ago".into() });
+        card(&p, at("10:00:00"))
     }
 
     #[test]

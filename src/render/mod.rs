@@ -5,6 +5,7 @@
 pub mod alert;
 pub mod answer;
 pub mod approval;
+mod platforms;
 
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;

@@ -1,0 +1,40 @@
+//! Snapshots of costbot's real messages (the alert, the approval card, a `/cost` answer, the
+//! help) as Slack Block Kit and as Discord JSON, so a change to either renderer or to the
+//! messages shows up as a reviewed diff.
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDateTime;
+    use serde_json::json;
+
+    use crate::chat::message::Message;
+    use crate::chat::{discord, slack};
+
+    fn both(message: &Message) -> serde_json::Value {
+        json!({
+            "slack": { "text": slack::render::fallback_text(message), "blocks": slack::render::blocks(message) },
+            "discord": discord::render(message),
+        })
+    }
+
+    fn at(s: &str) -> NaiveDateTime {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_alert_on_both_platforms() {
+        let message = crate::render::alert::alert(&crate::render::alert::tests::sample(), &|_: &str| Some("prod".to_string()), at("2026-11-18T07:00:00"));
+        insta::assert_json_snapshot!("alert_on_both_platforms", both(&message));
+    }
+
+    #[test]
+    fn the_approval_card_on_both_platforms() {
+        let message = crate::render::approval::tests::strict_terminate_card();
+        insta::assert_json_snapshot!("approval_on_both_platforms", both(&message));
+    }
+
+    #[test]
+    fn help_on_both_platforms() {
+        insta::assert_json_snapshot!("help_on_both_platforms", both(&crate::commands::help()));
+    }
+}
