@@ -1,6 +1,6 @@
 //! Periods people name in `/cost`, resolved against "today" into date ranges.
 
-use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
+use chrono::{Datelike, Days, Months, NaiveDate};
 
 use crate::domain::DateRange;
 
@@ -91,11 +91,6 @@ impl Period {
             Period::Between(a, b) => format!("{a} to {b}"),
         }
     }
-}
-
-/// True when `day` falls on a Saturday or Sunday.
-pub fn is_weekend(day: NaiveDate) -> bool {
-    matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
 #[cfg(test)]

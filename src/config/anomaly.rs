@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use crate::domain::money::NumberOrText;
 use crate::domain::AccountId;
 
 /// A decimal written as a TOML number or string (`50`, `12.5`, `"0.40"`), kept exact.
@@ -9,24 +10,10 @@ use crate::domain::AccountId;
 #[serde(try_from = "NumberOrText")]
 pub struct ExactDecimal(pub rust_decimal::Decimal);
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumberOrText {
-    Int(i64),
-    Float(f64),
-    Text(String),
-}
-
 impl TryFrom<NumberOrText> for ExactDecimal {
     type Error = String;
     fn try_from(value: NumberOrText) -> Result<Self, Self::Error> {
-        // A TOML float prints back as the shortest text that reads as the same float, which
-        // is what the person wrote (`0.4`), so parsing that text keeps it exact.
-        let text = match value {
-            NumberOrText::Int(i) => i.to_string(),
-            NumberOrText::Float(f) => f.to_string(),
-            NumberOrText::Text(t) => t,
-        };
+        let text = value.into_text();
         text.trim().parse().map(ExactDecimal).map_err(|_| format!("`{text}` is not a decimal number"))
     }
 }

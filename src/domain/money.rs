@@ -103,6 +103,32 @@ impl Money {
     }
 }
 
+/// A decimal as people write it in configuration: a TOML integer, float or string (`50`,
+/// `0.4`, `"12.5"`). Types that must stay exact deserialize through it with
+/// `#[serde(try_from = "NumberOrText")]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum NumberOrText {
+    /// `50`
+    Int(i64),
+    /// `0.4`
+    Float(f64),
+    /// `"0.40"`
+    Text(String),
+}
+
+impl NumberOrText {
+    /// The text the person wrote. A TOML float prints back as the shortest text that reads as
+    /// the same float, which is what was written (`0.4`), so parsing this text keeps it exact.
+    pub fn into_text(self) -> String {
+        match self {
+            NumberOrText::Int(i) => i.to_string(),
+            NumberOrText::Float(f) => f.to_string(),
+            NumberOrText::Text(t) => t,
+        }
+    }
+}
+
 impl fmt::Display for Money {
     /// Formats as dollars with a thousands separator and two decimals: `$1,234.57`, `-$3.10`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use super::money::NumberOrText;
 use super::Money;
 
 /// Hours in a month, as AWS's pricing calculator counts them.
@@ -28,24 +29,10 @@ pub const HOURS_PER_MONTH: i64 = 730;
 #[serde(try_from = "NumberOrText")]
 pub struct Price(pub Money);
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumberOrText {
-    Int(i64),
-    Float(f64),
-    Text(String),
-}
-
 impl TryFrom<NumberOrText> for Price {
     type Error = String;
     fn try_from(value: NumberOrText) -> Result<Self, Self::Error> {
-        // A TOML float prints back as the shortest text that reads as the same float, which is
-        // what the person wrote (`0.096`), so parsing that text keeps it exact.
-        let text = match value {
-            NumberOrText::Int(i) => i.to_string(),
-            NumberOrText::Float(f) => f.to_string(),
-            NumberOrText::Text(t) => t,
-        };
+        let text = value.into_text();
         let money = Money::parse(&text).map_err(|e| e.to_string())?;
         if money.is_negative() {
             return Err(format!("price `{text}` must not be negative"));
