@@ -113,7 +113,7 @@ impl Bot {
         } else {
             blocks.push(Block::Table { columns: vec!["On".into(), "Impact".into(), "Since".into()], right_align: vec![false, true, false], rows });
         }
-        Ok(Message { fallback: format!("{} open anomalies", visible.len()), blocks, tone: Tone::Neutral })
+        Ok(Message { fallback: format!("{} open anomalies", visible.len()), blocks, tone: Tone::Neutral, attachments: Vec::new() })
     }
 
     async fn account_names(&self) -> Result<std::collections::HashMap<String, String>> {

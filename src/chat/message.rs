@@ -16,6 +16,45 @@ pub struct Message {
     pub blocks: Vec<Block>,
     /// Accent for platforms that colour messages (Discord embeds, Slack attachments).
     pub tone: Tone,
+    /// Files sent with the message (the digest's chart). Platforms that cannot take a file
+    /// here, or refuse the upload, show each attachment's `alt` text instead, so nothing is
+    /// lost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file that goes with a message: for now, a PNG image.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// File name shown by the platform, e.g. `digest-2026-11-24.png`.
+    pub name: String,
+    /// Text that stands in for the image where it cannot be shown: a title plus a unicode
+    /// sparkline, so a channel without upload permission still sees the trend.
+    pub alt: String,
+    /// The PNG bytes; base64 when serialized, so a message round-trips through the outbox.
+    #[serde(with = "base64_bytes")]
+    pub png: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attachment {
+    // The bytes would drown every log line and snapshot diff; their size says enough.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment").field("name", &self.name).field("alt", &self.alt).field("png_bytes", &self.png.len()).finish()
+    }
+}
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The mood of a message, shown as a colour where the platform has one.
@@ -212,7 +251,7 @@ impl Message {
     /// A message of plain paragraphs, for short replies and errors.
     pub fn plain(text: impl Into<String>) -> Message {
         let text = text.into();
-        Message { fallback: text.clone(), blocks: vec![Block::Text { spans: vec![Span::Plain(text)] }], tone: Tone::Neutral }
+        Message { fallback: text.clone(), blocks: vec![Block::Text { spans: vec![Span::Plain(text)] }], tone: Tone::Neutral, attachments: Vec::new() }
     }
 }
 
@@ -229,5 +268,17 @@ mod tests {
             assert!(ActionRef::decode(bad).is_err(), "{bad}");
         }
         assert!(ActionRef::decode(&format!("ack:{}:1", "a".repeat(200))).is_err());
+    }
+
+    #[test]
+    fn attachments_round_trip_as_base64_and_are_omitted_when_empty() {
+        let plain = Message::plain("hello");
+        assert!(!serde_json::to_string(&plain).unwrap().contains("attachments"));
+        let png = vec![0x89, b'P', b'N', b'G', 0, 255];
+        let with = Message { attachments: vec![Attachment { name: "c.png".into(), alt: "▁▃█".into(), png: png.clone() }], ..plain };
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(json["attachments"][0]["png"], "iVBORwD/");
+        let back: Message = serde_json::from_value(json).unwrap();
+        assert_eq!(back.attachments[0].png, png);
     }
 }

@@ -383,6 +383,7 @@ pub fn help() -> Message {
             Block::Context { spans: vec![Span::Plain("Answers come from costbot's store; they never wait on AWS.".into())] },
         ],
         tone: Tone::Neutral,
+        attachments: Vec::new(),
     }
 }
 

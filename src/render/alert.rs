@@ -128,7 +128,7 @@ pub fn alert(anomaly: &Anomaly, names: &dyn AccountNames, now: NaiveDateTime) ->
         blocks.push(Block::Actions { buttons: buttons(anomaly) });
     }
     let fallback = format!("{header}: {} vs expected since {}", money_delta(anomaly.impact), short_day(anomaly.start));
-    Message { fallback, blocks, tone: tone(anomaly) }
+    Message { fallback, blocks, tone: tone(anomaly), attachments: Vec::new() }
 }
 
 fn buttons(anomaly: &Anomaly) -> Vec<Button> {

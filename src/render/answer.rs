@@ -115,7 +115,7 @@ pub fn spend(view: &SpendView) -> Message {
         blocks.push(Block::Text { spans: vec![Span::Plain("No cost data for this period.".into())] });
     }
     blocks.push(freshness(view.estimated, view.collected_at));
-    Message { fallback: format!("{title}: {}", view.total), blocks, tone: Tone::Neutral }
+    Message { fallback: format!("{title}: {}", view.total), blocks, tone: Tone::Neutral, attachments: Vec::new() }
 }
 
 fn table(view: &SpendView, comparing: bool) -> Block {
@@ -174,7 +174,7 @@ pub fn forecast(forecast: Option<&Forecast>, filters: &[String], collected_at: O
         ))],
     });
     blocks.push(freshness(false, collected_at));
-    Message { fallback: format!("{title}: {}", f.projected), blocks, tone: Tone::Neutral }
+    Message { fallback: format!("{title}: {}", f.projected), blocks, tone: Tone::Neutral, attachments: Vec::new() }
 }
 
 #[cfg(test)]

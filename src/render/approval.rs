@@ -69,7 +69,7 @@ pub fn card(p: &Proposal, now: NaiveDateTime) -> Message {
     if p.is_open(now) {
         blocks.push(Block::Actions { buttons: buttons(p) });
     }
-    Message { fallback: format!("{title} (saves {saving})"), blocks, tone }
+    Message { fallback: format!("{title} (saves {saving})"), blocks, tone, attachments: Vec::new() }
 }
 
 fn buttons(p: &Proposal) -> Vec<Button> {

@@ -40,6 +40,7 @@ fn alert() -> Message {
                 ],
             },
         ],
+        attachments: Vec::new(),
     }
 }
 
@@ -66,6 +67,7 @@ fn approval() -> Message {
                 ],
             },
         ],
+        attachments: Vec::new(),
     }
 }
 
@@ -87,6 +89,7 @@ fn table_answer() -> Message {
             },
             Block::Context { spans: vec![Span::Plain("Last collected: 2026-11-08 06:00 UTC".into())] },
         ],
+        attachments: Vec::new(),
     }
 }
 
@@ -112,6 +115,7 @@ fn digest() -> Message {
             Block::Text { spans: vec![Span::Link(("https://example.com/dash (costs)".into(), "Open the dashboard".into()))] },
             Block::Context { spans: vec![Span::Plain("Data up to Nov 8".into())] },
         ],
+        attachments: Vec::new(),
     }
 }
 
@@ -137,7 +141,7 @@ fn oversized() -> Message {
             .collect();
         blocks.push(Block::Actions { buttons });
     }
-    Message { fallback: "big".into(), tone: Tone::Warning, blocks }
+    Message { fallback: "big".into(), tone: Tone::Warning, blocks, attachments: Vec::new() }
 }
 
 fn len(v: &Value) -> usize {
@@ -227,7 +231,7 @@ fn sections_beyond_ten_embeds_fold_into_the_last_one() {
     let blocks = (0..12)
         .flat_map(|i| [Block::Header { text: format!("Section {i}") }, Block::Text { spans: vec![Span::Plain(format!("Body {i}"))] }])
         .collect();
-    let out = render(&Message { fallback: "sections".into(), blocks, tone: Tone::Neutral });
+    let out = render(&Message { fallback: "sections".into(), blocks, tone: Tone::Neutral, attachments: Vec::new() });
     assert_within_limits(&out);
     let embeds = out["embeds"].as_array().unwrap();
     assert_eq!(embeds.len(), MAX_EMBEDS);
@@ -270,7 +274,7 @@ fn every_size_of_message_stays_within_limits() {
                 _ => Block::Divider,
             })
             .collect();
-        let out = render(&Message { fallback: "f".repeat(n * 10), blocks, tone: Tone::Good });
+        let out = render(&Message { fallback: "f".repeat(n * 10), blocks, tone: Tone::Good, attachments: Vec::new() });
         assert_within_limits(&out);
     }
 }

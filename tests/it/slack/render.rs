@@ -32,6 +32,7 @@ fn alert_with_fields_and_an_ack_button() {
             Block::Context { spans: vec![Span::Plain("Data as of 2024-09-15 06:00 UTC · estimated · ".into()), Span::Link(("https://console.aws.amazon.com/cost-management/home".into(), "Cost Explorer".into()))] },
             Block::Actions { buttons: vec![button("Acknowledge", Verb::Ack, "an-42", ButtonStyle::Primary, None), button("Mute 7 days", Verb::Mute, "an-42", ButtonStyle::Default, None)] },
         ],
+        attachments: Vec::new(),
     };
     insta::assert_json_snapshot!("alert", rendered(&message));
 }
@@ -59,6 +60,7 @@ fn approval_card_with_a_confirmed_danger_button() {
                 ],
             },
         ],
+        attachments: Vec::new(),
     };
     insta::assert_json_snapshot!("approval_card", rendered(&message));
 }
@@ -77,6 +79,7 @@ fn table_answer() {
         fallback: "Top services yesterday".into(),
         tone: Tone::Neutral,
         blocks: vec![Block::Text { spans: vec![Span::Bold("Top services yesterday".into())] }, cost_table(5)],
+        attachments: Vec::new(),
     };
     insta::assert_json_snapshot!("table_answer", rendered(&message));
 }
@@ -95,6 +98,7 @@ fn digest() {
             Block::Divider,
             Block::Context { spans: vec![Span::Plain("Amounts are unblended, in USD. ".into()), Span::Link(("https://costbot.example.com/digest/2024-37".into(), "Full digest".into()))] },
         ],
+        attachments: Vec::new(),
     };
     insta::assert_json_snapshot!("digest", rendered(&message));
 }
@@ -113,7 +117,7 @@ fn oversized() -> Message {
         },
     ];
     blocks.extend((0..60).map(|_| Block::Divider));
-    Message { fallback: "F".repeat(5000), blocks, tone: Tone::Danger }
+    Message { fallback: "F".repeat(5000), blocks, tone: Tone::Danger, attachments: Vec::new() }
 }
 
 #[test]
@@ -185,7 +189,7 @@ fn random_unicode_and_oversized_input_never_panics_nor_breaks_limits() {
             Block::Table { columns: vec![t(), t()], right_align: vec![true], rows: vec![vec![t()], vec![t(), t(), t()]] },
             Block::Actions { buttons: vec![button(&t(), Verb::Deny, "x", ButtonStyle::Primary, Some(Confirm { title: t(), text: t(), confirm: t(), deny: t() }))] },
         ];
-        let message = Message { fallback: t(), blocks, tone: Tone::Neutral };
+        let message = Message { fallback: t(), blocks, tone: Tone::Neutral, attachments: Vec::new() };
         let json = rendered(&message);
         check_limits(&json["blocks"], render::MAX_TEXT, "blocks");
         assert!(json["text"].as_str().unwrap().chars().count() <= render::MAX_FALLBACK);
