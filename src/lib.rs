@@ -13,6 +13,7 @@ pub mod commands;
 pub mod render;
 pub mod config;
 pub mod detection;
+pub mod digest;
 pub mod discovery;
 pub mod domain;
 pub mod eval;

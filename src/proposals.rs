@@ -86,13 +86,17 @@ fn next_version(old: &Proposal, fresh: Proposal, now: NaiveDateTime) -> Option<P
     }
 }
 
-/// Outbox entries for a proposal's card in every channel that may see its account and has
-/// approvers (a channel where nobody can approve would only show noise).
+/// True when a channel shows a proposal's card: it may see the account and has approvers (a
+/// channel where nobody can approve would only show noise).
+pub fn shows_card(channel: &ChannelConfig, p: &Proposal) -> bool {
+    !channel.approvers.is_empty() && channel.may_see(Some(&p.finding.resource.reference.account))
+}
+
+/// Outbox entries for a proposal's card in every channel that [`shows_card`].
 pub fn card_entries(p: &Proposal, channels: &[ChannelConfig], now: NaiveDateTime) -> Vec<OutboxEntry> {
-    let account = &p.finding.resource.reference.account;
     channels
         .iter()
-        .filter(|c| !c.approvers.is_empty() && c.may_see(Some(account)))
+        .filter(|c| shows_card(c, p))
         .map(|c| {
             let platform = Platform::from(c.platform);
             OutboxEntry {

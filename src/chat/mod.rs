@@ -170,4 +170,8 @@ pub trait Sender: Send + Sync {
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), SendError>;
     /// Answers through a follow-up channel (Slack `response_url`, Discord interaction webhook).
     async fn follow_up(&self, to: &FollowUp, reply: &Reply) -> Result<(), SendError>;
+    /// A link people can click to open a posted message, where the platform can make one.
+    async fn permalink(&self, _at: &MessageRef) -> Option<String> {
+        None
+    }
 }

@@ -140,6 +140,15 @@ pub struct ChannelConfig {
     /// accounts' costs or organisation-wide totals.
     #[serde(default)]
     pub accounts: Vec<AccountId>,
+    /// Post the daily digest here (see `[digest]`).
+    #[serde(default = "yes")]
+    pub digest: bool,
+    /// This channel's digest schedule instead of `digest.schedule`.
+    #[serde(default)]
+    pub digest_schedule: Option<String>,
+    /// This channel's time zone instead of `digest.timezone`.
+    #[serde(default)]
+    pub digest_timezone: Option<String>,
 }
 
 fn yes() -> bool {

@@ -18,10 +18,12 @@ use crate::domain::{AccountId, Granularity, RoleArn};
 mod anomaly;
 mod approvals;
 mod chat;
+mod digest;
 mod waste;
 
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
 pub use approvals::ApprovalsConfig;
+pub use digest::{DigestConfig, DigestSchedule};
 pub use waste::WasteConfig;
 pub use chat::{ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, SlackConfig, SlackMode};
 
@@ -51,6 +53,8 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     /// Waste discovery: regions, rules, safety policy, price overrides.
     pub waste: WasteConfig,
+    /// The daily digest: default schedule and time zone.
+    pub digest: DigestConfig,
 }
 
 /// Storage settings. Without a URL, costbot uses an embedded SQLite file.
@@ -281,6 +285,7 @@ impl Config {
             bail!("no account has cost_explorer = true, so there is nothing to collect from");
         }
         crate::scheduler::parse_cron(&self.costs.schedule).context("costs.schedule")?;
+        self.digest.validate(&self.channels)?;
         if self.costs.metric.trim().is_empty() {
             bail!("costs.metric must not be empty");
         }

@@ -6,6 +6,7 @@
 pub mod anomaly;
 pub mod audit;
 pub mod cost;
+pub mod digest;
 pub mod forecast;
 pub mod ids;
 pub mod incident;

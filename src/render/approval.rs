@@ -7,7 +7,8 @@ use crate::chat::message::{ActionRef, Block, Button, ButtonStyle, Confirm, Messa
 use crate::domain::proposal::{Proposal, State};
 use crate::domain::resource::{ResourceKind, SafetyPath};
 
-fn kind_text(kind: ResourceKind) -> &'static str {
+/// A resource kind in words.
+pub(crate) fn kind_text(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::Ec2Instance => "EC2 instance",
         ResourceKind::EbsVolume => "EBS volume",

@@ -5,6 +5,8 @@
 pub mod alert;
 pub mod answer;
 pub mod approval;
+pub mod chart;
+pub mod digest;
 mod platforms;
 
 use chrono::NaiveDateTime;

@@ -7,6 +7,7 @@
 mod anomaly_sql;
 mod audit_sql;
 mod breakdown_sql;
+mod digest_sql;
 mod inventory_sql;
 mod outbox_sql;
 mod postgres;
@@ -92,11 +93,47 @@ pub trait OutboxStore: Send + Sync {
     /// Entries by status.
     async fn outbox_counts(&self) -> Result<OutboxCounts>;
 
+    /// The platform's id of the message posted for a thread in a channel (to link to it).
+    async fn thread_message(&self, platform: crate::chat::Platform, channel: &crate::chat::ChannelId, thread: &str) -> Result<Option<String>>;
+
     /// A consumer's position in an event stream (0 before the first event).
     async fn cursor(&self, name: &str) -> Result<i64>;
 
     /// Moves a consumer's position.
     async fn set_cursor(&self, name: &str, position: i64) -> Result<()>;
+}
+
+/// One posted (or being posted) daily digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestRecord {
+    /// The platform.
+    pub platform: crate::chat::Platform,
+    /// The channel.
+    pub channel: crate::chat::ChannelId,
+    /// The channel's local date the digest is for: at most one per channel and date.
+    pub date: NaiveDate,
+    /// The cost day it reports.
+    pub data_day: NaiveDate,
+    /// When the schedule said it should go out (UTC).
+    pub scheduled_at: NaiveDateTime,
+    /// When it was recorded and queued (UTC).
+    pub created_at: NaiveDateTime,
+    /// True when it went out well after its schedule (a catch-up).
+    pub late: bool,
+}
+
+/// Daily digest records.
+#[async_trait]
+pub trait DigestStore: Send + Sync {
+    /// Records a digest and queues its messages in one transaction. Returns false, queuing
+    /// nothing, when the channel already has a digest for that date.
+    async fn record_digest(&self, record: &DigestRecord, entries: &[OutboxEntry]) -> Result<bool>;
+
+    /// The newest digests first.
+    async fn digests(&self, limit: u32) -> Result<Vec<DigestRecord>>;
+
+    /// True when the channel has a digest for that date.
+    async fn digest_recorded(&self, platform: crate::chat::Platform, channel: &crate::chat::ChannelId, date: NaiveDate) -> Result<bool>;
 }
 
 /// The append-only audit log.
@@ -203,7 +240,7 @@ pub trait BreakdownStore: Send + Sync {
 
 /// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
 #[async_trait]
-pub trait Store: AnomalyStore + BreakdownStore + OutboxStore + AuditStore + ProposalStore + InventoryStore + Send + Sync + 'static {
+pub trait Store: AnomalyStore + BreakdownStore + OutboxStore + DigestStore + AuditStore + ProposalStore + InventoryStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
 

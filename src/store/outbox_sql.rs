@@ -18,33 +18,26 @@ macro_rules! impl_outbox_store {
         impl $crate::store::OutboxStore for $store {
             async fn enqueue(&self, entries: &[$crate::chat::outbox::OutboxEntry], now: chrono::NaiveDateTime) -> anyhow::Result<u64> {
                 let mut tx = self.pool.begin().await?;
-                let mut inserted = 0;
-                for e in entries {
-                    sqlx::query(
-                        "INSERT INTO chat_threads (platform, channel_id, thread_key) VALUES ($1, $2, $3)
-                         ON CONFLICT (platform, channel_id, thread_key) DO NOTHING",
-                    )
-                    .bind(e.platform.as_str())
-                    .bind(&e.channel.0)
-                    .bind(&e.thread)
-                    .execute(&mut *tx)
-                    .await?;
-                    inserted += sqlx::query(
-                        "INSERT INTO outbox (dedupe_key, platform, channel_id, thread_key, message, status, next_attempt_at, created_at)
-                         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (dedupe_key) DO NOTHING",
-                    )
-                    .bind(&e.dedupe_key)
-                    .bind(e.platform.as_str())
-                    .bind(&e.channel.0)
-                    .bind(&e.thread)
-                    .bind(serde_json::to_string(&e.message)?)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                }
+                let inserted = enqueue_in(&mut tx, entries, now).await?;
                 tx.commit().await?;
                 Ok(inserted)
+            }
+
+            async fn thread_message(
+                &self,
+                platform: $crate::chat::Platform,
+                channel: &$crate::chat::ChannelId,
+                thread: &str,
+            ) -> anyhow::Result<Option<String>> {
+                let id: Option<Option<String>> = sqlx::query_scalar(
+                    "SELECT message_id FROM chat_threads WHERE platform = $1 AND channel_id = $2 AND thread_key = $3",
+                )
+                .bind(platform.as_str())
+                .bind(&channel.0)
+                .bind(thread)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(id.flatten())
             }
 
             async fn claim_delivery(
@@ -147,6 +140,41 @@ macro_rules! impl_outbox_store {
                 .await?;
                 Ok(())
             }
+        }
+
+        /// Writes outbox entries inside the caller's transaction, so a record that causes a
+        /// message (a digest) and the message itself are stored together or not at all.
+        async fn enqueue_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            entries: &[$crate::chat::outbox::OutboxEntry],
+            now: chrono::NaiveDateTime,
+        ) -> anyhow::Result<u64> {
+            let mut inserted = 0;
+            for e in entries {
+                sqlx::query(
+                    "INSERT INTO chat_threads (platform, channel_id, thread_key) VALUES ($1, $2, $3)
+                     ON CONFLICT (platform, channel_id, thread_key) DO NOTHING",
+                )
+                .bind(e.platform.as_str())
+                .bind(&e.channel.0)
+                .bind(&e.thread)
+                .execute(&mut **tx)
+                .await?;
+                inserted += sqlx::query(
+                    "INSERT INTO outbox (dedupe_key, platform, channel_id, thread_key, message, status, next_attempt_at, created_at)
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (dedupe_key) DO NOTHING",
+                )
+                .bind(&e.dedupe_key)
+                .bind(e.platform.as_str())
+                .bind(&e.channel.0)
+                .bind(&e.thread)
+                .bind(serde_json::to_string(&e.message)?)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            }
+            Ok(inserted)
         }
 
         /// Picks a locked thread's newest pending content (if due) and supersedes older

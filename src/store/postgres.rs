@@ -9,6 +9,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use super::anomaly_sql::impl_anomaly_store;
 use super::audit_sql::impl_audit_store;
 use super::breakdown_sql::impl_breakdown_store;
+use super::digest_sql::impl_digest_store;
 use super::inventory_sql::impl_inventory_store;
 use super::outbox_sql::impl_outbox_store;
 use super::proposal_sql::impl_proposal_store;
@@ -48,6 +49,7 @@ impl PgStore {
 impl_sql_store!(PgStore, sqlx::Postgres);
 impl_anomaly_store!(PgStore, sqlx::Postgres);
 impl_outbox_store!(PgStore, sqlx::Postgres);
+impl_digest_store!(PgStore, sqlx::Postgres);
 impl_audit_store!(PgStore, sqlx::Postgres);
 impl_proposal_store!(PgStore, sqlx::Postgres);
 impl_inventory_store!(PgStore, sqlx::Postgres);

@@ -1,0 +1,263 @@
+//! The daily digest: the message people read every morning. Yesterday against the day before
+//! and the same weekday last week, the month so far against last month, where the month will
+//! end, what moved, what is open, what waits for a decision, and what was saved.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+
+use super::answer::{delta, sparkline};
+use super::approval::kind_text;
+use crate::chat::message::{Attachment, Block, Message, Span, Tone};
+use crate::domain::digest::{Comparison, SpendSummary};
+use crate::domain::Money;
+
+/// How many anomalies and approvals are listed before "and N more".
+const LISTED: usize = 8;
+
+/// An open anomaly as the digest lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnomalyItem {
+    /// What it is on, in words.
+    pub subject: String,
+    /// "high", "critical", …
+    pub severity: String,
+    /// Its dollar impact so far.
+    pub impact: Money,
+    /// When it started.
+    pub since: NaiveDateTime,
+    /// A link to its alert, where the platform gave one.
+    pub link: Option<String>,
+}
+
+/// A proposal waiting for a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalItem {
+    /// "stop EC2 instance i-0abc".
+    pub what: String,
+    /// Monthly saving, when the price is known.
+    pub saving: Option<Money>,
+    /// Approvals given and needed.
+    pub approvals: (usize, u8),
+    /// When it expires.
+    pub expires_at: NaiveDateTime,
+}
+
+/// Savings from executed actions this month (monthly cost of what was stopped or removed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Savings {
+    /// Sum of the known monthly savings of actions really executed.
+    pub realised: Money,
+    /// Actions really executed.
+    pub actions: u32,
+    /// Of those, actions whose saving is unknown (no price).
+    pub unknown: u32,
+    /// What dry-run executions would have saved.
+    pub dry_run: Money,
+    /// Dry-run executions.
+    pub dry_run_actions: u32,
+}
+
+/// Everything one channel's digest shows.
+#[derive(Debug, Clone)]
+pub struct DigestView {
+    /// The channel's local date the digest is for.
+    pub date: NaiveDate,
+    /// The spend figures.
+    pub summary: SpendSummary,
+    /// Open anomalies the channel may see.
+    pub anomalies: Vec<AnomalyItem>,
+    /// Proposals waiting for a decision in this channel.
+    pub approvals: Vec<ApprovalItem>,
+    /// Savings realised this month.
+    pub savings: Savings,
+    /// Set when the digest goes out late: when it was due, in the channel's words.
+    pub late: Option<String>,
+    /// When costs were last collected.
+    pub collected_at: Option<NaiveDateTime>,
+    /// Now (UTC), for "expires in".
+    pub now: NaiveDateTime,
+    /// The chart, when drawn.
+    pub chart_png: Option<Vec<u8>>,
+}
+
+fn day_text(day: NaiveDate) -> String {
+    day.format("%a %b %-d").to_string()
+}
+
+fn span_text(from: NaiveDate, to: NaiveDate) -> String {
+    if from == to { from.format("%b %-d").to_string() } else { format!("{}–{}", from.format("%b %-d"), to.format("%-d")) }
+}
+
+/// `$1,234.56` with the change against `previous`, or words for what is missing.
+fn compared(c: Comparison, against: &str) -> String {
+    match (c.current, c.previous) {
+        (Some(now), Some(then)) => format!("{now}\n{} vs {against}", delta(now, then)),
+        (Some(now), None) => format!("{now}\nno data for {against}"),
+        (None, _) => "no data yet".to_string(),
+    }
+}
+
+/// Only the change against an earlier figure, with that figure.
+fn against(c: Comparison, label: &str) -> String {
+    match (c.current, c.previous) {
+        (Some(now), Some(then)) => format!("{}\nwas {then}", delta(now, then)),
+        (Some(_), None) => format!("no data for {label}"),
+        (None, _) => "no data yet".to_string(),
+    }
+}
+
+fn spend_fields(s: &SpendSummary) -> Vec<(String, String)> {
+    let day_before = s.day.pred_opt().unwrap_or(s.day);
+    let week_ago = s.day - chrono::Days::new(7);
+    let month_start = s.day.with_day(1).unwrap_or(s.day);
+    let previous_start = s.previous_mtd_end.with_day(1).unwrap_or(s.previous_mtd_end);
+    let mut mtd = compared(s.month_to_date, &span_text(previous_start, s.previous_mtd_end));
+    if s.month_to_date.current.is_some() && s.mtd_days.0 < s.mtd_days.1 {
+        mtd.push_str(&format!("\n{} of {} days have data", s.mtd_days.0, s.mtd_days.1));
+    }
+    let month_name = (s.day + chrono::Days::new(1)).format("%B").to_string();
+    let forecast = match &s.forecast {
+        Some(f) => format!("{}\nlikely {} to {}", f.projected, f.low, f.high),
+        None => "not enough history yet".to_string(),
+    };
+    vec![
+        (format!("Yesterday, {}", day_text(s.day)), compared(s.vs_day_before, &day_text(day_before))),
+        (format!("Against last week, {}", day_text(week_ago)), against(s.vs_week_ago, &day_text(week_ago))),
+        (format!("Month to date, {}", span_text(month_start, s.day)), mtd),
+        (format!("{month_name} forecast"), forecast),
+    ]
+}
+
+fn movers_block(s: &SpendSummary) -> Option<Block> {
+    if s.movers.is_empty() {
+        return None;
+    }
+    let before = s.day.pred_opt().unwrap_or(s.day);
+    let rows = s
+        .movers
+        .iter()
+        .map(|m| vec![m.service.clone(), m.before.to_string(), m.after.to_string(), delta(m.after, m.before)])
+        .collect();
+    Some(Block::Table {
+        columns: vec!["Service".into(), before.format("%b %-d").to_string(), s.day.format("%b %-d").to_string(), "Change".into()],
+        right_align: vec![false, true, true, true],
+        rows,
+    })
+}
+
+fn anomaly_spans(items: &[AnomalyItem]) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for a in items.iter().take(LISTED) {
+        spans.push(Span::Plain("• ".into()));
+        match &a.link {
+            Some(url) => spans.push(Span::Link((url.clone(), a.subject.clone()))),
+            None => spans.push(Span::Bold(a.subject.clone())),
+        }
+        spans.push(Span::Plain(format!(" {} impact, {}, since {}\n", a.impact, a.severity, a.since.format("%b %-d"))));
+    }
+    if items.len() > LISTED {
+        spans.push(Span::Plain(format!("and {} more: /cost anomalies\n", items.len() - LISTED)));
+    }
+    spans
+}
+
+fn hours_left(until: NaiveDateTime, now: NaiveDateTime) -> String {
+    let minutes = (until - now).num_minutes().max(0);
+    if minutes >= 120 { format!("expires in {} h", minutes / 60) } else { format!("expires in {minutes} min") }
+}
+
+fn approval_spans(items: &[ApprovalItem], now: NaiveDateTime) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for p in items.iter().take(LISTED) {
+        let saving = p.saving.map_or("saving unknown".to_string(), |m| format!("saves {m}/month"));
+        spans.push(Span::Plain("• ".into()));
+        spans.push(Span::Bold(p.what.clone()));
+        spans.push(Span::Plain(format!(
+            " ({saving}), {} of {} approvals, {}\n",
+            p.approvals.0,
+            p.approvals.1,
+            hours_left(p.expires_at, now)
+        )));
+    }
+    if items.len() > LISTED {
+        spans.push(Span::Plain(format!("and {} more waiting\n", items.len() - LISTED)));
+    }
+    spans
+}
+
+fn savings_text(s: &Savings) -> String {
+    let mut text = if s.actions == 0 {
+        "No actions executed this month yet.".to_string()
+    } else {
+        let unknown = if s.unknown > 0 { format!(" ({} with no known price)", s.unknown) } else { String::new() };
+        format!("{}/month from {} executed action{}{unknown}.", s.realised, s.actions, if s.actions == 1 { "" } else { "s" })
+    };
+    if s.dry_run_actions > 0 {
+        text.push_str(&format!(
+            " Dry runs: {} approved action{} would save {}/month once dry_run is off.",
+            s.dry_run_actions,
+            if s.dry_run_actions == 1 { "" } else { "s" },
+            s.dry_run
+        ));
+    }
+    text
+}
+
+/// The text that stands in for the chart: a sparkline of daily totals and the top services.
+pub fn chart_alt(s: &SpendSummary) -> String {
+    let known: Vec<Money> = s.chart.totals.iter().flatten().copied().collect();
+    if known.is_empty() {
+        return "No cost data in the last 30 days.".to_string();
+    }
+    let (low, high) = (known.iter().min().copied().unwrap_or(Money::ZERO), known.iter().max().copied().unwrap_or(Money::ZERO));
+    let top: Vec<&str> = s.chart.series.iter().map(|c| c.label.as_str()).filter(|l| *l != "Other").take(3).collect();
+    format!("Last 30 days: {} ({low} to {high} a day); biggest: {}", sparkline(&known), top.join(", "))
+}
+
+/// Renders a digest.
+pub fn digest(v: &DigestView) -> Message {
+    let s = &v.summary;
+    let title = format!("Daily cost digest, {}", v.date.format("%a %b %-d, %Y"));
+    let mut blocks = vec![Block::Header { text: title.clone() }];
+    if let Some(due) = &v.late {
+        blocks.push(Block::Context { spans: vec![Span::Plain(format!("Late: this digest was due {due}; costbot was not running then."))] });
+    }
+    if s.vs_day_before.current.is_none() {
+        blocks.push(Block::Text {
+            spans: vec![Span::Bold(format!("No cost data for {} yet.", day_text(s.day))), Span::Plain(
+                " Cost Explorer can be a day behind; the figures below use the days that have data.".into(),
+            )],
+        });
+    }
+    blocks.push(Block::Fields { fields: spend_fields(s) });
+    if let Some(table) = movers_block(s) {
+        blocks.push(Block::Text { spans: vec![Span::Bold("Top movers".into())] });
+        blocks.push(table);
+    }
+    blocks.push(Block::Divider);
+    let open = if v.anomalies.is_empty() { "none".to_string() } else { v.anomalies.len().to_string() };
+    let mut spans = vec![Span::Bold(format!("Open anomalies: {open}\n"))];
+    spans.extend(anomaly_spans(&v.anomalies));
+    blocks.push(Block::Text { spans });
+    let waiting = if v.approvals.is_empty() { "none".to_string() } else { v.approvals.len().to_string() };
+    let mut spans = vec![Span::Bold(format!("Waiting for approval: {waiting}\n"))];
+    spans.extend(approval_spans(&v.approvals, v.now));
+    blocks.push(Block::Text { spans });
+    blocks.push(Block::Text { spans: vec![Span::Bold("Savings realised this month: ".into()), Span::Plain(savings_text(&v.savings))] });
+    let when = v.collected_at.map_or("never".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+    let estimated = if s.estimated { " · yesterday's figures are estimated by Cost Explorer" } else { "" };
+    blocks.push(Block::Context { spans: vec![Span::Plain(format!("USD, UTC cost days · last collected {when}{estimated}"))] });
+    let attachments = v
+        .chart_png
+        .iter()
+        .map(|png| Attachment { name: format!("cost-digest-{}.png", v.date), alt: chart_alt(s), png: png.clone() })
+        .collect();
+    let yesterday = s.vs_day_before.current.map_or("no data yet".to_string(), |m| m.to_string());
+    let tone = if v.anomalies.is_empty() { Tone::Neutral } else { Tone::Warning };
+    Message { fallback: format!("{title}: yesterday {yesterday}, {} open anomalies", v.anomalies.len()), blocks, tone, attachments }
+}
+
+/// A proposal's one-line description for the digest: "stop EC2 instance i-0abc".
+pub fn approval_what(p: &crate::domain::proposal::Proposal) -> String {
+    let r = &p.finding.resource.reference;
+    format!("{} {} {}", p.finding.action.verb(), kind_text(r.kind), r.id)
+}
