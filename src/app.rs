@@ -156,6 +156,20 @@ impl App {
         OutboxWorker::new(self.store.clone(), self.senders.clone())
     }
 
+    /// The daily digests of the configured channels.
+    pub fn digests(&self) -> crate::digest::Digests {
+        crate::digest::Digests::new(self.store.clone(), self.config.clone(), self.senders.clone())
+    }
+
+    /// Queues the digests due at `now` and delivers them.
+    pub async fn post_due_digests(&self, now: chrono::DateTime<Utc>) -> Result<crate::digest::DigestReport> {
+        let report = self.digests().run_due(now).await.context("cannot build the daily digests")?;
+        if report.posted > 0 {
+            self.outbox().drain().await.context("cannot deliver the outbox")?;
+        }
+        Ok(report)
+    }
+
     /// A collector like the configured one but at another granularity (the demo loads both).
     pub fn collector_for(&self, granularity: Granularity) -> Collector {
         self.collector.with_settings(collect_settings(&self.config, granularity))
@@ -182,6 +196,20 @@ impl App {
                 })
             });
             jobs.push(ScheduledJob { name: JOB_DISCOVER_WASTE.to_string(), cron: self.config.waste.schedule.clone(), run });
+        }
+        let wants_digest = self.config.channels.iter().any(|c| matches!(self.config.digest.schedule_for(c), Ok(Some(_))));
+        if wants_digest {
+            // The job only looks for due digests; each channel's own schedule and time zone
+            // decide when one is due, and the digests table makes posting it idempotent.
+            let app = self.clone();
+            let run: JobFn = Arc::new(move || {
+                let app = app.clone();
+                Box::pin(async move {
+                    app.post_due_digests(Utc::now()).await?;
+                    Ok(())
+                })
+            });
+            jobs.push(ScheduledJob { name: crate::digest::JOB_DIGEST.to_string(), cron: self.config.digest.check_schedule.clone(), run });
         }
         jobs
     }

@@ -68,6 +68,24 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Preview or post a channel's daily digest.
+    Digest {
+        /// The channel: its id or its configured name.
+        #[arg(long)]
+        channel: String,
+        /// Print the digest instead of posting it.
+        #[arg(long)]
+        dry_run: bool,
+        /// The channel's local date the digest is for (default: today in the channel's zone).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// How to print it with --dry-run: text, slack (Block Kit JSON) or discord (JSON).
+        #[arg(long, default_value = "text")]
+        format: PreviewFormat,
+        /// Also write the chart PNG to this file.
+        #[arg(long)]
+        chart: Option<PathBuf>,
+    },
     /// Work with the configuration.
     Config {
         /// What to do with it.
@@ -124,6 +142,17 @@ pub enum ExportFormat {
     Json,
 }
 
+/// How `costbot digest --dry-run` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PreviewFormat {
+    /// Plain text.
+    Text,
+    /// Slack Block Kit JSON.
+    Slack,
+    /// Discord message JSON.
+    Discord,
+}
+
 /// `costbot config …`
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {
@@ -167,6 +196,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             std::sync::Arc::new(app).serve(shutdown_signal()).await
         }
         Command::Demo { db } => demo(db).await,
+        Command::Digest { channel, dry_run, date, format, chart } => {
+            let config = Config::load(cli.config.as_deref())?;
+            digest(config, &channel, dry_run, date, format, chart).await
+        }
         Command::Discord { action: DiscordAction::Register { guild } } => {
             let config = Config::load(cli.config.as_deref())?;
             let sender = crate::app::discord_sender(&config)?
@@ -197,6 +230,52 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `costbot digest`: builds a channel's digest and prints it, or records and posts it.
+async fn digest(
+    config: Config,
+    channel: &str,
+    dry_run: bool,
+    date: Option<NaiveDate>,
+    format: PreviewFormat,
+    chart: Option<PathBuf>,
+) -> Result<()> {
+    let found = config
+        .channels
+        .iter()
+        .find(|c| c.id == channel || c.name.as_deref().is_some_and(|n| n.trim_start_matches('#') == channel.trim_start_matches('#')))
+        .cloned();
+    let Some(found) = found else {
+        let known: Vec<String> = config.channels.iter().map(|c| c.name.clone().unwrap_or_else(|| c.id.clone())).collect();
+        anyhow::bail!("no [[channels]] entry has id or name `{channel}`; configured: {}", known.join(", "));
+    };
+    let now = Utc::now();
+    let schedule = config.digest.schedule_for(&found)?;
+    let zone = schedule.as_ref().map_or(chrono_tz::UTC, |s| s.tz);
+    let date = date.unwrap_or_else(|| now.with_timezone(&zone).date_naive());
+    let app = App::build(config, now.naive_utc()).await?;
+    let digests = app.digests();
+    if dry_run {
+        let message = digests.build(&found, date, now.naive_utc(), None).await?;
+        if let (Some(path), Some(a)) = (&chart, message.attachments.first()) {
+            std::fs::write(path, &a.png).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        match format {
+            PreviewFormat::Text => print!("{}", crate::render::text::plain(&message)),
+            PreviewFormat::Slack => println!("{}", serde_json::to_string_pretty(&crate::chat::slack::render::blocks(&message))?),
+            PreviewFormat::Discord => println!("{}", serde_json::to_string_pretty(&crate::chat::discord::render::render(&message))?),
+        }
+        return Ok(());
+    }
+    if !digests.post_now(&found, date, now.naive_utc()).await? {
+        println!("channel {} already has its digest for {date}; nothing posted", found.id);
+        return Ok(());
+    }
+    app.outbox().drain().await?;
+    let counts = app.store.outbox_counts().await?;
+    println!("digest for {date} queued for channel {} ({} pending, {} failed in the outbox)", found.id, counts.pending, counts.failed);
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so Kubernetes can stop a replica gracefully.

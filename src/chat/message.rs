@@ -248,6 +248,14 @@ impl ActionRef {
 }
 
 impl Message {
+    /// The message with its attachments replaced by their alt text (a context line each), for
+    /// a channel where files cannot be uploaded: the reader still gets the trend.
+    pub fn with_attachments_as_text(&self) -> Message {
+        let mut blocks = self.blocks.clone();
+        blocks.extend(self.attachments.iter().map(|a| Block::Context { spans: vec![Span::Plain(a.alt.clone())] }));
+        Message { fallback: self.fallback.clone(), blocks, tone: self.tone, attachments: Vec::new() }
+    }
+
     /// A message of plain paragraphs, for short replies and errors.
     pub fn plain(text: impl Into<String>) -> Message {
         let text = text.into();

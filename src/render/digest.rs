@@ -235,14 +235,14 @@ pub fn digest(v: &DigestView) -> Message {
     }
     blocks.push(Block::Divider);
     let open = if v.anomalies.is_empty() { "none".to_string() } else { v.anomalies.len().to_string() };
-    let mut spans = vec![Span::Bold(format!("Open anomalies: {open}\n"))];
+    let mut spans = vec![Span::Bold(format!("Open anomalies: {open}")), Span::Plain("\n".into())];
     spans.extend(anomaly_spans(&v.anomalies));
     blocks.push(Block::Text { spans });
     let waiting = if v.approvals.is_empty() { "none".to_string() } else { v.approvals.len().to_string() };
-    let mut spans = vec![Span::Bold(format!("Waiting for approval: {waiting}\n"))];
+    let mut spans = vec![Span::Bold(format!("Waiting for approval: {waiting}")), Span::Plain("\n".into())];
     spans.extend(approval_spans(&v.approvals, v.now));
     blocks.push(Block::Text { spans });
-    blocks.push(Block::Text { spans: vec![Span::Bold("Savings realised this month: ".into()), Span::Plain(savings_text(&v.savings))] });
+    blocks.push(Block::Text { spans: vec![Span::Bold("Savings realised this month:".into()), Span::Plain(format!(" {}", savings_text(&v.savings)))] });
     let when = v.collected_at.map_or("never".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
     let estimated = if s.estimated { " · yesterday's figures are estimated by Cost Explorer" } else { "" };
     blocks.push(Block::Context { spans: vec![Span::Plain(format!("USD, UTC cost days · last collected {when}{estimated}"))] });
@@ -260,4 +260,62 @@ pub fn digest(v: &DigestView) -> Message {
 pub fn approval_what(p: &crate::domain::proposal::Proposal) -> String {
     let r = &p.finding.resource.reference;
     format!("{} {} {}", p.finding.action.verb(), kind_text(r.kind), r.id)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::digest::{summarize, ServiceDay};
+    use chrono::Days;
+
+    fn m(s: &str) -> Money {
+        Money::parse(s).unwrap()
+    }
+
+    /// A digest for Wed Nov 25 2026 with every section filled, posted late.
+    pub(crate) fn sample() -> DigestView {
+        let day: NaiveDate = "2026-11-24".parse().unwrap();
+        let mut matrix = Vec::new();
+        for i in 0..60u64 {
+            for (service, base) in [("Amazon EC2", 120_000i64), ("Amazon RDS", 40_000), ("Amazon S3", 9_000), ("AWS Lambda", 1_500)] {
+                let bump = if i == 0 && service == "Amazon EC2" { 35_000 } else { 0 };
+                let amount = Money::from_cents(base + (i as i64 * 37) % 900 + bump);
+                matrix.push(ServiceDay { day: day - Days::new(i), service: service.into(), amount, estimated: i == 0 });
+            }
+        }
+        DigestView {
+            date: "2026-11-25".parse().unwrap(),
+            summary: summarize(day, &matrix),
+            anomalies: vec![AnomalyItem {
+                subject: "Amazon EC2 in prod (111111111111)".into(),
+                severity: "high".into(),
+                impact: m("350"),
+                since: "2026-11-24T00:00:00".parse().unwrap(),
+                link: Some("https://example.slack.com/archives/C1/p1000000000000002".into()),
+            }],
+            approvals: vec![ApprovalItem {
+                what: "stop EC2 instance i-0abc".into(),
+                saving: Some(m("30.37")),
+                approvals: (1, 2),
+                expires_at: "2026-11-25T20:00:00".parse().unwrap(),
+            }],
+            savings: Savings { realised: m("49.64"), actions: 1, unknown: 0, dry_run: m("4"), dry_run_actions: 1 },
+            late: Some("09:00 Europe/Berlin, Nov 25".into()),
+            collected_at: Some("2026-11-25T06:00:00".parse().unwrap()),
+            now: "2026-11-25T10:30:00".parse().unwrap(),
+            chart_png: Some(vec![0x89, b'P', b'N', b'G']),
+        }
+    }
+
+    #[test]
+    fn every_section_is_there_and_the_chart_has_a_text_stand_in() {
+        let message = digest(&sample());
+        let text = crate::render::text::plain(&message);
+        for expected in ["Yesterday, Tue Nov 24", "Top movers", "Amazon EC2", "Open anomalies: 1", "Waiting for approval: 1",
+            "1 of 2 approvals, expires in 9 h", "$49.64/month from 1 executed action", "Late: this digest was due 09:00 Europe/Berlin"] {
+            assert!(text.contains(expected), "missing `{expected}` in\n{text}");
+        }
+        assert_eq!(message.attachments[0].name, "cost-digest-2026-11-25.png");
+        assert!(message.attachments[0].alt.starts_with("Last 30 days: "));
+    }
 }

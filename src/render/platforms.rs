@@ -34,6 +34,14 @@ mod tests {
     }
 
     #[test]
+    fn the_digest_on_both_platforms_and_as_text() {
+        let message = crate::render::digest::digest(&crate::render::digest::tests::sample());
+        let mut all = both(&message);
+        all["text"] = json!(crate::render::text::plain(&message));
+        insta::assert_json_snapshot!("digest_on_both_platforms", all);
+    }
+
+    #[test]
     fn help_on_both_platforms() {
         insta::assert_json_snapshot!("help_on_both_platforms", both(&crate::commands::help()));
     }

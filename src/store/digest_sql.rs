@@ -65,14 +65,14 @@ macro_rules! impl_digest_store {
                 channel: &$crate::chat::ChannelId,
                 date: chrono::NaiveDate,
             ) -> anyhow::Result<bool> {
-                let found: Option<i64> =
-                    sqlx::query_scalar("SELECT 1 FROM digests WHERE platform = $1 AND channel_id = $2 AND digest_date = $3")
+                let found: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM digests WHERE platform = $1 AND channel_id = $2 AND digest_date = $3")
                         .bind(platform.as_str())
                         .bind(&channel.0)
                         .bind(date)
-                        .fetch_optional(&self.pool)
+                        .fetch_one(&self.pool)
                         .await?;
-                Ok(found.is_some())
+                Ok(found > 0)
             }
         }
     };

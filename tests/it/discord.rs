@@ -90,11 +90,15 @@ pub struct Recorded {
     pub method: Method,
     pub path: String,
     pub authorization: Option<String>,
+    /// The JSON body, or a multipart request's `payload_json`.
     pub body: Value,
+    /// A multipart request's files: (form field name, bytes).
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// A fake Discord HTTP API speaking Discord's JSON. Channel `404404` is unknown, `429429`
-/// is globally rate limited, `500500` is having an outage; everything else succeeds.
+/// is globally rate limited, `500500` is having an outage, `403403` refuses files; everything
+/// else succeeds.
 #[derive(Clone, Default)]
 pub struct FakeDiscord {
     pub requests: Arc<Mutex<Vec<Recorded>>>,
@@ -136,9 +140,14 @@ impl FakeDiscord {
 
     fn answer(&self, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
         let path = uri.path().to_string();
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let (body, files) = match content_type.split_once("boundary=") {
+            Some((_, boundary)) => multipart(&body, boundary.trim_matches('"')),
+            None => (serde_json::from_slice(&body).unwrap_or(Value::Null), Vec::new()),
+        };
         let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
-        self.requests.lock().unwrap().push(Recorded { method: method.clone(), path: path.clone(), authorization, body: body.clone() });
+        let has_files = !files.is_empty();
+        self.requests.lock().unwrap().push(Recorded { method: method.clone(), path: path.clone(), authorization, body: body.clone(), files });
         let segments: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
         match (method.as_str(), segments.as_slice()) {
             (_, ["channels", "404404", ..]) => {
@@ -151,6 +160,13 @@ impl FakeDiscord {
             )
                 .into_response(),
             (_, ["channels", "500500", ..]) => (StatusCode::BAD_GATEWAY, "upstream error").into_response(),
+            ("GET", ["channels", channel]) => axum::Json(json!({"id": channel, "type": 0, "guild_id": GUILD_ID})).into_response(),
+            // Channel 403403 does not let the bot attach files.
+            ("POST", ["channels", "403403", "messages"]) if has_files => (
+                StatusCode::FORBIDDEN,
+                axum::Json(json!({"message": "Missing Permissions", "code": 50013})),
+            )
+                .into_response(),
             ("POST", ["channels", channel, "messages"]) => axum::Json(message(channel, "1200000000000000001", &body)).into_response(),
             ("PATCH", ["channels", channel, "messages", id]) => axum::Json(message(channel, id, &body)).into_response(),
             ("POST", ["webhooks", _, _]) => axum::Json(message("1", "1300000000000000001", &body)).into_response(),
@@ -175,6 +191,39 @@ impl FakeDiscord {
             _ => (StatusCode::NOT_FOUND, axum::Json(json!({"message": "404: Not Found", "code": 0}))).into_response(),
         }
     }
+}
+
+/// The guild the fake's channels belong to.
+pub const GUILD_ID: &str = "613425648685547541";
+
+/// Splits a `multipart/form-data` body into its `payload_json` (as JSON) and its file parts.
+fn multipart(body: &[u8], boundary: &str) -> (Value, Vec<(String, Vec<u8>)>) {
+    let delimiter = format!("--{boundary}");
+    let mut payload = Value::Null;
+    let mut files = Vec::new();
+    for part in split(body, delimiter.as_bytes()).into_iter().skip(1) {
+        let Some(end) = part.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&part[..end]).to_string();
+        let content = part[end + 4..].strip_suffix(b"\r\n").unwrap_or(&part[end + 4..]).to_vec();
+        let Some(name) = head.split("name=\"").nth(1).and_then(|rest| rest.split('"').next()) else { continue };
+        if name == "payload_json" {
+            payload = serde_json::from_slice(&content).unwrap_or(Value::Null);
+        } else {
+            files.push((name.to_string(), content));
+        }
+    }
+    (payload, files)
+}
+
+fn split<'a>(body: &'a [u8], delimiter: &[u8]) -> Vec<&'a [u8]> {
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(at) = rest.windows(delimiter.len()).position(|w| w == delimiter) {
+        parts.push(&rest[..at]);
+        rest = &rest[at + delimiter.len()..];
+    }
+    parts.push(rest);
+    parts
 }
 
 /// A message object as Discord returns it after a create or edit (the fields costbot reads).

@@ -9,6 +9,7 @@ mod cli;
 mod collector_aws;
 mod detection_aws;
 mod detector;
+mod digest;
 pub mod discord;
 mod discord_e2e;
 mod inventory;

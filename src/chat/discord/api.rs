@@ -16,7 +16,7 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
+use serenity::http::{Http, HttpBuilder, LightMethod, Multipart, MultipartUpload, Request, Route};
 use serenity::model::id::{ApplicationId, ChannelId as DiscordChannelId, MessageId};
 
 use super::render::render;
@@ -105,16 +105,58 @@ impl DiscordSender {
     }
 }
 
+/// Discord error codes that mean "this channel takes no files from us": Missing Permissions
+/// (ATTACH_FILES) and Request entity too large.
+const UPLOAD_REFUSED: [&str; 2] = ["(code 50013)", "(code 40005)"];
+
+impl DiscordSender {
+    /// Posts a message with its first attachment as a file (`multipart/form-data` with
+    /// `payload_json` and `files[0]`), shown as the image of the last embed. Further
+    /// attachments, and the first one where the channel refuses files, become alt text.
+    async fn post_with_file(&self, channel_id: DiscordChannelId, message: &Message) -> Result<Value, SendError> {
+        let Some(first) = message.attachments.first() else {
+            return self.send_json(Route::ChannelMessages { channel_id }, LightMethod::Post, &render(message)).await;
+        };
+        let rest = Message { attachments: message.attachments[1..].to_vec(), ..message.clone() }.with_attachments_as_text();
+        let mut payload = render(&rest);
+        let reference = format!("attachment://{}", first.name);
+        if let Some(last) = payload.get_mut("embeds").and_then(Value::as_array_mut).and_then(|e| e.last_mut()) {
+            last["image"] = serde_json::json!({ "url": reference });
+        }
+        let description: String = first.alt.chars().take(1024).collect();
+        payload["attachments"] = serde_json::json!([{ "id": 0, "filename": first.name, "description": description }]);
+        let mut file = serenity::builder::CreateAttachment::bytes(first.png.clone(), first.name.clone());
+        file.description = Some(description);
+        let form = Multipart { upload: MultipartUpload::Attachments(vec![file]), fields: Vec::new(), payload_json: Some(payload.to_string()) };
+        match self.execute(Request::new(Route::ChannelMessages { channel_id }, LightMethod::Post).multipart(Some(form))).await {
+            Err(SendError::Permanent(reason)) if UPLOAD_REFUSED.iter().any(|code| reason.contains(code)) => {
+                tracing::warn!(%reason, channel = %channel_id, "Discord refused the file; posting the message with text instead");
+                let text = message.with_attachments_as_text();
+                self.send_json(Route::ChannelMessages { channel_id }, LightMethod::Post, &render(&text)).await
+            }
+            done => done,
+        }
+    }
+}
+
 #[async_trait]
 impl Sender for DiscordSender {
     async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
         let channel_id = channel_id(channel)?;
-        let answer = self.send_json(Route::ChannelMessages { channel_id }, LightMethod::Post, &render(message)).await?;
+        let answer = self.post_with_file(channel_id, message).await?;
         let id = answer.get("id").and_then(Value::as_str).ok_or_else(|| SendError::Retryable {
             reason: "Discord accepted the message but sent no id".into(),
             after: None,
         })?;
         Ok(MessageRef { channel: channel.clone(), id: id.to_string() })
+    }
+
+    async fn permalink(&self, at: &MessageRef) -> Option<String> {
+        // A message link needs the guild; the channel object names it.
+        let channel_id = channel_id(&at.channel).ok()?;
+        let channel = self.execute(Request::new(Route::Channel { channel_id }, LightMethod::Get)).await.ok()?;
+        let guild = channel.get("guild_id").and_then(Value::as_str).unwrap_or("@me");
+        Some(format!("https://discord.com/channels/{guild}/{}/{}", at.channel, at.id))
     }
 
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), SendError> {

@@ -13,8 +13,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::prelude::{
-    SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest, SlackApiToken, SlackApiTokenValue, SlackClient,
-    SlackClientHyperConnector, SlackMessageContent,
+    SlackApiChatGetPermalinkRequest, SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest, SlackApiFilesComplete,
+    SlackApiFilesCompleteUploadExternalRequest, SlackApiFilesGetUploadUrlExternalRequest, SlackApiFilesUploadViaUrlRequest,
+    SlackApiToken, SlackApiTokenValue, SlackClient, SlackClientHyperConnector, SlackMessageContent,
 };
 
 use slack_morphism::errors::SlackClientError;
@@ -118,6 +119,37 @@ impl SlackSender {
         Ok(MessageRef { channel: ChannelId(response.channel.to_string()), id: response.ts.to_string() })
     }
 
+    /// Posts a message with its files through Slack's upload flow (files upload v2):
+    /// `files.getUploadURLExternal`, the bytes to the returned URL, then
+    /// `files.completeUploadExternal`, which shares the files into the channel with the
+    /// message's blocks. When Slack refuses the upload (no `files:write` scope, uploads
+    /// disabled by an admin, …) the message is posted without files, their alt text in its
+    /// place. The returned id is `file:<id>` of the first file: such a message is not edited.
+    async fn post_with_files_once(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
+        let session = self.client.open_session(&self.token);
+        let mut files = Vec::new();
+        for a in &message.attachments {
+            let request = SlackApiFilesGetUploadUrlExternalRequest::new(a.name.clone(), a.png.len()).with_alt_txt(a.alt.clone());
+            let target = match session.get_upload_url_external(&request).await.map_err(classify) {
+                Ok(target) => target,
+                Err(SendError::Permanent(reason)) => {
+                    tracing::warn!(%reason, channel = %channel, "Slack refused the file upload; posting the message with text instead");
+                    return self.post_once(channel, &message.with_attachments_as_text()).await;
+                }
+                Err(retry) => return Err(retry),
+            };
+            let upload = SlackApiFilesUploadViaUrlRequest::new(target.upload_url, a.png.clone(), "image/png".into());
+            session.files_upload_via_url(&upload).await.map_err(classify)?;
+            files.push(SlackApiFilesComplete::new(target.file_id).with_title(a.name.clone()));
+        }
+        let first = files.first().map(|f| f.id.to_string()).unwrap_or_default();
+        let complete = SlackApiFilesCompleteUploadExternalRequest::new(files)
+            .with_channel_id(channel.0.clone().into())
+            .with_blocks(render::blocks(message));
+        session.files_complete_upload_external(&complete).await.map_err(classify)?;
+        Ok(MessageRef { channel: channel.clone(), id: format!("file:{first}") })
+    }
+
     async fn update_once(&self, at: &MessageRef, message: &Message) -> Result<(), SendError> {
         let request = SlackApiChatUpdateRequest::new(at.channel.0.clone().into(), content(message), at.id.clone().into());
         let session = self.client.open_session(&self.token);
@@ -151,7 +183,26 @@ impl SlackSender {
 #[async_trait::async_trait]
 impl Sender for SlackSender {
     async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
-        self.retrying(|| self.post_once(channel, message)).await
+        if message.attachments.is_empty() {
+            self.retrying(|| self.post_once(channel, message)).await
+        } else {
+            self.retrying(|| self.post_with_files_once(channel, message)).await
+        }
+    }
+
+    async fn permalink(&self, at: &MessageRef) -> Option<String> {
+        // Messages shared through a file upload have no `ts` to link to.
+        if at.id.starts_with("file:") {
+            return None;
+        }
+        let request = SlackApiChatGetPermalinkRequest::new(at.channel.0.clone().into(), at.id.clone().into());
+        match self.client.open_session(&self.token).chat_get_permalink(&request).await {
+            Ok(found) => Some(found.permalink.to_string()),
+            Err(error) => {
+                tracing::debug!(error = %error, "no permalink for a Slack message");
+                None
+            }
+        }
     }
 
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), SendError> {

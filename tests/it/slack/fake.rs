@@ -93,6 +93,8 @@ impl Answer {
 struct Inner {
     received: Vec<Received>,
     script: HashMap<String, VecDeque<Answer>>,
+    /// `http://ADDR`, for the upload URLs `files.getUploadURLExternal` hands out.
+    base: String,
 }
 
 /// A fake Slack on a loopback port.
@@ -106,11 +108,14 @@ impl FakeSlack {
     pub async fn start() -> FakeSlack {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
-            .route("/api/{method}", post(api))
+            // files.getUploadURLExternal is a GET; every other method is a POST.
+            .route("/api/{method}", post(api).get(api))
             .route("/respond/{id}", post(respond))
+            .route("/upload/{id}", post(upload))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        inner.lock().unwrap().base = format!("http://{addr}");
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeSlack { addr, inner }
     }
@@ -165,9 +170,23 @@ async fn api(State(inner): State<Arc<Mutex<Inner>>>, Path(method): Path<String>,
     let default = match method.as_str() {
         "chat.postMessage" => Answer::ok(json!({"ok": true, "channel": "C1", "ts": "1.2", "message": {"ts": "1.2", "text": "posted"}})),
         "chat.update" => Answer::ok(json!({"ok": true, "channel": "C1", "ts": "1.2", "text": "updated", "message": {"text": "updated"}})),
+        "chat.getPermalink" => Answer::ok(json!({"ok": true, "channel": "C1", "permalink": "https://example.slack.com/archives/C1/p1000000000000002"})),
+        "files.getUploadURLExternal" => {
+            let base = inner.lock().unwrap().base.clone();
+            Answer::ok(json!({"ok": true, "upload_url": format!("{base}/upload/F0CHART"), "file_id": "F0CHART"}))
+        }
+        "files.completeUploadExternal" => Answer::ok(json!({"ok": true, "files": [{"id": "F0CHART", "title": "chart"}]})),
         _ => Answer::ok(json!({"ok": false, "error": "unknown_method"})),
     };
     record(&inner, format!("/api/{method}"), headers, body, default)
+}
+
+/// The upload URL of the files v2 flow: takes the raw bytes and answers in plain text, as
+/// Slack's file servers do.
+async fn upload(State(inner): State<Arc<Mutex<Inner>>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let size = body.len();
+    inner.lock().unwrap().received.push(Received { path: format!("/upload/{id}"), headers, body });
+    (StatusCode::OK, format!("OK - {size}")).into_response()
 }
 
 async fn respond(State(inner): State<Arc<Mutex<Inner>>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
