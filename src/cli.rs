@@ -68,6 +68,13 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Check the database, AWS, Slack and Discord set-up, one line each; exits non-zero if
+    /// any check fails.
+    Doctor {
+        /// Skip probes AWS charges for (one Cost Explorer request per source account, $0.01).
+        #[arg(long)]
+        skip_paid: bool,
+    },
     /// Work with the configuration.
     Config {
         /// What to do with it.
@@ -167,6 +174,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             std::sync::Arc::new(app).serve(shutdown_signal()).await
         }
         Command::Demo { db } => demo(db).await,
+        Command::Doctor { skip_paid } => crate::doctor::command(cli.config.as_deref(), skip_paid).await,
         Command::Discord { action: DiscordAction::Register { guild } } => {
             let config = Config::load(cli.config.as_deref())?;
             let sender = crate::app::discord_sender(&config)?

@@ -14,6 +14,7 @@ pub mod render;
 pub mod config;
 pub mod detection;
 pub mod discovery;
+pub mod doctor;
 pub mod domain;
 pub mod eval;
 pub mod execution;
