@@ -11,6 +11,7 @@ mod detection_aws;
 mod detector;
 pub mod discord;
 mod discord_e2e;
+mod doctor;
 mod inventory;
 mod nab_port;
 mod scheduling;

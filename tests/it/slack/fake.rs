@@ -165,6 +165,12 @@ async fn api(State(inner): State<Arc<Mutex<Inner>>>, Path(method): Path<String>,
     let default = match method.as_str() {
         "chat.postMessage" => Answer::ok(json!({"ok": true, "channel": "C1", "ts": "1.2", "message": {"ts": "1.2", "text": "posted"}})),
         "chat.update" => Answer::ok(json!({"ok": true, "channel": "C1", "ts": "1.2", "text": "updated", "message": {"text": "updated"}})),
+        // Slack lists the token's scopes in a header of every Web API answer.
+        "auth.test" => Answer {
+            status: 200,
+            headers: vec![("x-oauth-scopes", "commands,chat:write,files:write".into())],
+            body: json!({"ok": true, "url": "https://acme.slack.com/", "team": "Acme", "user": "costbot", "team_id": "T1", "user_id": "U1", "bot_id": "B1"}),
+        },
         _ => Answer::ok(json!({"ok": false, "error": "unknown_method"})),
     };
     record(&inner, format!("/api/{method}"), headers, body, default)
