@@ -8,6 +8,7 @@ mod chat_flow;
 mod cli;
 mod collector_aws;
 mod detection_aws;
+mod deploy;
 mod detector;
 pub mod discord;
 mod discord_e2e;
