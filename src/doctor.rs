@@ -300,7 +300,10 @@ fn waste_line(name: String, region: &str, probes: &[Probe], when_denied: Status)
     }
     let names: Vec<&str> = probes.iter().map(|p| p.permission).collect();
     let how = if reads { "allowed" } else { "allowed (DryRun, nothing changed)" };
-    CheckResult::ok(name, format!("{} {how} in {region}", names.join(", ")))
+    // AWS sometimes checks the (made-up) id before the permission; say so rather than claim more.
+    let unconfirmed: Vec<&str> = probes.iter().filter(|p| matches!(p.verdict, Verdict::NotRefused(_))).map(|p| p.permission).collect();
+    let note = if unconfirmed.is_empty() { String::new() } else { format!("; not refused but unconfirmed: {}", unconfirmed.join(", ")) };
+    CheckResult::ok(name, format!("{} {how} in {region}{note}", names.join(", ")))
 }
 
 async fn slack(config: &Config) -> Vec<CheckResult> {

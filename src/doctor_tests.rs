@@ -44,3 +44,22 @@ fn migrations_are_judged_failed_first_then_pending_then_unknown() {
     assert_eq!((newer.status, newer.detail.as_str()), (Status::Warn, "all 2 applied, plus 1 this binary does not know (0003)"));
     assert_eq!(status(&[]).detail, "2 of 2 not applied: 0001 a, 0002 b");
 }
+
+#[test]
+fn a_feature_line_names_denials_failures_and_unconfirmed_permissions() {
+    let probe = |permission, verdict| Probe { permission, verdict };
+    let allowed = probe("ec2:StopInstances", Verdict::Allowed);
+    let unconfirmed = probe("ec2:DeleteVolume", Verdict::NotRefused("InvalidVolume.NotFound: no".into()));
+    let line = waste_line("waste actions 1".into(), "eu-west-1", &[allowed.clone(), unconfirmed.clone()], Status::Fail);
+    assert_eq!(line.status, Status::Ok);
+    assert!(line.detail.ends_with("in eu-west-1; not refused but unconfirmed: ec2:DeleteVolume"), "{}", line.detail);
+
+    let denied = probe("ec2:ReleaseAddress", Verdict::Denied("UnauthorizedOperation: no".into()));
+    let line = waste_line("waste actions 1".into(), "eu-west-1", &[allowed.clone(), denied], Status::Warn);
+    assert_eq!((line.status, line.detail.as_str()), (Status::Warn, "denied in eu-west-1: ec2:ReleaseAddress (UnauthorizedOperation: no)"));
+    assert!(line.hint.unwrap().contains("EnableWasteActions"));
+
+    let failed = probe("rds:DescribeDBInstances", Verdict::Failed("timed out".into()));
+    let line = waste_line("waste reads 1".into(), "eu-west-1", &[allowed, failed], Status::Fail);
+    assert_eq!((line.status, line.detail.as_str()), (Status::Fail, "rds:DescribeDBInstances failed in eu-west-1: timed out"));
+}
