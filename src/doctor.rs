@@ -224,11 +224,13 @@ async fn aws(config: &Config, options: &Options) -> Vec<CheckResult> {
         }
         if searched {
             let region = config.waste.regions.first().map_or("us-east-1", String::as_str);
-            results.push(waste_line(format!("waste reads {}", account.id), region, &probe::waste_reads(&sdk, region).await, Status::Fail));
+            let reads = probe::waste_reads(&sdk, region).await;
+            results.push(waste_line(WasteProbe::Reads, &account.id, region, &reads, Status::Fail));
             // EC2 checks permissions on dry runs too, so a denied action breaks even dry-run
             // execution; it is a failure once costbot acts for real.
             let denied = if config.approvals.dry_run { Status::Warn } else { Status::Fail };
-            results.push(waste_line(format!("waste actions {}", account.id), region, &probe::waste_actions(&sdk, region).await, denied));
+            let actions = probe::waste_actions(&sdk, region).await;
+            results.push(waste_line(WasteProbe::Actions, &account.id, region, &actions, denied));
         }
     }
     if !waste_targets.is_empty() {
@@ -279,12 +281,22 @@ async fn cost_explorer(sdk: &aws_config::SdkConfig, account: &crate::domain::Acc
     }
 }
 
+/// Which half of waste handling a set of probes covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WasteProbe {
+    /// Discovery's read-only calls.
+    Reads,
+    /// The EC2 actions of approved proposals.
+    Actions,
+}
+
 /// One line for a feature's probes: every permission allowed, or which were denied.
-fn waste_line(name: String, region: &str, probes: &[Probe], when_denied: Status) -> CheckResult {
+fn waste_line(kind: WasteProbe, account: &crate::domain::AccountId, region: &str, probes: &[Probe], when_denied: Status) -> CheckResult {
+    let reads = kind == WasteProbe::Reads;
+    let name = format!("waste {} {account}", if reads { "reads" } else { "actions" });
     let list = |pick: &dyn Fn(&Verdict) -> bool| probes.iter().filter(|p| pick(&p.verdict)).collect::<Vec<_>>();
     let denied = list(&|v| matches!(v, Verdict::Denied(_)));
     let failed = list(&|v| matches!(v, Verdict::Failed(_)));
-    let reads = name.starts_with("waste reads");
     if let Some(first) = denied.first() {
         let names: Vec<&str> = denied.iter().map(|p| p.permission).collect();
         let Verdict::Denied(why) = &first.verdict else { unreachable!("filtered on Denied") };

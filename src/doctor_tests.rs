@@ -48,18 +48,19 @@ fn migrations_are_judged_failed_first_then_pending_then_unknown() {
 #[test]
 fn a_feature_line_names_denials_failures_and_unconfirmed_permissions() {
     let probe = |permission, verdict| Probe { permission, verdict };
+    let account = crate::domain::AccountId::parse("123456789012").unwrap();
     let allowed = probe("ec2:StopInstances", Verdict::Allowed);
     let unconfirmed = probe("ec2:DeleteVolume", Verdict::NotRefused("InvalidVolume.NotFound: no".into()));
-    let line = waste_line("waste actions 1".into(), "eu-west-1", &[allowed.clone(), unconfirmed.clone()], Status::Fail);
+    let line = waste_line(WasteProbe::Actions, &account, "eu-west-1", &[allowed.clone(), unconfirmed.clone()], Status::Fail);
     assert_eq!(line.status, Status::Ok);
     assert!(line.detail.ends_with("in eu-west-1; not refused but unconfirmed: ec2:DeleteVolume"), "{}", line.detail);
 
     let denied = probe("ec2:ReleaseAddress", Verdict::Denied("UnauthorizedOperation: no".into()));
-    let line = waste_line("waste actions 1".into(), "eu-west-1", &[allowed.clone(), denied], Status::Warn);
+    let line = waste_line(WasteProbe::Actions, &account, "eu-west-1", &[allowed.clone(), denied], Status::Warn);
     assert_eq!((line.status, line.detail.as_str()), (Status::Warn, "denied in eu-west-1: ec2:ReleaseAddress (UnauthorizedOperation: no)"));
     assert!(line.hint.unwrap().contains("EnableWasteActions"));
 
     let failed = probe("rds:DescribeDBInstances", Verdict::Failed("timed out".into()));
-    let line = waste_line("waste reads 1".into(), "eu-west-1", &[allowed, failed], Status::Fail);
+    let line = waste_line(WasteProbe::Reads, &account, "eu-west-1", &[allowed, failed], Status::Fail);
     assert_eq!((line.status, line.detail.as_str()), (Status::Fail, "rds:DescribeDBInstances failed in eu-west-1: timed out"));
 }
