@@ -51,5 +51,6 @@ ensure_moto() {
 
 ensure_postgres
 ensure_moto
+bash scripts/validate-deploy.sh   # deploy/: hadolint, kubernetes-validate, cfn-lint, systemd-analyze (seconds)
 echo "== cargo test (unit, integration, CLI, and a smoke pass of each benchmark)"
 cargo test --all-targets --locked

@@ -86,6 +86,13 @@ pub enum Command {
         #[arg(long)]
         chart: Option<PathBuf>,
     },
+    /// Check the database, AWS, Slack and Discord set-up, one line each; exits non-zero if
+    /// any check fails.
+    Doctor {
+        /// Skip probes AWS charges for (one Cost Explorer request per source account, $0.01).
+        #[arg(long)]
+        skip_paid: bool,
+    },
     /// Work with the configuration.
     Config {
         /// What to do with it.
@@ -200,6 +207,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let config = Config::load(cli.config.as_deref())?;
             digest(config, &channel, dry_run, date, format, chart).await
         }
+        Command::Doctor { skip_paid } => crate::doctor::command(cli.config.as_deref(), skip_paid).await,
         Command::Discord { action: DiscordAction::Register { guild } } => {
             let config = Config::load(cli.config.as_deref())?;
             let sender = crate::app::discord_sender(&config)?

@@ -15,6 +15,7 @@ pub mod config;
 pub mod detection;
 pub mod digest;
 pub mod discovery;
+pub mod doctor;
 pub mod domain;
 pub mod eval;
 pub mod execution;

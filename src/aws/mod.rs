@@ -6,6 +6,7 @@ pub mod cost_explorer;
 pub mod inventory;
 pub mod inventory_act;
 mod metrics;
+pub mod probe;
 
 use std::time::Duration;
 

@@ -247,6 +247,10 @@ pub trait Store: AnomalyStore + BreakdownStore + OutboxStore + DigestStore + Aud
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<()>;
 
+    /// Which of the migrations embedded in this binary the database has applied, without
+    /// applying any (for `costbot doctor`).
+    async fn migration_status(&self) -> Result<MigrationStatus>;
+
     /// Inserts accounts or updates their name and configured flag.
     async fn upsert_accounts(&self, accounts: &[Account]) -> Result<()>;
 
@@ -307,6 +311,35 @@ pub trait Store: AnomalyStore + BreakdownStore + OutboxStore + DigestStore + Aud
     /// Claims one scheduled tick of a job for this replica. Exactly one caller per
     /// `(job, tick)` gets `true`, however many replicas share the database.
     async fn claim_tick(&self, job: &str, tick: NaiveDateTime, owner: &str) -> Result<bool>;
+}
+
+/// How a database's applied migrations compare with the ones this binary embeds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MigrationStatus {
+    /// How many migrations this binary embeds.
+    pub embedded: usize,
+    /// How many of those the database has applied successfully.
+    pub applied: usize,
+    /// Embedded but not applied (version, description), oldest first.
+    pub pending: Vec<(i64, String)>,
+    /// Recorded as started but failed: the database needs a look before anything else.
+    pub failed: Vec<i64>,
+    /// Applied but not embedded: a newer costbot has migrated this database.
+    pub unknown: Vec<i64>,
+}
+
+impl MigrationStatus {
+    /// Compares the embedded migrations with the database's `(version, success)` records.
+    pub fn compare(embedded: &[(i64, String)], recorded: &[(i64, bool)]) -> MigrationStatus {
+        let ok = |v: i64| recorded.iter().any(|&(r, success)| r == v && success);
+        MigrationStatus {
+            embedded: embedded.len(),
+            applied: embedded.iter().filter(|(v, _)| ok(*v)).count(),
+            pending: embedded.iter().filter(|(v, _)| !ok(*v)).cloned().collect(),
+            failed: recorded.iter().filter(|(_, success)| !success).map(|(v, _)| *v).collect(),
+            unknown: recorded.iter().filter(|(v, _)| !embedded.iter().any(|(e, _)| e == v)).map(|(v, _)| *v).collect(),
+        }
+    }
 }
 
 /// A shared handle to whichever store is configured.

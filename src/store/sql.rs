@@ -64,6 +64,18 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn migration_status(&self) -> anyhow::Result<$crate::store::MigrationStatus> {
+                let query = "SELECT version, success FROM _sqlx_migrations ORDER BY version";
+                // A database costbot never migrated has no bookkeeping table: nothing applied.
+                let recorded: Vec<(i64, bool)> = match sqlx::query_as(query).fetch_all(&self.pool).await {
+                    Ok(rows) => rows,
+                    Err(sqlx::Error::Database(e)) if e.message().contains("_sqlx_migrations") => Vec::new(),
+                    Err(e) => return Err(e.into()),
+                };
+                let embedded: Vec<(i64, String)> = Self::MIGRATOR.iter().map(|m| (m.version, m.description.to_string())).collect();
+                Ok($crate::store::MigrationStatus::compare(&embedded, &recorded))
+            }
+
             async fn upsert_accounts(&self, accounts: &[$crate::domain::Account]) -> anyhow::Result<()> {
                 let now = chrono::Utc::now().naive_utc();
                 let mut tx = self.pool.begin().await?;

@@ -172,6 +172,14 @@ impl FakeDiscord {
             ("POST", ["webhooks", _, _]) => axum::Json(message("1", "1300000000000000001", &body)).into_response(),
             ("PATCH", ["webhooks", _, _, "messages", "@original"]) => axum::Json(message("1", "1300000000000000002", &body)).into_response(),
             ("DELETE", ["webhooks", _, _, "messages", "@original"]) => StatusCode::NO_CONTENT.into_response(),
+            ("GET", ["oauth2", "applications", "@me"]) => axum::Json(json!({"id": APP_ID.to_string(), "name": "costbot"})).into_response(),
+            // The global commands are whatever was last PUT globally (none before that).
+            ("GET", ["applications", app, "commands"]) => {
+                let global = format!("/api/v10/applications/{app}/commands");
+                let requests = self.requests.lock().unwrap();
+                let last = requests.iter().rev().find(|r| r.method == Method::PUT && r.path == global).map(|r| r.body.clone());
+                axum::Json(last.unwrap_or(json!([]))).into_response()
+            }
             ("PUT", ["applications", app, .., "commands"]) => {
                 let commands: Vec<Value> = body
                     .as_array()

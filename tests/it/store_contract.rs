@@ -42,6 +42,7 @@ contract!(
     account_filters_never_widen,
     anomaly_changes_are_recorded_once,
     acknowledge_and_mute_record_who_and_when,
+    a_migrated_store_has_nothing_pending,
 );
 
 const PAYER: &str = "123456789012";
@@ -296,4 +297,11 @@ async fn acknowledge_and_mute_record_who_and_when(store: DynStore) {
     );
     let missing = costbot::domain::incident::AnomalyId("an-missing".into());
     assert!(store.mark_anomaly(&missing, AnomalyMark::Acknowledge { by: "x".into() }, at("2026-11-22")).await.unwrap().is_none());
+}
+
+async fn a_migrated_store_has_nothing_pending(store: DynStore) {
+    let status = store.migration_status().await.unwrap();
+    assert!(status.embedded >= 8, "{status:?}");
+    assert_eq!(status.applied, status.embedded, "{status:?}");
+    assert!(status.pending.is_empty() && status.failed.is_empty() && status.unknown.is_empty(), "{status:?}");
 }

@@ -16,6 +16,7 @@ pub mod api;
 pub mod commands;
 pub mod convert;
 pub mod endpoint;
+pub mod probe;
 pub mod gateway;
 pub mod render;
 pub mod respond;

@@ -9,6 +9,7 @@
 pub mod api;
 mod dedupe;
 pub mod parse;
+pub mod probe;
 pub mod render;
 pub mod reply;
 pub mod socket;

@@ -176,6 +176,12 @@ async fn api(State(inner): State<Arc<Mutex<Inner>>>, Path(method): Path<String>,
             Answer::ok(json!({"ok": true, "upload_url": format!("{base}/upload/F0CHART"), "file_id": "F0CHART"}))
         }
         "files.completeUploadExternal" => Answer::ok(json!({"ok": true, "files": [{"id": "F0CHART", "title": "chart"}]})),
+        // Slack lists the token's scopes in a header of every Web API answer.
+        "auth.test" => Answer {
+            status: 200,
+            headers: vec![("x-oauth-scopes", "commands,chat:write,files:write".into())],
+            body: json!({"ok": true, "url": "https://acme.slack.com/", "team": "Acme", "user": "costbot", "team_id": "T1", "user_id": "U1", "bot_id": "B1"}),
+        },
         _ => Answer::ok(json!({"ok": false, "error": "unknown_method"})),
     };
     record(&inner, format!("/api/{method}"), headers, body, default)

@@ -1,0 +1,168 @@
+//! Probes for `costbot doctor`: who the credentials are, and whether each IAM permission a
+//! feature needs is granted, found out with the cheapest call AWS offers for it.
+//!
+//! EC2 actions are probed with `DryRun=true` on an id that does not exist, which changes
+//! nothing: AWS answers `DryRunOperation` when the permission is granted and
+//! `UnauthorizedOperation` when it is not. RDS has no dry-run flag, so its actions cannot be
+//! probed without acting; [`CALLS`] still lists them so the IAM files can be checked.
+
+use std::fmt::Debug;
+
+use anyhow::{Context, Result};
+use aws_config::{Region, SdkConfig};
+use aws_sdk_ec2::error::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use chrono::{Duration, NaiveDate};
+
+use super::inventory_act::{sdk_error, AwsCallError};
+
+/// Every AWS SDK operation costbot calls, with the IAM actions it needs. `deploy/iam/*.json`
+/// and `deploy/iam/member-account-role.yaml` grant exactly these actions, and a test finds
+/// every operation `src/aws/` sends and checks it is listed here, so the policies cannot
+/// silently fall behind the code. `AssumeRoleProvider` stands for the SDK's credentials
+/// provider, which calls `sts:AssumeRole`; `get_caller_identity` needs no permission.
+pub const CALLS: &[(&str, &[&str])] = &[
+    ("AssumeRoleProvider", &["sts:AssumeRole"]),
+    ("get_caller_identity", &[]),
+    ("get_cost_and_usage", &["ce:GetCostAndUsage"]),
+    ("describe_instances", &["ec2:DescribeInstances"]),
+    ("describe_volumes", &["ec2:DescribeVolumes"]),
+    ("describe_addresses", &["ec2:DescribeAddresses"]),
+    ("describe_db_instances", &["rds:DescribeDBInstances"]),
+    ("get_metric_statistics", &["cloudwatch:GetMetricStatistics"]),
+    ("stop_instances", &["ec2:StopInstances"]),
+    ("terminate_instances", &["ec2:TerminateInstances"]),
+    ("delete_volume", &["ec2:DeleteVolume"]),
+    ("release_address", &["ec2:ReleaseAddress"]),
+    ("stop_db_instance", &["rds:StopDBInstance"]),
+    // Deleting with a final snapshot is authorised against the snapshot too.
+    ("delete_db_instance", &["rds:DeleteDBInstance", "rds:CreateDBSnapshot"]),
+];
+
+/// The RDS actions that cannot be probed (RDS has no dry run).
+pub const UNPROBED_ACTIONS: &[&str] = &["rds:StopDBInstance", "rds:DeleteDBInstance", "rds:CreateDBSnapshot"];
+
+/// Well-formed ids that no account has, so a dry run can never touch a real resource.
+const NO_INSTANCE: &str = "i-0000000000000000f";
+const NO_VOLUME: &str = "vol-0000000000000000f";
+const NO_ALLOCATION: &str = "eipalloc-0000000000000000f";
+
+/// Who a set of credentials is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The caller's ARN (a user, a role or an assumed-role session).
+    pub arn: String,
+    /// The twelve-digit account the credentials belong to.
+    pub account: String,
+}
+
+/// What AWS said to one probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The call succeeded, or a dry run was confirmed.
+    Allowed,
+    /// AWS refused for lack of permission (its code and message).
+    Denied(String),
+    /// AWS looked at the request and did not refuse it, but stopped before confirming the
+    /// permission (for example: that id does not exist).
+    NotRefused(String),
+    /// Anything else: no credentials, network, throttling (the full error).
+    Failed(String),
+}
+
+/// One permission probed and what AWS said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// The IAM action, like `ec2:StopInstances`.
+    pub permission: &'static str,
+    /// AWS's answer.
+    pub verdict: Verdict,
+}
+
+/// STS GetCallerIdentity with these credentials. For an account reached through a role this
+/// is also the AssumeRole check: the provider assumes the role (with its ExternalId) first.
+pub async fn identity(sdk: &SdkConfig) -> Result<Identity> {
+    let client = aws_sdk_sts::Client::new(sdk);
+    let out = client
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))
+        .context("sts:GetCallerIdentity failed")?;
+    Ok(Identity { arn: out.arn().unwrap_or("?").to_string(), account: out.account().unwrap_or("?").to_string() })
+}
+
+/// Sorts an SDK answer into a [`Verdict`].
+fn verdict<T, E, R>(permission: &'static str, result: Result<T, SdkError<E, R>>) -> Probe
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    let verdict = match result {
+        Ok(_) => Verdict::Allowed,
+        Err(e) if e.code() == Some("DryRunOperation") => Verdict::Allowed,
+        Err(e) if e.code().is_some_and(|c| c.ends_with(".NotFound") || c.ends_with(".Malformed")) => {
+            Verdict::NotRefused(format!("{}: {}", e.code().unwrap_or_default(), e.message().unwrap_or_default()))
+        }
+        Err(e) => match sdk_error(permission, e).downcast::<AwsCallError>() {
+            Ok(AwsCallError::MissingPermission { code, message, .. }) => Verdict::Denied(format!("{code}: {message}")),
+            Ok(other) => Verdict::Failed(other.to_string()),
+            Err(other) => Verdict::Failed(format!("{other:#}")),
+        },
+    };
+    Probe { permission, verdict }
+}
+
+/// One GetCostAndUsage request for a single day (Cost Explorer charges $0.01 for it).
+pub async fn cost_explorer(sdk: &SdkConfig, today: NaiveDate) -> Probe {
+    use aws_sdk_costexplorer::types::{DateInterval, Granularity};
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let interval = DateInterval::builder().start(day(today - Duration::days(1))).end(day(today)).build();
+    let Ok(interval) = interval else {
+        return Probe { permission: "ce:GetCostAndUsage", verdict: Verdict::Failed("cannot build the date interval".into()) };
+    };
+    let client = aws_sdk_costexplorer::Client::new(&sdk.to_builder().region(Region::new("us-east-1")).build());
+    let result = client.get_cost_and_usage().time_period(interval).granularity(Granularity::Daily).metrics("UnblendedCost").send().await;
+    verdict("ce:GetCostAndUsage", result)
+}
+
+/// The read-only calls of waste discovery, each asking for as little as AWS allows.
+pub async fn waste_reads(sdk: &SdkConfig, region: &str) -> Vec<Probe> {
+    let sdk = sdk.to_builder().region(Region::new(region.to_string())).build();
+    let (ec2, rds) = (aws_sdk_ec2::Client::new(&sdk), aws_sdk_rds::Client::new(&sdk));
+    let cloudwatch = super::inventory::cloudwatch_client(&sdk);
+    let now = chrono::Utc::now().timestamp();
+    let metric = cloudwatch
+        .get_metric_statistics()
+        .namespace("AWS/EC2")
+        .metric_name("CPUUtilization")
+        .start_time(aws_smithy_types::DateTime::from_secs(now - 3_600))
+        .end_time(aws_smithy_types::DateTime::from_secs(now))
+        .period(3_600)
+        .statistics(aws_sdk_cloudwatch::types::Statistic::Average)
+        .send()
+        .await;
+    vec![
+        verdict("ec2:DescribeInstances", ec2.describe_instances().max_results(5).send().await),
+        verdict("ec2:DescribeVolumes", ec2.describe_volumes().max_results(5).send().await),
+        verdict("ec2:DescribeAddresses", ec2.describe_addresses().send().await),
+        verdict("rds:DescribeDBInstances", rds.describe_db_instances().max_records(20).send().await),
+        verdict("cloudwatch:GetMetricStatistics", metric),
+    ]
+}
+
+/// The EC2 actions of approved proposals, each as a dry run on an id that does not exist.
+pub async fn waste_actions(sdk: &SdkConfig, region: &str) -> Vec<Probe> {
+    let client = aws_sdk_ec2::Client::new(&sdk.to_builder().region(Region::new(region.to_string())).build());
+    vec![
+        verdict("ec2:StopInstances", client.stop_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await),
+        verdict("ec2:TerminateInstances", client.terminate_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await),
+        verdict("ec2:DeleteVolume", client.delete_volume().volume_id(NO_VOLUME).dry_run(true).send().await),
+        verdict("ec2:ReleaseAddress", client.release_address().allocation_id(NO_ALLOCATION).dry_run(true).send().await),
+    ]
+}
+
+#[cfg(test)]
+#[path = "probe_tests.rs"]
+mod tests;
