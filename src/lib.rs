@@ -23,3 +23,4 @@ pub mod server;
 pub mod sim;
 pub mod sim_inventory;
 pub mod store;
+pub mod web;

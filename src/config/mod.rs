@@ -19,10 +19,12 @@ mod anomaly;
 mod approvals;
 mod chat;
 mod waste;
+mod web;
 
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
 pub use approvals::ApprovalsConfig;
 pub use waste::WasteConfig;
+pub use web::WebConfig;
 pub use chat::{ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, SlackConfig, SlackMode};
 
 /// The whole configuration.
@@ -51,6 +53,8 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     /// Waste discovery: regions, rules, safety policy, price overrides.
     pub waste: WasteConfig,
+    /// The web console and dashboard, and who may open them.
+    pub web: WebConfig,
 }
 
 /// Storage settings. Without a URL, costbot uses an embedded SQLite file.
@@ -313,6 +317,7 @@ impl Config {
         }
         let account_ids: Vec<AccountId> = self.accounts.iter().map(|a| a.id.clone()).collect();
         self.waste.validate(&account_ids)?;
+        self.web.validate()?;
         if self.aws.max_attempts == 0 {
             bail!("aws.max_attempts must be at least 1");
         }

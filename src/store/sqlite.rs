@@ -12,6 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::anomaly_sql::impl_anomaly_store;
 use super::audit_sql::impl_audit_store;
 use super::breakdown_sql::impl_breakdown_store;
+use super::console_sql::impl_console_store;
 use super::inventory_sql::impl_inventory_store;
 use super::outbox_sql::impl_outbox_store;
 use super::proposal_sql::impl_proposal_store;
@@ -65,3 +66,4 @@ impl_audit_store!(SqliteStore, sqlx::Sqlite);
 impl_proposal_store!(SqliteStore, sqlx::Sqlite);
 impl_inventory_store!(SqliteStore, sqlx::Sqlite);
 impl_breakdown_store!(SqliteStore, sqlx::Sqlite);
+impl_console_store!(SqliteStore, sqlx::Sqlite);
