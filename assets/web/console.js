@@ -52,11 +52,17 @@
 
   // Inserts or replaces one message, keeping posting order (message ids grow with time).
   function place(view) {
+    var old = document.getElementById("msg-" + view.id);
+    if (view.seq > after) {
+      after = view.seq;
+    }
+    if (old && Number(old.dataset.seq) >= view.seq) {
+      return; // Already showing this version; keep the node (and any focus or pending click).
+    }
     var holder = document.createElement("div");
     holder.innerHTML = view.html;
     var node = holder.firstElementChild;
     gate(node);
-    var old = document.getElementById("msg-" + view.id);
     if (old) {
       old.replaceWith(node);
     } else {
@@ -68,9 +74,6 @@
         before = c;
       }
       box.insertBefore(node, before);
-    }
-    if (view.seq > after) {
-      after = view.seq;
     }
   }
 
