@@ -79,6 +79,13 @@ impl WebState {
     fn identify(&self, headers: &HeaderMap, requested: Option<&str>) -> Result<Identity, Response> {
         self.access.identify(headers, requested).map_err(IntoResponse::into_response)
     }
+
+    /// Signs a POST in and resolves the console channel it names.
+    fn admit(&self, headers: &HeaderMap, requested: Option<&str>, channel: &str) -> Result<(Identity, ChannelId), Response> {
+        let who = self.identify(headers, requested)?;
+        let channel = self.channel(Some(channel))?;
+        Ok((who, ChannelId(channel.id.clone())))
+    }
 }
 
 /// True when this user may approve, deny, snooze and mute in this channel. The bot checks the
@@ -99,6 +106,9 @@ fn internal(error: anyhow::Error) -> Response {
     tracing::error!(error = %format!("{error:#}"), "a web request failed");
     (StatusCode::SERVICE_UNAVAILABLE, "costbot could not answer just now; please try again.").into_response()
 }
+
+/// A JSON body, or why it could not be read (answered with 400, never 500).
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
 /// Query parameters of the pages and the message poll.
 #[derive(Debug, Deserialize, Default)]
@@ -212,26 +222,18 @@ struct CommandBody {
     as_user: Option<String>,
 }
 
-async fn command(State(state): State<WebState>, headers: HeaderMap, body: Result<Json<CommandBody>, axum::extract::rejection::JsonRejection>) -> Response {
-    let Json(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return bad_request(rejection.body_text()),
-    };
-    let who = match state.identify(&headers, body.as_user.as_deref()) {
-        Ok(who) => who,
-        Err(refusal) => return refusal,
-    };
-    let channel = match state.channel(Some(&body.channel)) {
-        Ok(channel) => ChannelId(channel.id.clone()),
-        Err(refusal) => return refusal,
-    };
+async fn command(State(state): State<WebState>, headers: HeaderMap, body: JsonBody<CommandBody>) -> Response {
+    command_inner(&state, &headers, body).await.unwrap_or_else(|refusal| refusal)
+}
+
+async fn command_inner(state: &WebState, headers: &HeaderMap, body: JsonBody<CommandBody>) -> Result<Response, Response> {
+    let Json(body) = body.map_err(|rejection| bad_request(rejection.body_text()))?;
+    let (who, channel) = state.admit(headers, body.as_user.as_deref(), &body.channel)?;
     if body.text.len() > MAX_COMMAND_LEN {
-        return bad_request(format!("A command is at most {MAX_COMMAND_LEN} characters."));
+        return Err(bad_request(format!("A command is at most {MAX_COMMAND_LEN} characters.")));
     }
-    match state.console.command(&who.user, &channel, &body.text).await {
-        Ok(stored) => Json(views(&stored)).into_response(),
-        Err(error) => internal(error),
-    }
+    let stored = state.console.command(&who.user, &channel, &body.text).await.map_err(internal)?;
+    Ok(Json(views(&stored)).into_response())
 }
 
 /// A button clicked in the console.
@@ -244,24 +246,17 @@ struct ClickBody {
     as_user: Option<String>,
 }
 
-async fn click(State(state): State<WebState>, headers: HeaderMap, body: Result<Json<ClickBody>, axum::extract::rejection::JsonRejection>) -> Response {
-    let Json(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return bad_request(rejection.body_text()),
-    };
-    let who = match state.identify(&headers, body.as_user.as_deref()) {
-        Ok(who) => who,
-        Err(refusal) => return refusal,
-    };
-    let channel = match state.channel(Some(&body.channel)) {
-        Ok(channel) => ChannelId(channel.id.clone()),
-        Err(refusal) => return refusal,
-    };
-    let Ok(action) = ActionRef::decode(&body.action) else { return bad_request("That is not a costbot button.") };
-    match state.console.click(&who.user, &channel, body.message, action).await {
-        Ok(Ok(changed)) => Json(views(&changed)).into_response(),
-        Ok(Err(refusal @ (ClickError::NoSuchMessage | ClickError::NoSuchButton))) => bad_request(format!("Not done: {refusal}.")),
-        Err(error) => internal(error),
+async fn click(State(state): State<WebState>, headers: HeaderMap, body: JsonBody<ClickBody>) -> Response {
+    click_inner(&state, &headers, body).await.unwrap_or_else(|refusal| refusal)
+}
+
+async fn click_inner(state: &WebState, headers: &HeaderMap, body: JsonBody<ClickBody>) -> Result<Response, Response> {
+    let Json(body) = body.map_err(|rejection| bad_request(rejection.body_text()))?;
+    let (who, channel) = state.admit(headers, body.as_user.as_deref(), &body.channel)?;
+    let action = ActionRef::decode(&body.action).map_err(|_| bad_request("That is not a costbot button."))?;
+    match state.console.click(&who.user, &channel, body.message, action).await.map_err(internal)? {
+        Ok(changed) => Ok(Json(views(&changed)).into_response()),
+        Err(refusal @ (ClickError::NoSuchMessage | ClickError::NoSuchButton)) => Err(bad_request(format!("Not done: {refusal}."))),
     }
 }
 
