@@ -164,8 +164,20 @@ impl Browser {
         path
     }
 
-    async fn quit(&self) {
-        let _ = self.http.delete(&self.session).send().await;
+}
+
+impl Drop for Browser {
+    /// Ends the session, which closes Chromium (killing chromedriver alone would leave it
+    /// running), also when an assertion failed. Blocking and raw, because `Drop` cannot await.
+    fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let Some((host, path)) = self.session.strip_prefix("http://").and_then(|rest| rest.split_once('/')) else { return };
+        if let Ok(mut stream) = std::net::TcpStream::connect(host) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
+            let _ = write!(stream, "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+        }
     }
 }
 
@@ -236,5 +248,4 @@ async fn the_demo_in_a_real_browser() {
     assert!(status.contains("verified"), "{status}");
     browser.script("document.getElementById('audit').scrollIntoView();", json!([])).await;
     browser.screenshot("demo-dashboard-audit").await;
-    browser.quit().await;
 }
