@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs costbot's whole test suite, setting up what it needs on a fresh Debian machine first:
-# PostgreSQL (installed from Debian's package if missing, started if down) and moto, the AWS
-# API emulator the collector tests talk to. CI (.ci/run) calls this same script.
+# PostgreSQL (installed from Debian's package if missing, started if down), moto, the AWS
+# API emulator the collector tests talk to, and Debian's Chromium and ChromeDriver for the
+# browser test of `costbot demo`. CI (.ci/run) calls this same script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,8 +50,17 @@ ensure_moto() {
   "$COSTBOT_MOTO_SERVER" --help >/dev/null 2>&1 || { echo "moto_server is not runnable: $COSTBOT_MOTO_SERVER" >&2; exit 1; }
 }
 
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    echo "== installing Chromium and ChromeDriver (Debian packages) for the browser test"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+}
+
 ensure_postgres
 ensure_moto
 bash scripts/validate-deploy.sh   # deploy/: hadolint, kubernetes-validate, cfn-lint, systemd-analyze (seconds)
+ensure_chromium
 echo "== cargo test (unit, integration, CLI, and a smoke pass of each benchmark)"
 cargo test --all-targets --locked

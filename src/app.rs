@@ -108,6 +108,7 @@ impl App {
         if let Some(sender) = &discord {
             senders.insert(Platform::Discord, sender.clone());
         }
+        senders.insert(Platform::Console, Arc::new(crate::chat::console::ConsoleSender::new(store.clone())));
         let (inventory, discovery) = waste_discovery(&config, &store, now).await?;
         Ok(App { config, store, collector, detection, bot, senders, discord, inventory, discovery })
     }
@@ -221,6 +222,9 @@ impl App {
         if let (Some(sender), SlackMode::Http) = (self.senders.get(&Platform::Slack), slack.mode) {
             let secrets = slack.signing_secrets.iter().map(|s| s.resolve()).collect::<Result<Vec<_>>>().context("slack.signing_secrets")?;
             router = router.merge(crate::chat::slack::router(SlackState::new(secrets, self.bot.clone(), sender.clone())));
+        }
+        if let Some(web) = crate::web::router(self.store.clone(), self.config.clone(), self.bot.clone())? {
+            router = router.merge(web);
         }
         if let (Some(sender), DiscordMode::Http) = (&self.discord, self.config.discord.mode) {
             let key = self.config.discord.public_key.as_deref().unwrap_or_default();

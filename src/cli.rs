@@ -34,11 +34,18 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: HTTP endpoints and the scheduled collection.
     Serve,
-    /// Fill an embedded store with a simulated cloud's history and show it.
+    /// The whole product on a simulated cloud: fills an embedded store with history, then
+    /// serves the chat console and the dashboard on 127.0.0.1 with sped-up schedules.
     Demo {
         /// Where the demo's SQLite file goes.
         #[arg(long, default_value = "costbot-demo.sqlite")]
         db: PathBuf,
+        /// Port on 127.0.0.1 for the console and dashboard; 0 picks a free one.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Load the history, print the summary and exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
     },
     /// Apply database migrations.
     Migrate,
@@ -202,7 +209,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let app = App::build(config, Utc::now().naive_utc()).await?;
             std::sync::Arc::new(app).serve(shutdown_signal()).await
         }
-        Command::Demo { db } => demo(db).await,
+        Command::Demo { db, port, no_serve } => demo(db, port, no_serve).await,
         Command::Digest { channel, dry_run, date, format, chart } => {
             let config = Config::load(cli.config.as_deref())?;
             digest(config, &channel, dry_run, date, format, chart).await
@@ -378,13 +385,49 @@ pub fn describe_detection(r: &DetectionReport) -> String {
 /// How many past days the demo replays detection over.
 const DEMO_REPLAY_DAYS: u64 = 30;
 
-/// `costbot demo`: loads 13 months of daily and 14 days of hourly simulated history into an
-/// SQLite file and prints where it is and what it holds.
-async fn demo(db: PathBuf) -> Result<()> {
-    let toml = "[costs]\nsource = \"simulated\"\nbackfill_days = 395\n";
+/// The demo's configuration: the simulated cloud with waste discovery, one console channel
+/// where `you` and `alex` approve and `viewer` may only look, and schedules sped up so
+/// collection, detection and discovery visibly run while someone watches. Dry-run stays on.
+fn demo_config(db: PathBuf, port: u16) -> Result<Config> {
+    let toml = r##"
+[costs]
+source = "simulated"
+backfill_days = 395
+schedule = "0 * * * * *"
+
+[waste]
+schedule = "30 */2 * * * *"
+
+[approvals]
+dry_run = true
+
+[[channels]]
+platform = "console"
+id = "demo"
+name = "#finops"
+min_severity = "medium"
+approvers = ["you", "alex"]
+"##;
     let mut config = Config::from_toml(toml)?;
-    config.database.sqlite_path = db.clone();
+    config.database.sqlite_path = db;
+    config.server.listen = format!("127.0.0.1:{port}");
+    config.web.demo_users = ["you", "alex", "viewer"].map(String::from).to_vec();
     debug_assert_eq!(config.costs.source, CostSourceKind::Simulated);
+    Ok(config)
+}
+
+/// `costbot demo`: loads 13 months of daily and 14 days of hourly simulated history into an
+/// SQLite file, replays detection over the last month, raises waste proposals, posts it all
+/// to the console channel, then serves the console and dashboard until Ctrl-C.
+async fn demo(db: PathBuf, port: u16, no_serve: bool) -> Result<()> {
+    let config = demo_config(db.clone(), port)?;
+    // Bind first: a busy port should fail before a minute of loading, not after.
+    let listener = if no_serve {
+        None
+    } else {
+        let address = config.server.listen.clone();
+        Some(tokio::net::TcpListener::bind(&address).await.with_context(|| format!("cannot listen on {address}; try --port 0"))?)
+    };
     let now = Utc::now().naive_utc();
     let app = App::build(config, now).await.context("cannot set up the demo store")?;
     let today = now.date();
@@ -400,18 +443,15 @@ async fn demo(db: PathBuf) -> Result<()> {
         }
         detection = Some(d.run(now).await?);
     }
+    app.deliver_alerts(now).await?;
+    let waste = app.discover_and_propose(now).await?;
     let path = std::fs::canonicalize(&db).unwrap_or(db);
     println!("costbot demo: SIMULATED cloud (no AWS account is used)\n");
     print!("{}{}", describe_run(&daily), describe_run(&hourly));
     if let Some(report) = &detection {
         println!("{}", describe_detection(report));
     }
-    println!(
-        "\nstore: {} ({} daily facts, {} hourly facts)",
-        path.display(),
-        app.store.count_facts(Granularity::Daily).await?,
-        app.store.count_facts(Granularity::Hourly).await?
-    );
+    println!("store: {}", path.display());
     let last30 = DateRange::new(today - Days::new(30), today)?;
     println!("\nspend in the last 30 days ({last30}), per account:");
     for account in app.store.accounts().await? {
@@ -419,31 +459,18 @@ async fn demo(db: PathBuf) -> Result<()> {
         let total = app.store.total(&filter).await?;
         println!("  {} {:<28} {:>14}", account.id, account.name.as_deref().unwrap_or(""), total.to_string());
     }
-    let anomalies = app.store.anomalies(false, 50).await?;
-    let (open, resolved): (Vec<_>, Vec<_>) = anomalies.iter().partition(|a| a.status == Status::Open);
-    println!("\nopen anomalies:");
-    for anomaly in open {
-        println!("{}", describe_anomaly(anomaly));
+    let anomalies = app.store.anomalies(false, 200).await?;
+    let open = anomalies.iter().filter(|a| a.status == Status::Open).count();
+    println!("\nanomalies: {open} open, {} resolved (alerts are in the console)", anomalies.len() - open);
+    if let Some((report, _)) = &waste {
+        let pending = app.store.proposals_in(&["pending"]).await?.len();
+        println!("waste: {} simulated resources, {pending} proposals waiting for approval (dry-run)", report.resources);
     }
-    println!("\nresolved in the last {DEMO_REPLAY_DAYS} days:");
-    for anomaly in resolved {
-        println!("{}", describe_anomaly(anomaly));
-    }
-    if let Some((report, _)) = app.discover_and_propose(now).await? {
-        println!("\nwaste found in {} simulated resources; proposals waiting for approval:", report.resources);
-        for p in app.store.proposals_in(&["pending"]).await? {
-            let f = &p.finding;
-            let saving = f.monthly_saving.map_or("unknown".to_string(), |m| format!("{m}/month"));
-            let approvers = if p.required_approvals > 1 { " (needs two approvers)" } else { "" };
-            println!("  {} {} {}: {} — saves {saving}{approvers}", p.id, f.action.verb(), f.resource.reference, f.evidence);
-        }
-        for f in report.findings.iter().filter(|f| matches!(f.path, crate::domain::resource::SafetyPath::Excluded { .. })) {
-            if let crate::domain::resource::SafetyPath::Excluded { reason } = &f.path {
-                println!("  never proposed: {} ({reason})", f.resource.reference);
-            }
-        }
-    }
-    Ok(())
+    let Some(listener) = listener else { return Ok(()) };
+    let address = listener.local_addr()?;
+    println!("\ncostbot demo is running at http://{address}/");
+    println!("(the dashboard is at /dashboard; Ctrl-C stops it)");
+    std::sync::Arc::new(app).serve_on(listener, shutdown_signal()).await
 }
 
 /// An anomaly and its top contributors, for terminal output.

@@ -25,3 +25,4 @@ pub mod server;
 pub mod sim;
 pub mod sim_inventory;
 pub mod store;
+pub mod web;

@@ -3,6 +3,7 @@
 //! Invariant: only `chat::slack` touches Slack JSON and only `chat::discord` touches Discord
 //! JSON. Everything else speaks [`Inbound`], [`Reply`] and [`message::Message`].
 
+pub mod console;
 pub mod discord;
 pub mod dispatch;
 pub mod message;

@@ -20,11 +20,13 @@ mod approvals;
 mod chat;
 mod digest;
 mod waste;
+mod web;
 
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
 pub use approvals::ApprovalsConfig;
 pub use digest::{DigestConfig, DigestSchedule};
 pub use waste::WasteConfig;
+pub use web::WebConfig;
 pub use chat::{ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, SlackConfig, SlackMode};
 
 /// The whole configuration.
@@ -55,6 +57,8 @@ pub struct Config {
     pub waste: WasteConfig,
     /// The daily digest: default schedule and time zone.
     pub digest: DigestConfig,
+    /// The web console and dashboard, and who may open them.
+    pub web: WebConfig,
 }
 
 /// Storage settings. Without a URL, costbot uses an embedded SQLite file.
@@ -318,6 +322,7 @@ impl Config {
         }
         let account_ids: Vec<AccountId> = self.accounts.iter().map(|a| a.id.clone()).collect();
         self.waste.validate(&account_ids)?;
+        self.web.validate()?;
         if self.aws.max_attempts == 0 {
             bail!("aws.max_attempts must be at least 1");
         }

@@ -8,6 +8,7 @@ mod anomaly_sql;
 mod audit_sql;
 mod breakdown_sql;
 mod digest_sql;
+mod console_sql;
 mod inventory_sql;
 mod outbox_sql;
 mod postgres;
@@ -25,7 +26,10 @@ use secrecy::ExposeSecret;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use crate::chat::console::{ConsoleMessage, ConsolePost};
+use crate::chat::message::Message;
 use crate::chat::outbox::{Delivery, DeliveryOutcome, OutboxCounts, OutboxEntry};
+use crate::chat::{ChannelId, UserId};
 use crate::config::DatabaseConfig;
 use crate::domain::audit::{AuditEntry, AuditRecord};
 use crate::domain::proposal::{Proposal, ProposalId};
@@ -238,9 +242,30 @@ pub trait BreakdownStore: Send + Sync {
     async fn spend_by_dimension(&self, query: &SpendQuery, dimension: BreakdownDimension) -> Result<Vec<SpendRow>>;
 }
 
+/// The chat console's channel view: what costbot posted in console channels, plus the
+/// console users' own commands and the replies only they see.
+#[async_trait]
+pub trait ConsoleStore: Send + Sync {
+    /// Stores a new message with the next change number.
+    async fn post_console_message(&self, post: &ConsolePost, now: NaiveDateTime) -> Result<ConsoleMessage>;
+
+    /// Replaces a message's content in its channel and gives it the next change number;
+    /// `false` when no such message is in that channel.
+    async fn update_console_message(&self, channel: &ChannelId, id: i64, message: &Message, now: NaiveDateTime) -> Result<bool>;
+
+    /// One message by id, whoever may see it.
+    async fn console_message(&self, id: i64) -> Result<Option<ConsoleMessage>>;
+
+    /// The newest `limit` changes after change number `after` in a channel that `viewer` may
+    /// see (everyone's messages plus replies only for them), oldest first.
+    async fn console_messages(&self, channel: &ChannelId, viewer: &UserId, after: i64, limit: u32) -> Result<Vec<ConsoleMessage>>;
+}
+
 /// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
 #[async_trait]
-pub trait Store: AnomalyStore + BreakdownStore + OutboxStore + DigestStore + AuditStore + ProposalStore + InventoryStore + Send + Sync + 'static {
+pub trait Store:
+    AnomalyStore + BreakdownStore + OutboxStore + DigestStore + AuditStore + ProposalStore + InventoryStore + ConsoleStore + Send + Sync + 'static
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
 

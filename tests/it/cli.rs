@@ -16,14 +16,14 @@ fn costbot(args: &[&str], dir: &std::path::Path) -> (bool, String) {
 #[test]
 fn demo_fills_an_embedded_store_and_says_where_it_is() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, out) = costbot(&["demo", "--db", "demo.sqlite"], dir.path());
+    let (ok, out) = costbot(&["demo", "--db", "demo.sqlite", "--no-serve"], dir.path());
     assert!(ok, "{out}");
     assert!(out.contains("SIMULATED"), "{out}");
     let path = std::fs::canonicalize(dir.path().join("demo.sqlite")).unwrap();
     assert!(out.contains(&path.display().to_string()), "{out}");
     assert!(out.contains("(simulated)"), "every account is labelled: {out}");
     // Running the demo again reuses the store: the collection is incremental.
-    let (ok, again) = costbot(&["demo", "--db", "demo.sqlite"], dir.path());
+    let (ok, again) = costbot(&["demo", "--db", "demo.sqlite", "--no-serve"], dir.path());
     assert!(ok, "{again}");
 }
 

@@ -4,6 +4,7 @@
 mod answers;
 mod approvals;
 mod audit;
+mod browser;
 mod chat_flow;
 mod cli;
 mod collector_aws;
@@ -23,3 +24,4 @@ mod store_contract;
 mod support;
 mod waste_aws;
 mod waste_flow;
+mod web;

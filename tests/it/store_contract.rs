@@ -43,6 +43,7 @@ contract!(
     anomaly_changes_are_recorded_once,
     acknowledge_and_mute_record_who_and_when,
     a_migrated_store_has_nothing_pending,
+    console_messages_are_ordered_scoped_and_edited,
 );
 
 const PAYER: &str = "123456789012";
@@ -304,4 +305,39 @@ async fn a_migrated_store_has_nothing_pending(store: DynStore) {
     assert!(status.embedded >= 8, "{status:?}");
     assert_eq!(status.applied, status.embedded, "{status:?}");
     assert!(status.pending.is_empty() && status.failed.is_empty() && status.unknown.is_empty(), "{status:?}");
+}
+
+async fn console_messages_are_ordered_scoped_and_edited(store: DynStore) {
+    use costbot::chat::console::ConsolePost;
+    use costbot::chat::message::Message;
+    use costbot::chat::{ChannelId, UserId};
+    let (demo, other) = (ChannelId("demo".into()), ChannelId("other".into()));
+    let (ana, bob) = (UserId("ana".into()), UserId("bob".into()));
+    let post = |channel: &ChannelId, author: Option<&UserId>, visible_to: Option<&UserId>, text: &str| ConsolePost {
+        channel: channel.clone(),
+        author: author.cloned(),
+        visible_to: visible_to.cloned(),
+        message: Message::plain(text),
+    };
+    let t = at("2026-11-02") + chrono::Duration::microseconds(123_456);
+    let public = store.post_console_message(&post(&demo, None, None, "an alert"), t).await.unwrap();
+    let mine = store.post_console_message(&post(&demo, Some(&ana), Some(&ana), "/cost help"), t).await.unwrap();
+    let elsewhere = store.post_console_message(&post(&other, None, None, "elsewhere"), t).await.unwrap();
+    assert!(public.seq < mine.seq && mine.seq < elsewhere.seq, "changes are numbered in order");
+    assert_eq!(store.console_message(public.id).await.unwrap().as_ref(), Some(&public), "read back exactly");
+
+    assert_eq!(store.console_messages(&demo, &ana, 0, 100).await.unwrap(), vec![public.clone(), mine.clone()]);
+    assert_eq!(store.console_messages(&demo, &bob, 0, 100).await.unwrap(), vec![public.clone()], "a reply only for ana");
+    assert_eq!(store.console_messages(&demo, &ana, 0, 1).await.unwrap(), vec![mine.clone()], "the newest changes when cut");
+
+    let later = t + chrono::Duration::seconds(5);
+    assert!(!store.update_console_message(&other, public.id, &Message::plain("x"), later).await.unwrap(), "not in that channel");
+    assert!(!store.update_console_message(&demo, 999_999, &Message::plain("x"), later).await.unwrap());
+    assert!(store.update_console_message(&demo, public.id, &Message::plain("the alert, resolved"), later).await.unwrap());
+    let changes = store.console_messages(&demo, &bob, mine.seq, 100).await.unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let edited = &changes[0];
+    assert_eq!((edited.id, edited.message.fallback.as_str()), (public.id, "the alert, resolved"));
+    assert!(edited.seq > elsewhere.seq && edited.updated_at == later && edited.posted_at == public.posted_at, "{edited:?}");
+    assert!(store.console_messages(&demo, &bob, edited.seq, 100).await.unwrap().is_empty());
 }

@@ -1,0 +1,217 @@
+//! The dashboard: month to date and the projected month end, the daily trend, spend by
+//! service and account, open anomalies, proposals (open and decided, with their savings) and
+//! the audit log with its hash chain checked. Everything comes from the store, summed exactly
+//! (in SQL or as `Money`), and is rendered on the server.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use chrono::{Datelike, Days, NaiveDate, NaiveDateTime};
+
+use super::chart;
+use super::pages::frame;
+use crate::chat::console::render::escape;
+use crate::chat::UserId;
+use crate::domain::audit::{verify_chain, AuditEntry};
+use crate::domain::forecast::{month_end, Forecast, HISTORY_DAYS};
+use crate::domain::incident::Anomaly;
+use crate::domain::proposal::Proposal;
+use crate::domain::{DateRange, Granularity, Money};
+use crate::render::alert::subject;
+use crate::store::{DynStore, SpendGroup, SpendQuery, SpendRow};
+
+/// Days the trend chart covers.
+const TREND_DAYS: u64 = 90;
+/// Rows in each breakdown table.
+const TOP_ROWS: usize = 10;
+/// Audit entries listed (the chain check covers all of them).
+const AUDIT_ROWS: usize = 30;
+
+/// Everything the dashboard shows, read from the store.
+pub struct Dashboard {
+    today: NaiveDate,
+    mtd: Money,
+    estimated: bool,
+    forecast: Option<Forecast>,
+    trend: Vec<(NaiveDate, Money, bool)>,
+    by_service: Vec<SpendRow>,
+    by_account: Vec<SpendRow>,
+    names: HashMap<String, String>,
+    anomalies: Vec<Anomaly>,
+    proposals: Vec<Proposal>,
+    audit: Vec<AuditEntry>,
+    audit_count: usize,
+    chain: Result<(), String>,
+    collected_at: Option<NaiveDateTime>,
+}
+
+fn day_range(start: NaiveDate, end: NaiveDate) -> Result<DateRange> {
+    Ok(DateRange::new(start, end)?)
+}
+
+/// Reads the dashboard's data as of `now`.
+pub async fn gather(store: &DynStore, now: NaiveDateTime) -> Result<Dashboard> {
+    let today = now.date();
+    let month_start = today.with_day(1).unwrap_or(today);
+    let tomorrow = today + Days::new(1);
+    let query = |range| SpendQuery { granularity: Granularity::Daily, range, accounts: None, services: None };
+    let mtd_query = query(day_range(month_start, tomorrow)?);
+    let by_service = store.spend(&mtd_query, SpendGroup::Service).await?;
+    let by_account = store.spend(&mtd_query, SpendGroup::Account).await?;
+    let mtd = by_service.iter().map(|r| r.amount).sum();
+    let estimated = by_service.iter().any(|r| r.estimated);
+    let history_start = month_start.min(today - Days::new(HISTORY_DAYS));
+    let history = store.spend_per_period(&query(day_range(history_start, tomorrow)?)).await?;
+    let days: Vec<(NaiveDate, Money)> = history.iter().map(|(at, amount, _)| (at.date(), *amount)).collect();
+    let trend_rows = store.spend_per_period(&query(day_range(today - Days::new(TREND_DAYS), tomorrow)?)).await?;
+    let audit = all_audit_entries(store).await?;
+    let chain = verify_chain(&audit).map_err(|e| e.to_string());
+    let audit_count = audit.len();
+    Ok(Dashboard {
+        today,
+        mtd,
+        estimated,
+        forecast: month_end(today, &days),
+        trend: trend_rows.into_iter().map(|(at, amount, estimated)| (at.date(), amount, estimated)).collect(),
+        by_service,
+        by_account,
+        names: store.accounts().await?.into_iter().filter_map(|a| a.name.map(|n| (a.id.to_string(), n))).collect(),
+        anomalies: store.anomalies(true, 50).await?,
+        proposals: store.proposals_in(&[]).await?,
+        audit: audit.into_iter().rev().take(AUDIT_ROWS).collect(),
+        audit_count,
+        chain,
+        collected_at: store.recent_runs(1).await?.into_iter().next().and_then(|r| r.finished_at),
+    })
+}
+
+async fn all_audit_entries(store: &DynStore) -> Result<Vec<AuditEntry>> {
+    let mut all: Vec<AuditEntry> = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |e| e.seq);
+        let page = store.audit_entries(after, 10_000).await?;
+        if page.is_empty() {
+            return Ok(all);
+        }
+        all.extend(page);
+    }
+}
+
+fn card(id: &str, label: &str, value: &str, note: &str) -> String {
+    format!(
+        "<div class=\"card\" id=\"{id}\"><div class=\"label\">{}</div><div class=\"value\">{}</div><div class=\"note\">{}</div></div>",
+        escape(label),
+        escape(value),
+        escape(note)
+    )
+}
+
+/// A table with escaped cells; columns listed in `numeric` are right-aligned.
+fn table(id: &str, columns: &[&str], numeric: &[usize], rows: &[Vec<String>], empty: &str) -> String {
+    if rows.is_empty() {
+        return format!("<p class=\"empty\" id=\"{id}\">{}</p>", escape(empty));
+    }
+    let class = |i: usize| if numeric.contains(&i) { " class=\"num\"" } else { "" };
+    let head: String = columns.iter().enumerate().map(|(i, c)| format!("<th{}>{}</th>", class(i), escape(c))).collect();
+    let body: String = rows
+        .iter()
+        .map(|r| format!("<tr>{}</tr>", r.iter().enumerate().map(|(i, c)| format!("<td{}>{}</td>", class(i), escape(c))).collect::<String>()))
+        .collect();
+    format!("<table class=\"data\" id=\"{id}\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+}
+
+fn share(part: Money, whole: Money) -> String {
+    if whole.as_decimal().is_zero() {
+        return String::new();
+    }
+    format!("{}%", (part.as_decimal() * rust_decimal::Decimal::from(100) / whole.as_decimal()).round_dp(1))
+}
+
+fn saving(p: &Proposal) -> String {
+    p.finding.monthly_saving.map_or("unknown".to_string(), |m| format!("{m}/month"))
+}
+
+fn proposal_rows(proposals: &[&Proposal]) -> Vec<Vec<String>> {
+    proposals
+        .iter()
+        .map(|p| {
+            let r = &p.finding.resource.reference;
+            vec![p.id.0.clone(), format!("{} {}", p.finding.action.verb(), r.id), r.account.to_string(), saving(p), p.state.name().to_string()]
+        })
+        .collect()
+}
+
+fn sum_savings(proposals: &[&Proposal]) -> Money {
+    proposals.iter().filter_map(|p| p.finding.monthly_saving).sum()
+}
+
+/// The dashboard page.
+pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> String {
+    let label = |id: &str| d.names.get(id).map_or(id.to_string(), |n| format!("{n} ({id})"));
+    let lookup = |id: &str| d.names.get(id).cloned();
+    let fresh = d.collected_at.map_or("no collection yet".to_string(), |t| format!("data collected {}", t.format("%b %-d %H:%M UTC")));
+    let estimated = if d.estimated { " · includes estimated days" } else { "" };
+    let (projected, range) = match &d.forecast {
+        Some(f) => (f.projected.to_string(), format!("likely {} – {} by {}", f.low, f.high, f.month_end.format("%b %-d"))),
+        None => ("not enough history".to_string(), format!("needs {} days of data", crate::domain::forecast::MIN_HISTORY_DAYS)),
+    };
+    let open: Vec<&Proposal> = d.proposals.iter().filter(|p| matches!(p.state.name(), "pending" | "approved" | "executing")).collect();
+    let decided: Vec<&Proposal> = d.proposals.iter().filter(|p| matches!(p.state.name(), "done" | "aborted" | "failed" | "denied")).collect();
+    let done: Vec<&Proposal> = decided.iter().copied().filter(|p| p.state.name() == "done").collect();
+    let dry_runs = done.iter().filter(|p| matches!(p.state, crate::domain::proposal::State::Done { dry_run: true, .. })).count();
+    let cards = [
+        card("card-mtd", "Month to date", &d.mtd.to_string(), &format!("{} to {}{estimated}", d.today.with_day(1).unwrap_or(d.today).format("%b %-d"), d.today.format("%b %-d"))),
+        card("card-forecast", "Projected month end", &projected, &range),
+        card("card-anomalies", "Open anomalies", &d.anomalies.len().to_string(), "medium and up are alerted in chat"),
+        card("card-savings", "Savings executed", &format!("{}/month", sum_savings(&done)), &format!("{dry_runs} of {} as dry runs · {} waiting: {}/month", done.len(), open.len(), sum_savings(&open))),
+    ]
+    .concat();
+    let services: Vec<Vec<String>> =
+        d.by_service.iter().take(TOP_ROWS).map(|r| vec![r.key.clone(), r.amount.to_string(), share(r.amount, d.mtd)]).collect();
+    let accounts: Vec<Vec<String>> =
+        d.by_account.iter().take(TOP_ROWS).map(|r| vec![label(&r.key), r.amount.to_string(), share(r.amount, d.mtd)]).collect();
+    let anomalies: Vec<Vec<String>> = d
+        .anomalies
+        .iter()
+        .map(|a| {
+            vec![
+                subject(a, &lookup),
+                format!("{:?}", a.severity).to_lowercase(),
+                a.start.format("%b %-d").to_string(),
+                a.actual.to_string(),
+                a.expected.to_string(),
+                crate::render::money_delta(a.impact),
+            ]
+        })
+        .collect();
+    let audit: Vec<Vec<String>> = d
+        .audit
+        .iter()
+        .map(|e| {
+            let r = &e.record;
+            vec![e.seq.to_string(), r.at.format("%b %-d %H:%M:%S").to_string(), r.actor.clone(), r.action.clone(), r.target.clone(), e.hash.chars().take(12).collect()]
+        })
+        .collect();
+    let chain = match &d.chain {
+        Ok(()) => format!("<p class=\"verified ok\" id=\"audit-status\">Hash chain verified: all {} entries intact.</p>", d.audit_count),
+        Err(e) => format!("<p class=\"verified broken\" id=\"audit-status\">Hash chain BROKEN: {}</p>", escape(e)),
+    };
+    let body = format!(
+        "<div class=\"dashboard\"><p class=\"fresh\">{}</p><div class=\"cards\">{cards}</div>\
+         <section><h2>Daily spend, last {TREND_DAYS} days</h2>{}</section>\
+         <div class=\"two\"><section><h2>Month to date by service</h2>{}</section><section><h2>Month to date by account</h2>{}</section></div>\
+         <section><h2>Open anomalies</h2>{}</section>\
+         <section><h2>Waiting for a decision or running</h2>{}</section>\
+         <section><h2>Decided and executed</h2>{}</section>\
+         <section><h2>Audit log</h2>{chain}{}</section></div>",
+        escape(&fresh),
+        chart::trend(&d.trend),
+        table("by-service", &["Service", "Spend", "Share"], &[1, 2], &services, "No spend this month yet."),
+        table("by-account", &["Account", "Spend", "Share"], &[1, 2], &accounts, "No spend this month yet."),
+        table("anomalies", &["On", "Severity", "Since", "Actual", "Expected", "Impact"], &[3, 4, 5], &anomalies, "Nothing unusual right now."),
+        table("open-proposals", &["Proposal", "Action", "Account", "Saves", "State"], &[3], &proposal_rows(&open), "No proposals waiting."),
+        table("decided-proposals", &["Proposal", "Action", "Account", "Saves", "State"], &[3], &proposal_rows(&decided), "Nothing decided yet."),
+        table("audit", &["#", "When (UTC)", "Who", "What", "Target", "Hash"], &[0], &audit, "The audit log is empty."),
+    );
+    frame("Dashboard", "dashboard", user, demo_users, &body)
+}
