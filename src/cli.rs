@@ -435,9 +435,12 @@ async fn demo(db: PathBuf, port: u16, no_serve: bool) -> Result<()> {
     let hourly = app.collector_for(Granularity::Hourly).run(today, None, None).await?;
     // Replay detection over the last 30 days, as the hourly job would have run it, so the
     // demo shows anomalies that opened, grew and resolved, not only today's.
+    // Only on a fresh store: replaying the past over anomalies a previous demo run recorded
+    // would resolve them as of a month ago.
+    let fresh = app.store.anomalies(false, 1).await?.is_empty();
     let mut detection = None;
     if let Some(d) = &app.detection {
-        for days_ago in (1..=DEMO_REPLAY_DAYS).rev() {
+        for days_ago in (1..=DEMO_REPLAY_DAYS).rev().filter(|_| fresh) {
             let as_of = (today - Days::new(days_ago)).and_hms_opt(6, 0, 0).unwrap_or(now);
             d.run(as_of).await?;
         }
@@ -445,6 +448,11 @@ async fn demo(db: PathBuf, port: u16, no_serve: bool) -> Result<()> {
     }
     app.deliver_alerts(now).await?;
     let waste = app.discover_and_propose(now).await?;
+    // Today's digest goes to the console at once rather than at 09:00, so a new user sees it.
+    for channel in &app.config.channels {
+        app.digests().post_now(channel, today, now).await?;
+    }
+    app.outbox().drain().await?;
     let path = std::fs::canonicalize(&db).unwrap_or(db);
     println!("costbot demo: SIMULATED cloud (no AWS account is used)\n");
     print!("{}{}", describe_run(&daily), describe_run(&hourly));
@@ -466,6 +474,7 @@ async fn demo(db: PathBuf, port: u16, no_serve: bool) -> Result<()> {
         let pending = app.store.proposals_in(&["pending"]).await?.len();
         println!("waste: {} simulated resources, {pending} proposals waiting for approval (dry-run)", report.resources);
     }
+    println!("digest: today's daily digest, with its chart, is in the console");
     let Some(listener) = listener else { return Ok(()) };
     let address = listener.local_addr()?;
     println!("\ncostbot demo is running at http://{address}/");
