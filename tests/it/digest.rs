@@ -289,3 +289,43 @@ async fn channels_that_refuse_files_get_the_sparkline_instead(pool: sqlx::PgPool
     assert!(tries[1].files.is_empty() && tries[1].body.to_string().contains("Last 30 days: "), "{}", tries[1].body);
     assert_eq!(app.store.outbox_counts().await.unwrap().sent, 2);
 }
+
+/// Approves every simulated proposal that needs one approver and lets the worker act.
+async fn approve_and_execute(app: &App, now: NaiveDateTime) -> Vec<costbot::domain::proposal::Proposal> {
+    use costbot::chat::message::{ActionRef, Verb};
+    use costbot::chat::{Actor, ChannelId, FollowUp, Inbound, Platform, UserId};
+    app.discover_and_propose(now).await.unwrap().expect("waste discovery is on");
+    let pending = app.store.proposals_in(&["pending"]).await.unwrap();
+    let single: Vec<_> = pending.into_iter().filter(|p| p.required_approvals == 1).collect();
+    for p in &single {
+        let actor = Actor { platform: Platform::Console, user: UserId("you".into()), roles: vec![], channel: ChannelId("demo".into()) };
+        let action = ActionRef { verb: Verb::Approve, target: p.id.0.clone(), version: p.version };
+        app.bot.handle_at(Inbound::Click { actor, action, message: None, follow_up: FollowUp::None }, now).await;
+    }
+    app.executor("test-worker").expect("a cloud to act on").run_once(now).await.unwrap();
+    single
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn savings_realised_this_month_sum_the_executed_actions(pool: sqlx::PgPool) {
+    crate::support::init();
+    let toml = "[costs]\nsource = \"simulated\"\nbackfill_days = 40\nbreakdown_every_hours = 0\n[anomaly]\nenabled = false\n\
+                [approvals]\ndry_run = false\n[waste]\nenabled = true\n\
+                [[channels]]\nplatform = \"console\"\nid = \"demo\"\napprovers = [\"you\"]\n";
+    let now = Utc::now().naive_utc();
+    let store = Arc::new(PgStore::from_pool(pool));
+    let app = App::with_store(Config::from_toml(toml).unwrap(), store, now).await.unwrap();
+    let executed = approve_and_execute(&app, now).await;
+    assert!(executed.len() >= 2, "the simulated cloud has single-approver waste: {}", executed.len());
+    let done = app.store.proposals_in(&["done"]).await.unwrap();
+    assert_eq!(done.len(), executed.len(), "every approved proposal was executed");
+    // The monthly saving of each executed action, summed here.
+    let expected: Money = executed.iter().filter_map(|p| p.finding.monthly_saving).sum();
+    let unknown = executed.iter().filter(|p| p.finding.monthly_saving.is_none()).count();
+    let message = app.digests().build(&app.config.channels[0], now.date() + chrono::Days::new(1), now, None).await.unwrap();
+    let text = costbot::render::text::plain(&message);
+    let plural = if executed.len() == 1 { "" } else { "s" };
+    assert!(text.contains(&format!("{expected}/month from {} executed action{plural}", executed.len())), "{text}");
+    assert_eq!(unknown == 0, !text.contains("no known price"), "{text}");
+    assert!(text.contains("Waiting for approval: "), "{text}");
+}
