@@ -8,6 +8,7 @@ mod anomaly_sql;
 mod audit_sql;
 mod breakdown_sql;
 mod inventory_sql;
+mod lease_sql;
 mod outbox_sql;
 mod postgres;
 mod proposal_sql;
@@ -21,6 +22,7 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use secrecy::ExposeSecret;
 
+pub use lease_sql::LeaseStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -203,7 +205,9 @@ pub trait BreakdownStore: Send + Sync {
 
 /// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
 #[async_trait]
-pub trait Store: AnomalyStore + BreakdownStore + OutboxStore + AuditStore + ProposalStore + InventoryStore + Send + Sync + 'static {
+pub trait Store:
+    AnomalyStore + BreakdownStore + OutboxStore + AuditStore + ProposalStore + InventoryStore + LeaseStore + Send + Sync + 'static
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
 
@@ -270,6 +274,22 @@ pub trait Store: AnomalyStore + BreakdownStore + OutboxStore + AuditStore + Prop
     /// Claims one scheduled tick of a job for this replica. Exactly one caller per
     /// `(job, tick)` gets `true`, however many replicas share the database.
     async fn claim_tick(&self, job: &str, tick: NaiveDateTime, owner: &str) -> Result<bool>;
+
+    /// How many of the migrations built into this binary the database has not applied (an
+    /// error when the database cannot be asked). `/readyz` is not ready until this is 0.
+    async fn migrations_pending(&self) -> Result<u64>;
+
+    /// Open anomalies and proposals per state, counted in SQL, for `/metrics`.
+    async fn operational_counts(&self) -> Result<OperationalCounts>;
+}
+
+/// Counts `/metrics` reads from the store at scrape time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperationalCounts {
+    /// Anomalies not yet resolved.
+    pub anomalies_open: u64,
+    /// Proposals per state name (`pending`, `approved`, `done`, …).
+    pub proposals: Vec<(String, u64)>,
 }
 
 /// A shared handle to whichever store is configured.

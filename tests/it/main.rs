@@ -13,6 +13,8 @@ pub mod discord;
 mod discord_e2e;
 mod inventory;
 mod nab_port;
+mod operations;
+mod replicas;
 mod scheduling;
 mod slack;
 mod slack_e2e;

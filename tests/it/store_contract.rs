@@ -42,6 +42,9 @@ contract!(
     account_filters_never_widen,
     anomaly_changes_are_recorded_once,
     acknowledge_and_mute_record_who_and_when,
+    one_holder_leads_and_its_term_fences_claims,
+    an_expired_lease_changes_hands_with_a_new_term,
+    migrations_are_applied_and_counts_start_empty,
 );
 
 const PAYER: &str = "123456789012";
@@ -296,4 +299,70 @@ async fn acknowledge_and_mute_record_who_and_when(store: DynStore) {
     );
     let missing = costbot::domain::incident::AnomalyId("an-missing".into());
     assert!(store.mark_anomaly(&missing, AnomalyMark::Acknowledge { by: "x".into() }, at("2026-11-22")).await.unwrap().is_none());
+}
+
+// Leadership leases (scale).
+
+const LEADER: &str = costbot::leadership::LEADER_LEASE;
+
+async fn one_holder_leads_and_its_term_fences_claims(store: DynStore) {
+    use std::time::Duration;
+    let ttl = Duration::from_secs(30);
+    let answers = futures::future::join_all((0..8).map(|i| {
+        let store = store.clone();
+        async move { store.acquire_lease(LEADER, &format!("replica-{i}"), ttl).await.unwrap() }
+    }))
+    .await;
+    let winners: Vec<_> = answers.iter().flatten().collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    let lease = winners[0].clone();
+    assert_eq!(lease.term, 1);
+    assert!(lease.expires_at > lease.acquired_at);
+    let other = if lease.holder == "replica-0" { "replica-1" } else { "replica-0" };
+
+    // Renewing keeps the term and the acquisition time and moves the expiry on.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let renewed = store.acquire_lease(LEADER, &lease.holder, ttl).await.unwrap().expect("the holder renews");
+    assert_eq!((renewed.term, renewed.acquired_at), (lease.term, lease.acquired_at));
+    assert!(renewed.expires_at > lease.expires_at, "{renewed:?} vs {lease:?}");
+    assert!(store.acquire_lease(LEADER, other, ttl).await.unwrap().is_none(), "a live lease is not taken");
+    assert_eq!(store.live_lease(LEADER).await.unwrap().map(|l| l.holder), Some(lease.holder.clone()));
+
+    // Only the holder, in its term, claims ticks; a stale term or another replica claims nothing.
+    let tick = at("2026-11-03");
+    assert!(!store.claim_tick_as_leader("collect-costs", tick, other, LEADER, lease.term).await.unwrap());
+    assert!(!store.claim_tick_as_leader("collect-costs", tick, &lease.holder, LEADER, lease.term + 1).await.unwrap());
+    assert!(store.claim_tick_as_leader("collect-costs", tick, &lease.holder, LEADER, lease.term).await.unwrap());
+    assert!(!store.claim_tick_as_leader("collect-costs", tick, &lease.holder, LEADER, lease.term).await.unwrap(), "once per tick");
+
+    // Releasing hands over at once: the next replica gets the next term, and the old holder's
+    // claims stop working.
+    assert!(!store.release_lease(LEADER, other).await.unwrap(), "only the holder releases");
+    assert!(store.release_lease(LEADER, &lease.holder).await.unwrap());
+    assert!(store.live_lease(LEADER).await.unwrap().is_none());
+    let next = store.acquire_lease(LEADER, other, ttl).await.unwrap().expect("a released lease is free");
+    assert_eq!((next.holder.as_str(), next.term), (other, lease.term + 1));
+    let later = at("2026-11-04");
+    assert!(!store.claim_tick_as_leader("collect-costs", later, &lease.holder, LEADER, lease.term).await.unwrap());
+    assert!(store.claim_tick_as_leader("collect-costs", later, other, LEADER, next.term).await.unwrap());
+}
+
+async fn an_expired_lease_changes_hands_with_a_new_term(store: DynStore) {
+    use std::time::Duration;
+    let first = store.acquire_lease(LEADER, "replica-a", Duration::from_millis(200)).await.unwrap().unwrap();
+    assert!(store.acquire_lease(LEADER, "replica-b", Duration::from_secs(30)).await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(store.live_lease(LEADER).await.unwrap().is_none(), "expired");
+    assert!(!store.claim_tick_as_leader("collect-costs", at("2026-11-03"), "replica-a", LEADER, first.term).await.unwrap());
+    let second = store.acquire_lease(LEADER, "replica-b", Duration::from_secs(30)).await.unwrap().expect("an expired lease is free");
+    assert_eq!((second.holder.as_str(), second.term), ("replica-b", first.term + 1));
+    assert!(second.acquired_at >= first.expires_at, "the new term starts after the old one ended");
+    assert!(store.acquire_lease(LEADER, "replica-a", Duration::from_secs(30)).await.unwrap().is_none(), "the old holder cannot renew");
+    assert!(!store.release_lease(LEADER, "replica-a").await.unwrap());
+}
+
+async fn migrations_are_applied_and_counts_start_empty(store: DynStore) {
+    assert_eq!(store.migrations_pending().await.unwrap(), 0);
+    let counts = store.operational_counts().await.unwrap();
+    assert_eq!(counts, costbot::store::OperationalCounts::default());
 }
