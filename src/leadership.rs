@@ -99,6 +99,8 @@ impl Leadership {
 /// What a leader holds: its term and its scheduler.
 struct Held {
     term: i64,
+    /// By this local time the lease has surely run out unless renewed again.
+    valid_until: Instant,
     scheduler: Scheduler,
 }
 
@@ -126,21 +128,26 @@ impl Campaign {
 
     /// One acquire-or-renew round, starting or stopping the scheduler as the answer says.
     async fn renew(&mut self) {
-        // A renewal slower than the renewal interval counts as failed: by then the lease may
-        // be close to running out, and the scheduler must not outlive it.
-        let answer = tokio::time::timeout(
-            self.timing.renew_every,
-            self.store.acquire_lease(LEADER_LEASE, &self.owner, self.timing.ttl),
-        )
-        .await
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("lease renewal timed out")));
+        // The lease granted by a renewal that started at `t` lasts at least until `t + ttl`
+        // (the database stamps it later than `t`). So a leader may wait for an answer until
+        // shortly before its last lease runs out, and no longer: a renewal still unanswered
+        // then counts as failed, and the scheduler stops before the lease can pass to another.
+        let started = Instant::now();
+        let limit = match &self.held {
+            Some(held) => held.valid_until.saturating_duration_since(started).saturating_sub(self.timing.ttl / 10),
+            None => self.timing.ttl,
+        };
+        let answer = tokio::time::timeout(limit, self.store.acquire_lease(LEADER_LEASE, &self.owner, self.timing.ttl))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("lease renewal timed out")));
         match answer {
             Ok(Some(lease)) => {
-                if self.held.as_ref().is_some_and(|h| h.term == lease.term) {
+                if let Some(held) = self.held.as_mut().filter(|h| h.term == lease.term) {
+                    held.valid_until = started + self.timing.ttl;
                     return;
                 }
                 self.step_down("term changed").await;
-                if let Err(error) = self.lead(&lease).await {
+                if let Err(error) = self.lead(&lease, started + self.timing.ttl).await {
                     tracing::error!(error = %format!("{error:#}"), "cannot start the scheduler; giving up the lease");
                     let _ = self.store.release_lease(LEADER_LEASE, &self.owner).await;
                 }
@@ -155,11 +162,11 @@ impl Campaign {
         }
     }
 
-    async fn lead(&mut self, lease: &Lease) -> Result<()> {
+    async fn lead(&mut self, lease: &Lease, valid_until: Instant) -> Result<()> {
         let fence = Fence { lease: LEADER_LEASE.to_string(), term: lease.term };
         let scheduler = Scheduler::start_fenced(self.store.clone(), self.owner.clone(), (self.jobs)(), Some(fence)).await?;
         tracing::info!(replica = %self.owner, term = lease.term, expires_at = %lease.expires_at, "became leader; running scheduled jobs");
-        self.held = Some(Held { term: lease.term, scheduler });
+        self.held = Some(Held { term: lease.term, valid_until, scheduler });
         crate::metrics::set_leader(true);
         let _ = self.leading.send(true);
         Ok(())

@@ -125,6 +125,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("costbot_http_request_duration_seconds", "HTTP request latency by route template and status", m.http_duration.clone());
     registry.register("costbot_is_leader", "1 while this replica holds the leadership lease", m.is_leader.clone());
     registry.register("costbot_scheduled_job_runs", "Scheduled job firings by job and outcome", m.job_runs.clone());
+    // Series that exist from the start read 0 rather than being absent, so rate() and alerts
+    // on them work before the first event.
+    for status in ["succeeded", "partial", "failed"] {
+        let _ = m.collector_runs.get_or_create(&StatusLabel { status: status.to_string() });
+    }
+    for outcome in ["done", "dry_run", "failed", "aborted", "deferred"] {
+        let _ = m.actions_executed.get_or_create(&OutcomeLabel { outcome: outcome.to_string() });
+    }
     Metrics { registry, ..m }
 });
 
@@ -157,6 +165,13 @@ pub fn record_chat_error(platform: &str, kind: &str) {
 /// Records one firing of a scheduled job: `succeeded`, `failed`, or `skipped` (not claimed).
 pub fn record_job(job: &str, outcome: &str) {
     METRICS.job_runs.get_or_create(&JobLabels { job: job.to_string(), outcome: outcome.to_string() }).inc();
+}
+
+/// Makes a scheduled job's series read 0 before its first firing.
+pub fn declare_job(job: &str) {
+    for outcome in ["succeeded", "failed", "skipped"] {
+        let _ = METRICS.job_runs.get_or_create(&JobLabels { job: job.to_string(), outcome: outcome.to_string() });
+    }
 }
 
 /// Sets whether this replica leads.
@@ -223,6 +238,6 @@ mod tests {
         assert!(text.contains("# TYPE costbot_scheduled_job_runs_total counter"), "{text}");
         assert!(text.contains("costbot_scheduled_job_runs_total{job=\"unit-test-job\",outcome=\"succeeded\"}"), "{text}");
         assert!(text.contains("costbot_chat_api_errors_total{platform=\"slack\",kind=\"retry\"}"), "{text}");
-        assert!(text.contains("# TYPE costbot_http_request_duration_seconds histogram"), "{text}");
+        assert!(text.contains("costbot_collector_runs_total{status=\"failed\"} 0"), "declared up front: {text}");
     }
 }

@@ -95,6 +95,7 @@ impl Scheduler {
         let in_flight = Arc::new(InFlight::default());
         for job in jobs {
             let cron = parse_cron(&job.cron)?;
+            crate::metrics::declare_job(&job.name);
             let state = Arc::new(Firing {
                 store: store.clone(),
                 owner: owner.clone(),

@@ -122,3 +122,19 @@ fn json_logs_are_one_object_per_line() {
         assert!(collected["rows"].as_u64().unwrap() > 0 && collected["timestamp"].is_string(), "{collected}");
     }
 }
+
+#[tokio::test]
+async fn readyz_says_when_a_migration_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ready.sqlite");
+    let store: DynStore = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let url = crate::slack::fake::serve(costbot::server::router(store.clone())).await;
+    assert_eq!(get(&format!("{url}/readyz")).await, Some((200, "ready".to_string())));
+
+    // As if this binary were newer than the schema: one of its migrations is not applied.
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 10").execute(&raw).await.unwrap();
+    let (status, body) = get(&format!("{url}/readyz")).await.unwrap();
+    assert_eq!((status, body.as_str()), (503, "1 migration(s) not applied; run `costbot migrate`"));
+    assert_eq!(get(&format!("{url}/healthz")).await, Some((200, "ok".to_string())), "liveness does not depend on the schema");
+}
