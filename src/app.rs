@@ -28,7 +28,8 @@ use crate::config::{Config, CostSourceKind};
 use crate::detection::{BreakdownSource, Detection, DetectionReport, DetectionSettings};
 use crate::domain::run::CollectorRun;
 use crate::domain::{Account, AccountId, Granularity};
-use crate::scheduler::{JobFn, ScheduledJob, Scheduler};
+use crate::leadership::{LeaseTiming, Leadership};
+use crate::scheduler::{JobFn, ScheduledJob};
 use crate::sim::SimulatedCloud;
 use crate::store::{self, DynStore};
 
@@ -242,33 +243,47 @@ impl App {
         self.serve_on(listener, shutdown).await
     }
 
-    /// Runs the HTTP server on `listener`, the scheduler, the outbox delivery loop and (if
-    /// configured) Slack Socket Mode, until `shutdown` resolves.
+    /// Runs the HTTP server on `listener`, leader election (the leader runs the scheduled
+    /// jobs), the outbox delivery and execution loops and (if configured) Slack Socket Mode
+    /// or the Discord gateway, until `shutdown` resolves. Then it shuts down gracefully: stops
+    /// accepting connections and lets in-flight requests finish, stops the scheduler, waits
+    /// (at most [`SHUTDOWN_GRACE`]) for a running job and an in-flight execution to record
+    /// their outcome, and releases leadership so another replica takes over at once.
     pub async fn serve_on(
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let owner = replica_name();
-        let scheduler = Scheduler::start(self.store.clone(), owner.clone(), self.jobs()).await?;
+        let timing = LeaseTiming::from_ttl(std::time::Duration::from_secs(self.config.server.leader_lease_seconds));
+        let app = self.clone();
+        let leadership = Leadership::start(self.store.clone(), owner.clone(), timing, Arc::new(move || app.jobs()));
         tracing::info!(replica = %owner, address = %listener.local_addr()?, "costbot is serving");
-        let router = self.router()?;
+        let router = self.router()?.layer(axum::middleware::from_fn(crate::metrics::track_http));
         let socket = self.start_socket_mode()?;
         let gateway = self.start_gateway()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let delivery = tokio::spawn(delivery_loop(self.clone(), stopped.clone()));
         let execution = self.executor(&owner).map(|executor| tokio::spawn(execution_loop(executor, stopped)));
         axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
-        scheduler.shutdown().await?;
+        tracing::info!(replica = %owner, "stopped accepting requests; finishing in-flight work");
         let _ = stop.send(true);
-        let _ = delivery.await;
-        if let Some(execution) = execution {
+        let finishing = async {
             // An action in flight finishes and records its outcome before the process exits.
-            let _ = execution.await;
+            let execution = async {
+                if let Some(execution) = execution {
+                    let _ = execution.await;
+                }
+            };
+            let _ = tokio::join!(leadership.shutdown(SHUTDOWN_GRACE), delivery, execution);
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE + std::time::Duration::from_secs(2), finishing).await.is_err() {
+            tracing::warn!("in-flight work did not finish within the shutdown grace period");
         }
         for task in [socket, gateway].into_iter().flatten() {
             task.abort();
         }
+        tracing::info!(replica = %owner, "shut down");
         Ok(())
     }
 
@@ -310,6 +325,10 @@ impl App {
         })))
     }
 }
+
+/// How long graceful shutdown waits for running work (a scheduled job, an execution) to
+/// record its outcome; under Kubernetes' default 30-second termination grace period.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// The job name of waste discovery in schedule claims.
 pub const JOB_DISCOVER_WASTE: &str = "discover-waste";

@@ -131,6 +131,7 @@ impl Collector {
             .collect()
             .await;
         self.store.finish_run(run_id, Utc::now().naive_utc(), &reports).await?;
+        crate::metrics::record_collection(&reports);
         for report in &reports {
             match &report.error {
                 None => tracing::info!(source = %report.source, range = %report.range, rows = report.rows_written,

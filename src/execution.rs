@@ -110,6 +110,7 @@ impl Executor {
         if !self.store.save_proposal(&next, p.version).await? {
             return Ok(false);
         }
+        crate::metrics::record_execution(&next.state);
         self.audit(&next, action, detail, now).await?;
         self.store.enqueue(&card_entries(&next, &self.channels, now), now).await?;
         Ok(true)

@@ -19,6 +19,8 @@ pub mod doctor;
 pub mod domain;
 pub mod eval;
 pub mod execution;
+pub mod leadership;
+pub mod metrics;
 pub mod proposals;
 pub mod scheduler;
 pub mod server;

@@ -1,8 +1,15 @@
-//! The HTTP server. For now it serves the operations endpoints; the chat adapters add their
-//! routes here.
+//! The HTTP server's operations endpoints; the chat adapters add their routes in
+//! `App::router`.
+//!
+//! - `/healthz`: the process is up (liveness; never touches the database, so a database
+//!   outage does not get every replica restarted).
+//! - `/readyz`: the database answers and every migration built into this binary is applied
+//!   (readiness; a replica that cannot serve is taken out of the load balancer).
+//! - `/metrics`: Prometheus text format (see `crate::metrics`).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
@@ -10,7 +17,11 @@ use crate::store::DynStore;
 
 /// The application's routes.
 pub fn router(store: DynStore) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(store)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(store)
 }
 
 /// The process is up.
@@ -18,14 +29,29 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers. Migrations are applied before the server starts listening, so a
-/// listening server with a reachable database is ready.
+/// The database answers and has every migration this binary knows. Details go to the log;
+/// the answer says only which of the two failed.
 async fn readyz(State(store): State<DynStore>) -> (StatusCode, String) {
-    match store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready".to_string()),
+    if let Err(error) = store.ping().await {
+        tracing::warn!(error = %format!("{error:#}"), "readiness check failed: database unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable".to_string());
+    }
+    match store.migration_status().await {
+        Ok(status) if status.pending.is_empty() && status.failed.is_empty() => (StatusCode::OK, "ready".to_string()),
+        Ok(status) if !status.failed.is_empty() => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("migration(s) {:?} failed; the database needs a look", status.failed))
+        }
+        Ok(status) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{} migration(s) not applied; run `costbot migrate`", status.pending.len()))
+        }
         Err(error) => {
-            tracing::warn!(error = %format!("{error:#}"), "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable".to_string())
+            tracing::warn!(error = %format!("{error:#}"), "readiness check failed: cannot read applied migrations");
+            (StatusCode::SERVICE_UNAVAILABLE, "migrations not applied; run `costbot migrate`".to_string())
         }
     }
+}
+
+/// Prometheus metrics.
+async fn metrics(State(store): State<DynStore>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], crate::metrics::render(&store).await)
 }

@@ -85,11 +85,14 @@ impl Default for DatabaseConfig {
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: String,
+    /// Seconds a replica's leadership lasts without renewal; the leader renews every third of
+    /// it, and another replica takes over at most this long after a leader dies.
+    pub leader_lease_seconds: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: "127.0.0.1:8080".to_string() }
+        ServerConfig { listen: "127.0.0.1:8080".to_string(), leader_lease_seconds: 15 }
     }
 }
 
@@ -323,6 +326,9 @@ impl Config {
         let account_ids: Vec<AccountId> = self.accounts.iter().map(|a| a.id.clone()).collect();
         self.waste.validate(&account_ids)?;
         self.web.validate()?;
+        if !(2..=3_600).contains(&self.server.leader_lease_seconds) {
+            bail!("server.leader_lease_seconds must be between 2 and 3600");
+        }
         if self.aws.max_attempts == 0 {
             bail!("aws.max_attempts must be at least 1");
         }

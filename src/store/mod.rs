@@ -10,6 +10,7 @@ mod breakdown_sql;
 mod digest_sql;
 mod console_sql;
 mod inventory_sql;
+mod lease_sql;
 mod outbox_sql;
 mod postgres;
 mod proposal_sql;
@@ -23,6 +24,7 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use secrecy::ExposeSecret;
 
+pub use lease_sql::LeaseStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -264,7 +266,7 @@ pub trait ConsoleStore: Send + Sync {
 /// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
 #[async_trait]
 pub trait Store:
-    AnomalyStore + BreakdownStore + OutboxStore + DigestStore + AuditStore + ProposalStore + InventoryStore + ConsoleStore + Send + Sync + 'static
+    AnomalyStore + BreakdownStore + OutboxStore + DigestStore + AuditStore + ProposalStore + InventoryStore + ConsoleStore + LeaseStore + Send + Sync + 'static
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
@@ -336,6 +338,18 @@ pub trait Store:
     /// Claims one scheduled tick of a job for this replica. Exactly one caller per
     /// `(job, tick)` gets `true`, however many replicas share the database.
     async fn claim_tick(&self, job: &str, tick: NaiveDateTime, owner: &str) -> Result<bool>;
+
+    /// Open anomalies and proposals per state, counted in SQL, for `/metrics`.
+    async fn operational_counts(&self) -> Result<OperationalCounts>;
+}
+
+/// Counts `/metrics` reads from the store at scrape time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperationalCounts {
+    /// Anomalies not yet resolved.
+    pub anomalies_open: u64,
+    /// Proposals per state name (`pending`, `approved`, `done`, …).
+    pub proposals: Vec<(String, u64)>,
 }
 
 /// How a database's applied migrations compare with the ones this binary embeds.

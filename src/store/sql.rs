@@ -492,6 +492,20 @@ macro_rules! impl_sql_store {
                 .await?;
                 Ok(result.rows_affected() == 1)
             }
+
+            async fn operational_counts(&self) -> anyhow::Result<$crate::store::OperationalCounts> {
+                let anomalies_open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM anomalies WHERE status <> 'resolved'")
+                    .fetch_one(&self.pool)
+                    .await?;
+                let proposals: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT state, COUNT(*) FROM proposals GROUP BY state ORDER BY state")
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok($crate::store::OperationalCounts {
+                    anomalies_open: u64::try_from(anomalies_open).unwrap_or_default(),
+                    proposals: proposals.into_iter().map(|(s, n)| (s, u64::try_from(n).unwrap_or_default())).collect(),
+                })
+            }
         }
 
         /// Appends the WHERE clause of a spend query.

@@ -17,6 +17,8 @@ mod discord_e2e;
 mod doctor;
 mod inventory;
 mod nab_port;
+mod operations;
+mod replicas;
 mod scheduling;
 mod slack;
 mod slack_e2e;

@@ -44,6 +44,9 @@ contract!(
     acknowledge_and_mute_record_who_and_when,
     a_migrated_store_has_nothing_pending,
     console_messages_are_ordered_scoped_and_edited,
+    one_holder_leads_and_its_term_fences_claims,
+    an_expired_lease_changes_hands_with_a_new_term,
+    operational_counts_start_empty,
 );
 
 const PAYER: &str = "123456789012";
@@ -340,4 +343,69 @@ async fn console_messages_are_ordered_scoped_and_edited(store: DynStore) {
     assert_eq!((edited.id, edited.message.fallback.as_str()), (public.id, "the alert, resolved"));
     assert!(edited.seq > elsewhere.seq && edited.updated_at == later && edited.posted_at == public.posted_at, "{edited:?}");
     assert!(store.console_messages(&demo, &bob, edited.seq, 100).await.unwrap().is_empty());
+}
+
+// Leadership leases (scale).
+
+const LEADER: &str = costbot::leadership::LEADER_LEASE;
+
+async fn one_holder_leads_and_its_term_fences_claims(store: DynStore) {
+    use std::time::Duration;
+    let ttl = Duration::from_secs(30);
+    let answers = futures::future::join_all((0..8).map(|i| {
+        let store = store.clone();
+        async move { store.acquire_lease(LEADER, &format!("replica-{i}"), ttl).await.unwrap() }
+    }))
+    .await;
+    let winners: Vec<_> = answers.iter().flatten().collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    let lease = winners[0].clone();
+    assert_eq!(lease.term, 1);
+    assert!(lease.expires_at > lease.acquired_at);
+    let other = if lease.holder == "replica-0" { "replica-1" } else { "replica-0" };
+
+    // Renewing keeps the term and the acquisition time and moves the expiry on.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let renewed = store.acquire_lease(LEADER, &lease.holder, ttl).await.unwrap().expect("the holder renews");
+    assert_eq!((renewed.term, renewed.acquired_at), (lease.term, lease.acquired_at));
+    assert!(renewed.expires_at > lease.expires_at, "{renewed:?} vs {lease:?}");
+    assert!(store.acquire_lease(LEADER, other, ttl).await.unwrap().is_none(), "a live lease is not taken");
+    assert_eq!(store.live_lease(LEADER).await.unwrap().map(|l| l.holder), Some(lease.holder.clone()));
+
+    // Only the holder, in its term, claims ticks; a stale term or another replica claims nothing.
+    let tick = at("2026-11-03");
+    assert!(!store.claim_tick_as_leader("collect-costs", tick, other, LEADER, lease.term).await.unwrap());
+    assert!(!store.claim_tick_as_leader("collect-costs", tick, &lease.holder, LEADER, lease.term + 1).await.unwrap());
+    assert!(store.claim_tick_as_leader("collect-costs", tick, &lease.holder, LEADER, lease.term).await.unwrap());
+    assert!(!store.claim_tick_as_leader("collect-costs", tick, &lease.holder, LEADER, lease.term).await.unwrap(), "once per tick");
+
+    // Releasing hands over at once: the next replica gets the next term, and the old holder's
+    // claims stop working.
+    assert!(!store.release_lease(LEADER, other).await.unwrap(), "only the holder releases");
+    assert!(store.release_lease(LEADER, &lease.holder).await.unwrap());
+    assert!(store.live_lease(LEADER).await.unwrap().is_none());
+    let next = store.acquire_lease(LEADER, other, ttl).await.unwrap().expect("a released lease is free");
+    assert_eq!((next.holder.as_str(), next.term), (other, lease.term + 1));
+    let later = at("2026-11-04");
+    assert!(!store.claim_tick_as_leader("collect-costs", later, &lease.holder, LEADER, lease.term).await.unwrap());
+    assert!(store.claim_tick_as_leader("collect-costs", later, other, LEADER, next.term).await.unwrap());
+}
+
+async fn an_expired_lease_changes_hands_with_a_new_term(store: DynStore) {
+    use std::time::Duration;
+    let first = store.acquire_lease(LEADER, "replica-a", Duration::from_millis(200)).await.unwrap().unwrap();
+    assert!(store.acquire_lease(LEADER, "replica-b", Duration::from_secs(30)).await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(store.live_lease(LEADER).await.unwrap().is_none(), "expired");
+    assert!(!store.claim_tick_as_leader("collect-costs", at("2026-11-03"), "replica-a", LEADER, first.term).await.unwrap());
+    let second = store.acquire_lease(LEADER, "replica-b", Duration::from_secs(30)).await.unwrap().expect("an expired lease is free");
+    assert_eq!((second.holder.as_str(), second.term), ("replica-b", first.term + 1));
+    assert!(second.acquired_at >= first.expires_at, "the new term starts after the old one ended");
+    assert!(store.acquire_lease(LEADER, "replica-a", Duration::from_secs(30)).await.unwrap().is_none(), "the old holder cannot renew");
+    assert!(!store.release_lease(LEADER, "replica-a").await.unwrap());
+}
+
+async fn operational_counts_start_empty(store: DynStore) {
+    let counts = store.operational_counts().await.unwrap();
+    assert_eq!(counts, costbot::store::OperationalCounts::default());
 }
