@@ -7,19 +7,15 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use costbot::bot::Bot;
 use costbot::chat::{Actor, ChannelId, FollowUp, Inbound, Platform, Reply, UserId};
 use costbot::config::Config;
-use costbot::domain::{Account, AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName};
+use costbot::domain::{Account, AccountId, BreakdownDimension, BreakdownFact, DateRange, Granularity, Money};
 use costbot::store::{DynStore, PgStore, SqliteStore};
 use rust_decimal::Decimal;
+
+use crate::support::{daily_facts, Fact};
 
 const ACCOUNTS: [(&str, Option<&str>); 3] = [("111111111111", Some("prod")), ("222222222222", Some("staging")), ("333333333333", None)];
 const SERVICES: [&str; 4] = ["Amazon Elastic Compute Cloud - Compute", "Amazon Simple Storage Service", "AWS Lambda", "Amazon Relational Database Service"];
 
-struct Fact {
-    day: NaiveDate,
-    account: &'static str,
-    service: &'static str,
-    amount: Decimal,
-}
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -51,18 +47,7 @@ async fn load(store: &DynStore, facts: &[Fact]) {
         .map(|(id, name)| Account { id: AccountId::parse(id).unwrap(), name: name.map(String::from), configured: true })
         .collect();
     store.upsert_accounts(&accounts).await.unwrap();
-    let rows: Vec<CostFact> = facts
-        .iter()
-        .map(|f| CostFact {
-            granularity: Granularity::Daily,
-            period_start: f.day.and_hms_opt(0, 0, 0).unwrap(),
-            account: AccountId::parse(f.account).unwrap(),
-            service: ServiceName::parse(f.service).unwrap(),
-            amount: Money::from_decimal(f.amount),
-            unit: "USD".into(),
-            estimated: f.day >= d("2026-11-24"),
-        })
-        .collect();
+    let rows = daily_facts(facts, Some(d("2026-11-24")));
     let range = DateRange::new(d("2026-07-01"), d("2026-11-26")).unwrap();
     let source = AccountId::parse("111111111111").unwrap();
     store.replace_cost_facts(&source, Granularity::Daily, &range, &rows, now()).await.unwrap();

@@ -12,11 +12,13 @@ use costbot::app::App;
 use costbot::chat::message::{Block, Message};
 use costbot::config::Config;
 use costbot::digest::Digests;
-use costbot::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
+use costbot::domain::{Account, AccountId, DateRange, Granularity, Money};
 use costbot::render::money_delta;
 use costbot::scheduler::Scheduler;
 use costbot::store::{DynStore, PgStore, SqliteStore};
 use rust_decimal::Decimal;
+
+use crate::support::{daily_facts, Fact};
 
 use crate::discord::FakeDiscord;
 use crate::slack::fake::{Answer, FakeSlack};
@@ -29,12 +31,6 @@ fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
-struct Fact {
-    day: NaiveDate,
-    account: &'static str,
-    service: &'static str,
-    amount: Decimal,
-}
 
 /// Ten-decimal amounts varying by day, account and service, from Sep 1 to `last`.
 fn dataset(last: NaiveDate) -> Vec<Fact> {
@@ -55,18 +51,7 @@ async fn load(store: &DynStore, facts: &[Fact]) {
     let accounts = [(PROD, "prod"), (STAGING, "staging")]
         .map(|(id, name)| Account { id: AccountId::parse(id).unwrap(), name: Some(name.into()), configured: true });
     store.upsert_accounts(&accounts).await.unwrap();
-    let rows: Vec<CostFact> = facts
-        .iter()
-        .map(|f| CostFact {
-            granularity: Granularity::Daily,
-            period_start: f.day.and_hms_opt(0, 0, 0).unwrap(),
-            account: AccountId::parse(f.account).unwrap(),
-            service: ServiceName::parse(f.service).unwrap(),
-            amount: Money::from_decimal(f.amount),
-            unit: "USD".into(),
-            estimated: false,
-        })
-        .collect();
+    let rows = daily_facts(facts, None);
     let range = DateRange::new(d("2026-09-01"), d("2026-11-26")).unwrap();
     let source = AccountId::parse(PROD).unwrap();
     store.replace_cost_facts(&source, Granularity::Daily, &range, &rows, now()).await.unwrap();

@@ -201,3 +201,28 @@ fn fake_answer(headers: &HeaderMap, body: &[u8], ce_requests: &AtomicUsize, mode
     }
     (StatusCode::NOT_FOUND, "the fake does not speak this").into_response()
 }
+
+/// A known daily cost, for tests that check figures against sums they compute themselves.
+pub struct Fact {
+    pub day: chrono::NaiveDate,
+    pub account: &'static str,
+    pub service: &'static str,
+    pub amount: Decimal,
+}
+
+/// The facts as the store's daily `CostFact`s in USD, estimated from `estimated_from` on.
+pub fn daily_facts(facts: &[Fact], estimated_from: Option<chrono::NaiveDate>) -> Vec<costbot::domain::CostFact> {
+    use costbot::domain::{AccountId, CostFact, Granularity, Money, ServiceName};
+    facts
+        .iter()
+        .map(|f| CostFact {
+            granularity: Granularity::Daily,
+            period_start: f.day.and_hms_opt(0, 0, 0).unwrap(),
+            account: AccountId::parse(f.account).unwrap(),
+            service: ServiceName::parse(f.service).unwrap(),
+            amount: Money::from_decimal(f.amount),
+            unit: "USD".into(),
+            estimated: estimated_from.is_some_and(|from| f.day >= from),
+        })
+        .collect()
+}
