@@ -224,6 +224,10 @@ fn slack(granularity: Granularity) -> Duration {
 /// `open` must hold only anomalies whose series was scored on this run; an open anomaly
 /// without a matching finding is resolved. Each finding matches at most one open anomaly of
 /// the same series (overlapping or touching periods); unmatched findings open new anomalies.
+///
+/// A run older than an anomaly's last update (a replay, or a late run from a paused replica)
+/// knows less than the anomaly does, so it leaves that anomaly as it is: it neither resolves
+/// it nor rewinds it, and a finding that matches it opens nothing.
 pub fn reconcile(open: &[Anomaly], findings: &[(SeriesKey, Finding)], now: NaiveDateTime) -> Vec<Change> {
     let mut matched = vec![false; open.len()];
     let mut changes = Vec::new();
@@ -237,6 +241,9 @@ pub fn reconcile(open: &[Anomaly], findings: &[(SeriesKey, Finding)], now: Naive
         match hit {
             Some((i, anomaly)) => {
                 matched[i] = true;
+                if anomaly.updated_at > now {
+                    continue;
+                }
                 let material = anomaly.materially_differs(finding);
                 if material || anomaly.end != finding.end {
                     let mut next = anomaly.clone();
@@ -261,7 +268,7 @@ pub fn reconcile(open: &[Anomaly], findings: &[(SeriesKey, Finding)], now: Naive
             None => changes.push(Change::Opened(Anomaly::from_finding(key.clone(), finding, now))),
         }
     }
-    for (anomaly, _) in open.iter().zip(&matched).filter(|(_, m)| !**m) {
+    for (anomaly, _) in open.iter().zip(&matched).filter(|(a, m)| !**m && a.updated_at <= now) {
         let mut resolved = anomaly.clone();
         resolved.status = Status::Resolved;
         resolved.version += 1;
@@ -460,6 +467,15 @@ mod tests {
         let changes = reconcile(&[a.clone()], &[], at("2026-11-23"));
         let Change::Resolved(r) = &changes[0] else { panic!("{changes:?}") };
         assert_eq!((r.status, r.version, r.resolved_at), (Status::Resolved, 2, Some(at("2026-11-23"))));
+    }
+
+    #[test]
+    fn a_run_older_than_the_anomaly_neither_resolves_nor_rewinds_it() {
+        let a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21")));
+        assert!(reconcile(&[a.clone()], &[], at("2026-10-26")).is_empty(), "a replay from October resolves nothing");
+        let stale = reconcile(&[a.clone()], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 900, Severity::Critical))], at("2026-11-20"));
+        assert!(stale.is_empty(), "{stale:?}");
+        assert!(!reconcile(&[a], &[], at("2026-11-23")).is_empty(), "a newer run still resolves it");
     }
 
     #[test]
