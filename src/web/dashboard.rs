@@ -157,13 +157,29 @@ pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> Stri
     };
     let open: Vec<&Proposal> = d.proposals.iter().filter(|p| matches!(p.state.name(), "pending" | "approved" | "executing")).collect();
     let decided: Vec<&Proposal> = d.proposals.iter().filter(|p| matches!(p.state.name(), "done" | "aborted" | "failed" | "denied")).collect();
-    let done: Vec<&Proposal> = decided.iter().copied().filter(|p| p.state.name() == "done").collect();
-    let dry_runs = done.iter().filter(|p| matches!(p.state, crate::domain::proposal::State::Done { dry_run: true, .. })).count();
+    // Only real executions save money; dry runs are shown apart, as what they would save.
+    let (dry_runs, executed): (Vec<&Proposal>, Vec<&Proposal>) = decided
+        .iter()
+        .copied()
+        .filter(|p| p.state.name() == "done")
+        .partition(|p| matches!(p.state, crate::domain::proposal::State::Done { dry_run: true, .. }));
     let cards = [
         card("card-mtd", "Month to date", &d.mtd.to_string(), &format!("{} to {}{estimated}", d.today.with_day(1).unwrap_or(d.today).format("%b %-d"), d.today.format("%b %-d"))),
         card("card-forecast", "Projected month end", &projected, &range),
         card("card-anomalies", "Open anomalies", &d.anomalies.len().to_string(), "medium and up are alerted in chat"),
-        card("card-savings", "Savings executed", &format!("{}/month", sum_savings(&done)), &format!("{dry_runs} of {} as dry runs · {} waiting: {}/month", done.len(), open.len(), sum_savings(&open))),
+        card(
+            "card-savings",
+            "Savings executed",
+            &format!("{}/month", sum_savings(&executed)),
+            &format!(
+                "{} executed · {} dry runs would save {}/month · {} waiting: {}/month",
+                executed.len(),
+                dry_runs.len(),
+                sum_savings(&dry_runs),
+                open.len(),
+                sum_savings(&open)
+            ),
+        ),
     ]
     .concat();
     let services: Vec<Vec<String>> =
