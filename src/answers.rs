@@ -37,12 +37,31 @@ const SPARKLINE_DAYS: usize = 62;
 /// per collection, and re-reading them on every question would double its cost.
 const LOOKUP_TTL: Duration = Duration::from_secs(5);
 
+/// Answers kept at most; the cache is emptied when full (answers are cheap to recompute).
+const CACHED_ANSWERS: usize = 1_024;
+
+/// The newest collector run: its id and when it finished. Answers change only when it does.
+type DataVersion = Option<(i64, Option<chrono::NaiveDateTime>)>;
+
+/// What decides an answer: the question, the channel's scope and the day it is asked.
+type AnswerKey = (String, Option<Vec<AccountId>>, NaiveDate);
+
+/// Answers given since the newest collector run, so a question people repeat (everyone's
+/// morning `/cost mtd`) is answered without reading the facts again.
+#[derive(Default)]
+struct AnswerCache {
+    version: DataVersion,
+    answers: HashMap<AnswerKey, Message>,
+}
+
 /// Answers questions from the store.
 pub struct Answers {
     store: DynStore,
     services: Mutex<Option<(Instant, Vec<ServiceName>)>>,
     accounts: Mutex<Option<(Instant, Vec<crate::domain::Account>)>>,
-    collected: Mutex<Option<(Instant, Option<chrono::NaiveDateTime>)>>,
+    latest_run: Mutex<Option<(Instant, DataVersion)>>,
+    cache: Mutex<AnswerCache>,
+    lookup_ttl: Duration,
 }
 
 /// The channel's account scope: `None` means every account.
@@ -51,11 +70,69 @@ pub type Scope<'a> = Option<&'a [AccountId]>;
 impl Answers {
     /// Answers over a store.
     pub fn new(store: DynStore) -> Answers {
-        Answers { store, services: Mutex::new(None), accounts: Mutex::new(None), collected: Mutex::new(None) }
+        Answers::with_lookup_ttl(store, LOOKUP_TTL)
     }
 
-    /// A spend report.
+    /// Answers that re-read account names and the newest run after `ttl` (tests use zero to
+    /// see a new collection at once).
+    pub fn with_lookup_ttl(store: DynStore, ttl: Duration) -> Answers {
+        Answers {
+            lookup_ttl: ttl,
+            store,
+            services: Mutex::new(None),
+            accounts: Mutex::new(None),
+            latest_run: Mutex::new(None),
+            cache: Mutex::new(AnswerCache::default()),
+        }
+    }
+
+    /// A spend report, from the cache when the same question was answered since the newest
+    /// collection.
     pub async fn report(&self, report: &Report, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
+        let key = (format!("report {report:?}"), scope.map(<[AccountId]>::to_vec), today);
+        if let Some(hit) = self.cached_answer(&key).await? {
+            return Ok(hit);
+        }
+        let answer = self.report_uncached(report, scope, today).await?;
+        self.remember(key, &answer).await?;
+        Ok(answer)
+    }
+
+    /// A month-end forecast, cached like [`Answers::report`].
+    pub async fn forecast(&self, filters: &Filters, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
+        let key = (format!("forecast {filters:?}"), scope.map(<[AccountId]>::to_vec), today);
+        if let Some(hit) = self.cached_answer(&key).await? {
+            return Ok(hit);
+        }
+        let answer = self.forecast_uncached(filters, scope, today).await?;
+        self.remember(key, &answer).await?;
+        Ok(answer)
+    }
+
+    /// The cached answer to `key`, if the data has not changed since it was given.
+    async fn cached_answer(&self, key: &AnswerKey) -> anyhow::Result<Option<Message>> {
+        let version = self.data_version().await?;
+        let mut cache = self.cache.lock().map_err(|_| anyhow::anyhow!("answer cache poisoned"))?;
+        if cache.version != version {
+            *cache = AnswerCache { version, answers: HashMap::new() };
+        }
+        Ok(cache.answers.get(key).cloned())
+    }
+
+    async fn remember(&self, key: AnswerKey, answer: &Message) -> anyhow::Result<()> {
+        let version = self.data_version().await?;
+        let mut cache = self.cache.lock().map_err(|_| anyhow::anyhow!("answer cache poisoned"))?;
+        // An answer computed while a collection finished belongs to neither version for sure.
+        if cache.version == version {
+            if cache.answers.len() >= CACHED_ANSWERS {
+                cache.answers.clear();
+            }
+            cache.answers.insert(key, answer.clone());
+        }
+        Ok(())
+    }
+
+    async fn report_uncached(&self, report: &Report, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
         let names = self.account_names().await?;
         let (accounts, mut filters) = self.resolve_accounts(&report.filters.accounts, scope, &names).await?;
         let services = self.resolve_services(&report.filters.services, today).await?;
@@ -113,8 +190,7 @@ impl Answers {
         Ok(answer::spend(&view))
     }
 
-    /// A month-end forecast.
-    pub async fn forecast(&self, filters: &Filters, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
+    async fn forecast_uncached(&self, filters: &Filters, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
         let names = self.account_names().await?;
         let (accounts, mut said) = self.resolve_accounts(&filters.accounts, scope, &names).await?;
         let services = self.resolve_services(&filters.services, today).await?;
@@ -157,17 +233,22 @@ impl Answers {
         Ok(Rows { total, estimated, grouped, daily: daily.into_values().collect() })
     }
 
-    async fn collected_at(&self) -> anyhow::Result<Option<chrono::NaiveDateTime>> {
-        if let Some(at) = cached(&self.collected, LOOKUP_TTL) {
-            return Ok(at);
+    /// The newest collector run, re-read at most every `lookup_ttl`.
+    async fn data_version(&self) -> anyhow::Result<DataVersion> {
+        if let Some(version) = cached(&self.latest_run, self.lookup_ttl) {
+            return Ok(version);
         }
-        let at = self.store.recent_runs(1).await?.into_iter().next().and_then(|r| r.finished_at);
-        store_cache(&self.collected, at);
-        Ok(at)
+        let version = self.store.recent_runs(1).await?.into_iter().next().map(|r| (r.id.0, r.finished_at));
+        store_cache(&self.latest_run, version);
+        Ok(version)
+    }
+
+    async fn collected_at(&self) -> anyhow::Result<Option<chrono::NaiveDateTime>> {
+        Ok(self.data_version().await?.and_then(|(_, finished)| finished))
     }
 
     async fn known_accounts(&self) -> anyhow::Result<Vec<crate::domain::Account>> {
-        if let Some(list) = cached(&self.accounts, LOOKUP_TTL) {
+        if let Some(list) = cached(&self.accounts, self.lookup_ttl) {
             return Ok(list);
         }
         let list = self.store.accounts().await?;

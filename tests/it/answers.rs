@@ -178,3 +178,33 @@ async fn every_answer_matches_independent_sums_on_postgres(pool: sqlx::PgPool) {
 async fn every_answer_matches_independent_sums_on_sqlite() {
     check(Arc::new(SqliteStore::in_memory().await.unwrap())).await;
 }
+
+/// Answers are reused until the next collection finishes, then recomputed from the new facts.
+#[tokio::test]
+async fn a_new_collection_replaces_cached_answers() {
+    use costbot::answers::Answers;
+    use costbot::commands::{parse, Command};
+    let store: DynStore = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let facts = dataset();
+    load(&store, &facts).await;
+    let answers = Answers::with_lookup_ttl(store.clone(), std::time::Duration::ZERO);
+    let Ok(Command::Report(report)) = parse("2026-10-01..2026-10-31") else { panic!("a report") };
+    let today = now().date();
+    let text = |m: &costbot::chat::message::Message| costbot::render::text::plain(m);
+    let first = answers.report(&report, None, today).await.unwrap();
+    assert_eq!(text(&answers.report(&report, None, today).await.unwrap()), text(&first));
+
+    // A collection restates October 1st: a run starts and finishes around the new facts.
+    let run = store.start_run("collect-costs", now()).await.unwrap();
+    let restated = vec![Fact { day: d("2026-10-01"), account: "111111111111", service: "AWS Lambda", amount: Decimal::new(123_456, 2) }];
+    let range = DateRange::single_day(d("2026-10-01"));
+    let source = AccountId::parse("111111111111").unwrap();
+    store.replace_cost_facts(&source, Granularity::Daily, &range, &daily_facts(&restated, None), now()).await.unwrap();
+    store.finish_run(run, now(), &[]).await.unwrap();
+
+    let october: Decimal = facts.iter().filter(|f| f.day.month() == 10 && f.day != d("2026-10-01")).map(|f| f.amount).sum();
+    let expected = Money::from_decimal(october + Decimal::new(123_456, 2)).to_string();
+    let second = text(&answers.report(&report, None, today).await.unwrap());
+    assert!(second.contains(&expected), "expected {expected} in\n{second}");
+    assert_ne!(second, text(&first));
+}
