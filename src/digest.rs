@@ -100,18 +100,7 @@ impl Digests {
                 report.already += 1;
                 continue;
             }
-            let late = due.late.then(|| due.scheduled_text.clone());
-            let message = self.build(channel, due.date, now.naive_utc(), late).await?;
-            let record = DigestRecord {
-                platform,
-                channel: id,
-                date: due.date,
-                data_day: due.date - Days::new(1),
-                scheduled_at: due.scheduled_at,
-                created_at: now.naive_utc(),
-                late: due.late,
-            };
-            if self.store.record_digest(&record, &[entry(channel, due.date, message)]).await? {
+            if self.queue(channel, &due, now.naive_utc()).await? {
                 tracing::info!(channel = %channel.id, date = %due.date, late = due.late, "daily digest queued");
                 report.posted += 1;
                 report.late += u32::from(due.late);
@@ -125,17 +114,25 @@ impl Digests {
     /// Records and queues a channel's digest for `date` now, outside its schedule (the CLI).
     /// False when that date's digest was already recorded.
     pub async fn post_now(&self, channel: &ChannelConfig, date: NaiveDate, now: NaiveDateTime) -> Result<bool> {
-        let message = self.build(channel, date, now, None).await?;
+        let due = Due { date, scheduled_at: now, scheduled_text: String::new(), late: false };
+        self.queue(channel, &due, now).await
+    }
+
+    /// Builds a due digest and records it with its outbox entry; false when the channel
+    /// already had its digest for that date.
+    async fn queue(&self, channel: &ChannelConfig, due: &Due, now: NaiveDateTime) -> Result<bool> {
+        let late = due.late.then(|| due.scheduled_text.clone());
+        let message = self.build(channel, due.date, now, late).await?;
         let record = DigestRecord {
             platform: Platform::from(channel.platform),
             channel: ChannelId(channel.id.clone()),
-            date,
-            data_day: date - Days::new(1),
-            scheduled_at: now,
+            date: due.date,
+            data_day: due.date - Days::new(1),
+            scheduled_at: due.scheduled_at,
             created_at: now,
-            late: false,
+            late: due.late,
         };
-        self.store.record_digest(&record, &[entry(channel, date, message)]).await
+        self.store.record_digest(&record, &[entry(channel, due.date, message)]).await
     }
 
     /// The digest a channel gets for its local `date` (reporting the day before), as of `now`.
