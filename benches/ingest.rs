@@ -21,14 +21,16 @@ fn facts(days: u64) -> (Vec<CostFact>, DateRange) {
     let start: NaiveDate = "2025-10-01".parse().unwrap_or_default();
     let accounts: Vec<AccountId> =
         (0..ACCOUNTS).map(|i| AccountId::parse(&format!("{:012}", 100_000_000_000u64 + i as u64)).unwrap()).collect();
-    let services: Vec<ServiceName> = (0..SERVICES).map(|i| ServiceName::parse(&format!("Service {i:02}")).unwrap()).collect();
+    let services: Vec<ServiceName> =
+        (0..SERVICES).map(|i| ServiceName::parse(&format!("Service {i:02}")).unwrap()).collect();
     let mut out = Vec::with_capacity(days as usize * ACCOUNTS * SERVICES);
     for d in 0..days {
         let day = start + Days::new(d);
         for (a, account) in accounts.iter().enumerate() {
             for (s, service) in services.iter().enumerate() {
                 // Ten-decimal amounts like Cost Explorer's, varied so nothing compresses away.
-                let units = ((d as i128 * 7_919 + a as i128 * 104_729 + s as i128 * 1_299_709) % 9_999_999_999) * 1_000 + 1;
+                let units =
+                    ((d as i128 * 7_919 + a as i128 * 104_729 + s as i128 * 1_299_709) % 9_999_999_999) * 1_000 + 1;
                 out.push(CostFact {
                     granularity: Granularity::Daily,
                     period_start: day.and_hms_opt(0, 0, 0).unwrap(),
@@ -60,7 +62,8 @@ async fn measure(name: &str, store: DynStore, facts: &[CostFact], range: &DateRa
 }
 
 async fn postgres(facts: &[CostFact], range: &DateRange) -> Result<()> {
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
+    let url =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
     let db = format!("costbot_bench_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(&url).await.context("connect to DATABASE_URL")?;
     sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut admin).await?;

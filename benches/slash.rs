@@ -44,9 +44,14 @@ struct Size {
 
 fn facts(size: &Size, today: NaiveDate) -> (Vec<CostFact>, Vec<CostFact>, Vec<Account>) {
     let accounts: Vec<Account> = (0..size.accounts)
-        .map(|i| Account { id: AccountId::parse(&format!("{:012}", 500_000_000_000u64 + i as u64)).unwrap(), name: Some(format!("acct-{i}")), configured: true })
+        .map(|i| Account {
+            id: AccountId::parse(&format!("{:012}", 500_000_000_000u64 + i as u64)).unwrap(),
+            name: Some(format!("acct-{i}")),
+            configured: true,
+        })
         .collect();
-    let mut services: Vec<String> = costbot::commands::SERVICE_ALIASES.iter().map(|(_, name)| name.to_string()).collect();
+    let mut services: Vec<String> =
+        costbot::commands::SERVICE_ALIASES.iter().map(|(_, name)| name.to_string()).collect();
     services.dedup();
     services.extend((services.len()..size.services).map(|i| format!("Service {i:02}")));
     services.truncate(size.services);
@@ -58,7 +63,8 @@ fn facts(size: &Size, today: NaiveDate) -> (Vec<CostFact>, Vec<CostFact>, Vec<Ac
         let day = first + Days::new(d);
         for (a, account) in accounts.iter().enumerate() {
             for (s, service) in services.iter().enumerate() {
-                let units = ((d as i128 * 7_919 + a as i128 * 104_729 + s as i128 * 1_299_709) % 2_000_000_000) * 10_000 + 1;
+                let units =
+                    ((d as i128 * 7_919 + a as i128 * 104_729 + s as i128 * 1_299_709) % 2_000_000_000) * 10_000 + 1;
                 let fact = |at, amount| CostFact {
                     granularity: Granularity::Daily,
                     period_start: at,
@@ -73,7 +79,10 @@ fn facts(size: &Size, today: NaiveDate) -> (Vec<CostFact>, Vec<CostFact>, Vec<Ac
                 // hourly granularity opted in would have.
                 if d + 14 >= size.days && a < 5 {
                     for h in 0..24 {
-                        hourly.push(CostFact { granularity: Granularity::Hourly, ..fact(day.and_hms_opt(h, 0, 0).unwrap(), Money::from_units(units / 24)) });
+                        hourly.push(CostFact {
+                            granularity: Granularity::Hourly,
+                            ..fact(day.and_hms_opt(h, 0, 0).unwrap(), Money::from_units(units / 24))
+                        });
                     }
                 }
             }
@@ -144,7 +153,12 @@ async fn serve(dir: &Path, database: &str) -> Result<(tokio::process::Child, Str
 
 fn peak_rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     kib / 1024.0
 }
 
@@ -168,7 +182,8 @@ async fn hammer(name: &str, facts: usize, url: &str, pid: u32, size: &Size) -> R
         .collect::<Result<_>>()?;
     let elapsed = started.elapsed();
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
+    let pct =
+        |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
     println!(
         "| {name:<8} | {facts:>9} | {:>6} | {:>4} | {:>8.0} | {:>7.2} | {:>7.2} | {:>7.2} | {:>7.1} |",
         size.requests,
@@ -201,7 +216,8 @@ async fn send(client: &reqwest::Client, endpoint: &str, i: usize) -> Result<Dura
 }
 
 async fn postgres(size: &Size) -> Result<()> {
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
+    let url =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
     let db = format!("costbot_slash_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(&url).await.context("connect to DATABASE_URL")?;
     sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut admin).await?;

@@ -158,12 +158,19 @@ impl Answers {
             None => None,
         };
         let label = |key: &str| match group.map(|g| g.0) {
-            Some(Grouping::Spend(SpendGroup::Account)) => names.get(key).map_or_else(|| key.to_string(), |n| format!("{n} ({key})")),
+            Some(Grouping::Spend(SpendGroup::Account)) => {
+                names.get(key).map_or_else(|| key.to_string(), |n| format!("{n} ({key})"))
+            }
             _ => key.to_string(),
         };
-        let prev_of = |key: &str| previous.as_ref().map(|p| p.grouped.iter().find(|r| r.key == key).map_or(Money::ZERO, |r| r.amount));
-        let mut lines: Vec<Line> =
-            current.grouped.iter().map(|r| Line { label: label(&r.key), amount: r.amount, previous: prev_of(&r.key) }).collect();
+        let prev_of = |key: &str| {
+            previous.as_ref().map(|p| p.grouped.iter().find(|r| r.key == key).map_or(Money::ZERO, |r| r.amount))
+        };
+        let mut lines: Vec<Line> = current
+            .grouped
+            .iter()
+            .map(|r| Line { label: label(&r.key), amount: r.amount, previous: prev_of(&r.key) })
+            .collect();
         let other = match report.top {
             Some(n) if lines.len() > n as usize => {
                 let rest = lines.split_off(n as usize);
@@ -198,7 +205,10 @@ impl Answers {
         let month_start = today.with_day(1).unwrap_or(today);
         let start = month_start.min(today - Days::new(HISTORY_DAYS));
         let range = DateRange::new(start, today + Days::new(1)).map_err(anyhow::Error::from)?;
-        let daily = self.store.spend_per_period(&SpendQuery { granularity: Granularity::Daily, range, accounts, services }).await?;
+        let daily = self
+            .store
+            .spend_per_period(&SpendQuery { granularity: Granularity::Daily, range, accounts, services })
+            .await?;
         let days: Vec<(NaiveDate, Money)> = daily.iter().map(|(at, amount, _)| (at.date(), *amount)).collect();
         Ok(answer::forecast(month_end(today, &days).as_ref(), &said, self.collected_at().await?))
     }
@@ -223,7 +233,8 @@ impl Answers {
         }
         let grouped = match group {
             Some(Grouping::Spend(_)) => {
-                let mut rows: Vec<SpendRow> = groups.into_iter().map(|(key, amount)| SpendRow { key, amount, estimated: false }).collect();
+                let mut rows: Vec<SpendRow> =
+                    groups.into_iter().map(|(key, amount)| SpendRow { key, amount, estimated: false }).collect();
                 rows.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.key.cmp(&b.key)));
                 rows
             }
@@ -286,7 +297,10 @@ impl Answers {
                     value.chars().take(40).collect::<String>()
                 )));
             };
-            said.push(format!("account = {}", names.get(account.id.as_str()).map_or(account.id.to_string(), |n| format!("{n} ({})", account.id))));
+            said.push(format!(
+                "account = {}",
+                names.get(account.id.as_str()).map_or(account.id.to_string(), |n| format!("{n} ({})", account.id))
+            ));
             ids.push(account.id.clone());
         }
         Ok((Some(ids), said))
@@ -303,7 +317,8 @@ impl Answers {
         for value in raw {
             let lower = value.to_lowercase();
             let exact = known.iter().find(|s| s.as_str().to_lowercase() == lower);
-            let containing: Vec<&ServiceName> = known.iter().filter(|s| s.as_str().to_lowercase().contains(&lower)).collect();
+            let containing: Vec<&ServiceName> =
+                known.iter().filter(|s| s.as_str().to_lowercase().contains(&lower)).collect();
             let only = match containing.as_slice() {
                 [one] => Some(*one),
                 _ => None,

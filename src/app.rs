@@ -9,28 +9,28 @@ use chrono::{NaiveDate, NaiveDateTime, Utc};
 use std::collections::HashMap;
 
 use crate::aws::cost_explorer::CostExplorerSource;
+use crate::aws::inventory::AwsInventory;
 use crate::bot::Bot;
+use crate::chat::discord::{DiscordSender, DiscordState};
 use crate::chat::dispatch::dispatch_alerts;
 use crate::chat::outbox::OutboxWorker;
-use crate::chat::discord::{DiscordSender, DiscordState};
 use crate::chat::slack::api::SlackSender;
 use crate::chat::slack::SlackState;
 use crate::chat::{Platform, Sender};
-use crate::config::{DiscordMode, SlackMode};
-use crate::aws::inventory::AwsInventory;
-use crate::discovery::{self, Discovery, DiscoveryReport};
-use crate::domain::resource::CloudInventory;
-use crate::proposals::{propose, ProposeReport};
-use crate::sim_inventory::{self, SimInventory};
-use crate::execution::Executor;
 use crate::collector::{CollectSettings, Collector, CostSource, JOB_COLLECT_COSTS};
 use crate::config::{Config, CostSourceKind};
+use crate::config::{DiscordMode, SlackMode};
 use crate::detection::{BreakdownSource, Detection, DetectionReport, DetectionSettings};
+use crate::discovery::{self, Discovery, DiscoveryReport};
+use crate::domain::resource::CloudInventory;
 use crate::domain::run::CollectorRun;
 use crate::domain::{Account, AccountId, Granularity};
-use crate::leadership::{LeaseTiming, Leadership};
+use crate::execution::Executor;
+use crate::leadership::{Leadership, LeaseTiming};
+use crate::proposals::{propose, ProposeReport};
 use crate::scheduler::{JobFn, ScheduledJob};
 use crate::sim::SimulatedCloud;
+use crate::sim_inventory::{self, SimInventory};
 use crate::store::{self, DynStore};
 
 /// Seed of the demo's simulated cloud; fixed so every demo shows the same story.
@@ -88,7 +88,8 @@ impl App {
                 }
             };
         store.upsert_accounts(&accounts).await.context("cannot record the configured accounts")?;
-        let collector = Collector::new(store.clone(), source, sources, collect_settings(&config, config.costs.granularity));
+        let collector =
+            Collector::new(store.clone(), source, sources, collect_settings(&config, config.costs.granularity));
         let detection = config.anomaly.enabled.then(|| {
             let settings = DetectionSettings {
                 granularity: config.costs.granularity,
@@ -102,7 +103,8 @@ impl App {
         let mut senders: HashMap<Platform, Arc<dyn Sender>> = HashMap::new();
         if let Some(token) = &config.slack.bot_token {
             let token = token.resolve().context("slack.bot_token")?;
-            let sender = SlackSender::new(token, config.slack.api_url.as_deref()).context("cannot set up the Slack client")?;
+            let sender =
+                SlackSender::new(token, config.slack.api_url.as_deref()).context("cannot set up the Slack client")?;
             senders.insert(Platform::Slack, Arc::new(sender));
         }
         let discord = discord_sender(&config)?;
@@ -146,9 +148,16 @@ impl App {
     pub async fn discover_and_propose(&self, now: NaiveDateTime) -> Result<Option<(DiscoveryReport, ProposeReport)>> {
         let Some(discovery) = &self.discovery else { return Ok(None) };
         let report = discovery.run(now).await.context("waste discovery failed")?;
-        let proposed = propose(&self.store, &report.findings, &self.config.approvals.rules(), &self.config.channels, now).await?;
-        tracing::info!(resources = report.resources, findings = report.findings.len(), proposed = proposed.proposed,
-            reproposed = proposed.reproposed, failures = report.failures.len(), "waste discovery finished");
+        let proposed =
+            propose(&self.store, &report.findings, &self.config.approvals.rules(), &self.config.channels, now).await?;
+        tracing::info!(
+            resources = report.resources,
+            findings = report.findings.len(),
+            proposed = proposed.proposed,
+            reproposed = proposed.reproposed,
+            failures = report.failures.len(),
+            "waste discovery finished"
+        );
         self.outbox().drain().await?;
         Ok(Some((report, proposed)))
     }
@@ -187,7 +196,8 @@ impl App {
                 Ok(())
             })
         });
-        let mut jobs = vec![ScheduledJob { name: JOB_COLLECT_COSTS.to_string(), cron: self.config.costs.schedule.clone(), run }];
+        let mut jobs =
+            vec![ScheduledJob { name: JOB_COLLECT_COSTS.to_string(), cron: self.config.costs.schedule.clone(), run }];
         if self.discovery.is_some() {
             let app = self.clone();
             let run: JobFn = Arc::new(move || {
@@ -197,9 +207,14 @@ impl App {
                     Ok(())
                 })
             });
-            jobs.push(ScheduledJob { name: JOB_DISCOVER_WASTE.to_string(), cron: self.config.waste.schedule.clone(), run });
+            jobs.push(ScheduledJob {
+                name: JOB_DISCOVER_WASTE.to_string(),
+                cron: self.config.waste.schedule.clone(),
+                run,
+            });
         }
-        let wants_digest = self.config.channels.iter().any(|c| matches!(self.config.digest.schedule_for(c), Ok(Some(_))));
+        let wants_digest =
+            self.config.channels.iter().any(|c| matches!(self.config.digest.schedule_for(c), Ok(Some(_))));
         if wants_digest {
             // The job only looks for due digests; each channel's own schedule and time zone
             // decide when one is due, and the digests table makes posting it idempotent.
@@ -211,7 +226,11 @@ impl App {
                     Ok(())
                 })
             });
-            jobs.push(ScheduledJob { name: crate::digest::JOB_DIGEST.to_string(), cron: self.config.digest.check_schedule.clone(), run });
+            jobs.push(ScheduledJob {
+                name: crate::digest::JOB_DIGEST.to_string(),
+                cron: self.config.digest.check_schedule.clone(),
+                run,
+            });
         }
         jobs
     }
@@ -221,8 +240,14 @@ impl App {
         let mut router = crate::server::router(self.store.clone());
         let slack = &self.config.slack;
         if let (Some(sender), SlackMode::Http) = (self.senders.get(&Platform::Slack), slack.mode) {
-            let secrets = slack.signing_secrets.iter().map(|s| s.resolve()).collect::<Result<Vec<_>>>().context("slack.signing_secrets")?;
-            router = router.merge(crate::chat::slack::router(SlackState::new(secrets, self.bot.clone(), sender.clone())));
+            let secrets = slack
+                .signing_secrets
+                .iter()
+                .map(|s| s.resolve())
+                .collect::<Result<Vec<_>>>()
+                .context("slack.signing_secrets")?;
+            router =
+                router.merge(crate::chat::slack::router(SlackState::new(secrets, self.bot.clone(), sender.clone())));
         }
         if let Some(web) = crate::web::router(self.store.clone(), self.config.clone(), self.bot.clone())? {
             router = router.merge(web);
@@ -236,7 +261,10 @@ impl App {
     }
 
     /// Binds `server.listen`, then runs [`App::serve_on`].
-    pub async fn serve(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+    pub async fn serve(
+        self: Arc<Self>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(&self.config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.config.server.listen))?;
@@ -430,4 +458,3 @@ pub fn replica_name() -> String {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     format!("{host}-{}-{}", std::process::id(), &suffix[..8])
 }
-

@@ -11,6 +11,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 use chrono::{Days, NaiveDateTime, Utc};
 
+use crate::answers::{AnswerError, Answers};
 use crate::chat::message::{ActionRef, Block, Message, Span, Tone, Verb};
 use crate::chat::{Actor, ChatHandler, Inbound, Platform, Reply};
 use crate::commands::{self, Command};
@@ -18,11 +19,10 @@ use crate::config::{ChannelConfig, Config};
 use crate::domain::audit::AuditRecord;
 use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
 use crate::domain::proposal::{Decision, ProposalId, State as ProposalState};
-use crate::proposals::card_entries;
-use crate::render::approval::card as approval_card;
-use crate::answers::{AnswerError, Answers};
 use crate::domain::AccountId;
+use crate::proposals::card_entries;
 use crate::render::alert::{alert, subject};
+use crate::render::approval::card as approval_card;
 use crate::store::DynStore;
 
 /// How long "Mute" silences an anomaly.
@@ -111,9 +111,18 @@ impl Bot {
         if rows.is_empty() {
             blocks.push(Block::Text { spans: vec![Span::Plain("Nothing unusual right now.".into())] });
         } else {
-            blocks.push(Block::Table { columns: vec!["On".into(), "Impact".into(), "Since".into()], right_align: vec![false, true, false], rows });
+            blocks.push(Block::Table {
+                columns: vec!["On".into(), "Impact".into(), "Since".into()],
+                right_align: vec![false, true, false],
+                rows,
+            });
         }
-        Ok(Message { fallback: format!("{} open anomalies", visible.len()), blocks, tone: Tone::Neutral, attachments: Vec::new() })
+        Ok(Message {
+            fallback: format!("{} open anomalies", visible.len()),
+            blocks,
+            tone: Tone::Neutral,
+            attachments: Vec::new(),
+        })
     }
 
     async fn account_names(&self) -> Result<std::collections::HashMap<String, String>> {
@@ -122,11 +131,20 @@ impl Bot {
 
     fn may_approve(&self, actor: &Actor) -> bool {
         self.channel(actor).is_some_and(|c| {
-            c.approvers.iter().any(|a| a == &actor.user.0 || a.strip_prefix("role:").is_some_and(|r| actor.roles.iter().any(|x| x == r)))
+            c.approvers.iter().any(|a| {
+                a == &actor.user.0 || a.strip_prefix("role:").is_some_and(|r| actor.roles.iter().any(|x| x == r))
+            })
         })
     }
 
-    async fn audit(&self, actor: &Actor, action: &str, target: &str, detail: serde_json::Value, now: NaiveDateTime) -> Result<()> {
+    async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+        now: NaiveDateTime,
+    ) -> Result<()> {
         let record = AuditRecord {
             at: now,
             actor: format!("{}:{}", actor.platform.as_str(), actor.user),
@@ -151,7 +169,8 @@ impl Bot {
     async fn decide(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
         let id = ProposalId(action.target.clone());
         let Some(proposal) = self.store.proposal(&id).await? else {
-            self.audit(actor, "click_unknown_proposal", &id.0, serde_json::json!({"verb": action.encode()}), now).await?;
+            self.audit(actor, "click_unknown_proposal", &id.0, serde_json::json!({"verb": action.encode()}), now)
+                .await?;
             return Ok(Reply::Ephemeral(Message::plain("That proposal does not exist (any more).")));
         };
         let visible = match self.scope(actor) {
@@ -175,8 +194,17 @@ impl Bot {
             }
         };
         if !self.store.save_proposal(&next, proposal.version).await? {
-            self.audit(actor, "decision_refused", &id.0, serde_json::json!({"verb": action.encode(), "refusal": "changed concurrently"}), now).await?;
-            return Ok(Reply::Ephemeral(Message::plain("Someone changed this proposal at the same moment; look at the updated card.")));
+            self.audit(
+                actor,
+                "decision_refused",
+                &id.0,
+                serde_json::json!({"verb": action.encode(), "refusal": "changed concurrently"}),
+                now,
+            )
+            .await?;
+            return Ok(Reply::Ephemeral(Message::plain(
+                "Someone changed this proposal at the same moment; look at the updated card.",
+            )));
         }
         let verb = match decision {
             Decision::Approve if next.state == ProposalState::Approved => "proposal_approved",
@@ -184,7 +212,14 @@ impl Bot {
             Decision::Deny => "proposal_denied",
             Decision::Snooze => "proposal_snoozed",
         };
-        self.audit(actor, verb, &id.0, serde_json::json!({"version": next.version, "approvals": next.approvals.len()}), now).await?;
+        self.audit(
+            actor,
+            verb,
+            &id.0,
+            serde_json::json!({"version": next.version, "approvals": next.approvals.len()}),
+            now,
+        )
+        .await?;
         self.store.enqueue(&card_entries(&next, &self.config.channels, now), now).await?;
         Ok(Reply::UpdateOriginal(approval_card(&next, now)))
     }

@@ -8,10 +8,10 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::{Config, CostSourceKind};
-use crate::domain::run::CollectorRun;
-use crate::domain::{AccountId, DateRange, Granularity};
 use crate::detection::DetectionReport;
 use crate::domain::incident::{Anomaly, Status};
+use crate::domain::run::CollectorRun;
+use crate::domain::{AccountId, DateRange, Granularity};
 use crate::store::{self, FactFilter};
 
 /// costbot keeps AWS spend under control from Slack and Discord.
@@ -220,7 +220,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             let sender = crate::app::discord_sender(&config)?
                 .ok_or_else(|| anyhow::anyhow!("discord.bot_token is not configured"))?;
             let guild = guild.map(serenity::all::GuildId::new);
-            let count = crate::chat::discord::register_commands(sender.http(), guild, crate::chat::discord::commands::MANIFEST).await?;
+            let count =
+                crate::chat::discord::register_commands(sender.http(), guild, crate::chat::discord::commands::MANIFEST)
+                    .await?;
             let place = guild.map_or("globally".to_string(), |g| format!("in guild {g}"));
             println!("registered {count} command(s) {place}");
             Ok(())
@@ -232,7 +234,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             let entries = all_audit_entries(&store).await?;
             match action {
                 AuditAction::Verify => {
-                    crate::domain::audit::verify_chain(&entries).map_err(|e| anyhow::anyhow!("audit log is broken: {e}"))?;
+                    crate::domain::audit::verify_chain(&entries)
+                        .map_err(|e| anyhow::anyhow!("audit log is broken: {e}"))?;
                     println!("audit log intact: {} entries", entries.len());
                 }
                 AuditAction::Export { format } => export_audit(&entries, format)?,
@@ -259,10 +262,14 @@ async fn digest(
     let found = config
         .channels
         .iter()
-        .find(|c| c.id == channel || c.name.as_deref().is_some_and(|n| n.trim_start_matches('#') == channel.trim_start_matches('#')))
+        .find(|c| {
+            c.id == channel
+                || c.name.as_deref().is_some_and(|n| n.trim_start_matches('#') == channel.trim_start_matches('#'))
+        })
         .cloned();
     let Some(found) = found else {
-        let known: Vec<String> = config.channels.iter().map(|c| c.name.clone().unwrap_or_else(|| c.id.clone())).collect();
+        let known: Vec<String> =
+            config.channels.iter().map(|c| c.name.clone().unwrap_or_else(|| c.id.clone())).collect();
         anyhow::bail!("no [[channels]] entry has id or name `{channel}`; configured: {}", known.join(", "));
     };
     let now = Utc::now();
@@ -278,8 +285,12 @@ async fn digest(
         }
         match format {
             PreviewFormat::Text => print!("{}", crate::render::text::plain(&message)),
-            PreviewFormat::Slack => println!("{}", serde_json::to_string_pretty(&crate::chat::slack::render::blocks(&message))?),
-            PreviewFormat::Discord => println!("{}", serde_json::to_string_pretty(&crate::chat::discord::render::render(&message))?),
+            PreviewFormat::Slack => {
+                println!("{}", serde_json::to_string_pretty(&crate::chat::slack::render::blocks(&message))?)
+            }
+            PreviewFormat::Discord => {
+                println!("{}", serde_json::to_string_pretty(&crate::chat::discord::render::render(&message))?)
+            }
         }
         return Ok(());
     }
@@ -289,7 +300,10 @@ async fn digest(
     }
     app.outbox().drain().await?;
     let counts = app.store.outbox_counts().await?;
-    println!("digest for {date} queued for channel {} ({} pending, {} failed in the outbox)", found.id, counts.pending, counts.failed);
+    println!(
+        "digest for {date} queued for channel {} ({} pending, {} failed in the outbox)",
+        found.id, counts.pending, counts.failed
+    );
     Ok(())
 }
 
@@ -369,7 +383,10 @@ pub fn describe_run(run: &CollectorRun) -> String {
     );
     for s in &run.sources {
         let outcome = s.error.as_deref().map_or_else(|| "ok".to_string(), |e| format!("FAILED: {e}"));
-        out.push_str(&format!("  account {} {}: {} facts, {} requests, {outcome}\n", s.source, s.range, s.rows_written, s.api_calls));
+        out.push_str(&format!(
+            "  account {} {}: {} facts, {} requests, {outcome}\n",
+            s.source, s.range, s.rows_written, s.api_calls
+        ));
     }
     out
 }
@@ -426,7 +443,11 @@ async fn demo(db: PathBuf, port: u16, no_serve: bool) -> Result<()> {
         None
     } else {
         let address = config.server.listen.clone();
-        Some(tokio::net::TcpListener::bind(&address).await.with_context(|| format!("cannot listen on {address}; try --port 0"))?)
+        Some(
+            tokio::net::TcpListener::bind(&address)
+                .await
+                .with_context(|| format!("cannot listen on {address}; try --port 0"))?,
+        )
     };
     let now = Utc::now().naive_utc();
     let app = App::build(config, now).await.context("cannot set up the demo store")?;
@@ -463,7 +484,8 @@ async fn demo(db: PathBuf, port: u16, no_serve: bool) -> Result<()> {
     let last30 = DateRange::new(today - Days::new(30), today)?;
     println!("\nspend in the last 30 days ({last30}), per account:");
     for account in app.store.accounts().await? {
-        let filter = FactFilter { granularity: Granularity::Daily, range: last30, accounts: Some(vec![account.id.clone()]) };
+        let filter =
+            FactFilter { granularity: Granularity::Daily, range: last30, accounts: Some(vec![account.id.clone()]) };
         let total = app.store.total(&filter).await?;
         println!("  {} {:<28} {:>14}", account.id, account.name.as_deref().unwrap_or(""), total.to_string());
     }
@@ -496,7 +518,13 @@ pub fn describe_anomaly(a: &Anomaly) -> String {
         a.percent
     );
     for c in a.root_cause.iter().take(3) {
-        out.push_str(&format!("\n      {} {}: +{} ({}% of the increase)", c.dimension.label(), c.name, c.increase, c.share_percent));
+        out.push_str(&format!(
+            "\n      {} {}: +{} ({}% of the increase)",
+            c.dimension.label(),
+            c.name,
+            c.increase,
+            c.share_percent
+        ));
     }
     out
 }

@@ -102,7 +102,12 @@ const CONCURRENT_SOURCES: usize = 4;
 
 impl Collector {
     /// A collector over the given source accounts.
-    pub fn new(store: DynStore, source: Arc<dyn CostSource>, sources: Vec<AccountId>, settings: CollectSettings) -> Collector {
+    pub fn new(
+        store: DynStore,
+        source: Arc<dyn CostSource>,
+        sources: Vec<AccountId>,
+        settings: CollectSettings,
+    ) -> Collector {
         Collector { store, source, sources, settings }
     }
 
@@ -118,7 +123,12 @@ impl Collector {
 
     /// Runs one collection for all sources (or only `only`). A failing source is reported in
     /// the run record and does not stop the others; its earlier data is kept.
-    pub async fn run(&self, today: NaiveDate, since: Option<NaiveDate>, only: Option<&AccountId>) -> Result<CollectorRun> {
+    pub async fn run(
+        &self,
+        today: NaiveDate,
+        since: Option<NaiveDate>,
+        only: Option<&AccountId>,
+    ) -> Result<CollectorRun> {
         let selected: Vec<AccountId> = match only {
             Some(id) if self.sources.contains(id) => vec![id.clone()],
             Some(id) => anyhow::bail!("account {id} is not a Cost Explorer source in the configuration"),
@@ -136,7 +146,9 @@ impl Collector {
             match &report.error {
                 None => tracing::info!(source = %report.source, range = %report.range, rows = report.rows_written,
                     api_calls = report.api_calls, "collected costs"),
-                Some(error) => tracing::warn!(source = %report.source, range = %report.range, %error, "collection failed"),
+                Some(error) => {
+                    tracing::warn!(source = %report.source, range = %report.range, %error, "collection failed")
+                }
             }
         }
         let runs = self.store.recent_runs(20).await?;
@@ -202,9 +214,14 @@ impl Collector {
             match self.source.fetch_breakdown(source, request, dimension).await {
                 Ok(fetched) => {
                     report.api_calls += fetched.api_calls;
-                    let rows: Vec<BreakdownFact> = fetched.rows.into_iter().filter(|r| request.range.contains(r.period_start)).collect();
+                    let rows: Vec<BreakdownFact> =
+                        fetched.rows.into_iter().filter(|r| request.range.contains(r.period_start)).collect();
                     let at = Utc::now().naive_utc();
-                    if let Err(error) = self.store.replace_breakdowns(source, request.granularity, dimension, &request.range, &rows, at).await {
+                    if let Err(error) = self
+                        .store
+                        .replace_breakdowns(source, request.granularity, dimension, &request.range, &rows, at)
+                        .await
+                    {
                         report.error = Some(format!("cannot write {} breakdown: {error:#}", dimension.as_str()));
                     }
                 }

@@ -114,8 +114,14 @@ impl Detection {
             }
         }
         report.events = self.store.apply_anomaly_changes(&changes, as_of).await?;
-        tracing::info!(series = report.series, opened = report.opened, updated = report.updated,
-            resolved = report.resolved, root_cause_calls = report.root_cause_calls, "detection finished");
+        tracing::info!(
+            series = report.series,
+            opened = report.opened,
+            updated = report.updated,
+            resolved = report.resolved,
+            root_cause_calls = report.root_cause_calls,
+            "detection finished"
+        );
         Ok(report)
     }
 
@@ -124,17 +130,21 @@ impl Detection {
     async fn explain(&self, anomaly: &mut Anomaly, facts: &[CostFact]) -> u64 {
         let day = |t: NaiveDateTime| t.date();
         let Ok(anomaly_days) = DateRange::new(day(anomaly.start), day(anomaly.end) + Days::new(1)) else { return 0 };
-        let Ok(baseline) = DateRange::new(anomaly_days.start() - Days::new(ROOT_CAUSE_BASELINE_DAYS), anomaly_days.start()) else {
+        let Ok(baseline) =
+            DateRange::new(anomaly_days.start() - Days::new(ROOT_CAUSE_BASELINE_DAYS), anomaly_days.start())
+        else {
             return 0;
         };
         let (rows, calls) = match &anomaly.key.scope {
-            Scope::Service { account, service } => match self.service_breakdown(account, service, baseline, anomaly_days).await {
-                Ok(result) => result,
-                Err(error) => {
-                    tracing::warn!(anomaly = %anomaly.id, error = %format!("{error:#}"), "root cause unavailable");
-                    return 0;
+            Scope::Service { account, service } => {
+                match self.service_breakdown(account, service, baseline, anomaly_days).await {
+                    Ok(result) => result,
+                    Err(error) => {
+                        tracing::warn!(anomaly = %anomaly.id, error = %format!("{error:#}"), "root cause unavailable");
+                        return 0;
+                    }
                 }
-            },
+            }
             Scope::Account { account } => (rows_from_facts(facts, Some(account), Dimension::Service), 0),
             Scope::Organisation => (rows_from_facts(facts, None, Dimension::LinkedAccount), 0),
         };
@@ -184,7 +194,11 @@ pub fn build_series(facts: &[CostFact], granularity: Granularity) -> BTreeMap<Se
             Scope::Organisation,
         ];
         for scope in scopes {
-            let entry = sums.entry(SeriesKey { granularity, scope }).or_default().entry(fact.period_start).or_insert((Money::ZERO, false));
+            let entry = sums
+                .entry(SeriesKey { granularity, scope })
+                .or_default()
+                .entry(fact.period_start)
+                .or_insert((Money::ZERO, false));
             entry.0 += fact.amount;
             entry.1 |= fact.estimated;
         }

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, Utc};
 
+use crate::chat::message::Message;
 use crate::chat::outbox::OutboxEntry;
 use crate::chat::{ChannelId, MessageRef, Platform, Sender};
-use crate::chat::message::Message;
 use crate::config::{ChannelConfig, Config, DigestSchedule};
 use crate::domain::digest::{needed_from, summarize, ServiceDay};
 use crate::domain::incident::Anomaly;
@@ -136,7 +136,13 @@ impl Digests {
     }
 
     /// The digest a channel gets for its local `date` (reporting the day before), as of `now`.
-    pub async fn build(&self, channel: &ChannelConfig, date: NaiveDate, now: NaiveDateTime, late: Option<String>) -> Result<Message> {
+    pub async fn build(
+        &self,
+        channel: &ChannelConfig,
+        date: NaiveDate,
+        now: NaiveDateTime,
+        late: Option<String>,
+    ) -> Result<Message> {
         let day = date - Days::new(1);
         let scope = (!channel.accounts.is_empty()).then(|| channel.accounts.clone());
         let range = DateRange::new(needed_from(day), date)?;
@@ -147,7 +153,12 @@ impl Digests {
             .await
             .context("reading spend for the digest")?
             .into_iter()
-            .map(|(at, row)| ServiceDay { day: at.date(), service: row.key, amount: row.amount, estimated: row.estimated })
+            .map(|(at, row)| ServiceDay {
+                day: at.date(),
+                service: row.key,
+                amount: row.amount,
+                estimated: row.estimated,
+            })
             .collect();
         let summary = summarize(day, &matrix);
         let chart_png = if self.config.digest.chart {
@@ -201,8 +212,13 @@ impl Digests {
 
     /// Proposals waiting for a decision whose cards this channel shows, soonest expiry first.
     async fn approvals(&self, channel: &ChannelConfig) -> Result<Vec<ApprovalItem>> {
-        let mut waiting: Vec<Proposal> =
-            self.store.proposals_in(&["pending"]).await?.into_iter().filter(|p| crate::proposals::shows_card(channel, p)).collect();
+        let mut waiting: Vec<Proposal> = self
+            .store
+            .proposals_in(&["pending"])
+            .await?
+            .into_iter()
+            .filter(|p| crate::proposals::shows_card(channel, p))
+            .collect();
         waiting.sort_by_key(|p| p.expires_at);
         Ok(waiting
             .iter()

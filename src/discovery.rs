@@ -107,8 +107,14 @@ impl Discovery {
         }
         report.failures.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
         // Only what this run saw: rows of failed or no-longer-configured targets may be stale.
-        let seen: Vec<_> =
-            self.store.inventory(false).await?.into_iter().filter(|(_, _, last)| *last == now).map(|(r, _, _)| r).collect();
+        let seen: Vec<_> = self
+            .store
+            .inventory(false)
+            .await?
+            .into_iter()
+            .filter(|(_, _, last)| *last == now)
+            .map(|(r, _, _)| r)
+            .collect();
         report.findings = waste::findings(&seen, &self.rules, &self.policy, now);
         Ok(report)
     }

@@ -159,7 +159,9 @@ async fn database(config: &Config) -> Vec<CheckResult> {
     };
     let migrations = match store.migration_status().await {
         Ok(status) => migrations(&status),
-        Err(error) => CheckResult::new("migrations", Status::Fail, format!("cannot read the migration records: {error:#}"), None),
+        Err(error) => {
+            CheckResult::new("migrations", Status::Fail, format!("cannot read the migration records: {error:#}"), None)
+        }
     };
     vec![reachable, migrations]
 }
@@ -168,8 +170,13 @@ async fn database(config: &Config) -> Vec<CheckResult> {
 pub fn migrations(status: &MigrationStatus) -> CheckResult {
     let versions = |v: &[i64]| v.iter().map(|v| format!("{v:04}")).collect::<Vec<_>>().join(", ");
     if !status.failed.is_empty() {
-        return CheckResult::new("migrations", Status::Fail, format!("migration {} failed part-way", versions(&status.failed)), None)
-            .with_hint("look at the database and the _sqlx_migrations table, then run `costbot migrate`");
+        return CheckResult::new(
+            "migrations",
+            Status::Fail,
+            format!("migration {} failed part-way", versions(&status.failed)),
+            None,
+        )
+        .with_hint("look at the database and the _sqlx_migrations table, then run `costbot migrate`");
     }
     if !status.pending.is_empty() {
         let names: Vec<String> = status.pending.iter().map(|(v, d)| format!("{v:04} {d}")).collect();
@@ -178,8 +185,14 @@ pub fn migrations(status: &MigrationStatus) -> CheckResult {
             .with_hint("run `costbot migrate` (serve also applies them when it starts)");
     }
     if !status.unknown.is_empty() {
-        let detail = format!("all {} applied, plus {} this binary does not know ({})", status.embedded, status.unknown.len(), versions(&status.unknown));
-        return CheckResult::new("migrations", Status::Warn, detail, None).with_hint("a newer costbot has migrated this database; run that version");
+        let detail = format!(
+            "all {} applied, plus {} this binary does not know ({})",
+            status.embedded,
+            status.unknown.len(),
+            versions(&status.unknown)
+        );
+        return CheckResult::new("migrations", Status::Warn, detail, None)
+            .with_hint("a newer costbot has migrated this database; run that version");
     }
     CheckResult::ok("migrations", format!("all {} applied", status.embedded))
 }
@@ -235,7 +248,8 @@ async fn aws(config: &Config, options: &Options) -> Vec<CheckResult> {
     }
     if !waste_targets.is_empty() {
         let detail = format!("{} not probed: RDS has no dry run", probe::UNPROBED_ACTIONS.join(", "));
-        results.push(CheckResult::skip("waste rds actions", detail).with_hint("check them with the IAM policy simulator"));
+        results
+            .push(CheckResult::skip("waste rds actions", detail).with_hint("check them with the IAM policy simulator"));
     }
     results
 }
@@ -252,31 +266,44 @@ async fn account_identity(
         "deploy deploy/iam/member-account-role.yaml in that account with CostbotPrincipalArn = {} and the same ExternalId",
         me.arn
     );
-    let sdk = crate::aws::account_config(base, account).await.map_err(|e| fail(format!("{e:#}"), "check external_id"))?;
+    let sdk =
+        crate::aws::account_config(base, account).await.map_err(|e| fail(format!("{e:#}"), "check external_id"))?;
     let Some(role) = &account.role_arn else {
         if me.account != account.id.as_str() {
             let detail = format!("uses the ambient credentials, which belong to account {}", me.account);
-            return Err(CheckResult::new(name, Status::Warn, detail, None).with_hint("set role_arn (and external_id) for this account"));
+            return Err(CheckResult::new(name, Status::Warn, detail, None)
+                .with_hint("set role_arn (and external_id) for this account"));
         }
         return Ok((sdk, CheckResult::ok(name, "the ambient credentials belong to this account")));
     };
     match probe::identity(&sdk).await {
-        Ok(who) if who.account == account.id.as_str() => Ok((sdk, CheckResult::ok(name, format!("assumed {role}: {}", who.arn)))),
+        Ok(who) if who.account == account.id.as_str() => {
+            Ok((sdk, CheckResult::ok(name, format!("assumed {role}: {}", who.arn))))
+        }
         Ok(who) => Err(fail(format!("assuming {role} gave credentials of account {}", who.account), "check role_arn")),
         Err(error) => Err(fail(format!("cannot assume {role}: {error:#}"), &template_hint)),
     }
 }
 
-async fn cost_explorer(sdk: &aws_config::SdkConfig, account: &crate::domain::AccountId, options: &Options) -> CheckResult {
+async fn cost_explorer(
+    sdk: &aws_config::SdkConfig,
+    account: &crate::domain::AccountId,
+    options: &Options,
+) -> CheckResult {
     let name = format!("cost explorer {account}");
     if options.skip_paid {
         return CheckResult::skip(name, "ce:GetCostAndUsage not probed (--skip-paid; a request costs $0.01)");
     }
     let probe = probe::cost_explorer(sdk, options.today).await;
     match &probe.verdict {
-        Verdict::Allowed | Verdict::NotRefused(_) => CheckResult::ok(name, "ce:GetCostAndUsage allowed (one request, $0.01)"),
-        Verdict::Denied(why) => CheckResult::new(name, Status::Fail, format!("ce:GetCostAndUsage denied ({why})"), None)
-            .with_hint("attach deploy/iam/costbot-cost-read.json, or EnableCostExplorer=true in the member-account template"),
+        Verdict::Allowed | Verdict::NotRefused(_) => {
+            CheckResult::ok(name, "ce:GetCostAndUsage allowed (one request, $0.01)")
+        }
+        Verdict::Denied(why) => {
+            CheckResult::new(name, Status::Fail, format!("ce:GetCostAndUsage denied ({why})"), None).with_hint(
+                "attach deploy/iam/costbot-cost-read.json, or EnableCostExplorer=true in the member-account template",
+            )
+        }
         Verdict::Failed(why) => CheckResult::new(name, Status::Fail, format!("ce:GetCostAndUsage failed: {why}"), None),
     }
 }
@@ -291,7 +318,13 @@ enum WasteProbe {
 }
 
 /// One line for a feature's probes: every permission allowed, or which were denied.
-fn waste_line(kind: WasteProbe, account: &crate::domain::AccountId, region: &str, probes: &[Probe], when_denied: Status) -> CheckResult {
+fn waste_line(
+    kind: WasteProbe,
+    account: &crate::domain::AccountId,
+    region: &str,
+    probes: &[Probe],
+    when_denied: Status,
+) -> CheckResult {
     let reads = kind == WasteProbe::Reads;
     let name = format!("waste {} {account}", if reads { "reads" } else { "actions" });
     let list = |pick: &dyn Fn(&Verdict) -> bool| probes.iter().filter(|p| pick(&p.verdict)).collect::<Vec<_>>();
@@ -305,7 +338,12 @@ fn waste_line(kind: WasteProbe, account: &crate::domain::AccountId, region: &str
         } else {
             "grant the action statements of deploy/iam/costbot-waste.json (EnableWasteActions=true in the template), or set [waste] enabled = false"
         };
-        return CheckResult::new(name, when_denied, format!("denied in {region}: {} ({why})", names.join(", ")), Some(hint));
+        return CheckResult::new(
+            name,
+            when_denied,
+            format!("denied in {region}: {} ({why})", names.join(", ")),
+            Some(hint),
+        );
     }
     if let Some(Probe { permission, verdict: Verdict::Failed(why) }) = failed.first() {
         return CheckResult::new(name, Status::Fail, format!("{permission} failed in {region}: {why}"), None);
@@ -313,8 +351,13 @@ fn waste_line(kind: WasteProbe, account: &crate::domain::AccountId, region: &str
     let names: Vec<&str> = probes.iter().map(|p| p.permission).collect();
     let how = if reads { "allowed" } else { "allowed (DryRun, nothing changed)" };
     // AWS sometimes checks the (made-up) id before the permission; say so rather than claim more.
-    let unconfirmed: Vec<&str> = probes.iter().filter(|p| matches!(p.verdict, Verdict::NotRefused(_))).map(|p| p.permission).collect();
-    let note = if unconfirmed.is_empty() { String::new() } else { format!("; not refused but unconfirmed: {}", unconfirmed.join(", ")) };
+    let unconfirmed: Vec<&str> =
+        probes.iter().filter(|p| matches!(p.verdict, Verdict::NotRefused(_))).map(|p| p.permission).collect();
+    let note = if unconfirmed.is_empty() {
+        String::new()
+    } else {
+        format!("; not refused but unconfirmed: {}", unconfirmed.join(", "))
+    };
     CheckResult::ok(name, format!("{} {how} in {region}{note}", names.join(", ")))
 }
 
@@ -325,18 +368,27 @@ async fn slack(config: &Config) -> Vec<CheckResult> {
     };
     let token = match token.resolve() {
         Ok(token) => token,
-        Err(error) => return vec![CheckResult::new("slack", Status::Fail, format!("slack.bot_token: {error:#}"), None)],
+        Err(error) => {
+            return vec![CheckResult::new("slack", Status::Fail, format!("slack.bot_token: {error:#}"), None)]
+        }
     };
     let auth = match auth_test(&token, config.slack.api_url.as_deref()).await {
         Ok(auth) => auth,
         Err(error) => {
-            let hint = "check slack.bot_token: the app's xoxb- Bot User OAuth Token (invalid_auth: mistyped or revoked)";
+            let hint =
+                "check slack.bot_token: the app's xoxb- Bot User OAuth Token (invalid_auth: mistyped or revoked)";
             return vec![CheckResult::new("slack", Status::Fail, format!("auth.test: {error:#}"), Some(hint))];
         }
     };
-    let mut results = vec![CheckResult::ok("slack", format!("auth.test: bot {} in workspace {}", auth.user, auth.team))];
+    let mut results =
+        vec![CheckResult::ok("slack", format!("auth.test: bot {} in workspace {}", auth.user, auth.team))];
     let Some(granted) = auth.scopes else {
-        results.push(CheckResult::new("slack scopes", Status::Warn, "Slack sent no x-oauth-scopes header; scopes not compared", None));
+        results.push(CheckResult::new(
+            "slack scopes",
+            Status::Warn,
+            "Slack sent no x-oauth-scopes header; scopes not compared",
+            None,
+        ));
         return results;
     };
     let missing: Vec<String> = manifest_bot_scopes(MANIFEST).into_iter().filter(|s| !granted.contains(s)).collect();
@@ -347,7 +399,12 @@ async fn slack(config: &Config) -> Vec<CheckResult> {
         let essential = missing.iter().any(|s| s == "commands" || s == "chat:write");
         let status = if essential { Status::Fail } else { Status::Warn };
         let detail = format!("missing {} (manifests/slack-app.yaml asks for them)", missing.join(", "));
-        CheckResult::new("slack scopes", status, detail, Some("add them under OAuth & Permissions (or update the app from the manifest) and reinstall the app"))
+        CheckResult::new(
+            "slack scopes",
+            status,
+            detail,
+            Some("add them under OAuth & Permissions (or update the app from the manifest) and reinstall the app"),
+        )
     });
     results
 }
@@ -370,8 +427,18 @@ async fn discord(config: &Config) -> Vec<CheckResult> {
         }
     };
     if app.id != sender.application_id().to_string() {
-        let detail = format!("the token belongs to application {} ({}), not discord.application_id {}", app.name, app.id, sender.application_id());
-        return vec![CheckResult::new("discord", Status::Fail, detail, Some("use the token and id of the same application"))];
+        let detail = format!(
+            "the token belongs to application {} ({}), not discord.application_id {}",
+            app.name,
+            app.id,
+            sender.application_id()
+        );
+        return vec![CheckResult::new(
+            "discord",
+            Status::Fail,
+            detail,
+            Some("use the token and id of the same application"),
+        )];
     }
     let mut results = vec![CheckResult::ok("discord", format!("application {} ({})", app.name, app.id))];
     let wanted = manifest_command_names(crate::chat::discord::commands::MANIFEST).unwrap_or_default();
@@ -383,8 +450,13 @@ async fn discord(config: &Config) -> Vec<CheckResult> {
                 CheckResult::ok("discord commands", format!("registered globally: {}", registered.join(", ")))
             } else {
                 let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-                CheckResult::new("discord commands", Status::Warn, format!("not registered globally: {}", names.join(", ")), None)
-                    .with_hint("run `costbot discord register` (commands registered with --guild are not listed here)")
+                CheckResult::new(
+                    "discord commands",
+                    Status::Warn,
+                    format!("not registered globally: {}", names.join(", ")),
+                    None,
+                )
+                .with_hint("run `costbot discord register` (commands registered with --guild are not listed here)")
             }
         }
     });

@@ -13,8 +13,13 @@ fn sample() -> Vec<CheckResult> {
             failed: vec![],
             unknown: vec![],
         }),
-        CheckResult::new("waste actions 123456789012", Status::Warn, "denied in us-east-1: ec2:StopInstances (UnauthorizedOperation: no)", None)
-            .with_hint("grant them"),
+        CheckResult::new(
+            "waste actions 123456789012",
+            Status::Warn,
+            "denied in us-east-1: ec2:StopInstances (UnauthorizedOperation: no)",
+            None,
+        )
+        .with_hint("grant them"),
         CheckResult::skip("discord", "not configured (no discord.bot_token)"),
     ]
 }
@@ -41,7 +46,10 @@ fn migrations_are_judged_failed_first_then_pending_then_unknown() {
     assert_eq!((pending.status, pending.detail.as_str()), (Status::Fail, "1 of 2 not applied: 0002 b"));
     assert_eq!(status(&[(1, true), (2, false)]).detail, "migration 0002 failed part-way");
     let newer = status(&[(1, true), (2, true), (3, true)]);
-    assert_eq!((newer.status, newer.detail.as_str()), (Status::Warn, "all 2 applied, plus 1 this binary does not know (0003)"));
+    assert_eq!(
+        (newer.status, newer.detail.as_str()),
+        (Status::Warn, "all 2 applied, plus 1 this binary does not know (0003)")
+    );
     assert_eq!(status(&[]).detail, "2 of 2 not applied: 0001 a, 0002 b");
 }
 
@@ -51,16 +59,23 @@ fn a_feature_line_names_denials_failures_and_unconfirmed_permissions() {
     let account = crate::domain::AccountId::parse("123456789012").unwrap();
     let allowed = probe("ec2:StopInstances", Verdict::Allowed);
     let unconfirmed = probe("ec2:DeleteVolume", Verdict::NotRefused("InvalidVolume.NotFound: no".into()));
-    let line = waste_line(WasteProbe::Actions, &account, "eu-west-1", &[allowed.clone(), unconfirmed.clone()], Status::Fail);
+    let line =
+        waste_line(WasteProbe::Actions, &account, "eu-west-1", &[allowed.clone(), unconfirmed.clone()], Status::Fail);
     assert_eq!(line.status, Status::Ok);
     assert!(line.detail.ends_with("in eu-west-1; not refused but unconfirmed: ec2:DeleteVolume"), "{}", line.detail);
 
     let denied = probe("ec2:ReleaseAddress", Verdict::Denied("UnauthorizedOperation: no".into()));
     let line = waste_line(WasteProbe::Actions, &account, "eu-west-1", &[allowed.clone(), denied], Status::Warn);
-    assert_eq!((line.status, line.detail.as_str()), (Status::Warn, "denied in eu-west-1: ec2:ReleaseAddress (UnauthorizedOperation: no)"));
+    assert_eq!(
+        (line.status, line.detail.as_str()),
+        (Status::Warn, "denied in eu-west-1: ec2:ReleaseAddress (UnauthorizedOperation: no)")
+    );
     assert!(line.hint.unwrap().contains("EnableWasteActions"));
 
     let failed = probe("rds:DescribeDBInstances", Verdict::Failed("timed out".into()));
     let line = waste_line(WasteProbe::Reads, &account, "eu-west-1", &[allowed, failed], Status::Fail);
-    assert_eq!((line.status, line.detail.as_str()), (Status::Fail, "rds:DescribeDBInstances failed in eu-west-1: timed out"));
+    assert_eq!(
+        (line.status, line.detail.as_str()),
+        (Status::Fail, "rds:DescribeDBInstances failed in eu-west-1: timed out")
+    );
 }

@@ -37,7 +37,13 @@ pub struct Executor {
 
 impl Executor {
     /// A worker named `owner` (the replica), acting for real only when `dry_run` is false.
-    pub fn new(store: DynStore, cloud: Arc<dyn CloudInventory>, channels: Arc<Vec<ChannelConfig>>, dry_run: bool, owner: String) -> Executor {
+    pub fn new(
+        store: DynStore,
+        cloud: Arc<dyn CloudInventory>,
+        channels: Arc<Vec<ChannelConfig>>,
+        dry_run: bool,
+        owner: String,
+    ) -> Executor {
         Executor { store, cloud, channels, dry_run, owner }
     }
 
@@ -48,7 +54,14 @@ impl Executor {
         for p in self.store.proposals_in(&["pending"]).await? {
             if now >= p.expires_at {
                 // The card must say the proposal expired when it does, not at the next discovery.
-                self.finish(&p, State::Expired, "proposal_expired", serde_json::json!({ "expires_at": p.expires_at }), now).await?;
+                self.finish(
+                    &p,
+                    State::Expired,
+                    "proposal_expired",
+                    serde_json::json!({ "expires_at": p.expires_at }),
+                    now,
+                )
+                .await?;
             }
         }
         for p in self.store.proposals_in(&["executing"]).await? {
@@ -75,14 +88,32 @@ impl Executor {
             Err(error) => {
                 // The cloud did not answer; hand the proposal back rather than act blind.
                 tracing::warn!(proposal = %p.id, error = %format!("{error:#}"), "re-check failed; will retry");
-                return self.finish(p, State::Approved, "execution_deferred", serde_json::json!({ "error": format!("{error:#}") }), now).await;
+                return self
+                    .finish(
+                        p,
+                        State::Approved,
+                        "execution_deferred",
+                        serde_json::json!({ "error": format!("{error:#}") }),
+                        now,
+                    )
+                    .await;
             }
         };
         if let Some(reason) = recheck(&p.finding.resource, current.as_ref()) {
-            return self.finish(p, State::Aborted { reason: reason.clone() }, "execution_aborted", serde_json::json!({ "reason": reason }), now).await;
+            return self
+                .finish(
+                    p,
+                    State::Aborted { reason: reason.clone() },
+                    "execution_aborted",
+                    serde_json::json!({ "reason": reason }),
+                    now,
+                )
+                .await;
         }
         let state = match self.cloud.act(reference, p.finding.action, self.dry_run).await {
-            Ok(ActOutcome::Done { new_state }) => State::Done { outcome: format!("{} is now {new_state}", reference.id), dry_run: false },
+            Ok(ActOutcome::Done { new_state }) => {
+                State::Done { outcome: format!("{} is now {new_state}", reference.id), dry_run: false }
+            }
             Ok(ActOutcome::DryRun { detail }) => State::Done { outcome: detail, dry_run: true },
             Err(error) => State::Failed { error: format!("{error:#}") },
         };
@@ -105,7 +136,14 @@ impl Executor {
         self.finish(p, state, "execution_recovered", serde_json::json!({ "previous": p.state.name() }), now).await
     }
 
-    async fn finish(&self, p: &Proposal, state: State, action: &str, detail: serde_json::Value, now: NaiveDateTime) -> Result<bool> {
+    async fn finish(
+        &self,
+        p: &Proposal,
+        state: State,
+        action: &str,
+        detail: serde_json::Value,
+        now: NaiveDateTime,
+    ) -> Result<bool> {
         let next = p.with_state(state, now);
         if !self.store.save_proposal(&next, p.version).await? {
             return Ok(false);

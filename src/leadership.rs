@@ -164,7 +164,8 @@ impl Campaign {
 
     async fn lead(&mut self, lease: &Lease, valid_until: Instant) -> Result<()> {
         let fence = Fence { lease: LEADER_LEASE.to_string(), term: lease.term };
-        let scheduler = Scheduler::start_fenced(self.store.clone(), self.owner.clone(), (self.jobs)(), Some(fence)).await?;
+        let scheduler =
+            Scheduler::start_fenced(self.store.clone(), self.owner.clone(), (self.jobs)(), Some(fence)).await?;
         tracing::info!(replica = %self.owner, term = lease.term, expires_at = %lease.expires_at, "became leader; running scheduled jobs");
         self.held = Some(Held { term: lease.term, valid_until, scheduler });
         crate::metrics::set_leader(true);
@@ -208,7 +209,9 @@ impl Campaign {
         match self.store.release_lease(LEADER_LEASE, &self.owner).await {
             Ok(true) => tracing::info!(replica = %self.owner, "released leadership"),
             Ok(false) => {}
-            Err(error) => tracing::warn!(error = %format!("{error:#}"), "cannot release the leadership lease; it will expire"),
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "cannot release the leadership lease; it will expire")
+            }
         }
         crate::metrics::set_leader(false);
         let _ = self.leading.send(false);

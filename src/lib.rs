@@ -4,13 +4,12 @@
 
 pub mod answers;
 pub mod app;
-pub mod chat;
-pub mod cli;
 pub mod aws;
 pub mod bot;
+pub mod chat;
+pub mod cli;
 pub mod collector;
 pub mod commands;
-pub mod render;
 pub mod config;
 pub mod detection;
 pub mod digest;
@@ -22,6 +21,7 @@ pub mod execution;
 pub mod leadership;
 pub mod metrics;
 pub mod proposals;
+pub mod render;
 pub mod scheduler;
 pub mod server;
 pub mod sim;

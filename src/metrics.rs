@@ -116,13 +116,29 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         refresh: tokio::sync::Mutex::new(()),
     };
     registry.register("costbot_collector_runs", "Cost collection runs by final status", m.collector_runs.clone());
-    registry.register("costbot_collector_failures", "Source accounts whose collection failed", m.collector_failures.clone());
-    registry.register("costbot_cost_explorer_requests", "Cost Explorer requests made (each costs $0.01)", m.cost_explorer_requests.clone());
+    registry.register(
+        "costbot_collector_failures",
+        "Source accounts whose collection failed",
+        m.collector_failures.clone(),
+    );
+    registry.register(
+        "costbot_cost_explorer_requests",
+        "Cost Explorer requests made (each costs $0.01)",
+        m.cost_explorer_requests.clone(),
+    );
     registry.register("costbot_anomalies_open", "Anomalies not yet resolved", m.anomalies_open.clone());
     registry.register("costbot_proposals", "Savings proposals by state", m.proposals.clone());
     registry.register("costbot_actions_executed", "Approved actions finished, by outcome", m.actions_executed.clone());
-    registry.register("costbot_chat_api_errors", "Failed chat deliveries by platform and kind (retry or failed)", m.chat_api_errors.clone());
-    registry.register("costbot_http_request_duration_seconds", "HTTP request latency by route template and status", m.http_duration.clone());
+    registry.register(
+        "costbot_chat_api_errors",
+        "Failed chat deliveries by platform and kind (retry or failed)",
+        m.chat_api_errors.clone(),
+    );
+    registry.register(
+        "costbot_http_request_duration_seconds",
+        "HTTP request latency by route template and status",
+        m.http_duration.clone(),
+    );
     registry.register("costbot_is_leader", "1 while this replica holds the leadership lease", m.is_leader.clone());
     registry.register("costbot_scheduled_job_runs", "Scheduled job firings by job and outcome", m.job_runs.clone());
     // Series that exist from the start read 0 rather than being absent, so rate() and alerts
@@ -159,7 +175,10 @@ pub fn record_execution(state: &State) {
 
 /// Records a failed chat delivery: `kind` is `retry` (will be tried again) or `failed`.
 pub fn record_chat_error(platform: &str, kind: &str) {
-    METRICS.chat_api_errors.get_or_create(&ChatErrorLabels { platform: platform.to_string(), kind: kind.to_string() }).inc();
+    METRICS
+        .chat_api_errors
+        .get_or_create(&ChatErrorLabels { platform: platform.to_string(), kind: kind.to_string() })
+        .inc();
 }
 
 /// Records one firing of a scheduled job: `succeeded`, `failed`, or `skipped` (not claimed).
@@ -188,7 +207,8 @@ pub fn is_leader() -> bool {
 /// Requests that match no route are labelled `unmatched`, so probing random paths cannot
 /// create new series.
 pub async fn track_http(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = request.method().as_str().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
@@ -236,7 +256,10 @@ mod tests {
         let mut text = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut text, &METRICS.registry).unwrap();
         assert!(text.contains("# TYPE costbot_scheduled_job_runs_total counter"), "{text}");
-        assert!(text.contains("costbot_scheduled_job_runs_total{job=\"unit-test-job\",outcome=\"succeeded\"}"), "{text}");
+        assert!(
+            text.contains("costbot_scheduled_job_runs_total{job=\"unit-test-job\",outcome=\"succeeded\"}"),
+            "{text}"
+        );
         assert!(text.contains("costbot_chat_api_errors_total{platform=\"slack\",kind=\"retry\"}"), "{text}");
         assert!(text.contains("costbot_collector_runs_total{status=\"failed\"} 0"), "declared up front: {text}");
     }

@@ -36,7 +36,8 @@ pub async fn propose(
     channels: &[ChannelConfig],
     now: NaiveDateTime,
 ) -> Result<ProposeReport> {
-    let existing: HashMap<ProposalId, Proposal> = store.proposals_in(&[]).await?.into_iter().map(|p| (p.id.clone(), p)).collect();
+    let existing: HashMap<ProposalId, Proposal> =
+        store.proposals_in(&[]).await?.into_iter().map(|p| (p.id.clone(), p)).collect();
     let mut report = ProposeReport::default();
     let mut changed = Vec::new();
     let mut seen = HashSet::new();
@@ -53,7 +54,11 @@ pub async fn propose(
             Some(old) => {
                 if let Some(next) = next_version(old, fresh, now) {
                     if store.save_proposal(&next, old.version).await? {
-                        if next.state == State::Expired { report.expired += 1 } else { report.reproposed += 1 }
+                        if next.state == State::Expired {
+                            report.expired += 1
+                        } else {
+                            report.reproposed += 1
+                        }
                         changed.push(next);
                     }
                 }

@@ -90,7 +90,12 @@ impl Scheduler {
 
     /// Starts every job; with a fence, a tick is claimed only while `owner` still holds the
     /// fence's lease term (see `LeaseStore::claim_tick_as_leader`).
-    pub async fn start_fenced(store: DynStore, owner: String, jobs: Vec<ScheduledJob>, fence: Option<Fence>) -> Result<Scheduler> {
+    pub async fn start_fenced(
+        store: DynStore,
+        owner: String,
+        jobs: Vec<ScheduledJob>,
+        fence: Option<Fence>,
+    ) -> Result<Scheduler> {
         let inner = JobScheduler::new().await.context("cannot create the job scheduler")?;
         let in_flight = Arc::new(InFlight::default());
         for job in jobs {
@@ -214,7 +219,9 @@ impl Firing {
         };
         let claimed = match &self.fence {
             None => self.store.claim_tick(&self.name, tick.naive_utc(), &self.owner).await,
-            Some(f) => self.store.claim_tick_as_leader(&self.name, tick.naive_utc(), &self.owner, &f.lease, f.term).await,
+            Some(f) => {
+                self.store.claim_tick_as_leader(&self.name, tick.naive_utc(), &self.owner, &f.lease, f.term).await
+            }
         };
         let span = tracing::info_span!("job", job = %self.name, %tick);
         async {

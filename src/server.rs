@@ -38,12 +38,14 @@ async fn readyz(State(store): State<DynStore>) -> (StatusCode, String) {
     }
     match store.migration_status().await {
         Ok(status) if status.pending.is_empty() && status.failed.is_empty() => (StatusCode::OK, "ready".to_string()),
-        Ok(status) if !status.failed.is_empty() => {
-            (StatusCode::SERVICE_UNAVAILABLE, format!("migration(s) {:?} failed; the database needs a look", status.failed))
-        }
-        Ok(status) => {
-            (StatusCode::SERVICE_UNAVAILABLE, format!("{} migration(s) not applied; run `costbot migrate`", status.pending.len()))
-        }
+        Ok(status) if !status.failed.is_empty() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("migration(s) {:?} failed; the database needs a look", status.failed),
+        ),
+        Ok(status) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{} migration(s) not applied; run `costbot migrate`", status.pending.len()),
+        ),
         Err(error) => {
             tracing::warn!(error = %format!("{error:#}"), "readiness check failed: cannot read applied migrations");
             (StatusCode::SERVICE_UNAVAILABLE, "migrations not applied; run `costbot migrate`".to_string())

@@ -15,7 +15,9 @@ use rust_decimal::Decimal;
 use crate::collector::{CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown};
 use crate::detection::BreakdownSource;
 use crate::domain::root_cause::{BreakdownRow, Dimension};
-use crate::domain::{Account, AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName};
+use crate::domain::{
+    Account, AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName,
+};
 
 /// Marks simulated data wherever it is shown.
 pub const SIMULATED_LABEL: &str = "(simulated)";
@@ -107,8 +109,20 @@ impl SimulatedCloud {
         ];
         lines.push(Line { starts_days_ago: Some(3), noise: 0.04, ..line(3, "Amazon SageMaker", 180.0, 1.0, 0.0) });
         let injected = vec![
-            Injected { account: 1, service: "Amazon Elastic Compute Cloud - Compute", from_days_ago: 9, days: 2, factor: 3.2 },
-            Injected { account: 2, service: "Amazon Relational Database Service", from_days_ago: 5, days: u64::MAX, factor: 1.8 },
+            Injected {
+                account: 1,
+                service: "Amazon Elastic Compute Cloud - Compute",
+                from_days_ago: 9,
+                days: 2,
+                factor: 3.2,
+            },
+            Injected {
+                account: 2,
+                service: "Amazon Relational Database Service",
+                from_days_ago: 5,
+                days: u64::MAX,
+                factor: 1.8,
+            },
             Injected { account: 1, service: "Amazon Simple Storage Service", from_days_ago: 60, days: 1, factor: 4.0 },
         ];
         SimulatedCloud { seed, today: now.date(), hours_today: now.hour(), accounts, lines, injected }
@@ -140,7 +154,14 @@ impl SimulatedCloud {
         facts
     }
 
-    fn push_facts(&self, out: &mut Vec<CostFact>, line: &Line, day: NaiveDate, hours: &[Money], granularity: Granularity) {
+    fn push_facts(
+        &self,
+        out: &mut Vec<CostFact>,
+        line: &Line,
+        day: NaiveDate,
+        hours: &[Money],
+        granularity: Granularity,
+    ) {
         // Cost Explorer marks the last day or two as estimated; so does the simulation.
         let estimated = day + Days::new(2) > self.today;
         let fact = |period_start, amount| CostFact {
@@ -192,7 +213,8 @@ impl SimulatedCloud {
         daily *= 1.0 + rng.gen_range(-line.noise..=line.noise);
         let hours = if day == self.today { self.hours_today } else { 24 };
         // A gentle daytime bump: compute runs hotter in business hours.
-        let shape: Vec<f64> = (0..24).map(|h| 1.0 + 0.25 * ((h as f64 - 14.0) / 24.0 * std::f64::consts::TAU).cos()).collect();
+        let shape: Vec<f64> =
+            (0..24).map(|h| 1.0 + 0.25 * ((h as f64 - 14.0) / 24.0 * std::f64::consts::TAU).cos()).collect();
         let total: f64 = shape.iter().sum();
         let amounts = shape
             .iter()
@@ -223,7 +245,11 @@ fn usage_types(service: &str) -> [(&'static str, &'static str, Decimal); 3] {
     } else {
         ("USE1-Requests-Tier1", "USE1-TimedStorage-ByteHrs", "EUW1-DataTransfer-Out-Bytes")
     };
-    [(extra, "us-east-1", Decimal::new(1, 1)), (usage, "us-east-1", Decimal::new(7, 1)), (other, "eu-west-1", Decimal::new(2, 1))]
+    [
+        (extra, "us-east-1", Decimal::new(1, 1)),
+        (usage, "us-east-1", Decimal::new(7, 1)),
+        (other, "eu-west-1", Decimal::new(2, 1)),
+    ]
 }
 
 #[async_trait]
@@ -243,7 +269,9 @@ impl BreakdownSource for SimulatedCloud {
             .ok_or_else(|| anyhow::anyhow!("the simulation has no {service} in {account}"))?;
         let mut rows = Vec::new();
         for day in range.iter_days().filter(|d| *d <= self.today) {
-            let (Some(with), Some(without)) = (self.amounts(line, day, true), self.amounts(line, day, false)) else { continue };
+            let (Some(with), Some(without)) = (self.amounts(line, day, true), self.amounts(line, day, false)) else {
+                continue;
+            };
             let total: Money = with.iter().sum();
             let normal: Money = without.iter().sum();
             let parts = usage_types(line.service);
@@ -291,7 +319,13 @@ impl CostSource for SimulatedCloud {
             let account = &self.accounts[line.account].0;
             let service = ServiceName::parse(line.service).map_err(|e| fail(e.into()))?;
             let (rows, _) = self.breakdown(source, account, &service, request.range).await.map_err(fail)?;
-            for row in rows.into_iter().filter(|r| matches!((r.dimension, dimension), (Dimension::Region, BreakdownDimension::Region) | (Dimension::UsageType, BreakdownDimension::UsageType))) {
+            for row in rows.into_iter().filter(|r| {
+                matches!(
+                    (r.dimension, dimension),
+                    (Dimension::Region, BreakdownDimension::Region)
+                        | (Dimension::UsageType, BreakdownDimension::UsageType)
+                )
+            }) {
                 *sums.entry((row.day, line.account, row.name)).or_default() += row.amount;
             }
         }

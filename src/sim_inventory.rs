@@ -43,7 +43,12 @@ struct Spec<'a> {
 
 fn build(spec: Spec<'_>, created_days_ago: i64, now: NaiveDateTime) -> Resource {
     Resource {
-        reference: ResourceRef { account: account(spec.account), region: REGION.to_string(), kind: spec.kind, id: spec.id.to_string() },
+        reference: ResourceRef {
+            account: account(spec.account),
+            region: REGION.to_string(),
+            kind: spec.kind,
+            id: spec.id.to_string(),
+        },
         state: spec.state.to_string(),
         tags: spec.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
         created_at: Some(now - Duration::days(created_days_ago)),
@@ -57,7 +62,12 @@ fn build(spec: Spec<'_>, created_days_ago: i64, now: NaiveDateTime) -> Resource 
 }
 
 fn activity(cpu: f64, network_mib: u64) -> Option<Activity> {
-    Some(Activity { days: 14, max_cpu_percent: Some(cpu), network_bytes: Some(network_mib * 1024 * 1024), max_db_connections: None })
+    Some(Activity {
+        days: 14,
+        max_cpu_percent: Some(cpu),
+        network_bytes: Some(network_mib * 1024 * 1024),
+        max_db_connections: None,
+    })
 }
 
 impl SimInventory {
@@ -67,41 +77,119 @@ impl SimInventory {
         let mut list = Vec::new();
 
         // Stopped for 40 days; what it still costs is its 50 GiB gp3 root volume.
-        let mut stopped = build(Spec { account: STAGING, kind: ec2, id: "i-0sim0stopped0040d", state: "stopped", class: "t3.large", tags: &[("Name", "old-load-test"), ("Owner", "dana")] }, 200, now);
+        let mut stopped = build(
+            Spec {
+                account: STAGING,
+                kind: ec2,
+                id: "i-0sim0stopped0040d",
+                state: "stopped",
+                class: "t3.large",
+                tags: &[("Name", "old-load-test"), ("Owner", "dana")],
+            },
+            200,
+            now,
+        );
         stopped.state_since = Some(now - Duration::days(40));
         stopped.monthly_cost = prices.ebs_monthly("gp3", 50);
         list.push(stopped);
 
-        let mut volume = build(Spec { account: STAGING, kind: ResourceKind::EbsVolume, id: "vol-0sim0unattached0", state: "available", class: "gp3", tags: &[("Name", "scratch-data")] }, 60, now);
+        let mut volume = build(
+            Spec {
+                account: STAGING,
+                kind: ResourceKind::EbsVolume,
+                id: "vol-0sim0unattached0",
+                state: "available",
+                class: "gp3",
+                tags: &[("Name", "scratch-data")],
+            },
+            60,
+            now,
+        );
         volume.state_since = Some(now - Duration::days(20));
         volume.storage_gib = Some(200);
         volume.monthly_cost = prices.ebs_monthly("gp3", 200);
         list.push(volume);
 
-        let mut address = build(Spec { account: PROD, kind: ResourceKind::ElasticIp, id: "eipalloc-0sim0idle00", state: "unassociated", class: "vpc", tags: &[] }, 90, now);
+        let mut address = build(
+            Spec {
+                account: PROD,
+                kind: ResourceKind::ElasticIp,
+                id: "eipalloc-0sim0idle00",
+                state: "unassociated",
+                class: "vpc",
+                tags: &[],
+            },
+            90,
+            now,
+        );
         address.size_class = None;
         address.monthly_cost = Some(prices.elastic_ip_monthly());
         list.push(address);
 
-        let mut db = build(Spec { account: DATA, kind: ResourceKind::RdsInstance, id: "sim-dev-reports", state: "available", class: "db.t3.medium", tags: &[("Environment", "dev")] }, 120, now);
+        let mut db = build(
+            Spec {
+                account: DATA,
+                kind: ResourceKind::RdsInstance,
+                id: "sim-dev-reports",
+                state: "available",
+                class: "db.t3.medium",
+                tags: &[("Environment", "dev")],
+            },
+            120,
+            now,
+        );
         db.storage_gib = Some(100);
         db.monthly_cost = prices.rds_monthly("db.t3.medium");
-        db.activity = Some(Activity { days: 14, max_cpu_percent: None, network_bytes: None, max_db_connections: Some(0.0) });
+        db.activity =
+            Some(Activity { days: 14, max_cpu_percent: None, network_bytes: None, max_db_connections: Some(0.0) });
         list.push(db);
 
         // Idle too, but production: the policy must exclude it and say why.
-        let mut prod = build(Spec { account: PROD, kind: ec2, id: "i-0sim0production0", state: "running", class: "m5.xlarge", tags: &[("Environment", "Production"), ("Name", "billing-api")] }, 300, now);
+        let mut prod = build(
+            Spec {
+                account: PROD,
+                kind: ec2,
+                id: "i-0sim0production0",
+                state: "running",
+                class: "m5.xlarge",
+                tags: &[("Environment", "Production"), ("Name", "billing-api")],
+            },
+            300,
+            now,
+        );
         prod.monthly_cost = prices.ec2_monthly("m5.xlarge");
         prod.activity = activity(2.0, 1);
         list.push(prod);
 
         let expired_on = (now - Duration::days(10)).date().to_string();
-        let mut expired = build(Spec { account: STAGING, kind: ec2, id: "i-0sim0expired0000", state: "running", class: "t3.medium", tags: &[("expires-at", expired_on.as_str()), ("Name", "demo-for-acme")] }, 30, now);
+        let mut expired = build(
+            Spec {
+                account: STAGING,
+                kind: ec2,
+                id: "i-0sim0expired0000",
+                state: "running",
+                class: "t3.medium",
+                tags: &[("expires-at", expired_on.as_str()), ("Name", "demo-for-acme")],
+            },
+            30,
+            now,
+        );
         expired.monthly_cost = prices.ec2_monthly("t3.medium");
         expired.activity = activity(35.0, 900);
         list.push(expired);
 
-        let mut busy = build(Spec { account: PROD, kind: ec2, id: "i-0sim0busy0000000", state: "running", class: "c5.2xlarge", tags: &[("Name", "checkout")] }, 400, now);
+        let mut busy = build(
+            Spec {
+                account: PROD,
+                kind: ec2,
+                id: "i-0sim0busy0000000",
+                state: "running",
+                class: "c5.2xlarge",
+                tags: &[("Name", "checkout")],
+            },
+            400,
+            now,
+        );
         busy.monthly_cost = prices.ec2_monthly("c5.2xlarge");
         busy.activity = activity(63.0, 40 * 1024);
         list.push(busy);
@@ -135,8 +223,12 @@ fn next_state(resource: &Resource, action: Action) -> Result<Option<&'static str
 #[async_trait]
 impl CloudInventory for SimInventory {
     async fn discover(&self, account: &AccountId, region: &str) -> Result<Vec<Resource>> {
-        let mut found: Vec<Resource> =
-            self.lock().values().filter(|r| &r.reference.account == account && r.reference.region == region).cloned().collect();
+        let mut found: Vec<Resource> = self
+            .lock()
+            .values()
+            .filter(|r| &r.reference.account == account && r.reference.region == region)
+            .cloned()
+            .collect();
         found.sort_by(|a, b| a.reference.cmp(&b.reference));
         Ok(found)
     }
@@ -219,7 +311,12 @@ mod tests {
     #[tokio::test]
     async fn acting_changes_the_state_and_dry_runs_change_nothing() {
         let sim = SimInventory::demo(now(), &PriceTable::bundled());
-        let expired = ResourceRef { account: account(STAGING), region: REGION.into(), kind: ResourceKind::Ec2Instance, id: "i-0sim0expired0000".into() };
+        let expired = ResourceRef {
+            account: account(STAGING),
+            region: REGION.into(),
+            kind: ResourceKind::Ec2Instance,
+            id: "i-0sim0expired0000".into(),
+        };
         let outcome = sim.act(&expired, Action::StopInstance, true).await.unwrap();
         assert!(matches!(outcome, ActOutcome::DryRun { .. }));
         assert_eq!(sim.describe(&expired).await.unwrap().unwrap().state, "running");

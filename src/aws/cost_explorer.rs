@@ -16,7 +16,9 @@ use crate::collector::{CostSource, FetchError, FetchRequest, Fetched, FetchedBre
 use crate::config::Config;
 use crate::detection::BreakdownSource;
 use crate::domain::root_cause::{BreakdownRow, Dimension as RootDimension};
-use crate::domain::{AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName};
+use crate::domain::{
+    AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName,
+};
 
 /// Cost Explorer clients, one per source account, each with that account's credentials.
 pub struct CostExplorerSource {
@@ -101,21 +103,30 @@ impl CostSource for CostExplorerSource {
         dimension: BreakdownDimension,
     ) -> Result<FetchedBreakdown, FetchError> {
         let client = self.client(source).map_err(|error| FetchError { error, api_calls: 0 })?;
-        let (results, api_calls) = query_all(client, request, ["LINKED_ACCOUNT", dimension.cost_explorer_key()], None).await?;
+        let (results, api_calls) =
+            query_all(client, request, ["LINKED_ACCOUNT", dimension.cost_explorer_key()], None).await?;
         let rows = dimension_facts(&results, request, dimension).map_err(|error| FetchError { error, api_calls })?;
         Ok(FetchedBreakdown { rows, api_calls })
     }
 }
 
 /// Converts results grouped by `[LINKED_ACCOUNT, REGION | USAGE_TYPE]` into breakdown facts.
-fn dimension_facts(results: &[ResultByTime], request: &FetchRequest, dimension: BreakdownDimension) -> Result<Vec<BreakdownFact>> {
+fn dimension_facts(
+    results: &[ResultByTime],
+    request: &FetchRequest,
+    dimension: BreakdownDimension,
+) -> Result<Vec<BreakdownFact>> {
     let mut rows = Vec::new();
     for result in results {
         let start = result.time_period().map(|p| p.start()).context("result without a time period")?;
         let period_start = parse_period_start(start)?;
         for group in result.groups() {
             let [account, key] = group.keys() else {
-                return Err(anyhow!("Cost Explorer returned group keys {:?}, expected [account, {}]", group.keys(), dimension.as_str()));
+                return Err(anyhow!(
+                    "Cost Explorer returned group keys {:?}, expected [account, {}]",
+                    group.keys(),
+                    dimension.as_str()
+                ));
             };
             let amount = group.metrics().and_then(|m| m.get(&request.metric)).and_then(|v| v.amount()).unwrap_or("0");
             rows.push(BreakdownFact {
@@ -144,9 +155,7 @@ impl BreakdownSource for CostExplorerSource {
         let client = self.client(source)?;
         let request = FetchRequest { range, granularity: Granularity::Daily, metric: self.metric.clone() };
         let only = |key: Dimension, value: &str| {
-            Expression::builder()
-                .dimensions(DimensionValues::builder().key(key).values(value).build())
-                .build()
+            Expression::builder().dimensions(DimensionValues::builder().key(key).values(value).build()).build()
         };
         let filter = Expression::builder()
             .and(only(Dimension::LinkedAccount, account.as_str()))
@@ -168,7 +177,10 @@ fn breakdown_rows(results: &[ResultByTime], metric: &str) -> Result<Vec<Breakdow
         let day = parse_period_start(start)?.date();
         for group in result.groups() {
             let [usage_type, region] = group.keys() else {
-                return Err(anyhow!("Cost Explorer returned group keys {:?}, expected [usage type, region]", group.keys()));
+                return Err(anyhow!(
+                    "Cost Explorer returned group keys {:?}, expected [usage type, region]",
+                    group.keys()
+                ));
             };
             let amount = group.metrics().and_then(|m| m.get(metric)).and_then(|v| v.amount()).unwrap_or("0");
             let amount = Money::parse(amount)?;
@@ -219,14 +231,15 @@ fn parse_period_start(text: &str) -> Result<NaiveDateTime> {
 pub fn facts_from_results(results: &[ResultByTime], request: &FetchRequest) -> Result<Vec<CostFact>> {
     let mut facts = Vec::new();
     for result in results {
-        let start = result
-            .time_period()
-            .map(|p| p.start())
-            .context("Cost Explorer returned a result without a time period")?;
+        let start =
+            result.time_period().map(|p| p.start()).context("Cost Explorer returned a result without a time period")?;
         let period_start = parse_period_start(start)?;
         for group in result.groups() {
             let [account, service] = group.keys() else {
-                return Err(anyhow!("Cost Explorer returned group keys {:?}, expected [account, service]", group.keys()));
+                return Err(anyhow!(
+                    "Cost Explorer returned group keys {:?}, expected [account, service]",
+                    group.keys()
+                ));
             };
             let Some(metric) = group.metrics().and_then(|m| m.get(&request.metric)) else {
                 return Err(anyhow!("Cost Explorer returned no {} for {account}/{service}", request.metric));

@@ -80,7 +80,9 @@ impl AwsInventory {
         let mut pages = client.describe_volumes().set_max_results(self.page_size).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            out.extend(page.map_err(|e| super::inventory_act::sdk_error("ec2:DescribeVolumes", e))?.volumes().iter().cloned());
+            out.extend(
+                page.map_err(|e| super::inventory_act::sdk_error("ec2:DescribeVolumes", e))?.volumes().iter().cloned(),
+            );
         }
         Ok(out)
     }
@@ -100,7 +102,12 @@ impl AwsInventory {
         let mut pages = client.describe_db_instances().set_max_records(page_size).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            out.extend(page.map_err(|e| super::inventory_act::sdk_error("rds:DescribeDBInstances", e))?.db_instances().iter().cloned());
+            out.extend(
+                page.map_err(|e| super::inventory_act::sdk_error("rds:DescribeDBInstances", e))?
+                    .db_instances()
+                    .iter()
+                    .cloned(),
+            );
         }
         Ok(out)
     }
@@ -125,7 +132,12 @@ impl AwsInventory {
         let wanted: Vec<usize> = resources
             .iter()
             .enumerate()
-            .filter(|(_, r)| matches!((r.reference.kind, r.state.as_str()), (ResourceKind::Ec2Instance, "running") | (ResourceKind::RdsInstance, "available")))
+            .filter(|(_, r)| {
+                matches!(
+                    (r.reference.kind, r.state.as_str()),
+                    (ResourceKind::Ec2Instance, "running") | (ResourceKind::RdsInstance, "available")
+                )
+            })
             .map(|(i, _)| i)
             .collect();
         let now = chrono::Utc::now().naive_utc();
@@ -140,7 +152,9 @@ impl AwsInventory {
         for (i, activity) in results {
             match activity {
                 Ok(activity) => resources[i].activity = Some(activity),
-                Err(error) => tracing::warn!(resource = %resources[i].reference, error = format!("{error:#}"), "no CloudWatch activity"),
+                Err(error) => {
+                    tracing::warn!(resource = %resources[i].reference, error = format!("{error:#}"), "no CloudWatch activity")
+                }
             }
         }
         Ok(())
@@ -153,7 +167,9 @@ impl AwsInventory {
 pub fn cloudwatch_client(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
     let mut builder = aws_sdk_cloudwatch::config::Builder::from(sdk);
     if sdk.http_client().is_none() {
-        let provider = aws_smithy_http_client::tls::Provider::Rustls(aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring);
+        let provider = aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        );
         builder = builder.http_client(aws_smithy_http_client::Builder::new().tls_provider(provider).build_https());
     }
     aws_sdk_cloudwatch::Client::from_conf(builder.build())
@@ -203,14 +219,22 @@ impl AwsInventory {
         r.created_at = time(v.create_time());
         r.size_class = v.volume_type().map(|t| t.as_str().to_string());
         r.storage_gib = v.size().and_then(|s| u32::try_from(s).ok());
-        r.monthly_cost = r.size_class.as_deref().zip(r.storage_gib).and_then(|(t, gib)| self.prices.ebs_monthly(t, gib));
-        r.dependencies = v.attachments().iter().filter_map(|a| a.instance_id()).map(|i| format!("attached to {i}")).collect();
+        r.monthly_cost =
+            r.size_class.as_deref().zip(r.storage_gib).and_then(|(t, gib)| self.prices.ebs_monthly(t, gib));
+        r.dependencies =
+            v.attachments().iter().filter_map(|a| a.instance_id()).map(|i| format!("attached to {i}")).collect();
         Some(r)
     }
 
     /// An instance; running ones cost their compute, stopped ones their attached storage (see
     /// `domain::waste` for why).
-    pub(super) fn instance(&self, account: &AccountId, region: &str, i: &Instance, storage: &HashMap<String, Option<Money>>) -> Option<Resource> {
+    pub(super) fn instance(
+        &self,
+        account: &AccountId,
+        region: &str,
+        i: &Instance,
+        storage: &HashMap<String, Option<Money>>,
+    ) -> Option<Resource> {
         let id = i.instance_id()?;
         let state = i.state().and_then(|s| s.name())?.as_str();
         let mut r = blank(reference(account, region, ResourceKind::Ec2Instance, id), state);
@@ -229,7 +253,11 @@ impl AwsInventory {
     }
 
     pub(super) fn address(&self, account: &AccountId, region: &str, a: &Address) -> Option<Resource> {
-        let state = if a.association_id().is_some() || a.instance_id().is_some_and(|i| !i.is_empty()) { "associated" } else { "unassociated" };
+        let state = if a.association_id().is_some() || a.instance_id().is_some_and(|i| !i.is_empty()) {
+            "associated"
+        } else {
+            "unassociated"
+        };
         let mut r = blank(reference(account, region, ResourceKind::ElasticIp, a.allocation_id()?), state);
         r.tags = ec2_tags(a.tags());
         r.monthly_cost = Some(self.prices.elastic_ip_monthly());
@@ -241,8 +269,15 @@ impl AwsInventory {
 
     /// A DB instance; available ones cost their instance hours, stopped ones their storage.
     pub(super) fn database(&self, account: &AccountId, region: &str, d: &DbInstance) -> Option<Resource> {
-        let mut r = blank(reference(account, region, ResourceKind::RdsInstance, d.db_instance_identifier()?), d.db_instance_status()?);
-        r.tags = d.tag_list().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
+        let mut r = blank(
+            reference(account, region, ResourceKind::RdsInstance, d.db_instance_identifier()?),
+            d.db_instance_status()?,
+        );
+        r.tags = d
+            .tag_list()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .collect();
         r.created_at = time(d.instance_create_time());
         r.size_class = d.db_instance_class().map(str::to_string);
         r.storage_gib = d.allocated_storage().and_then(|s| u32::try_from(s).ok());
@@ -251,7 +286,8 @@ impl AwsInventory {
             "stopped" => r.storage_gib.and_then(|gib| self.prices.rds_storage_monthly(storage_type, gib)),
             _ => r.size_class.as_deref().and_then(|c| self.prices.rds_monthly(c)),
         };
-        r.dependencies.extend(d.read_replica_db_instance_identifiers().iter().map(|id| format!("has read replica {id}")));
+        r.dependencies
+            .extend(d.read_replica_db_instance_identifiers().iter().map(|id| format!("has read replica {id}")));
         if let Some(source) = d.read_replica_source_db_instance_identifier() {
             r.dependencies.push(format!("is a read replica of {source}"));
         }
@@ -264,8 +300,13 @@ impl CloudInventory for AwsInventory {
     async fn discover(&self, account: &AccountId, region: &str) -> Result<Vec<Resource>> {
         let ec2 = self.ec2(account, region)?;
         let context = |what: &str| format!("discovering {what} in {account} {region}");
-        let volumes: Vec<Resource> =
-            self.volumes(&ec2).await.with_context(|| context("EBS volumes"))?.iter().filter_map(|v| self.volume(account, region, v)).collect();
+        let volumes: Vec<Resource> = self
+            .volumes(&ec2)
+            .await
+            .with_context(|| context("EBS volumes"))?
+            .iter()
+            .filter_map(|v| self.volume(account, region, v))
+            .collect();
         let storage = self.storage_by_instance(&volumes);
         // Terminated instances cost nothing and vanish from EC2 within the hour.
         let instances = self.instances(&ec2).await.with_context(|| context("EC2 instances"))?;
@@ -275,7 +316,12 @@ impl CloudInventory for AwsInventory {
             .filter(|r| r.state != "terminated")
             .collect();
         out.extend(volumes);
-        let addresses = ec2.describe_addresses().send().await.map_err(|e| super::inventory_act::sdk_error("ec2:DescribeAddresses", e)).with_context(|| context("Elastic IPs"))?;
+        let addresses = ec2
+            .describe_addresses()
+            .send()
+            .await
+            .map_err(|e| super::inventory_act::sdk_error("ec2:DescribeAddresses", e))
+            .with_context(|| context("Elastic IPs"))?;
         out.extend(addresses.addresses().iter().filter_map(|a| self.address(account, region, a)));
         let rds = self.rds(account, region)?;
         let databases = self.databases(&rds).await.with_context(|| context("RDS instances"))?;

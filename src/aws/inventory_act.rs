@@ -65,8 +65,13 @@ fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
 }
 
 /// Codes meaning the resource no longer exists.
-const NOT_FOUND: [&str; 5] =
-    ["InvalidInstanceID.NotFound", "InvalidVolume.NotFound", "InvalidAllocationID.NotFound", "DBInstanceNotFound", "DBInstanceNotFoundFault"];
+const NOT_FOUND: [&str; 5] = [
+    "InvalidInstanceID.NotFound",
+    "InvalidVolume.NotFound",
+    "InvalidAllocationID.NotFound",
+    "DBInstanceNotFound",
+    "DBInstanceNotFoundFault",
+];
 
 /// The final snapshot's name: `costbot-final-<db>-<yyyymmddhhmm>` (UTC).
 pub fn final_snapshot_id(db: &str, now: NaiveDateTime) -> String {
@@ -74,7 +79,12 @@ pub fn final_snapshot_id(db: &str, now: NaiveDateTime) -> String {
 }
 
 /// How an EC2 call with a dry-run flag ended: done, dry run confirmed, or an error.
-fn ec2_outcome<T, E, R>(call: &str, r: &ResourceRef, result: Result<T, SdkError<E, R>>, new_state: impl FnOnce(T) -> String) -> Result<ActOutcome>
+fn ec2_outcome<T, E, R>(
+    call: &str,
+    r: &ResourceRef,
+    result: Result<T, SdkError<E, R>>,
+    new_state: impl FnOnce(T) -> String,
+) -> Result<ActOutcome>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: Debug + Send + Sync + 'static,
@@ -106,14 +116,17 @@ impl AwsInventory {
                     Err(e) if code(&e).is_some_and(|c| NOT_FOUND.contains(&c)) => return Ok(None),
                     other => other.map_err(|e| sdk_error("ec2:DescribeInstances", e))?,
                 };
-                let Some(instance) = found.reservations().iter().flat_map(|x| x.instances()).next().cloned() else { return Ok(None) };
+                let Some(instance) = found.reservations().iter().flat_map(|x| x.instances()).next().cloned() else {
+                    return Ok(None);
+                };
                 let attached = client
                     .describe_volumes()
                     .filters(aws_sdk_ec2::types::Filter::builder().name("attachment.instance-id").values(&r.id).build())
                     .send()
                     .await
                     .map_err(|e| sdk_error("ec2:DescribeVolumes", e))?;
-                let volumes: Vec<Resource> = attached.volumes().iter().filter_map(|v| self.volume(account, region, v)).collect();
+                let volumes: Vec<Resource> =
+                    attached.volumes().iter().filter_map(|v| self.volume(account, region, v)).collect();
                 Ok(self.instance(account, region, &instance, &self.storage_by_instance(&volumes)))
             }
             ResourceKind::EbsVolume => {
@@ -131,10 +144,12 @@ impl AwsInventory {
                 Ok(found.addresses().first().and_then(|a| self.address(account, region, a)))
             }
             ResourceKind::RdsInstance => {
-                let found = match self.rds(account, region)?.describe_db_instances().db_instance_identifier(&r.id).send().await {
-                    Err(e) if code(&e).is_some_and(|c| NOT_FOUND.contains(&c)) => return Ok(None),
-                    other => other.map_err(|e| sdk_error("rds:DescribeDBInstances", e))?,
-                };
+                let found =
+                    match self.rds(account, region)?.describe_db_instances().db_instance_identifier(&r.id).send().await
+                    {
+                        Err(e) if code(&e).is_some_and(|c| NOT_FOUND.contains(&c)) => return Ok(None),
+                        other => other.map_err(|e| sdk_error("rds:DescribeDBInstances", e))?,
+                    };
                 Ok(found.db_instances().first().and_then(|d| self.database(account, region, d)))
             }
         }
@@ -144,11 +159,13 @@ impl AwsInventory {
         let (account, region) = (&r.account, r.region.as_str());
         match (r.kind, action) {
             (ResourceKind::Ec2Instance, Action::StopInstance) => {
-                let result = self.ec2(account, region)?.stop_instances().instance_ids(&r.id).dry_run(dry_run).send().await;
+                let result =
+                    self.ec2(account, region)?.stop_instances().instance_ids(&r.id).dry_run(dry_run).send().await;
                 ec2_outcome("ec2:StopInstances", r, result, |o| state_change_name(o.stopping_instances()))
             }
             (ResourceKind::Ec2Instance, Action::TerminateInstance) => {
-                let result = self.ec2(account, region)?.terminate_instances().instance_ids(&r.id).dry_run(dry_run).send().await;
+                let result =
+                    self.ec2(account, region)?.terminate_instances().instance_ids(&r.id).dry_run(dry_run).send().await;
                 ec2_outcome("ec2:TerminateInstances", r, result, |o| state_change_name(o.terminating_instances()))
             }
             (ResourceKind::EbsVolume, Action::DeleteVolume) => {
@@ -156,10 +173,13 @@ impl AwsInventory {
                 ec2_outcome("ec2:DeleteVolume", r, result, |_| "deleted".to_string())
             }
             (ResourceKind::ElasticIp, Action::ReleaseAddress) => {
-                let result = self.ec2(account, region)?.release_address().allocation_id(&r.id).dry_run(dry_run).send().await;
+                let result =
+                    self.ec2(account, region)?.release_address().allocation_id(&r.id).dry_run(dry_run).send().await;
                 ec2_outcome("ec2:ReleaseAddress", r, result, |_| "released".to_string())
             }
-            (ResourceKind::RdsInstance, Action::StopDatabase | Action::DeleteDatabaseWithSnapshot) => self.act_on_database(r, action, dry_run).await,
+            (ResourceKind::RdsInstance, Action::StopDatabase | Action::DeleteDatabaseWithSnapshot) => {
+                self.act_on_database(r, action, dry_run).await
+            }
             (kind, action) => bail!("cannot {} a {}", action.verb(), kind.as_str()),
         }
     }
@@ -174,10 +194,17 @@ impl AwsInventory {
                 _ => format!("would delete db {} (now {}) after a final snapshot {snapshot}", r.id, current.state),
             };
             // Say plainly what was and was not checked, since RDS cannot confirm permissions.
-            return Ok(ActOutcome::DryRun { detail: format!("{what}; RDS has no dry-run flag, so only its existence was checked") });
+            return Ok(ActOutcome::DryRun {
+                detail: format!("{what}; RDS has no dry-run flag, so only its existence was checked"),
+            });
         }
         let database = if action == Action::StopDatabase {
-            let out = client.stop_db_instance().db_instance_identifier(&r.id).send().await.map_err(|e| sdk_error("rds:StopDBInstance", e))?;
+            let out = client
+                .stop_db_instance()
+                .db_instance_identifier(&r.id)
+                .send()
+                .await
+                .map_err(|e| sdk_error("rds:StopDBInstance", e))?;
             out.db_instance().cloned()
         } else {
             let out = client
@@ -190,7 +217,8 @@ impl AwsInventory {
                 .map_err(|e| sdk_error("rds:DeleteDBInstance", e))?;
             out.db_instance().cloned()
         };
-        let new_state = database.and_then(|d| d.db_instance_status().map(str::to_string)).unwrap_or_else(|| "unknown".to_string());
+        let new_state =
+            database.and_then(|d| d.db_instance_status().map(str::to_string)).unwrap_or_else(|| "unknown".to_string());
         Ok(ActOutcome::Done { new_state })
     }
 }

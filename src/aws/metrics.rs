@@ -69,8 +69,16 @@ pub(super) async fn activity(client: &Client, r: &ResourceRef, days: u32, now: N
     let mut activity = Activity { days, ..Activity::default() };
     match r.kind {
         ResourceKind::Ec2Instance => {
-            let q = |metric, period, statistic| Query { namespace: "AWS/EC2", metric, dimension: "InstanceId", id: &r.id, period, statistic };
-            activity.max_cpu_percent = max(&values(client, q("CPUUtilization", HOUR, Statistic::Average), start, now).await?);
+            let q = |metric, period, statistic| Query {
+                namespace: "AWS/EC2",
+                metric,
+                dimension: "InstanceId",
+                id: &r.id,
+                period,
+                statistic,
+            };
+            activity.max_cpu_percent =
+                max(&values(client, q("CPUUtilization", HOUR, Statistic::Average), start, now).await?);
             let inbound = values(client, q("NetworkIn", DAY, Statistic::Sum), start, now).await?;
             let outbound = values(client, q("NetworkOut", DAY, Statistic::Sum), start, now).await?;
             // Bytes are whole numbers; summing per-day sums as f64 is exact far beyond any
@@ -81,7 +89,14 @@ pub(super) async fn activity(client: &Client, r: &ResourceRef, days: u32, now: N
             }
         }
         ResourceKind::RdsInstance => {
-            let q = Query { namespace: "AWS/RDS", metric: "DatabaseConnections", dimension: "DBInstanceIdentifier", id: &r.id, period: HOUR, statistic: Statistic::Maximum };
+            let q = Query {
+                namespace: "AWS/RDS",
+                metric: "DatabaseConnections",
+                dimension: "DBInstanceIdentifier",
+                id: &r.id,
+                period: HOUR,
+                statistic: Statistic::Maximum,
+            };
             activity.max_db_connections = max(&values(client, q, start, now).await?);
         }
         ResourceKind::EbsVolume | ResourceKind::ElasticIp => {}

@@ -27,9 +27,8 @@ pub async fn base_config(aws: &AwsConfig) -> SdkConfig {
     }
     .with_max_attempts(aws.max_attempts)
     .with_initial_backoff(Duration::from_millis(200));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(aws.region.clone()))
-        .retry_config(retry);
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(aws.region.clone())).retry_config(retry);
     if let Some(url) = &aws.endpoint_url {
         loader = loader.endpoint_url(url);
     }
@@ -43,12 +42,13 @@ pub async fn account_config(base: &SdkConfig, account: &AccountConfig) -> Result
     let Some(role) = &account.role_arn else {
         return Ok(base.clone());
     };
-    let mut builder = AssumeRoleProvider::builder(role.as_str())
-        .session_name("costbot")
-        .configure(base);
+    let mut builder = AssumeRoleProvider::builder(role.as_str()).session_name("costbot").configure(base);
     if let Some(secret) = &account.external_id {
         builder = builder.external_id(secret.resolve()?.expose_secret());
     }
     let provider = builder.build().await;
-    Ok(base.to_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build())
+    Ok(base
+        .to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+        .build())
 }

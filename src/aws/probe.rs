@@ -120,10 +120,19 @@ pub async fn cost_explorer(sdk: &SdkConfig, today: NaiveDate) -> Probe {
     let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     let interval = DateInterval::builder().start(day(today - Duration::days(1))).end(day(today)).build();
     let Ok(interval) = interval else {
-        return Probe { permission: "ce:GetCostAndUsage", verdict: Verdict::Failed("cannot build the date interval".into()) };
+        return Probe {
+            permission: "ce:GetCostAndUsage",
+            verdict: Verdict::Failed("cannot build the date interval".into()),
+        };
     };
     let client = aws_sdk_costexplorer::Client::new(&sdk.to_builder().region(Region::new("us-east-1")).build());
-    let result = client.get_cost_and_usage().time_period(interval).granularity(Granularity::Daily).metrics("UnblendedCost").send().await;
+    let result = client
+        .get_cost_and_usage()
+        .time_period(interval)
+        .granularity(Granularity::Daily)
+        .metrics("UnblendedCost")
+        .send()
+        .await;
     verdict("ce:GetCostAndUsage", result)
 }
 
@@ -157,7 +166,10 @@ pub async fn waste_actions(sdk: &SdkConfig, region: &str) -> Vec<Probe> {
     let client = aws_sdk_ec2::Client::new(&sdk.to_builder().region(Region::new(region.to_string())).build());
     vec![
         verdict("ec2:StopInstances", client.stop_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await),
-        verdict("ec2:TerminateInstances", client.terminate_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await),
+        verdict(
+            "ec2:TerminateInstances",
+            client.terminate_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await,
+        ),
         verdict("ec2:DeleteVolume", client.delete_volume().volume_id(NO_VOLUME).dry_run(true).send().await),
         verdict("ec2:ReleaseAddress", client.release_address().allocation_id(NO_ALLOCATION).dry_run(true).send().await),
     ]

@@ -20,14 +20,22 @@ fn read(relative: &str) -> String {
 /// builder chain that starts at `client.<op>()`, `ec2.<op>()` (a client variable) or
 /// `…)?.<op>()` (a client returned by a helper).
 fn operations_sent(source: &str) -> Vec<String> {
-    let text: String = source.lines().filter(|l| !l.trim_start().starts_with("//")).flat_map(str::chars).filter(|c| !c.is_whitespace()).collect();
+    let text: String = source
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .flat_map(str::chars)
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let mut found = Vec::new();
     let mut rest = text.as_str();
     while let Some(at) = rest.find(".send()") {
         // Only the statement that sends: from its last `;` or `{`.
         let chain = &rest[..at];
         let chain = &chain[chain.rfind([';', '{']).map_or(0, |i| i + 1)..];
-        let start = ["client.", ")?.", "ec2.", "rds.", "cloudwatch."].iter().filter_map(|p| chain.rfind(p).map(|i| i + p.len())).max();
+        let start = ["client.", ")?.", "ec2.", "rds.", "cloudwatch."]
+            .iter()
+            .filter_map(|p| chain.rfind(p).map(|i| i + p.len()))
+            .max();
         if let Some(start) = start {
             let op: String = chain[start..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
             found.push(op);
@@ -57,7 +65,10 @@ fn every_operation_the_code_sends_is_listed_and_every_listed_one_is_sent() {
     let listed: BTreeSet<String> = CALLS.iter().map(|(op, _)| op.to_string()).collect();
     assert!(sent.contains("get_cost_and_usage") && sent.contains("stop_instances"), "the scan finds calls: {sent:?}");
     let unlisted: Vec<_> = sent.difference(&listed).collect();
-    assert!(unlisted.is_empty(), "add these operations and their IAM actions to aws::probe::CALLS and deploy/iam: {unlisted:?}");
+    assert!(
+        unlisted.is_empty(),
+        "add these operations and their IAM actions to aws::probe::CALLS and deploy/iam: {unlisted:?}"
+    );
     let stale: Vec<_> = listed.difference(&sent).collect();
     assert!(stale.is_empty(), "aws::probe::CALLS lists operations nothing sends: {stale:?}");
 }

@@ -39,7 +39,11 @@ pub struct Attachment {
 impl std::fmt::Debug for Attachment {
     // The bytes would drown every log line and snapshot diff; their size says enough.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Attachment").field("name", &self.name).field("alt", &self.alt).field("png_bytes", &self.png.len()).finish()
+        f.debug_struct("Attachment")
+            .field("name", &self.name)
+            .field("alt", &self.alt)
+            .field("png_bytes", &self.png.len())
+            .finish()
     }
 }
 
@@ -238,7 +242,8 @@ impl ActionRef {
             return Err(bad());
         };
         let verb = Verb::parse(verb).ok_or_else(bad)?;
-        let valid_target = !target.is_empty() && target.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let valid_target =
+            !target.is_empty() && target.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         let version = version.parse().map_err(|_| bad())?;
         if !valid_target {
             return Err(bad());
@@ -259,7 +264,12 @@ impl Message {
     /// A message of plain paragraphs, for short replies and errors.
     pub fn plain(text: impl Into<String>) -> Message {
         let text = text.into();
-        Message { fallback: text.clone(), blocks: vec![Block::Text { spans: vec![Span::Plain(text)] }], tone: Tone::Neutral, attachments: Vec::new() }
+        Message {
+            fallback: text.clone(),
+            blocks: vec![Block::Text { spans: vec![Span::Plain(text)] }],
+            tone: Tone::Neutral,
+            attachments: Vec::new(),
+        }
     }
 }
 
@@ -272,7 +282,9 @@ mod tests {
         let action = ActionRef { verb: Verb::Approve, target: "pr-0123abcd".into(), version: 3 };
         assert_eq!(action.encode(), "approve:pr-0123abcd:3");
         assert_eq!(ActionRef::decode(&action.encode()).unwrap(), action);
-        for bad in ["", "approve", "approve:x", "launch:x:1", "approve::1", "approve:x:-1", "approve:x y:1", "approve:x:1:2"] {
+        for bad in
+            ["", "approve", "approve:x", "launch:x:1", "approve::1", "approve:x:-1", "approve:x y:1", "approve:x:1:2"]
+        {
             assert!(ActionRef::decode(bad).is_err(), "{bad}");
         }
         assert!(ActionRef::decode(&format!("ack:{}:1", "a".repeat(200))).is_err());
@@ -283,7 +295,10 @@ mod tests {
         let plain = Message::plain("hello");
         assert!(!serde_json::to_string(&plain).unwrap().contains("attachments"));
         let png = vec![0x89, b'P', b'N', b'G', 0, 255];
-        let with = Message { attachments: vec![Attachment { name: "c.png".into(), alt: "▁▃█".into(), png: png.clone() }], ..plain };
+        let with = Message {
+            attachments: vec![Attachment { name: "c.png".into(), alt: "▁▃█".into(), png: png.clone() }],
+            ..plain
+        };
         let json = serde_json::to_value(&with).unwrap();
         assert_eq!(json["attachments"][0]["png"], "iVBORwD/");
         let back: Message = serde_json::from_value(json).unwrap();

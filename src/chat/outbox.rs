@@ -125,7 +125,10 @@ impl OutboxWorker {
             if let DeliveryOutcome::Failed { error } | DeliveryOutcome::Retry { error, .. } = &outcome {
                 tracing::warn!(platform = delivery.platform.as_str(), channel = %delivery.channel, thread = %delivery.thread,
                     attempts = delivery.attempts + 1, %error, "chat delivery failed");
-                crate::metrics::record_chat_error(delivery.platform.as_str(), if matches!(outcome, DeliveryOutcome::Retry { .. }) { "retry" } else { "failed" });
+                crate::metrics::record_chat_error(
+                    delivery.platform.as_str(),
+                    if matches!(outcome, DeliveryOutcome::Retry { .. }) { "retry" } else { "failed" },
+                );
             }
             self.store.finish_delivery(&delivery, &outcome, now).await?;
             attempted += 1;

@@ -92,16 +92,51 @@ struct Entry {
 }
 
 const VOCABULARY: &[Entry] = &[
-    Entry { words: &["mtd"], word: Word::Period(Period::MonthToDate), usage: "mtd", help: "month to date (the default)" },
+    Entry {
+        words: &["mtd"],
+        word: Word::Period(Period::MonthToDate),
+        usage: "mtd",
+        help: "month to date (the default)",
+    },
     Entry { words: &["today"], word: Word::Period(Period::Today), usage: "today", help: "today so far (estimated)" },
     Entry { words: &["yesterday"], word: Word::Period(Period::Yesterday), usage: "yesterday", help: "yesterday" },
-    Entry { words: &["this", "last"], word: Word::Relative, usage: "this week · last week · this month · last month · last 7d/30d/90d", help: "calendar weeks (Mon–Sun) and months, or the last N days" },
-    Entry { words: &["7d", "30d", "90d"], word: Word::Pattern, usage: "2026-10 · 2026-10-01..2026-10-15", help: "a month, or a range of days (inclusive)" },
-    Entry { words: &["by"], word: Word::By, usage: "by service|account|region|usage-type", help: "break the total down" },
+    Entry {
+        words: &["this", "last"],
+        word: Word::Relative,
+        usage: "this week · last week · this month · last month · last 7d/30d/90d",
+        help: "calendar weeks (Mon–Sun) and months, or the last N days",
+    },
+    Entry {
+        words: &["7d", "30d", "90d"],
+        word: Word::Pattern,
+        usage: "2026-10 · 2026-10-01..2026-10-15",
+        help: "a month, or a range of days (inclusive)",
+    },
+    Entry {
+        words: &["by"],
+        word: Word::By,
+        usage: "by service|account|region|usage-type",
+        help: "break the total down",
+    },
     Entry { words: &["top"], word: Word::Top, usage: "top N", help: "only the N largest (with `by`)" },
-    Entry { words: &["service=", "account="], word: Word::Filter, usage: "service=ec2 · account=prod", help: "narrow to a service (aliases: ec2, rds, s3, lambda, …) or an account (id or name)" },
-    Entry { words: &["compare", "vs"], word: Word::Compare, usage: "compare", help: "against the previous period of the same length, with deltas" },
-    Entry { words: &["forecast"], word: Word::Forecast, usage: "forecast", help: "month-end projection with a range, from stored history" },
+    Entry {
+        words: &["service=", "account="],
+        word: Word::Filter,
+        usage: "service=ec2 · account=prod",
+        help: "narrow to a service (aliases: ec2, rds, s3, lambda, …) or an account (id or name)",
+    },
+    Entry {
+        words: &["compare", "vs"],
+        word: Word::Compare,
+        usage: "compare",
+        help: "against the previous period of the same length, with deltas",
+    },
+    Entry {
+        words: &["forecast"],
+        word: Word::Forecast,
+        usage: "forecast",
+        help: "month-end projection with a range, from stored history",
+    },
     Entry { words: &["anomalies", "alerts"], word: Word::Anomalies, usage: "anomalies", help: "open cost anomalies" },
     Entry { words: &["help", "?"], word: Word::Help, usage: "help", help: "this help" },
 ];
@@ -201,13 +236,18 @@ impl Builder {
         let entry = VOCABULARY.iter().find(|e| e.words.contains(&word.as_str()));
         match entry.map(|e| e.word) {
             Some(Word::Relative) => {
-                let Some(unit) = next else { return Err(missing(&word, "`week`, `month` or a number of days like `7d`")) };
-                let period = relative(&word, &unit).ok_or_else(|| missing(&word, "`week`, `month` or a number of days like `7d`"))?;
+                let Some(unit) = next else {
+                    return Err(missing(&word, "`week`, `month` or a number of days like `7d`"));
+                };
+                let period = relative(&word, &unit)
+                    .ok_or_else(|| missing(&word, "`week`, `month` or a number of days like `7d`"))?;
                 self.set_period(period, &format!("{word} {unit}"))?;
                 Ok(2)
             }
             Some(Word::By) => {
-                let Some(g) = next.as_deref().and_then(group) else { return Err(missing("by", "service, account, region or usage-type")) };
+                let Some(g) = next.as_deref().and_then(group) else {
+                    return Err(missing("by", "service, account, region or usage-type"));
+                };
                 if self.group.replace(g).is_some() {
                     return Err(ParseError::Conflict("say `by` once".into()));
                 }
@@ -263,7 +303,13 @@ impl Builder {
                     return Err(ParseError::Conflict("`top N` needs a breakdown, e.g. `by service top 5`".into()));
                 }
                 let period = self.period.map_or(Period::MonthToDate, |(p, _)| p);
-                Ok(Command::Report(Report { period, group: self.group, top: self.top, filters: self.filters, compare: self.compare }))
+                Ok(Command::Report(Report {
+                    period,
+                    group: self.group,
+                    top: self.top,
+                    filters: self.filters,
+                    compare: self.compare,
+                }))
             }
         }
     }
@@ -319,7 +365,9 @@ fn relative(this_or_last: &str, unit: &str) -> Option<Period> {
         ("this", "month") => Some(Period::ThisMonth),
         ("last", "week") => Some(Period::LastWeek),
         ("last", "month") => Some(Period::LastMonth),
-        ("last", n) => days(n).or_else(|| n.parse().ok().filter(|n| (1..=period::MAX_DAYS).contains(n))).map(Period::LastDays),
+        ("last", n) => {
+            days(n).or_else(|| n.parse().ok().filter(|n| (1..=period::MAX_DAYS).contains(n))).map(Period::LastDays)
+        }
         _ => None,
     }
 }
@@ -368,7 +416,10 @@ pub const SERVICE_ALIASES: &[(&str, &str)] = &[
 /// Expands a known alias (case-insensitively); other values pass through unchanged.
 pub fn expand_service_alias(value: &str) -> String {
     let lower = value.to_lowercase();
-    SERVICE_ALIASES.iter().find(|(alias, _)| *alias == lower).map_or_else(|| value.to_string(), |(_, name)| name.to_string())
+    SERVICE_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == lower)
+        .map_or_else(|| value.to_string(), |(_, name)| name.to_string())
 }
 
 /// The help message, generated from the vocabulary.
@@ -378,9 +429,16 @@ pub fn help() -> Message {
         fallback: "costbot commands".to_string(),
         blocks: vec![
             Block::Header { text: "/cost: ask about spend".to_string() },
-            Block::Text { spans: vec![Span::Plain("Combine words freely, e.g. ".into()), Span::Code("/cost last month by service top 5 compare".into())] },
+            Block::Text {
+                spans: vec![
+                    Span::Plain("Combine words freely, e.g. ".into()),
+                    Span::Code("/cost last month by service top 5 compare".into()),
+                ],
+            },
             Block::Table { columns: vec!["Say".into(), "Means".into()], right_align: vec![false, false], rows },
-            Block::Context { spans: vec![Span::Plain("Answers come from costbot's store; they never wait on AWS.".into())] },
+            Block::Context {
+                spans: vec![Span::Plain("Answers come from costbot's store; they never wait on AWS.".into())],
+            },
         ],
         tone: Tone::Neutral,
         attachments: Vec::new(),

@@ -13,7 +13,10 @@ fn report(text: &str) -> Report {
 
 #[test]
 fn the_default_is_month_to_date() {
-    assert_eq!(report(""), Report { period: Period::MonthToDate, group: None, top: None, filters: Filters::default(), compare: false });
+    assert_eq!(
+        report(""),
+        Report { period: Period::MonthToDate, group: None, top: None, filters: Filters::default(), compare: false }
+    );
 }
 
 #[test]
@@ -60,7 +63,10 @@ fn other_commands_parse() {
     assert_eq!(parse("anomalies"), Ok(Command::Anomalies));
     assert_eq!(
         parse("forecast service=rds"),
-        Ok(Command::Forecast(Filters { services: vec!["Amazon Relational Database Service".into()], accounts: vec![] }))
+        Ok(Command::Forecast(Filters {
+            services: vec!["Amazon Relational Database Service".into()],
+            accounts: vec![]
+        }))
     );
 }
 

@@ -71,7 +71,8 @@ impl AnomalyConfig {
     /// `account/*` for the account total).
     pub fn threshold_set(&self) -> crate::domain::anomaly::ThresholdSet {
         use crate::domain::anomaly::{ThresholdSet, Thresholds};
-        let default = Thresholds { min_impact: self.min_impact.0, min_percent: self.min_percent.0, min_score: self.min_score };
+        let default =
+            Thresholds { min_impact: self.min_impact.0, min_percent: self.min_percent.0, min_score: self.min_score };
         let overrides = self
             .overrides
             .iter()
@@ -88,4 +89,3 @@ impl AnomalyConfig {
         ThresholdSet { default, overrides }
     }
 }
-

@@ -21,7 +21,11 @@ pub struct ApprovalsConfig {
 
 impl Default for ApprovalsConfig {
     fn default() -> Self {
-        ApprovalsConfig { expiry_hours: 24, two_approvers_above: ExactDecimal(rust_decimal::Decimal::new(500, 0)), dry_run: true }
+        ApprovalsConfig {
+            expiry_hours: 24,
+            two_approvers_above: ExactDecimal(rust_decimal::Decimal::new(500, 0)),
+            dry_run: true,
+        }
     }
 }
 

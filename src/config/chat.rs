@@ -75,8 +75,11 @@ impl DiscordConfig {
 
     /// The application id as a number, with an error naming the key.
     pub fn application_id(&self) -> anyhow::Result<u64> {
-        let text = self.application_id.as_deref().ok_or_else(|| anyhow::anyhow!("discord.application_id is not set"))?;
-        text.trim().parse().map_err(|_| anyhow::anyhow!("discord.application_id `{text}` is not a Discord id (digits only)"))
+        let text =
+            self.application_id.as_deref().ok_or_else(|| anyhow::anyhow!("discord.application_id is not set"))?;
+        text.trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("discord.application_id `{text}` is not a Discord id (digits only)"))
     }
 }
 
@@ -165,4 +168,3 @@ impl ChannelConfig {
         }
     }
 }
-

@@ -58,10 +58,11 @@ impl DigestConfig {
         }
         let text = channel.digest_schedule.clone().unwrap_or_else(|| self.schedule.clone());
         let zone = channel.digest_timezone.as_deref().unwrap_or(&self.timezone);
-        let cron = crate::scheduler::parse_cron(&text).with_context(|| format!("channel {}: digest schedule", channel.id))?;
-        let tz: Tz = zone
-            .parse()
-            .map_err(|_| anyhow::anyhow!("channel {}: `{zone}` is not an IANA time zone (e.g. `Europe/Berlin`)", channel.id))?;
+        let cron =
+            crate::scheduler::parse_cron(&text).with_context(|| format!("channel {}: digest schedule", channel.id))?;
+        let tz: Tz = zone.parse().map_err(|_| {
+            anyhow::anyhow!("channel {}: `{zone}` is not an IANA time zone (e.g. `Europe/Berlin`)", channel.id)
+        })?;
         Ok(Some(DigestSchedule { cron, text, tz }))
     }
 

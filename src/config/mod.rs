@@ -24,10 +24,10 @@ mod web;
 
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
 pub use approvals::ApprovalsConfig;
+pub use chat::{ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, SlackConfig, SlackMode};
 pub use digest::{DigestConfig, DigestSchedule};
 pub use waste::WasteConfig;
 pub use web::WebConfig;
-pub use chat::{ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, SlackConfig, SlackMode};
 
 /// The whole configuration.
 #[derive(Debug, Deserialize, Default)]
@@ -219,8 +219,9 @@ impl SecretRef {
     /// Reads the secret now, with an error naming where it looked (never the value).
     pub fn resolve(&self) -> Result<SecretString> {
         let value = match self {
-            SecretRef::Env { env } => std::env::var(env)
-                .with_context(|| format!("environment variable {env} is not set"))?,
+            SecretRef::Env { env } => {
+                std::env::var(env).with_context(|| format!("environment variable {env} is not set"))?
+            }
             SecretRef::File { file } => std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read secret file {}", file.display()))?
                 .trim_end_matches(['\n', '\r'])
@@ -242,12 +243,12 @@ impl Config {
         }
         // Only keys with a section separator are configuration, so unrelated variables such
         // as COSTBOT_CONFIG or COSTBOT_LOG are not mistaken for unknown keys.
-        let env = Env::prefixed("COSTBOT_").filter_map(|key| {
-            key.as_str().contains("__").then(|| key.as_str().replace("__", ".").into())
-        });
-        let config: Config = figment.merge(env).extract().map_err(|e| {
-            anyhow::anyhow!("invalid configuration: {}", e.to_string().replace("default.", ""))
-        })?;
+        let env = Env::prefixed("COSTBOT_")
+            .filter_map(|key| key.as_str().contains("__").then(|| key.as_str().replace("__", ".").into()));
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}", e.to_string().replace("default.", "")))?;
         config.validate()?;
         Ok(config)
     }
@@ -342,10 +343,7 @@ impl Config {
 
     /// The configured account with this id, or an error naming it.
     pub fn account(&self, id: &AccountId) -> Result<&AccountConfig> {
-        self.accounts
-            .iter()
-            .find(|a| &a.id == id)
-            .with_context(|| format!("account {id} is not in the configuration"))
+        self.accounts.iter().find(|a| &a.id == id).with_context(|| format!("account {id} is not in the configuration"))
     }
 
     /// A redacted, human-readable summary for `costbot config check`.

@@ -37,7 +37,13 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { enabled: false, token: None, token_user: "web".to_string(), user_header: None, demo_users: Vec::new() }
+        WebConfig {
+            enabled: false,
+            token: None,
+            token_user: "web".to_string(),
+            user_header: None,
+            demo_users: Vec::new(),
+        }
     }
 }
 
@@ -84,13 +90,17 @@ mod tests {
         assert!(Config::from_toml("[web]\nenabled = true\nuser_header = \"X-Forwarded-User\"\n").is_ok());
         let err = Config::from_toml("[web]\nenabled = true\nuser_header = \"bad header\"\n").unwrap_err();
         assert!(err.to_string().contains("bad header"), "{err}");
-        assert!(Config::from_toml("[web]\ndemo_users = [\"me\"]\n").is_err(), "the demo's open access cannot come from a file");
+        assert!(
+            Config::from_toml("[web]\ndemo_users = [\"me\"]\n").is_err(),
+            "the demo's open access cannot come from a file"
+        );
     }
 
     #[test]
     fn a_short_token_is_refused() {
         std::env::set_var("COSTBOT_TEST_WEB_SHORT_TOKEN", "short");
-        let err = Config::from_toml("[web]\nenabled = true\ntoken = { env = \"COSTBOT_TEST_WEB_SHORT_TOKEN\" }\n").unwrap_err();
+        let err = Config::from_toml("[web]\nenabled = true\ntoken = { env = \"COSTBOT_TEST_WEB_SHORT_TOKEN\" }\n")
+            .unwrap_err();
         assert!(format!("{err:#}").contains("at least 16"), "{err:#}");
     }
 }

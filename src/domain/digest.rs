@@ -166,7 +166,8 @@ fn movers(by_service: &BTreeMap<(&str, NaiveDate), Money>, day: NaiveDate, befor
     if !has(day) || !has(before) {
         return Vec::new();
     }
-    let services: BTreeSet<&str> = by_service.keys().filter(|(_, d)| *d == day || *d == before).map(|(s, _)| *s).collect();
+    let services: BTreeSet<&str> =
+        by_service.keys().filter(|(_, d)| *d == day || *d == before).map(|(s, _)| *s).collect();
     let mut list: Vec<Mover> = services
         .into_iter()
         .map(|s| Mover {
@@ -183,7 +184,11 @@ fn movers(by_service: &BTreeMap<(&str, NaiveDate), Money>, day: NaiveDate, befor
 
 /// The chart: the [`CHART_SERVICES`] biggest services over the window, and the rest as
 /// "Other", day by day.
-fn chart(totals: &BTreeMap<NaiveDate, Money>, by_service: &BTreeMap<(&str, NaiveDate), Money>, day: NaiveDate) -> Chart {
+fn chart(
+    totals: &BTreeMap<NaiveDate, Money>,
+    by_service: &BTreeMap<(&str, NaiveDate), Money>,
+    day: NaiveDate,
+) -> Chart {
     let first = day - Days::new(CHART_DAYS - 1);
     let days: Vec<NaiveDate> = first.iter_days().take(CHART_DAYS as usize).collect();
     let mut window_totals: BTreeMap<&str, Money> = BTreeMap::new();
@@ -200,14 +205,19 @@ fn chart(totals: &BTreeMap<NaiveDate, Money>, by_service: &BTreeMap<(&str, Naive
         .iter()
         .map(|s| ChartSeries {
             label: s.to_string(),
-            values: days.iter().map(|d| totals.get(d).map(|_| by_service.get(&(*s, *d)).copied().unwrap_or(Money::ZERO))).collect(),
+            values: days
+                .iter()
+                .map(|d| totals.get(d).map(|_| by_service.get(&(*s, *d)).copied().unwrap_or(Money::ZERO)))
+                .collect(),
         })
         .collect();
     if ranked.len() > top.len() {
         let values = days
             .iter()
             .zip(&day_totals)
-            .map(|(d, total)| total.map(|t| t - top.iter().filter_map(|s| by_service.get(&(*s, *d))).copied().sum::<Money>()))
+            .map(|(d, total)| {
+                total.map(|t| t - top.iter().filter_map(|s| by_service.get(&(*s, *d))).copied().sum::<Money>())
+            })
             .collect();
         series.push(ChartSeries { label: "Other".into(), values });
     }

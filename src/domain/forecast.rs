@@ -68,7 +68,11 @@ pub fn month_end(today: NaiveDate, daily: &[(NaiveDate, Money)]) -> Option<Forec
     let mut seen = 0;
     for (day, amount) in daily.iter().filter(|(d, _)| complete(d) && *d >= history_start) {
         seen += 1;
-        if is_weekend(*day) { weekend.push(*amount) } else { weekday.push(*amount) }
+        if is_weekend(*day) {
+            weekend.push(*amount)
+        } else {
+            weekday.push(*amount)
+        }
     }
     if seen < MIN_HISTORY_DAYS {
         return None;
@@ -115,7 +119,10 @@ mod tests {
         let f = month_end(d("2026-11-25"), &daily).unwrap();
         // 24 complete days in November plus 6 left (25th to 30th): 30 days at $100.10.
         assert_eq!(f.actual, Money::parse("2402.40").unwrap());
-        assert_eq!((f.projected, f.low, f.high), (Money::parse("3003").unwrap(), Money::parse("3003").unwrap(), Money::parse("3003").unwrap()));
+        assert_eq!(
+            (f.projected, f.low, f.high),
+            (Money::parse("3003").unwrap(), Money::parse("3003").unwrap(), Money::parse("3003").unwrap())
+        );
         assert_eq!(f.days_left, 6);
     }
 
@@ -131,7 +138,13 @@ mod tests {
 
     #[test]
     fn the_range_brackets_noisy_days_and_todays_partial_is_ignored() {
-        let noisy = |x: NaiveDate| match x.day() % 5 { 0 => "80", 1 => "90", 2 => "100", 3 => "110", _ => "120" };
+        let noisy = |x: NaiveDate| match x.day() % 5 {
+            0 => "80",
+            1 => "90",
+            2 => "100",
+            3 => "110",
+            _ => "120",
+        };
         let mut daily = series("2026-10-20", "2026-11-24", noisy);
         daily.push((d("2026-11-25"), Money::parse("3").unwrap()));
         let f = month_end(d("2026-11-25"), &daily).unwrap();

@@ -79,7 +79,8 @@ impl AnomalyId {
     /// `an-` and 16 hex digits of a 64-bit FNV-1a hash of the key and start.
     pub fn derive(key: &SeriesKey, start: NaiveDateTime) -> AnomalyId {
         let text = format!("{key}|{start}");
-        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let hash =
+            text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
         AnomalyId(format!("an-{hash:016x}"))
     }
 }
@@ -192,7 +193,10 @@ impl Anomaly {
         let old = self.impact.as_decimal().abs();
         let new = finding.impact.abs();
         let moved = if old.is_zero() { !new.is_zero() } else { (new - old).abs() * Decimal::from(10) >= old };
-        self.severity != finding.severity || self.kind != finding.kind || (self.provisional && !finding.provisional) || moved
+        self.severity != finding.severity
+            || self.kind != finding.kind
+            || (self.provisional && !finding.provisional)
+            || moved
     }
 }
 
@@ -278,7 +282,6 @@ pub fn reconcile(open: &[Anomaly], findings: &[(SeriesKey, Finding)], now: Naive
     }
     changes
 }
-
 
 /// Share of a total-level anomaly's impact that a more specific anomaly must explain for the
 /// total-level one to be left unannounced.
@@ -398,7 +401,10 @@ mod tests {
     fn key(service: &str) -> SeriesKey {
         SeriesKey {
             granularity: Granularity::Daily,
-            scope: Scope::Service { account: AccountId::parse("123456789012").unwrap(), service: ServiceName::parse(service).unwrap() },
+            scope: Scope::Service {
+                account: AccountId::parse("123456789012").unwrap(),
+                service: ServiceName::parse(service).unwrap(),
+            },
         }
     }
 
@@ -442,28 +448,56 @@ mod tests {
 
     #[test]
     fn the_same_anomaly_next_run_is_not_announced_again() {
-        let a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21")));
-        let changes = reconcile(&[a.clone()], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 305, Severity::High))], at("2026-11-21"));
+        let a = opened(&reconcile(
+            &[],
+            &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))],
+            at("2026-11-21"),
+        ));
+        let changes = reconcile(
+            &[a.clone()],
+            &[(key("EC2"), finding("2026-11-20", "2026-11-20", 305, Severity::High))],
+            at("2026-11-21"),
+        );
         assert!(changes.is_empty(), "{changes:?}");
         // Re-scoring moved the start by a day: still the same incident.
-        let moved = reconcile(&[a], &[(key("EC2"), finding("2026-11-19", "2026-11-20", 310, Severity::High))], at("2026-11-21"));
+        let moved = reconcile(
+            &[a],
+            &[(key("EC2"), finding("2026-11-19", "2026-11-20", 310, Severity::High))],
+            at("2026-11-21"),
+        );
         assert!(moved.iter().all(|c| !matches!(c, Change::Opened(_))), "{moved:?}");
     }
 
     #[test]
     fn growth_updates_in_place_and_a_quiet_extension_does_not_ping() {
-        let a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21")));
-        let grown = reconcile(&[a.clone()], &[(key("EC2"), finding("2026-11-20", "2026-11-21", 900, Severity::Critical))], at("2026-11-22"));
+        let a = opened(&reconcile(
+            &[],
+            &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))],
+            at("2026-11-21"),
+        ));
+        let grown = reconcile(
+            &[a.clone()],
+            &[(key("EC2"), finding("2026-11-20", "2026-11-21", 900, Severity::Critical))],
+            at("2026-11-22"),
+        );
         let Change::Updated(updated) = &grown[0] else { panic!("{grown:?}") };
         assert_eq!((updated.id.clone(), updated.version, updated.severity), (a.id.clone(), 2, Severity::Critical));
-        let longer = reconcile(&[a.clone()], &[(key("EC2"), finding("2026-11-20", "2026-11-21", 310, Severity::High))], at("2026-11-22"));
+        let longer = reconcile(
+            &[a.clone()],
+            &[(key("EC2"), finding("2026-11-20", "2026-11-21", 310, Severity::High))],
+            at("2026-11-22"),
+        );
         let Change::Extended(extended) = &longer[0] else { panic!("{longer:?}") };
         assert_eq!((extended.version, extended.end), (1, at("2026-11-21")));
     }
 
     #[test]
     fn an_anomaly_that_is_no_longer_found_resolves() {
-        let a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21")));
+        let a = opened(&reconcile(
+            &[],
+            &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))],
+            at("2026-11-21"),
+        ));
         let changes = reconcile(&[a.clone()], &[], at("2026-11-23"));
         let Change::Resolved(r) = &changes[0] else { panic!("{changes:?}") };
         assert_eq!((r.status, r.version, r.resolved_at), (Status::Resolved, 2, Some(at("2026-11-23"))));
@@ -471,17 +505,33 @@ mod tests {
 
     #[test]
     fn a_run_older_than_the_anomaly_neither_resolves_nor_rewinds_it() {
-        let a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21")));
+        let a = opened(&reconcile(
+            &[],
+            &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))],
+            at("2026-11-21"),
+        ));
         assert!(reconcile(&[a.clone()], &[], at("2026-10-26")).is_empty(), "a replay from October resolves nothing");
-        let stale = reconcile(&[a.clone()], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 900, Severity::Critical))], at("2026-11-20"));
+        let stale = reconcile(
+            &[a.clone()],
+            &[(key("EC2"), finding("2026-11-20", "2026-11-20", 900, Severity::Critical))],
+            at("2026-11-20"),
+        );
         assert!(stale.is_empty(), "{stale:?}");
         assert!(!reconcile(&[a], &[], at("2026-11-23")).is_empty(), "a newer run still resolves it");
     }
 
     #[test]
     fn a_later_separate_incident_on_the_same_series_opens_anew() {
-        let a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-01", "2026-11-01", 300, Severity::High))], at("2026-11-02")));
-        let changes = reconcile(&[a], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21"));
+        let a = opened(&reconcile(
+            &[],
+            &[(key("EC2"), finding("2026-11-01", "2026-11-01", 300, Severity::High))],
+            at("2026-11-02"),
+        ));
+        let changes = reconcile(
+            &[a],
+            &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))],
+            at("2026-11-21"),
+        );
         assert!(changes.iter().any(|c| matches!(c, Change::Opened(_))));
         assert!(changes.iter().any(|c| matches!(c, Change::Resolved(_))));
     }
@@ -489,7 +539,8 @@ mod tests {
     #[test]
     fn a_total_explained_by_one_service_is_not_announced_twice() {
         let account = AccountId::parse("123456789012").unwrap();
-        let total_key = SeriesKey { granularity: Granularity::Daily, scope: Scope::Account { account: account.clone() } };
+        let total_key =
+            SeriesKey { granularity: Granularity::Daily, scope: Scope::Account { account: account.clone() } };
         let org_key = SeriesKey { granularity: Granularity::Daily, scope: Scope::Organisation };
         let findings = vec![
             (key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High)),
@@ -510,7 +561,11 @@ mod tests {
 
     #[test]
     fn mutes_expire() {
-        let mut a = opened(&reconcile(&[], &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21")));
+        let mut a = opened(&reconcile(
+            &[],
+            &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))],
+            at("2026-11-21"),
+        ));
         a.muted_until = Some((Mark { by: "U1".into(), at: at("2026-11-21") }, at("2026-11-28")));
         assert!(a.is_muted(at("2026-11-27")));
         assert!(!a.is_muted(at("2026-11-28")));

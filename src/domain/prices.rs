@@ -69,40 +69,103 @@ pub struct PriceTable {
 
 /// EC2 Linux on-demand, us-east-1, USD per hour.
 const EC2_HOURLY: &[(&str, &str)] = &[
-    ("t3.nano", "0.0052"), ("t3.micro", "0.0104"), ("t3.small", "0.0208"), ("t3.medium", "0.0416"),
-    ("t3.large", "0.0832"), ("t3.xlarge", "0.1664"), ("t3.2xlarge", "0.3328"),
-    ("t4g.nano", "0.0042"), ("t4g.micro", "0.0084"), ("t4g.small", "0.0168"), ("t4g.medium", "0.0336"),
-    ("t4g.large", "0.0672"), ("t4g.xlarge", "0.1344"), ("t4g.2xlarge", "0.2688"),
-    ("m5.large", "0.096"), ("m5.xlarge", "0.192"), ("m5.2xlarge", "0.384"), ("m5.4xlarge", "0.768"),
-    ("m6i.large", "0.096"), ("m6i.xlarge", "0.192"), ("m6i.2xlarge", "0.384"), ("m6i.4xlarge", "0.768"),
-    ("m7g.large", "0.0816"), ("m7g.xlarge", "0.1632"), ("m7g.2xlarge", "0.3264"), ("m7g.4xlarge", "0.6528"),
-    ("c5.large", "0.085"), ("c5.xlarge", "0.17"), ("c5.2xlarge", "0.34"), ("c5.4xlarge", "0.68"),
-    ("c6i.large", "0.085"), ("c6i.xlarge", "0.17"), ("c6i.2xlarge", "0.34"), ("c6i.4xlarge", "0.68"),
-    ("r5.large", "0.126"), ("r5.xlarge", "0.252"), ("r5.2xlarge", "0.504"), ("r5.4xlarge", "1.008"),
-    ("r6i.large", "0.126"), ("r6i.xlarge", "0.252"), ("r6i.2xlarge", "0.504"), ("r6i.4xlarge", "1.008"),
-    ("p3.2xlarge", "3.06"), ("p3.8xlarge", "12.24"), ("p3.16xlarge", "24.48"),
+    ("t3.nano", "0.0052"),
+    ("t3.micro", "0.0104"),
+    ("t3.small", "0.0208"),
+    ("t3.medium", "0.0416"),
+    ("t3.large", "0.0832"),
+    ("t3.xlarge", "0.1664"),
+    ("t3.2xlarge", "0.3328"),
+    ("t4g.nano", "0.0042"),
+    ("t4g.micro", "0.0084"),
+    ("t4g.small", "0.0168"),
+    ("t4g.medium", "0.0336"),
+    ("t4g.large", "0.0672"),
+    ("t4g.xlarge", "0.1344"),
+    ("t4g.2xlarge", "0.2688"),
+    ("m5.large", "0.096"),
+    ("m5.xlarge", "0.192"),
+    ("m5.2xlarge", "0.384"),
+    ("m5.4xlarge", "0.768"),
+    ("m6i.large", "0.096"),
+    ("m6i.xlarge", "0.192"),
+    ("m6i.2xlarge", "0.384"),
+    ("m6i.4xlarge", "0.768"),
+    ("m7g.large", "0.0816"),
+    ("m7g.xlarge", "0.1632"),
+    ("m7g.2xlarge", "0.3264"),
+    ("m7g.4xlarge", "0.6528"),
+    ("c5.large", "0.085"),
+    ("c5.xlarge", "0.17"),
+    ("c5.2xlarge", "0.34"),
+    ("c5.4xlarge", "0.68"),
+    ("c6i.large", "0.085"),
+    ("c6i.xlarge", "0.17"),
+    ("c6i.2xlarge", "0.34"),
+    ("c6i.4xlarge", "0.68"),
+    ("r5.large", "0.126"),
+    ("r5.xlarge", "0.252"),
+    ("r5.2xlarge", "0.504"),
+    ("r5.4xlarge", "1.008"),
+    ("r6i.large", "0.126"),
+    ("r6i.xlarge", "0.252"),
+    ("r6i.2xlarge", "0.504"),
+    ("r6i.4xlarge", "1.008"),
+    ("p3.2xlarge", "3.06"),
+    ("p3.8xlarge", "12.24"),
+    ("p3.16xlarge", "24.48"),
     ("p4d.24xlarge", "32.7726"),
-    ("g5.xlarge", "1.006"), ("g5.2xlarge", "1.212"), ("g5.4xlarge", "1.624"),
+    ("g5.xlarge", "1.006"),
+    ("g5.2xlarge", "1.212"),
+    ("g5.4xlarge", "1.624"),
 ];
 
 /// EBS, us-east-1, USD per GiB-month (provisioned IOPS and throughput are not included).
-const EBS_GIB_MONTH: &[(&str, &str)] =
-    &[("gp2", "0.10"), ("gp3", "0.08"), ("io1", "0.125"), ("io2", "0.125"), ("st1", "0.045"), ("sc1", "0.015"), ("standard", "0.05")];
+const EBS_GIB_MONTH: &[(&str, &str)] = &[
+    ("gp2", "0.10"),
+    ("gp3", "0.08"),
+    ("io1", "0.125"),
+    ("io2", "0.125"),
+    ("st1", "0.045"),
+    ("sc1", "0.015"),
+    ("standard", "0.05"),
+];
 
 /// RDS for MySQL single-AZ on-demand, us-east-1, USD per hour.
 const RDS_HOURLY: &[(&str, &str)] = &[
-    ("db.t3.micro", "0.017"), ("db.t3.small", "0.034"), ("db.t3.medium", "0.068"), ("db.t3.large", "0.136"),
-    ("db.t3.xlarge", "0.272"), ("db.t3.2xlarge", "0.544"),
-    ("db.t4g.micro", "0.016"), ("db.t4g.small", "0.032"), ("db.t4g.medium", "0.065"), ("db.t4g.large", "0.129"),
-    ("db.t4g.xlarge", "0.258"), ("db.t4g.2xlarge", "0.516"),
-    ("db.m5.large", "0.171"), ("db.m5.xlarge", "0.342"), ("db.m5.2xlarge", "0.684"), ("db.m5.4xlarge", "1.368"),
-    ("db.m6g.large", "0.152"), ("db.m6g.xlarge", "0.304"), ("db.m6g.2xlarge", "0.608"), ("db.m6g.4xlarge", "1.216"),
-    ("db.r5.large", "0.24"), ("db.r5.xlarge", "0.48"), ("db.r5.2xlarge", "0.96"), ("db.r5.4xlarge", "1.92"),
-    ("db.r6g.large", "0.215"), ("db.r6g.xlarge", "0.43"), ("db.r6g.2xlarge", "0.86"), ("db.r6g.4xlarge", "1.72"),
+    ("db.t3.micro", "0.017"),
+    ("db.t3.small", "0.034"),
+    ("db.t3.medium", "0.068"),
+    ("db.t3.large", "0.136"),
+    ("db.t3.xlarge", "0.272"),
+    ("db.t3.2xlarge", "0.544"),
+    ("db.t4g.micro", "0.016"),
+    ("db.t4g.small", "0.032"),
+    ("db.t4g.medium", "0.065"),
+    ("db.t4g.large", "0.129"),
+    ("db.t4g.xlarge", "0.258"),
+    ("db.t4g.2xlarge", "0.516"),
+    ("db.m5.large", "0.171"),
+    ("db.m5.xlarge", "0.342"),
+    ("db.m5.2xlarge", "0.684"),
+    ("db.m5.4xlarge", "1.368"),
+    ("db.m6g.large", "0.152"),
+    ("db.m6g.xlarge", "0.304"),
+    ("db.m6g.2xlarge", "0.608"),
+    ("db.m6g.4xlarge", "1.216"),
+    ("db.r5.large", "0.24"),
+    ("db.r5.xlarge", "0.48"),
+    ("db.r5.2xlarge", "0.96"),
+    ("db.r5.4xlarge", "1.92"),
+    ("db.r6g.large", "0.215"),
+    ("db.r6g.xlarge", "0.43"),
+    ("db.r6g.2xlarge", "0.86"),
+    ("db.r6g.4xlarge", "1.72"),
 ];
 
 /// RDS single-AZ storage, us-east-1, USD per GiB-month.
-const RDS_STORAGE_GIB_MONTH: &[(&str, &str)] = &[("gp2", "0.115"), ("gp3", "0.115"), ("io1", "0.125"), ("standard", "0.10")];
+const RDS_STORAGE_GIB_MONTH: &[(&str, &str)] =
+    &[("gp2", "0.115"), ("gp3", "0.115"), ("io1", "0.125"), ("standard", "0.10")];
 
 /// A public IPv4 address (in use or idle), us-east-1, USD per hour.
 const ELASTIC_IP_HOURLY: &str = "0.005";
@@ -233,7 +296,11 @@ mod tests {
         assert_eq!(prices.ec2_monthly("x9z.mega"), Some(money("730.000000073")));
         assert_eq!(prices.ebs_monthly("gp3", 3), Some(money("0.21")));
         assert_eq!(prices.elastic_ip_monthly(), Money::ZERO);
-        assert_eq!(prices.ec2_monthly("t3.micro"), PriceTable::bundled().ec2_monthly("t3.micro"), "others keep the bundled price");
+        assert_eq!(
+            prices.ec2_monthly("t3.micro"),
+            PriceTable::bundled().ec2_monthly("t3.micro"),
+            "others keep the bundled price"
+        );
     }
 
     #[test]

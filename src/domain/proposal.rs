@@ -27,7 +27,8 @@ impl ProposalId {
     /// `pr-` and 16 hex digits of a 64-bit FNV-1a hash of the resource and the rule.
     pub fn derive(finding: &WasteFinding) -> ProposalId {
         let text = format!("{}|{}", finding.resource.reference, finding.rule);
-        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let hash =
+            text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
         ProposalId(format!("pr-{hash:016x}"))
     }
 }
@@ -216,7 +217,14 @@ impl Proposal {
 
     /// Applies a person's decision. `allowed` is the channel allow-list's verdict for them;
     /// `shown` is the version on the card they clicked.
-    pub fn decide(&self, by: &str, allowed: bool, decision: Decision, shown: u32, now: NaiveDateTime) -> Result<Proposal, DecisionError> {
+    pub fn decide(
+        &self,
+        by: &str,
+        allowed: bool,
+        decision: Decision,
+        shown: u32,
+        now: NaiveDateTime,
+    ) -> Result<Proposal, DecisionError> {
         if !allowed {
             return Err(DecisionError::NotAllowed);
         }

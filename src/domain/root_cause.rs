@@ -136,7 +136,8 @@ mod tests {
         rows.push(row(Dimension::UsageType, "EBS:VolumeUsage.gp3", "2026-11-05", "120"));
         rows.push(row(Dimension::UsageType, "NatGateway-Bytes", "2026-11-05", "5"));
         let ranked = rank_contributors(&rows, range("2026-11-01", "2026-11-05"), range("2026-11-05", "2026-11-06"));
-        let names: Vec<_> = ranked.iter().map(|c| (c.name.as_str(), c.increase.to_string(), c.share_percent.to_string())).collect();
+        let names: Vec<_> =
+            ranked.iter().map(|c| (c.name.as_str(), c.increase.to_string(), c.share_percent.to_string())).collect();
         assert_eq!(
             names,
             vec![
@@ -153,7 +154,9 @@ mod tests {
             row(Dimension::Region, "us-east-1", "2026-11-01", "10"),
             row(Dimension::Region, "us-east-1", "2026-11-02", "3"),
         ];
-        assert!(rank_contributors(&rows, range("2026-11-01", "2026-11-02"), range("2026-11-02", "2026-11-03")).is_empty());
+        assert!(
+            rank_contributors(&rows, range("2026-11-01", "2026-11-02"), range("2026-11-02", "2026-11-03")).is_empty()
+        );
         assert!(rank_contributors(&[], range("2026-11-01", "2026-11-02"), range("2026-11-02", "2026-11-03")).is_empty());
     }
 

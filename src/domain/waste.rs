@@ -109,7 +109,11 @@ impl Default for PolicyConfig {
 impl PolicyConfig {
     /// Refuses protected tags that are not `Key=Value`.
     pub fn validate(&self) -> Result<(), String> {
-        match self.protected_tags.iter().find(|t| !t.split_once('=').is_some_and(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())) {
+        match self
+            .protected_tags
+            .iter()
+            .find(|t| !t.split_once('=').is_some_and(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty()))
+        {
             Some(bad) => Err(format!("protected tag `{bad}` is not Key=Value (use Key=* for any value)")),
             None => Ok(()),
         }
@@ -118,7 +122,12 @@ impl PolicyConfig {
 
 /// Applies every enabled rule to every resource, then the safety policy to every finding.
 /// Excluded findings are kept (with their reason) so a person can see why nothing is proposed.
-pub fn findings(resources: &[Resource], rules: &RulesConfig, policy: &PolicyConfig, now: NaiveDateTime) -> Vec<WasteFinding> {
+pub fn findings(
+    resources: &[Resource],
+    rules: &RulesConfig,
+    policy: &PolicyConfig,
+    now: NaiveDateTime,
+) -> Vec<WasteFinding> {
     let mut out = Vec::new();
     for resource in resources {
         let mut actions = HashSet::new();
@@ -226,7 +235,11 @@ fn unattached_volume(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> O
     }
     let size = r.storage_gib.map_or(String::new(), |g| format!("{g} GiB "));
     let class = r.size_class.as_deref().unwrap_or("volume");
-    let evidence = format!("{size}{class} volume {what} {} ({days} days, over the {}-day limit)", when(since), rules.unattached_volume_days);
+    let evidence = format!(
+        "{size}{class} volume {what} {} ({days} days, over the {}-day limit)",
+        when(since),
+        rules.unattached_volume_days
+    );
     Some((Action::DeleteVolume, evidence, r.monthly_cost))
 }
 
@@ -234,7 +247,9 @@ fn unassociated_ip(r: &Resource) -> Option<Hit> {
     if r.reference.kind != ResourceKind::ElasticIp || r.state != "unassociated" {
         return None;
     }
-    let evidence = "Elastic IP is not associated with any instance or network interface, and AWS charges for idle addresses".to_string();
+    let evidence =
+        "Elastic IP is not associated with any instance or network interface, and AWS charges for idle addresses"
+            .to_string();
     Some((Action::ReleaseAddress, evidence, r.monthly_cost))
 }
 
@@ -272,7 +287,10 @@ fn idle_database(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> Optio
     if connections > 0.0 {
         return None;
     }
-    let evidence = format!("no database connections at all in the last {} days (CloudWatch DatabaseConnections max 0)", activity.days);
+    let evidence = format!(
+        "no database connections at all in the last {} days (CloudWatch DatabaseConnections max 0)",
+        activity.days
+    );
     Some((Action::StopDatabase, evidence, r.monthly_cost))
 }
 
@@ -290,7 +308,9 @@ fn protected_tag(r: &Resource, policy: &PolicyConfig) -> Option<String> {
 /// all strict reasons are listed, so the approvers know everything that made it strict.
 pub fn safety_path(r: &Resource, action: Action, policy: &PolicyConfig, now: NaiveDateTime) -> SafetyPath {
     if let Some(tag) = protected_tag(r, policy) {
-        return SafetyPath::Excluded { reason: format!("it carries the protected tag {tag}, so costbot never touches it") };
+        return SafetyPath::Excluded {
+            reason: format!("it carries the protected tag {tag}, so costbot never touches it"),
+        };
     }
     let deps = r.dependencies.join(", ");
     if !r.dependencies.is_empty() && action.destructive() {

@@ -16,7 +16,12 @@ fn days_ago(days: i64) -> NaiveDateTime {
 
 fn resource(kind: ResourceKind, id: &str, state: &str) -> Resource {
     Resource {
-        reference: ResourceRef { account: AccountId::parse("123456789012").unwrap(), region: "us-east-1".into(), kind, id: id.into() },
+        reference: ResourceRef {
+            account: AccountId::parse("123456789012").unwrap(),
+            region: "us-east-1".into(),
+            kind,
+            id: id.into(),
+        },
         state: state.into(),
         tags: BTreeMap::new(),
         created_at: Some(days_ago(100)),
@@ -55,9 +60,16 @@ fn only(resources: &[Resource]) -> WasteFinding {
 #[test]
 fn a_long_stopped_instance_is_proposed_for_termination_with_its_storage_as_saving() {
     let f = only(&[stopped(40)]);
-    assert_eq!((f.rule.as_str(), f.action, f.path.clone()), ("stopped_instance", Action::TerminateInstance, SafetyPath::Normal));
+    assert_eq!(
+        (f.rule.as_str(), f.action, f.path.clone()),
+        ("stopped_instance", Action::TerminateInstance, SafetyPath::Normal)
+    );
     assert_eq!(f.monthly_saving, Some(Money::from_cents(7_008)));
-    assert!(f.evidence.contains("stopped since 2026-10-16 12:00 UTC (40 days, over the 14-day limit)"), "{}", f.evidence);
+    assert!(
+        f.evidence.contains("stopped since 2026-10-16 12:00 UTC (40 days, over the 14-day limit)"),
+        "{}",
+        f.evidence
+    );
     assert!(run(&[stopped(10)]).is_empty(), "10 days is under the limit");
     let unknown_since = Resource { state_since: None, ..stopped(40) };
     assert!(run(&[unknown_since]).is_empty(), "no state time, no proof");
@@ -106,7 +118,10 @@ fn an_old_unattached_volume_is_deleted_and_a_fresh_one_is_not() {
         ..resource(ResourceKind::EbsVolume, "vol-1", "available")
     };
     let f = only(&[volume(20)]);
-    assert_eq!((f.rule.as_str(), f.action, f.monthly_saving), ("unattached_volume", Action::DeleteVolume, Some(Money::from_cents(800))));
+    assert_eq!(
+        (f.rule.as_str(), f.action, f.monthly_saving),
+        ("unattached_volume", Action::DeleteVolume, Some(Money::from_cents(800)))
+    );
     assert!(f.evidence.starts_with("100 GiB gp3 volume unattached since"), "{}", f.evidence);
     assert!(run(&[volume(3)]).is_empty());
     let by_creation = Resource { state_since: None, ..volume(0) };
@@ -117,8 +132,14 @@ fn an_old_unattached_volume_is_deleted_and_a_fresh_one_is_not() {
 
 #[test]
 fn an_unassociated_address_is_released() {
-    let f = only(&[resource(ResourceKind::ElasticIp, "eipalloc-1", "unassociated"), resource(ResourceKind::ElasticIp, "eipalloc-2", "associated")]);
-    assert_eq!((f.rule.as_str(), f.action, f.resource.reference.id.as_str()), ("unassociated_ip", Action::ReleaseAddress, "eipalloc-1"));
+    let f = only(&[
+        resource(ResourceKind::ElasticIp, "eipalloc-1", "unassociated"),
+        resource(ResourceKind::ElasticIp, "eipalloc-2", "associated"),
+    ]);
+    assert_eq!(
+        (f.rule.as_str(), f.action, f.resource.reference.id.as_str()),
+        ("unassociated_ip", Action::ReleaseAddress, "eipalloc-1")
+    );
 }
 
 #[test]
@@ -141,7 +162,10 @@ fn an_idle_instance_needs_low_cpu_and_low_network_measured_over_the_whole_window
 
 #[test]
 fn an_idle_database_has_had_no_connections() {
-    let db = |connections| Resource { activity: idle_activity(None, None, connections), ..resource(ResourceKind::RdsInstance, "db-1", "available") };
+    let db = |connections| Resource {
+        activity: idle_activity(None, None, connections),
+        ..resource(ResourceKind::RdsInstance, "db-1", "available")
+    };
     let f = only(&[db(Some(0.0))]);
     assert_eq!((f.rule.as_str(), f.action), ("idle_database", Action::StopDatabase));
     assert!(run(&[db(Some(1.0)), db(None)]).is_empty());
@@ -159,7 +183,12 @@ fn disabled_rules_do_not_run() {
 fn protected_tags_exclude_whatever_the_case_and_any_value_matches_a_star() {
     let prod = tagged(stopped(40), "environment", "PRODUCTION");
     let f = only(&[prod]);
-    assert_eq!(f.path, SafetyPath::Excluded { reason: "it carries the protected tag Environment=PRODUCTION, so costbot never touches it".into() });
+    assert_eq!(
+        f.path,
+        SafetyPath::Excluded {
+            reason: "it carries the protected tag Environment=PRODUCTION, so costbot never touches it".into()
+        }
+    );
     let star = tagged(stopped(40), "costbot:protect", "ask alice");
     assert!(matches!(only(&[star]).path, SafetyPath::Excluded { .. }));
     let staging = tagged(stopped(40), "Environment", "staging");
@@ -171,18 +200,31 @@ fn protected_tags_exclude_whatever_the_case_and_any_value_matches_a_star() {
 fn dependencies_exclude_destructive_actions_and_make_stops_strict() {
     let in_asg = Resource { dependencies: vec!["in Auto Scaling group web".into()], ..stopped(40) };
     let f = only(std::slice::from_ref(&in_asg));
-    assert_eq!(f.path, SafetyPath::Excluded { reason: "other things depend on it (in Auto Scaling group web), so costbot will not terminate it".into() });
+    assert_eq!(
+        f.path,
+        SafetyPath::Excluded {
+            reason: "other things depend on it (in Auto Scaling group web), so costbot will not terminate it".into()
+        }
+    );
     let path = safety_path(&in_asg, Action::StopInstance, &PolicyConfig::default(), now());
     assert_eq!(path, SafetyPath::Strict { reason: "other things depend on it (in Auto Scaling group web)".into() });
 }
 
 #[test]
 fn recent_activity_and_high_cost_make_a_finding_strict() {
-    let recent = Resource { created_at: Some(days_ago(2)), ..tagged(resource(ResourceKind::Ec2Instance, "i-1", "running"), "ttl", "2026-11-24") };
+    let recent = Resource {
+        created_at: Some(days_ago(2)),
+        ..tagged(resource(ResourceKind::Ec2Instance, "i-1", "running"), "ttl", "2026-11-24")
+    };
     let SafetyPath::Strict { reason } = only(&[recent]).path else { panic!("recently launched must be strict") };
     assert_eq!(reason, "it was launched recently (2026-11-23 12:00 UTC)");
-    let changed = Resource { state_since: Some(days_ago(1)), ..tagged(resource(ResourceKind::Ec2Instance, "i-1", "stopped"), "ttl", "2026-11-01") };
-    assert!(matches!(only(&[changed]).path, SafetyPath::Strict { reason } if reason.contains("state changed recently")));
+    let changed = Resource {
+        state_since: Some(days_ago(1)),
+        ..tagged(resource(ResourceKind::Ec2Instance, "i-1", "stopped"), "ttl", "2026-11-01")
+    };
+    assert!(
+        matches!(only(&[changed]).path, SafetyPath::Strict { reason } if reason.contains("state changed recently"))
+    );
     let pricey = Resource { monthly_cost: Some(Money::from_cents(100_001)), ..stopped(40) };
     let SafetyPath::Strict { reason } = only(&[pricey]).path else { panic!("above $1,000 must be strict") };
     assert_eq!(reason, "it costs about $1,000.01 a month, above the $1,000.00 limit for one approver");
@@ -199,7 +241,8 @@ fn an_unknown_price_gives_an_unknown_saving_and_is_not_strict() {
 
 #[test]
 fn configs_deserialize_and_refuse_unknown_keys() {
-    let policy: PolicyConfig = toml::from_str("protected_tags = [\"Team=Core\"]\nstrict_above_monthly = \"250.50\"").unwrap();
+    let policy: PolicyConfig =
+        toml::from_str("protected_tags = [\"Team=Core\"]\nstrict_above_monthly = \"250.50\"").unwrap();
     assert_eq!(policy.strict_above_monthly.0, Money::from_cents(25_050));
     assert_eq!(policy.recent_days, 7);
     assert!(toml::from_str::<PolicyConfig>("protect = []").is_err());

@@ -12,9 +12,7 @@
 use crate::domain::anomaly::baseline::ZScoreBaseline;
 use crate::domain::anomaly::{score_series, Detector, Granularity, StreamParams, Thresholds};
 use crate::eval::nab::CostMatrix;
-use crate::eval::nab_io::{
-    list_data_files, load_profiles, load_threshold, load_windows, read_series,
-};
+use crate::eval::nab_io::{list_data_files, load_profiles, load_threshold, load_windows, read_series};
 use crate::eval::nab_run::{load_shipped_scores, score_corpus, verify_shipped, Scored};
 use crate::eval::scenarios::{generate, replay, EventKind, Tally, FAMILIES};
 use std::path::Path;
@@ -58,23 +56,13 @@ fn median_step(ts: &[chrono::NaiveDateTime]) -> f64 {
 /// Score every file. `fixed = None` applies the one-day/one-hour rule of
 /// [`StreamParams::for_step`] to each file's sampling step (the NAB run); a fixed set is used
 /// by the grid.
-fn score_files(
-    root: &Path,
-    names: &[String],
-    fixed: Option<&StreamParams>,
-) -> Result<Vec<Scored>, String> {
+fn score_files(root: &Path, names: &[String], fixed: Option<&StreamParams>) -> Result<Vec<Scored>, String> {
     let mut out = Vec::new();
     for name in names {
         let s = read_series(&root.join("data").join(name), name)?;
-        let p = fixed
-            .cloned()
-            .unwrap_or_else(|| StreamParams::for_step(median_step(&s.timestamps)));
+        let p = fixed.cloned().unwrap_or_else(|| StreamParams::for_step(median_step(&s.timestamps)));
         let scores = score_series(&s.values, &p);
-        out.push(Scored {
-            name: name.clone(),
-            timestamps: s.timestamps,
-            scores,
-        });
+        out.push(Scored { name: name.clone(), timestamps: s.timestamps, scores });
     }
     Ok(out)
 }
@@ -85,16 +73,8 @@ fn nab(root: &Path) -> Result<(), String> {
     let names = list_data_files(root)?;
     let t0 = Instant::now();
     let ours = score_files(root, &names, None)?;
-    println!(
-        "costbot scored {} files in {:.2?}\n",
-        ours.len(),
-        t0.elapsed()
-    );
-    let std_cost = profiles
-        .iter()
-        .find(|(n, _)| n == "standard")
-        .map(|p| p.1)
-        .ok_or("no standard profile")?;
+    println!("costbot scored {} files in {:.2?}\n", ours.len(), t0.elapsed());
+    let std_cost = profiles.iter().find(|(n, _)| n == "standard").map(|p| p.1).ok_or("no standard profile")?;
     let r = score_corpus(&ours, &windows, std_cost, None);
     let wg = load_shipped_scores(root, "windowedGaussian", &names)?;
     let wg_std = load_threshold(root, "windowedGaussian", "standard")
@@ -106,14 +86,8 @@ fn nab(root: &Path) -> Result<(), String> {
             .and_then(|w| w.per_file.iter().find(|(n, _)| n == name))
             .map_or("-".to_string(), |(_, o)| format!("{:.3}", o.score))
     };
-    println!(
-        "Standard profile, costbot (threshold {:.4} optimised over the files present):",
-        r.threshold
-    );
-    println!(
-        "{:<58} {:>4} {:>9} {:>5} {:>5} {:>6} {:>9}",
-        "file", "win", "raw", "TP", "FP", "FN", "WG raw"
-    );
+    println!("Standard profile, costbot (threshold {:.4} optimised over the files present):", r.threshold);
+    println!("{:<58} {:>4} {:>9} {:>5} {:>5} {:>6} {:>9}", "file", "win", "raw", "TP", "FP", "FN", "WG raw");
     for (name, o) in &r.per_file {
         println!(
             "{:<58} {:>4} {:>9.3} {:>5} {:>5} {:>6} {:>9}",
@@ -127,17 +101,10 @@ fn nab(root: &Path) -> Result<(), String> {
         );
     }
     let t = &r.total;
-    println!(
-        "{:<58} {:>4} {:>9.3} {:>5} {:>5} {:>6}",
-        "TOTAL", t.windows, t.score, t.tp, t.fp, t.fn_
-    );
+    println!("{:<58} {:>4} {:>9.3} {:>5} {:>5} {:>6}", "TOTAL", t.windows, t.score, t.tp, t.fp, t.fn_);
     println!("windows detected: {}/{}\n", t.windows_hit, t.windows);
     let wg_names: Vec<String> = wg.iter().map(|s| s.name.clone()).collect();
-    let ours_sub: Vec<Scored> = ours
-        .iter()
-        .filter(|s| wg_names.contains(&s.name))
-        .cloned()
-        .collect();
+    let ours_sub: Vec<Scored> = ours.iter().filter(|s| wg_names.contains(&s.name)).cloned().collect();
     println!("Normalised NAB scores (100 = perfect, 0 = null detector):");
     println!(
         "{:<22} {:>16} {:>16} {:>16} {:>16}",
@@ -170,11 +137,7 @@ fn nab(root: &Path) -> Result<(), String> {
 
 fn nab_grid(root: &Path) -> Result<(), String> {
     let windows = load_windows(root)?;
-    let cost = CostMatrix {
-        tp: 1.0,
-        fp: 0.11,
-        fn_: 1.0,
-    };
+    let cost = CostMatrix { tp: 1.0, fp: 0.11, fn_: 1.0 };
     let names = list_data_files(root)?;
     let base = StreamParams::default();
     let mut grid = Vec::new();
@@ -183,30 +146,17 @@ fn nab_grid(root: &Path) -> Result<(), String> {
             for suppress in [144usize, 288, 576] {
                 for rel_floor in [0.0, 0.01] {
                     let blocks = if period > 1 { 4 } else { base.blocks };
-                    grid.push(StreamParams {
-                        period,
-                        level_window,
-                        suppress,
-                        blocks,
-                        rel_floor,
-                        ..base.clone()
-                    });
+                    grid.push(StreamParams { period, level_window, suppress, blocks, rel_floor, ..base.clone() });
                 }
             }
         }
     }
-    println!(
-        "{:>6} {:>6} {:>6} {:>6} {:>9} {:>10}",
-        "period", "level", "supp", "floor", "standard", "low_FN"
-    );
+    println!("{:>6} {:>6} {:>6} {:>6} {:>9} {:>10}", "period", "level", "supp", "floor", "standard", "low_FN");
     for p in &grid {
         let files = score_files(root, &names, Some(p))?;
         let s = score_corpus(&files, &windows, cost, None).normalized;
         let l = score_corpus(&files, &windows, CostMatrix { fn_: 2.0, ..cost }, None).normalized;
-        println!(
-            "{:>6} {:>6} {:>6} {:>6} {:>9.2} {:>10.2}",
-            p.period, p.level_window, p.suppress, p.rel_floor, s, l
-        );
+        println!("{:>6} {:>6} {:>6} {:>6} {:>9.2} {:>10.2}", p.period, p.level_window, p.suppress, p.rel_floor, s, l);
     }
     Ok(())
 }
@@ -215,10 +165,7 @@ fn nab_verify(root: &Path) -> Result<(), String> {
     let rows = verify_shipped(root, "windowedGaussian")?;
     let bad = rows.iter().filter(|r| !r.matches()).count();
     for r in rows.iter().filter(|r| !r.matches()) {
-        println!(
-            "MISMATCH {} {}: ours {:?} shipped {:?}",
-            r.profile, r.name, r.ours, r.shipped
-        );
+        println!("MISMATCH {} {}: ours {:?} shipped {:?}", r.profile, r.name, r.ours, r.shipped);
     }
     println!("{} passed, {} failed", rows.len() - bad, bad);
     if bad > 0 {
@@ -237,25 +184,16 @@ fn scenarios(per_family: usize, min_score: Option<f64>, seed: u64) -> Result<(),
     let t0 = Instant::now();
     let mut det = Detector::default();
     let ours = replay(&sc, |pts, as_of| {
-        det.detect(pts, Granularity::Daily, as_of, &thr)
-            .into_iter()
-            .map(|f| (f.start, f.end))
-            .collect()
+        det.detect(pts, Granularity::Daily, as_of, &thr).into_iter().map(|f| (f.start, f.end)).collect()
     });
     let t_ours = t0.elapsed();
     let mut zb = ZScoreBaseline::default();
     let seed = replay(&sc, |pts, as_of| {
-        zb.detect(pts, Granularity::Daily, as_of, &thr, 7)
-            .into_iter()
-            .map(|f| (f.start, f.end))
-            .collect()
+        zb.detect(pts, Granularity::Daily, as_of, &thr, 7).into_iter().map(|f| (f.start, f.end)).collect()
     });
     let no_drop = |t: &Tally| {
-        let (e, d) = t
-            .per_kind
-            .iter()
-            .filter(|(k, _)| **k != EventKind::Drop)
-            .fold((0, 0), |a, (_, v)| (a.0 + v.0, a.1 + v.1));
+        let (e, d) =
+            t.per_kind.iter().filter(|(k, _)| **k != EventKind::Drop).fold((0, 0), |a, (_, v)| (a.0 + v.0, a.1 + v.1));
         if e == 0 {
             0.0
         } else {
@@ -270,9 +208,7 @@ fn scenarios(per_family: usize, min_score: Option<f64>, seed: u64) -> Result<(),
         thr.min_score
     );
     println!("{:<28} {:>10} {:>10}", "", "costbot", "seed z>2");
-    let row = |name: &str, f: &dyn Fn(&Tally) -> String| {
-        println!("{:<28} {:>10} {:>10}", name, f(&ours), f(&seed))
-    };
+    let row = |name: &str, f: &dyn Fn(&Tally) -> String| println!("{:<28} {:>10} {:>10}", name, f(&ours), f(&seed));
     row("alerts", &|t| t.alerts.to_string());
     row("precision", &|t| format!("{:.3}", t.precision()));
     row("recall", &|t| format!("{:.3}", t.recall()));
@@ -286,9 +222,7 @@ fn scenarios(per_family: usize, min_score: Option<f64>, seed: u64) -> Result<(),
         });
     }
     for fam in FAMILIES {
-        row(&format!("false/series/month {fam:?}"), &|t| {
-            format!("{:.3}", t.false_per_month(fam))
-        });
+        row(&format!("false/series/month {fam:?}"), &|t| format!("{:.3}", t.false_per_month(fam)));
     }
     Ok(())
 }

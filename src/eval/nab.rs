@@ -33,9 +33,7 @@ pub fn scaled_sigmoid(y: f64) -> f64 {
 /// Rows at the start of a file that are neither rewarded nor penalised:
 /// `min(floor(0.15 * n), 0.15 * 5000)`, compared as NAB does (`i >= length`).
 pub fn probationary_length(n: usize) -> f64 {
-    (PROBATION_PERCENT * n as f64)
-        .floor()
-        .min(PROBATION_PERCENT * 5000.0)
+    (PROBATION_PERCENT * n as f64).floor().min(PROBATION_PERCENT * 5000.0)
 }
 
 /// One scorable row after the sweep pass.
@@ -75,10 +73,7 @@ pub fn sweep_file(
     let n = timestamps.len().min(scores.len());
     let prob = probationary_length(n);
     let max_tp = scaled_sigmoid(-1.0);
-    let mut out = FileRows {
-        total: n,
-        ..FileRows::default()
-    };
+    let mut out = FileRows { total: n, ..FileRows::default() };
     let mut next = 0usize;
     let mut cur: Option<(usize, usize, f64)> = None; // (window index, right index, width)
     let mut prev: Option<(usize, f64)> = None; // (right index, width)
@@ -86,9 +81,7 @@ pub fn sweep_file(
         let t = timestamps[i];
         if cur.is_none() && next < windows.len() && t >= windows[next].0 {
             let end = windows[next].1;
-            let right = i + timestamps[i..n]
-                .partition_point(|x| *x <= end)
-                .saturating_sub(1);
+            let right = i + timestamps[i..n].partition_point(|x| *x <= end).saturating_sub(1);
             cur = Some((next, right, (right - i + 1) as f64));
             next += 1;
         }
@@ -114,11 +107,7 @@ pub fn sweep_file(
             }
             let s = scores[i];
             let s = if s.is_finite() { s } else { 0.0 };
-            out.rows.push(SweepRow {
-                anomaly_score: s,
-                sweep_score: sweep,
-                window,
-            });
+            out.rows.push(SweepRow { anomaly_score: s, sweep_score: sweep, window });
         }
         if let Some((_, right, width)) = cur {
             if i >= right {
@@ -153,16 +142,8 @@ pub struct Outcome {
 
 /// Score one file at `threshold` (a row is a detection when `score >= threshold`).
 pub fn score_at(file: &FileRows, threshold: f64, cost: CostMatrix) -> Outcome {
-    let mut best: Vec<(usize, f64)> = file
-        .windows
-        .iter()
-        .map(|w| (*w, f64::NEG_INFINITY))
-        .collect();
-    let mut o = Outcome {
-        total: file.total,
-        windows: file.windows.len(),
-        ..Outcome::default()
-    };
+    let mut best: Vec<(usize, f64)> = file.windows.iter().map(|w| (*w, f64::NEG_INFINITY)).collect();
+    let mut o = Outcome { total: file.total, windows: file.windows.len(), ..Outcome::default() };
     let mut fp_score = 0.0;
     for r in &file.rows {
         let hit = r.anomaly_score >= threshold;
@@ -214,12 +195,7 @@ pub fn accumulate(a: &mut Outcome, b: &Outcome) {
 pub fn optimize_threshold(files: &[FileRows], cost: CostMatrix) -> (f64, f64) {
     let mut rows: Vec<&SweepRow> = files.iter().flat_map(|f| f.rows.iter()).collect();
     rows.sort_by(|a, b| b.anomaly_score.total_cmp(&a.anomaly_score));
-    let max_id = files
-        .iter()
-        .flat_map(|f| f.windows.iter())
-        .copied()
-        .max()
-        .map_or(0, |m| m + 1);
+    let max_id = files.iter().flat_map(|f| f.windows.iter()).copied().max().map_or(0, |m| m + 1);
     let n_windows: usize = files.iter().map(|f| f.windows.len()).sum();
     let mut best_w = vec![f64::NAN; max_id];
     let mut total = -cost.fn_ * n_windows as f64;
@@ -232,11 +208,7 @@ pub fn optimize_threshold(files: &[FileRows], cost: CostMatrix) -> (f64, f64) {
             match r.window {
                 None => total += r.sweep_score,
                 Some(w) => {
-                    let old = if best_w[w].is_nan() {
-                        -cost.fn_
-                    } else {
-                        best_w[w]
-                    };
+                    let old = if best_w[w].is_nan() { -cost.fn_ } else { best_w[w] };
                     if best_w[w].is_nan() || r.sweep_score > old {
                         best_w[w] = r.sweep_score;
                         total += r.sweep_score - old;
@@ -283,17 +255,9 @@ mod tests {
 
     #[test]
     fn normalisation_worked_example() {
-        let std = CostMatrix {
-            tp: 1.0,
-            fp: 0.11,
-            fn_: 1.0,
-        };
+        let std = CostMatrix { tp: 1.0, fp: 0.11, fn_: 1.0 };
         assert!((normalize(-24.0131, 116, std) - 39.65).abs() < 0.01);
-        let low_fn = CostMatrix {
-            tp: 1.0,
-            fp: 0.11,
-            fn_: 2.0,
-        };
+        let low_fn = CostMatrix { tp: 1.0, fp: 0.11, fn_: 2.0 };
         assert!((normalize(-67.0131, 116, low_fn) - 47.41).abs() < 0.01);
     }
 }

@@ -27,8 +27,7 @@ pub struct Series {
 
 /// Parse NAB timestamps (`YYYY-MM-DD HH:MM:SS` with optional fraction).
 pub fn parse_ts(s: &str) -> Result<NaiveDateTime, String> {
-    NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S%.f")
-        .map_err(|e| format!("bad timestamp {s:?}: {e}"))
+    NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S%.f").map_err(|e| format!("bad timestamp {s:?}: {e}"))
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {
@@ -39,18 +38,13 @@ fn read_json(path: &Path) -> Result<Value, String> {
 /// Load `labels/combined_windows.json`.
 pub fn load_windows(root: &Path) -> Result<Windows, String> {
     let v = read_json(&root.join("labels/combined_windows.json"))?;
-    let obj = v
-        .as_object()
-        .ok_or("combined_windows.json is not an object")?;
+    let obj = v.as_object().ok_or("combined_windows.json is not an object")?;
     let mut out = Windows::new();
     for (name, list) in obj {
         let mut ws = Vec::new();
         for w in list.as_array().ok_or("window list is not an array")? {
             let pair = w.as_array().ok_or("window is not an array")?;
-            let (Some(a), Some(b)) = (
-                pair.first().and_then(Value::as_str),
-                pair.get(1).and_then(Value::as_str),
-            ) else {
+            let (Some(a), Some(b)) = (pair.first().and_then(Value::as_str), pair.get(1).and_then(Value::as_str)) else {
                 return Err(format!("bad window in {name}"));
             };
             ws.push((parse_ts(a)?, parse_ts(b)?));
@@ -69,14 +63,7 @@ pub fn load_profiles(root: &Path) -> Result<Vec<(String, CostMatrix)>, String> {
     for (name, p) in obj {
         let m = &p["CostMatrix"];
         let get = |k: &str| m[k].as_f64().ok_or(format!("profile {name} lacks {k}"));
-        out.push((
-            name.clone(),
-            CostMatrix {
-                tp: get("tpWeight")?,
-                fp: get("fpWeight")?,
-                fn_: get("fnWeight")?,
-            },
-        ));
+        out.push((name.clone(), CostMatrix { tp: get("tpWeight")?, fp: get("fpWeight")?, fn_: get("fnWeight")? }));
     }
     out.sort_by_key(|(n, _)| if n == "standard" { 0 } else { 1 });
     Ok(out)
@@ -85,9 +72,7 @@ pub fn load_profiles(root: &Path) -> Result<Vec<(String, CostMatrix)>, String> {
 /// The tuned threshold of `detector` for `profile` from `config/thresholds.json`.
 pub fn load_threshold(root: &Path, detector: &str, profile: &str) -> Result<f64, String> {
     let v = read_json(&root.join("config/thresholds.json"))?;
-    v[detector][profile]["threshold"]
-        .as_f64()
-        .ok_or(format!("no threshold for {detector}/{profile}"))
+    v[detector][profile]["threshold"].as_f64().ok_or(format!("no threshold for {detector}/{profile}"))
 }
 
 /// All `data/*/*.csv` files, sorted by relative name.
@@ -100,10 +85,7 @@ pub fn list_data_files(root: &Path) -> Result<Vec<String>, String> {
             continue;
         }
         let cat_name = cat.file_name().to_string_lossy().into_owned();
-        for f in fs::read_dir(cat.path())
-            .map_err(|e| e.to_string())?
-            .flatten()
-        {
+        for f in fs::read_dir(cat.path()).map_err(|e| e.to_string())?.flatten() {
             let fname = f.file_name().to_string_lossy().into_owned();
             if fname.ends_with(".csv") {
                 out.push(format!("{cat_name}/{fname}"));
@@ -122,19 +104,12 @@ pub fn read_series(path: &Path, name: &str) -> Result<Series, String> {
     let ts_i = col("timestamp").ok_or(format!("{}: no timestamp column", path.display()))?;
     let val_i = col("value");
     let score_i = col("anomaly_score");
-    let mut s = Series {
-        name: name.to_string(),
-        ..Series::default()
-    };
+    let mut s = Series { name: name.to_string(), ..Series::default() };
     for rec in rdr.records() {
         let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
         let field = |i: usize| rec.get(i).unwrap_or("").trim().to_string();
         s.timestamps.push(parse_ts(&field(ts_i))?);
-        s.values.push(
-            val_i
-                .and_then(|i| field(i).parse().ok())
-                .unwrap_or(f64::NAN),
-        );
+        s.values.push(val_i.and_then(|i| field(i).parse().ok()).unwrap_or(f64::NAN));
         if let Some(i) = score_i {
             s.scores.push(field(i).parse().unwrap_or(0.0));
         }
@@ -145,10 +120,7 @@ pub fn read_series(path: &Path, name: &str) -> Result<Series, String> {
 /// Path of the shipped result file of `detector` for a relative data file name.
 pub fn result_path(root: &Path, detector: &str, name: &str) -> PathBuf {
     let (cat, file) = name.split_once('/').unwrap_or(("", name));
-    root.join("results")
-        .join(detector)
-        .join(cat)
-        .join(format!("{detector}_{file}"))
+    root.join("results").join(detector).join(cat).join(format!("{detector}_{file}"))
 }
 
 /// One row of a shipped `<detector>_<profile>_scores.csv`.

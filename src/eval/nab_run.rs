@@ -1,12 +1,9 @@
 //! Corpus-level NAB runs: verifying the port against shipped results, and scoring a detector's
 //! per-row scores over whatever files are present.
 
-use super::nab::{
-    accumulate, normalize, optimize_threshold, score_at, sweep_file, CostMatrix, FileRows, Outcome,
-};
+use super::nab::{accumulate, normalize, optimize_threshold, score_at, sweep_file, CostMatrix, FileRows, Outcome};
 use super::nab_io::{
-    load_profiles, load_threshold, load_windows, read_scores_table, read_series, result_path,
-    ShippedScore, Windows,
+    load_profiles, load_threshold, load_windows, read_scores_table, read_series, result_path, ShippedScore, Windows,
 };
 use chrono::NaiveDateTime;
 use std::path::Path;
@@ -45,10 +42,7 @@ pub fn verify_shipped(root: &Path, detector: &str) -> Result<Vec<VerifyRow>, Str
     let mut out = Vec::new();
     for (profile, cost) in load_profiles(root)? {
         let threshold = load_threshold(root, detector, &profile)?;
-        let table = root
-            .join("results")
-            .join(detector)
-            .join(format!("{detector}_{profile}_scores.csv"));
+        let table = root.join("results").join(detector).join(format!("{detector}_{profile}_scores.csv"));
         for (name, shipped) in read_scores_table(&table)? {
             let path = result_path(root, detector, &name);
             if !path.exists() {
@@ -58,12 +52,7 @@ pub fn verify_shipped(root: &Path, detector: &str) -> Result<Vec<VerifyRow>, Str
             let ws = windows.get(&name).map(Vec::as_slice).unwrap_or(&[]);
             let rows = sweep_file(&s.timestamps, &s.scores, ws, cost, 0);
             let ours = score_at(&rows, threshold, cost);
-            out.push(VerifyRow {
-                name,
-                profile: profile.clone(),
-                ours,
-                shipped,
-            });
+            out.push(VerifyRow { name, profile: profile.clone(), ours, shipped });
         }
     }
     Ok(out)
@@ -95,12 +84,7 @@ pub struct CorpusResult {
 
 /// Score a corpus; with `threshold == None` the threshold is optimised over the corpus as
 /// NAB's optimiser does.
-pub fn score_corpus(
-    files: &[Scored],
-    windows: &Windows,
-    cost: CostMatrix,
-    threshold: Option<f64>,
-) -> CorpusResult {
+pub fn score_corpus(files: &[Scored], windows: &Windows, cost: CostMatrix, threshold: Option<f64>) -> CorpusResult {
     let mut next_id = 0;
     let swept: Vec<FileRows> = files
         .iter()
@@ -120,21 +104,12 @@ pub fn score_corpus(
         per_file.push((f.name.clone(), o));
     }
     let normalized = normalize(total.score, total.windows, cost);
-    CorpusResult {
-        threshold,
-        per_file,
-        total,
-        normalized,
-    }
+    CorpusResult { threshold, per_file, total, normalized }
 }
 
 /// Load the shipped per-row scores of `detector` for the given relative names (files without
 /// a shipped result are skipped).
-pub fn load_shipped_scores(
-    root: &Path,
-    detector: &str,
-    names: &[String],
-) -> Result<Vec<Scored>, String> {
+pub fn load_shipped_scores(root: &Path, detector: &str, names: &[String]) -> Result<Vec<Scored>, String> {
     let mut out = Vec::new();
     for name in names {
         let path = result_path(root, detector, name);
@@ -142,11 +117,7 @@ pub fn load_shipped_scores(
             continue;
         }
         let s = read_series(&path, name)?;
-        out.push(Scored {
-            name: name.clone(),
-            timestamps: s.timestamps,
-            scores: s.scores,
-        });
+        out.push(Scored { name: name.clone(), timestamps: s.timestamps, scores: s.scores });
     }
     Ok(out)
 }

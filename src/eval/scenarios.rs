@@ -132,9 +132,7 @@ pub struct Scenario {
 
 /// Day 0 of every series (a Monday).
 pub fn day0() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2024, 1, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .unwrap_or_default()
+    NaiveDate::from_ymd_opt(2024, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
 }
 
 /// Generate `per_family` series of every family from `seed`.
@@ -151,11 +149,7 @@ pub fn generate(seed: u64, per_family: usize) -> Vec<Scenario> {
 
 fn one(rng: &mut Rng, family: Family, k: usize) -> Scenario {
     // Every tenth series is tiny (cents a day) so the dollar gate is exercised.
-    let level = if k % 10 == 9 {
-        rng.range(0.1, 2.0)
-    } else {
-        (rng.range(5.0f64.ln(), 5000.0f64.ln())).exp()
-    };
+    let level = if k % 10 == 9 { rng.range(0.1, 2.0) } else { (rng.range(5.0f64.ln(), 5000.0f64.ln())).exp() };
     let noise = rng.range(0.02, 0.15);
     let weekend = rng.range(0.4, 1.0);
     let growth = (1.0 + rng.range(0.0, 0.10)).powf(1.0 / 30.0);
@@ -183,17 +177,9 @@ fn one(rng: &mut Rng, family: Family, k: usize) -> Scenario {
             base(d) * m * (noise * rng.normal()).exp()
         };
         let amount = Decimal::from_f64(v).unwrap_or_default().round_dp(2);
-        points.push(Point {
-            at,
-            amount,
-            estimated: false,
-        });
+        points.push(Point { at, amount, estimated: false });
     }
-    Scenario {
-        family,
-        points,
-        events,
-    }
+    Scenario { family, points, events }
 }
 
 /// Inject the family's events into the multipliers; returns the labelled events and the
@@ -222,44 +208,21 @@ fn inject(rng: &mut Rng, family: Family, mult: &mut [f64]) -> (Vec<Event>, usize
                 for m in &mut mult[s..(s + len).min(DAYS)] {
                     *m *= 1.0 + size;
                 }
-                events.push(Event {
-                    kind: EventKind::Spike,
-                    start: s,
-                    window: 3,
-                    material: true,
-                });
+                events.push(Event { kind: EventKind::Spike, start: s, window: 3, material: true });
             }
         }
         Family::Shift | Family::Drop => {
             let s = rng.int(lo, DAYS - 10);
-            let f = if family == Family::Shift {
-                1.0 + rng.range(0.4, 1.5)
-            } else {
-                rng.range(0.05, 0.5)
-            };
+            let f = if family == Family::Shift { 1.0 + rng.range(0.4, 1.5) } else { rng.range(0.05, 0.5) };
             for m in &mut mult[s..] {
                 *m *= f;
             }
-            let kind = if family == Family::Shift {
-                EventKind::LevelShift
-            } else {
-                EventKind::Drop
-            };
-            events.push(Event {
-                kind,
-                start: s,
-                window: 3,
-                material: true,
-            });
+            let kind = if family == Family::Shift { EventKind::LevelShift } else { EventKind::Drop };
+            events.push(Event { kind, start: s, window: 3, material: true });
         }
         Family::NewService => {
             exists_from = rng.int(lo, DAYS - 10);
-            events.push(Event {
-                kind: EventKind::NewService,
-                start: exists_from,
-                window: 3,
-                material: true,
-            });
+            events.push(Event { kind: EventKind::NewService, start: exists_from, window: 3, material: true });
         }
         Family::Drift => {
             // Slow creep: +0.2 % to +0.6 % a day, compounding, from a random day on.
@@ -277,12 +240,7 @@ fn inject(rng: &mut Rng, family: Family, mult: &mut [f64]) -> (Vec<Event>, usize
                 let frac = ((i - s + 1) as f64 / len as f64).min(1.0);
                 *m *= 1.0 + total * frac;
             }
-            events.push(Event {
-                kind: EventKind::Ramp,
-                start: s,
-                window: 5,
-                material: true,
-            });
+            events.push(Event { kind: EventKind::Ramp, start: s, window: 5, material: true });
         }
     }
     (events, exists_from)
@@ -295,11 +253,7 @@ fn mark_material(events: &mut [Event], mult: &[f64], base: impl Fn(usize) -> f64
         let days = e.start..(e.start + 3).min(DAYS);
         let (mut delta, mut before) = (0.0, 0.0);
         for d in days {
-            let m = if e.kind == EventKind::NewService {
-                2.0
-            } else {
-                mult[d]
-            };
+            let m = if e.kind == EventKind::NewService { 2.0 } else { mult[d] };
             delta += base(d) * (m - 1.0).abs();
             before += base(d);
         }
@@ -373,10 +327,7 @@ where
             let as_of = day0() + Duration::days(d as i64 + 1);
             for (s, e) in detect(&sc.points, as_of) {
                 let (s, e) = ((s - day0()).num_days(), (e - day0()).num_days());
-                match incidents
-                    .iter_mut()
-                    .find(|(_, a, b)| s <= *b + 1 && e + 1 >= *a)
-                {
+                match incidents.iter_mut().find(|(_, a, b)| s <= *b + 1 && e + 1 >= *a) {
                     Some(inc) => {
                         inc.1 = inc.1.min(s);
                         inc.2 = inc.2.max(e);

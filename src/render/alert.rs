@@ -84,11 +84,7 @@ pub fn alert(anomaly: &Anomaly, names: &dyn AccountNames, now: NaiveDateTime) ->
         Status::Open => format!("Cost {}: {subject}", kind_text(anomaly.kind)),
         Status::Resolved => format!("Resolved: {} on {subject}", kind_text(anomaly.kind)),
     };
-    let change = if anomaly.kind == Kind::NewSpend {
-        "new spend".to_string()
-    } else {
-        percent_text(anomaly.percent)
-    };
+    let change = if anomaly.kind == Kind::NewSpend { "new spend".to_string() } else { percent_text(anomaly.percent) };
     let mut blocks = vec![
         Block::Header { text: header.clone() },
         Block::Text {
@@ -135,9 +131,19 @@ fn buttons(anomaly: &Anomaly) -> Vec<Button> {
     let action = |verb| ActionRef { verb, target: anomaly.id.0.clone(), version: anomaly.version };
     let mut out = Vec::new();
     if anomaly.acknowledged.is_none() {
-        out.push(Button { label: "Acknowledge".into(), action: action(Verb::Ack), style: ButtonStyle::Primary, confirm: None });
+        out.push(Button {
+            label: "Acknowledge".into(),
+            action: action(Verb::Ack),
+            style: ButtonStyle::Primary,
+            confirm: None,
+        });
     }
-    out.push(Button { label: "Mute 7 days".into(), action: action(Verb::Mute), style: ButtonStyle::Default, confirm: None });
+    out.push(Button {
+        label: "Mute 7 days".into(),
+        action: action(Verb::Mute),
+        style: ButtonStyle::Default,
+        confirm: None,
+    });
     out
 }
 
@@ -204,9 +210,24 @@ pub(crate) mod tests {
             score: 41.5,
             provisional: true,
             root_cause: vec![
-                Contributor { dimension: Dimension::UsageType, name: "USE1-BoxUsage:p4d.24xlarge".into(), increase: Money::parse("5077.84").unwrap(), share_percent: "95.87".parse().unwrap() },
-                Contributor { dimension: Dimension::UsageType, name: "USE1-BoxUsage:m5.xlarge".into(), increase: Money::parse("170.06").unwrap(), share_percent: "3.21".parse().unwrap() },
-                Contributor { dimension: Dimension::Region, name: "us-east-1".into(), increase: Money::parse("5247.9").unwrap(), share_percent: "100".parse().unwrap() },
+                Contributor {
+                    dimension: Dimension::UsageType,
+                    name: "USE1-BoxUsage:p4d.24xlarge".into(),
+                    increase: Money::parse("5077.84").unwrap(),
+                    share_percent: "95.87".parse().unwrap(),
+                },
+                Contributor {
+                    dimension: Dimension::UsageType,
+                    name: "USE1-BoxUsage:m5.xlarge".into(),
+                    increase: Money::parse("170.06").unwrap(),
+                    share_percent: "3.21".parse().unwrap(),
+                },
+                Contributor {
+                    dimension: Dimension::Region,
+                    name: "us-east-1".into(),
+                    increase: Money::parse("5247.9").unwrap(),
+                    share_percent: "100".parse().unwrap(),
+                },
             ],
             opened_at: at("2026-11-17T06:00:00"),
             updated_at: at("2026-11-18T06:00:00"),

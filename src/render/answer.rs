@@ -148,7 +148,9 @@ fn table(view: &SpendView, comparing: bool) -> Block {
 /// Renders a month-end forecast, or says why there is none.
 pub fn forecast(forecast: Option<&Forecast>, filters: &[String], collected_at: Option<NaiveDateTime>) -> Message {
     let Some(f) = forecast else {
-        return Message::plain("Not enough history for a forecast yet: costbot needs at least a week of complete days.");
+        return Message::plain(
+            "Not enough history for a forecast yet: costbot needs at least a week of complete days.",
+        );
     };
     let title = format!("Month-end forecast ({})", f.month_end.format("%b %-d"));
     let mut blocks = vec![Block::Header { text: title.clone() }];
@@ -211,8 +213,16 @@ mod tests {
             group_label: Some("service".into()),
             filters: vec!["account = prod (222222222222)".into()],
             lines: vec![
-                Line { label: "Amazon Elastic Compute Cloud - Compute".into(), amount: m("20500.1"), previous: Some(m("18000")) },
-                Line { label: "Amazon Relational Database Service".into(), amount: m("10250.55"), previous: Some(m("10400")) },
+                Line {
+                    label: "Amazon Elastic Compute Cloud - Compute".into(),
+                    amount: m("20500.1"),
+                    previous: Some(m("18000")),
+                },
+                Line {
+                    label: "Amazon Relational Database Service".into(),
+                    amount: m("10250.55"),
+                    previous: Some(m("10400")),
+                },
             ],
             other: Some((6, m("3100.25"), Some(m("2950")))),
             total: m("33850.9"),

@@ -26,7 +26,10 @@ fn state_line(p: &Proposal, now: NaiveDateTime) -> (String, Tone) {
             let need = usize::from(p.required_approvals);
             let who: Vec<&str> = p.approvals.iter().map(|a| a.by.as_str()).collect();
             let so_far = if who.is_empty() { String::new() } else { format!(" (approved by {})", who.join(", ")) };
-            (format!("Waiting for {} of {need} approvals{so_far}; expires {}.", need - have, at(p.expires_at)), Tone::Warning)
+            (
+                format!("Waiting for {} of {need} approvals{so_far}; expires {}.", need - have, at(p.expires_at)),
+                Tone::Warning,
+            )
         }
         State::Approved => ("Approved; executing shortly.".into(), Tone::Warning),
         State::Executing { by, .. } => (format!("Executing (worker {by})…"), Tone::Warning),
@@ -79,7 +82,12 @@ fn buttons(p: &Proposal) -> Vec<Button> {
     let destructive = f.action.destructive();
     let confirm = destructive.then(|| Confirm {
         title: "Are you sure?".into(),
-        text: format!("costbot will {} {} in {}. This cannot be undone.", f.action.verb(), f.resource.reference.id, f.resource.reference.account),
+        text: format!(
+            "costbot will {} {} in {}. This cannot be undone.",
+            f.action.verb(),
+            f.resource.reference.id,
+            f.resource.reference.account
+        ),
         confirm: format!("Yes, {}", f.action.verb()),
         deny: "Cancel".into(),
     });
@@ -91,7 +99,12 @@ fn buttons(p: &Proposal) -> Vec<Button> {
             confirm,
         },
         Button { label: "Deny".into(), action: action(Verb::Deny), style: ButtonStyle::Default, confirm: None },
-        Button { label: "Snooze 7 days".into(), action: action(Verb::Snooze), style: ButtonStyle::Default, confirm: None },
+        Button {
+            label: "Snooze 7 days".into(),
+            action: action(Verb::Snooze),
+            style: ButtonStyle::Default,
+            confirm: None,
+        },
     ]
 }
 
@@ -108,7 +121,12 @@ pub(crate) mod tests {
 
     fn proposal(action: Action, path: SafetyPath) -> Proposal {
         let resource = Resource {
-            reference: ResourceRef { account: AccountId::parse("333333333333").unwrap(), region: "us-east-1".into(), kind: ResourceKind::Ec2Instance, id: "i-0f00dfeed".into() },
+            reference: ResourceRef {
+                account: AccountId::parse("333333333333").unwrap(),
+                region: "us-east-1".into(),
+                kind: ResourceKind::Ec2Instance,
+                id: "i-0f00dfeed".into(),
+            },
             state: "stopped".into(),
             tags: [("owner".to_string(), "ana@example.com".to_string())].into(),
             created_at: None,
@@ -127,7 +145,10 @@ pub(crate) mod tests {
             action,
             path,
         };
-        let rules = ApprovalRules { expires_after: chrono::Duration::hours(24), two_approvers_above: Money::parse("500").unwrap() };
+        let rules = ApprovalRules {
+            expires_after: chrono::Duration::hours(24),
+            two_approvers_above: Money::parse("500").unwrap(),
+        };
         Proposal::new(finding, &rules, at("09:00:00")).unwrap()
     }
 
@@ -147,12 +168,17 @@ pub(crate) mod tests {
     fn decided_cards_lose_their_buttons_and_say_what_happened() {
         let p = proposal(Action::StopInstance, SafetyPath::Normal);
         let approved = p.decide("slack:U1", true, Decision::Approve, 1, at("10:00:00")).unwrap();
-        let done = approved.with_state(State::Done { outcome: "instance is stopping".into(), dry_run: true }, at("10:00:05"));
+        let done =
+            approved.with_state(State::Done { outcome: "instance is stopping".into(), dry_run: true }, at("10:00:05"));
         let message = card(&done, at("10:00:06"));
         assert!(!message.blocks.iter().any(|b| matches!(b, Block::Actions { .. })));
         insta::assert_json_snapshot!("approval_done_dry_run", message);
         let stop = card(&p, at("10:00:00"));
         let Some(Block::Actions { buttons }) = stop.blocks.last() else { panic!("buttons") };
-        assert_eq!((buttons[0].style, buttons[0].confirm.is_none()), (ButtonStyle::Primary, true), "stopping is reversible");
+        assert_eq!(
+            (buttons[0].style, buttons[0].confirm.is_none()),
+            (ButtonStyle::Primary, true),
+            "stopping is reversible"
+        );
     }
 }

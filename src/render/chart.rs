@@ -20,15 +20,24 @@ pub const HEIGHT: u32 = 400;
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// Colour-blind-safe palette (Okabe–Ito), one per series; "Other" is grey.
-const PALETTE: [RGBColor; 5] =
-    [RGBColor(0, 114, 178), RGBColor(230, 159, 0), RGBColor(0, 158, 115), RGBColor(204, 121, 167), RGBColor(86, 180, 233)];
+const PALETTE: [RGBColor; 5] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+];
 const OTHER: RGBColor = RGBColor(160, 160, 160);
 
 fn register_font() -> Result<()> {
     static ONCE: Once = Once::new();
     let mut ok = true;
     ONCE.call_once(|| ok = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok());
-    if ok { Ok(()) } else { Err(anyhow!("the bundled chart font could not be loaded")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(anyhow!("the bundled chart font could not be loaded"))
+    }
 }
 
 fn dollars(m: Money) -> f64 {

@@ -84,7 +84,11 @@ fn day_text(day: NaiveDate) -> String {
 }
 
 fn span_text(from: NaiveDate, to: NaiveDate) -> String {
-    if from == to { from.format("%b %-d").to_string() } else { format!("{}–{}", from.format("%b %-d"), to.format("%-d")) }
+    if from == to {
+        from.format("%b %-d").to_string()
+    } else {
+        format!("{}–{}", from.format("%b %-d"), to.format("%-d"))
+    }
 }
 
 /// `$1,234.56` with the change against `previous`, or words for what is missing.
@@ -138,7 +142,12 @@ fn movers_block(s: &SpendSummary) -> Option<Block> {
         .map(|m| vec![m.service.clone(), m.before.to_string(), m.after.to_string(), delta(m.after, m.before)])
         .collect();
     Some(Block::Table {
-        columns: vec!["Service".into(), before.format("%b %-d").to_string(), s.day.format("%b %-d").to_string(), "Change".into()],
+        columns: vec![
+            "Service".into(),
+            before.format("%b %-d").to_string(),
+            s.day.format("%b %-d").to_string(),
+            "Change".into(),
+        ],
         right_align: vec![false, true, true, true],
         rows,
     })
@@ -162,7 +171,11 @@ fn anomaly_spans(items: &[AnomalyItem]) -> Vec<Span> {
 
 fn hours_left(until: NaiveDateTime, now: NaiveDateTime) -> String {
     let minutes = (until - now).num_minutes().max(0);
-    if minutes >= 120 { format!("expires in {} h", minutes / 60) } else { format!("expires in {minutes} min") }
+    if minutes >= 120 {
+        format!("expires in {} h", minutes / 60)
+    } else {
+        format!("expires in {minutes} min")
+    }
 }
 
 fn approval_spans(items: &[ApprovalItem], now: NaiveDateTime) -> Vec<Span> {
@@ -189,7 +202,12 @@ fn savings_text(s: &Savings) -> String {
         "No actions executed this month yet.".to_string()
     } else {
         let unknown = if s.unknown > 0 { format!(" ({} with no known price)", s.unknown) } else { String::new() };
-        format!("{}/month from {} executed action{}{unknown}.", s.realised, s.actions, if s.actions == 1 { "" } else { "s" })
+        format!(
+            "{}/month from {} executed action{}{unknown}.",
+            s.realised,
+            s.actions,
+            if s.actions == 1 { "" } else { "s" }
+        )
     };
     if s.dry_run_actions > 0 {
         text.push_str(&format!(
@@ -208,7 +226,8 @@ pub fn chart_alt(s: &SpendSummary) -> String {
     if known.is_empty() {
         return "No cost data in the last 30 days.".to_string();
     }
-    let (low, high) = (known.iter().min().copied().unwrap_or(Money::ZERO), known.iter().max().copied().unwrap_or(Money::ZERO));
+    let (low, high) =
+        (known.iter().min().copied().unwrap_or(Money::ZERO), known.iter().max().copied().unwrap_or(Money::ZERO));
     let top: Vec<&str> = s.chart.series.iter().map(|c| c.label.as_str()).filter(|l| *l != "Other").take(3).collect();
     format!("Last 30 days: {} ({low} to {high} a day); biggest: {}", sparkline(&known), top.join(", "))
 }
@@ -219,13 +238,18 @@ pub fn digest(v: &DigestView) -> Message {
     let title = format!("Daily cost digest, {}", v.date.format("%a %b %-d, %Y"));
     let mut blocks = vec![Block::Header { text: title.clone() }];
     if let Some(due) = &v.late {
-        blocks.push(Block::Context { spans: vec![Span::Plain(format!("Late: this digest was due {due}; costbot was not running then."))] });
+        blocks.push(Block::Context {
+            spans: vec![Span::Plain(format!("Late: this digest was due {due}; costbot was not running then."))],
+        });
     }
     if s.vs_day_before.current.is_none() {
         blocks.push(Block::Text {
-            spans: vec![Span::Bold(format!("No cost data for {} yet.", day_text(s.day))), Span::Plain(
-                " Cost Explorer can be a day behind; the figures below use the days that have data.".into(),
-            )],
+            spans: vec![
+                Span::Bold(format!("No cost data for {} yet.", day_text(s.day))),
+                Span::Plain(
+                    " Cost Explorer can be a day behind; the figures below use the days that have data.".into(),
+                ),
+            ],
         });
     }
     blocks.push(Block::Fields { fields: spend_fields(s) });
@@ -242,10 +266,17 @@ pub fn digest(v: &DigestView) -> Message {
     let mut spans = vec![Span::Bold(format!("Waiting for approval: {waiting}")), Span::Plain("\n".into())];
     spans.extend(approval_spans(&v.approvals, v.now));
     blocks.push(Block::Text { spans });
-    blocks.push(Block::Text { spans: vec![Span::Bold("Savings realised this month:".into()), Span::Plain(format!(" {}", savings_text(&v.savings)))] });
+    blocks.push(Block::Text {
+        spans: vec![
+            Span::Bold("Savings realised this month:".into()),
+            Span::Plain(format!(" {}", savings_text(&v.savings))),
+        ],
+    });
     let when = v.collected_at.map_or("never".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
     let estimated = if s.estimated { " · yesterday's figures are estimated by Cost Explorer" } else { "" };
-    blocks.push(Block::Context { spans: vec![Span::Plain(format!("USD, UTC cost days · last collected {when}{estimated}"))] });
+    blocks.push(Block::Context {
+        spans: vec![Span::Plain(format!("USD, UTC cost days · last collected {when}{estimated}"))],
+    });
     let attachments = v
         .chart_png
         .iter()
@@ -253,7 +284,12 @@ pub fn digest(v: &DigestView) -> Message {
         .collect();
     let yesterday = s.vs_day_before.current.map_or("no data yet".to_string(), |m| m.to_string());
     let tone = if v.anomalies.is_empty() { Tone::Neutral } else { Tone::Warning };
-    Message { fallback: format!("{title}: yesterday {yesterday}, {} open anomalies", v.anomalies.len()), blocks, tone, attachments }
+    Message {
+        fallback: format!("{title}: yesterday {yesterday}, {} open anomalies", v.anomalies.len()),
+        blocks,
+        tone,
+        attachments,
+    }
 }
 
 /// A proposal's one-line description for the digest: "stop EC2 instance i-0abc".
@@ -277,7 +313,9 @@ pub(crate) mod tests {
         let day: NaiveDate = "2026-11-24".parse().unwrap();
         let mut matrix = Vec::new();
         for i in 0..60u64 {
-            for (service, base) in [("Amazon EC2", 120_000i64), ("Amazon RDS", 40_000), ("Amazon S3", 9_000), ("AWS Lambda", 1_500)] {
+            for (service, base) in
+                [("Amazon EC2", 120_000i64), ("Amazon RDS", 40_000), ("Amazon S3", 9_000), ("AWS Lambda", 1_500)]
+            {
                 let bump = if i == 0 && service == "Amazon EC2" { 35_000 } else { 0 };
                 let amount = Money::from_cents(base + (i as i64 * 37) % 900 + bump);
                 matrix.push(ServiceDay { day: day - Days::new(i), service: service.into(), amount, estimated: i == 0 });
@@ -311,8 +349,16 @@ pub(crate) mod tests {
     fn every_section_is_there_and_the_chart_has_a_text_stand_in() {
         let message = digest(&sample());
         let text = crate::render::text::plain(&message);
-        for expected in ["Yesterday, Tue Nov 24", "Top movers", "Amazon EC2", "Open anomalies: 1", "Waiting for approval: 1",
-            "1 of 2 approvals, expires in 9 h", "$49.64/month from 1 executed action", "Late: this digest was due 09:00 Europe/Berlin"] {
+        for expected in [
+            "Yesterday, Tue Nov 24",
+            "Top movers",
+            "Amazon EC2",
+            "Open anomalies: 1",
+            "Waiting for approval: 1",
+            "1 of 2 approvals, expires in 9 h",
+            "$49.64/month from 1 executed action",
+            "Late: this digest was due 09:00 Europe/Berlin",
+        ] {
             assert!(text.contains(expected), "missing `{expected}` in\n{text}");
         }
         assert_eq!(message.attachments[0].name, "cost-digest-2026-11-25.png");

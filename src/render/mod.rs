@@ -7,8 +7,8 @@ pub mod answer;
 pub mod approval;
 pub mod chart;
 pub mod digest;
-pub mod text;
 mod platforms;
+pub mod text;
 
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;

@@ -23,7 +23,11 @@ mod tests {
 
     #[test]
     fn the_alert_on_both_platforms() {
-        let message = crate::render::alert::alert(&crate::render::alert::tests::sample(), &|_: &str| Some("prod".to_string()), at("2026-11-18T07:00:00"));
+        let message = crate::render::alert::alert(
+            &crate::render::alert::tests::sample(),
+            &|_: &str| Some("prod".to_string()),
+            at("2026-11-18T07:00:00"),
+        );
         insta::assert_json_snapshot!("alert_on_both_platforms", both(&message));
     }
 

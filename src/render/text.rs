@@ -15,7 +15,11 @@ fn spans_text(spans: &[Span]) -> String {
 
 fn table(columns: &[String], right: &[bool], rows: &[Vec<String>]) -> String {
     let width = |i: usize| {
-        rows.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count())).chain([columns[i].chars().count()]).max().unwrap_or(0)
+        rows.iter()
+            .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+            .chain([columns[i].chars().count()])
+            .max()
+            .unwrap_or(0)
     };
     let widths: Vec<usize> = (0..columns.len()).map(width).collect();
     let line = |cells: &[String]| {
@@ -24,7 +28,11 @@ fn table(columns: &[String], right: &[bool], rows: &[Vec<String>]) -> String {
             .enumerate()
             .map(|(i, c)| {
                 let w = widths.get(i).copied().unwrap_or(0);
-                if right.get(i).copied().unwrap_or(false) { format!("{c:>w$}") } else { format!("{c:<w$}") }
+                if right.get(i).copied().unwrap_or(false) {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
+                }
             })
             .collect();
         format!("  {}\n", padded.join("  ").trim_end())
@@ -76,7 +84,9 @@ mod tests {
             attachments: Vec::new(),
             blocks: vec![
                 Block::Header { text: "Digest".into() },
-                Block::Text { spans: vec![Span::Link(("https://x/1".into(), "EC2".into())), Span::Plain(" up".into())] },
+                Block::Text {
+                    spans: vec![Span::Link(("https://x/1".into(), "EC2".into())), Span::Plain(" up".into())],
+                },
                 Block::Table {
                     columns: vec!["Service".into(), "Cost".into()],
                     right_align: vec![false, true],

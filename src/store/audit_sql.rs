@@ -9,17 +9,18 @@ macro_rules! impl_audit_store {
                 &self,
                 record: &$crate::domain::audit::AuditRecord,
             ) -> anyhow::Result<$crate::domain::audit::AuditEntry> {
-                use $crate::domain::audit::{chain_hash, AuditEntry, GENESIS};
                 use chrono::SubsecRound;
+                use $crate::domain::audit::{chain_hash, AuditEntry, GENESIS};
                 // Postgres keeps microseconds; hash exactly what will be read back.
                 let record = &$crate::domain::audit::AuditRecord { at: record.at.trunc_subsecs(6), ..record.clone() };
                 // Racing appends read the same head; UNIQUE (prev_hash) lets one win and the
                 // other retry on the new head, so the chain stays a single line.
                 let mut last_error = None;
                 for _ in 0..8 {
-                    let head: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                        .fetch_optional(&self.pool)
-                        .await?;
+                    let head: Option<String> =
+                        sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                            .fetch_optional(&self.pool)
+                            .await?;
                     let prev = head.unwrap_or_else(|| GENESIS.to_string());
                     let hash = chain_hash(&prev, record);
                     let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
@@ -45,7 +46,11 @@ macro_rules! impl_audit_store {
                 anyhow::bail!("could not append to the audit log under contention: {}", last_error.unwrap_or_default())
             }
 
-            async fn audit_entries(&self, after: i64, limit: u32) -> anyhow::Result<Vec<$crate::domain::audit::AuditEntry>> {
+            async fn audit_entries(
+                &self,
+                after: i64,
+                limit: u32,
+            ) -> anyhow::Result<Vec<$crate::domain::audit::AuditEntry>> {
                 type Row = (i64, chrono::NaiveDateTime, String, String, String, Option<String>, String, String, String);
                 let rows: Vec<Row> = sqlx::query_as(
                     "SELECT seq, at, actor, action, target, channel, detail, prev_hash, hash FROM audit_log
@@ -57,11 +62,13 @@ macro_rules! impl_audit_store {
                 .await?;
                 Ok(rows
                     .into_iter()
-                    .map(|(seq, at, actor, action, target, channel, detail, prev_hash, hash)| $crate::domain::audit::AuditEntry {
-                        seq,
-                        record: $crate::domain::audit::AuditRecord { at, actor, action, target, channel, detail },
-                        prev_hash,
-                        hash,
+                    .map(|(seq, at, actor, action, target, channel, detail, prev_hash, hash)| {
+                        $crate::domain::audit::AuditEntry {
+                            seq,
+                            record: $crate::domain::audit::AuditRecord { at, actor, action, target, channel, detail },
+                            prev_hash,
+                            hash,
+                        }
                     })
                     .collect())
             }

@@ -32,7 +32,14 @@ pub trait LeaseStore: Send + Sync {
     /// while `holder` still holds the live lease `lease` at `term`. A leader that was paused
     /// and lost its lease without noticing claims nothing, so it cannot run a tick that its
     /// successor is responsible for.
-    async fn claim_tick_as_leader(&self, job: &str, tick: NaiveDateTime, holder: &str, lease: &str, term: i64) -> Result<bool>;
+    async fn claim_tick_as_leader(
+        &self,
+        job: &str,
+        tick: NaiveDateTime,
+        holder: &str,
+        lease: &str,
+        term: i64,
+    ) -> Result<bool>;
 }
 
 /// Postgres: the database's clock, in UTC, as a `TIMESTAMP`.

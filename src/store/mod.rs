@@ -7,8 +7,8 @@
 mod anomaly_sql;
 mod audit_sql;
 mod breakdown_sql;
-mod digest_sql;
 mod console_sql;
+mod digest_sql;
 mod inventory_sql;
 mod lease_sql;
 mod outbox_sql;
@@ -34,9 +34,9 @@ use crate::chat::outbox::{Delivery, DeliveryOutcome, OutboxCounts, OutboxEntry};
 use crate::chat::{ChannelId, UserId};
 use crate::config::DatabaseConfig;
 use crate::domain::audit::{AuditEntry, AuditRecord};
+use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
 use crate::domain::proposal::{Proposal, ProposalId};
 use crate::domain::resource::Resource;
-use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
 use crate::domain::run::{CollectorRun, RunId, SourceReport};
 use crate::domain::{
     Account, AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName,
@@ -100,7 +100,12 @@ pub trait OutboxStore: Send + Sync {
     async fn outbox_counts(&self) -> Result<OutboxCounts>;
 
     /// The platform's id of the message posted for a thread in a channel (to link to it).
-    async fn thread_message(&self, platform: crate::chat::Platform, channel: &crate::chat::ChannelId, thread: &str) -> Result<Option<String>>;
+    async fn thread_message(
+        &self,
+        platform: crate::chat::Platform,
+        channel: &crate::chat::ChannelId,
+        thread: &str,
+    ) -> Result<Option<String>>;
 
     /// A consumer's position in an event stream (0 before the first event).
     async fn cursor(&self, name: &str) -> Result<i64>;
@@ -139,7 +144,12 @@ pub trait DigestStore: Send + Sync {
     async fn digests(&self, limit: u32) -> Result<Vec<DigestRecord>>;
 
     /// True when the channel has a digest for that date.
-    async fn digest_recorded(&self, platform: crate::chat::Platform, channel: &crate::chat::ChannelId, date: NaiveDate) -> Result<bool>;
+    async fn digest_recorded(
+        &self,
+        platform: crate::chat::Platform,
+        channel: &crate::chat::ChannelId,
+        date: NaiveDate,
+    ) -> Result<bool>;
 }
 
 /// The append-only audit log.
@@ -163,7 +173,13 @@ pub trait InventoryStore: Send + Sync {
     /// vanished-then-returned one revived), and stored ones missing from `resources` are marked
     /// gone at `seen_at`. Every resource must belong to that account and region. Returns the
     /// number of resources written.
-    async fn replace_inventory(&self, account: &AccountId, region: &str, resources: &[Resource], seen_at: NaiveDateTime) -> Result<u64>;
+    async fn replace_inventory(
+        &self,
+        account: &AccountId,
+        region: &str,
+        resources: &[Resource],
+        seen_at: NaiveDateTime,
+    ) -> Result<u64>;
 
     /// The inventory ordered by account, region, kind and id; gone resources only when asked.
     async fn inventory(&self, include_gone: bool) -> Result<Vec<InventoryEntry>>;
@@ -237,7 +253,11 @@ pub trait BreakdownStore: Send + Sync {
     ) -> Result<u64>;
 
     /// When this source's breakdown in a dimension was last written.
-    async fn last_breakdown_at(&self, source: &AccountId, dimension: BreakdownDimension) -> Result<Option<NaiveDateTime>>;
+    async fn last_breakdown_at(
+        &self,
+        source: &AccountId,
+        dimension: BreakdownDimension,
+    ) -> Result<Option<NaiveDateTime>>;
 
     /// Sums spend by region or usage type in SQL, largest first (service filters do not apply:
     /// breakdowns are per account).
@@ -253,20 +273,43 @@ pub trait ConsoleStore: Send + Sync {
 
     /// Replaces a message's content in its channel and gives it the next change number;
     /// `false` when no such message is in that channel.
-    async fn update_console_message(&self, channel: &ChannelId, id: i64, message: &Message, now: NaiveDateTime) -> Result<bool>;
+    async fn update_console_message(
+        &self,
+        channel: &ChannelId,
+        id: i64,
+        message: &Message,
+        now: NaiveDateTime,
+    ) -> Result<bool>;
 
     /// One message by id, whoever may see it.
     async fn console_message(&self, id: i64) -> Result<Option<ConsoleMessage>>;
 
     /// The newest `limit` changes after change number `after` in a channel that `viewer` may
     /// see (everyone's messages plus replies only for them), oldest first.
-    async fn console_messages(&self, channel: &ChannelId, viewer: &UserId, after: i64, limit: u32) -> Result<Vec<ConsoleMessage>>;
+    async fn console_messages(
+        &self,
+        channel: &ChannelId,
+        viewer: &UserId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ConsoleMessage>>;
 }
 
 /// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
 #[async_trait]
 pub trait Store:
-    AnomalyStore + BreakdownStore + OutboxStore + DigestStore + AuditStore + ProposalStore + InventoryStore + ConsoleStore + LeaseStore + Send + Sync + 'static
+    AnomalyStore
+    + BreakdownStore
+    + OutboxStore
+    + DigestStore
+    + AuditStore
+    + ProposalStore
+    + InventoryStore
+    + ConsoleStore
+    + LeaseStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;

@@ -49,7 +49,11 @@ macro_rules! impl_proposal_store {
                 Ok(inserted == 1)
             }
 
-            async fn save_proposal(&self, next: &$crate::domain::proposal::Proposal, from_version: u32) -> anyhow::Result<bool> {
+            async fn save_proposal(
+                &self,
+                next: &$crate::domain::proposal::Proposal,
+                from_version: u32,
+            ) -> anyhow::Result<bool> {
                 let updated = sqlx::query(
                     "UPDATE proposals SET version = $2, state = $3, record = $4, updated_at = $5
                      WHERE id = $1 AND version = $6",

@@ -30,7 +30,9 @@ pub(super) fn to_stored_units(amount: Money) -> Result<i64> {
 pub(super) fn spend_rows(rows: Vec<(String, String, i64)>) -> Result<Vec<super::SpendRow>> {
     let mut out = rows
         .into_iter()
-        .map(|(key, sum, estimated)| Ok(super::SpendRow { key, amount: parse_units_sum(&sum)?, estimated: estimated != 0 }))
+        .map(|(key, sum, estimated)| {
+            Ok(super::SpendRow { key, amount: parse_units_sum(&sum)?, estimated: estimated != 0 })
+        })
         .collect::<Result<Vec<_>>>()?;
     out.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.key.cmp(&b.key)));
     Ok(out)

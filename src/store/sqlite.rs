@@ -12,10 +12,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::anomaly_sql::impl_anomaly_store;
 use super::audit_sql::impl_audit_store;
 use super::breakdown_sql::impl_breakdown_store;
-use super::digest_sql::impl_digest_store;
 use super::console_sql::impl_console_store;
+use super::digest_sql::impl_digest_store;
 use super::inventory_sql::impl_inventory_store;
-use super::lease_sql::{impl_lease_store, SQLITE_NOW, SQLITE_EXPIRY};
+use super::lease_sql::{impl_lease_store, SQLITE_EXPIRY, SQLITE_NOW};
 use super::outbox_sql::impl_outbox_store;
 use super::proposal_sql::impl_proposal_store;
 use super::sql::impl_sql_store;

@@ -136,10 +136,12 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string());
     bearer.or_else(|| {
-        headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == COOKIE).then(|| value.to_string())
-        })
+        headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
+            |pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                (name == COOKIE).then(|| value.to_string())
+            },
+        )
     })
 }
 
@@ -175,8 +177,14 @@ mod tests {
         let access = secured(None);
         let ops = Ok(Identity { user: UserId("ops".into()) });
         assert_eq!(access.identify(&headers(&[("authorization", "Bearer 0123456789abcdef-token")]), None), ops);
-        assert_eq!(access.identify(&headers(&[("cookie", "a=b; costbot_token=0123456789abcdef-token")]), Some("you")), ops);
-        assert_eq!(access.identify(&headers(&[("authorization", "Bearer wrong")]), None), Err(Refusal::Unauthenticated));
+        assert_eq!(
+            access.identify(&headers(&[("cookie", "a=b; costbot_token=0123456789abcdef-token")]), Some("you")),
+            ops
+        );
+        assert_eq!(
+            access.identify(&headers(&[("authorization", "Bearer wrong")]), None),
+            Err(Refusal::Unauthenticated)
+        );
         assert_eq!(access.identify(&headers(&[]), None), Err(Refusal::Unauthenticated));
     }
 
@@ -184,7 +192,10 @@ mod tests {
     fn the_proxy_header_is_trusted_only_when_configured() {
         let forwarded = headers(&[("x-forwarded-user", "ana")]);
         assert_eq!(secured(None).identify(&forwarded, None), Err(Refusal::Unauthenticated));
-        assert_eq!(secured(Some("X-Forwarded-User")).identify(&forwarded, None), Ok(Identity { user: UserId("ana".into()) }));
+        assert_eq!(
+            secured(Some("X-Forwarded-User")).identify(&forwarded, None),
+            Ok(Identity { user: UserId("ana".into()) })
+        );
     }
 
     #[test]

@@ -115,7 +115,12 @@ fn table(id: &str, columns: &[&str], numeric: &[usize], rows: &[Vec<String>], em
     let head: String = columns.iter().enumerate().map(|(i, c)| format!("<th{}>{}</th>", class(i), escape(c))).collect();
     let body: String = rows
         .iter()
-        .map(|r| format!("<tr>{}</tr>", r.iter().enumerate().map(|(i, c)| format!("<td{}>{}</td>", class(i), escape(c))).collect::<String>()))
+        .map(|r| {
+            format!(
+                "<tr>{}</tr>",
+                r.iter().enumerate().map(|(i, c)| format!("<td{}>{}</td>", class(i), escape(c))).collect::<String>()
+            )
+        })
         .collect();
     format!("<table class=\"data\" id=\"{id}\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 }
@@ -136,7 +141,13 @@ fn proposal_rows(proposals: &[&Proposal]) -> Vec<Vec<String>> {
         .iter()
         .map(|p| {
             let r = &p.finding.resource.reference;
-            vec![p.id.0.clone(), format!("{} {}", p.finding.action.verb(), r.id), r.account.to_string(), saving(p), p.state.name().to_string()]
+            vec![
+                p.id.0.clone(),
+                format!("{} {}", p.finding.action.verb(), r.id),
+                r.account.to_string(),
+                saving(p),
+                p.state.name().to_string(),
+            ]
         })
         .collect()
 }
@@ -149,14 +160,23 @@ fn sum_savings(proposals: &[&Proposal]) -> Money {
 pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> String {
     let label = |id: &str| d.names.get(id).map_or(id.to_string(), |n| format!("{n} ({id})"));
     let lookup = |id: &str| d.names.get(id).cloned();
-    let fresh = d.collected_at.map_or("no collection yet".to_string(), |t| format!("data collected {}", t.format("%b %-d %H:%M UTC")));
+    let fresh = d
+        .collected_at
+        .map_or("no collection yet".to_string(), |t| format!("data collected {}", t.format("%b %-d %H:%M UTC")));
     let estimated = if d.estimated { " · includes estimated days" } else { "" };
     let (projected, range) = match &d.forecast {
-        Some(f) => (f.projected.to_string(), format!("likely {} – {} by {}", f.low, f.high, f.month_end.format("%b %-d"))),
-        None => ("not enough history".to_string(), format!("needs {} days of data", crate::domain::forecast::MIN_HISTORY_DAYS)),
+        Some(f) => {
+            (f.projected.to_string(), format!("likely {} – {} by {}", f.low, f.high, f.month_end.format("%b %-d")))
+        }
+        None => (
+            "not enough history".to_string(),
+            format!("needs {} days of data", crate::domain::forecast::MIN_HISTORY_DAYS),
+        ),
     };
-    let open: Vec<&Proposal> = d.proposals.iter().filter(|p| matches!(p.state.name(), "pending" | "approved" | "executing")).collect();
-    let decided: Vec<&Proposal> = d.proposals.iter().filter(|p| matches!(p.state.name(), "done" | "aborted" | "failed" | "denied")).collect();
+    let open: Vec<&Proposal> =
+        d.proposals.iter().filter(|p| matches!(p.state.name(), "pending" | "approved" | "executing")).collect();
+    let decided: Vec<&Proposal> =
+        d.proposals.iter().filter(|p| matches!(p.state.name(), "done" | "aborted" | "failed" | "denied")).collect();
     // Only real executions save money; dry runs are shown apart, as what they would save.
     let (dry_runs, executed): (Vec<&Proposal>, Vec<&Proposal>) = decided
         .iter()
@@ -164,7 +184,16 @@ pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> Stri
         .filter(|p| p.state.name() == "done")
         .partition(|p| matches!(p.state, crate::domain::proposal::State::Done { dry_run: true, .. }));
     let cards = [
-        card("card-mtd", "Month to date", &d.mtd.to_string(), &format!("{} to {}{estimated}", d.today.with_day(1).unwrap_or(d.today).format("%b %-d"), d.today.format("%b %-d"))),
+        card(
+            "card-mtd",
+            "Month to date",
+            &d.mtd.to_string(),
+            &format!(
+                "{} to {}{estimated}",
+                d.today.with_day(1).unwrap_or(d.today).format("%b %-d"),
+                d.today.format("%b %-d")
+            ),
+        ),
         card("card-forecast", "Projected month end", &projected, &range),
         card("card-anomalies", "Open anomalies", &d.anomalies.len().to_string(), "medium and up are alerted in chat"),
         card(
@@ -182,10 +211,18 @@ pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> Stri
         ),
     ]
     .concat();
-    let services: Vec<Vec<String>> =
-        d.by_service.iter().take(TOP_ROWS).map(|r| vec![r.key.clone(), r.amount.to_string(), share(r.amount, d.mtd)]).collect();
-    let accounts: Vec<Vec<String>> =
-        d.by_account.iter().take(TOP_ROWS).map(|r| vec![label(&r.key), r.amount.to_string(), share(r.amount, d.mtd)]).collect();
+    let services: Vec<Vec<String>> = d
+        .by_service
+        .iter()
+        .take(TOP_ROWS)
+        .map(|r| vec![r.key.clone(), r.amount.to_string(), share(r.amount, d.mtd)])
+        .collect();
+    let accounts: Vec<Vec<String>> = d
+        .by_account
+        .iter()
+        .take(TOP_ROWS)
+        .map(|r| vec![label(&r.key), r.amount.to_string(), share(r.amount, d.mtd)])
+        .collect();
     let anomalies: Vec<Vec<String>> = d
         .anomalies
         .iter()
@@ -205,11 +242,21 @@ pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> Stri
         .iter()
         .map(|e| {
             let r = &e.record;
-            vec![e.seq.to_string(), r.at.format("%b %-d %H:%M:%S").to_string(), r.actor.clone(), r.action.clone(), r.target.clone(), e.hash.chars().take(12).collect()]
+            vec![
+                e.seq.to_string(),
+                r.at.format("%b %-d %H:%M:%S").to_string(),
+                r.actor.clone(),
+                r.action.clone(),
+                r.target.clone(),
+                e.hash.chars().take(12).collect(),
+            ]
         })
         .collect();
     let chain = match &d.chain {
-        Ok(()) => format!("<p class=\"verified ok\" id=\"audit-status\">Hash chain verified: all {} entries intact.</p>", d.audit_count),
+        Ok(()) => format!(
+            "<p class=\"verified ok\" id=\"audit-status\">Hash chain verified: all {} entries intact.</p>",
+            d.audit_count
+        ),
         Err(e) => format!("<p class=\"verified broken\" id=\"audit-status\">Hash chain BROKEN: {}</p>", escape(e)),
     };
     let body = format!(

@@ -84,7 +84,12 @@ impl WebState {
     }
 
     /// Signs a POST in and resolves the console channel it names.
-    fn admit(&self, headers: &HeaderMap, requested: Option<&str>, channel: &str) -> Result<(Identity, ChannelId), Response> {
+    fn admit(
+        &self,
+        headers: &HeaderMap,
+        requested: Option<&str>,
+        channel: &str,
+    ) -> Result<(Identity, ChannelId), Response> {
         let who = self.identify(headers, requested)?;
         let channel = self.channel(Some(channel))?;
         Ok((who, ChannelId(channel.id.clone())))
@@ -229,7 +234,11 @@ async fn command(State(state): State<WebState>, headers: HeaderMap, body: JsonBo
     command_inner(&state, &headers, body).await.unwrap_or_else(|refusal| refusal)
 }
 
-async fn command_inner(state: &WebState, headers: &HeaderMap, body: JsonBody<CommandBody>) -> Result<Response, Response> {
+async fn command_inner(
+    state: &WebState,
+    headers: &HeaderMap,
+    body: JsonBody<CommandBody>,
+) -> Result<Response, Response> {
     let Json(body) = body.map_err(|rejection| bad_request(rejection.body_text()))?;
     let (who, channel) = state.admit(headers, body.as_user.as_deref(), &body.channel)?;
     if body.text.len() > MAX_COMMAND_LEN {
@@ -259,15 +268,17 @@ async fn click_inner(state: &WebState, headers: &HeaderMap, body: JsonBody<Click
     let action = ActionRef::decode(&body.action).map_err(|_| bad_request("That is not a costbot button."))?;
     match state.console.click(&who.user, &channel, body.message, action).await.map_err(internal)? {
         Ok(changed) => Ok(Json(views(&changed)).into_response()),
-        Err(refusal @ (ClickError::NoSuchMessage | ClickError::NoSuchButton)) => Err(bad_request(format!("Not done: {refusal}."))),
+        Err(refusal @ (ClickError::NoSuchMessage | ClickError::NoSuchButton)) => {
+            Err(bad_request(format!("Not done: {refusal}.")))
+        }
     }
 }
 
 async fn script() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../assets/web/console.js")).into_response()
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../assets/web/console.js"))
+        .into_response()
 }
 
 async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../assets/web/costbot.css")).into_response()
 }
-

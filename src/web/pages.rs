@@ -106,7 +106,8 @@ pub fn message(m: &ConsoleMessage) -> String {
         classes.push("ephemeral");
     }
     let who = m.author.as_ref().map_or("costbot".to_string(), |u| escape(&u.0));
-    let mut meta = format!("<span class=\"author\">{who}</span> <time>{}</time>", m.posted_at.format("%b %-d %H:%M UTC"));
+    let mut meta =
+        format!("<span class=\"author\">{who}</span> <time>{}</time>", m.posted_at.format("%b %-d %H:%M UTC"));
     if m.updated_at > m.posted_at {
         meta.push_str(&format!(" <span class=\"edited\">updated {}</span>", m.updated_at.format("%H:%M:%S")));
     }

@@ -13,9 +13,14 @@ use rust_decimal::Decimal;
 
 use crate::support::{daily_facts, Fact};
 
-const ACCOUNTS: [(&str, Option<&str>); 3] = [("111111111111", Some("prod")), ("222222222222", Some("staging")), ("333333333333", None)];
-const SERVICES: [&str; 4] = ["Amazon Elastic Compute Cloud - Compute", "Amazon Simple Storage Service", "AWS Lambda", "Amazon Relational Database Service"];
-
+const ACCOUNTS: [(&str, Option<&str>); 3] =
+    [("111111111111", Some("prod")), ("222222222222", Some("staging")), ("333333333333", None)];
+const SERVICES: [&str; 4] = [
+    "Amazon Elastic Compute Cloud - Compute",
+    "Amazon Simple Storage Service",
+    "AWS Lambda",
+    "Amazon Relational Database Service",
+];
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -95,7 +100,12 @@ fn sum(facts: &[Fact], from: &str, to: &str, keep: impl Fn(&Fact) -> bool) -> St
 }
 
 async fn ask(bot: &Bot, text: &str) -> String {
-    let actor = Actor { platform: Platform::Slack, user: UserId("U1".into()), roles: vec![], channel: ChannelId("CALL".into()) };
+    let actor = Actor {
+        platform: Platform::Slack,
+        user: UserId("U1".into()),
+        roles: vec![],
+        channel: ChannelId("CALL".into()),
+    };
     let reply = bot.handle_at(Inbound::Command { actor, text: text.into(), follow_up: FollowUp::None }, now()).await;
     assert!(matches!(reply, Reply::InChannel(_)), "{text}: {reply:?}");
     serde_json::to_string(&reply).unwrap()
@@ -147,19 +157,30 @@ async fn check(store: DynStore) {
         .collect();
     per_account.sort_by(|a, b| b.0.cmp(&a.0));
     assert!(answer.contains(&Money::from_decimal(per_account[0].0).to_string()), "{answer}");
-    assert!(answer.contains("1 more") && answer.contains(&Money::from_decimal(per_account[2].0).to_string()), "{answer}");
+    assert!(
+        answer.contains("1 more") && answer.contains(&Money::from_decimal(per_account[2].0).to_string()),
+        "{answer}"
+    );
     assert!(answer.contains("prod (111111111111)") || answer.contains("staging (222222222222)"), "{answer}");
 
     // compare: month to date against the same days of last month, with the delta.
     let answer = ask(&bot, "mtd compare").await;
-    let (now_total, before) = (sum(&facts, "2026-11-01", "2026-11-25", all), sum(&facts, "2026-10-01", "2026-10-25", all));
-    assert!(answer.contains(&now_total) && answer.contains(&before) && (answer.contains('▲') || answer.contains('▼')), "{answer}");
+    let (now_total, before) =
+        (sum(&facts, "2026-11-01", "2026-11-25", all), sum(&facts, "2026-10-01", "2026-10-25", all));
+    assert!(
+        answer.contains(&now_total) && answer.contains(&before) && (answer.contains('▲') || answer.contains('▼')),
+        "{answer}"
+    );
 
     // by region and by usage type come from the breakdowns.
     let answer = ask(&bot, "last month by region").await;
     let us = |f: &Fact| breakdown_key(f, BreakdownDimension::Region) == "us-east-1";
     let eu = |f: &Fact| breakdown_key(f, BreakdownDimension::Region) == "eu-west-1";
-    assert!(answer.contains(&sum(&facts, "2026-10-01", "2026-10-31", us)) && answer.contains(&sum(&facts, "2026-10-01", "2026-10-31", eu)), "{answer}");
+    assert!(
+        answer.contains(&sum(&facts, "2026-10-01", "2026-10-31", us))
+            && answer.contains(&sum(&facts, "2026-10-01", "2026-10-31", eu)),
+        "{answer}"
+    );
     let answer = ask(&bot, "2026-09 by usage-type account=prod").await;
     let lambda_prod = |f: &Fact| f.account == "111111111111" && f.service == "AWS Lambda";
     assert!(answer.contains(&sum(&facts, "2026-09-01", "2026-09-30", lambda_prod)), "{answer}");
@@ -196,13 +217,19 @@ async fn a_new_collection_replaces_cached_answers() {
 
     // A collection restates October 1st: a run starts and finishes around the new facts.
     let run = store.start_run("collect-costs", now()).await.unwrap();
-    let restated = vec![Fact { day: d("2026-10-01"), account: "111111111111", service: "AWS Lambda", amount: Decimal::new(123_456, 2) }];
+    let restated = vec![Fact {
+        day: d("2026-10-01"),
+        account: "111111111111",
+        service: "AWS Lambda",
+        amount: Decimal::new(123_456, 2),
+    }];
     let range = DateRange::single_day(d("2026-10-01"));
     let source = AccountId::parse("111111111111").unwrap();
     store.replace_cost_facts(&source, Granularity::Daily, &range, &daily_facts(&restated, None), now()).await.unwrap();
     store.finish_run(run, now(), &[]).await.unwrap();
 
-    let october: Decimal = facts.iter().filter(|f| f.day.month() == 10 && f.day != d("2026-10-01")).map(|f| f.amount).sum();
+    let october: Decimal =
+        facts.iter().filter(|f| f.day.month() == 10 && f.day != d("2026-10-01")).map(|f| f.amount).sum();
     let expected = Money::from_decimal(october + Decimal::new(123_456, 2)).to_string();
     let second = text(&answers.report(&report, None, today).await.unwrap());
     assert!(second.contains(&expected), "expected {expected} in\n{second}");

@@ -14,7 +14,9 @@ use costbot::chat::{Actor, ChannelId, FollowUp, Inbound, Platform, Reply, UserId
 use costbot::config::Config;
 use costbot::domain::audit::verify_chain;
 use costbot::domain::proposal::{Proposal, State};
-use costbot::domain::resource::{ActOutcome, Action, CloudInventory, Resource, ResourceKind, ResourceRef, SafetyPath, WasteFinding};
+use costbot::domain::resource::{
+    ActOutcome, Action, CloudInventory, Resource, ResourceKind, ResourceRef, SafetyPath, WasteFinding,
+};
 use costbot::domain::{AccountId, Money};
 use costbot::execution::Executor;
 use costbot::proposals::propose;
@@ -58,7 +60,12 @@ fn now() -> NaiveDateTime {
 
 fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource {
     Resource {
-        reference: ResourceRef { account: AccountId::parse("222222222222").unwrap(), region: "us-east-1".into(), kind: ResourceKind::Ec2Instance, id: id.into() },
+        reference: ResourceRef {
+            account: AccountId::parse("222222222222").unwrap(),
+            region: "us-east-1".into(),
+            kind: ResourceKind::Ec2Instance,
+            id: id.into(),
+        },
         state: state.into(),
         tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
         created_at: None,
@@ -72,7 +79,14 @@ fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource {
 }
 
 fn finding(resource: Resource, saving: &str, path: SafetyPath) -> WasteFinding {
-    WasteFinding { resource, rule: "idle_instance".into(), evidence: "CPU under 2 % for 14 days".into(), monthly_saving: Some(Money::parse(saving).unwrap()), action: Action::StopInstance, path }
+    WasteFinding {
+        resource,
+        rule: "idle_instance".into(),
+        evidence: "CPU under 2 % for 14 days".into(),
+        monthly_saving: Some(Money::parse(saving).unwrap()),
+        action: Action::StopInstance,
+        path,
+    }
 }
 
 struct World {
@@ -95,7 +109,13 @@ async fn world(pool: sqlx::PgPool, findings: &[WasteFinding]) -> World {
 
 impl World {
     fn executor(&self, owner: &str, dry_run: bool) -> Executor {
-        Executor::new(self.store.clone(), self.cloud.clone(), Arc::new(Config::from_toml(CHANNELS).unwrap().channels), dry_run, owner.into())
+        Executor::new(
+            self.store.clone(),
+            self.cloud.clone(),
+            Arc::new(Config::from_toml(CHANNELS).unwrap().channels),
+            dry_run,
+            owner.into(),
+        )
     }
     async fn only(&self) -> Proposal {
         let all = self.store.proposals_in(&[]).await.unwrap();
@@ -104,7 +124,12 @@ impl World {
     }
     async fn click(&self, user: &str, channel: &str, verb: Verb, version: u32) -> Reply {
         let p = self.only().await;
-        let actor = Actor { platform: Platform::Slack, user: UserId(user.into()), roles: vec![], channel: ChannelId(channel.into()) };
+        let actor = Actor {
+            platform: Platform::Slack,
+            user: UserId(user.into()),
+            roles: vec![],
+            channel: ChannelId(channel.into()),
+        };
         let action = ActionRef { verb, target: p.id.0.clone(), version };
         self.bot.handle_at(Inbound::Click { actor, action, message: None, follow_up: FollowUp::None }, now()).await
     }
@@ -116,10 +141,15 @@ fn text(reply: &Reply) -> String {
 
 #[sqlx::test(migrations = "migrations/postgres")]
 async fn proposals_are_made_once_and_carded_only_where_someone_can_approve(pool: sqlx::PgPool) {
-    let protected = finding(instance("i-prod", "running", &[("Environment", "Production")]), "70", SafetyPath::Excluded { reason: "Environment=Production".into() });
+    let protected = finding(
+        instance("i-prod", "running", &[("Environment", "Production")]),
+        "70",
+        SafetyPath::Excluded { reason: "Environment=Production".into() },
+    );
     let idle = finding(instance("i-idle", "running", &[]), "70.08", SafetyPath::Normal);
     let w = world(pool, &[protected.clone(), idle.clone()]).await;
-    let report = propose(&w.store, &[protected, idle], &w.config.approvals.rules(), &w.config.channels, now()).await.unwrap();
+    let report =
+        propose(&w.store, &[protected, idle], &w.config.approvals.rules(), &w.config.channels, now()).await.unwrap();
     assert_eq!(report.proposed, 0, "the second run proposes nothing new");
     let p = w.only().await;
     assert_eq!((p.finding.resource.reference.id.as_str(), p.state.clone()), ("i-idle", State::Pending));
@@ -131,7 +161,10 @@ async fn proposals_are_made_once_and_carded_only_where_someone_can_approve(pool:
 async fn refusals_change_nothing_but_are_audited(pool: sqlx::PgPool) {
     let w = world(pool, &[finding(instance("i-1", "running", &[]), "70.08", SafetyPath::Normal)]).await;
     assert!(text(&w.click("UINTERN", "C1", Verb::Approve, 1).await).contains("not an approver"));
-    assert!(text(&w.click("UBOSS", "CVIEW", Verb::Approve, 1).await).contains("not an approver"), "not an approver there");
+    assert!(
+        text(&w.click("UBOSS", "CVIEW", Verb::Approve, 1).await).contains("not an approver"),
+        "not an approver there"
+    );
     assert!(text(&w.click("UBOSS", "C1", Verb::Approve, 7).await).contains("out of date"));
     assert_eq!(w.only().await.state, State::Pending);
     // A day later the proposal has expired: the worker marks it so, and a click is refused.
@@ -158,10 +191,17 @@ async fn an_approved_proposal_is_executed_once_however_often_it_is_clicked(pool:
     assert_eq!(rx.unwrap() + ry.unwrap(), 1);
     assert_eq!(w.cloud.acts.load(Ordering::SeqCst), 1, "acted exactly once");
     let done = w.only().await;
-    assert!(matches!(&done.state, State::Done { dry_run: true, outcome } if outcome.contains("would stop i-2")), "{done:?}");
+    assert!(
+        matches!(&done.state, State::Done { dry_run: true, outcome } if outcome.contains("would stop i-2")),
+        "{done:?}"
+    );
     assert_eq!(w.executor("replica-c", true).run_once(now()).await.unwrap(), 0, "nothing left to do");
-    let actions: Vec<String> = w.store.audit_entries(0, 50).await.unwrap().into_iter().map(|e| e.record.action).collect();
-    assert!(actions.contains(&"proposal_approved".to_string()) && actions.contains(&"execution_done".to_string()), "{actions:?}");
+    let actions: Vec<String> =
+        w.store.audit_entries(0, 50).await.unwrap().into_iter().map(|e| e.record.action).collect();
+    assert!(
+        actions.contains(&"proposal_approved".to_string()) && actions.contains(&"execution_done".to_string()),
+        "{actions:?}"
+    );
 }
 
 #[sqlx::test(migrations = "migrations/postgres")]
@@ -184,7 +224,9 @@ async fn a_protection_tag_added_after_approval_aborts_the_action(pool: sqlx::PgP
     let p = w.only().await;
     assert!(matches!(&p.state, State::Aborted { reason } if reason.contains("Environment=Production")), "{p:?}");
     let audit = w.store.audit_entries(0, 50).await.unwrap();
-    assert!(audit.iter().any(|e| e.record.action == "execution_aborted" && e.record.detail.contains("Environment=Production")));
+    assert!(audit
+        .iter()
+        .any(|e| e.record.action == "execution_aborted" && e.record.detail.contains("Environment=Production")));
 }
 
 #[sqlx::test(migrations = "migrations/postgres")]
@@ -193,7 +235,8 @@ async fn a_crash_mid_execution_is_recovered_from_the_real_state_without_acting_a
     w.click("UBOSS", "C1", Verb::Approve, 1).await;
     // A worker claimed it and died before recording anything: its lease ran out.
     let approved = w.only().await;
-    let claimed = approved.with_state(State::Executing { by: "dead-replica".into(), until: now() - Duration::minutes(1) }, now());
+    let claimed =
+        approved.with_state(State::Executing { by: "dead-replica".into(), until: now() - Duration::minutes(1) }, now());
     assert!(w.store.save_proposal(&claimed, approved.version).await.unwrap());
     w.executor("replica-b", false).run_once(now()).await.unwrap();
     assert_eq!(w.cloud.acts.load(Ordering::SeqCst), 0, "recovery never acts");
@@ -206,9 +249,11 @@ async fn a_crash_mid_execution_is_recovered_from_the_real_state_without_acting_a
     w.cloud.resources.lock().unwrap().insert("i-6".into(), again.resource.clone());
     propose(&w2_pool, &[again], &w.config.approvals.rules(), &w.config.channels, now()).await.unwrap();
     let p6 = w.store.proposals_in(&["pending"]).await.unwrap().remove(0);
-    let approved = p6.decide("slack:UBOSS", true, costbot::domain::proposal::Decision::Approve, p6.version, now()).unwrap();
+    let approved =
+        p6.decide("slack:UBOSS", true, costbot::domain::proposal::Decision::Approve, p6.version, now()).unwrap();
     assert!(w.store.save_proposal(&approved, p6.version).await.unwrap());
-    let claimed = approved.with_state(State::Executing { by: "dead-replica".into(), until: now() - Duration::minutes(1) }, now());
+    let claimed =
+        approved.with_state(State::Executing { by: "dead-replica".into(), until: now() - Duration::minutes(1) }, now());
     assert!(w.store.save_proposal(&claimed, approved.version).await.unwrap());
     w.cloud.resources.lock().unwrap().get_mut("i-6").unwrap().state = "stopped".into();
     w.executor("replica-b", false).run_once(now()).await.unwrap();

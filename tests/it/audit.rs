@@ -29,7 +29,9 @@ async fn postgres_refuses_update_delete_and_truncate(pool: sqlx::PgPool) {
     let store: DynStore = Arc::new(PgStore::from_pool(pool.clone()));
     append_three(&store).await;
     assert_eq!(verify_chain(&store.audit_entries(0, 10).await.unwrap()), Ok(()));
-    for sql in ["UPDATE audit_log SET actor = 'x' WHERE seq = 2", "DELETE FROM audit_log WHERE seq = 3", "TRUNCATE audit_log"] {
+    for sql in
+        ["UPDATE audit_log SET actor = 'x' WHERE seq = 2", "DELETE FROM audit_log WHERE seq = 3", "TRUNCATE audit_log"]
+    {
         let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }

@@ -80,7 +80,12 @@ impl Browser {
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let driver = Reaped(
-            Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start chromedriver"),
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver"),
         );
         let http = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
@@ -92,8 +97,16 @@ impl Browser {
         // Flags from the machine notes: root needs --no-sandbox, and the closed network
         // refuses Chromium's background connections unless they are switched off.
         let args = [
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1400",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1400",
         ]
         .iter()
         .map(|a| a.to_string())
@@ -103,8 +116,10 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
         }}});
-        let created: Value = http.post(format!("{base}/session")).json(&capabilities).send().await.unwrap().json().await.unwrap();
-        let session = created["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_string();
+        let created: Value =
+            http.post(format!("{base}/session")).json(&capabilities).send().await.unwrap().json().await.unwrap();
+        let session =
+            created["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_string();
         Browser { http, session: format!("{base}/session/{session}"), _driver: driver }
     }
 
@@ -122,13 +137,23 @@ impl Browser {
     }
 
     async fn find(&self, css: &str) -> String {
-        let found = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
-        found.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap_or_else(|| panic!("no element {css}: {found}")).to_string()
+        let found =
+            self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
+        found
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string()
     }
 
     async fn text_of(&self, css: &str) -> String {
         let element = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None).await.as_str().unwrap_or_default().to_string()
+        self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     async fn script(&self, script: &str, args: Value) -> Value {
@@ -163,7 +188,6 @@ impl Browser {
         println!("screenshot: {}", path.display());
         path
     }
-
 }
 
 impl Drop for Browser {
@@ -171,10 +195,15 @@ impl Drop for Browser {
     /// running), also when an assertion failed. Blocking and raw, because `Drop` cannot await.
     fn drop(&mut self) {
         use std::io::{Read, Write};
-        let Some((host, path)) = self.session.strip_prefix("http://").and_then(|rest| rest.split_once('/')) else { return };
+        let Some((host, path)) = self.session.strip_prefix("http://").and_then(|rest| rest.split_once('/')) else {
+            return;
+        };
         if let Ok(mut stream) = std::net::TcpStream::connect(host) {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
-            let _ = write!(stream, "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = write!(
+                stream,
+                "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
             let mut answer = Vec::new();
             let _ = stream.read_to_end(&mut answer);
         }
@@ -206,9 +235,22 @@ async fn the_demo_in_a_real_browser() {
 
     // The console: type a command, see the answer with the store's numbers.
     browser.goto(&url).await;
-    browser.wait_for(30, "the channel's messages", "return document.querySelectorAll('#messages article').length > 0;", json!([])).await;
+    browser
+        .wait_for(
+            30,
+            "the channel's messages",
+            "return document.querySelectorAll('#messages article').length > 0;",
+            json!([]),
+        )
+        .await;
     let input = browser.find("#command").await;
-    browser.call(reqwest::Method::POST, &format!("/element/{input}/value"), Some(json!({"text": "/cost mtd by service\u{E007}"}))).await;
+    browser
+        .call(
+            reqwest::Method::POST,
+            &format!("/element/{input}/value"),
+            Some(json!({"text": "/cost mtd by service\u{E007}"})),
+        )
+        .await;
     let answer = browser
         .wait_for(30, "the answer", "const a = [...document.querySelectorAll('#messages article:not(.mine)')].pop(); return a && a.textContent.includes('by service') ? a.innerText : null;", json!([]))
         .await;
@@ -219,7 +261,12 @@ async fn the_demo_in_a_real_browser() {
     let query = SpendQuery { granularity: Granularity::Daily, range: month, accounts: None, services: None };
     let top = store.spend(&query, SpendGroup::Service).await.unwrap()[0].clone();
     let total = store.spend(&query, SpendGroup::Total).await.unwrap()[0].amount;
-    assert!(answer.contains(&top.key) && answer.contains(&top.amount.to_string()), "the top service row ({} {}) in:\n{answer}", top.key, top.amount);
+    assert!(
+        answer.contains(&top.key) && answer.contains(&top.amount.to_string()),
+        "the top service row ({} {}) in:\n{answer}",
+        top.key,
+        top.amount
+    );
     assert!(answer.contains(&total.to_string()), "the total {total} in:\n{answer}");
     browser.screenshot("demo-console-answer").await;
 
@@ -233,17 +280,25 @@ async fn the_demo_in_a_real_browser() {
     assert!(clicked.is_null(), "the click was refused by the browser: {clicked}");
     let card_text = "const c = document.getElementById('msg-' + arguments[0]); return c && !c.textContent.includes('Waiting for') ? c.innerText : null;";
     let changed = browser.wait_for(30, "the card to change", card_text, json!([message])).await;
-    assert!(changed.as_str().unwrap().contains("Approved") || changed.as_str().unwrap().contains("Dry run"), "{changed}");
+    assert!(
+        changed.as_str().unwrap().contains("Approved") || changed.as_str().unwrap().contains("Dry run"),
+        "{changed}"
+    );
     let dry_run = "const c = document.getElementById('msg-' + arguments[0]); return c && c.textContent.includes('Dry run') ? c.innerText : null;";
     let done = browser.wait_for(60, "the dry run's outcome on the card", dry_run, json!([message])).await;
     assert!(done.as_str().unwrap().contains("Nothing was changed"), "{done}");
-    browser.script("document.getElementById('msg-' + arguments[0]).scrollIntoView({block: 'center'});", json!([message])).await;
+    browser
+        .script("document.getElementById('msg-' + arguments[0]).scrollIntoView({block: 'center'});", json!([message]))
+        .await;
     browser.screenshot("demo-console-approved").await;
 
     // The audit log on the dashboard has the approval, and the chain verifies.
     browser.goto(&format!("{url}dashboard")).await;
     let audit = browser.text_of("#audit").await;
-    assert!(audit.lines().any(|l| l.contains("console:you") && l.contains("proposal_approved") && l.contains(&target)), "{audit}");
+    assert!(
+        audit.lines().any(|l| l.contains("console:you") && l.contains("proposal_approved") && l.contains(&target)),
+        "{audit}"
+    );
     let status = browser.text_of("#audit-status").await;
     assert!(status.contains("verified"), "{status}");
     browser.script("document.getElementById('audit').scrollIntoView();", json!([])).await;

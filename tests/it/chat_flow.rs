@@ -137,7 +137,10 @@ fn spike(impact: i64, severity: Severity) -> Finding {
 fn service_key(account: &str) -> SeriesKey {
     SeriesKey {
         granularity: Granularity::Daily,
-        scope: Scope::Service { account: AccountId::parse(account).unwrap(), service: ServiceName::parse("AWS Lambda").unwrap() },
+        scope: Scope::Service {
+            account: AccountId::parse(account).unwrap(),
+            service: ServiceName::parse("AWS Lambda").unwrap(),
+        },
     }
 }
 
@@ -162,7 +165,10 @@ min_severity = "critical"
 async fn alerts_go_to_the_channels_that_may_see_them_once_per_version(pool: sqlx::PgPool) {
     let store: DynStore = Arc::new(PgStore::from_pool(pool));
     let config = Config::from_toml(CHANNELS).unwrap();
-    let findings = vec![(service_key("111111111111"), spike(300, Severity::High)), (service_key("222222222222"), spike(900, Severity::Critical))];
+    let findings = vec![
+        (service_key("111111111111"), spike(300, Severity::High)),
+        (service_key("222222222222"), spike(900, Severity::Critical)),
+    ];
     store.apply_anomaly_changes(&reconcile(&[], &findings, now()), now()).await.unwrap();
 
     assert_eq!(dispatch_alerts(&store, &config.channels, now()).await.unwrap(), 4);
@@ -173,7 +179,10 @@ async fn alerts_go_to_the_channels_that_may_see_them_once_per_version(pool: sqlx
         recorder.posts.lock().unwrap().iter().map(|(c, m)| (c.clone(), m.fallback.contains("222222222222"))).collect();
     got.sort();
     // CALL sees both; CTEAM only its account; CCRIT only the critical one.
-    assert_eq!(got, vec![("CALL".into(), false), ("CALL".into(), true), ("CCRIT".into(), true), ("CTEAM".into(), true)]);
+    assert_eq!(
+        got,
+        vec![("CALL".into(), false), ("CALL".into(), true), ("CCRIT".into(), true), ("CTEAM".into(), true)]
+    );
 }
 
 fn actor(user: &str, channel: &str) -> Actor {
@@ -185,7 +194,12 @@ fn command(user: &str, channel: &str, text: &str) -> Inbound {
 }
 
 fn click(user: &str, channel: &str, verb: Verb, target: &str) -> Inbound {
-    Inbound::Click { actor: actor(user, channel), action: ActionRef { verb, target: target.into(), version: 1 }, message: None, follow_up: FollowUp::None }
+    Inbound::Click {
+        actor: actor(user, channel),
+        action: ActionRef { verb, target: target.into(), version: 1 },
+        message: None,
+        follow_up: FollowUp::None,
+    }
 }
 
 fn text_of(reply: &Reply) -> String {
@@ -206,9 +220,16 @@ async fn the_bot_answers_from_the_store_scoped_to_the_channel(pool: sqlx::PgPool
         unit: "USD".into(),
         estimated: false,
     };
-    let facts = vec![fact("111111111111", "AWS Lambda", "10.005"), fact("222222222222", "AWS Lambda", "0.01"), fact("222222222222", "Amazon S3", "5")];
+    let facts = vec![
+        fact("111111111111", "AWS Lambda", "10.005"),
+        fact("222222222222", "AWS Lambda", "0.01"),
+        fact("222222222222", "Amazon S3", "5"),
+    ];
     let range = DateRange::new(first, today + chrono::Days::new(1)).unwrap();
-    store.replace_cost_facts(&AccountId::parse("111111111111").unwrap(), Granularity::Daily, &range, &facts, now()).await.unwrap();
+    store
+        .replace_cost_facts(&AccountId::parse("111111111111").unwrap(), Granularity::Daily, &range, &facts, now())
+        .await
+        .unwrap();
     let bot = Bot::new(store.clone(), Arc::new(Config::from_toml(CHANNELS).unwrap()));
 
     let all = text_of(&bot.handle(command("U1", "CALL", "by service")).await);
@@ -234,7 +255,10 @@ async fn clicks_are_checked_audited_and_update_the_card(pool: sqlx::PgPool) {
     let foreign = bot.handle(click("UBOSS", "CTEAM", Verb::Ack, &id)).await;
     assert!(text_of(&foreign).contains("not allowed"), "another account's anomaly: {foreign:?}");
     let acked = bot.handle(click("UINTERN", "CALL", Verb::Ack, &id)).await;
-    assert!(matches!(&acked, Reply::UpdateOriginal(_)) && text_of(&acked).contains("acknowledged by slack:UINTERN"), "{acked:?}");
+    assert!(
+        matches!(&acked, Reply::UpdateOriginal(_)) && text_of(&acked).contains("acknowledged by slack:UINTERN"),
+        "{acked:?}"
+    );
     let muted = bot.handle(click("UBOSS", "CALL", Verb::Mute, &id)).await;
     assert!(text_of(&muted).contains("muted by slack:UBOSS"), "{muted:?}");
     let approve = bot.handle(click("UBOSS", "CALL", Verb::Approve, "pr-1")).await;

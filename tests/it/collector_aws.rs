@@ -61,7 +61,13 @@ async fn pages_land_complete_reruns_are_idempotent_and_restated_days_are_correct
     // Run 1 (today 25 Nov, backfill 8 days: 17..25) comes back in three pages; one day's
     // groups are split across pages, as Cost Explorer does with many groups.
     let p1: Vec<(&str, Vec<Row>)> = vec![
-        ("2026-11-17", vec![(PAYER, "AWS Lambda", "1.0000000001"), ("111122223333", "Amazon Simple Storage Service", "40.3543773134")]),
+        (
+            "2026-11-17",
+            vec![
+                (PAYER, "AWS Lambda", "1.0000000001"),
+                ("111122223333", "Amazon Simple Storage Service", "40.3543773134"),
+            ],
+        ),
         ("2026-11-18", vec![(PAYER, "AWS Lambda", "1.5")]),
     ];
     let p2: Vec<(&str, Vec<Row>)> = vec![
@@ -114,9 +120,13 @@ async fn pages_land_complete_reruns_are_idempotent_and_restated_days_are_correct
     let kept: Vec<&Row> = p1.iter().chain(&p2).filter(|(d, _)| *d < "2026-11-20").flat_map(|(_, r)| r).collect();
     let expected = sum_rows(kept.iter().copied()) + sum_rows(restated.iter().flat_map(|(_, r)| r));
     assert_eq!(app.store.total(&whole_range()).await.unwrap(), money(expected));
-    let glue_22 = app.store.cost_facts(&whole_range()).await.unwrap().into_iter().find(|f| {
-        f.period_start.date() == day("2026-11-22") && f.service.as_str() == "AWS Glue"
-    });
+    let glue_22 = app
+        .store
+        .cost_facts(&whole_range())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|f| f.period_start.date() == day("2026-11-22") && f.service.as_str() == "AWS Glue");
     assert_eq!(glue_22, None, "a row Cost Explorer no longer reports is removed");
 
     // The same run again: moto answers the same body with the same result.
@@ -136,8 +146,10 @@ async fn a_role_account_is_collected_and_a_failing_account_is_isolated(pool: sql
     let other_day1: Vec<(&str, Vec<Row>)> = vec![("2026-11-24", vec![(OTHER, "Amazon Redshift", "99.5")])];
     // The second answer for the role account is malformed: an amount Cost Explorer never sends.
     let other_bad: Vec<(&str, Vec<Row>)> = vec![("2026-11-25", vec![(OTHER, "Amazon Redshift", "n/a")])];
-    moto.seed_cost_and_usage(PAYER, vec![ce_response(&payer_day1, None, None), ce_response(&payer_day2, None, None)]).await;
-    moto.seed_cost_and_usage(OTHER, vec![ce_response(&other_day1, None, None), ce_response(&other_bad, None, None)]).await;
+    moto.seed_cost_and_usage(PAYER, vec![ce_response(&payer_day1, None, None), ce_response(&payer_day2, None, None)])
+        .await;
+    moto.seed_cost_and_usage(OTHER, vec![ce_response(&other_day1, None, None), ce_response(&other_bad, None, None)])
+        .await;
     let app = app(config(&moto.url, 1, true), pool).await;
 
     let run1 = app.collector.run(day("2026-11-25"), None, None).await.unwrap();
@@ -145,7 +157,11 @@ async fn a_role_account_is_collected_and_a_failing_account_is_isolated(pool: sql
     assert_eq!(run1.sources.len(), 2, "one query per source account");
     let other = AccountId::parse(OTHER).unwrap();
     let only_other = FactFilter { accounts: Some(vec![other.clone()]), ..whole_range() };
-    assert_eq!(app.store.total(&only_other).await.unwrap(), Money::parse("99.5").unwrap(), "data from the assumed role's account");
+    assert_eq!(
+        app.store.total(&only_other).await.unwrap(),
+        Money::parse("99.5").unwrap(),
+        "data from the assumed role's account"
+    );
 
     let run2 = app.collector.run(day("2026-11-26"), None, None).await.unwrap();
     assert_eq!(run2.status, RunStatus::Partial, "{run2:?}");
@@ -154,7 +170,11 @@ async fn a_role_account_is_collected_and_a_failing_account_is_isolated(pool: sql
     assert!(run2.error.as_deref().unwrap().contains(OTHER));
     assert_eq!(app.store.total(&only_other).await.unwrap(), Money::parse("99.5").unwrap(), "earlier data is kept");
     let payer = FactFilter { accounts: Some(vec![AccountId::parse(PAYER).unwrap()]), ..whole_range() };
-    assert_eq!(app.store.total(&payer).await.unwrap(), Money::parse("21").unwrap(), "the other account still collected");
+    assert_eq!(
+        app.store.total(&payer).await.unwrap(),
+        Money::parse("21").unwrap(),
+        "the other account still collected"
+    );
     let stored = app.store.recent_runs(1).await.unwrap();
     assert_eq!(stored[0].status, RunStatus::Partial, "the failure is in the run record");
 }
@@ -202,7 +222,8 @@ async fn an_unknown_source_account_is_refused_by_name(pool: sqlx::PgPool) {
 async fn region_and_usage_type_breakdowns_are_refreshed_daily_not_every_run(pool: sqlx::PgPool) {
     let moto = Moto::start().await;
     let facts: Vec<(&str, Vec<Row>)> = vec![("2026-11-24", vec![(PAYER, "Amazon Simple Storage Service", "12.5")])];
-    let regions: Vec<(&str, Vec<Row>)> = vec![("2026-11-24", vec![(PAYER, "us-east-1", "10"), (PAYER, "eu-west-1", "2.5")])];
+    let regions: Vec<(&str, Vec<Row>)> =
+        vec![("2026-11-24", vec![(PAYER, "us-east-1", "10"), (PAYER, "eu-west-1", "2.5")])];
     let usage: Vec<(&str, Vec<Row>)> = vec![("2026-11-24", vec![(PAYER, "USE1-TimedStorage-ByteHrs", "12.5")])];
     moto.seed_cost_and_usage(
         PAYER,

@@ -17,7 +17,8 @@ fn block(yaml: &str, key: &str) -> String {
     let header = lines.next().unwrap_or_else(|| panic!("no `{key}: |` block"));
     let outer = header.len() - header.trim_start().len();
     let body: Vec<&str> = lines.take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > outer).collect();
-    let indent = body.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+    let indent =
+        body.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
     body.iter().map(|l| l.get(indent..).unwrap_or("")).collect::<Vec<_>>().join("\n")
 }
 
@@ -40,7 +41,10 @@ fn the_configmap_is_a_configuration_costbot_accepts_with_the_example_secret() {
     let keys = secret_keys();
     assert!(keys.contains(&"COSTBOT_DATABASE__URL".to_string()), "{keys:?}");
     for name in env_references(&toml) {
-        assert!(keys.contains(&name), "the ConfigMap refers to {name}, which the example Secret does not provide ({keys:?})");
+        assert!(
+            keys.contains(&name),
+            "the ConfigMap refers to {name}, which the example Secret does not provide ({keys:?})"
+        );
     }
 
     let dir = tempfile::tempdir().unwrap();
@@ -60,7 +64,10 @@ fn the_configmap_is_a_configuration_costbot_accepts_with_the_example_secret() {
 fn the_deployment_mounts_the_config_where_costbot_config_points_and_runs_as_the_image_user() {
     let deployment = read("deploy/k8s/deployment.yaml");
     assert!(deployment.contains("value: /etc/costbot/costbot.toml") && deployment.contains("mountPath: /etc/costbot"));
-    assert!(deployment.contains("name: costbot-secrets") && read("deploy/k8s/secret.example.yaml").contains("name: costbot-secrets"));
+    assert!(
+        deployment.contains("name: costbot-secrets")
+            && read("deploy/k8s/secret.example.yaml").contains("name: costbot-secrets")
+    );
     assert!(deployment.contains("path: /healthz") && deployment.contains("path: /readyz"));
     let dockerfile = read("deploy/Dockerfile");
     assert!(dockerfile.contains("USER 10001:10001") && deployment.contains("runAsUser: 10001"));

@@ -1,20 +1,15 @@
 //! Behaviour tests of the cost detector through its public API.
 
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use costbot::domain::anomaly::{
-    score_series, Detector, Finding, Granularity, Kind, Point, Severity, StreamParams,
-    ThresholdSet, Thresholds,
+    score_series, Detector, Finding, Granularity, Kind, Point, Severity, StreamParams, ThresholdSet, Thresholds,
 };
 use costbot::eval::scenarios::Rng;
-use chrono::{Duration, NaiveDate, NaiveDateTime};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 
 fn day(n: i64) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2024, 1, 1)
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        + Duration::days(n)
+    NaiveDate::from_ymd_opt(2024, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap() + Duration::days(n)
 }
 
 fn dec(v: f64) -> Decimal {
@@ -24,13 +19,7 @@ fn dec(v: f64) -> Decimal {
 /// Daily series for days `0..n` from `f(day) -> amount`, with mild deterministic noise.
 fn series(n: i64, noise: f64, f: impl Fn(i64) -> f64) -> Vec<Point> {
     let mut rng = Rng::new(n as u64 + 17);
-    (0..n)
-        .map(|d| Point {
-            at: day(d),
-            amount: dec(f(d) * (1.0 + noise * rng.normal())),
-            estimated: false,
-        })
-        .collect()
+    (0..n).map(|d| Point { at: day(d), amount: dec(f(d) * (1.0 + noise * rng.normal())), estimated: false }).collect()
 }
 
 fn weekly(d: i64) -> f64 {
@@ -43,12 +32,7 @@ fn weekly(d: i64) -> f64 {
 }
 
 fn detect(points: &[Point], as_of_day: i64) -> Vec<Finding> {
-    Detector::default().detect(
-        points,
-        Granularity::Daily,
-        day(as_of_day),
-        &Thresholds::default(),
-    )
+    Detector::default().detect(points, Granularity::Daily, day(as_of_day), &Thresholds::default())
 }
 
 /// Run the detector as the product does, once per day, and return incidents (findings merged
@@ -57,17 +41,9 @@ fn replay(points: &[Point], from: i64, to: i64) -> Vec<Finding> {
     let mut det = Detector::default();
     let mut incidents: Vec<Finding> = Vec::new();
     for d in from..to {
-        for f in det.detect(
-            points,
-            Granularity::Daily,
-            day(d + 1),
-            &Thresholds::default(),
-        ) {
+        for f in det.detect(points, Granularity::Daily, day(d + 1), &Thresholds::default()) {
             check_invariants(&f);
-            if !incidents
-                .iter()
-                .any(|i| i.same_incident(&f, Duration::days(1)))
-            {
+            if !incidents.iter().any(|i| i.same_incident(&f, Duration::days(1))) {
                 incidents.push(f);
             }
         }
@@ -86,47 +62,19 @@ fn check_invariants(f: &Finding) {
 fn bad_inputs_do_not_panic() {
     let thr = Thresholds::default();
     let mut det = Detector::default();
-    assert!(det
-        .detect(&[], Granularity::Daily, day(10), &thr)
-        .is_empty());
+    assert!(det.detect(&[], Granularity::Daily, day(10), &thr).is_empty());
     let zeros = series(200, 0.0, |_| 0.0);
-    assert!(det
-        .detect(&zeros, Granularity::Daily, day(200), &thr)
-        .is_empty());
-    let single = vec![Point {
-        at: day(0),
-        amount: dec(123.0),
-        estimated: false,
-    }];
-    assert!(det
-        .detect(&single, Granularity::Daily, day(1), &thr)
-        .iter()
-        .all(|f| f.score.is_finite()));
+    assert!(det.detect(&zeros, Granularity::Daily, day(200), &thr).is_empty());
+    let single = vec![Point { at: day(0), amount: dec(123.0), estimated: false }];
+    assert!(det.detect(&single, Granularity::Daily, day(1), &thr).iter().all(|f| f.score.is_finite()));
     let credits = series(200, 0.3, |d| if d % 5 == 0 { -400.0 } else { 100.0 });
     let huge = series(200, 0.05, |d| if d == 198 { 9e15 } else { 1e15 });
-    let gaps: Vec<Point> = series(200, 0.05, weekly)
-        .into_iter()
-        .filter(|p| p.at.and_utc().timestamp() % 3 != 0)
-        .collect();
+    let gaps: Vec<Point> =
+        series(200, 0.05, weekly).into_iter().filter(|p| p.at.and_utc().timestamp() % 3 != 0).collect();
     let mut dups = series(200, 0.05, weekly);
-    dups.insert(
-        199,
-        Point {
-            at: day(199),
-            amount: dec(99_999.0),
-            estimated: false,
-        },
-    );
+    dups.insert(199, Point { at: day(199), amount: dec(99_999.0), estimated: false });
     let extreme: Vec<Point> = (0..100)
-        .map(|d| Point {
-            at: day(d),
-            amount: if d % 2 == 0 {
-                Decimal::MAX
-            } else {
-                Decimal::MIN
-            },
-            estimated: d > 95,
-        })
+        .map(|d| Point { at: day(d), amount: if d % 2 == 0 { Decimal::MAX } else { Decimal::MIN }, estimated: d > 95 })
         .collect();
     let mut unsorted = series(100, 0.05, weekly);
     unsorted.reverse();
@@ -138,9 +86,7 @@ fn bad_inputs_do_not_panic() {
         }
     }
     // Duplicated timestamps keep the last point: the 99,999 entry is overwritten.
-    assert!(det
-        .detect(&dups, Granularity::Daily, day(200), &thr)
-        .is_empty());
+    assert!(det.detect(&dups, Granularity::Daily, day(200), &thr).is_empty());
 }
 
 #[test]
@@ -179,10 +125,7 @@ fn spike_alerts_with_exact_money() {
     assert_eq!(f.kind, Kind::Spike);
     assert_eq!(f.actual, dec(5500.55));
     // Expected is the sum of per-day expectations in cents, near 2 x 1000.
-    assert!(
-        (f.expected - Decimal::from(2000)).abs() < Decimal::from(100),
-        "{f:?}"
-    );
+    assert!((f.expected - Decimal::from(2000)).abs() < Decimal::from(100), "{f:?}");
     assert_eq!(f.expected.scale().min(2), f.expected.scale());
     assert!(f.severity >= Severity::High, "{f:?}");
 }
@@ -198,10 +141,7 @@ fn new_service_alerts_as_new_spend() {
     let zeros_then = series(200, 0.05, |d| if d >= 198 { 500.0 } else { 0.0 });
     let f = detect(&zeros_then, 200);
     assert_eq!(f.len(), 1, "{f:?}");
-    assert_eq!(
-        (f[0].kind, f[0].start, f[0].ongoing),
-        (Kind::NewSpend, day(198), true)
-    );
+    assert_eq!((f[0].kind, f[0].start, f[0].ongoing), (Kind::NewSpend, day(198), true));
     assert_eq!(f[0].expected, Decimal::ZERO);
     // No rows at all before the first spend behaves the same.
     let only_new: Vec<Point> = zeros_then[198..].to_vec();
@@ -217,15 +157,9 @@ fn partial_current_day_is_ignored() {
     s[199].amount = dec(50_000.0);
     let today = day(199) + Duration::hours(15);
     let det = &mut Detector::default();
-    assert!(det
-        .detect(&s, Granularity::Daily, today, &Thresholds::default())
-        .is_empty());
+    assert!(det.detect(&s, Granularity::Daily, today, &Thresholds::default()).is_empty());
     // Once the day is complete it does.
-    assert_eq!(
-        det.detect(&s, Granularity::Daily, day(200), &Thresholds::default())
-            .len(),
-        1
-    );
+    assert_eq!(det.detect(&s, Granularity::Daily, day(200), &Thresholds::default()).len(), 1);
 }
 
 #[test]
@@ -245,21 +179,13 @@ fn level_shift_alerts_once_then_becomes_normal() {
 #[test]
 fn estimated_only_findings_are_provisional() {
     let mut s = series(200, 0.03, weekly);
-    s[199] = Point {
-        at: day(199),
-        amount: dec(5000.0),
-        estimated: true,
-    };
+    s[199] = Point { at: day(199), amount: dec(5000.0), estimated: true };
     let f = detect(&s, 200);
     assert_eq!(f.len(), 1, "{f:?}");
     assert!(f[0].provisional);
     assert!(f[0].severity <= Severity::Medium);
     // A provisional drop is not reported at all.
-    s[199] = Point {
-        at: day(199),
-        amount: dec(10.0),
-        estimated: true,
-    };
+    s[199] = Point { at: day(199), amount: dec(10.0), estimated: true };
     assert!(detect(&s, 200).is_empty());
 }
 
@@ -282,20 +208,12 @@ fn hourly_daily_and_weekly_pattern() {
     };
     let mut rng = Rng::new(3);
     let mut pts: Vec<Point> = (0..24 * 42)
-        .map(|h| Point {
-            at: hour(h),
-            amount: dec(shape(h) * (1.0 + 0.03 * rng.normal())),
-            estimated: false,
-        })
+        .map(|h| Point { at: hour(h), amount: dec(shape(h) * (1.0 + 0.03 * rng.normal())), estimated: false })
         .collect();
     let mut det = Detector::default();
     let thr = Thresholds::default();
     for end in (24 * 36..24 * 42).step_by(7) {
-        assert!(
-            det.detect(&pts, Granularity::Hourly, hour(end), &thr)
-                .is_empty(),
-            "false alert at hour {end}"
-        );
+        assert!(det.detect(&pts, Granularity::Hourly, hour(end), &thr).is_empty(), "false alert at hour {end}");
     }
     let n = pts.len();
     pts[n - 3].amount = dec(400.0);
@@ -307,33 +225,11 @@ fn hourly_daily_and_weekly_pattern() {
 #[test]
 fn per_key_thresholds() {
     let mut set = ThresholdSet::default();
-    set.overrides.insert(
-        "acct/EC2".into(),
-        Thresholds {
-            min_impact: Decimal::ONE,
-            ..Thresholds::default()
-        },
-    );
+    set.overrides.insert("acct/EC2".into(), Thresholds { min_impact: Decimal::ONE, ..Thresholds::default() });
     let s = series(200, 0.0, |d| if d >= 197 { 1.60 } else { 0.40 });
     let mut det = Detector::default();
-    assert!(det
-        .detect(
-            &s,
-            Granularity::Daily,
-            day(200),
-            set.thresholds_for("other")
-        )
-        .is_empty());
-    assert_eq!(
-        det.detect(
-            &s,
-            Granularity::Daily,
-            day(200),
-            set.thresholds_for("acct/EC2")
-        )
-        .len(),
-        1
-    );
+    assert!(det.detect(&s, Granularity::Daily, day(200), set.thresholds_for("other")).is_empty());
+    assert_eq!(det.detect(&s, Granularity::Daily, day(200), set.thresholds_for("acct/EC2")).len(), 1);
 }
 
 #[test]
@@ -350,29 +246,18 @@ fn random_junk_never_panics_or_produces_nan() {
             }
             let v = scale * rng.normal() * if rng.unit() < 0.05 { 50.0 } else { 1.0 };
             // d / 2 * 2 duplicates every timestamp.
-            pts.push(Point {
-                at: day(d / 2 * 2),
-                amount: dec(v),
-                estimated: rng.unit() < 0.3,
-            });
+            pts.push(Point { at: day(d / 2 * 2), amount: dec(v), estimated: rng.unit() < 0.3 });
         }
         if case % 7 == 0 {
             pts.reverse();
         }
-        let thr = Thresholds {
-            min_score: rng.range(0.0, 8.0),
-            min_impact: Decimal::ZERO,
-            min_percent: Decimal::ZERO,
-        };
+        let thr = Thresholds { min_score: rng.range(0.0, 8.0), min_impact: Decimal::ZERO, min_percent: Decimal::ZERO };
         for g in [Granularity::Daily, Granularity::Hourly] {
             for f in det.detect(&pts, g, day(n.max(1)), &thr) {
                 check_invariants(&f);
             }
         }
-        let vals: Vec<f64> = pts
-            .iter()
-            .map(|p| p.amount.try_into().unwrap_or(f64::NAN))
-            .collect();
+        let vals: Vec<f64> = pts.iter().map(|p| p.amount.try_into().unwrap_or(f64::NAN)).collect();
         for s in score_series(&vals, &StreamParams::default()) {
             assert!((0.0..=1.0).contains(&s));
         }
@@ -428,9 +313,7 @@ fn recurring_monthly_charge_is_not_an_anomaly_unless_it_grows() {
     // From April on, every 1st has two previous 1sts to compare with.
     assert!(replay(&s, 95, 330).is_empty());
     // The same charge tripling on Nov 1st (day 305) alerts.
-    let grown = series(330, 0.04, |d| {
-        weekly(d) + fee(d, if d == 305 { 9000.0 } else { 3000.0 })
-    });
+    let grown = series(330, 0.04, |d| weekly(d) + fee(d, if d == 305 { 9000.0 } else { 3000.0 }));
     let f = detect(&grown, 306);
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].start, day(305));
@@ -440,9 +323,7 @@ fn recurring_monthly_charge_is_not_an_anomaly_unless_it_grows() {
 fn run_start_is_stable_across_days() {
     // An eight-day excursion seen from each following day keeps its start while it is in the
     // recent window, and its end is not reported as a drop.
-    let s = series(220, 0.03, |d| {
-        weekly(d) * if (200..208).contains(&d) { 3.0 } else { 1.0 }
-    });
+    let s = series(220, 0.03, |d| weekly(d) * if (200..208).contains(&d) { 3.0 } else { 1.0 });
     for as_of in 201..214 {
         let f = detect(&s, as_of);
         assert_eq!(f.len(), 1, "as_of {as_of}: {f:?}");

@@ -31,14 +31,14 @@ fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
-
 /// Ten-decimal amounts varying by day, account and service, from Sep 1 to `last`.
 fn dataset(last: NaiveDate) -> Vec<Fact> {
     let mut out = Vec::new();
     for day in d("2026-09-01").iter_days().take_while(|x| *x <= last) {
         for (a, account) in [PROD, STAGING].into_iter().enumerate() {
             for (s, service) in SERVICES.into_iter().enumerate() {
-                let cents = 2_000 + (i64::from(day.ordinal()) * (53 + s as i64 * 131) + a as i64 * 977 + s as i64 * 4_001) % 30_000;
+                let cents = 2_000
+                    + (i64::from(day.ordinal()) * (53 + s as i64 * 131) + a as i64 * 977 + s as i64 * 4_001) % 30_000;
                 let amount = Decimal::new(cents * 100_000_000 + i64::from(day.ordinal()) % 89, 10);
                 out.push(Fact { day, account, service, amount });
             }
@@ -48,8 +48,11 @@ fn dataset(last: NaiveDate) -> Vec<Fact> {
 }
 
 async fn load(store: &DynStore, facts: &[Fact]) {
-    let accounts = [(PROD, "prod"), (STAGING, "staging")]
-        .map(|(id, name)| Account { id: AccountId::parse(id).unwrap(), name: Some(name.into()), configured: true });
+    let accounts = [(PROD, "prod"), (STAGING, "staging")].map(|(id, name)| Account {
+        id: AccountId::parse(id).unwrap(),
+        name: Some(name.into()),
+        configured: true,
+    });
     store.upsert_accounts(&accounts).await.unwrap();
     let rows = daily_facts(facts, None);
     let range = DateRange::new(d("2026-09-01"), d("2026-11-26")).unwrap();
@@ -65,7 +68,9 @@ fn now() -> NaiveDateTime {
 fn sum(facts: &[Fact], account: &str, from: &str, to: &str, service: Option<&str>) -> Money {
     let total: Decimal = facts
         .iter()
-        .filter(|f| f.account == account && f.day >= d(from) && f.day <= d(to) && service.is_none_or(|s| f.service == s))
+        .filter(|f| {
+            f.account == account && f.day >= d(from) && f.day <= d(to) && service.is_none_or(|s| f.service == s)
+        })
         .map(|f| f.amount)
         .sum();
     Money::from_decimal(total)
@@ -76,7 +81,9 @@ fn field<'a>(message: &'a Message, label_starts: &str) -> &'a str {
         .blocks
         .iter()
         .find_map(|b| match b {
-            Block::Fields { fields } => fields.iter().find(|(l, _)| l.starts_with(label_starts)).map(|(_, v)| v.as_str()),
+            Block::Fields { fields } => {
+                fields.iter().find(|(l, _)| l.starts_with(label_starts)).map(|(_, v)| v.as_str())
+            }
             _ => None,
         })
         .unwrap_or_else(|| panic!("no field `{label_starts}` in {message:#?}"))
@@ -111,7 +118,13 @@ async fn check_figures(store: DynStore) {
     // Movers: every service's change from the 23rd to the 24th, biggest first, computed here.
     let mut changes: Vec<(&str, Money)> = SERVICES
         .iter()
-        .map(|s| (*s, sum(&facts, PROD, "2026-11-24", "2026-11-24", Some(s)) - sum(&facts, PROD, "2026-11-23", "2026-11-23", Some(s))))
+        .map(|s| {
+            (
+                *s,
+                sum(&facts, PROD, "2026-11-24", "2026-11-24", Some(s))
+                    - sum(&facts, PROD, "2026-11-23", "2026-11-23", Some(s)),
+            )
+        })
         .filter(|(_, c)| *c != Money::ZERO)
         .collect();
     changes.sort_by(|a, b| b.1.abs().cmp(&a.1.abs()).then_with(|| a.0.cmp(b.0)));
@@ -129,7 +142,8 @@ async fn check_figures(store: DynStore) {
     }
     assert_eq!(rows.len(), changes.len().min(5));
     // The scoped channel never sees the other account's money.
-    let both = sum(&facts, PROD, "2026-11-24", "2026-11-24", None) + sum(&facts, STAGING, "2026-11-24", "2026-11-24", None);
+    let both =
+        sum(&facts, PROD, "2026-11-24", "2026-11-24", None) + sum(&facts, STAGING, "2026-11-24", "2026-11-24", None);
     assert!(!text.contains(&both.to_string()), "{text}");
     // The chart goes with it, a PNG of the promised size.
     let chart = &message.attachments[0];
@@ -154,7 +168,10 @@ async fn a_day_without_data_is_said_not_shown_as_zero() {
     // Cost Explorer has not delivered the 24th yet.
     load(&store, &dataset(d("2026-11-23"))).await;
     let config = scoped_config();
-    let message = Digests::new(store, config.clone(), HashMap::new()).build(&config.channels[0], d("2026-11-25"), now(), None).await.unwrap();
+    let message = Digests::new(store, config.clone(), HashMap::new())
+        .build(&config.channels[0], d("2026-11-25"), now(), None)
+        .await
+        .unwrap();
     let text = costbot::render::text::plain(&message);
     assert!(text.contains("No cost data for Tue Nov 24 yet."), "{text}");
     assert_eq!(field(&message, "Yesterday"), "no data yet");
@@ -215,15 +232,22 @@ async fn two_schedulers_post_each_channels_digest_once(pool: sqlx::PgPool) {
     let mut schedulers = Vec::new();
     for replica in ["replica-a", "replica-b"] {
         let store = Arc::new(PgStore::from_pool(pool.clone()));
-        let app = Arc::new(App::with_store(chat_config(&slack.api_url(), &discord_api, channel), store.clone(), now).await.unwrap());
+        let app = Arc::new(
+            App::with_store(chat_config(&slack.api_url(), &discord_api, channel), store.clone(), now).await.unwrap(),
+        );
         if replica == "replica-a" {
             app.collector.run(now.date(), None, None).await.unwrap();
         }
         schedulers.push(Scheduler::start(store, replica.to_string(), app.jobs()).await.unwrap());
     }
-    let posted = slack.wait_for("/api/files.completeUploadExternal", Duration::from_secs(20)).await.expect("Slack got the digest");
+    let posted = slack
+        .wait_for("/api/files.completeUploadExternal", Duration::from_secs(20))
+        .await
+        .expect("Slack got the digest");
     let sent = discord
-        .wait_for(Duration::from_secs(20), |r| r.path.ends_with(&format!("/channels/{channel}/messages")) && !r.files.is_empty())
+        .wait_for(Duration::from_secs(20), |r| {
+            r.path.ends_with(&format!("/channels/{channel}/messages")) && !r.files.is_empty()
+        })
         .await;
     // Both replicas keep checking every second; give them time to post a second time.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -241,7 +265,8 @@ async fn two_schedulers_post_each_channels_digest_once(pool: sqlx::PgPool) {
     assert_eq!(complete["files"][0]["id"], "F0CHART");
     assert!(complete["blocks"].to_string().contains("Daily cost digest"), "{complete}");
 
-    let discord_posts: Vec<_> = discord.requests().into_iter().filter(|r| r.path.ends_with(&format!("/channels/{channel}/messages"))).collect();
+    let discord_posts: Vec<_> =
+        discord.requests().into_iter().filter(|r| r.path.ends_with(&format!("/channels/{channel}/messages"))).collect();
     assert_eq!(discord_posts.len(), 1, "one digest in Discord");
     assert!(sent.files[0].1.starts_with(b"\x89PNG"), "the chart is attached");
     let embeds = sent.body["embeds"].as_array().expect("embeds");
@@ -257,7 +282,10 @@ async fn two_schedulers_post_each_channels_digest_once(pool: sqlx::PgPool) {
 async fn channels_that_refuse_files_get_the_sparkline_instead(pool: sqlx::PgPool) {
     crate::support::init();
     let slack = FakeSlack::start().await;
-    slack.script("/api/files.getUploadURLExternal", vec![Answer::ok(serde_json::json!({"ok": false, "error": "missing_scope"}))]);
+    slack.script(
+        "/api/files.getUploadURLExternal",
+        vec![Answer::ok(serde_json::json!({"ok": false, "error": "missing_scope"}))],
+    );
     let (discord, discord_api) = FakeDiscord::start().await;
     let now = Utc::now().naive_utc();
     let store = Arc::new(PgStore::from_pool(pool));
@@ -269,7 +297,8 @@ async fn channels_that_refuse_files_get_the_sparkline_instead(pool: sqlx::PgPool
     let post = slack.received("/api/chat.postMessage");
     assert_eq!(post.len(), 1, "posted without the file");
     assert!(post[0].json()["blocks"].to_string().contains("Last 30 days: "), "sparkline in the text");
-    let tries: Vec<_> = discord.requests().into_iter().filter(|r| r.path.ends_with("/channels/403403/messages")).collect();
+    let tries: Vec<_> =
+        discord.requests().into_iter().filter(|r| r.path.ends_with("/channels/403403/messages")).collect();
     assert_eq!(tries.len(), 2, "refused with the file, then posted without it");
     assert!(tries[1].files.is_empty() && tries[1].body.to_string().contains("Last 30 days: "), "{}", tries[1].body);
     assert_eq!(app.store.outbox_counts().await.unwrap().sent, 2);
@@ -283,7 +312,12 @@ async fn approve_and_execute(app: &App, now: NaiveDateTime) -> Vec<costbot::doma
     let pending = app.store.proposals_in(&["pending"]).await.unwrap();
     let single: Vec<_> = pending.into_iter().filter(|p| p.required_approvals == 1).collect();
     for p in &single {
-        let actor = Actor { platform: Platform::Console, user: UserId("you".into()), roles: vec![], channel: ChannelId("demo".into()) };
+        let actor = Actor {
+            platform: Platform::Console,
+            user: UserId("you".into()),
+            roles: vec![],
+            channel: ChannelId("demo".into()),
+        };
         let action = ActionRef { verb: Verb::Approve, target: p.id.0.clone(), version: p.version };
         app.bot.handle_at(Inbound::Click { actor, action, message: None, follow_up: FollowUp::None }, now).await;
     }
@@ -294,7 +328,8 @@ async fn approve_and_execute(app: &App, now: NaiveDateTime) -> Vec<costbot::doma
 #[sqlx::test(migrations = "migrations/postgres")]
 async fn savings_realised_this_month_sum_the_executed_actions(pool: sqlx::PgPool) {
     crate::support::init();
-    let toml = "[costs]\nsource = \"simulated\"\nbackfill_days = 40\nbreakdown_every_hours = 0\n[anomaly]\nenabled = false\n\
+    let toml =
+        "[costs]\nsource = \"simulated\"\nbackfill_days = 40\nbreakdown_every_hours = 0\n[anomaly]\nenabled = false\n\
                 [approvals]\ndry_run = false\n[waste]\nenabled = true\n\
                 [[channels]]\nplatform = \"console\"\nid = \"demo\"\napprovers = [\"you\"]\n";
     let now = Utc::now().naive_utc();
@@ -307,7 +342,8 @@ async fn savings_realised_this_month_sum_the_executed_actions(pool: sqlx::PgPool
     // The monthly saving of each executed action, summed here.
     let expected: Money = executed.iter().filter_map(|p| p.finding.monthly_saving).sum();
     let unknown = executed.iter().filter(|p| p.finding.monthly_saving.is_none()).count();
-    let message = app.digests().build(&app.config.channels[0], now.date() + chrono::Days::new(1), now, None).await.unwrap();
+    let message =
+        app.digests().build(&app.config.channels[0], now.date() + chrono::Days::new(1), now, None).await.unwrap();
     let text = costbot::render::text::plain(&message);
     let plural = if executed.len() == 1 { "" } else { "s" };
     assert!(text.contains(&format!("{expected}/month from {} executed action{plural}", executed.len())), "{text}");

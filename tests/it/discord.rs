@@ -147,11 +147,18 @@ impl FakeDiscord {
         };
         let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
         let has_files = !files.is_empty();
-        self.requests.lock().unwrap().push(Recorded { method: method.clone(), path: path.clone(), authorization, body: body.clone(), files });
+        self.requests.lock().unwrap().push(Recorded {
+            method: method.clone(),
+            path: path.clone(),
+            authorization,
+            body: body.clone(),
+            files,
+        });
         let segments: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
         match (method.as_str(), segments.as_slice()) {
             (_, ["channels", "404404", ..]) => {
-                (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Unknown Channel", "code": 10003}))).into_response()
+                (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Unknown Channel", "code": 10003})))
+                    .into_response()
             }
             (_, ["channels", "429429", ..]) => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -160,24 +167,32 @@ impl FakeDiscord {
             )
                 .into_response(),
             (_, ["channels", "500500", ..]) => (StatusCode::BAD_GATEWAY, "upstream error").into_response(),
-            ("GET", ["channels", channel]) => axum::Json(json!({"id": channel, "type": 0, "guild_id": GUILD_ID})).into_response(),
+            ("GET", ["channels", channel]) => {
+                axum::Json(json!({"id": channel, "type": 0, "guild_id": GUILD_ID})).into_response()
+            }
             // Channel 403403 does not let the bot attach files.
-            ("POST", ["channels", "403403", "messages"]) if has_files => (
-                StatusCode::FORBIDDEN,
-                axum::Json(json!({"message": "Missing Permissions", "code": 50013})),
-            )
-                .into_response(),
-            ("POST", ["channels", channel, "messages"]) => axum::Json(message(channel, "1200000000000000001", &body)).into_response(),
+            ("POST", ["channels", "403403", "messages"]) if has_files => {
+                (StatusCode::FORBIDDEN, axum::Json(json!({"message": "Missing Permissions", "code": 50013})))
+                    .into_response()
+            }
+            ("POST", ["channels", channel, "messages"]) => {
+                axum::Json(message(channel, "1200000000000000001", &body)).into_response()
+            }
             ("PATCH", ["channels", channel, "messages", id]) => axum::Json(message(channel, id, &body)).into_response(),
             ("POST", ["webhooks", _, _]) => axum::Json(message("1", "1300000000000000001", &body)).into_response(),
-            ("PATCH", ["webhooks", _, _, "messages", "@original"]) => axum::Json(message("1", "1300000000000000002", &body)).into_response(),
+            ("PATCH", ["webhooks", _, _, "messages", "@original"]) => {
+                axum::Json(message("1", "1300000000000000002", &body)).into_response()
+            }
             ("DELETE", ["webhooks", _, _, "messages", "@original"]) => StatusCode::NO_CONTENT.into_response(),
-            ("GET", ["oauth2", "applications", "@me"]) => axum::Json(json!({"id": APP_ID.to_string(), "name": "costbot"})).into_response(),
+            ("GET", ["oauth2", "applications", "@me"]) => {
+                axum::Json(json!({"id": APP_ID.to_string(), "name": "costbot"})).into_response()
+            }
             // The global commands are whatever was last PUT globally (none before that).
             ("GET", ["applications", app, "commands"]) => {
                 let global = format!("/api/v10/applications/{app}/commands");
                 let requests = self.requests.lock().unwrap();
-                let last = requests.iter().rev().find(|r| r.method == Method::PUT && r.path == global).map(|r| r.body.clone());
+                let last =
+                    requests.iter().rev().find(|r| r.method == Method::PUT && r.path == global).map(|r| r.body.clone());
                 axum::Json(last.unwrap_or(json!([]))).into_response()
             }
             ("PUT", ["applications", app, .., "commands"]) => {

@@ -35,7 +35,8 @@ async fn post_signed(url: &str, key: &SigningKey, body: &Value) -> reqwest::Resp
 }
 
 fn command(query: &str) -> Value {
-    let mut payload: Value = serde_json::from_str(&fixture("interaction.application_command.slash.discord-docs.json")).unwrap();
+    let mut payload: Value =
+        serde_json::from_str(&fixture("interaction.application_command.slash.discord-docs.json")).unwrap();
     payload["application_id"] = json!(APP_ID.to_string());
     payload["data"]["name"] = json!("cost");
     payload["data"]["options"] = json!([{ "type": 3, "name": "query", "value": query }]);
@@ -43,7 +44,8 @@ fn command(query: &str) -> Value {
 }
 
 fn button(custom_id: &str) -> Value {
-    let mut payload: Value = serde_json::from_str(&fixture("interaction.message_component.button.discord-docs.json")).unwrap();
+    let mut payload: Value =
+        serde_json::from_str(&fixture("interaction.message_component.button.discord-docs.json")).unwrap();
     payload["application_id"] = json!(APP_ID.to_string());
     payload["channel_id"] = json!(CHANNEL);
     payload["data"]["custom_id"] = json!(custom_id);
@@ -69,10 +71,17 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
     // Detection after collection posts one embed card per open anomaly.
     app.collect_and_detect(now, None, None).await.unwrap();
     let open = app.store.open_anomalies(Granularity::Daily).await.unwrap();
-    let posts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == Method::POST && r.path.ends_with(&format!("/channels/{CHANNEL}/messages"))).collect();
+    let posts: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::POST && r.path.ends_with(&format!("/channels/{CHANNEL}/messages")))
+        .collect();
     assert!(!open.is_empty() && posts.len() == open.len(), "{} posts for {} anomalies", posts.len(), open.len());
     assert!(posts[0].body["embeds"][0]["title"].as_str().unwrap_or_default().starts_with("Cost "), "{}", posts[0].body);
-    assert!(posts[0].body["components"][0]["components"].as_array().is_some_and(|b| !b.is_empty()), "buttons on the card");
+    assert!(
+        posts[0].body["components"][0]["components"].as_array().is_some_and(|b| !b.is_empty()),
+        "buttons on the card"
+    );
     assert_eq!(app.store.outbox_counts().await.unwrap().sent, open.len() as u64);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -97,11 +106,17 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
     // Acknowledge an anomaly: the clicked card updates (type 7) and the delivery loop edits
     // the posted card in place.
     let anomaly = &open[0];
-    let clicked: Value = post_signed(&endpoint, &key, &button(&format!("ack:{}:{}", anomaly.id, anomaly.version))).await.json().await.unwrap();
+    let clicked: Value = post_signed(&endpoint, &key, &button(&format!("ack:{}:{}", anomaly.id, anomaly.version)))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(clicked["type"], 7, "{clicked}");
     assert!(clicked.to_string().contains(&format!("acknowledged by discord:{USER}")), "{clicked}");
     let edit = fake
-        .wait_for(Duration::from_secs(10), |r| r.method == Method::PATCH && r.path.contains(&format!("/channels/{CHANNEL}/messages/")))
+        .wait_for(Duration::from_secs(10), |r| {
+            r.method == Method::PATCH && r.path.contains(&format!("/channels/{CHANNEL}/messages/"))
+        })
         .await;
     assert!(edit.body.to_string().contains("acknowledged by discord"), "{}", edit.body);
 

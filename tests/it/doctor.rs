@@ -57,7 +57,11 @@ async fn against_moto_identity_roles_and_every_permission_are_ok() {
     assert!(line(&results, "migrations").detail.starts_with("all "));
     assert!(line(&results, "aws identity").detail.contains(PAYER));
     let member = line(&results, &format!("account {MEMBER}"));
-    assert!(member.detail.contains("assumed") && member.detail.contains(&format!("arn:aws:sts::{MEMBER}:assumed-role/costbot-read")), "{member:?}");
+    assert!(
+        member.detail.contains("assumed")
+            && member.detail.contains(&format!("arn:aws:sts::{MEMBER}:assumed-role/costbot-read")),
+        "{member:?}"
+    );
     assert_eq!(line(&results, &format!("account {PAYER}")).detail, "the ambient credentials belong to this account");
     assert!(line(&results, &format!("cost explorer {PAYER}")).detail.contains("$0.01"));
     for account in [PAYER, MEMBER] {
@@ -92,8 +96,14 @@ async fn a_role_that_cannot_be_assumed_fails_with_the_template_to_deploy() {
     assert_eq!(member.status, Status::Fail, "{member:?}");
     assert!(member.detail.contains("cannot assume"), "{member:?}");
     let hint = member.hint.as_deref().unwrap();
-    assert!(hint.contains("member-account-role.yaml") && hint.contains(&format!("arn:aws:iam::{PAYER}:user/costbot")), "{hint}");
-    assert!(results.iter().all(|r| r.name != format!("cost explorer {MEMBER}")), "nothing is probed with credentials that do not exist");
+    assert!(
+        hint.contains("member-account-role.yaml") && hint.contains(&format!("arn:aws:iam::{PAYER}:user/costbot")),
+        "{hint}"
+    );
+    assert!(
+        results.iter().all(|r| r.name != format!("cost explorer {MEMBER}")),
+        "nothing is probed with credentials that do not exist"
+    );
 }
 
 /// A fake AWS that knows who you are (STS GetCallerIdentity) and refuses everything else the
@@ -163,14 +173,23 @@ async fn denied_permissions_are_named_with_the_policy_to_attach() {
 
     let reads = line(&results, &format!("waste reads {PAYER}"));
     assert_eq!(reads.status, Status::Fail);
-    for permission in ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeAddresses", "rds:DescribeDBInstances", "cloudwatch:GetMetricStatistics"] {
+    for permission in [
+        "ec2:DescribeInstances",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeAddresses",
+        "rds:DescribeDBInstances",
+        "cloudwatch:GetMetricStatistics",
+    ] {
         assert!(reads.detail.contains(permission), "{permission} is named: {reads:?}");
     }
     assert!(reads.hint.as_deref().unwrap().contains("WasteDiscoveryReadOnly"), "{reads:?}");
 
     let actions = line(&results, &format!("waste actions {PAYER}"));
     assert_eq!(actions.status, Status::Fail, "acting for real without the permission is a failure: {actions:?}");
-    assert!(actions.detail.contains("ec2:StopInstances") && actions.detail.contains("UnauthorizedOperation"), "{actions:?}");
+    assert!(
+        actions.detail.contains("ec2:StopInstances") && actions.detail.contains("UnauthorizedOperation"),
+        "{actions:?}"
+    );
 
     // In dry-run mode the same denial is a warning: nothing is at stake yet.
     let dry = check(&refused_config(&url, &sqlite, true), &options()).await;
@@ -180,7 +199,8 @@ async fn denied_permissions_are_named_with_the_policy_to_attach() {
 /// A configuration with only Slack and/or Discord enabled (AWS simulated), over SQLite.
 fn chat_config(sqlite: &str, extra: &str) -> Config {
     std::env::set_var("COSTBOT_DOCTOR_TEST_TOKEN", "xoxb-doctor-test");
-    Config::from_toml(&format!("[database]\nsqlite_path = \"{sqlite}\"\n[costs]\nsource = \"simulated\"\n{extra}")).unwrap()
+    Config::from_toml(&format!("[database]\nsqlite_path = \"{sqlite}\"\n[costs]\nsource = \"simulated\"\n{extra}"))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -207,16 +227,29 @@ async fn slack_token_and_scopes_are_checked_against_the_manifest() {
         headers: vec![("x-oauth-scopes", scopes.to_string())],
         body: json!({"ok": true, "team": "Acme", "user": "costbot"}),
     };
-    fake.script("/api/auth.test", vec![with_scopes("commands,chat:write"), with_scopes("commands"), Answer::ok(json!({"ok": false, "error": "invalid_auth"}))]);
+    fake.script(
+        "/api/auth.test",
+        vec![
+            with_scopes("commands,chat:write"),
+            with_scopes("commands"),
+            Answer::ok(json!({"ok": false, "error": "invalid_auth"})),
+        ],
+    );
     let optional_missing = check(&config, &options()).await;
     let scopes = line(&optional_missing, "slack scopes");
-    assert_eq!((scopes.status, scopes.detail.as_str()), (Status::Warn, "missing files:write (manifests/slack-app.yaml asks for them)"));
+    assert_eq!(
+        (scopes.status, scopes.detail.as_str()),
+        (Status::Warn, "missing files:write (manifests/slack-app.yaml asks for them)")
+    );
     let essential_missing = check(&config, &options()).await;
     assert_eq!(line(&essential_missing, "slack scopes").status, Status::Fail);
     let revoked = check(&config, &options()).await;
     let slack = line(&revoked, "slack");
     assert_eq!(slack.status, Status::Fail);
-    assert!(slack.detail.contains("invalid_auth") && slack.hint.as_deref().unwrap().contains("slack.bot_token"), "{slack:?}");
+    assert!(
+        slack.detail.contains("invalid_auth") && slack.hint.as_deref().unwrap().contains("slack.bot_token"),
+        "{slack:?}"
+    );
 }
 
 #[tokio::test]
@@ -241,7 +274,9 @@ async fn discord_application_and_commands_are_checked_against_the_manifest() {
     assert!(commands.hint.as_deref().unwrap().contains("costbot discord register"));
 
     let sender = FakeDiscord::sender(&url);
-    costbot::chat::discord::register_commands(sender.http(), None, costbot::chat::discord::commands::MANIFEST).await.unwrap();
+    costbot::chat::discord::register_commands(sender.http(), None, costbot::chat::discord::commands::MANIFEST)
+        .await
+        .unwrap();
     let after = check(&config, &options()).await;
     let commands = line(&after, "discord commands");
     assert_eq!((commands.status, commands.detail.as_str()), (Status::Ok, "registered globally: cost"));
@@ -281,7 +316,10 @@ fn costbot(args: &[&str], dir: &std::path::Path, env: &[(&str, &str)]) -> (bool,
         .envs(env.iter().copied())
         .output()
         .expect("run costbot");
-    (output.status.success(), format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+    (
+        output.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+    )
 }
 
 #[test]
@@ -292,7 +330,12 @@ fn the_command_exits_non_zero_on_a_failure_and_never_prints_the_password() {
     let broken = [("COSTBOT_DATABASE__URL", "postgres://costbot:hunter2@127.0.0.1:1/costbot")];
     let (ok, out) = costbot(&["--config", "c.toml", "doctor"], dir.path(), &broken);
     assert!(!ok, "{out}");
-    assert!(out.contains("FAIL database") && out.contains("postgres at 127.0.0.1:1/costbot") && out.contains("check database.url"), "{out}");
+    assert!(
+        out.contains("FAIL database")
+            && out.contains("postgres at 127.0.0.1:1/costbot")
+            && out.contains("check database.url"),
+        "{out}"
+    );
     assert!(out.contains("skip migrations") && out.contains("1 check(s) failed"), "{out}");
     assert!(!out.contains("hunter2"), "{out}");
 

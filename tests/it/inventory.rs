@@ -37,7 +37,10 @@ macro_rules! contract {
     };
 }
 
-contract!(inventory_keeps_first_sightings_and_marks_vanished_resources_gone, inventory_refuses_resources_of_another_target);
+contract!(
+    inventory_keeps_first_sightings_and_marks_vanished_resources_gone,
+    inventory_refuses_resources_of_another_target
+);
 
 fn acct(id: &str) -> AccountId {
     AccountId::parse(id).unwrap()
@@ -49,7 +52,12 @@ fn at(text: &str) -> NaiveDateTime {
 
 fn resource(account: &str, region: &str, id: &str, state: &str) -> Resource {
     Resource {
-        reference: ResourceRef { account: acct(account), region: region.into(), kind: ResourceKind::Ec2Instance, id: id.into() },
+        reference: ResourceRef {
+            account: acct(account),
+            region: region.into(),
+            kind: ResourceKind::Ec2Instance,
+            id: id.into(),
+        },
         state: state.into(),
         tags: BTreeMap::from([("Owner".to_string(), "dana".to_string())]),
         created_at: Some(at("2026-01-01T00:00:00")),
@@ -75,7 +83,11 @@ async fn inventory_keeps_first_sightings_and_marks_vanished_resources_gone(store
     let a_stopped = Resource { state: "stopped".into(), ..a.clone() };
     store.replace_inventory(&acct(A), "us-east-1", std::slice::from_ref(&a_stopped), t2).await.unwrap();
     let present = store.inventory(false).await.unwrap();
-    assert_eq!(present, vec![(other_region.clone(), t1, t1), (a_stopped.clone(), t1, t2)], "eu-west-1 sorts first; b is gone");
+    assert_eq!(
+        present,
+        vec![(other_region.clone(), t1, t1), (a_stopped.clone(), t1, t2)],
+        "eu-west-1 sorts first; b is gone"
+    );
     let all = store.inventory(true).await.unwrap();
     assert_eq!(all.len(), 3);
     assert!(all.contains(&(b.clone(), t1, t1)), "gone rows keep their last record and sighting");
@@ -96,7 +108,10 @@ async fn inventory_keeps_first_sightings_and_marks_vanished_resources_gone(store
 
 async fn inventory_refuses_resources_of_another_target(store: DynStore) {
     let stray = resource("210987654321", "us-east-1", "i-x", "running");
-    let err = store.replace_inventory(&acct("123456789012"), "us-east-1", &[stray], at("2026-11-01T00:00:00")).await.unwrap_err();
+    let err = store
+        .replace_inventory(&acct("123456789012"), "us-east-1", &[stray], at("2026-11-01T00:00:00"))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("210987654321"), "{err}");
     assert!(store.inventory(true).await.unwrap().is_empty(), "nothing was written");
 }
@@ -132,7 +147,14 @@ fn discovery(store: DynStore, inventory: Arc<dyn CloudInventory>) -> Discovery {
         .into_iter()
         .flat_map(|a| [(acct(a), REGION.to_string()), (acct(a), "eu-west-1".to_string())])
         .collect();
-    Discovery { store, inventory, targets, concurrency: 4, rules: RulesConfig::default(), policy: PolicyConfig::default() }
+    Discovery {
+        store,
+        inventory,
+        targets,
+        concurrency: 4,
+        rules: RulesConfig::default(),
+        policy: PolicyConfig::default(),
+    }
 }
 
 #[tokio::test]
@@ -144,7 +166,10 @@ async fn discovery_stores_every_target_and_finds_the_demo_waste() {
     assert_eq!(store.inventory(false).await.unwrap().len(), 7);
     let mut rules: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
     rules.sort();
-    assert_eq!(rules, ["expired_ttl", "idle_database", "idle_instance", "stopped_instance", "unassociated_ip", "unattached_volume"]);
+    assert_eq!(
+        rules,
+        ["expired_ttl", "idle_database", "idle_instance", "stopped_instance", "unassociated_ip", "unattached_volume"]
+    );
     let production = report.findings.iter().find(|f| f.rule == "idle_instance").unwrap();
     assert!(matches!(&production.path, SafetyPath::Excluded { reason } if reason.contains("Environment=Production")));
 }
@@ -156,7 +181,8 @@ async fn a_failing_target_is_reported_and_its_stale_inventory_is_not_used() {
     discovery(store.clone(), sim).run(now()).await.unwrap();
 
     // The next day the staging account's credentials stop working.
-    let broken = Arc::new(PartlyBroken { inner: SimInventory::demo(now(), &PriceTable::bundled()), broken: acct(STAGING) });
+    let broken =
+        Arc::new(PartlyBroken { inner: SimInventory::demo(now(), &PriceTable::bundled()), broken: acct(STAGING) });
     let later = now() + chrono::Duration::days(1);
     let report = discovery(store.clone(), broken).run(later).await.unwrap();
     assert_eq!(report.targets_ok, 4);
@@ -164,7 +190,13 @@ async fn a_failing_target_is_reported_and_its_stale_inventory_is_not_used() {
     assert_eq!(failed, [(STAGING, "eu-west-1"), (STAGING, REGION)]);
     assert!(report.failures[0].error.contains("AccessDenied"), "{:?}", report.failures[0]);
     // Staging's rows stay (not gone), but findings only use what this run saw.
-    let staging_rows = store.inventory(false).await.unwrap().into_iter().filter(|(r, _, _)| r.reference.account == acct(STAGING)).count();
+    let staging_rows = store
+        .inventory(false)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(r, _, _)| r.reference.account == acct(STAGING))
+        .count();
     assert_eq!(staging_rows, 3);
     assert!(report.findings.iter().all(|f| f.resource.reference.account != acct(STAGING)), "{:#?}", report.findings);
     assert_eq!(report.findings.len(), 3, "the address, the idle database and the excluded production instance");

@@ -37,10 +37,16 @@ fn assert_exposition_format(text: &str) {
         let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value: {line}"));
         assert!(value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value), "{line}");
         let (name, labels) = match series.split_once('{') {
-            Some((name, rest)) => (name, Some(rest.strip_suffix('}').unwrap_or_else(|| panic!("unclosed labels: {line}")))),
+            Some((name, rest)) => {
+                (name, Some(rest.strip_suffix('}').unwrap_or_else(|| panic!("unclosed labels: {line}"))))
+            }
             None => (series, None),
         };
-        let valid_name = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') && !n.starts_with(|c: char| c.is_ascii_digit());
+        let valid_name = |n: &str| {
+            !n.is_empty()
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                && !n.starts_with(|c: char| c.is_ascii_digit())
+        };
         assert!(valid_name(name), "{line}");
         for pair in labels.into_iter().flat_map(|l| l.split("\",")).filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once("=\"").unwrap_or_else(|| panic!("bad label {pair}: {line}"));
@@ -64,12 +70,14 @@ async fn metrics_move_with_the_work_and_sigterm_releases_leadership() {
     eventually("a collection and a discovery", Duration::from_secs(30), || async {
         let text = scrape().await?;
         let collected = sample(&text, "costbot_collector_runs_total{status=\"succeeded\"}")? >= 1.0;
-        let discovered = sample(&text, "costbot_scheduled_job_runs_total{job=\"discover-waste\",outcome=\"succeeded\"}")? >= 1.0;
+        let discovered =
+            sample(&text, "costbot_scheduled_job_runs_total{job=\"discover-waste\",outcome=\"succeeded\"}")? >= 1.0;
         (collected && discovered).then_some(())
     })
     .await;
     let body = command_body("mtd", &fake.response_url("cmd"), "t.ops");
-    let answer = post_signed(&format!("{}/slack/commands", serve.url), SECRET, Utc::now().timestamp(), &body, &[]).await;
+    let answer =
+        post_signed(&format!("{}/slack/commands", serve.url), SECRET, Utc::now().timestamp(), &body, &[]).await;
     assert_eq!(answer.status(), 200);
     let _ = get(&format!("{}/no-such-page/12345", serve.url)).await;
 
@@ -83,13 +91,23 @@ async fn metrics_move_with_the_work_and_sigterm_releases_leadership() {
     assert_eq!(sample(&text, "costbot_is_leader"), Some(1.0), "a single replica leads");
     assert!(sample(&text, "costbot_cost_explorer_requests_total").unwrap() >= 1.0, "{text}");
     assert_eq!(sample(&text, "costbot_collector_failures_total"), Some(0.0), "{text}");
-    assert!(sample(&text, "costbot_scheduled_job_runs_total{job=\"collect-costs\",outcome=\"succeeded\"}").unwrap() >= 1.0);
+    assert!(
+        sample(&text, "costbot_scheduled_job_runs_total{job=\"collect-costs\",outcome=\"succeeded\"}").unwrap() >= 1.0
+    );
     assert!(text.contains("costbot_anomalies_open "), "{text}");
-    let commands = "costbot_http_request_duration_seconds_count{route=\"/slack/commands\",method=\"POST\",status=\"200\"}";
+    let commands =
+        "costbot_http_request_duration_seconds_count{route=\"/slack/commands\",method=\"POST\",status=\"200\"}";
     assert_eq!(sample(&text, commands), Some(1.0), "{text}");
     // Unknown paths share one label value, so they cannot create new series.
     assert!(text.contains("route=\"unmatched\"") && !text.contains("12345"), "{text}");
-    assert!(sample(&text, "costbot_http_request_duration_seconds_bucket{route=\"/readyz\",method=\"GET\",status=\"200\",le=\"+Inf\"}").unwrap() >= 1.0);
+    assert!(
+        sample(
+            &text,
+            "costbot_http_request_duration_seconds_bucket{route=\"/readyz\",method=\"GET\",status=\"200\",le=\"+Inf\"}"
+        )
+        .unwrap()
+            >= 1.0
+    );
 
     // SIGTERM: exit 0, and the lease is released (not left to expire).
     assert_eq!(serve.terminate(Duration::from_secs(30)).await, Some(0), "{}", serve.logs());
@@ -115,7 +133,8 @@ fn json_logs_are_one_object_per_line() {
         let output = command.args(["--config", "c.toml", "collect", "costs"]).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{stderr}");
-        let events: Vec<Value> = stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+        let events: Vec<Value> =
+            stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
         let collected = events.iter().find(|e| e["message"] == "collected costs").unwrap_or_else(|| panic!("{stderr}"));
         assert_eq!(collected["level"], "INFO");
         assert_eq!(collected["target"], "costbot::collector");
@@ -136,5 +155,9 @@ async fn readyz_says_when_a_migration_is_missing() {
     sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 10").execute(&raw).await.unwrap();
     let (status, body) = get(&format!("{url}/readyz")).await.unwrap();
     assert_eq!((status, body.as_str()), (503, "1 migration(s) not applied; run `costbot migrate`"));
-    assert_eq!(get(&format!("{url}/healthz")).await, Some((200, "ok".to_string())), "liveness does not depend on the schema");
+    assert_eq!(
+        get(&format!("{url}/healthz")).await,
+        Some((200, "ok".to_string())),
+        "liveness does not depend on the schema"
+    );
 }

@@ -35,7 +35,8 @@ impl Replica {
     pub fn start(dir: &Path, name: &str, config: &str) -> Replica {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let file = dir.join(format!("{name}.toml"));
-        std::fs::write(&file, format!("{config}\n[server]\nlisten = \"127.0.0.1:{port}\"\nleader_lease_seconds = 3\n")).unwrap();
+        std::fs::write(&file, format!("{config}\n[server]\nlisten = \"127.0.0.1:{port}\"\nleader_lease_seconds = 3\n"))
+            .unwrap();
         let log = dir.join(format!("{name}.log"));
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_costbot"))
             .args(["--config", file.to_str().unwrap(), "serve"])
@@ -168,13 +169,21 @@ async fn approve(replica: &Replica, store: &DynStore, proposal: &Proposal, fake:
         if current.state != State::Pending {
             break;
         }
-        let mut payload: Value = serde_json::from_str(&data("block_actions.button.message-container.bolt-python.json")).unwrap();
+        let mut payload: Value =
+            serde_json::from_str(&data("block_actions.button.message-container.bolt-python.json")).unwrap();
         payload["actions"][0]["action_id"] = json!(format!("approve:{}:{}", current.id.0, current.version));
         payload["channel"]["id"] = json!("C1");
         payload["container"]["channel_id"] = json!("C1");
         payload["user"]["id"] = json!(user);
         payload["response_url"] = json!(fake.response_url(&format!("{}-{user}", current.id.0)));
-        let clicked = post_signed(&format!("{}/slack/interactions", replica.url), SECRET, Utc::now().timestamp(), &interaction_body(&payload), &[]).await;
+        let clicked = post_signed(
+            &format!("{}/slack/interactions", replica.url),
+            SECRET,
+            Utc::now().timestamp(),
+            &interaction_body(&payload),
+            &[],
+        )
+        .await;
         assert_eq!(clicked.status(), 200);
         // The click is acknowledged at once and decided in the background; wait for the decision.
         let version = current.version;
@@ -193,10 +202,12 @@ async fn done(store: &DynStore, proposal: &Proposal) -> Option<Proposal> {
 
 /// `(tick, claimed_by)` of every claimed collection tick, oldest first.
 async fn ticks(pool: &sqlx::PgPool) -> Vec<(NaiveDateTime, String)> {
-    sqlx::query_as("SELECT scheduled_tick, claimed_by FROM job_runs WHERE job = 'collect-costs' ORDER BY scheduled_tick")
-        .fetch_all(pool)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT scheduled_tick, claimed_by FROM job_runs WHERE job = 'collect-costs' ORDER BY scheduled_tick",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
 #[sqlx::test(migrations = "migrations/postgres")]
@@ -206,7 +217,8 @@ async fn three_replicas_run_each_tick_once_and_survive_losing_the_leader(pool: s
     let dir = tempfile::tempdir().unwrap();
     let config = config(&database_url(&pool), &fake.api_url());
     let store: DynStore = Arc::new(PgStore::from_pool(pool.clone()));
-    let mut replicas: Vec<Replica> = ["replica-a", "replica-b", "replica-c"].iter().map(|n| Replica::start(dir.path(), n, &config)).collect();
+    let mut replicas: Vec<Replica> =
+        ["replica-a", "replica-b", "replica-c"].iter().map(|n| Replica::start(dir.path(), n, &config)).collect();
     for replica in &replicas {
         replica.ready(Duration::from_secs(60)).await;
     }
@@ -227,7 +239,8 @@ async fn three_replicas_run_each_tick_once_and_survive_losing_the_leader(pool: s
         assert_eq!(get(&format!("{}/healthz", replica.url)).await.map(|r| r.0), Some(200));
         assert_eq!(get(&format!("{}/readyz", replica.url)).await, Some((200, "ready".to_string())));
         let body = command_body("mtd", &fake.response_url("cmd"), &format!("t.{}", replica.name));
-        let answer = post_signed(&format!("{}/slack/commands", replica.url), SECRET, Utc::now().timestamp(), &body, &[]).await;
+        let answer =
+            post_signed(&format!("{}/slack/commands", replica.url), SECRET, Utc::now().timestamp(), &body, &[]).await;
         assert_eq!(answer.status(), 200, "{}", replica.name);
     }
 
@@ -248,10 +261,19 @@ async fn three_replicas_run_each_tick_once_and_survive_losing_the_leader(pool: s
     eprintln!("takeover after killing {} took {takeover:?}", replicas[first].name);
     assert!(takeover < Duration::from_secs(20), "takeover took {takeover:?}");
     let new_lease = store.live_lease(LEADER_LEASE).await.unwrap().expect("a live lease");
-    assert!(new_lease.holder.starts_with(&format!("{}-", replicas[second].name)) && new_lease.term > lease.term, "{new_lease:?}");
+    assert!(
+        new_lease.holder.starts_with(&format!("{}-", replicas[second].name)) && new_lease.term > lease.term,
+        "{new_lease:?}"
+    );
     let claimed_by_new = |t: &[(NaiveDateTime, String)]| t.iter().filter(|(_, by)| by == &new_lease.holder).count();
-    eventually("the new leader runs the jobs", Duration::from_secs(20), || async { (claimed_by_new(&ticks(&pool).await) >= 2).then_some(()) }).await;
-    eventually("the approval made during the takeover is executed", Duration::from_secs(30), || done(&store, &pending[1])).await;
+    eventually("the new leader runs the jobs", Duration::from_secs(20), || async {
+        (claimed_by_new(&ticks(&pool).await) >= 2).then_some(())
+    })
+    .await;
+    eventually("the approval made during the takeover is executed", Duration::from_secs(30), || {
+        done(&store, &pending[1])
+    })
+    .await;
 
     // SIGTERM the new leader: it exits 0 and releases the lease, and the last replica leads.
     let last = *survivors.iter().find(|&&i| i != second).unwrap();
@@ -282,7 +304,10 @@ async fn check_ticks(pool: &sqlx::PgPool, first: &str, second: &str) {
     assert!(owners[..first_new].iter().all(|o| *o == first), "{owners:?}");
     assert_eq!(owners[first_new], second, "{owners:?}");
     let handover = owners.iter().skip(first_new).position(|o| *o != second).map_or(owners.len(), |p| p + first_new);
-    assert!(owners[handover..].iter().all(|o| *o != first && *o != second), "no tick claimed by a former leader: {owners:?}");
+    assert!(
+        owners[handover..].iter().all(|o| *o != first && *o != second),
+        "no tick claimed by a former leader: {owners:?}"
+    );
     for pair in ticks.windows(2) {
         let gap = pair[1].0 - pair[0].0;
         assert!(gap >= chrono::Duration::seconds(2), "ticks are distinct: {pair:?}");
@@ -294,7 +319,8 @@ async fn check_ticks(pool: &sqlx::PgPool, first: &str, second: &str) {
 async fn check_executed_once(store: &DynStore, proposals: &[Proposal]) {
     let audit = store.audit_entries(0, 10_000).await.unwrap();
     for p in proposals {
-        let actions: Vec<&str> = audit.iter().filter(|e| e.record.target == p.id.0).map(|e| e.record.action.as_str()).collect();
+        let actions: Vec<&str> =
+            audit.iter().filter(|e| e.record.target == p.id.0).map(|e| e.record.action.as_str()).collect();
         assert_eq!(actions.iter().filter(|a| **a == "execution_claimed").count(), 1, "{}: {actions:?}", p.id.0);
         assert_eq!(actions.iter().filter(|a| **a == "execution_done").count(), 1, "{}: {actions:?}", p.id.0);
         let final_state = store.proposal(&p.id).await.unwrap().unwrap().state;
@@ -308,8 +334,12 @@ fn check_json_logs(replicas: &[Replica]) {
     let mut job_lines = 0;
     for replica in replicas {
         for line in replica.logs().lines() {
-            let event: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", replica.name));
-            assert!(event["level"].is_string() && event["target"].is_string() && event["message"].is_string(), "{line}");
+            let event: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", replica.name));
+            assert!(
+                event["level"].is_string() && event["target"].is_string() && event["message"].is_string(),
+                "{line}"
+            );
             if event["message"] == "running scheduled job" {
                 assert_eq!(event["span"]["name"], "job", "{line}");
                 assert!(event["span"]["job"].is_string() && event["span"]["tick"].is_string(), "{line}");

@@ -12,7 +12,9 @@ use costbot::store::PgStore;
 async fn two_schedulers_on_one_database_collect_each_tick_once(pool: sqlx::PgPool) {
     crate::support::init();
     // The simulated source keeps this test about scheduling, not about AWS.
-    let config = || Config::from_toml("[costs]\nsource = \"simulated\"\nbackfill_days = 30\nschedule = \"* * * * * *\"\n").unwrap();
+    let config = || {
+        Config::from_toml("[costs]\nsource = \"simulated\"\nbackfill_days = 30\nschedule = \"* * * * * *\"\n").unwrap()
+    };
     let now = chrono::Utc::now().naive_utc();
     let mut schedulers = Vec::new();
     for replica in ["replica-a", "replica-b"] {
@@ -27,10 +29,13 @@ async fn two_schedulers_on_one_database_collect_each_tick_once(pool: sqlx::PgPoo
     // Let a run that started just before shutdown record its end.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
 
-    let ticks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_runs WHERE job = 'collect-costs'").fetch_one(&pool).await.unwrap();
+    let ticks: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM job_runs WHERE job = 'collect-costs'").fetch_one(&pool).await.unwrap();
     let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM collector_runs").fetch_one(&pool).await.unwrap();
-    let unfinished: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM collector_runs WHERE finished_at IS NULL").fetch_one(&pool).await.unwrap();
+    let unfinished: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM collector_runs WHERE finished_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert!(ticks >= 3, "the schedule fired ({ticks} ticks)");
     assert_eq!(runs, ticks, "each claimed tick ran exactly one collection");
     assert_eq!(unfinished, 0);

@@ -18,7 +18,8 @@ use crate::slack::fake::{command_body, data, interaction_body, post_signed, Answ
 const SECRET: &str = "e2e-signing-secret";
 
 fn click(action: &str, response_url: &str) -> String {
-    let mut payload: Value = serde_json::from_str(&data("block_actions.button.message-container.bolt-python.json")).unwrap();
+    let mut payload: Value =
+        serde_json::from_str(&data("block_actions.button.message-container.bolt-python.json")).unwrap();
     payload["actions"][0]["action_id"] = json!(action);
     payload["channel"]["id"] = json!("C1");
     payload["container"]["channel_id"] = json!("C1");
@@ -72,7 +73,8 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
 
     // A signed slash command gets its answer from the store; an unsigned one gets 401.
     let body = command_body("mtd", &fake.response_url("cmd"), "t.1");
-    let answer: Value = post_signed(&format!("{base}/slack/commands"), SECRET, ts, &body, &[]).await.json().await.unwrap();
+    let answer: Value =
+        post_signed(&format!("{base}/slack/commands"), SECRET, ts, &body, &[]).await.json().await.unwrap();
     let today = now.date();
     let range = DateRange::new(today.with_day(1).unwrap(), today + Days::new(1)).unwrap();
     let query = SpendQuery { granularity: Granularity::Daily, range, accounts: None, services: None };
@@ -86,7 +88,9 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
     // the delivery loop edits the posted card in place (chat.update on its ts).
     let anomaly = &open[0];
     let ack = format!("ack:{}:{}", anomaly.id, anomaly.version);
-    let clicked = post_signed(&format!("{base}/slack/interactions"), SECRET, ts, &click(&ack, &fake.response_url("ack")), &[]).await;
+    let clicked =
+        post_signed(&format!("{base}/slack/interactions"), SECRET, ts, &click(&ack, &fake.response_url("ack")), &[])
+            .await;
     assert_eq!(clicked.status(), 200);
     let replaced = fake.wait_for("/respond/ack", Duration::from_secs(10)).await.expect("the click's reply").json();
     assert_eq!(replaced["replace_original"], true);
@@ -121,10 +125,12 @@ async fn the_outbox_delivers_once_through_slack_rate_limits_and_outages(pool: sq
     // three times, then accepts.
     let mut answers = vec![Answer::rate_limited(30)];
     answers.extend((0..3).map(|_| Answer::status(500, json!({"ok": false, "error": "internal_error"}))));
-    answers.push(Answer::ok(json!({"ok": true, "channel": "C1", "ts": "200.1", "message": {"ts": "200.1", "text": "x"}})));
+    answers
+        .push(Answer::ok(json!({"ok": true, "channel": "C1", "ts": "200.1", "message": {"ts": "200.1", "text": "x"}})));
     fake.script("/api/chat.postMessage", answers);
     let store: DynStore = Arc::new(PgStore::from_pool(pool));
-    let sender: Arc<dyn Sender> = Arc::new(SlackSender::new(SecretString::from("xoxb-t"), Some(&fake.api_url())).unwrap());
+    let sender: Arc<dyn Sender> =
+        Arc::new(SlackSender::new(SecretString::from("xoxb-t"), Some(&fake.api_url())).unwrap());
     let worker = OutboxWorker::new(store.clone(), [(Platform::Slack, sender)].into());
     let entry = OutboxEntry {
         platform: Platform::Slack,

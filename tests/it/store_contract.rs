@@ -96,7 +96,8 @@ async fn facts_round_trip_exactly(store: DynStore) {
         fact("2026-11-02", PAYER, "Amazon Elastic Compute Cloud - Compute", "123456789.0123456789", true),
     ];
     let r = range("2026-11-01", "2026-11-03");
-    let written = store.replace_cost_facts(&acct(PAYER), Granularity::Daily, &r, &facts, at("2026-11-03")).await.unwrap();
+    let written =
+        store.replace_cost_facts(&acct(PAYER), Granularity::Daily, &r, &facts, at("2026-11-03")).await.unwrap();
     assert_eq!(written, 4);
     let mut read = store.cost_facts(&all(r)).await.unwrap();
     let mut expected = facts.clone();
@@ -111,7 +112,10 @@ async fn facts_round_trip_exactly(store: DynStore) {
 }
 
 async fn replacing_twice_changes_nothing(store: DynStore) {
-    let facts = vec![fact("2026-11-01", PAYER, "AWS Lambda", "1.10", false), fact("2026-11-02", PAYER, "AWS Lambda", "2.20", false)];
+    let facts = vec![
+        fact("2026-11-01", PAYER, "AWS Lambda", "1.10", false),
+        fact("2026-11-02", PAYER, "AWS Lambda", "2.20", false),
+    ];
     let r = range("2026-11-01", "2026-11-03");
     for _ in 0..2 {
         store.replace_cost_facts(&acct(PAYER), Granularity::Daily, &r, &facts, at("2026-11-03")).await.unwrap();
@@ -126,27 +130,58 @@ async fn replacing_corrects_restated_days_and_drops_vanished_rows(store: DynStor
         fact("2026-11-01", PAYER, "AWS Lambda", "1", true),
         fact("2026-11-01", PAYER, "AWS Glue", "3", true),
     ];
-    store.replace_cost_facts(&acct(PAYER), Granularity::Daily, &range("2026-10-31", "2026-11-02"), &first, at("2026-11-01")).await.unwrap();
+    store
+        .replace_cost_facts(
+            &acct(PAYER),
+            Granularity::Daily,
+            &range("2026-10-31", "2026-11-02"),
+            &first,
+            at("2026-11-01"),
+        )
+        .await
+        .unwrap();
     // Cost Explorer restates 1 November: Lambda grows, Glue disappears.
     let second = vec![fact("2026-11-01", PAYER, "AWS Lambda", "1.75", false)];
-    store.replace_cost_facts(&acct(PAYER), Granularity::Daily, &range("2026-11-01", "2026-11-02"), &second, at("2026-11-02")).await.unwrap();
+    store
+        .replace_cost_facts(
+            &acct(PAYER),
+            Granularity::Daily,
+            &range("2026-11-01", "2026-11-02"),
+            &second,
+            at("2026-11-02"),
+        )
+        .await
+        .unwrap();
     let read = store.cost_facts(&all(range("2026-10-01", "2026-12-01"))).await.unwrap();
     assert_eq!(read, vec![first[0].clone(), second[0].clone()], "the day outside the range is untouched");
     // The rollups that unscoped answers read follow the facts exactly, restatement included.
-    let query = costbot::store::SpendQuery { granularity: Granularity::Daily, range: range("2026-10-01", "2026-12-01"), accounts: None, services: None };
-    for group in [costbot::store::SpendGroup::Total, costbot::store::SpendGroup::Service, costbot::store::SpendGroup::Account] {
+    let query = costbot::store::SpendQuery {
+        granularity: Granularity::Daily,
+        range: range("2026-10-01", "2026-12-01"),
+        accounts: None,
+        services: None,
+    };
+    for group in
+        [costbot::store::SpendGroup::Total, costbot::store::SpendGroup::Service, costbot::store::SpendGroup::Account]
+    {
         let rolled: Money = store.spend_matrix(&query, group).await.unwrap().iter().map(|(_, r)| r.amount).sum();
         assert_eq!(rolled, exact(&["5", "1.75"]), "{group:?}");
     }
 }
 
 async fn discovered_accounts_are_recorded(store: DynStore) {
+    store.upsert_accounts(&[Account { id: acct(PAYER), name: Some("payer".into()), configured: true }]).await.unwrap();
+    let facts = vec![fact("2026-11-01", LINKED, "AWS Lambda", "1", false)];
     store
-        .upsert_accounts(&[Account { id: acct(PAYER), name: Some("payer".into()), configured: true }])
+        .replace_cost_facts(
+            &acct(PAYER),
+            Granularity::Daily,
+            &range("2026-11-01", "2026-11-02"),
+            &facts,
+            at("2026-11-02"),
+        )
         .await
         .unwrap();
-    let facts = vec![fact("2026-11-01", LINKED, "AWS Lambda", "1", false)];
-    store.replace_cost_facts(&acct(PAYER), Granularity::Daily, &range("2026-11-01", "2026-11-02"), &facts, at("2026-11-02")).await.unwrap();
     let accounts = store.accounts().await.unwrap();
     assert_eq!(
         accounts,
@@ -167,7 +202,16 @@ async fn last_complete_day_ignores_estimated_facts(store: DynStore) {
         fact("2026-11-02", PAYER, "AWS Lambda", "1", false),
         fact("2026-11-03", PAYER, "AWS Lambda", "1", true),
     ];
-    store.replace_cost_facts(&acct(PAYER), Granularity::Daily, &range("2026-11-01", "2026-11-04"), &facts, at("2026-11-03")).await.unwrap();
+    store
+        .replace_cost_facts(
+            &acct(PAYER),
+            Granularity::Daily,
+            &range("2026-11-01", "2026-11-04"),
+            &facts,
+            at("2026-11-03"),
+        )
+        .await
+        .unwrap();
     assert_eq!(store.last_complete_day(&acct(PAYER), Granularity::Daily).await.unwrap(), Some(day("2026-11-02")));
     assert_eq!(store.last_complete_day(&acct(LINKED), Granularity::Daily).await.unwrap(), None);
     assert_eq!(store.last_complete_day(&acct(PAYER), Granularity::Hourly).await.unwrap(), None);
@@ -176,7 +220,13 @@ async fn last_complete_day_ignores_estimated_facts(store: DynStore) {
 async fn runs_record_each_source(store: DynStore) {
     let run = store.start_run("collect-costs", at("2026-11-03")).await.unwrap();
     let reports = vec![
-        SourceReport { source: acct(PAYER), range: range("2026-11-01", "2026-11-04"), rows_written: 7, api_calls: 3, error: None },
+        SourceReport {
+            source: acct(PAYER),
+            range: range("2026-11-01", "2026-11-04"),
+            rows_written: 7,
+            api_calls: 3,
+            error: None,
+        },
         SourceReport {
             source: acct(LINKED),
             range: range("2026-11-01", "2026-11-04"),
@@ -210,7 +260,8 @@ async fn a_tick_is_claimed_once(store: DynStore) {
 }
 
 async fn account_filters_never_widen(store: DynStore) {
-    let facts = vec![fact("2026-11-01", PAYER, "AWS Lambda", "1", false), fact("2026-11-01", LINKED, "AWS Lambda", "2", false)];
+    let facts =
+        vec![fact("2026-11-01", PAYER, "AWS Lambda", "1", false), fact("2026-11-01", LINKED, "AWS Lambda", "2", false)];
     let r = range("2026-11-01", "2026-11-02");
     store.replace_cost_facts(&acct(PAYER), Granularity::Daily, &r, &facts, at("2026-11-02")).await.unwrap();
     let only = |ids: Vec<AccountId>| FactFilter { granularity: Granularity::Daily, range: r, accounts: Some(ids) };
@@ -245,7 +296,8 @@ fn spike(start: &str, end: &str, impact: i64, severity: Severity) -> Finding {
 }
 
 async fn anomaly_changes_are_recorded_once(store: DynStore) {
-    let opened = reconcile(&[], &[(ec2_key(), spike("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21"));
+    let opened =
+        reconcile(&[], &[(ec2_key(), spike("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21"));
     // Two replicas (or a retried run) apply the same opening: one anomaly, one event.
     assert_eq!(store.apply_anomaly_changes(&opened, at("2026-11-21")).await.unwrap(), 1);
     assert_eq!(store.apply_anomaly_changes(&opened, at("2026-11-21")).await.unwrap(), 0);
@@ -254,7 +306,8 @@ async fn anomaly_changes_are_recorded_once(store: DynStore) {
     let Change::Opened(first) = &opened[0] else { unreachable!() };
     assert_eq!(&open[0], first, "the record round-trips exactly");
 
-    let grown = reconcile(&open, &[(ec2_key(), spike("2026-11-20", "2026-11-21", 900, Severity::Critical))], at("2026-11-22"));
+    let grown =
+        reconcile(&open, &[(ec2_key(), spike("2026-11-20", "2026-11-21", 900, Severity::Critical))], at("2026-11-22"));
     assert_eq!(store.apply_anomaly_changes(&grown, at("2026-11-22")).await.unwrap(), 1);
     assert_eq!(store.apply_anomaly_changes(&grown, at("2026-11-22")).await.unwrap(), 0, "a stale version is refused");
     let resolved = reconcile(&store.open_anomalies(Granularity::Daily).await.unwrap(), &[], at("2026-11-24"));
@@ -273,7 +326,8 @@ async fn anomaly_changes_are_recorded_once(store: DynStore) {
 }
 
 async fn acknowledge_and_mute_record_who_and_when(store: DynStore) {
-    let opened = reconcile(&[], &[(ec2_key(), spike("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21"));
+    let opened =
+        reconcile(&[], &[(ec2_key(), spike("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21"));
     store.apply_anomaly_changes(&opened, at("2026-11-21")).await.unwrap();
     let id = store.open_anomalies(Granularity::Daily).await.unwrap()[0].id.clone();
     let acked = store
@@ -300,7 +354,11 @@ async fn acknowledge_and_mute_record_who_and_when(store: DynStore) {
         ]
     );
     let missing = costbot::domain::incident::AnomalyId("an-missing".into());
-    assert!(store.mark_anomaly(&missing, AnomalyMark::Acknowledge { by: "x".into() }, at("2026-11-22")).await.unwrap().is_none());
+    assert!(store
+        .mark_anomaly(&missing, AnomalyMark::Acknowledge { by: "x".into() }, at("2026-11-22"))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn a_migrated_store_has_nothing_pending(store: DynStore) {
@@ -330,18 +388,35 @@ async fn console_messages_are_ordered_scoped_and_edited(store: DynStore) {
     assert_eq!(store.console_message(public.id).await.unwrap().as_ref(), Some(&public), "read back exactly");
 
     assert_eq!(store.console_messages(&demo, &ana, 0, 100).await.unwrap(), vec![public.clone(), mine.clone()]);
-    assert_eq!(store.console_messages(&demo, &bob, 0, 100).await.unwrap(), vec![public.clone()], "a reply only for ana");
-    assert_eq!(store.console_messages(&demo, &ana, 0, 1).await.unwrap(), vec![mine.clone()], "the newest changes when cut");
+    assert_eq!(
+        store.console_messages(&demo, &bob, 0, 100).await.unwrap(),
+        vec![public.clone()],
+        "a reply only for ana"
+    );
+    assert_eq!(
+        store.console_messages(&demo, &ana, 0, 1).await.unwrap(),
+        vec![mine.clone()],
+        "the newest changes when cut"
+    );
 
     let later = t + chrono::Duration::seconds(5);
-    assert!(!store.update_console_message(&other, public.id, &Message::plain("x"), later).await.unwrap(), "not in that channel");
+    assert!(
+        !store.update_console_message(&other, public.id, &Message::plain("x"), later).await.unwrap(),
+        "not in that channel"
+    );
     assert!(!store.update_console_message(&demo, 999_999, &Message::plain("x"), later).await.unwrap());
-    assert!(store.update_console_message(&demo, public.id, &Message::plain("the alert, resolved"), later).await.unwrap());
+    assert!(store
+        .update_console_message(&demo, public.id, &Message::plain("the alert, resolved"), later)
+        .await
+        .unwrap());
     let changes = store.console_messages(&demo, &bob, mine.seq, 100).await.unwrap();
     assert_eq!(changes.len(), 1, "{changes:?}");
     let edited = &changes[0];
     assert_eq!((edited.id, edited.message.fallback.as_str()), (public.id, "the alert, resolved"));
-    assert!(edited.seq > elsewhere.seq && edited.updated_at == later && edited.posted_at == public.posted_at, "{edited:?}");
+    assert!(
+        edited.seq > elsewhere.seq && edited.updated_at == later && edited.posted_at == public.posted_at,
+        "{edited:?}"
+    );
     assert!(store.console_messages(&demo, &bob, edited.seq, 100).await.unwrap().is_empty());
 }
 
@@ -377,7 +452,10 @@ async fn one_holder_leads_and_its_term_fences_claims(store: DynStore) {
     assert!(!store.claim_tick_as_leader("collect-costs", tick, other, LEADER, lease.term).await.unwrap());
     assert!(!store.claim_tick_as_leader("collect-costs", tick, &lease.holder, LEADER, lease.term + 1).await.unwrap());
     assert!(store.claim_tick_as_leader("collect-costs", tick, &lease.holder, LEADER, lease.term).await.unwrap());
-    assert!(!store.claim_tick_as_leader("collect-costs", tick, &lease.holder, LEADER, lease.term).await.unwrap(), "once per tick");
+    assert!(
+        !store.claim_tick_as_leader("collect-costs", tick, &lease.holder, LEADER, lease.term).await.unwrap(),
+        "once per tick"
+    );
 
     // Releasing hands over at once: the next replica gets the next term, and the old holder's
     // claims stop working.
@@ -397,11 +475,21 @@ async fn an_expired_lease_changes_hands_with_a_new_term(store: DynStore) {
     assert!(store.acquire_lease(LEADER, "replica-b", Duration::from_secs(30)).await.unwrap().is_none());
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(store.live_lease(LEADER).await.unwrap().is_none(), "expired");
-    assert!(!store.claim_tick_as_leader("collect-costs", at("2026-11-03"), "replica-a", LEADER, first.term).await.unwrap());
-    let second = store.acquire_lease(LEADER, "replica-b", Duration::from_secs(30)).await.unwrap().expect("an expired lease is free");
+    assert!(!store
+        .claim_tick_as_leader("collect-costs", at("2026-11-03"), "replica-a", LEADER, first.term)
+        .await
+        .unwrap());
+    let second = store
+        .acquire_lease(LEADER, "replica-b", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("an expired lease is free");
     assert_eq!((second.holder.as_str(), second.term), ("replica-b", first.term + 1));
     assert!(second.acquired_at >= first.expires_at, "the new term starts after the old one ended");
-    assert!(store.acquire_lease(LEADER, "replica-a", Duration::from_secs(30)).await.unwrap().is_none(), "the old holder cannot renew");
+    assert!(
+        store.acquire_lease(LEADER, "replica-a", Duration::from_secs(30)).await.unwrap().is_none(),
+        "the old holder cannot renew"
+    );
     assert!(!store.release_lease(LEADER, "replica-a").await.unwrap());
 }
 

@@ -24,7 +24,9 @@ pub fn init() {
         let _ = rustls::crypto::ring::default_provider().install_default();
         // Logs show up in the output of a failing test (and stay hidden otherwise).
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("COSTBOT_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("COSTBOT_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .with_test_writer()
             .try_init();
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
@@ -180,13 +182,19 @@ impl FakeAws {
     }
 }
 
-fn fake_answer(headers: &HeaderMap, body: &[u8], ce_requests: &AtomicUsize, mode: FakeBehaviour) -> axum::response::Response {
+fn fake_answer(
+    headers: &HeaderMap,
+    body: &[u8],
+    ce_requests: &AtomicUsize,
+    mode: FakeBehaviour,
+) -> axum::response::Response {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
     if target.ends_with("GetCostAndUsage") {
         ce_requests.fetch_add(1, Ordering::SeqCst);
         if mode == FakeBehaviour::Throttle {
             let error = json!({ "__type": "LimitExceededException", "message": "You have exceeded the rate limit" });
-            return (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.1")], error.to_string()).into_response();
+            return (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.1")], error.to_string())
+                .into_response();
         }
         let today = chrono::Utc::now().date_naive().to_string();
         let ok = ce_response(&[(&today, vec![("123456789012", "AWS Lambda", "1.25")])], Some(&today), None);

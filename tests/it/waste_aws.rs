@@ -50,11 +50,12 @@ async fn ec2(config: &Config, account: &str, region: &str) -> aws_sdk_ec2::Clien
 }
 
 async fn run_instance(ec2: &aws_sdk_ec2::Client, instance_type: &str, tags: &[(&str, &str)]) -> String {
-    let mut request = ec2.run_instances().image_id(AMI).instance_type(InstanceType::from(instance_type)).min_count(1).max_count(1);
+    let mut request =
+        ec2.run_instances().image_id(AMI).instance_type(InstanceType::from(instance_type)).min_count(1).max_count(1);
     if !tags.is_empty() {
-        let spec = tags
-            .iter()
-            .fold(TagSpecification::builder().resource_type(ResourceType::Instance), |s, (k, v)| s.tags(Tag::builder().key(*k).value(*v).build()));
+        let spec = tags.iter().fold(TagSpecification::builder().resource_type(ResourceType::Instance), |s, (k, v)| {
+            s.tags(Tag::builder().key(*k).value(*v).build())
+        });
         request = request.tag_specifications(spec.build());
     }
     request.send().await.unwrap().instances()[0].instance_id().unwrap().to_string()
@@ -65,7 +66,8 @@ async fn stop(ec2: &aws_sdk_ec2::Client, id: &str) {
 }
 
 async fn volume(ec2: &aws_sdk_ec2::Client, region: &str, gib: i32, kind: VolumeType) -> String {
-    let out = ec2.create_volume().availability_zone(format!("{region}a")).size(gib).volume_type(kind).send().await.unwrap();
+    let out =
+        ec2.create_volume().availability_zone(format!("{region}a")).size(gib).volume_type(kind).send().await.unwrap();
     out.volume_id().unwrap().to_string()
 }
 
@@ -146,28 +148,60 @@ async fn discovery_reads_two_accounts_and_two_regions_to_the_last_page() {
     assert_eq!(report.targets_ok, 4, "2 accounts x 2 regions");
 
     let rows: Vec<Resource> = store.inventory(false).await.unwrap().into_iter().map(|(r, _, _)| r).collect();
-    let of = |account: &str, region: &str, kind| rows.iter().filter(|r| r.reference.account == acct(account) && r.reference.region == region && r.reference.kind == kind).count();
+    let of = |account: &str, region: &str, kind| {
+        rows.iter()
+            .filter(|r| {
+                r.reference.account == acct(account) && r.reference.region == region && r.reference.kind == kind
+            })
+            .count()
+    };
     assert_eq!(of(PAYER, "us-east-1", ResourceKind::Ec2Instance), 13, "all three pages of instances");
     // moto gives every instance an 8 GiB gp2 root volume, as AWS does: 13 roots, one extra, one loose.
-    assert_eq!((of(PAYER, "us-east-1", ResourceKind::EbsVolume), of(PAYER, "us-east-1", ResourceKind::ElasticIp)), (15, 2));
+    assert_eq!(
+        (of(PAYER, "us-east-1", ResourceKind::EbsVolume), of(PAYER, "us-east-1", ResourceKind::ElasticIp)),
+        (15, 2)
+    );
     assert_eq!(of(PAYER, "us-east-1", ResourceKind::RdsInstance), 1);
     assert_eq!(of(PAYER, "eu-west-1", ResourceKind::Ec2Instance), 1);
-    assert_eq!((of(OTHER, "us-east-1", ResourceKind::Ec2Instance), of(OTHER, "us-east-1", ResourceKind::EbsVolume)), (1, 2));
-    assert_eq!((of(OTHER, "us-east-1", ResourceKind::RdsInstance), of(OTHER, "eu-west-1", ResourceKind::Ec2Instance)), (1, 0));
+    assert_eq!(
+        (of(OTHER, "us-east-1", ResourceKind::Ec2Instance), of(OTHER, "us-east-1", ResourceKind::EbsVolume)),
+        (1, 2)
+    );
+    assert_eq!(
+        (of(OTHER, "us-east-1", ResourceKind::RdsInstance), of(OTHER, "eu-west-1", ResourceKind::Ec2Instance)),
+        (1, 0)
+    );
 
     let web0 = find(&rows, &web[0]);
     assert_eq!((web0.state.as_str(), web0.tag("team"), web0.monthly_cost), ("running", Some("web"), money("7.592")));
     let s = find(&rows, &stopped);
-    assert_eq!((s.state.as_str(), s.dependencies.clone()), ("stopped", vec!["in Auto Scaling group web-asg".to_string()]));
-    assert!(s.state_since.is_some_and(|t| (now() - t).num_minutes().abs() < 10), "parsed from StateTransitionReason: {:?}", s.state_since);
-    assert_eq!(s.monthly_cost, money("1.44"), "a stopped instance costs its attached volumes: 8 GiB gp2 root + 8 GiB gp3");
+    assert_eq!(
+        (s.state.as_str(), s.dependencies.clone()),
+        ("stopped", vec!["in Auto Scaling group web-asg".to_string()])
+    );
+    assert!(
+        s.state_since.is_some_and(|t| (now() - t).num_minutes().abs() < 10),
+        "parsed from StateTransitionReason: {:?}",
+        s.state_since
+    );
+    assert_eq!(
+        s.monthly_cost,
+        money("1.44"),
+        "a stopped instance costs its attached volumes: 8 GiB gp2 root + 8 GiB gp3"
+    );
     assert_eq!(find(&rows, &root).dependencies, [format!("attached to {stopped}")]);
     let l = find(&rows, &loose);
-    assert_eq!((l.state.as_str(), l.storage_gib, l.size_class.as_deref(), l.monthly_cost), ("available", Some(100), Some("gp3"), money("8")));
+    assert_eq!(
+        (l.state.as_str(), l.storage_gib, l.size_class.as_deref(), l.monthly_cost),
+        ("available", Some(100), Some("gp3"), money("8"))
+    );
     assert_eq!(find(&rows, &idle_ip).state, "unassociated");
     assert_eq!(find(&rows, &used_ip).dependencies, [format!("associated with {}", web[0])]);
     let orders = find(&rows, "orders");
-    assert_eq!((orders.tag("environment"), orders.size_class.as_deref(), orders.storage_gib), (Some("Production"), Some("db.t3.micro"), Some(20)));
+    assert_eq!(
+        (orders.tag("environment"), orders.size_class.as_deref(), orders.storage_gib),
+        (Some("Production"), Some("db.t3.micro"), Some(20))
+    );
     assert_eq!(find(&rows, &europe).reference.region, "eu-west-1");
     let o = find(&rows, &other_stopped);
     assert_eq!((o.reference.account.as_str(), o.tag("Owner")), (OTHER, Some("dana")));
@@ -175,7 +209,8 @@ async fn discovery_reads_two_accounts_and_two_regions_to_the_last_page() {
     assert_eq!(find(&rows, "reports-dev").reference.account.as_str(), OTHER);
 
     // Everything is brand new, so only the idle address is waste right now.
-    let found: Vec<(&str, &str)> = report.findings.iter().map(|f| (f.rule.as_str(), f.resource.reference.id.as_str())).collect();
+    let found: Vec<(&str, &str)> =
+        report.findings.iter().map(|f| (f.rule.as_str(), f.resource.reference.id.as_str())).collect();
     assert_eq!(found, [("unassociated_ip", idle_ip.as_str())]);
     assert_eq!(report.findings[0].path, SafetyPath::Normal);
 }
@@ -193,19 +228,29 @@ async fn actions_change_moto_and_dry_runs_change_nothing() {
     let i = reference(PAYER, ResourceKind::Ec2Instance, &instance);
 
     let dry = aws.act(&i, Action::StopInstance, true).await.unwrap();
-    assert_eq!(dry, ActOutcome::DryRun { detail: format!("AWS confirmed that ec2:StopInstances on {instance} would succeed") });
+    assert_eq!(
+        dry,
+        ActOutcome::DryRun { detail: format!("AWS confirmed that ec2:StopInstances on {instance} would succeed") }
+    );
     assert_eq!(aws.describe(&i).await.unwrap().unwrap().state, "running", "a dry run changes nothing");
     assert!(matches!(aws.act(&i, Action::StopInstance, false).await.unwrap(), ActOutcome::Done { .. }));
     assert_eq!(aws.describe(&i).await.unwrap().unwrap().state, "stopped");
     assert!(matches!(aws.act(&i, Action::TerminateInstance, true).await.unwrap(), ActOutcome::DryRun { .. }));
     assert_eq!(aws.describe(&i).await.unwrap().unwrap().state, "stopped");
     aws.act(&i, Action::TerminateInstance, false).await.unwrap();
-    assert_eq!(aws.describe(&i).await.unwrap().unwrap().state, "terminated", "EC2 shows terminated instances for a while");
+    assert_eq!(
+        aws.describe(&i).await.unwrap().unwrap().state,
+        "terminated",
+        "EC2 shows terminated instances for a while"
+    );
 
     let v = reference(PAYER, ResourceKind::EbsVolume, &vol);
     assert!(matches!(aws.act(&v, Action::DeleteVolume, true).await.unwrap(), ActOutcome::DryRun { .. }));
     assert_eq!(aws.describe(&v).await.unwrap().unwrap().state, "available");
-    assert_eq!(aws.act(&v, Action::DeleteVolume, false).await.unwrap(), ActOutcome::Done { new_state: "deleted".into() });
+    assert_eq!(
+        aws.act(&v, Action::DeleteVolume, false).await.unwrap(),
+        ActOutcome::Done { new_state: "deleted".into() }
+    );
     assert_eq!(aws.describe(&v).await.unwrap(), None, "a deleted volume is gone");
 
     let a = reference(PAYER, ResourceKind::ElasticIp, &ip);
@@ -216,7 +261,9 @@ async fn actions_change_moto_and_dry_runs_change_nothing() {
 
     // RDS, in the role account: dry runs describe and stop short; stop and delete are real.
     let db = reference(OTHER, ResourceKind::RdsInstance, "scratch");
-    let ActOutcome::DryRun { detail } = aws.act(&db, Action::StopDatabase, true).await.unwrap() else { panic!("expected a dry run") };
+    let ActOutcome::DryRun { detail } = aws.act(&db, Action::StopDatabase, true).await.unwrap() else {
+        panic!("expected a dry run")
+    };
     assert!(detail.starts_with("would stop db scratch (now available)"), "{detail}");
     assert_eq!(aws.describe(&db).await.unwrap().unwrap().state, "available");
     aws.act(&db, Action::StopDatabase, false).await.unwrap();
@@ -226,10 +273,18 @@ async fn actions_change_moto_and_dry_runs_change_nothing() {
     let rds = aws_sdk_rds::Client::new(&sdk(&config, OTHER, "us-east-1").await);
     let snapshots = rds.describe_db_snapshots().db_instance_identifier("scratch").send().await.unwrap();
     let names: Vec<&str> = snapshots.db_snapshots().iter().filter_map(|s| s.db_snapshot_identifier()).collect();
-    assert!(names.iter().any(|n| n.starts_with("costbot-final-scratch-") && n.len() == "costbot-final-scratch-".len() + 12), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("costbot-final-scratch-") && n.len() == "costbot-final-scratch-".len() + 12),
+        "{names:?}"
+    );
 
     // Things that never existed describe as None; a wrong action is refused before AWS.
-    for (kind, id) in [(ResourceKind::Ec2Instance, "i-0123456789abcdef0"), (ResourceKind::EbsVolume, "vol-0123456789abcdef0"), (ResourceKind::ElasticIp, "eipalloc-0123456789abcdef0"), (ResourceKind::RdsInstance, "nope")] {
+    for (kind, id) in [
+        (ResourceKind::Ec2Instance, "i-0123456789abcdef0"),
+        (ResourceKind::EbsVolume, "vol-0123456789abcdef0"),
+        (ResourceKind::ElasticIp, "eipalloc-0123456789abcdef0"),
+        (ResourceKind::RdsInstance, "nope"),
+    ] {
         assert_eq!(aws.describe(&reference(PAYER, kind, id)).await.unwrap(), None, "{id}");
     }
     let err = aws.act(&v, Action::StopInstance, false).await.unwrap_err();
@@ -252,7 +307,11 @@ async fn activity_comes_from_cloudwatch_and_no_data_is_never_idle() {
     let moto = Moto::start().await;
     let config = config(&moto.url);
     let payer = ec2(&config, PAYER, "us-east-1").await;
-    let (busy, quiet, low) = (run_instance(&payer, "m5.large", &[]).await, run_instance(&payer, "m5.large", &[]).await, run_instance(&payer, "m5.large", &[]).await);
+    let (busy, quiet, low) = (
+        run_instance(&payer, "m5.large", &[]).await,
+        run_instance(&payer, "m5.large", &[]).await,
+        run_instance(&payer, "m5.large", &[]).await,
+    );
     let cw = costbot::aws::inventory::cloudwatch_client(&sdk(&config, PAYER, "us-east-1").await);
     put(&cw, &busy, "CPUUtilization", 80.0, 2).await;
     put(&cw, &busy, "CPUUtilization", 35.0, 30).await;
@@ -273,9 +332,13 @@ async fn activity_comes_from_cloudwatch_and_no_data_is_never_idle() {
 
     // Pretend all three were launched a month ago so the window is covered: only the one
     // with low measured activity is idle; the one without data is not.
-    let aged: Vec<Resource> = found.into_iter().map(|r| Resource { created_at: Some(now() - Duration::days(30)), ..r }).collect();
+    let aged: Vec<Resource> =
+        found.into_iter().map(|r| Resource { created_at: Some(now() - Duration::days(30)), ..r }).collect();
     let rules = RulesConfig::default();
-    let idle: Vec<String> = findings(&aged, &rules, &PolicyConfig::default(), now()).into_iter().map(|f| format!("{} {}", f.rule, f.resource.reference.id)).collect();
+    let idle: Vec<String> = findings(&aged, &rules, &PolicyConfig::default(), now())
+        .into_iter()
+        .map(|f| format!("{} {}", f.rule, f.resource.reference.id))
+        .collect();
     assert_eq!(idle, [format!("idle_instance {low}")]);
     assert_eq!(PriceTable::bundled().ec2_monthly("m5.large"), find(&aged, &low).monthly_cost);
 }
@@ -292,10 +355,18 @@ async fn a_missing_permission_is_named_in_the_error() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let sdk = aws_config::defaults(BehaviorVersion::latest()).region(Region::new("us-east-1")).endpoint_url(&url).load().await;
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&url)
+        .load()
+        .await;
     let aws = AwsInventory::new(HashMap::from([(acct(PAYER), sdk)]), PriceTable::bundled(), 14);
-    let err = aws.act(&reference(PAYER, ResourceKind::Ec2Instance, "i-1"), Action::StopInstance, true).await.unwrap_err();
+    let err =
+        aws.act(&reference(PAYER, ResourceKind::Ec2Instance, "i-1"), Action::StopInstance, true).await.unwrap_err();
     let call = err.downcast_ref::<AwsCallError>().expect("an AwsCallError a caller can branch on");
-    assert!(matches!(call, AwsCallError::MissingPermission { permission, .. } if permission == "ec2:StopInstances"), "{call:?}");
+    assert!(
+        matches!(call, AwsCallError::MissingPermission { permission, .. } if permission == "ec2:StopInstances"),
+        "{call:?}"
+    );
     assert!(format!("{err:#}").contains("stop ec2_instance i-1"), "the error says what was being done: {err:#}");
 }

@@ -35,9 +35,9 @@ async fn ec2(config: &Config) -> aws_sdk_ec2::Client {
 }
 
 async fn launch(ec2: &aws_sdk_ec2::Client, tags: &[(&str, &str)]) -> String {
-    let spec = tags
-        .iter()
-        .fold(TagSpecification::builder().resource_type(ResourceType::Instance), |s, (k, v)| s.tags(Tag::builder().key(*k).value(*v).build()));
+    let spec = tags.iter().fold(TagSpecification::builder().resource_type(ResourceType::Instance), |s, (k, v)| {
+        s.tags(Tag::builder().key(*k).value(*v).build())
+    });
     let out = ec2
         .run_instances()
         .image_id("ami-03cf127a")
@@ -57,9 +57,12 @@ async fn state(ec2: &aws_sdk_ec2::Client, id: &str) -> String {
 }
 
 async fn approve(app: &App, user: &str, target: &str, version: u32) -> Reply {
-    let actor = Actor { platform: Platform::Slack, user: UserId(user.into()), roles: vec![], channel: ChannelId("C1".into()) };
+    let actor =
+        Actor { platform: Platform::Slack, user: UserId(user.into()), roles: vec![], channel: ChannelId("C1".into()) };
     let action = ActionRef { verb: Verb::Approve, target: target.into(), version };
-    app.bot.handle_at(Inbound::Click { actor, action, message: None, follow_up: FollowUp::None }, Utc::now().naive_utc()).await
+    app.bot
+        .handle_at(Inbound::Click { actor, action, message: None, follow_up: FollowUp::None }, Utc::now().naive_utc())
+        .await
 }
 
 async fn discover_and_approve(app: &App) -> String {
@@ -81,7 +84,8 @@ async fn an_approved_proposal_stops_the_instance_in_moto_exactly_once(pool: sqlx
     let ec2 = ec2(&config).await;
     let expired = launch(&ec2, &[("expires-at", "2020-01-01"), ("owner", "ana")]).await;
     let protected = launch(&ec2, &[("expires-at", "2020-01-01"), ("Environment", "Production")]).await;
-    let app = Arc::new(App::with_store(config, Arc::new(PgStore::from_pool(pool)), Utc::now().naive_utc()).await.unwrap());
+    let app =
+        Arc::new(App::with_store(config, Arc::new(PgStore::from_pool(pool)), Utc::now().naive_utc()).await.unwrap());
 
     assert_eq!(discover_and_approve(&app).await, expired, "the production instance is never proposed");
     let (a, b) = (app.executor("replica-a").unwrap(), app.executor("replica-b").unwrap());
@@ -92,7 +96,8 @@ async fn an_approved_proposal_stops_the_instance_in_moto_exactly_once(pool: sqlx
     assert_eq!(state(&ec2, &protected).await, "running");
     let done = app.store.proposals_in(&["done"]).await.unwrap();
     assert!(matches!(&done[0].state, State::Done { dry_run: false, .. }), "{:?}", done[0].state);
-    let actions: Vec<String> = app.store.audit_entries(0, 100).await.unwrap().into_iter().map(|e| e.record.action).collect();
+    let actions: Vec<String> =
+        app.store.audit_entries(0, 100).await.unwrap().into_iter().map(|e| e.record.action).collect();
     assert_eq!(actions.iter().filter(|a| *a == "execution_done").count(), 1, "{actions:?}");
 }
 
@@ -104,7 +109,8 @@ async fn dry_run_is_the_default_and_changes_nothing_in_moto(pool: sqlx::PgPool) 
     assert!(config.approvals.dry_run, "dry-run unless configured otherwise");
     let ec2 = ec2(&config).await;
     let expired = launch(&ec2, &[("expires-at", "2020-01-01")]).await;
-    let app = Arc::new(App::with_store(config, Arc::new(PgStore::from_pool(pool)), Utc::now().naive_utc()).await.unwrap());
+    let app =
+        Arc::new(App::with_store(config, Arc::new(PgStore::from_pool(pool)), Utc::now().naive_utc()).await.unwrap());
     discover_and_approve(&app).await;
     app.executor("replica-a").unwrap().run_once(Utc::now().naive_utc()).await.unwrap();
     assert_eq!(state(&ec2, &expired).await, "running");
@@ -119,7 +125,8 @@ async fn a_protection_tag_added_after_approval_and_a_crash_are_handled_against_m
     let config = config(&moto.url, false);
     let ec2 = ec2(&config).await;
     let first = launch(&ec2, &[("expires-at", "2020-01-01")]).await;
-    let app = Arc::new(App::with_store(config, Arc::new(PgStore::from_pool(pool)), Utc::now().naive_utc()).await.unwrap());
+    let app =
+        Arc::new(App::with_store(config, Arc::new(PgStore::from_pool(pool)), Utc::now().naive_utc()).await.unwrap());
     discover_and_approve(&app).await;
 
     // Someone protects the instance after the approvals: the re-check aborts, nothing stops.
@@ -128,17 +135,31 @@ async fn a_protection_tag_added_after_approval_and_a_crash_are_handled_against_m
     app.executor("replica-a").unwrap().run_once(Utc::now().naive_utc()).await.unwrap();
     assert_eq!(state(&ec2, &first).await, "running");
     let aborted = app.store.proposals_in(&["aborted"]).await.unwrap();
-    assert!(matches!(&aborted[0].state, S::Aborted { reason } if reason.contains("Environment=Production")), "{:?}", aborted[0].state);
+    assert!(
+        matches!(&aborted[0].state, S::Aborted { reason } if reason.contains("Environment=Production")),
+        "{:?}",
+        aborted[0].state
+    );
 
     // A worker dies after claiming an approved proposal: recovery reads moto (still running)
     // and records a failure instead of acting again.
     let second = launch(&ec2, &[("expires-at", "2020-01-01")]).await;
     let now = Utc::now().naive_utc();
     app.discover_and_propose(now).await.unwrap();
-    let p = app.store.proposals_in(&["pending"]).await.unwrap().into_iter().find(|p| p.finding.resource.reference.id == second).unwrap();
+    let p = app
+        .store
+        .proposals_in(&["pending"])
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.finding.resource.reference.id == second)
+        .unwrap();
     let one = p.decide("slack:U1", true, costbot::domain::proposal::Decision::Approve, p.version, now).unwrap();
     let two = one.decide("slack:U2", true, costbot::domain::proposal::Decision::Approve, one.version, now).unwrap();
-    assert!(app.store.save_proposal(&one, p.version).await.unwrap() && app.store.save_proposal(&two, one.version).await.unwrap());
+    assert!(
+        app.store.save_proposal(&one, p.version).await.unwrap()
+            && app.store.save_proposal(&two, one.version).await.unwrap()
+    );
     let claimed = two.with_state(S::Executing { by: "dead".into(), until: now - chrono::Duration::minutes(1) }, now);
     assert!(app.store.save_proposal(&claimed, two.version).await.unwrap());
     app.executor("replica-b").unwrap().run_once(Utc::now().naive_utc()).await.unwrap();

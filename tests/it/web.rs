@@ -65,7 +65,8 @@ impl Server {
     }
 
     async fn messages(&self, user: &str) -> Vec<Value> {
-        let response = self.get("/api/console/messages?channel=finops").header("x-forwarded-user", user).send().await.unwrap();
+        let response =
+            self.get("/api/console/messages?channel=finops").header("x-forwarded-user", user).send().await.unwrap();
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         body["messages"].as_array().unwrap().clone()
@@ -121,11 +122,26 @@ async fn every_route_needs_a_sign_in_and_accepts_the_token_cookie_or_proxy_heade
     assert_eq!(bearer.status(), 200);
     assert!(bearer.text().await.unwrap().contains("Month to date"));
     let proxied = s.get("/").header("x-forwarded-user", "ana").send().await.unwrap().text().await.unwrap();
-    assert!(proxied.contains("Signed in as <strong>ana</strong>") && proxied.contains("data-approver=\"true\""), "{proxied}");
+    assert!(
+        proxied.contains("Signed in as <strong>ana</strong>") && proxied.contains("data-approver=\"true\""),
+        "{proxied}"
+    );
 
-    let broken = s.http.post(format!("{}/api/console/command", s.base)).header("x-forwarded-user", "ana").body("{").send().await.unwrap();
+    let broken = s
+        .http
+        .post(format!("{}/api/console/command", s.base))
+        .header("x-forwarded-user", "ana")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(broken.status(), 400, "bad input is a 4xx, never a 500");
-    let unknown = s.post("/api/console/command", json!({"channel": "nope", "text": "mtd"})).header("x-forwarded-user", "ana").send().await.unwrap();
+    let unknown = s
+        .post("/api/console/command", json!({"channel": "nope", "text": "mtd"}))
+        .header("x-forwarded-user", "ana")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 404);
 }
 
@@ -146,7 +162,10 @@ async fn a_typed_command_is_answered_from_the_store_for_the_whole_channel() {
     let total = s.store.spend(&query, SpendGroup::Total).await.unwrap()[0].amount;
     let top = s.store.spend(&query, SpendGroup::Service).await.unwrap()[0].clone();
     assert!(answer.contains(&total.to_string()), "the month's total {total} is in {answer}");
-    assert!(answer.contains(&top.key) && answer.contains(&top.amount.to_string()), "the top service row is in {answer}");
+    assert!(
+        answer.contains(&top.key) && answer.contains(&top.amount.to_string()),
+        "the top service row is in {answer}"
+    );
 
     let seen_by_ana = s.messages("ana").await;
     assert!(seen_by_ana.iter().any(|m| m["id"] == stored[1]["id"]), "an in-channel answer is for everyone");
@@ -162,7 +181,10 @@ async fn clicks_go_through_the_allow_list_and_into_the_audit_log() {
     assert_eq!(status, 200);
     assert!(refused.contains("not an approver") && refused.contains("only you can see this"), "{refused}");
     assert!(s.audit().await.contains(&("console:bob".into(), "decision_refused".into(), target.clone())));
-    assert!(!s.messages("ana").await.iter().any(|m| m["html"].as_str().unwrap().contains("not an approver")), "bob's refusal is his alone");
+    assert!(
+        !s.messages("ana").await.iter().any(|m| m["html"].as_str().unwrap().contains("not an approver")),
+        "bob's refusal is his alone"
+    );
 
     let (status, changed) = s.click("ana", message, &action).await;
     assert_eq!(status, 200, "{changed}");

@@ -83,7 +83,8 @@ impl Sender for ConsoleSender {
     }
 
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), SendError> {
-        let id: i64 = at.id.parse().map_err(|_| SendError::Permanent(format!("`{}` is not a console message id", at.id)))?;
+        let id: i64 =
+            at.id.parse().map_err(|_| SendError::Permanent(format!("`{}` is not a console message id", at.id)))?;
         match self.store.update_console_message(&at.channel, id, message, Utc::now().naive_utc()).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(SendError::Permanent(format!("console message {id} is not in channel {}", at.channel))),
@@ -131,7 +132,8 @@ impl Console {
     pub async fn command(&self, user: &UserId, channel: &ChannelId, text: &str) -> Result<Vec<ConsoleMessage>> {
         let text = text.trim();
         let args = text.strip_prefix("/cost").map_or(text, str::trim_start);
-        let event = Inbound::Command { actor: Self::actor(user, channel), text: args.to_string(), follow_up: FollowUp::None };
+        let event =
+            Inbound::Command { actor: Self::actor(user, channel), text: args.to_string(), follow_up: FollowUp::None };
         let reply = self.handler.handle(event).await;
         let now = Utc::now().naive_utc();
         let (answer, public) = match reply {
@@ -153,8 +155,16 @@ impl Console {
     /// Handles a click on a button of a stored message. The button must be on that message
     /// (any version: a stale card is the bot's to refuse, with the reason). Returns the
     /// messages that changed or were added.
-    pub async fn click(&self, user: &UserId, channel: &ChannelId, message_id: i64, action: ActionRef) -> Result<Result<Vec<ConsoleMessage>, ClickError>> {
-        let Some(original) = self.store.console_message(message_id).await? else { return Ok(Err(ClickError::NoSuchMessage)) };
+    pub async fn click(
+        &self,
+        user: &UserId,
+        channel: &ChannelId,
+        message_id: i64,
+        action: ActionRef,
+    ) -> Result<Result<Vec<ConsoleMessage>, ClickError>> {
+        let Some(original) = self.store.console_message(message_id).await? else {
+            return Ok(Err(ClickError::NoSuchMessage));
+        };
         if &original.channel != channel || original.visible_to.as_ref().is_some_and(|v| v != user) {
             return Ok(Err(ClickError::NoSuchMessage));
         }
@@ -183,7 +193,14 @@ impl Console {
         Ok(Ok(changed))
     }
 
-    async fn post(&self, channel: &ChannelId, author: Option<UserId>, visible_to: Option<UserId>, message: Message, now: NaiveDateTime) -> Result<ConsoleMessage> {
+    async fn post(
+        &self,
+        channel: &ChannelId,
+        author: Option<UserId>,
+        visible_to: Option<UserId>,
+        message: Message,
+        now: NaiveDateTime,
+    ) -> Result<ConsoleMessage> {
         let post = ConsolePost { channel: channel.clone(), author, visible_to, message };
         self.store.post_console_message(&post, now).await.context("cannot store a console message")
     }
@@ -192,7 +209,9 @@ impl Console {
 /// True when the message has a button with this verb and target (any version).
 pub fn has_button(message: &Message, action: &ActionRef) -> bool {
     message.blocks.iter().any(|block| match block {
-        Block::Actions { buttons } => buttons.iter().any(|b| b.action.verb == action.verb && b.action.target == action.target),
+        Block::Actions { buttons } => {
+            buttons.iter().any(|b| b.action.verb == action.verb && b.action.target == action.target)
+        }
         _ => false,
     })
 }

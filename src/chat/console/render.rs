@@ -45,7 +45,11 @@ fn spans(spans: &[Span]) -> String {
             Span::Bold(t) => format!("<strong>{}</strong>", escape(t)),
             Span::Code(t) => format!("<code>{}</code>", escape(t)),
             Span::Link((url, label)) if safe_url(url) => {
-                format!("<a href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\">{}</a>", escape(url), escape(label))
+                format!(
+                    "<a href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\">{}</a>",
+                    escape(url),
+                    escape(label)
+                )
             }
             Span::Link((url, label)) => format!("{} ({})", escape(label), escape(url)),
         })
@@ -80,17 +84,21 @@ fn block(b: &Block) -> String {
         Block::Context { spans: s } => format!("<p class=\"m-context\">{}</p>", spans(s)),
         Block::Divider => "<hr class=\"m-divider\">".to_string(),
         Block::Fields { fields } => {
-            let items: String =
-                fields.iter().map(|(label, value)| format!("<div><dt>{}</dt><dd>{}</dd></div>", escape(label), escape(value))).collect();
+            let items: String = fields
+                .iter()
+                .map(|(label, value)| format!("<div><dt>{}</dt><dd>{}</dd></div>", escape(label), escape(value)))
+                .collect();
             format!("<dl class=\"m-fields\">{items}</dl>")
         }
         Block::Table { columns, right_align, rows } => {
             let class = |i: usize| if right_align.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" };
-            let head: String = columns.iter().enumerate().map(|(i, c)| format!("<th{}>{}</th>", class(i), escape(c))).collect();
+            let head: String =
+                columns.iter().enumerate().map(|(i, c)| format!("<th{}>{}</th>", class(i), escape(c))).collect();
             let body: String = rows
                 .iter()
                 .map(|row| {
-                    let cells: String = row.iter().enumerate().map(|(i, c)| format!("<td{}>{}</td>", class(i), escape(c))).collect();
+                    let cells: String =
+                        row.iter().enumerate().map(|(i, c)| format!("<td{}>{}</td>", class(i), escape(c))).collect();
                     format!("<tr>{cells}</tr>")
                 })
                 .collect();
@@ -136,7 +144,11 @@ mod tests {
 
     #[test]
     fn the_alert_as_console_html() {
-        let message = crate::render::alert::alert(&crate::render::alert::tests::sample(), &|_: &str| Some("prod".to_string()), at("2026-11-18T07:00:00"));
+        let message = crate::render::alert::alert(
+            &crate::render::alert::tests::sample(),
+            &|_: &str| Some("prod".to_string()),
+            at("2026-11-18T07:00:00"),
+        );
         insta::assert_snapshot!("console_alert", html(&message));
     }
 
@@ -172,18 +184,30 @@ mod tests {
                         label: "<b>".into(),
                         action: ActionRef { verb: Verb::Approve, target: "pr-1".into(), version: 2 },
                         style: ButtonStyle::Danger,
-                        confirm: Some(Confirm { title: "\"sure\"".into(), text: "<x>".into(), confirm: "y".into(), deny: "n".into() }),
+                        confirm: Some(Confirm {
+                            title: "\"sure\"".into(),
+                            text: "<x>".into(),
+                            confirm: "y".into(),
+                            deny: "n".into(),
+                        }),
                     }],
                 },
             ],
             tone: Tone::Danger,
-            attachments: vec![Attachment { name: "c<.png".into(), alt: "\"trend\"".into(), png: vec![0x89, b'P', b'N', b'G'] }],
+            attachments: vec![Attachment {
+                name: "c<.png".into(),
+                alt: "\"trend\"".into(),
+                png: vec![0x89, b'P', b'N', b'G'],
+            }],
         };
         let html = html(&message);
         for raw in ["<script>", "<v>", "<c>", "<b>", "<x>", "href=\"javascript", "k\"ey", "\"sure\"", "c<.png"] {
             assert!(!html.contains(raw), "{raw} leaked into {html}");
         }
-        assert!(html.contains("&lt;script&gt;") && html.contains("a&amp;b") && html.contains("click (javascript:alert(1))"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;") && html.contains("a&amp;b") && html.contains("click (javascript:alert(1))"),
+            "{html}"
+        );
         assert!(html.contains("href=\"https://example.com/?a=1&amp;b=&quot;2&quot;\""), "{html}");
         assert!(html.contains("<img src=\"data:image/png;base64,iVBORw==\" alt=\"&quot;trend&quot;\">"), "{html}");
         insta::assert_snapshot!("console_escaping", html);

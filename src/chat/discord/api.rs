@@ -39,7 +39,8 @@ impl DiscordSender {
     /// A sender for the bot `token` of application `application_id`. `base_url` replaces
     /// `https://discord.com` (tests point it at a fake Discord API).
     pub fn new(token: &SecretString, application_id: u64, base_url: Option<&str>) -> anyhow::Result<DiscordSender> {
-        let application_id = non_zero(application_id).map(ApplicationId::new).context("the Discord application id must not be 0")?;
+        let application_id =
+            non_zero(application_id).map(ApplicationId::new).context("the Discord application id must not be 0")?;
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .timeout(REQUEST_TIMEOUT)
@@ -70,10 +71,16 @@ impl DiscordSender {
         let built = request
             .build(&self.client, self.http.token(), self.http.proxy.as_deref())
             .map_err(|e| SendError::Permanent(format!("cannot build the Discord request: {e}")))?;
-        let response = built.send().await.map_err(|e| SendError::Retryable { reason: format!("Discord unreachable: {e}"), after: None })?;
+        let response = built
+            .send()
+            .await
+            .map_err(|e| SendError::Retryable { reason: format!("Discord unreachable: {e}"), after: None })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| SendError::Retryable { reason: format!("reading Discord's answer: {e}"), after: None })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| SendError::Retryable { reason: format!("reading Discord's answer: {e}"), after: None })?;
         if status.is_success() {
             // 204 No Content (a delete) has no body.
             return Ok(serde_json::from_slice(&body).unwrap_or(Value::Null));
@@ -82,7 +89,8 @@ impl DiscordSender {
     }
 
     async fn send_json(&self, route: Route<'_>, method: LightMethod, body: &Value) -> Result<Value, SendError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| SendError::Permanent(format!("cannot encode the message: {e}")))?;
+        let bytes =
+            serde_json::to_vec(body).map_err(|e| SendError::Permanent(format!("cannot encode the message: {e}")))?;
         self.execute(Request::new(route, method).body(Some(bytes))).await
     }
 
@@ -117,7 +125,8 @@ impl DiscordSender {
         let Some(first) = message.attachments.first() else {
             return self.send_json(Route::ChannelMessages { channel_id }, LightMethod::Post, &render(message)).await;
         };
-        let rest = Message { attachments: message.attachments[1..].to_vec(), ..message.clone() }.with_attachments_as_text();
+        let rest =
+            Message { attachments: message.attachments[1..].to_vec(), ..message.clone() }.with_attachments_as_text();
         let mut payload = render(&rest);
         let reference = format!("attachment://{}", first.name);
         if let Some(last) = payload.get_mut("embeds").and_then(Value::as_array_mut).and_then(|e| e.last_mut()) {
@@ -127,8 +136,15 @@ impl DiscordSender {
         payload["attachments"] = serde_json::json!([{ "id": 0, "filename": first.name, "description": description }]);
         let mut file = serenity::builder::CreateAttachment::bytes(first.png.clone(), first.name.clone());
         file.description = Some(description);
-        let form = Multipart { upload: MultipartUpload::Attachments(vec![file]), fields: Vec::new(), payload_json: Some(payload.to_string()) };
-        match self.execute(Request::new(Route::ChannelMessages { channel_id }, LightMethod::Post).multipart(Some(form))).await {
+        let form = Multipart {
+            upload: MultipartUpload::Attachments(vec![file]),
+            fields: Vec::new(),
+            payload_json: Some(payload.to_string()),
+        };
+        match self
+            .execute(Request::new(Route::ChannelMessages { channel_id }, LightMethod::Post).multipart(Some(form)))
+            .await
+        {
             Err(SendError::Permanent(reason)) if UPLOAD_REFUSED.iter().any(|code| reason.contains(code)) => {
                 tracing::warn!(%reason, channel = %channel_id, "Discord refused the file; posting the message with text instead");
                 let text = message.with_attachments_as_text();
@@ -162,16 +178,24 @@ impl Sender for DiscordSender {
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), SendError> {
         let channel_id = channel_id(&at.channel)?;
         let message_id = parse_id(&at.id, "message").map(MessageId::new)?;
-        self.send_json(Route::ChannelMessage { channel_id, message_id }, LightMethod::Patch, &render(message)).await.map(drop)
+        self.send_json(Route::ChannelMessage { channel_id, message_id }, LightMethod::Patch, &render(message))
+            .await
+            .map(drop)
     }
 
     async fn follow_up(&self, to: &FollowUp, reply: &Reply) -> Result<(), SendError> {
         let (application_id, token) = interaction(to)?;
         let (route, method, body) = match reply {
             Reply::Nothing => return Ok(()),
-            Reply::UpdateOriginal(m) => (Route::WebhookOriginalInteractionResponse { application_id, token }, LightMethod::Patch, render(m)),
-            Reply::InChannel(m) => (Route::WebhookFollowupMessages { application_id, token }, LightMethod::Post, render(m)),
-            Reply::Ephemeral(m) => (Route::WebhookFollowupMessages { application_id, token }, LightMethod::Post, ephemeral_data(m)),
+            Reply::UpdateOriginal(m) => {
+                (Route::WebhookOriginalInteractionResponse { application_id, token }, LightMethod::Patch, render(m))
+            }
+            Reply::InChannel(m) => {
+                (Route::WebhookFollowupMessages { application_id, token }, LightMethod::Post, render(m))
+            }
+            Reply::Ephemeral(m) => {
+                (Route::WebhookFollowupMessages { application_id, token }, LightMethod::Post, ephemeral_data(m))
+            }
         };
         self.send_json(route, method, &body).await.map(drop)
     }
@@ -182,7 +206,10 @@ fn non_zero(id: u64) -> Option<u64> {
 }
 
 fn parse_id(text: &str, what: &str) -> Result<u64, SendError> {
-    text.parse::<u64>().ok().and_then(non_zero).ok_or_else(|| SendError::Permanent(format!("`{text}` is not a Discord {what} id")))
+    text.parse::<u64>()
+        .ok()
+        .and_then(non_zero)
+        .ok_or_else(|| SendError::Permanent(format!("`{text}` is not a Discord {what} id")))
 }
 
 fn channel_id(channel: &ChannelId) -> Result<DiscordChannelId, SendError> {
@@ -207,10 +234,12 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> SendErr
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let message = json.get("message").and_then(Value::as_str).unwrap_or("no message");
     let code = json.get("code").and_then(Value::as_i64).map(|c| format!(" (code {c})")).unwrap_or_default();
-    let header_secs = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+    let header_secs =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
     if status == StatusCode::TOO_MANY_REQUESTS {
         let seconds = json.get("retry_after").and_then(Value::as_f64).or_else(|| header_secs("retry-after"));
-        let global = json.get("global").and_then(Value::as_bool).unwrap_or(false) || headers.contains_key("x-ratelimit-global");
+        let global =
+            json.get("global").and_then(Value::as_bool).unwrap_or(false) || headers.contains_key("x-ratelimit-global");
         let after = seconds.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64);
         let scope = if global { "global rate limit" } else { "rate limited" };
         return SendError::Retryable { reason: format!("Discord {scope}: {message}"), after };

@@ -17,7 +17,8 @@ pub const MANIFEST: &str = include_str!("../../../manifests/discord-commands.jso
 ///
 /// Discord's bulk overwrite (PUT) removes commands that are not in the manifest.
 pub async fn register_commands(http: &Http, guild: Option<GuildId>, manifest_json: &str) -> anyhow::Result<usize> {
-    let commands: Vec<Value> = serde_json::from_str(manifest_json).context("the commands manifest must be a JSON array of command objects")?;
+    let commands: Vec<Value> =
+        serde_json::from_str(manifest_json).context("the commands manifest must be a JSON array of command objects")?;
     for (i, command) in commands.iter().enumerate() {
         if command.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
             bail!("command {i} in the manifest has no name");
@@ -29,7 +30,10 @@ pub async fn register_commands(http: &Http, guild: Option<GuildId>, manifest_jso
         None => Route::Commands { application_id },
     };
     let body = serde_json::to_vec(&commands).context("encoding the commands")?;
-    let response = http.request(Request::new(route, LightMethod::Put).body(Some(body))).await.context("Discord refused the commands")?;
+    let response = http
+        .request(Request::new(route, LightMethod::Put).body(Some(body)))
+        .await
+        .context("Discord refused the commands")?;
     let registered: Vec<Value> = response.json().await.context("Discord's answer to the command registration")?;
     Ok(registered.len())
 }

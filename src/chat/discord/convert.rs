@@ -35,7 +35,9 @@ pub fn convert(interaction: &Interaction) -> Converted {
     match interaction {
         Interaction::Ping(_) => Converted::Ping,
         Interaction::Command(command) => Converted::Event(command_event(command)),
-        Interaction::Component(component) => component_event(component).map_or(Converted::UnknownButton, Converted::Event),
+        Interaction::Component(component) => {
+            component_event(component).map_or(Converted::UnknownButton, Converted::Event)
+        }
         _ => Converted::Unsupported,
     }
 }
@@ -43,8 +45,10 @@ pub fn convert(interaction: &Interaction) -> Converted {
 /// A slash command as [`Inbound::Command`]; `text` is what follows `/cost`.
 pub fn command_event(command: &CommandInteraction) -> Inbound {
     let actor = actor(command.member.as_deref(), &command.user, command.channel_id.get());
-    let follow_up =
-        FollowUp::DiscordInteraction { application_id: command.application_id.to_string(), token: command.token.clone() };
+    let follow_up = FollowUp::DiscordInteraction {
+        application_id: command.application_id.to_string(),
+        token: command.token.clone(),
+    };
     Inbound::Command { actor, text: options_text(&command.data.options), follow_up }
 }
 
@@ -53,8 +57,10 @@ pub fn component_event(component: &ComponentInteraction) -> Option<Inbound> {
     let action = ActionRef::decode(&component.data.custom_id).ok()?;
     let actor = actor(component.member.as_ref(), &component.user, component.channel_id.get());
     let message = Some(MessageRef { channel: actor.channel.clone(), id: component.message.id.to_string() });
-    let follow_up =
-        FollowUp::DiscordInteraction { application_id: component.application_id.to_string(), token: component.token.clone() };
+    let follow_up = FollowUp::DiscordInteraction {
+        application_id: component.application_id.to_string(),
+        token: component.token.clone(),
+    };
     Some(Inbound::Click { actor, action, message, follow_up })
 }
 

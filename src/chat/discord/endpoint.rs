@@ -42,7 +42,11 @@ pub struct DiscordState {
 impl DiscordState {
     /// State for an application with the given hex public key (Developer Portal, General
     /// Information). Late answers go through `sender`, which knows the application id.
-    pub fn new(public_key_hex: &str, handler: Arc<dyn ChatHandler>, sender: Arc<DiscordSender>) -> Result<DiscordState, InvalidPublicKey> {
+    pub fn new(
+        public_key_hex: &str,
+        handler: Arc<dyn ChatHandler>,
+        sender: Arc<DiscordSender>,
+    ) -> Result<DiscordState, InvalidPublicKey> {
         let verifier = SignatureVerifier::from_hex(public_key_hex)?;
         Ok(DiscordState { verifier, handler, sender, deadline: DEADLINE })
     }
@@ -64,7 +68,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn interactions(State(state): State<DiscordState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (Some(signature), Some(timestamp)) = (header(&headers, "x-signature-ed25519"), header(&headers, "x-signature-timestamp")) else {
+    let (Some(signature), Some(timestamp)) =
+        (header(&headers, "x-signature-ed25519"), header(&headers, "x-signature-timestamp"))
+    else {
         return (StatusCode::UNAUTHORIZED, "missing signature").into_response();
     };
     if state.verifier.verify(signature, timestamp, &body).is_err() {
@@ -79,7 +85,9 @@ async fn interactions(State(state): State<DiscordState>, headers: HeaderMap, bod
     };
     let answer = match convert(&interaction) {
         Converted::Ping => respond::pong(),
-        Converted::Event(event) => respond::answer(state.handler.clone(), event, state.deadline, state.sender.clone()).await,
+        Converted::Event(event) => {
+            respond::answer(state.handler.clone(), event, state.deadline, state.sender.clone()).await
+        }
         Converted::UnknownButton => respond::unknown_button(),
         Converted::Unsupported => respond::unsupported(&interaction),
     };

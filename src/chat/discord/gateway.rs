@@ -72,7 +72,9 @@ impl EventHandler for Gateway {
                 return;
             }
         };
-        if let Err(error) = ctx.http.create_interaction_response(interaction.id(), interaction.token(), &body, Vec::new()).await {
+        if let Err(error) =
+            ctx.http.create_interaction_response(interaction.id(), interaction.token(), &body, Vec::new()).await
+        {
             tracing::warn!(%error, "Discord refused an interaction response");
         }
     }

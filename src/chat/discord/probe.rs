@@ -56,7 +56,8 @@ pub async fn global_commands(sender: &DiscordSender) -> Result<Vec<String>> {
 
 /// The command names in a commands manifest (a JSON array of command objects).
 pub fn manifest_command_names(manifest_json: &str) -> Result<Vec<String>> {
-    let commands: Vec<Value> = serde_json::from_str(manifest_json).context("the commands manifest is not a JSON array")?;
+    let commands: Vec<Value> =
+        serde_json::from_str(manifest_json).context("the commands manifest is not a JSON array")?;
     Ok(commands.iter().filter_map(|c| c["name"].as_str()).map(str::to_string).collect())
 }
 

@@ -60,7 +60,11 @@ struct Embed {
 
 impl Embed {
     fn is_empty(&self) -> bool {
-        self.title.is_none() && self.body.is_empty() && self.fields.is_empty() && self.footer.is_none() && self.notice.is_empty()
+        self.title.is_none()
+            && self.body.is_empty()
+            && self.fields.is_empty()
+            && self.footer.is_none()
+            && self.notice.is_empty()
     }
 
     /// Characters that count towards [`MAX_EMBED_TOTAL`], notice excluded.
@@ -90,7 +94,8 @@ impl Embed {
             embed.insert("description".into(), json!(description));
         }
         if !self.fields.is_empty() {
-            let fields: Vec<Value> = self.fields.iter().map(|(n, v)| json!({"name": n, "value": v, "inline": true})).collect();
+            let fields: Vec<Value> =
+                self.fields.iter().map(|(n, v)| json!({"name": n, "value": v, "inline": true})).collect();
             embed.insert("fields".into(), json!(fields));
         }
         if let Some(footer) = &self.footer {
@@ -194,7 +199,9 @@ pub fn render(message: &Message) -> Value {
     for block in &message.blocks {
         match block {
             Block::Header { text } => layout.header(text),
-            Block::Text { spans } => layout.push_paragraph(&markdown(spans), |e| e.fields.is_empty() && e.footer.is_none()),
+            Block::Text { spans } => {
+                layout.push_paragraph(&markdown(spans), |e| e.fields.is_empty() && e.footer.is_none())
+            }
             Block::Fields { fields } => layout.fields(fields),
             Block::Table { columns, right_align, rows } => layout.table(columns, right_align, rows),
             Block::Context { spans } => layout.context(&markdown(spans)),
@@ -218,7 +225,8 @@ pub fn render(message: &Message) -> Value {
     let colour = colour(message.tone);
     let components = action_rows(&buttons);
     let content = if embeds.is_empty() {
-        let text: &str = if message.fallback.trim().is_empty() && components.is_empty() { BLANK } else { &message.fallback };
+        let text: &str =
+            if message.fallback.trim().is_empty() && components.is_empty() { BLANK } else { &message.fallback };
         truncate(&escape(text), MAX_CONTENT)
     } else {
         String::new()
@@ -347,7 +355,11 @@ fn code_table(columns: &[String], right_align: &[bool], rows: &[Vec<String>], ro
             .enumerate()
             .map(|(i, c)| {
                 let pad = " ".repeat(widths[i] - chars(c));
-                if right_align.get(i).copied().unwrap_or(false) { format!("{pad}{c}") } else { format!("{c}{pad}") }
+                if right_align.get(i).copied().unwrap_or(false) {
+                    format!("{pad}{c}")
+                } else {
+                    format!("{c}{pad}")
+                }
             })
             .collect();
         padded.join("  ").trim_end().to_string()

@@ -32,7 +32,9 @@ fn alert() -> Message {
                     ("Severity".into(), "high".into()),
                 ],
             },
-            Block::Context { spans: vec![Span::Plain("Last collected: 2026-11-07 06:00 UTC · anomaly an-0123abcd v2".into())] },
+            Block::Context {
+                spans: vec![Span::Plain("Last collected: 2026-11-07 06:00 UTC · anomaly an-0123abcd v2".into())],
+            },
             Block::Actions {
                 buttons: vec![
                     button("Acknowledge", Verb::Ack, "an-0123abcd", ButtonStyle::Primary),
@@ -57,8 +59,15 @@ fn approval() -> Message {
         tone: Tone::Warning,
         blocks: vec![
             Block::Header { text: "Proposal: stop idle instance i-0abc123".into() },
-            Block::Text { spans: vec![Span::Plain("CPU below 2% for 14 days. Saves about ".into()), Span::Bold("$69.12/month".into())] },
-            Block::Fields { fields: vec![("Account".into(), "prod (123456789012)".into()), ("Region".into(), "eu-west-1".into())] },
+            Block::Text {
+                spans: vec![
+                    Span::Plain("CPU below 2% for 14 days. Saves about ".into()),
+                    Span::Bold("$69.12/month".into()),
+                ],
+            },
+            Block::Fields {
+                fields: vec![("Account".into(), "prod (123456789012)".into()), ("Region".into(), "eu-west-1".into())],
+            },
             Block::Actions {
                 buttons: vec![
                     approve,
@@ -99,9 +108,17 @@ fn digest() -> Message {
         tone: Tone::Neutral,
         blocks: vec![
             Block::Header { text: "Weekly cost digest".into() },
-            Block::Text { spans: vec![Span::Plain("Spend this week: ".into()), Span::Bold("$8,120.00".into()), Span::Plain(" (+4% on last week)".into())] },
+            Block::Text {
+                spans: vec![
+                    Span::Plain("Spend this week: ".into()),
+                    Span::Bold("$8,120.00".into()),
+                    Span::Plain(" (+4% on last week)".into()),
+                ],
+            },
             Block::Divider,
-            Block::Fields { fields: vec![("Open anomalies".into(), "2".into()), ("Proposals waiting".into(), "1".into())] },
+            Block::Fields {
+                fields: vec![("Open anomalies".into(), "2".into()), ("Proposals waiting".into(), "1".into())],
+            },
             Block::Divider,
             Block::Header { text: "Top services".into() },
             Block::Table {
@@ -112,7 +129,9 @@ fn digest() -> Message {
                     vec!["Amazon RDS".into(), "$2,100.00".into(), "-1%".into()],
                 ],
             },
-            Block::Text { spans: vec![Span::Link(("https://example.com/dash (costs)".into(), "Open the dashboard".into()))] },
+            Block::Text {
+                spans: vec![Span::Link(("https://example.com/dash (costs)".into(), "Open the dashboard".into()))],
+            },
             Block::Context { spans: vec![Span::Plain("Data up to Nov 8".into())] },
         ],
         attachments: Vec::new(),
@@ -195,7 +214,10 @@ fn approval_card_shows_the_confirmation_text_and_a_danger_button() {
     let out = render(&approval());
     assert_within_limits(&out);
     assert_eq!(out["components"][0]["components"][0]["style"], 4);
-    assert!(out["embeds"][0]["description"].as_str().unwrap().contains("⚠ **Approve** — Approve will stop instance i-0abc123"));
+    assert!(out["embeds"][0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("⚠ **Approve** — Approve will stop instance i-0abc123"));
     insta::assert_json_snapshot!("approval", out);
 }
 
@@ -229,7 +251,12 @@ fn oversized_message_hits_every_limit_and_stays_valid() {
 #[test]
 fn sections_beyond_ten_embeds_fold_into_the_last_one() {
     let blocks = (0..12)
-        .flat_map(|i| [Block::Header { text: format!("Section {i}") }, Block::Text { spans: vec![Span::Plain(format!("Body {i}"))] }])
+        .flat_map(|i| {
+            [
+                Block::Header { text: format!("Section {i}") },
+                Block::Text { spans: vec![Span::Plain(format!("Body {i}"))] },
+            ]
+        })
         .collect();
     let out = render(&Message { fallback: "sections".into(), blocks, tone: Tone::Neutral, attachments: Vec::new() });
     assert_within_limits(&out);
@@ -269,7 +296,9 @@ fn every_size_of_message_stays_within_limits() {
                 0 => Block::Header { text: "h".repeat(i * 3) },
                 1 => Block::Text { spans: vec![Span::Plain("t".repeat(i * 37)), Span::Code("c".repeat(i))] },
                 2 => Block::Fields { fields: vec![(String::new(), "v".repeat(i * 11)); i % 30] },
-                3 => Block::Table { columns: vec!["a".into()], right_align: vec![], rows: vec![vec!["r".repeat(i)]; i] },
+                3 => {
+                    Block::Table { columns: vec!["a".into()], right_align: vec![], rows: vec![vec!["r".repeat(i)]; i] }
+                }
                 4 => Block::Context { spans: vec![Span::Plain("x".repeat(i * 13))] },
                 _ => Block::Divider,
             })

@@ -84,7 +84,9 @@ pub fn unknown_button() -> Value {
 pub fn unsupported(interaction: &Interaction) -> Value {
     match interaction {
         Interaction::Autocomplete(_) => json!({"type": 8, "data": {"choices": []}}),
-        _ => json!({"type": 4, "data": ephemeral_data(&Message::plain("costbot does not handle that kind of interaction."))}),
+        _ => {
+            json!({"type": 4, "data": ephemeral_data(&Message::plain("costbot does not handle that kind of interaction."))})
+        }
     }
 }
 
@@ -99,7 +101,12 @@ fn sorry() -> Reply {
 /// within `deadline`, otherwise a deferral, with the reply sent later through `sender`.
 ///
 /// The handler runs in its own task, so a panic in it becomes an apology, never a 500.
-pub async fn answer(handler: Arc<dyn ChatHandler>, event: Inbound, deadline: Duration, sender: Arc<DiscordSender>) -> Value {
+pub async fn answer(
+    handler: Arc<dyn ChatHandler>,
+    event: Inbound,
+    deadline: Duration,
+    sender: Arc<DiscordSender>,
+) -> Value {
     let kind = Kind::of(&event);
     let follow_up = match &event {
         Inbound::Command { follow_up, .. } | Inbound::Click { follow_up, .. } => follow_up.clone(),

@@ -33,7 +33,8 @@ impl SignatureVerifier {
     /// Builds a verifier from the hex public key shown in the Developer Portal.
     pub fn from_hex(public_key: &str) -> Result<SignatureVerifier, InvalidPublicKey> {
         let bytes = hex::decode(public_key.trim()).map_err(|e| InvalidPublicKey(e.to_string()))?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| InvalidPublicKey(format!("{} bytes, expected 32", b.len())))?;
+        let bytes: [u8; 32] =
+            bytes.try_into().map_err(|b: Vec<u8>| InvalidPublicKey(format!("{} bytes, expected 32", b.len())))?;
         Self::from_bytes(bytes)
     }
 

@@ -14,8 +14,9 @@ use hyper_util::rt::TokioExecutor;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::prelude::{
     SlackApiChatGetPermalinkRequest, SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest, SlackApiFilesComplete,
-    SlackApiFilesCompleteUploadExternalRequest, SlackApiFilesGetUploadUrlExternalRequest, SlackApiFilesUploadViaUrlRequest,
-    SlackApiToken, SlackApiTokenValue, SlackClient, SlackClientHyperConnector, SlackMessageContent,
+    SlackApiFilesCompleteUploadExternalRequest, SlackApiFilesGetUploadUrlExternalRequest,
+    SlackApiFilesUploadViaUrlRequest, SlackApiToken, SlackApiTokenValue, SlackClient, SlackClientHyperConnector,
+    SlackMessageContent,
 };
 
 use slack_morphism::errors::SlackClientError;
@@ -29,7 +30,8 @@ use crate::chat::{ChannelId, FollowUp, MessageRef, Reply, SendError, Sender};
 pub type Connector = HttpsConnector<HttpConnector>;
 
 /// Slack error codes that describe a passing condition on Slack's side.
-const RETRYABLE_CODES: &[&str] = &["ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"];
+const RETRYABLE_CODES: &[&str] =
+    &["ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"];
 
 /// Posts and edits costbot's messages in Slack with a bot token.
 pub struct SlackSender {
@@ -129,7 +131,8 @@ impl SlackSender {
         let session = self.client.open_session(&self.token);
         let mut files = Vec::new();
         for a in &message.attachments {
-            let request = SlackApiFilesGetUploadUrlExternalRequest::new(a.name.clone(), a.png.len()).with_alt_txt(a.alt.clone());
+            let request =
+                SlackApiFilesGetUploadUrlExternalRequest::new(a.name.clone(), a.png.len()).with_alt_txt(a.alt.clone());
             let target = match session.get_upload_url_external(&request).await.map_err(classify) {
                 Ok(target) => target,
                 Err(SendError::Permanent(reason)) => {
@@ -151,7 +154,8 @@ impl SlackSender {
     }
 
     async fn update_once(&self, at: &MessageRef, message: &Message) -> Result<(), SendError> {
-        let request = SlackApiChatUpdateRequest::new(at.channel.0.clone().into(), content(message), at.id.clone().into());
+        let request =
+            SlackApiChatUpdateRequest::new(at.channel.0.clone().into(), content(message), at.id.clone().into());
         let session = self.client.open_session(&self.token);
         session.chat_update(&request).await.map_err(classify)?;
         Ok(())
@@ -163,7 +167,8 @@ impl SlackSender {
             .header(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")
             .body(Full::new(body.clone()))
             .map_err(|e| SendError::Permanent(format!("building the follow-up request: {e}")))?;
-        let response = self.http.request(request).await.map_err(|e| retryable(format!("response_url unreachable: {e}"), None))?;
+        let response =
+            self.http.request(request).await.map_err(|e| retryable(format!("response_url unreachable: {e}"), None))?;
         let status = response.status();
         let after = retry_after(response.headers());
         let text = match response.into_body().collect().await {
@@ -221,7 +226,9 @@ impl Sender for SlackSender {
         let Some(body) = reply::follow_up_body(reply) else {
             return Ok(());
         };
-        let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| SendError::Permanent(format!("encoding the reply: {e}")))?);
+        let body = Bytes::from(
+            serde_json::to_vec(&body).map_err(|e| SendError::Permanent(format!("encoding the reply: {e}")))?,
+        );
         self.retrying(|| self.follow_up_once(url, &body)).await
     }
 }
@@ -242,8 +249,12 @@ fn retry_after(headers: &axum::http::HeaderMap) -> Option<Duration> {
 /// Sorts a slack-morphism error into what the outbox should do with the message.
 pub fn classify(error: SlackClientError) -> SendError {
     match error {
-        SlackClientError::RateLimitError(e) => retryable(format!("rate limited by Slack{}", code_suffix(e.code.as_deref())), e.retry_after),
-        SlackClientError::ApiError(e) if RETRYABLE_CODES.contains(&e.code.as_str()) => retryable(format!("Slack error {}", e.code), None),
+        SlackClientError::RateLimitError(e) => {
+            retryable(format!("rate limited by Slack{}", code_suffix(e.code.as_deref())), e.retry_after)
+        }
+        SlackClientError::ApiError(e) if RETRYABLE_CODES.contains(&e.code.as_str()) => {
+            retryable(format!("Slack error {}", e.code), None)
+        }
         // channel_not_found, not_in_channel, invalid_auth, invalid_blocks, msg_too_long, …
         SlackClientError::ApiError(e) => SendError::Permanent(format!("Slack error {}", e.code)),
         SlackClientError::HttpError(e) if e.status_code.is_server_error() || e.status_code.as_u16() == 408 => {
@@ -255,7 +266,9 @@ pub fn classify(error: SlackClientError) -> SendError {
         SlackClientError::SystemError(e) => retryable(format!("could not reach Slack: {e}"), None),
         // Slack answered 200 with a body we cannot read: the message was probably posted, so
         // sending it again could duplicate it.
-        SlackClientError::ProtocolError(e) => SendError::Permanent(format!("unreadable answer from Slack: {}", e.json_error)),
+        SlackClientError::ProtocolError(e) => {
+            SendError::Permanent(format!("unreadable answer from Slack: {}", e.json_error))
+        }
         SlackClientError::SocketModeProtocolError(e) => retryable(format!("Socket Mode error: {}", e.message), None),
     }
 }

@@ -56,7 +56,11 @@ pub struct SlackState {
 impl SlackState {
     /// State for the routes: the signing secrets (the current one, plus the previous one while
     /// rotating), the handler, and the sender that delivers late replies (a [`SlackSender`]).
-    pub fn new(signing_secrets: Vec<SecretString>, handler: Arc<dyn ChatHandler>, follow_ups: Arc<dyn Sender>) -> SlackState {
+    pub fn new(
+        signing_secrets: Vec<SecretString>,
+        handler: Arc<dyn ChatHandler>,
+        follow_ups: Arc<dyn Sender>,
+    ) -> SlackState {
         SlackState {
             verifier: Verifier::new(signing_secrets),
             handler,
@@ -81,7 +85,10 @@ impl SlackState {
 
 /// The Slack routes: `POST /slack/commands` and `POST /slack/interactions`.
 pub fn router(state: SlackState) -> Router {
-    Router::new().route("/slack/commands", post(commands)).route("/slack/interactions", post(interactions)).with_state(state)
+    Router::new()
+        .route("/slack/commands", post(commands))
+        .route("/slack/interactions", post(interactions))
+        .with_state(state)
 }
 
 /// A request that passed the signature check, with its raw body.

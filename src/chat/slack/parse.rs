@@ -52,7 +52,8 @@ pub enum Interaction {
 /// Parses a slash command's form body into slack-morphism's event type.
 pub fn command_from_form(body: &[u8]) -> Result<SlackCommandEvent, ParseError> {
     let fields: HashMap<String, String> = serde_urlencoded::from_bytes(body).map_err(|_| ParseError::NotAForm)?;
-    let get = |name: &'static str| fields.get(name).filter(|v| !v.is_empty()).cloned().ok_or(ParseError::MissingField(name));
+    let get =
+        |name: &'static str| fields.get(name).filter(|v| !v.is_empty()).cloned().ok_or(ParseError::MissingField(name));
     let response_url = url::Url::parse(&get("response_url")?).map_err(|_| ParseError::BadResponseUrl)?;
     let event = SlackCommandEvent::new(
         get("team_id")?.into(),

@@ -86,7 +86,8 @@ mod tests {
 
     #[test]
     fn scopes_end_with_their_list() {
-        let manifest = "oauth_config:\n  scopes:\n    bot:\n      # why\n      - a\n      - b # note\n    user:\n      - c\n";
+        let manifest =
+            "oauth_config:\n  scopes:\n    bot:\n      # why\n      - a\n      - b # note\n    user:\n      - c\n";
         assert_eq!(manifest_bot_scopes(manifest), ["a", "b"]);
     }
 }

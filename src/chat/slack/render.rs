@@ -119,11 +119,14 @@ fn block(block: &Block) -> Vec<SlackBlock> {
             }
         }
         Block::Fields { fields } => fields_blocks(fields),
-        Block::Table { columns, right_align, rows } => section_text(table(columns, right_align, rows)).into_iter().collect(),
-        Block::Divider => vec![SlackDividerBlock::new().into()],
-        Block::Actions { buttons } => {
-            buttons.chunks(MAX_BUTTONS).map(|row| SlackActionsBlock::new(row.iter().map(button).collect()).into()).collect()
+        Block::Table { columns, right_align, rows } => {
+            section_text(table(columns, right_align, rows)).into_iter().collect()
         }
+        Block::Divider => vec![SlackDividerBlock::new().into()],
+        Block::Actions { buttons } => buttons
+            .chunks(MAX_BUTTONS)
+            .map(|row| SlackActionsBlock::new(row.iter().map(button).collect()).into())
+            .collect(),
         Block::Header { .. } => Vec::new(),
     }
 }
@@ -141,8 +144,10 @@ fn section_text(text: String) -> Option<SlackBlock> {
 }
 
 fn context_block(text: String) -> SlackBlock {
-    SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(truncate(&text, MAX_TEXT)))])
-        .into()
+    SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(truncate(
+        &text, MAX_TEXT,
+    )))])
+    .into()
 }
 
 /// Label/value pairs as section fields, ten per section (Slack's limit), label in bold.
@@ -171,7 +176,8 @@ fn table(columns: &[String], right_align: &[bool], rows: &[Vec<String>]) -> Stri
     // Cells are padded as people will see them, so escaping waits until a line is complete.
     let cell = |text: &str| truncate(&text.replace(['\n', '\r', '`'], " "), MAX_CELL);
     let header: Vec<String> = columns.iter().map(|c| cell(c)).collect();
-    let body: Vec<Vec<String>> = rows.iter().map(|r| (0..columns.len()).map(|i| cell(r.get(i).map_or("", |s| s))).collect()).collect();
+    let body: Vec<Vec<String>> =
+        rows.iter().map(|r| (0..columns.len()).map(|i| cell(r.get(i).map_or("", |s| s))).collect()).collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &body {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -183,13 +189,15 @@ fn table(columns: &[String], right_align: &[bool], rows: &[Vec<String>]) -> Stri
             .iter()
             .zip(&widths)
             .enumerate()
-            .map(|(i, (c, w))| {
-                if right_align.get(i).copied().unwrap_or(false) {
-                    format!("{c:>w$}")
-                } else {
-                    format!("{c:<w$}")
-                }
-            })
+            .map(
+                |(i, (c, w))| {
+                    if right_align.get(i).copied().unwrap_or(false) {
+                        format!("{c:>w$}")
+                    } else {
+                        format!("{c:<w$}")
+                    }
+                },
+            )
             .collect();
         escape(padded.join("  ").trim_end())
     };
@@ -243,7 +251,10 @@ fn confirm(c: &Confirm, style: ButtonStyle) -> SlackBlockConfirmItem {
     };
     let item = SlackBlockConfirmItem::new(
         plain(&c.title, title, "Are you sure?"),
-        SlackBlockText::Plain(SlackBlockPlainText::new(truncate(if c.text.trim().is_empty() { "Are you sure?" } else { &c.text }, text))),
+        SlackBlockText::Plain(SlackBlockPlainText::new(truncate(
+            if c.text.trim().is_empty() { "Are you sure?" } else { &c.text },
+            text,
+        ))),
         plain(&c.confirm, label, "Yes"),
         plain(&c.deny, label, "Cancel"),
     );
@@ -275,6 +286,9 @@ mod tests {
             Span::Code("x`y".into()),
             Span::Link(("https://e.com/?a=1&b=2".into(), "the <site>".into())),
         ];
-        assert_eq!(mrkdwn(&spans), "a &lt; b &amp; c &gt; d  *bold* `xˋy`<https://e.com/?a=1&amp;b=2|the &lt;site&gt;>");
+        assert_eq!(
+            mrkdwn(&spans),
+            "a &lt; b &amp; c &gt; d  *bold* `xˋy`<https://e.com/?a=1&amp;b=2|the &lt;site&gt;>"
+        );
     }
 }

@@ -55,7 +55,12 @@ pub fn follow_up_body(reply: &Reply) -> Option<ResponseBody> {
 }
 
 fn body(message: &Message, response_type: Option<&'static str>, replace_original: Option<bool>) -> ResponseBody {
-    ResponseBody { response_type, replace_original, text: render::fallback_text(message), blocks: render::blocks(message) }
+    ResponseBody {
+        response_type,
+        replace_original,
+        text: render::fallback_text(message),
+        blocks: render::blocks(message),
+    }
 }
 
 /// The reply to a click on a button costbot does not know.

@@ -71,15 +71,16 @@ fn listener(
     let environment = Arc::new(
         SlackClientEventsListenerEnvironment::new(client).with_error_handler(on_error).with_user_state(context),
     );
-    let callbacks = SlackSocketModeListenerCallbacks::new()
-        .with_command_events(on_command)
-        .with_interaction_events(on_interaction);
+    let callbacks =
+        SlackSocketModeListenerCallbacks::new().with_command_events(on_command).with_interaction_events(on_interaction);
     // One connection is enough for costbot's traffic; Slack spreads events over all of them.
     let config = SlackClientSocketModeConfig::new().with_max_connections_count(1);
     Ok(SlackClientSocketModeListener::new(&config, environment, callbacks))
 }
 
-async fn context(states: &SlackClientEventsUserState) -> Result<(Arc<dyn ChatHandler>, Arc<dyn Sender>, Duration), BoxError> {
+async fn context(
+    states: &SlackClientEventsUserState,
+) -> Result<(Arc<dyn ChatHandler>, Arc<dyn Sender>, Duration), BoxError> {
     let guard = states.read().await;
     let context = guard.get_user_state::<SocketContext>().ok_or("Socket Mode context is missing")?;
     Ok((context.handler.clone(), context.sender.clone(), context.deadline))
@@ -106,7 +107,11 @@ async fn on_command(
     }
 }
 
-async fn on_interaction(event: SlackInteractionEvent, _client: Arc<Client>, states: SlackClientEventsUserState) -> Result<(), BoxError> {
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    _client: Arc<Client>,
+    states: SlackClientEventsUserState,
+) -> Result<(), BoxError> {
     let (handler, sender, _) = context(&states).await?;
     match parse::interaction_to_inbound(&event) {
         Interaction::Click(inbound) => {

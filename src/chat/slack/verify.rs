@@ -29,10 +29,7 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// The real clock.
 pub fn system_clock() -> Clock {
     Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
     })
 }
 
@@ -128,7 +125,8 @@ pub fn sign(secret: &SecretString, timestamp: &str, body: &[u8]) -> String {
 
 fn mac(secret: &SecretString, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose_secret().as_bytes()).expect("HMAC takes any key length");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose_secret().as_bytes())
+        .expect("HMAC takes any key length");
     mac.update(b"v0:");
     mac.update(timestamp.as_bytes());
     mac.update(b":");

@@ -78,19 +78,12 @@ impl ZScoreBaseline {
             } else {
                 0.0
             };
-            let z = if z.is_finite() {
-                z.clamp(-1000.0, 1000.0)
-            } else {
-                0.0
-            };
+            let z = if z.is_finite() { z.clamp(-1000.0, 1000.0) } else { 0.0 };
             self.expected[i] = if mean.is_finite() { mean } else { 0.0 };
             self.z[i] = z;
             self.dir[i] = i8::from(z > Z_BAR);
         }
-        let gate = Thresholds {
-            min_score: Z_BAR,
-            ..thresholds.clone()
-        };
+        let gate = Thresholds { min_score: Z_BAR, ..thresholds.clone() };
         collect_runs(&self.dir, hist, n, &mut self.runs);
         let mut out = Vec::new();
         for &(a, b) in &self.runs {

@@ -182,13 +182,7 @@ impl Detector {
         let lead = dense.lead.min(sh.hist_len);
         model.fit(&dense.vals[lead..sh.hist_len], dense.phase(lead, sh.period));
         self.u.clear();
-        self.u.extend(
-            dense
-                .vals
-                .iter()
-                .enumerate()
-                .map(|(i, &x)| model.deseason(x, dense.phase(i, sh.period))),
-        );
+        self.u.extend(dense.vals.iter().enumerate().map(|(i, &x)| model.deseason(x, dense.phase(i, sh.period))));
         self.expected.clear();
         self.expected.resize(n, 0.0);
         self.z.clear();
@@ -196,12 +190,7 @@ impl Detector {
         self.dir.clear();
         self.dir.resize(n, 0);
         let bar = thresholds.min_score * self.cfg.candidate_fraction;
-        let mut bufs = PointBufs {
-            u: &self.u,
-            expected: &mut self.expected,
-            z: &mut self.z,
-            dir: &mut self.dir,
-        };
+        let mut bufs = PointBufs { u: &self.u, expected: &mut self.expected, z: &mut self.z, dir: &mut self.dir };
         for i in sh.hist_len..n {
             bufs.score(model, dense, sh, i, bar);
         }
@@ -209,11 +198,7 @@ impl Detector {
         // may have begun earlier; walking back keeps its start stable from one daily run to
         // the next, which makes de-duplicating alerts across runs reliable.
         let mut lo = sh.hist_len;
-        let d0 = bufs.dir[sh.hist_len..]
-            .iter()
-            .copied()
-            .find(|&d| d != MISSING)
-            .unwrap_or(0);
+        let d0 = bufs.dir[sh.hist_len..].iter().copied().find(|&d| d != MISSING).unwrap_or(0);
         if d0 == 1 || d0 == -1 {
             let stop = sh.hist_len.saturating_sub(sh.level_window).max(3);
             let mut i = lo;
@@ -243,26 +228,16 @@ impl Detector {
     }
 
     /// Turn the collected runs into findings (those that pass the gates).
-    fn emit(
-        &mut self,
-        sh: Shape,
-        established: bool,
-        thresholds: &Thresholds,
-        out: &mut Vec<Finding>,
-    ) {
+    fn emit(&mut self, sh: Shape, established: bool, thresholds: &Thresholds, out: &mut Vec<Finding>) {
         let dense = &self.dense;
         for &(a, b) in &self.runs {
             self.pts.clear();
-            self.pts.extend(
-                (a..=b)
-                    .filter(|&i| self.dir[i] != MISSING)
-                    .map(|i| ScoredPoint {
-                        actual: dense.amounts[i],
-                        expected: self.expected[i],
-                        z: self.z[i],
-                        estimated: dense.estimated[i],
-                    }),
-            );
+            self.pts.extend((a..=b).filter(|&i| self.dir[i] != MISSING).map(|i| ScoredPoint {
+                actual: dense.amounts[i],
+                expected: self.expected[i],
+                z: self.z[i],
+                estimated: dense.estimated[i],
+            }));
             let ctx = RunContext {
                 thresholds,
                 start: dense.time(a),
@@ -332,15 +307,7 @@ impl PointBufs<'_> {
     /// a week or more ends, the return to the old level looks like a drop (or a rise) to it;
     /// the longer level still remembers the old normal and vetoes that. A lasting shift is
     /// unusual against both and still alerts.
-    fn confirmed_long(
-        &self,
-        model: &mut Model,
-        dense: &Dense,
-        sh: Shape,
-        i: usize,
-        sign: f64,
-        bar: f64,
-    ) -> bool {
+    fn confirmed_long(&self, model: &mut Model, dense: &Dense, sh: Shape, i: usize, sign: f64, bar: f64) -> bool {
         let lo = i.saturating_sub(2 * sh.level_window);
         let Some(level) = model.level(&self.u[lo..i]) else {
             return true;
@@ -354,21 +321,10 @@ impl PointBufs<'_> {
     /// least half of today's in dollars or relative to the expectation (so a charge that
     /// suddenly grows more than twofold still alerts). Support fees, subscriptions and upfront
     /// commitments bill like this, and a weekly model alone would flag them every month.
-    fn recurring_monthly(
-        &self,
-        model: &mut Model,
-        dense: &Dense,
-        sh: Shape,
-        i: usize,
-        bar: f64,
-    ) -> bool {
+    fn recurring_monthly(&self, model: &mut Model, dense: &Dense, sh: Shape, i: usize, bar: f64) -> bool {
         let date = dense.time(i).date();
         let excess = dense.vals[i] - self.expected[i];
-        let ratio = if self.expected[i] > 0.0 {
-            excess / self.expected[i]
-        } else {
-            0.0
-        };
+        let ratio = if self.expected[i] > 0.0 { excess / self.expected[i] } else { 0.0 };
         for months in 1..=2 {
             let Some(prev) = date.checked_sub_months(Months::new(months)) else {
                 return false;

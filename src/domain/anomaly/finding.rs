@@ -169,11 +169,7 @@ pub fn assemble(points: &[ScoredPoint], ctx: &RunContext) -> Option<Finding> {
     if provisional {
         bar *= ctx.estimated_factor;
     }
-    let sign_ok = if up {
-        impact > Decimal::ZERO
-    } else {
-        impact < Decimal::ZERO
-    };
+    let sign_ok = if up { impact > Decimal::ZERO } else { impact < Decimal::ZERO };
     if !sign_ok || impact.abs() < t.min_impact || percent.abs() < t.min_percent || score < bar {
         return None;
     }
@@ -219,21 +215,14 @@ fn percent_of(impact: Decimal, expected: Decimal) -> Decimal {
     pct.clamp(-cap, cap).round_dp(2)
 }
 
-fn classify(
-    points: &[ScoredPoint],
-    ctx: &RunContext,
-    up: bool,
-    actual: Decimal,
-    expected: Decimal,
-) -> Kind {
+fn classify(points: &[ScoredPoint], ctx: &RunContext, up: bool, actual: Decimal, expected: Decimal) -> Kind {
     if !up {
         return Kind::Drop;
     }
     let mean_actual = actual.to_f64().unwrap_or(0.0) / points.len() as f64;
     // Either the whole baseline history was ~zero, or the expectation itself was ~zero (the
     // key started just before the run, so the level window was still mostly zeros).
-    let expected_small =
-        expected.abs().to_f64().unwrap_or(0.0) <= 0.1 * actual.to_f64().unwrap_or(0.0);
+    let expected_small = expected.abs().to_f64().unwrap_or(0.0) <= 0.1 * actual.to_f64().unwrap_or(0.0);
     if mean_actual > 0.0 && (ctx.hist_max_abs <= 0.1 * mean_actual || expected_small) {
         return Kind::NewSpend;
     }
@@ -245,17 +234,9 @@ fn classify(
 }
 
 fn severity(impact: Decimal, score: f64, t: &Thresholds, capped: bool) -> Severity {
-    let min_impact = if t.min_impact > Decimal::ZERO {
-        t.min_impact
-    } else {
-        Decimal::new(50, 0)
-    };
+    let min_impact = if t.min_impact > Decimal::ZERO { t.min_impact } else { Decimal::new(50, 0) };
     let r = impact.abs().to_f64().unwrap_or(f64::MAX) / min_impact.to_f64().unwrap_or(50.0);
-    let s = if t.min_score > 0.0 {
-        score / t.min_score
-    } else {
-        score
-    };
+    let s = if t.min_score > 0.0 { score / t.min_score } else { score };
     let sev = if r >= 20.0 && s >= 2.0 {
         Severity::Critical
     } else if r >= 5.0 && s >= 1.5 {
@@ -320,30 +301,16 @@ mod tests {
 
     #[test]
     fn percent_is_capped_and_defined_for_zero_expectation() {
-        assert_eq!(
-            percent_of(Decimal::from(5), Decimal::ZERO),
-            Decimal::from(PERCENT_CAP)
-        );
-        assert_eq!(
-            percent_of(Decimal::from(-5), Decimal::ZERO),
-            -Decimal::from(PERCENT_CAP)
-        );
-        assert_eq!(
-            percent_of(Decimal::from(1), Decimal::from(3)),
-            Decimal::new(3333, 2)
-        );
-        assert_eq!(
-            percent_of(Decimal::MAX, Decimal::ONE),
-            Decimal::from(PERCENT_CAP)
-        );
+        assert_eq!(percent_of(Decimal::from(5), Decimal::ZERO), Decimal::from(PERCENT_CAP));
+        assert_eq!(percent_of(Decimal::from(-5), Decimal::ZERO), -Decimal::from(PERCENT_CAP));
+        assert_eq!(percent_of(Decimal::from(1), Decimal::from(3)), Decimal::new(3333, 2));
+        assert_eq!(percent_of(Decimal::MAX, Decimal::ONE), Decimal::from(PERCENT_CAP));
     }
 
     #[test]
     fn severity_rule() {
         let t = Thresholds::default();
-        let sev = |impact: i64, score: f64, capped: bool| {
-            severity(Decimal::from(impact), score, &t, capped)
-        };
+        let sev = |impact: i64, score: f64, capped: bool| severity(Decimal::from(impact), score, &t, capped);
         assert_eq!(sev(60, 7.0, false), Severity::Low);
         assert_eq!(sev(100, 7.0, false), Severity::Medium);
         assert_eq!(sev(250, 10.5, false), Severity::High);

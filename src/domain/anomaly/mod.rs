@@ -68,11 +68,7 @@ impl Default for Thresholds {
     /// suite (`eval scenarios 150 <score> <seed>`; F1 at 5 / 6 / 7 / 8 was 0.85 / 0.93 /
     /// 0.94 / 0.92 for seed 42 and 0.85 / 0.93 / 0.94 / 0.93 for the held-out seed 1001).
     fn default() -> Self {
-        Thresholds {
-            min_impact: Decimal::new(50, 0),
-            min_percent: Decimal::new(20, 0),
-            min_score: 7.0,
-        }
+        Thresholds { min_impact: Decimal::new(50, 0), min_percent: Decimal::new(20, 0), min_score: 7.0 }
     }
 }
 

@@ -107,8 +107,7 @@ impl Model {
         for k in 0..nb {
             let block = &hist[off + k * b..off + (k + 1) * b];
             self.scratch.clear();
-            self.scratch
-                .extend(block.iter().copied().filter(|v| !v.is_nan()));
+            self.scratch.extend(block.iter().copied().filter(|v| !v.is_nan()));
             // Half a block is enough for a level; fewer points would let one day dominate.
             let med = if self.scratch.len() * 2 >= b {
                 median_in_place(&mut self.scratch).unwrap_or(f64::NAN)
@@ -118,9 +117,8 @@ impl Model {
             self.block_med.push(med);
         }
         let valid = self.block_med.iter().filter(|m| !m.is_nan()).count();
-        self.mult = self.params.allow_multiplicative
-            && valid >= 2
-            && self.block_med.iter().all(|m| m.is_nan() || *m > 0.0);
+        self.mult =
+            self.params.allow_multiplicative && valid >= 2 && self.block_med.iter().all(|m| m.is_nan() || *m > 0.0);
         if p > 1 && valid >= 2 {
             self.fit_season(hist, phase0, off, nb);
         }
@@ -155,8 +153,7 @@ impl Model {
         for phase in 0..p {
             self.scratch.clear();
             let row = &self.dev[phase * nb..(phase + 1) * nb];
-            self.scratch
-                .extend(row.iter().copied().filter(|v| !v.is_nan()));
+            self.scratch.extend(row.iter().copied().filter(|v| !v.is_nan()));
             if self.scratch.len() >= 2 {
                 let s = median_in_place(&mut self.scratch).unwrap_or(f64::NAN);
                 // Clamping keeps a weekday that is usually ~0 from producing absurd ratios.
@@ -170,8 +167,7 @@ impl Model {
         let p = self.params.period.max(1);
         self.scratch.clear();
         if valid == 0 {
-            self.scratch
-                .extend(hist.iter().copied().filter(|v| !v.is_nan()));
+            self.scratch.extend(hist.iter().copied().filter(|v| !v.is_nan()));
         } else {
             for k in 0..nb {
                 let m = self.block_med[k];
@@ -197,21 +193,13 @@ impl Model {
             }
         }
         // Fewer than five residuals say nothing about noise; the floors take over then.
-        self.sigma = if self.scratch.len() >= 5 {
-            robust_sigma(&mut self.scratch)
-        } else {
-            0.0
-        };
+        self.sigma = if self.scratch.len() >= 5 { robust_sigma(&mut self.scratch) } else { 0.0 };
         self.sigma = finite_or(self.sigma, 0.0);
     }
 
     /// Remove the seasonal component from `x` at `phase` (NaN stays NaN).
     pub fn deseason(&self, x: f64, phase: usize) -> f64 {
-        let s = self
-            .season
-            .get(phase)
-            .copied()
-            .unwrap_or(if self.mult { 1.0 } else { 0.0 });
+        let s = self.season.get(phase).copied().unwrap_or(if self.mult { 1.0 } else { 0.0 });
         if self.mult {
             x / s
         } else {
@@ -221,11 +209,7 @@ impl Model {
 
     /// Expected value at `phase` given a deseasonalised level.
     pub fn expected(&self, level: f64, phase: usize) -> f64 {
-        let s = self
-            .season
-            .get(phase)
-            .copied()
-            .unwrap_or(if self.mult { 1.0 } else { 0.0 });
+        let s = self.season.get(phase).copied().unwrap_or(if self.mult { 1.0 } else { 0.0 });
         finite_or(if self.mult { level * s } else { level + s }, 0.0)
     }
 
@@ -234,8 +218,7 @@ impl Model {
     /// present, because a level from one or two points is a guess.
     pub fn level(&mut self, u: &[f64]) -> Option<Level> {
         self.scratch.clear();
-        self.scratch
-            .extend(u.iter().copied().filter(|v| !v.is_nan()));
+        self.scratch.extend(u.iter().copied().filter(|v| !v.is_nan()));
         let n = self.scratch.len();
         if n < 3 {
             return None;
@@ -262,16 +245,8 @@ impl Model {
             return finite_or(z, 0.0).clamp(-self.params.z_cap, self.params.z_cap);
         }
         let mag = expected.abs();
-        let noise = if self.mult {
-            self.sigma * mag
-        } else {
-            self.sigma
-        }
-        .max(level.spread);
-        let scale = noise
-            .max(self.params.rel_floor * mag)
-            .max(self.params.abs_floor)
-            .max(f64::MIN_POSITIVE);
+        let noise = if self.mult { self.sigma * mag } else { self.sigma }.max(level.spread);
+        let scale = noise.max(self.params.rel_floor * mag).max(self.params.abs_floor).max(f64::MIN_POSITIVE);
         let z = (x - expected) / scale;
         finite_or(z, 0.0).clamp(-self.params.z_cap, self.params.z_cap)
     }

@@ -28,8 +28,8 @@ pub fn time_of(slot: i64, secs: i64) -> NaiveDateTime {
 /// runs for every slot of every series.
 pub fn fast_f64(d: Decimal) -> f64 {
     const POW10: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+        1e20, 1e21, 1e22,
     ];
     let m = d.mantissa();
     // i64 to f64 is a single instruction; the i128 conversion is a library call.
@@ -176,14 +176,10 @@ impl Dense {
         }
         self.scratch.clear();
         let tail = &self.vals[hist_len.saturating_sub(14)..hist_len];
-        self.scratch
-            .extend(tail.iter().filter(|v| !v.is_nan()).map(|v| v.abs()));
+        self.scratch.extend(tail.iter().filter(|v| !v.is_nan()).map(|v| v.abs()));
         let typical = super::stats::median_in_place(&mut self.scratch).unwrap_or(0.0);
         let tiny = 0.02 * typical;
-        self.vals[..hist_len]
-            .iter()
-            .position(|v| !v.is_nan() && v.abs() > tiny)
-            .unwrap_or(hist_len)
+        self.vals[..hist_len].iter().position(|v| !v.is_nan() && v.abs() > tiny).unwrap_or(hist_len)
     }
 
     /// Slot phase for a period (for example the weekday when `period == 7` on daily slots).

@@ -23,11 +23,7 @@ pub fn median_in_place(buf: &mut [f64]) -> Option<f64> {
                 j -= 1;
             }
         }
-        return Some(if n % 2 == 1 {
-            buf[mid]
-        } else {
-            buf[mid - 1] / 2.0 + buf[mid] / 2.0
-        });
+        return Some(if n % 2 == 1 { buf[mid] } else { buf[mid - 1] / 2.0 + buf[mid] / 2.0 });
     }
     let (lower, upper, _) = buf.select_nth_unstable_by(mid, f64::total_cmp);
     let upper = *upper;
@@ -65,16 +61,8 @@ fn mad_of_sorted(sorted: &[f64], med: f64) -> f64 {
     let mut prev = 0.0;
     // The k-th smallest deviation (0-based) for k = 0..=mid.
     for k in 0..=mid {
-        let dl = if lo >= 0 {
-            med - sorted[lo as usize]
-        } else {
-            f64::INFINITY
-        };
-        let dh = if hi < n {
-            sorted[hi] - med
-        } else {
-            f64::INFINITY
-        };
+        let dl = if lo >= 0 { med - sorted[lo as usize] } else { f64::INFINITY };
+        let dh = if hi < n { sorted[hi] - med } else { f64::INFINITY };
         let d = if dl <= dh {
             lo -= 1;
             dl

@@ -63,12 +63,7 @@ impl StreamParams {
         }
         let per_day = (86_400.0 / step_secs).round().clamp(1.0, 4_000.0) as usize;
         let per_hour = (3_600.0 / step_secs).round().max(3.0) as usize;
-        StreamParams {
-            period: per_day,
-            suppress: per_day,
-            level_window: per_hour.min(per_day.max(3)),
-            ..d
-        }
+        StreamParams { period: per_day, suppress: per_day, level_window: per_hour.min(per_day.max(3)), ..d }
     }
 }
 
@@ -76,11 +71,7 @@ impl StreamParams {
 /// and are treated as missing).
 pub fn score_series(values: &[f64], params: &StreamParams) -> Vec<f64> {
     let period = params.period.max(1);
-    let block = if period > 1 {
-        period
-    } else {
-        params.plain_block.max(2)
-    };
+    let block = if period > 1 { period } else { params.plain_block.max(2) };
     let hist_len = block * params.blocks.max(1);
     let mut model = Model::new(ModelParams {
         period,
@@ -92,10 +83,7 @@ pub fn score_series(values: &[f64], params: &StreamParams) -> Vec<f64> {
         // Metrics such as CPU have no multiplicative seasonality worth the risk near zero.
         allow_multiplicative: false,
     });
-    let clean: Vec<f64> = values
-        .iter()
-        .map(|v| if v.is_finite() { *v } else { f64::NAN })
-        .collect();
+    let clean: Vec<f64> = values.iter().map(|v| if v.is_finite() { *v } else { f64::NAN }).collect();
     let mut out = vec![0.0; values.len()];
     let mut zs = vec![0.0f64; values.len()];
     let lw = params.level_window.max(3);
@@ -122,32 +110,18 @@ pub fn score_series(values: &[f64], params: &StreamParams) -> Vec<f64> {
         };
         let e = model.expected(level.value, t % period);
         let z = model.score(x, e, &level);
-        let z_long = model.level(&u).map_or(z, |l| {
-            model.score(x, model.expected(l.value, t % period), &l)
-        });
+        let z_long = model.level(&u).map_or(z, |l| model.score(x, model.expected(l.value, t % period), &l));
         // Agreeing signs keep the weaker of the two scores; disagreeing ones score zero.
-        zs[t] = if z * z_long > 0.0 {
-            z.abs().min(z_long.abs())
-        } else {
-            0.0
-        };
+        zs[t] = if z * z_long > 0.0 { z.abs().min(z_long.abs()) } else { 0.0 };
     }
     for t in 0..clean.len() {
         let z = zs[t];
         let lo = t.saturating_sub(params.suppress);
         let prev_max = zs[lo..t].iter().copied().fold(0.0f64, f64::max);
         // A row inside an excursion that already fired only counts if it is stronger.
-        let eff = if params.suppress > 0 && prev_max >= z {
-            0.0
-        } else {
-            z
-        };
+        let eff = if params.suppress > 0 && prev_max >= z { 0.0 } else { z };
         let s = eff / (eff + params.z_half.max(1e-9));
-        out[t] = if s.is_finite() {
-            s.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        out[t] = if s.is_finite() { s.clamp(0.0, 1.0) } else { 0.0 };
     }
     out
 }

@@ -60,11 +60,16 @@ fn one_allowed_approver_approves_a_small_normal_proposal() {
 
 #[test]
 fn strict_or_costly_proposals_need_two_different_approvers() {
-    for p in [pending("40", SafetyPath::Strict { reason: "launched 2 days ago".into() }), pending("900", SafetyPath::Normal)] {
+    for p in
+        [pending("40", SafetyPath::Strict { reason: "launched 2 days ago".into() }), pending("900", SafetyPath::Normal)]
+    {
         assert_eq!(p.required_approvals, 2);
         let one = p.decide("slack:U1", true, Decision::Approve, 1, at("11:00:00")).unwrap();
         assert_eq!((one.state.clone(), one.version), (State::Pending, 2), "one of two");
-        assert_eq!(one.decide("slack:U1", true, Decision::Approve, 2, at("11:01:00")), Err(DecisionError::SameApprover));
+        assert_eq!(
+            one.decide("slack:U1", true, Decision::Approve, 2, at("11:01:00")),
+            Err(DecisionError::SameApprover)
+        );
         let two = one.decide("slack:U2", true, Decision::Approve, 2, at("11:02:00")).unwrap();
         assert_eq!(two.state, State::Approved);
     }
@@ -74,11 +79,20 @@ fn strict_or_costly_proposals_need_two_different_approvers() {
 fn refusals_change_nothing() {
     let p = pending("40", SafetyPath::Normal);
     assert_eq!(p.decide("slack:U9", false, Decision::Approve, 1, at("11:00:00")), Err(DecisionError::NotAllowed));
-    assert_eq!(p.decide("slack:U1", true, Decision::Approve, 0, at("11:00:00")), Err(DecisionError::Stale { shown: 0, current: 1 }));
-    assert_eq!(p.decide("slack:U1", true, Decision::Approve, 1, at("10:00:00") + Duration::hours(24)), Err(DecisionError::Expired));
+    assert_eq!(
+        p.decide("slack:U1", true, Decision::Approve, 0, at("11:00:00")),
+        Err(DecisionError::Stale { shown: 0, current: 1 })
+    );
+    assert_eq!(
+        p.decide("slack:U1", true, Decision::Approve, 1, at("10:00:00") + Duration::hours(24)),
+        Err(DecisionError::Expired)
+    );
     let denied = p.decide("slack:U1", true, Decision::Deny, 1, at("11:00:00")).unwrap();
     assert_eq!(denied.state, State::Denied { by: "slack:U1".into() });
-    assert_eq!(denied.decide("slack:U2", true, Decision::Approve, 2, at("11:01:00")), Err(DecisionError::Closed("denied")));
+    assert_eq!(
+        denied.decide("slack:U2", true, Decision::Approve, 2, at("11:01:00")),
+        Err(DecisionError::Closed("denied"))
+    );
 }
 
 #[test]
@@ -86,7 +100,12 @@ fn snooze_lasts_a_week_and_excluded_findings_are_never_proposed() {
     let p = pending("40", SafetyPath::Normal);
     let snoozed = p.decide("slack:U1", true, Decision::Snooze, 1, at("11:00:00")).unwrap();
     assert_eq!(snoozed.state, State::Snoozed { by: "slack:U1".into(), until: at("11:00:00") + Duration::days(7) });
-    assert!(Proposal::new(finding("40", SafetyPath::Excluded { reason: "Environment=Production".into() }), &rules(), at("10:00:00")).is_none());
+    assert!(Proposal::new(
+        finding("40", SafetyPath::Excluded { reason: "Environment=Production".into() }),
+        &rules(),
+        at("10:00:00")
+    )
+    .is_none());
 }
 
 #[test]

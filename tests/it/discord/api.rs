@@ -24,7 +24,10 @@ async fn posts_and_edits_reach_discord_as_bot_requests() {
 
     let requests = fake.requests();
     assert_eq!(requests.len(), 2);
-    assert_eq!((requests[0].method.as_str(), requests[0].path.as_str()), ("POST", "/api/v10/channels/645027906669510667/messages"));
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("POST", "/api/v10/channels/645027906669510667/messages")
+    );
     assert_eq!(requests[0].authorization.as_deref(), Some("Bot test-token"));
     assert_eq!(requests[0].body["embeds"][0]["description"], "hello");
     assert_eq!(requests[0].body["allowed_mentions"]["parse"], serde_json::json!([]));
@@ -47,10 +50,16 @@ async fn rate_limits_and_outages_are_retryable_with_discords_wait() {
         }
         other => panic!("expected Retryable, got {other:?}"),
     }
-    assert!(matches!(sender.post(&ChannelId("500500".into()), &Message::plain("x")).await, Err(SendError::Retryable { after: None, .. })));
+    assert!(matches!(
+        sender.post(&ChannelId("500500".into()), &Message::plain("x")).await,
+        Err(SendError::Retryable { after: None, .. })
+    ));
     // Nothing listens on port 9: a network failure is retryable too.
     let offline = FakeDiscord::sender("http://127.0.0.1:9");
-    assert!(matches!(offline.post(&ChannelId("1".into()), &Message::plain("x")).await, Err(SendError::Retryable { .. })));
+    assert!(matches!(
+        offline.post(&ChannelId("1".into()), &Message::plain("x")).await,
+        Err(SendError::Retryable { .. })
+    ));
 }
 
 #[tokio::test]
@@ -59,11 +68,19 @@ async fn unknown_channels_and_bad_ids_are_permanent() {
     let (fake, url) = FakeDiscord::start().await;
     let sender = FakeDiscord::sender(&url);
     match sender.post(&ChannelId("404404".into()), &Message::plain("x")).await {
-        Err(SendError::Permanent(reason)) => assert!(reason.contains("Unknown Channel") && reason.contains("10003"), "{reason}"),
+        Err(SendError::Permanent(reason)) => {
+            assert!(reason.contains("Unknown Channel") && reason.contains("10003"), "{reason}")
+        }
         other => panic!("expected Permanent, got {other:?}"),
     }
-    assert!(matches!(sender.post(&ChannelId("#general".into()), &Message::plain("x")).await, Err(SendError::Permanent(_))));
-    assert!(matches!(sender.follow_up(&FollowUp::None, &Reply::InChannel(Message::plain("x"))).await, Err(SendError::Permanent(_))));
+    assert!(matches!(
+        sender.post(&ChannelId("#general".into()), &Message::plain("x")).await,
+        Err(SendError::Permanent(_))
+    ));
+    assert!(matches!(
+        sender.follow_up(&FollowUp::None, &Reply::InChannel(Message::plain("x"))).await,
+        Err(SendError::Permanent(_))
+    ));
     assert_eq!(fake.requests().len(), 1, "bad ids never reach Discord");
 }
 
@@ -98,12 +115,18 @@ async fn register_commands_sends_exactly_the_manifest() {
     assert_eq!(register_commands(sender.http(), Some(guild), MANIFEST).await.expect("guild"), 1);
 
     let requests = fake.requests();
-    assert_eq!((requests[0].method.as_str(), requests[0].path.as_str()), ("PUT", format!("/api/v10/applications/{APP_ID}/commands").as_str()));
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("PUT", format!("/api/v10/applications/{APP_ID}/commands").as_str())
+    );
     assert_eq!(requests[0].body, manifest);
     assert_eq!(requests[1].path, format!("/api/v10/applications/{APP_ID}/guilds/290926798626357999/commands"));
     assert_eq!(requests[1].body, manifest);
     assert_eq!(manifest[0]["name"], "cost");
     assert_eq!(manifest[0]["options"][0]["name"], "query");
 
-    assert!(register_commands(sender.http(), None, "{\"name\": \"cost\"}").await.is_err(), "the manifest must be an array");
+    assert!(
+        register_commands(sender.http(), None, "{\"name\": \"cost\"}").await.is_err(),
+        "the manifest must be an array"
+    );
 }

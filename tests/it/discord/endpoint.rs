@@ -55,7 +55,8 @@ fn ping() -> Vec<u8> {
 }
 
 fn button(custom_id: &str) -> Vec<u8> {
-    let mut payload: Value = serde_json::from_str(&fixture("interaction.message_component.button.discord-docs.json")).unwrap();
+    let mut payload: Value =
+        serde_json::from_str(&fixture("interaction.message_component.button.discord-docs.json")).unwrap();
     payload["data"]["custom_id"] = json!(custom_id);
     serde_json::to_vec(&payload).unwrap()
 }
@@ -129,7 +130,8 @@ async fn ephemeral_replies_carry_flag_64() {
 
 #[tokio::test]
 async fn a_signed_button_click_reaches_the_handler_and_updates_the_message() {
-    let endpoint = Endpoint::start(Reply::UpdateOriginal(Message::plain("Acknowledged by Mason")), Duration::ZERO).await;
+    let endpoint =
+        Endpoint::start(Reply::UpdateOriginal(Message::plain("Acknowledged by Mason")), Duration::ZERO).await;
     let answer: Value = endpoint.post_signed(&button("mute:an-0123abcd:4")).await.json().await.unwrap();
     assert_eq!(answer["type"], 7);
     assert_eq!(answer["data"]["embeds"][0]["description"], "Acknowledged by Mason");
@@ -158,7 +160,9 @@ async fn a_slow_command_is_deferred_at_once_and_answered_through_the_webhook() {
     assert!(started.elapsed() < Duration::from_millis(2900), "deferral took {:?}", started.elapsed());
     let late = endpoint
         .fake
-        .wait_for(Duration::from_secs(5), |r| r.path == format!("/api/v10/webhooks/{APP_ID}/A_UNIQUE_TOKEN/messages/@original"))
+        .wait_for(Duration::from_secs(5), |r| {
+            r.path == format!("/api/v10/webhooks/{APP_ID}/A_UNIQUE_TOKEN/messages/@original")
+        })
         .await;
     assert_eq!(late.method, "PATCH");
     assert_eq!(late.body["embeds"][0]["description"], "Slow answer");
@@ -169,6 +173,9 @@ async fn a_slow_click_is_acknowledged_and_its_update_follows() {
     let endpoint = Endpoint::start(Reply::Ephemeral(Message::plain("Muted")), Duration::from_secs(3)).await;
     let answer: Value = endpoint.post_signed(&button("mute:an-0123abcd:4")).await.json().await.unwrap();
     assert_eq!(answer, json!({"type": 6}));
-    let late = endpoint.fake.wait_for(Duration::from_secs(5), |r| r.path == format!("/api/v10/webhooks/{APP_ID}/unique_interaction_token")).await;
+    let late = endpoint
+        .fake
+        .wait_for(Duration::from_secs(5), |r| r.path == format!("/api/v10/webhooks/{APP_ID}/unique_interaction_token"))
+        .await;
     assert_eq!((late.method.as_str(), late.body["flags"].clone()), ("POST", json!(64)));
 }

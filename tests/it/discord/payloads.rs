@@ -49,8 +49,14 @@ fn the_docs_button_is_unknown_until_its_custom_id_is_a_costbot_action() {
     assert_eq!(actor.roles, vec!["290926798626357999".to_string()]);
     assert_eq!(actor.channel, ChannelId("345626669114982999".into()));
     assert_eq!(action, ActionRef { verb: Verb::Ack, target: "an-0123abcd".into(), version: 2 });
-    assert_eq!(message, Some(MessageRef { channel: ChannelId("345626669114982999".into()), id: "844397162624450620".into() }));
-    assert_eq!(follow_up, FollowUp::DiscordInteraction { application_id: APP_ID.to_string(), token: "unique_interaction_token".into() });
+    assert_eq!(
+        message,
+        Some(MessageRef { channel: ChannelId("345626669114982999".into()), id: "844397162624450620".into() })
+    );
+    assert_eq!(
+        follow_up,
+        FollowUp::DiscordInteraction { application_id: APP_ID.to_string(), token: "unique_interaction_token".into() }
+    );
 }
 
 #[test]
@@ -61,7 +67,9 @@ fn a_direct_message_takes_the_user_and_has_no_roles() {
     object.remove("member");
     object.remove("guild_id");
     object.insert("user".into(), user);
-    let Converted::Event(Inbound::Command { actor, .. }) = convert(&parse(&payload)) else { panic!("expected a command") };
+    let Converted::Event(Inbound::Command { actor, .. }) = convert(&parse(&payload)) else {
+        panic!("expected a command")
+    };
     assert_eq!(actor.user, UserId("53908232506183680".into()));
     assert!(actor.roles.is_empty());
 }
@@ -75,10 +83,14 @@ fn structured_options_join_in_grammar_order() {
         {"type": 3, "name": "by", "value": "service"},
         {"type": 3, "name": "period", "value": "mtd"}
     ]);
-    let Converted::Event(Inbound::Command { text, .. }) = convert(&parse(&payload)) else { panic!("expected a command") };
+    let Converted::Event(Inbound::Command { text, .. }) = convert(&parse(&payload)) else {
+        panic!("expected a command")
+    };
     assert_eq!(text, "mtd by service service=ec2");
 
     payload["data"]["options"] = json!([]);
-    let Converted::Event(Inbound::Command { text, .. }) = convert(&parse(&payload)) else { panic!("expected a command") };
+    let Converted::Event(Inbound::Command { text, .. }) = convert(&parse(&payload)) else {
+        panic!("expected a command")
+    };
     assert_eq!(text, "", "a bare /cost is the summary");
 }

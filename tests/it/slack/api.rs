@@ -35,7 +35,10 @@ async fn posts_and_updates_with_the_bot_token_and_rendered_blocks() {
 
     sender.update(&at, &Message::plain("edited")).await.unwrap();
     let updated = fake.received("/api/chat.update")[0].json();
-    assert_eq!((updated["channel"].as_str(), updated["ts"].as_str(), updated["text"].as_str()), (Some("C1"), Some("1.2"), Some("edited")));
+    assert_eq!(
+        (updated["channel"].as_str(), updated["ts"].as_str(), updated["text"].as_str()),
+        (Some("C1"), Some("1.2"), Some("edited"))
+    );
 }
 
 #[tokio::test]
@@ -69,7 +72,13 @@ async fn outages_are_retryable_after_two_retries_and_slack_errors_are_sorted() {
     assert!(matches!(sender.post(&channel, &Message::plain("a")).await, Err(SendError::Retryable { after: None, .. })));
     assert_eq!(fake.received(POST).len(), 3, "one attempt and two retries");
 
-    fake.script(POST, vec![Answer::status(503, json!({})), Answer::ok(json!({"ok": true, "channel": "C1", "ts": "9.9", "message": {"ts": "9.9"}}))]);
+    fake.script(
+        POST,
+        vec![
+            Answer::status(503, json!({})),
+            Answer::ok(json!({"ok": true, "channel": "C1", "ts": "9.9", "message": {"ts": "9.9"}})),
+        ],
+    );
     assert_eq!(sender.post(&channel, &Message::plain("b")).await.unwrap().id, "9.9", "a blip is absorbed");
 
     for code in ["channel_not_found", "not_in_channel", "invalid_auth", "invalid_blocks"] {
@@ -85,7 +94,9 @@ async fn outages_are_retryable_after_two_retries_and_slack_errors_are_sorted() {
     fake.script(POST, vec![Answer::ok(json!({"ok": false, "error": "internal_error"})); 3]);
     assert!(matches!(sender.post(&channel, &Message::plain("d")).await, Err(SendError::Retryable { .. })));
 
-    let unreachable = SlackSender::new(SecretString::from("x"), Some("http://127.0.0.1:9/api")).unwrap().with_retries(0, Duration::ZERO);
+    let unreachable = SlackSender::new(SecretString::from("x"), Some("http://127.0.0.1:9/api"))
+        .unwrap()
+        .with_retries(0, Duration::ZERO);
     assert!(matches!(unreachable.post(&channel, &Message::plain("e")).await, Err(SendError::Retryable { .. })));
 }
 
@@ -105,7 +116,10 @@ async fn follow_ups_post_the_reply_to_response_url() {
 
     let expired = FollowUp::SlackResponseUrl(fake.response_url("gone"));
     fake.script("/respond/gone", vec![Answer::status(404, json!("expired_url"))]);
-    assert!(matches!(sender.follow_up(&expired, &Reply::InChannel(Message::plain("x"))).await, Err(SendError::Permanent(_))));
+    assert!(matches!(
+        sender.follow_up(&expired, &Reply::InChannel(Message::plain("x"))).await,
+        Err(SendError::Permanent(_))
+    ));
 }
 
 /// A websocket server that sends Socket Mode's hello and one slash-command envelope, then
@@ -154,8 +168,13 @@ async fn socket_mode_answers_a_slash_command_in_its_acknowledgement() {
     let ack = tokio::time::timeout(Duration::from_secs(15), acked).await.expect("acknowledged in time").unwrap();
     running.abort();
     assert_eq!(ack["envelope_id"], "env-1");
-    assert_eq!((ack["payload"]["response_type"].as_str(), ack["payload"]["text"].as_str()), (Some("ephemeral"), Some("Top 5 services…")));
+    assert_eq!(
+        (ack["payload"]["response_type"].as_str(), ack["payload"]["text"].as_str()),
+        (Some("ephemeral"), Some("Top 5 services…"))
+    );
     assert_eq!(fake.received("/api/apps.connections.open")[0].headers["authorization"], "Bearer xapp-test");
-    assert!(matches!(handler.last_event(), Some(costbot::chat::Inbound::Command { text, actor, .. }) if text == "top 5" && actor.channel.0 == "C9"));
+    assert!(
+        matches!(handler.last_event(), Some(costbot::chat::Inbound::Command { text, actor, .. }) if text == "top 5" && actor.channel.0 == "C9")
+    );
     assert_eq!(handler.calls(), 1);
 }

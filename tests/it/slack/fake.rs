@@ -63,7 +63,8 @@ pub struct Received {
 impl Received {
     /// The body as JSON (Web API calls and response_url posts are JSON).
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{} sent non-JSON {e}: {:?}", self.path, self.body))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{} sent non-JSON {e}: {:?}", self.path, self.body))
     }
 }
 
@@ -85,7 +86,11 @@ impl Answer {
     }
 
     pub fn rate_limited(after_secs: u64) -> Answer {
-        Answer { status: 429, headers: vec![("retry-after", after_secs.to_string())], body: json!({"ok": false, "error": "ratelimited"}) }
+        Answer {
+            status: 429,
+            headers: vec![("retry-after", after_secs.to_string())],
+            body: json!({"ok": false, "error": "ratelimited"}),
+        }
     }
 }
 
@@ -166,16 +171,29 @@ fn record(inner: &Mutex<Inner>, path: String, headers: HeaderMap, body: Bytes, d
     response
 }
 
-async fn api(State(inner): State<Arc<Mutex<Inner>>>, Path(method): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn api(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let default = match method.as_str() {
-        "chat.postMessage" => Answer::ok(json!({"ok": true, "channel": "C1", "ts": "1.2", "message": {"ts": "1.2", "text": "posted"}})),
-        "chat.update" => Answer::ok(json!({"ok": true, "channel": "C1", "ts": "1.2", "text": "updated", "message": {"text": "updated"}})),
-        "chat.getPermalink" => Answer::ok(json!({"ok": true, "channel": "C1", "permalink": "https://example.slack.com/archives/C1/p1000000000000002"})),
+        "chat.postMessage" => {
+            Answer::ok(json!({"ok": true, "channel": "C1", "ts": "1.2", "message": {"ts": "1.2", "text": "posted"}}))
+        }
+        "chat.update" => Answer::ok(
+            json!({"ok": true, "channel": "C1", "ts": "1.2", "text": "updated", "message": {"text": "updated"}}),
+        ),
+        "chat.getPermalink" => Answer::ok(
+            json!({"ok": true, "channel": "C1", "permalink": "https://example.slack.com/archives/C1/p1000000000000002"}),
+        ),
         "files.getUploadURLExternal" => {
             let base = inner.lock().unwrap().base.clone();
             Answer::ok(json!({"ok": true, "upload_url": format!("{base}/upload/F0CHART"), "file_id": "F0CHART"}))
         }
-        "files.completeUploadExternal" => Answer::ok(json!({"ok": true, "files": [{"id": "F0CHART", "title": "chart"}]})),
+        "files.completeUploadExternal" => {
+            Answer::ok(json!({"ok": true, "files": [{"id": "F0CHART", "title": "chart"}]}))
+        }
         // Slack lists the token's scopes in a header of every Web API answer.
         "auth.test" => Answer {
             status: 200,
@@ -189,13 +207,23 @@ async fn api(State(inner): State<Arc<Mutex<Inner>>>, Path(method): Path<String>,
 
 /// The upload URL of the files v2 flow: takes the raw bytes and answers in plain text, as
 /// Slack's file servers do.
-async fn upload(State(inner): State<Arc<Mutex<Inner>>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn upload(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let size = body.len();
     inner.lock().unwrap().received.push(Received { path: format!("/upload/{id}"), headers, body });
     (StatusCode::OK, format!("OK - {size}")).into_response()
 }
 
-async fn respond(State(inner): State<Arc<Mutex<Inner>>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn respond(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     record(&inner, format!("/respond/{id}"), headers, body, Answer::ok(json!({"ok": true})))
 }
 

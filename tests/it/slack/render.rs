@@ -27,10 +27,32 @@ fn alert_with_fields_and_an_ack_button() {
         tone: Tone::Danger,
         blocks: vec![
             Block::Header { text: "🔴 Spend anomaly: Amazon EC2".into() },
-            Block::Text { spans: vec![Span::Bold("Amazon EC2".into()), Span::Plain(" in ".into()), Span::Code("123456789012".into()), Span::Plain(" cost 312% more than expected on 2024-09-14.".into())] },
-            fields(&[("Actual", "$1,204.50"), ("Expected", "$292.10"), ("Severity", "high"), ("Account", "prod-payments (simulated)")]),
-            Block::Context { spans: vec![Span::Plain("Data as of 2024-09-15 06:00 UTC · estimated · ".into()), Span::Link(("https://console.aws.amazon.com/cost-management/home".into(), "Cost Explorer".into()))] },
-            Block::Actions { buttons: vec![button("Acknowledge", Verb::Ack, "an-42", ButtonStyle::Primary, None), button("Mute 7 days", Verb::Mute, "an-42", ButtonStyle::Default, None)] },
+            Block::Text {
+                spans: vec![
+                    Span::Bold("Amazon EC2".into()),
+                    Span::Plain(" in ".into()),
+                    Span::Code("123456789012".into()),
+                    Span::Plain(" cost 312% more than expected on 2024-09-14.".into()),
+                ],
+            },
+            fields(&[
+                ("Actual", "$1,204.50"),
+                ("Expected", "$292.10"),
+                ("Severity", "high"),
+                ("Account", "prod-payments (simulated)"),
+            ]),
+            Block::Context {
+                spans: vec![
+                    Span::Plain("Data as of 2024-09-15 06:00 UTC · estimated · ".into()),
+                    Span::Link(("https://console.aws.amazon.com/cost-management/home".into(), "Cost Explorer".into())),
+                ],
+            },
+            Block::Actions {
+                buttons: vec![
+                    button("Acknowledge", Verb::Ack, "an-42", ButtonStyle::Primary, None),
+                    button("Mute 7 days", Verb::Mute, "an-42", ButtonStyle::Default, None),
+                ],
+            },
         ],
         attachments: Vec::new(),
     };
@@ -50,7 +72,12 @@ fn approval_card_with_a_confirmed_danger_button() {
         tone: Tone::Warning,
         blocks: vec![
             Block::Header { text: "Approval needed: stop an idle instance".into() },
-            Block::Text { spans: vec![Span::Code("i-0abc123".into()), Span::Plain(" has averaged <2% CPU for 14 days & nobody owns it.".into())] },
+            Block::Text {
+                spans: vec![
+                    Span::Code("i-0abc123".into()),
+                    Span::Plain(" has averaged <2% CPU for 14 days & nobody owns it.".into()),
+                ],
+            },
             fields(&[("Saves", "~$61.20/month"), ("Proposed by", "costbot"), ("Version", "1")]),
             Block::Actions {
                 buttons: vec![
@@ -69,7 +96,11 @@ fn cost_table(rows: usize) -> Block {
     Block::Table {
         columns: vec!["Service".into(), "Yesterday".into(), "Change".into()],
         right_align: vec![false, true, true],
-        rows: (0..rows).map(|i| vec![format!("Service <{i}>"), format!("${}.{:02}", 1000 - i, i % 100), format!("{:+}%", i as i64 - 5)]).collect(),
+        rows: (0..rows)
+            .map(|i| {
+                vec![format!("Service <{i}>"), format!("${}.{:02}", 1000 - i, i % 100), format!("{:+}%", i as i64 - 5)]
+            })
+            .collect(),
     }
 }
 
@@ -91,12 +122,22 @@ fn digest() {
         tone: Tone::Neutral,
         blocks: vec![
             Block::Header { text: "Weekly cost digest · 2024-09-09 → 2024-09-15".into() },
-            fields(&[("Total", "$8,412.77"), ("vs last week", "+4.1%"), ("Forecast (month)", "$36,100"), ("Open anomalies", "2")]),
+            fields(&[
+                ("Total", "$8,412.77"),
+                ("vs last week", "+4.1%"),
+                ("Forecast (month)", "$36,100"),
+                ("Open anomalies", "2"),
+            ]),
             Block::Divider,
             Block::Text { spans: vec![Span::Bold("Biggest movers".into())] },
             cost_table(3),
             Block::Divider,
-            Block::Context { spans: vec![Span::Plain("Amounts are unblended, in USD. ".into()), Span::Link(("https://costbot.example.com/digest/2024-37".into(), "Full digest".into()))] },
+            Block::Context {
+                spans: vec![
+                    Span::Plain("Amounts are unblended, in USD. ".into()),
+                    Span::Link(("https://costbot.example.com/digest/2024-37".into(), "Full digest".into())),
+                ],
+            },
         ],
         attachments: Vec::new(),
     };
@@ -104,15 +145,32 @@ fn digest() {
 }
 
 fn oversized() -> Message {
-    let long_confirm = Confirm { title: "T".repeat(150), text: "é".repeat(400), confirm: "Yes, really do it now please".repeat(2), deny: "No".repeat(20) };
+    let long_confirm = Confirm {
+        title: "T".repeat(150),
+        text: "é".repeat(400),
+        confirm: "Yes, really do it now please".repeat(2),
+        deny: "No".repeat(20),
+    };
     let mut blocks = vec![
         Block::Header { text: "H".repeat(200) },
         Block::Text { spans: vec![Span::Plain("ü<&>".repeat(1000))] },
-        Block::Fields { fields: (0..23).map(|i| (format!("Label {i}"), if i == 0 { "v".repeat(2500) } else { format!("value {i}") })).collect() },
+        Block::Fields {
+            fields: (0..23)
+                .map(|i| (format!("Label {i}"), if i == 0 { "v".repeat(2500) } else { format!("value {i}") }))
+                .collect(),
+        },
         cost_table(500),
         Block::Actions {
             buttons: (0..30)
-                .map(|i| button(&format!("{i} {}", "B".repeat(90)), Verb::Approve, &format!("pr-{i}"), ButtonStyle::Danger, (i == 0).then(|| long_confirm.clone())))
+                .map(|i| {
+                    button(
+                        &format!("{i} {}", "B".repeat(90)),
+                        Verb::Approve,
+                        &format!("pr-{i}"),
+                        ButtonStyle::Danger,
+                        (i == 0).then(|| long_confirm.clone()),
+                    )
+                })
                 .collect(),
         },
     ];
@@ -139,8 +197,19 @@ fn oversized_message_hits_every_limit() {
     assert_eq!(blocks[7]["elements"].as_array().unwrap().len(), 5);
     let first = &blocks[6]["elements"][0];
     assert_eq!(chars(&first["text"]["text"]), 75);
-    assert_eq!((first["action_id"].as_str(), first["value"].as_str(), first["style"].as_str()), (Some("approve:pr-0:1"), Some("approve:pr-0:1"), Some("danger")));
-    assert_eq!([chars(&first["confirm"]["title"]["text"]), chars(&first["confirm"]["text"]["text"]), chars(&first["confirm"]["confirm"]["text"]), chars(&first["confirm"]["deny"]["text"])], [100, 300, 30, 30]);
+    assert_eq!(
+        (first["action_id"].as_str(), first["value"].as_str(), first["style"].as_str()),
+        (Some("approve:pr-0:1"), Some("approve:pr-0:1"), Some("danger"))
+    );
+    assert_eq!(
+        [
+            chars(&first["confirm"]["title"]["text"]),
+            chars(&first["confirm"]["text"]["text"]),
+            chars(&first["confirm"]["confirm"]["text"]),
+            chars(&first["confirm"]["deny"]["text"])
+        ],
+        [100, 300, 30, 30]
+    );
     let last = &blocks[49];
     assert_eq!(last["type"], "context");
     assert!(last["elements"][0]["text"].as_str().unwrap().contains("more blocks were left out"));
@@ -171,7 +240,8 @@ fn check_limits(value: &Value, limit: usize, path: &str) {
 }
 
 fn random_text(rng: &mut ChaCha8Rng) -> String {
-    const ALPHABET: &[char] = &['a', ' ', '<', '>', '&', '*', '`', '|', '\n', 'é', '€', '🔥', '中', '\u{200d}', '\u{0301}'];
+    const ALPHABET: &[char] =
+        &['a', ' ', '<', '>', '&', '*', '`', '|', '\n', 'é', '€', '🔥', '中', '\u{200d}', '\u{0301}'];
     let len = [0, 1, 5, 80, 151, 2001, 3001, 6000][rng.gen_range(0..8)];
     (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())]).collect()
 }
@@ -186,8 +256,20 @@ fn random_unicode_and_oversized_input_never_panics_nor_breaks_limits() {
             Block::Text { spans: vec![Span::Plain(t()), Span::Bold(t()), Span::Code(t()), Span::Link((t(), t()))] },
             Block::Context { spans: vec![Span::Plain(t())] },
             Block::Fields { fields: vec![(t(), t()), (t(), t())] },
-            Block::Table { columns: vec![t(), t()], right_align: vec![true], rows: vec![vec![t()], vec![t(), t(), t()]] },
-            Block::Actions { buttons: vec![button(&t(), Verb::Deny, "x", ButtonStyle::Primary, Some(Confirm { title: t(), text: t(), confirm: t(), deny: t() }))] },
+            Block::Table {
+                columns: vec![t(), t()],
+                right_align: vec![true],
+                rows: vec![vec![t()], vec![t(), t(), t()]],
+            },
+            Block::Actions {
+                buttons: vec![button(
+                    &t(),
+                    Verb::Deny,
+                    "x",
+                    ButtonStyle::Primary,
+                    Some(Confirm { title: t(), text: t(), confirm: t(), deny: t() }),
+                )],
+            },
         ];
         let message = Message { fallback: t(), blocks, tone: Tone::Neutral, attachments: Vec::new() };
         let json = rendered(&message);
