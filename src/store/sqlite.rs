@@ -71,3 +71,5 @@ impl_inventory_store!(SqliteStore, sqlx::Sqlite);
 impl_breakdown_store!(SqliteStore, sqlx::Sqlite);
 impl_console_store!(SqliteStore, sqlx::Sqlite);
 impl_lease_store!(SqliteStore, sqlx::Sqlite, SQLITE_NOW, SQLITE_EXPIRY);
+
+impl super::Store for SqliteStore {}

@@ -2,9 +2,9 @@
 //! Every piece of text is escaped with the console renderer's [`escape`].
 
 use crate::chat::console::render::{escape, html};
-use crate::chat::console::ConsoleMessage;
-use crate::chat::UserId;
 use crate::config::ChannelConfig;
+use crate::domain::chat::UserId;
+use crate::domain::console::ConsoleMessage;
 
 /// What the console page shows.
 pub struct ConsoleView<'a> {

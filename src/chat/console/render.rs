@@ -4,7 +4,7 @@
 
 use base64::Engine as _;
 
-use crate::chat::message::{Block, Button, ButtonStyle, Message, Span, Tone};
+use crate::domain::chat::message::{Block, Button, ButtonStyle, Message, Span, Tone};
 
 /// Escapes text for HTML element content and double- or single-quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -136,7 +136,7 @@ pub fn html(message: &Message) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::message::{ActionRef, Attachment, Confirm, Verb};
+    use crate::domain::chat::message::{ActionRef, Attachment, Confirm, Verb};
 
     fn at(s: &str) -> chrono::NaiveDateTime {
         s.parse().unwrap()

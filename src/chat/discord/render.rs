@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value};
 
-use crate::chat::message::{Block, Button, ButtonStyle, Message, Span, Tone};
+use crate::domain::chat::message::{Block, Button, ButtonStyle, Message, Span, Tone};
 
 /// Embeds per message.
 pub const MAX_EMBEDS: usize = 10;
@@ -457,7 +457,7 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// message is not swallowed into it.
 fn truncate_markdown(s: &str, max: usize) -> String {
     let cut = truncate(s, max);
-    if cut.len() == s.len() || cut.matches("```").count() % 2 == 0 {
+    if cut.len() == s.len() || cut.matches("```").count().is_multiple_of(2) {
         return cut;
     }
     let mut out = truncate(s, max.saturating_sub(4));
