@@ -17,13 +17,13 @@ use crate::chat::{Actor, ChatHandler, Inbound, Reply};
 use crate::commands::{self, Command};
 use crate::config::{ChannelConfig, Config};
 use crate::domain::audit::AuditRecord;
-use crate::domain::chat::message::{ActionRef, Block, Message, Span, Tone, Verb};
+use crate::domain::chat::message::{ActionRef, Message, Tone, Verb};
 use crate::domain::chat::Platform;
 use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
 use crate::domain::proposal::{Decision, ProposalId, State as ProposalState};
 use crate::domain::AccountId;
 use crate::proposals::card_entries;
-use crate::render::alert::{alert, subject};
+use crate::render::alert::{alert, open_anomalies};
 use crate::render::approval::card as approval_card;
 use crate::store::{AnomalyStore, AuditStore, OutboxStore, ProposalStore, Store};
 
@@ -117,26 +117,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
             .into_iter()
             .filter(|a| accounts.is_none_or(|ids| a.key.account().is_some_and(|acc| ids.contains(acc))))
             .collect();
-        let rows: Vec<Vec<String>> = visible
-            .iter()
-            .map(|a| vec![subject(a, &lookup), crate::render::money_delta(a.impact), crate::render::short_day(a.start)])
-            .collect();
-        let mut blocks = vec![Block::Header { text: format!("Open anomalies ({})", rows.len()) }];
-        if rows.is_empty() {
-            blocks.push(Block::Text { spans: vec![Span::Plain("Nothing unusual right now.".into())] });
-        } else {
-            blocks.push(Block::Table {
-                columns: vec!["On".into(), "Impact".into(), "Since".into()],
-                right_align: vec![false, true, false],
-                rows,
-            });
-        }
-        Ok(Message {
-            fallback: format!("{} open anomalies", visible.len()),
-            blocks,
-            tone: Tone::Neutral,
-            attachments: Vec::new(),
-        })
+        Ok(open_anomalies(&visible, &lookup))
     }
 
     async fn account_names(&self) -> Result<std::collections::HashMap<String, String>> {
