@@ -18,7 +18,7 @@ macro_rules! impl_console_store {
                 use chrono::SubsecRound;
                 // Postgres keeps microseconds; return exactly what will be read back.
                 let now = now.trunc_subsecs(6);
-                let json = serde_json::to_string(&post.message)?;
+                let json = $crate::store::record::message::encode_message(&post.message)?;
                 let mut tx = self.pool.begin().await?;
                 let seq: i64 = sqlx::query_scalar("UPDATE console_seq SET value = value + 1 WHERE id = 1 RETURNING value")
                     .fetch_one(&mut *tx)
@@ -56,7 +56,7 @@ macro_rules! impl_console_store {
                 now: chrono::NaiveDateTime,
             ) -> anyhow::Result<bool> {
                 use chrono::SubsecRound;
-                let json = serde_json::to_string(message)?;
+                let json = $crate::store::record::message::encode_message(message)?;
                 let mut tx = self.pool.begin().await?;
                 let seq: i64 = sqlx::query_scalar("UPDATE console_seq SET value = value + 1 WHERE id = 1 RETURNING value")
                     .fetch_one(&mut *tx)
@@ -127,7 +127,7 @@ macro_rules! impl_console_store {
                 channel: $crate::domain::chat::ChannelId(channel),
                 author: author.map($crate::domain::chat::UserId),
                 visible_to: visible_to.map($crate::domain::chat::UserId),
-                message: serde_json::from_str(&message).with_context(|| format!("console message {id} is not a stored message"))?,
+                message: $crate::store::record::message::decode_message(&message).with_context(|| format!("console message {id} is not a stored message"))?,
                 posted_at,
                 updated_at,
             })

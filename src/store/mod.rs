@@ -18,6 +18,7 @@ mod lease_sql;
 mod outbox_sql;
 mod postgres;
 mod proposal_sql;
+mod record;
 mod sql;
 mod sqlite;
 

@@ -168,7 +168,7 @@ macro_rules! impl_outbox_store {
                 .bind(e.platform.as_str())
                 .bind(&e.channel.0)
                 .bind(&e.thread)
-                .bind(serde_json::to_string(&e.message)?)
+                .bind($crate::store::record::message::encode_message(&e.message)?)
                 .bind(now)
                 .execute(&mut **tx)
                 .await?
@@ -223,7 +223,9 @@ macro_rules! impl_outbox_store {
                 platform: $crate::store::outbox_sql::parse_platform(platform)?,
                 channel: $crate::domain::chat::ChannelId(channel.to_string()),
                 thread: thread.to_string(),
-                message: serde_json::from_str(&message)?,
+                message: anyhow::Context::with_context($crate::store::record::message::decode_message(&message), || {
+                    format!("outbox entry {id} is not a stored message")
+                })?,
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                 posted,
             }))
