@@ -11,14 +11,16 @@ use maud::{html, Markup};
 
 use super::chart;
 use super::pages::frame;
-use crate::chat::UserId;
 use crate::domain::audit::{verify_chain, AuditEntry};
+use crate::domain::chat::UserId;
 use crate::domain::forecast::{month_end, Forecast, HISTORY_DAYS};
 use crate::domain::incident::Anomaly;
 use crate::domain::proposal::Proposal;
 use crate::domain::{DateRange, Granularity, Money};
 use crate::render::alert::subject;
-use crate::store::{DynStore, SpendGroup, SpendQuery, SpendRow};
+use crate::store::{
+    AccountStore, AnomalyStore, AuditStore, CostStore, ProposalStore, RunStore, SpendGroup, SpendQuery, SpendRow,
+};
 
 /// Days the trend chart covers.
 const TREND_DAYS: u64 = 90;
@@ -49,8 +51,12 @@ fn day_range(start: NaiveDate, end: NaiveDate) -> Result<DateRange> {
     Ok(DateRange::new(start, end)?)
 }
 
-/// Reads the dashboard's data as of `now`.
-pub async fn gather(store: &DynStore, now: NaiveDateTime) -> Result<Dashboard> {
+/// Reads the dashboard's data as of `now`: spend, accounts, runs, anomalies, proposals and
+/// the audit log; it writes nothing.
+pub async fn gather<S>(store: &S, now: NaiveDateTime) -> Result<Dashboard>
+where
+    S: CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + AuditStore + ?Sized,
+{
     let today = now.date();
     let month_start = today.with_day(1).unwrap_or(today);
     let tomorrow = today + Days::new(1);
@@ -85,7 +91,7 @@ pub async fn gather(store: &DynStore, now: NaiveDateTime) -> Result<Dashboard> {
     })
 }
 
-async fn all_audit_entries(store: &DynStore) -> Result<Vec<AuditEntry>> {
+async fn all_audit_entries(store: &(impl AuditStore + ?Sized)) -> Result<Vec<AuditEntry>> {
     let mut all: Vec<AuditEntry> = Vec::new();
     loop {
         let after = all.last().map_or(0, |e| e.seq);

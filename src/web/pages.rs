@@ -4,9 +4,9 @@
 use maud::{html, Markup, DOCTYPE};
 
 use crate::chat::console::render::markup;
-use crate::chat::console::ConsoleMessage;
-use crate::chat::UserId;
 use crate::config::ChannelConfig;
+use crate::domain::chat::UserId;
+use crate::domain::console::ConsoleMessage;
 
 /// What the console page shows.
 pub struct ConsoleView<'a> {
@@ -154,9 +154,9 @@ pub fn message(m: &ConsoleMessage) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::message::Message;
-    use crate::chat::ChannelId;
     use crate::config::ChannelPlatform;
+    use crate::domain::chat::message::Message;
+    use crate::domain::chat::ChannelId;
 
     const EVIL: &str = "\"><script>alert('x')</script>";
 

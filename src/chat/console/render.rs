@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use maud::{html, Markup};
 
-use crate::chat::message::{Block, Button, ButtonStyle, Message, Span, Tone};
+use crate::domain::chat::message::{Block, Button, ButtonStyle, Message, Span, Tone};
 
 fn tone_class(tone: Tone) -> &'static str {
     match tone {
@@ -106,7 +106,7 @@ pub fn html(message: &Message) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::message::{ActionRef, Attachment, Confirm, Verb};
+    use crate::domain::chat::message::{ActionRef, Attachment, Confirm, Verb};
 
     fn at(s: &str) -> chrono::NaiveDateTime {
         s.parse().unwrap()
