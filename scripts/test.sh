@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs costbot's whole test suite, setting up what it needs on a fresh Debian machine first:
 # PostgreSQL (installed from Debian's package if missing, started if down), moto 5.2.5, the
-# AWS API emulator the collector tests talk to (installed with pip unless that release is), and Debian's Chromium and ChromeDriver for the
-# browser test of `costbot demo`. CI (.ci/run) calls this same script.
+# AWS API emulator the collector tests talk to (installed with pip unless that release is),
+# and Debian's Chromium and ChromeDriver for the browser test of `costbot demo`. CI (.ci/run)
+# calls this same script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
