@@ -72,5 +72,8 @@ ensure_postgres
 ensure_moto
 bash scripts/validate-deploy.sh   # deploy/: hadolint, kubernetes-validate, cfn-lint, systemd-analyze (seconds)
 ensure_chromium
+echo "== lint gate: cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test (unit, integration, CLI, and a smoke pass of each benchmark)"
 cargo test --all-targets --locked

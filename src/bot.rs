@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{Days, NaiveDateTime, Utc};
 
 use crate::answers::{AnswerError, Answers};
-use crate::chat::message::{ActionRef, Block, Message, Span, Tone, Verb};
+use crate::chat::message::{ActionRef, Message, Tone, Verb};
 use crate::chat::{Actor, ChatHandler, Inbound, Platform, Reply};
 use crate::commands::{self, Command};
 use crate::config::{ChannelConfig, Config};
@@ -21,7 +21,7 @@ use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
 use crate::domain::proposal::{Decision, ProposalId, State as ProposalState};
 use crate::domain::AccountId;
 use crate::proposals::card_entries;
-use crate::render::alert::{alert, subject};
+use crate::render::alert::{alert, open_anomalies};
 use crate::render::approval::card as approval_card;
 use crate::store::DynStore;
 
@@ -103,26 +103,7 @@ impl Bot {
             .into_iter()
             .filter(|a| accounts.is_none_or(|ids| a.key.account().is_some_and(|acc| ids.contains(acc))))
             .collect();
-        let rows: Vec<Vec<String>> = visible
-            .iter()
-            .map(|a| vec![subject(a, &lookup), crate::render::money_delta(a.impact), crate::render::short_day(a.start)])
-            .collect();
-        let mut blocks = vec![Block::Header { text: format!("Open anomalies ({})", rows.len()) }];
-        if rows.is_empty() {
-            blocks.push(Block::Text { spans: vec![Span::Plain("Nothing unusual right now.".into())] });
-        } else {
-            blocks.push(Block::Table {
-                columns: vec!["On".into(), "Impact".into(), "Since".into()],
-                right_align: vec![false, true, false],
-                rows,
-            });
-        }
-        Ok(Message {
-            fallback: format!("{} open anomalies", visible.len()),
-            blocks,
-            tone: Tone::Neutral,
-            attachments: Vec::new(),
-        })
+        Ok(open_anomalies(&visible, &lookup))
     }
 
     async fn account_names(&self) -> Result<std::collections::HashMap<String, String>> {

@@ -219,7 +219,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let config = Config::load(cli.config.as_deref())?;
             let sender = crate::app::discord_sender(&config)?
                 .ok_or_else(|| anyhow::anyhow!("discord.bot_token is not configured"))?;
-            let guild = guild.map(serenity::all::GuildId::new);
+            let guild = guild.map(Into::into);
             let count =
                 crate::chat::discord::register_commands(sender.http(), guild, crate::chat::discord::commands::MANIFEST)
                     .await?;

@@ -201,7 +201,7 @@ async fn aws(config: &Config, options: &Options) -> Vec<CheckResult> {
     if config.costs.source == CostSourceKind::Simulated {
         return vec![CheckResult::skip("aws", "costs.source = simulated: costbot makes no AWS calls")];
     }
-    let base = crate::aws::base_config(&config.aws).await;
+    let base = probe::Session::base(&config.aws).await;
     let me = match probe::identity(&base).await {
         Ok(me) => me,
         Err(error) => {
@@ -256,18 +256,17 @@ async fn aws(config: &Config, options: &Options) -> Vec<CheckResult> {
 
 /// The account's credentials and its identity line, or the line saying why there are none.
 async fn account_identity(
-    base: &aws_config::SdkConfig,
+    base: &probe::Session,
     account: &AccountConfig,
     me: &probe::Identity,
     name: &str,
-) -> Result<(aws_config::SdkConfig, CheckResult), CheckResult> {
+) -> Result<(probe::Session, CheckResult), CheckResult> {
     let fail = |detail: String, hint: &str| CheckResult::new(name, Status::Fail, detail, Some(hint));
     let template_hint = format!(
         "deploy deploy/iam/member-account-role.yaml in that account with CostbotPrincipalArn = {} and the same ExternalId",
         me.arn
     );
-    let sdk =
-        crate::aws::account_config(base, account).await.map_err(|e| fail(format!("{e:#}"), "check external_id"))?;
+    let sdk = base.account(account).await.map_err(|e| fail(format!("{e:#}"), "check external_id"))?;
     let Some(role) = &account.role_arn else {
         if me.account != account.id.as_str() {
             let detail = format!("uses the ambient credentials, which belong to account {}", me.account);
@@ -285,11 +284,7 @@ async fn account_identity(
     }
 }
 
-async fn cost_explorer(
-    sdk: &aws_config::SdkConfig,
-    account: &crate::domain::AccountId,
-    options: &Options,
-) -> CheckResult {
+async fn cost_explorer(sdk: &probe::Session, account: &crate::domain::AccountId, options: &Options) -> CheckResult {
     let name = format!("cost explorer {account}");
     if options.skip_paid {
         return CheckResult::skip(name, "ce:GetCostAndUsage not probed (--skip-paid; a request costs $0.01)");

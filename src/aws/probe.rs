@@ -80,10 +80,28 @@ pub struct Probe {
     pub verdict: Verdict,
 }
 
+/// The credentials a probe runs with: costbot's own identity or one account's role. Opaque,
+/// so that `doctor` checks AWS through this module without naming an SDK type.
+#[derive(Clone)]
+pub struct Session(SdkConfig);
+
+impl Session {
+    /// costbot's own identity from the default credential chain, with the configured region,
+    /// retries and endpoint.
+    pub async fn base(aws: &crate::config::AwsConfig) -> Session {
+        Session(super::base_config(aws).await)
+    }
+
+    /// One account's credentials: the base ones, or its role assumed with its ExternalId.
+    pub async fn account(&self, account: &crate::config::AccountConfig) -> Result<Session> {
+        Ok(Session(super::account_config(&self.0, account).await?))
+    }
+}
+
 /// STS GetCallerIdentity with these credentials. For an account reached through a role this
 /// is also the AssumeRole check: the provider assumes the role (with its ExternalId) first.
-pub async fn identity(sdk: &SdkConfig) -> Result<Identity> {
-    let client = aws_sdk_sts::Client::new(sdk);
+pub async fn identity(session: &Session) -> Result<Identity> {
+    let client = aws_sdk_sts::Client::new(&session.0);
     let out = client
         .get_caller_identity()
         .send()
@@ -115,7 +133,8 @@ where
 }
 
 /// One GetCostAndUsage request for a single day (Cost Explorer charges $0.01 for it).
-pub async fn cost_explorer(sdk: &SdkConfig, today: NaiveDate) -> Probe {
+pub async fn cost_explorer(session: &Session, today: NaiveDate) -> Probe {
+    let sdk = &session.0;
     use aws_sdk_costexplorer::types::{DateInterval, Granularity};
     let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     let interval = DateInterval::builder().start(day(today - Duration::days(1))).end(day(today)).build();
@@ -137,8 +156,8 @@ pub async fn cost_explorer(sdk: &SdkConfig, today: NaiveDate) -> Probe {
 }
 
 /// The read-only calls of waste discovery, each asking for as little as AWS allows.
-pub async fn waste_reads(sdk: &SdkConfig, region: &str) -> Vec<Probe> {
-    let sdk = sdk.to_builder().region(Region::new(region.to_string())).build();
+pub async fn waste_reads(session: &Session, region: &str) -> Vec<Probe> {
+    let sdk = session.0.to_builder().region(Region::new(region.to_string())).build();
     let (ec2, rds) = (aws_sdk_ec2::Client::new(&sdk), aws_sdk_rds::Client::new(&sdk));
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     let now = chrono::Utc::now().timestamp();
@@ -162,8 +181,8 @@ pub async fn waste_reads(sdk: &SdkConfig, region: &str) -> Vec<Probe> {
 }
 
 /// The EC2 actions of approved proposals, each as a dry run on an id that does not exist.
-pub async fn waste_actions(sdk: &SdkConfig, region: &str) -> Vec<Probe> {
-    let client = aws_sdk_ec2::Client::new(&sdk.to_builder().region(Region::new(region.to_string())).build());
+pub async fn waste_actions(session: &Session, region: &str) -> Vec<Probe> {
+    let client = aws_sdk_ec2::Client::new(&session.0.to_builder().region(Region::new(region.to_string())).build());
     vec![
         verdict("ec2:StopInstances", client.stop_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await),
         verdict(

@@ -47,7 +47,7 @@ fn percentile(sorted: &[Money], p: u32) -> Money {
     if sorted.is_empty() {
         return Money::ZERO;
     }
-    if p == 50 && sorted.len() % 2 == 0 {
+    if p == 50 && sorted.len().is_multiple_of(2) {
         let mid = sorted.len() / 2;
         return Money::from_decimal((sorted[mid - 1].as_decimal() + sorted[mid].as_decimal()) / Decimal::from(2));
     }

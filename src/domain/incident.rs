@@ -454,7 +454,7 @@ mod tests {
             at("2026-11-21"),
         ));
         let changes = reconcile(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             &[(key("EC2"), finding("2026-11-20", "2026-11-20", 305, Severity::High))],
             at("2026-11-21"),
         );
@@ -476,14 +476,14 @@ mod tests {
             at("2026-11-21"),
         ));
         let grown = reconcile(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             &[(key("EC2"), finding("2026-11-20", "2026-11-21", 900, Severity::Critical))],
             at("2026-11-22"),
         );
         let Change::Updated(updated) = &grown[0] else { panic!("{grown:?}") };
         assert_eq!((updated.id.clone(), updated.version, updated.severity), (a.id.clone(), 2, Severity::Critical));
         let longer = reconcile(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             &[(key("EC2"), finding("2026-11-20", "2026-11-21", 310, Severity::High))],
             at("2026-11-22"),
         );
@@ -498,7 +498,7 @@ mod tests {
             &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))],
             at("2026-11-21"),
         ));
-        let changes = reconcile(&[a.clone()], &[], at("2026-11-23"));
+        let changes = reconcile(std::slice::from_ref(&a), &[], at("2026-11-23"));
         let Change::Resolved(r) = &changes[0] else { panic!("{changes:?}") };
         assert_eq!((r.status, r.version, r.resolved_at), (Status::Resolved, 2, Some(at("2026-11-23"))));
     }
@@ -510,9 +510,12 @@ mod tests {
             &[(key("EC2"), finding("2026-11-20", "2026-11-20", 300, Severity::High))],
             at("2026-11-21"),
         ));
-        assert!(reconcile(&[a.clone()], &[], at("2026-10-26")).is_empty(), "a replay from October resolves nothing");
+        assert!(
+            reconcile(std::slice::from_ref(&a), &[], at("2026-10-26")).is_empty(),
+            "a replay from October resolves nothing"
+        );
         let stale = reconcile(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             &[(key("EC2"), finding("2026-11-20", "2026-11-20", 900, Severity::Critical))],
             at("2026-11-20"),
         );

@@ -222,9 +222,9 @@ mod tests {
     #[test]
     fn many_small_amounts_sum_exactly_where_floats_drift() {
         let tenth_cent = Money::parse("0.001").unwrap();
-        let total: Money = std::iter::repeat(tenth_cent).take(1_000_000).sum();
+        let total: Money = std::iter::repeat_n(tenth_cent, 1_000_000).sum();
         assert_eq!(total, Money::from_cents(100_000));
-        let float_total: f64 = std::iter::repeat(0.001f64).take(1_000_000).sum();
+        let float_total: f64 = std::iter::repeat_n(0.001f64, 1_000_000).sum();
         assert_ne!(float_total, 1000.0, "the float sum is the reason Money exists");
     }
 

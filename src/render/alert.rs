@@ -171,6 +171,29 @@ fn status_text(anomaly: &Anomaly, now: NaiveDateTime) -> String {
     parts.join(", ")
 }
 
+/// The `/cost anomalies` answer: the open anomalies a channel may see, newest first, as a table
+/// of subject, impact and start; a sentence when there are none.
+pub fn open_anomalies(anomalies: &[Anomaly], names: &dyn AccountNames) -> Message {
+    let rows: Vec<Vec<String>> =
+        anomalies.iter().map(|a| vec![subject(a, names), money_delta(a.impact), short_day(a.start)]).collect();
+    let mut blocks = vec![Block::Header { text: format!("Open anomalies ({})", rows.len()) }];
+    if rows.is_empty() {
+        blocks.push(Block::Text { spans: vec![Span::Plain("Nothing unusual right now.".into())] });
+    } else {
+        blocks.push(Block::Table {
+            columns: vec!["On".into(), "Impact".into(), "Since".into()],
+            right_align: vec![false, true, false],
+            rows,
+        });
+    }
+    Message {
+        fallback: format!("{} open anomalies", anomalies.len()),
+        blocks,
+        tone: Tone::Neutral,
+        attachments: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -265,5 +288,14 @@ pub(crate) mod tests {
         let message = alert(&anomaly, &|_: &str| None, at("2026-11-18T07:00:00"));
         let text = serde_json::to_string(&message).unwrap();
         assert!(text.contains("new spend") && !text.contains("10000") && text.contains("not available yet"), "{text}");
+    }
+
+    #[test]
+    fn the_open_anomalies_table_lists_subject_impact_and_start() {
+        let message = open_anomalies(&[sample()], &names);
+        insta::assert_json_snapshot!("open_anomalies", message);
+        let empty = open_anomalies(&[], &names);
+        assert_eq!(empty.fallback, "0 open anomalies");
+        assert!(serde_json::to_string(&empty).unwrap().contains("Nothing unusual right now."));
     }
 }

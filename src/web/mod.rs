@@ -153,7 +153,10 @@ async fn dashboard_page(State(state): State<WebState>, headers: HeaderMap, Query
         Err(refusal) => return refusal,
     };
     match dashboard::gather(&state.store, chrono::Utc::now().naive_utc()).await {
-        Ok(data) => Html(dashboard::page(&data, &who.user, state.access.demo_users())).into_response(),
+        Ok(data) => match dashboard::page(&data, &who.user, state.access.demo_users()) {
+            Ok(page) => Html(page).into_response(),
+            Err(error) => internal(error),
+        },
         Err(error) => internal(error),
     }
 }

@@ -155,7 +155,7 @@ async fn check(store: DynStore) {
         .iter()
         .map(|(id, _)| (facts.iter().filter(|f| f.account == *id && f.day.month() == 10).map(|f| f.amount).sum(), *id))
         .collect();
-    per_account.sort_by(|a, b| b.0.cmp(&a.0));
+    per_account.sort_by_key(|b| std::cmp::Reverse(b.0));
     assert!(answer.contains(&Money::from_decimal(per_account[0].0).to_string()), "{answer}");
     assert!(
         answer.contains("1 more") && answer.contains(&Money::from_decimal(per_account[2].0).to_string()),

@@ -16,6 +16,7 @@ pub mod discord;
 mod discord_e2e;
 mod doctor;
 mod inventory;
+mod layers;
 mod nab_port;
 mod operations;
 mod replicas;

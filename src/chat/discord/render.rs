@@ -457,7 +457,7 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// message is not swallowed into it.
 fn truncate_markdown(s: &str, max: usize) -> String {
     let cut = truncate(s, max);
-    if cut.len() == s.len() || cut.matches("```").count() % 2 == 0 {
+    if cut.len() == s.len() || cut.matches("```").count().is_multiple_of(2) {
         return cut;
     }
     let mut out = truncate(s, max.saturating_sub(4));
