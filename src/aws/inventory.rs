@@ -12,15 +12,22 @@ use aws_sdk_rds::types::DbInstance;
 use chrono::NaiveDateTime;
 use futures::stream::{self, StreamExt};
 
+use super::metrics::Signal;
 use crate::config::Config;
 use crate::domain::prices::PriceTable;
 use crate::domain::resource::{ActOutcome, Action, CloudInventory, Resource, ResourceKind, ResourceRef};
+use crate::domain::waste::{self, RulesConfig};
 use crate::domain::{AccountId, Money};
 
 /// The tag AWS puts on instances an Auto Scaling group launched.
 const ASG_TAG: &str = "aws:autoscaling:groupName";
 
-/// CloudWatch requests in flight at once per discovery, to stay under its request rate limit.
+/// `GetMetricData` requests in flight at once per account and region. CloudWatch allows 50
+/// `GetMetricData` transactions per second per account and region; four in flight with a few
+/// hundred milliseconds each stays well under that even when four regions run at once, and the
+/// adaptive retry mode (the default `[aws] retry_mode`) slows down if AWS throttles anyway.
+/// Not tuned on real AWS: on moto (benches/waste_discovery.rs) one to three requests per region
+/// are all there is, so any value of two or more gives the same wall time there.
 const METRIC_CONCURRENCY: usize = 4;
 
 /// The AWS inventory: one SDK configuration (credentials) per account; the region is chosen
@@ -28,7 +35,9 @@ const METRIC_CONCURRENCY: usize = 4;
 pub struct AwsInventory {
     configs: HashMap<AccountId, SdkConfig>,
     pub(super) prices: PriceTable,
-    pub(super) idle_days: u32,
+    /// The rules (with the activity window): discovery fetches activity only for resources an
+    /// enabled rule could flag on it.
+    rules: RulesConfig,
     page_size: Option<i32>,
 }
 
@@ -44,12 +53,19 @@ impl AwsInventory {
                 .with_context(|| format!("account {}: cannot set up credentials", account.id))?;
             configs.insert(account.id.clone(), sdk);
         }
-        Ok(AwsInventory::new(configs, config.waste.price_table(), config.waste.idle_days))
+        Ok(AwsInventory::new(configs, config.waste.price_table(), config.waste.idle_days)
+            .with_rules(config.waste.rules()))
     }
 
-    /// An inventory over ready SDK configurations.
+    /// An inventory over ready SDK configurations, with the default rules over `idle_days`.
     pub fn new(configs: HashMap<AccountId, SdkConfig>, prices: PriceTable, idle_days: u32) -> AwsInventory {
-        AwsInventory { configs, prices, idle_days, page_size: None }
+        AwsInventory { configs, prices, rules: RulesConfig { idle_days, ..RulesConfig::default() }, page_size: None }
+    }
+
+    /// Uses these rules to decide what discovery reads (their `idle_days` is the window).
+    pub fn with_rules(mut self, rules: RulesConfig) -> AwsInventory {
+        self.rules = rules;
+        self
     }
 
     /// Asks for pages of at most `size` items (5 or more for EC2, 20 or more for RDS), so
@@ -125,37 +141,48 @@ impl AwsInventory {
         by_instance
     }
 
-    /// Fills in activity for running instances and available databases, a few requests at a
-    /// time. A metrics failure leaves that resource's activity unknown (and so never idle).
+    /// Fills in activity for the resources an enabled rule could flag on it, in
+    /// `GetMetricData` batches, a few requests at a time. A failed batch leaves its resources'
+    /// activity unknown (and so never idle); the rest of discovery goes on.
     async fn add_activity(&self, account: &AccountId, region: &str, resources: &mut [Resource]) -> Result<()> {
-        let client = self.cloudwatch(account, region)?;
-        let wanted: Vec<usize> = resources
+        let now = chrono::Utc::now().naive_utc();
+        let wanted: Vec<(usize, &ResourceRef)> = resources
             .iter()
             .enumerate()
-            .filter(|(_, r)| {
-                matches!(
-                    (r.reference.kind, r.state.as_str()),
-                    (ResourceKind::Ec2Instance, "running") | (ResourceKind::RdsInstance, "available")
-                )
-            })
-            .map(|(i, _)| i)
+            .filter(|(_, r)| waste::needs_activity(r, &self.rules, now))
+            .map(|(i, r)| (i, &r.reference))
             .collect();
-        let now = chrono::Utc::now().naive_utc();
-        let results: Vec<_> = stream::iter(wanted)
+        let batches = super::metrics::plan(&wanted);
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let client = self.cloudwatch(account, region)?;
+        let (start, end) = super::metrics::window(self.rules.idle_days, now);
+        let answers: Vec<_> = stream::iter(0..batches.len())
             .map(|i| {
-                let (client, reference) = (&client, resources[i].reference.clone());
-                async move { (i, super::metrics::activity(client, &reference, self.idle_days, now).await) }
+                let (client, batch) = (&client, &batches[i]);
+                async move { (batch, super::metrics::fetch(client, batch, start, end).await) }
             })
             .buffer_unordered(METRIC_CONCURRENCY)
             .collect()
             .await;
-        for (i, activity) in results {
-            match activity {
-                Ok(activity) => resources[i].activity = Some(activity),
+        let mut by_resource: HashMap<usize, HashMap<Signal, Vec<f64>>> = HashMap::new();
+        for (batch, answer) in answers {
+            match answer {
+                Ok(values) => {
+                    for (id, (index, signal)) in &batch.owners {
+                        let series = values.get(id).cloned().unwrap_or_default();
+                        by_resource.entry(*index).or_default().entry(*signal).or_default().extend(series);
+                    }
+                }
                 Err(error) => {
-                    tracing::warn!(resource = %resources[i].reference, error = format!("{error:#}"), "no CloudWatch activity")
+                    let count = batch.owners.len();
+                    tracing::warn!(%account, region, queries = count, error = format!("{error:#}"), "no CloudWatch activity for one batch")
                 }
             }
+        }
+        for (index, values) in by_resource {
+            resources[index].activity = Some(super::metrics::summarise(self.rules.idle_days, &values));
         }
         Ok(())
     }
@@ -284,33 +311,32 @@ impl AwsInventory {
 #[async_trait]
 impl CloudInventory for AwsInventory {
     async fn discover(&self, account: &AccountId, region: &str) -> Result<Vec<Resource>> {
-        let ec2 = self.ec2(account, region)?;
+        let (ec2, rds) = (self.ec2(account, region)?, self.rds(account, region)?);
         let context = |what: &str| format!("discovering {what} in {account} {region}");
-        let volumes: Vec<Resource> = self
-            .volumes(&ec2)
-            .await
-            .with_context(|| context("EBS volumes"))?
-            .iter()
-            .filter_map(|v| self.volume(account, region, v))
-            .collect();
+        // The four lists are independent, so they are read at once: four requests in flight
+        // per account and region at most (each paginated one page after another).
+        let (volumes, instances, addresses, databases) = tokio::try_join!(
+            async { self.volumes(&ec2).await.with_context(|| context("EBS volumes")) },
+            async { self.instances(&ec2).await.with_context(|| context("EC2 instances")) },
+            async {
+                ec2.describe_addresses()
+                    .send()
+                    .await
+                    .map_err(|e| super::inventory_act::sdk_error("ec2:DescribeAddresses", e))
+                    .with_context(|| context("Elastic IPs"))
+            },
+            async { self.databases(&rds).await.with_context(|| context("RDS instances")) },
+        )?;
+        let volumes: Vec<Resource> = volumes.iter().filter_map(|v| self.volume(account, region, v)).collect();
         let storage = self.storage_by_instance(&volumes);
         // Terminated instances cost nothing and vanish from EC2 within the hour.
-        let instances = self.instances(&ec2).await.with_context(|| context("EC2 instances"))?;
         let mut out: Vec<Resource> = instances
             .iter()
             .filter_map(|i| self.instance(account, region, i, &storage))
             .filter(|r| r.state != "terminated")
             .collect();
         out.extend(volumes);
-        let addresses = ec2
-            .describe_addresses()
-            .send()
-            .await
-            .map_err(|e| super::inventory_act::sdk_error("ec2:DescribeAddresses", e))
-            .with_context(|| context("Elastic IPs"))?;
         out.extend(addresses.addresses().iter().filter_map(|a| self.address(account, region, a)));
-        let rds = self.rds(account, region)?;
-        let databases = self.databases(&rds).await.with_context(|| context("RDS instances"))?;
         out.extend(databases.iter().filter_map(|d| self.database(account, region, d)));
         self.add_activity(account, region, &mut out).await?;
         Ok(out)

@@ -1,14 +1,21 @@
-//! CloudWatch activity for one instance or database over the idle window.
+//! CloudWatch activity over the idle window, fetched with `GetMetricData` in batches.
 //!
-//! "No data" is kept apart from "zero": when CloudWatch has no datapoints for a metric, that
+//! One `GetMetricData` request carries up to 500 metric queries, so a region with a thousand
+//! running instances costs a handful of requests rather than three `GetMetricStatistics` per
+//! instance. Which resources are asked about is decided by the caller (only those an enabled
+//! rule could flag); this module plans the batches, sends them, and summarises the answers.
+//!
+//! "No data" is kept apart from "zero": when CloudWatch has no datapoints for a series, that
 //! number is `None`, and the waste rules never call a resource idle on a `None`. Only an
 //! answer with datapoints whose values are low counts as idle.
 //!
 //! Database connections use the Maximum statistic per hour rather than the average, so a
 //! single short-lived connection in the whole window is enough to count as use.
 
+use std::collections::HashMap;
+
 use anyhow::Result;
-use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_cloudwatch::Client;
 use aws_smithy_types::DateTime;
 use chrono::{Duration, NaiveDateTime};
@@ -16,90 +23,214 @@ use chrono::{Duration, NaiveDateTime};
 use super::inventory_act::sdk_error;
 use crate::domain::resource::{Activity, ResourceKind, ResourceRef};
 
+/// The most metric queries AWS accepts in one `GetMetricData` request.
+pub(super) const MAX_QUERIES: usize = 500;
+
 /// One hour: CPU is judged on hourly averages, so a one-minute spike does not count as use
 /// and a busy hour does.
 const HOUR: i32 = 3_600;
-/// One day: network and connection numbers are summed or maxed per day, which keeps every
-/// request far below CloudWatch's 1,440-datapoint limit.
+/// One day: network, byte and request numbers are summed or maxed per day.
 const DAY: i32 = 86_400;
 
-struct Query<'a> {
-    namespace: &'a str,
-    metric: &'a str,
-    dimension: &'a str,
-    id: &'a str,
-    period: i32,
-    statistic: Statistic,
+/// What a series measures, so its values land in the right [`Activity`] field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Signal {
+    Cpu,
+    NetworkIn,
+    NetworkOut,
+    Connections,
 }
 
-/// Every datapoint's value for one statistic over `[start, end)`.
-async fn values(client: &Client, q: Query<'_>, start: NaiveDateTime, end: NaiveDateTime) -> Result<Vec<f64>> {
+/// One series to ask CloudWatch for, per resource of a kind.
+struct Series {
+    namespace: &'static str,
+    metric: &'static str,
+    dimension: &'static str,
+    period: i32,
+    stat: &'static str,
+    signal: Signal,
+}
+
+const EC2: &[Series] = &[
+    Series {
+        namespace: "AWS/EC2",
+        metric: "CPUUtilization",
+        dimension: "InstanceId",
+        period: HOUR,
+        stat: "Average",
+        signal: Signal::Cpu,
+    },
+    Series {
+        namespace: "AWS/EC2",
+        metric: "NetworkIn",
+        dimension: "InstanceId",
+        period: DAY,
+        stat: "Sum",
+        signal: Signal::NetworkIn,
+    },
+    Series {
+        namespace: "AWS/EC2",
+        metric: "NetworkOut",
+        dimension: "InstanceId",
+        period: DAY,
+        stat: "Sum",
+        signal: Signal::NetworkOut,
+    },
+];
+
+const RDS: &[Series] = &[Series {
+    namespace: "AWS/RDS",
+    metric: "DatabaseConnections",
+    dimension: "DBInstanceIdentifier",
+    period: HOUR,
+    stat: "Maximum",
+    signal: Signal::Connections,
+}];
+
+/// The series a resource of this kind is judged on (none for kinds without activity rules).
+fn series(kind: ResourceKind) -> &'static [Series] {
+    match kind {
+        ResourceKind::Ec2Instance => EC2,
+        ResourceKind::RdsInstance => RDS,
+        _ => &[],
+    }
+}
+
+/// One planned request: its queries, and whose series each query id is.
+pub(super) struct Batch {
+    pub(super) queries: Vec<MetricDataQuery>,
+    /// Query id → (the caller's resource index, what the series measures).
+    pub(super) owners: HashMap<String, (usize, Signal)>,
+}
+
+/// Packs every resource's series into requests of at most [`MAX_QUERIES`] queries, keeping
+/// one resource's series in one request so a failed request leaves whole resources unknown.
+/// Resources of kinds without series are left out.
+pub(super) fn plan(resources: &[(usize, &ResourceRef)]) -> Vec<Batch> {
+    let mut batches: Vec<Batch> = Vec::new();
+    let mut next_id = 0usize;
+    for (index, r) in resources {
+        let wanted = series(r.kind);
+        if wanted.is_empty() {
+            continue;
+        }
+        let fits = batches.last().is_some_and(|b| b.queries.len() + wanted.len() <= MAX_QUERIES);
+        if !fits {
+            batches.push(Batch { queries: Vec::new(), owners: HashMap::new() });
+        }
+        let Some(batch) = batches.last_mut() else { continue };
+        for s in wanted {
+            // Ids must start with a lower-case letter and be unique within a request.
+            let id = format!("q{next_id}");
+            next_id += 1;
+            let metric = Metric::builder()
+                .namespace(s.namespace)
+                .metric_name(s.metric)
+                .dimensions(Dimension::builder().name(s.dimension).value(&r.id).build())
+                .build();
+            let stat = MetricStat::builder().metric(metric).period(s.period).stat(s.stat).build();
+            batch.queries.push(MetricDataQuery::builder().id(&id).metric_stat(stat).return_data(true).build());
+            batch.owners.insert(id, (*index, s.signal));
+        }
+    }
+    batches
+}
+
+/// Sends one batch over `[start, end)`, following `NextToken` until CloudWatch has returned
+/// every datapoint, and gives each query id's values.
+pub(super) async fn fetch(
+    client: &Client,
+    batch: &Batch,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+) -> Result<HashMap<String, Vec<f64>>> {
     let stamp = |t: NaiveDateTime| DateTime::from_secs(t.and_utc().timestamp());
-    let out = client
-        .get_metric_statistics()
-        .namespace(q.namespace)
-        .metric_name(q.metric)
-        .dimensions(Dimension::builder().name(q.dimension).value(q.id).build())
+    let mut pages = client
+        .get_metric_data()
+        .set_metric_data_queries(Some(batch.queries.clone()))
         .start_time(stamp(start))
         .end_time(stamp(end))
-        .period(q.period)
-        .statistics(q.statistic.clone())
-        .send()
-        .await
-        .map_err(|e| sdk_error("cloudwatch:GetMetricStatistics", e))?;
-    Ok(out
-        .datapoints()
-        .iter()
-        .filter_map(|d| match q.statistic {
-            Statistic::Average => d.average(),
-            Statistic::Sum => d.sum(),
-            _ => d.maximum(),
-        })
-        .collect())
+        .into_paginator()
+        .send();
+    let mut values: HashMap<String, Vec<f64>> = HashMap::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| sdk_error("cloudwatch:GetMetricData", e))?;
+        for result in page.metric_data_results() {
+            if let Some(id) = result.id() {
+                values.entry(id.to_string()).or_default().extend_from_slice(result.values());
+            }
+        }
+    }
+    Ok(values)
 }
 
 fn max(values: &[f64]) -> Option<f64> {
     values.iter().copied().reduce(f64::max)
 }
 
-/// Activity over the `days` before `now`: for an instance the highest hourly CPU average and
-/// the network bytes in plus out; for a database the highest connection count.
-pub(super) async fn activity(client: &Client, r: &ResourceRef, days: u32, now: NaiveDateTime) -> Result<Activity> {
-    let start = now - Duration::days(i64::from(days));
-    let mut activity = Activity { days, ..Activity::default() };
-    match r.kind {
-        ResourceKind::Ec2Instance => {
-            let q = |metric, period, statistic| Query {
-                namespace: "AWS/EC2",
-                metric,
-                dimension: "InstanceId",
-                id: &r.id,
-                period,
-                statistic,
-            };
-            activity.max_cpu_percent =
-                max(&values(client, q("CPUUtilization", HOUR, Statistic::Average), start, now).await?);
-            let inbound = values(client, q("NetworkIn", DAY, Statistic::Sum), start, now).await?;
-            let outbound = values(client, q("NetworkOut", DAY, Statistic::Sum), start, now).await?;
-            // Bytes are whole numbers; summing per-day sums as f64 is exact far beyond any
-            // realistic traffic (2^53 bytes), and the total is only compared to a threshold.
-            if !(inbound.is_empty() && outbound.is_empty()) {
-                let total: f64 = inbound.iter().chain(&outbound).sum();
-                activity.network_bytes = Some(total.max(0.0).round() as u64);
-            }
-        }
-        ResourceKind::RdsInstance => {
-            let q = Query {
-                namespace: "AWS/RDS",
-                metric: "DatabaseConnections",
-                dimension: "DBInstanceIdentifier",
-                id: &r.id,
-                period: HOUR,
-                statistic: Statistic::Maximum,
-            };
-            activity.max_db_connections = max(&values(client, q, start, now).await?);
-        }
-        ResourceKind::EbsVolume | ResourceKind::ElasticIp => {}
+/// One resource's activity from its series' values: for an instance the highest hourly CPU
+/// average and the network bytes in plus out; for a database the highest connection count.
+pub(super) fn summarise(days: u32, values: &HashMap<Signal, Vec<f64>>) -> Activity {
+    let get = |s: Signal| values.get(&s).map(Vec::as_slice).unwrap_or_default();
+    let (inbound, outbound) = (get(Signal::NetworkIn), get(Signal::NetworkOut));
+    // Bytes are whole numbers; summing per-day sums as f64 is exact far beyond any realistic
+    // traffic (2^53 bytes), and the total is only compared to a threshold.
+    let network_bytes = (!(inbound.is_empty() && outbound.is_empty()))
+        .then(|| inbound.iter().chain(outbound).sum::<f64>().max(0.0).round() as u64);
+    Activity {
+        days,
+        max_cpu_percent: max(get(Signal::Cpu)),
+        network_bytes,
+        max_db_connections: max(get(Signal::Connections)),
     }
-    Ok(activity)
+}
+
+/// The activity window ending at `now`.
+pub(super) fn window(days: u32, now: NaiveDateTime) -> (NaiveDateTime, NaiveDateTime) {
+    (now - Duration::days(i64::from(days)), now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::AccountId;
+
+    fn r(kind: ResourceKind, id: &str) -> ResourceRef {
+        ResourceRef {
+            account: AccountId::parse("123456789012").unwrap(),
+            region: "us-east-1".into(),
+            kind,
+            id: id.into(),
+        }
+    }
+
+    #[test]
+    fn batches_hold_at_most_500_queries_and_keep_a_resource_together() {
+        let refs: Vec<ResourceRef> = (0..400).map(|i| r(ResourceKind::Ec2Instance, &format!("i-{i}"))).collect();
+        let mut input: Vec<(usize, &ResourceRef)> = refs.iter().enumerate().collect();
+        let volume = r(ResourceKind::EbsVolume, "vol-1");
+        input.push((400, &volume));
+        let batches = plan(&input);
+        let sizes: Vec<usize> = batches.iter().map(|b| b.queries.len()).collect();
+        // 400 instances x 3 series = 1,200 queries; 166 instances (498 queries) fit in one request.
+        assert_eq!(sizes, [498, 498, 204]);
+        assert!(batches.iter().all(|b| b.owners.len() == b.queries.len()));
+        let owners: Vec<usize> = batches.iter().flat_map(|b| b.owners.values().map(|(i, _)| *i)).collect();
+        assert!(!owners.contains(&400), "a volume has no activity series");
+        let first_of_second: Vec<usize> =
+            batches[1].owners.values().map(|(i, _)| *i).filter(|i| *i < 166 || *i >= 332).collect();
+        assert!(first_of_second.is_empty(), "the second request holds instances 166..332 only");
+    }
+
+    #[test]
+    fn no_values_is_unknown_and_values_are_summarised() {
+        assert_eq!(summarise(14, &HashMap::new()), Activity { days: 14, ..Activity::default() });
+        let values = HashMap::from([
+            (Signal::Cpu, vec![1.5, 80.0, 3.0]),
+            (Signal::NetworkIn, vec![1000.0]),
+            (Signal::NetworkOut, vec![]),
+        ]);
+        let a = summarise(14, &values);
+        assert_eq!((a.max_cpu_percent, a.network_bytes, a.max_db_connections), (Some(80.0), Some(1000), None));
+    }
 }

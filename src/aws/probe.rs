@@ -30,7 +30,7 @@ pub const CALLS: &[(&str, &[&str])] = &[
     ("describe_volumes", &["ec2:DescribeVolumes"]),
     ("describe_addresses", &["ec2:DescribeAddresses"]),
     ("describe_db_instances", &["rds:DescribeDBInstances"]),
-    ("get_metric_statistics", &["cloudwatch:GetMetricStatistics"]),
+    ("get_metric_data", &["cloudwatch:GetMetricData"]),
     ("stop_instances", &["ec2:StopInstances"]),
     ("terminate_instances", &["ec2:TerminateInstances"]),
     ("delete_volume", &["ec2:DeleteVolume"]),
@@ -161,14 +161,20 @@ pub async fn waste_reads(session: &Session, region: &str) -> Vec<Probe> {
     let (ec2, rds) = (aws_sdk_ec2::Client::new(&sdk), aws_sdk_rds::Client::new(&sdk));
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     let now = chrono::Utc::now().timestamp();
+    let now = aws_smithy_types::DateTime::from_secs(now);
+    let query = {
+        use aws_sdk_cloudwatch::types::{Metric, MetricDataQuery, MetricStat};
+        let metric = Metric::builder().namespace("AWS/EC2").metric_name("CPUUtilization").build();
+        MetricDataQuery::builder()
+            .id("probe")
+            .metric_stat(MetricStat::builder().metric(metric).period(3_600).stat("Average").build())
+            .build()
+    };
     let metric = cloudwatch
-        .get_metric_statistics()
-        .namespace("AWS/EC2")
-        .metric_name("CPUUtilization")
-        .start_time(aws_smithy_types::DateTime::from_secs(now - 3_600))
-        .end_time(aws_smithy_types::DateTime::from_secs(now))
-        .period(3_600)
-        .statistics(aws_sdk_cloudwatch::types::Statistic::Average)
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time(aws_smithy_types::DateTime::from_secs(now.secs() - 3_600))
+        .end_time(now)
         .send()
         .await;
     vec![
@@ -176,7 +182,7 @@ pub async fn waste_reads(session: &Session, region: &str) -> Vec<Probe> {
         verdict("ec2:DescribeVolumes", ec2.describe_volumes().max_results(5).send().await),
         verdict("ec2:DescribeAddresses", ec2.describe_addresses().send().await),
         verdict("rds:DescribeDBInstances", rds.describe_db_instances().max_records(20).send().await),
-        verdict("cloudwatch:GetMetricStatistics", metric),
+        verdict("cloudwatch:GetMetricData", metric),
     ]
 }
 

@@ -18,7 +18,7 @@ pub struct WasteConfig {
     /// Accounts searched; empty means every configured account.
     pub accounts: Vec<AccountId>,
     /// The activity window (CloudWatch) and the idle rules' window, in days (1 to 60: hourly
-    /// datapoints over 60 days are the most one GetMetricStatistics call returns).
+    /// datapoints over 60 days, 1,440 per series, keep GetMetricData answers to a few pages).
     pub idle_days: u32,
     /// Cron expression with a seconds field; the default runs daily at 06:30 UTC.
     pub schedule: String,

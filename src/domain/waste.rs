@@ -152,6 +152,31 @@ pub fn findings(
 
 type Hit = (Action, String, Option<Money>);
 
+/// The rules judged on CloudWatch activity: the kind and state each looks at, and the action
+/// it proposes. Discovery asks CloudWatch only about resources one of these could flag.
+const ACTIVITY_RULES: [(&str, ResourceKind, &str, Action); 2] = [
+    ("idle_instance", ResourceKind::Ec2Instance, "running", Action::StopInstance),
+    ("idle_database", ResourceKind::RdsInstance, "available", Action::StopDatabase),
+];
+
+/// True when discovery should fetch `r`'s CloudWatch activity: an enabled activity rule looks
+/// at resources of its kind and state, and no earlier rule already proposes the same action on
+/// it (only the first finding per action is kept, so the metrics could not change anything).
+/// With every activity rule disabled this is false for everything, and discovery sends no
+/// metric request at all.
+pub fn needs_activity(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> bool {
+    ACTIVITY_RULES.iter().any(|(rule, kind, state, action)| {
+        rules.enabled(rule)
+            && r.reference.kind == *kind
+            && r.state == *state
+            && !RULES
+                .iter()
+                .take_while(|earlier| *earlier != rule)
+                .filter(|earlier| rules.enabled(earlier))
+                .any(|earlier| apply_rule(earlier, r, rules, now).is_some_and(|hit| hit.0 == *action))
+    })
+}
+
 fn apply_rule(rule: &str, r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> Option<Hit> {
     match rule {
         "expired_ttl" => expired_ttl(r, rules, now),

@@ -250,3 +250,27 @@ fn configs_deserialize_and_refuse_unknown_keys() {
     assert_eq!((rules.stopped_instance_days, rules.unattached_volume_days), (30, 7));
     assert!(toml::from_str::<RulesConfig>("idle_days = 3").is_err(), "idle_days lives in [waste]");
 }
+
+#[test]
+fn activity_is_wanted_only_where_an_enabled_activity_rule_could_decide() {
+    let rules = RulesConfig::default();
+    let running = resource(ResourceKind::Ec2Instance, "i-1", "running");
+    let database = resource(ResourceKind::RdsInstance, "db-1", "available");
+    assert!(needs_activity(&running, &rules, now()) && needs_activity(&database, &rules, now()));
+    for (kind, state) in [
+        (ResourceKind::Ec2Instance, "stopped"),
+        (ResourceKind::RdsInstance, "stopped"),
+        (ResourceKind::EbsVolume, "available"),
+        (ResourceKind::ElasticIp, "unassociated"),
+    ] {
+        assert!(!needs_activity(&resource(kind, "x", state), &rules, now()), "{kind:?} {state}");
+    }
+    // An expired TTL already proposes the stop, so idle metrics could change nothing.
+    let expired = tagged(running.clone(), "expires-at", "2026-11-01");
+    assert!(!needs_activity(&expired, &rules, now()));
+    let ttl_off = RulesConfig { disabled: vec!["expired_ttl".into()], ..RulesConfig::default() };
+    assert!(needs_activity(&expired, &ttl_off, now()), "with the TTL rule off the idle rule decides");
+    let idle_off =
+        RulesConfig { disabled: vec!["idle_instance".into(), "idle_database".into()], ..RulesConfig::default() };
+    assert!(!needs_activity(&running, &idle_off, now()) && !needs_activity(&database, &idle_off, now()));
+}

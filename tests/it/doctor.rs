@@ -178,7 +178,7 @@ async fn denied_permissions_are_named_with_the_policy_to_attach() {
         "ec2:DescribeVolumes",
         "ec2:DescribeAddresses",
         "rds:DescribeDBInstances",
-        "cloudwatch:GetMetricStatistics",
+        "cloudwatch:GetMetricData",
     ] {
         assert!(reads.detail.contains(permission), "{permission} is named: {reads:?}");
     }

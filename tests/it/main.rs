@@ -28,4 +28,6 @@ mod stored_records;
 mod support;
 mod waste_aws;
 mod waste_flow;
+pub mod waste_proxy;
+mod waste_requests;
 mod web;
