@@ -197,8 +197,15 @@ impl App {
                 Ok(())
             })
         });
-        let mut jobs =
-            vec![ScheduledJob { name: JOB_COLLECT_COSTS.to_string(), cron: self.config.costs.schedule.clone(), run }];
+        let mut jobs = Vec::new();
+        // A waste-only configuration has no cost source, so there is nothing to collect.
+        if self.config.collects_costs() {
+            jobs.push(ScheduledJob {
+                name: JOB_COLLECT_COSTS.to_string(),
+                cron: self.config.costs.schedule.clone(),
+                run,
+            });
+        }
         if self.discovery.is_some() {
             let app = self.clone();
             let run: JobFn = Arc::new(move || {

@@ -100,6 +100,12 @@ pub enum Command {
         #[arg(long)]
         skip_paid: bool,
     },
+    /// Waste control without chat: `waste scan`.
+    Waste {
+        /// What to do.
+        #[command(subcommand)]
+        action: WasteAction,
+    },
     /// Work with the configuration.
     Config {
         /// What to do with it.
@@ -121,6 +127,33 @@ pub enum CollectWhat {
         account: Option<String>,
     },
 }
+
+/// `costbot waste …`
+#[derive(Debug, Subcommand)]
+pub enum WasteAction {
+    /// Discover once, apply the rules and the safety policy, and print every finding with its
+    /// evidence and saving. Nothing is proposed, stored or posted. Exit codes: 0 nothing to
+    /// propose, 1 error, 2 bad arguments, 3 findings to propose, 4 some targets failed.
+    Scan {
+        /// Only this account (repeatable).
+        #[arg(long)]
+        account: Vec<String>,
+        /// Only this region instead of `[waste] regions` (repeatable).
+        #[arg(long)]
+        region: Vec<String>,
+        /// Only this rule (repeatable).
+        #[arg(long)]
+        rule: Vec<String>,
+        /// table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: crate::waste_scan::ScanFormat,
+    },
+}
+
+/// A command that finished and wants this process exit code (without an error message).
+#[derive(Debug, thiserror::Error)]
+#[error("exit code {0}")]
+pub struct ExitWith(pub u8);
 
 /// `costbot discord …`
 #[derive(Debug, Subcommand)]
@@ -191,6 +224,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Collect { what: CollectWhat::Costs { since, account } } => {
             let config = Config::load(cli.config.as_deref())?;
+            anyhow::ensure!(
+                config.collects_costs(),
+                "cost collection is off: no account has cost_explorer = true (this configuration runs waste control only)"
+            );
             let only = account.map(|a| AccountId::parse(&a)).transpose()?;
             if let Some(id) = &only {
                 config.account(id)?;
@@ -213,6 +250,21 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Digest { channel, dry_run, date, format, chart } => {
             let config = Config::load(cli.config.as_deref())?;
             digest(config, &channel, dry_run, date, format, chart).await
+        }
+        Command::Waste { action: WasteAction::Scan { account, region, rule, format } } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let options = crate::waste_scan::ScanOptions { accounts: account, regions: region, rules: rule };
+            let report = crate::waste_scan::scan(&config, &options, Utc::now().naive_utc()).await?;
+            let text = match format {
+                crate::waste_scan::ScanFormat::Table => crate::waste_scan::render_table(&report),
+                crate::waste_scan::ScanFormat::Json => crate::waste_scan::render_json(&report),
+                crate::waste_scan::ScanFormat::Csv => crate::waste_scan::render_csv(&report)?,
+            };
+            print!("{text}");
+            match report.exit_code() {
+                0 => Ok(()),
+                code => Err(ExitWith(code).into()),
+            }
         }
         Command::Doctor { skip_paid } => crate::doctor::command(cli.config.as_deref(), skip_paid).await,
         Command::Discord { action: DiscordAction::Register { guild } } => {

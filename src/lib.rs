@@ -27,4 +27,5 @@ pub mod server;
 pub mod sim;
 pub mod sim_inventory;
 pub mod store;
+pub mod waste_scan;
 pub mod web;

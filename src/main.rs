@@ -15,6 +15,10 @@ async fn main() -> std::process::ExitCode {
     init_logging(json);
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A command that chose its exit code (`waste scan`) has already said everything.
+        Err(error) if error.downcast_ref::<costbot::cli::ExitWith>().is_some() => {
+            std::process::ExitCode::from(error.downcast_ref::<costbot::cli::ExitWith>().map_or(1, |e| e.0))
+        }
         Err(error) => {
             // A log collector reading JSON lines gets the fatal error as one more JSON line.
             if json {

@@ -61,6 +61,11 @@ pub struct Config {
     pub digest: DigestConfig,
     /// The web console and dashboard, and who may open them.
     pub web: WebConfig,
+    /// True when the configuration has a `[waste]` section (in the file or as
+    /// `COSTBOT_WASTE__…` variables). Such a configuration may leave cost collection off: a
+    /// user who only wants waste control needs no Cost Explorer account.
+    #[serde(skip)]
+    pub waste_configured: bool,
 }
 
 /// Storage settings. Without a URL, costbot uses an embedded SQLite file.
@@ -258,20 +263,29 @@ impl Config {
         // as COSTBOT_CONFIG or COSTBOT_LOG are not mistaken for unknown keys.
         let env = Env::prefixed("COSTBOT_")
             .filter_map(|key| key.as_str().contains("__").then(|| key.as_str().replace("__", ".").into()));
-        let config: Config = figment
-            .merge(env)
+        let figment = figment.merge(env);
+        let mut config: Config = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {}", e.to_string().replace("default.", "")))?;
+        config.waste_configured = figment.find_value("waste").is_ok();
         config.validate()?;
         Ok(config)
     }
 
+    /// True when there is a cost source: the simulation, or an account with
+    /// `cost_explorer = true`. Without one (a waste-only configuration) the collection job is
+    /// not scheduled and `/cost` has nothing to answer from.
+    pub fn collects_costs(&self) -> bool {
+        self.costs.source == CostSourceKind::Simulated || self.accounts.iter().any(|a| a.cost_explorer)
+    }
+
     /// Parses configuration from TOML text alone, for tests and the demo.
     pub fn from_toml(text: &str) -> Result<Config> {
-        let config: Config = Figment::new()
-            .merge(Toml::string(text))
+        let figment = Figment::new().merge(Toml::string(text));
+        let mut config: Config = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {}", e.to_string().replace("default.", "")))?;
+        config.waste_configured = figment.find_value("waste").is_ok();
         config.validate()?;
         Ok(config)
     }
@@ -301,9 +315,13 @@ impl Config {
         }
         if self.costs.source == CostSourceKind::Aws
             && !self.accounts.is_empty()
-            && !self.accounts.iter().any(|a| a.cost_explorer)
+            && !self.collects_costs()
+            && !(self.waste_configured && self.waste.enabled)
         {
-            bail!("no account has cost_explorer = true, so there is nothing to collect from");
+            bail!(
+                "no account has cost_explorer = true, so there is nothing to collect from \
+                 (set it on the payer account, or add a [waste] section to run waste control alone)"
+            );
         }
         parse_cron(&self.costs.schedule).context("costs.schedule")?;
         self.digest.validate(&self.channels)?;
@@ -383,7 +401,8 @@ impl Config {
             let how = match (&a.role_arn, a.cost_explorer) {
                 (Some(arn), true) => format!("Cost Explorer via role {arn}"),
                 (None, true) => "Cost Explorer with ambient credentials".to_string(),
-                (_, false) => "covered by a payer".to_string(),
+                (_, false) if self.collects_costs() => "covered by a payer".to_string(),
+                (_, false) => "waste control only (no cost collection)".to_string(),
             };
             let name = a.name.as_deref().unwrap_or("(no name)");
             let external = if a.external_id.is_some() { ", external id set" } else { "" };

@@ -117,4 +117,18 @@ mod tests {
         assert!(bad(WasteConfig { schedule: "daily".into(), ..WasteConfig::default() }).contains("waste.schedule"));
         assert!(Config::from_toml("[waste]\nregion = \"us-east-1\"\n").unwrap_err().to_string().contains("region"));
     }
+
+    #[test]
+    fn a_waste_only_configuration_needs_no_cost_explorer_account() {
+        let base = "[[accounts]]\nid = \"123456789012\"\n";
+        let err = Config::from_toml(base).unwrap_err().to_string();
+        assert!(err.contains("nothing to collect from") && err.contains("[waste]"), "{err}");
+        let config = Config::from_toml(&format!("{base}[waste]\nregions = [\"eu-west-1\"]\n")).unwrap();
+        assert!(config.waste_configured && !config.collects_costs());
+        assert!(config.summary().contains("waste control only (no cost collection)"), "{}", config.summary());
+        let off = Config::from_toml(&format!("{base}[waste]\nenabled = false\n")).unwrap_err();
+        assert!(off.to_string().contains("nothing to collect from"), "waste off and no cost source: {off}");
+        let both = Config::from_toml("[[accounts]]\nid = \"123456789012\"\ncost_explorer = true\n").unwrap();
+        assert!(both.collects_costs() && !both.waste_configured);
+    }
 }

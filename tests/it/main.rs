@@ -30,4 +30,5 @@ mod waste_aws;
 mod waste_flow;
 pub mod waste_proxy;
 mod waste_requests;
+mod waste_scan;
 mod web;
