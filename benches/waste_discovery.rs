@@ -191,7 +191,13 @@ async fn seed_region(url: &str, region: &str, size: &Size, expected: &mut Expect
 
 fn costbot_config(url: &str, idle_rules: bool) -> Result<Config> {
     let regions = REGIONS.map(|r| format!("\"{r}\"")).join(", ");
-    let disabled = if idle_rules { "" } else { "disabled = [\"idle_instance\", \"idle_database\"]\n" };
+    // Only the rules Custodian's four policies match, plus (with `idle_rules`) the activity
+    // rules; the others (snapshots, gp2) have no counterpart in the policies and would add
+    // their own describes.
+    let others = "\"old_snapshot\", \"orphaned_db_snapshot\", \"gp2_volume\"";
+    let idle = "\"idle_instance\", \"idle_database\", \"idle_nat_gateway\"";
+    let disabled =
+        if idle_rules { format!("disabled = [{others}]\n") } else { format!("disabled = [{others}, {idle}]\n") };
     let toml = format!(
         "[aws]\nendpoint_url = \"{url}\"\n[waste]\nregions = [{regions}]\n\
          [waste.rules]\nstopped_instance_days = 0\nunattached_volume_days = 0\n{disabled}\

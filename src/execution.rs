@@ -182,11 +182,18 @@ impl<S: ProposalStore + OutboxStore + AuditStore + ?Sized> Executor<S> {
 
 /// Whether the resource's current state shows the action took effect.
 fn acted(action: Action, current: Option<&Resource>) -> bool {
-    let Some(r) = current else { return !matches!(action, Action::StopInstance | Action::StopDatabase) };
+    let Some(r) = current else {
+        return !matches!(action, Action::StopInstance | Action::StopDatabase | Action::ModifyVolumeToGp3);
+    };
     let done: &[&str] = match action {
+        Action::ModifyVolumeToGp3 => return r.size_class.as_deref() == Some("gp3"),
         Action::StopInstance | Action::StopDatabase => &["stopping", "stopped"],
         Action::TerminateInstance => &["shutting-down", "terminated"],
-        Action::DeleteVolume | Action::DeleteDatabaseWithSnapshot => &["deleting", "deleted"],
+        Action::DeleteVolume
+        | Action::DeleteDatabaseWithSnapshot
+        | Action::DeleteSnapshot
+        | Action::DeleteDbSnapshot
+        | Action::DeleteNatGateway => &["deleting", "deleted"],
         Action::ReleaseAddress => &[],
     };
     done.contains(&r.state.as_str())

@@ -75,6 +75,16 @@ impl AwsInventory {
         self
     }
 
+    /// The page size asked for, if any (see [`AwsInventory::with_page_size`]).
+    pub(super) fn page_size(&self) -> Option<i32> {
+        self.page_size
+    }
+
+    /// The rules discovery reads for.
+    pub(super) fn rules(&self) -> &RulesConfig {
+        &self.rules
+    }
+
     fn sdk(&self, account: &AccountId, region: &str) -> Result<SdkConfig> {
         let sdk = self.configs.get(account).ok_or_else(|| anyhow!("account {account} is not in [[accounts]]"))?;
         Ok(sdk.to_builder().region(Region::new(region.to_string())).build())
@@ -152,27 +162,38 @@ impl AwsInventory {
             .filter(|(_, r)| waste::needs_activity(r, &self.rules, now))
             .map(|(i, r)| (i, &r.reference))
             .collect();
-        let batches = super::metrics::plan(&wanted);
+        // Each kind has its window (NAT gateways 30 days, the rest `idle_days`); one request
+        // has one window, so kinds with different windows go in different requests.
+        let mut batches = Vec::new();
+        let mut windows: Vec<u32> = wanted.iter().map(|(_, r)| waste::activity_days(r.kind, &self.rules)).collect();
+        windows.sort_unstable();
+        windows.dedup();
+        for days in windows {
+            let group: Vec<(usize, &ResourceRef)> =
+                wanted.iter().copied().filter(|(_, r)| waste::activity_days(r.kind, &self.rules) == days).collect();
+            batches.extend(super::metrics::plan(&group).into_iter().map(|b| (b, days)));
+        }
         if batches.is_empty() {
             return Ok(());
         }
         let client = self.cloudwatch(account, region)?;
-        let (start, end) = super::metrics::window(self.rules.idle_days, now);
         let answers: Vec<_> = stream::iter(0..batches.len())
             .map(|i| {
-                let (client, batch) = (&client, &batches[i]);
-                async move { (batch, super::metrics::fetch(client, batch, start, end).await) }
+                let (client, (batch, days)) = (&client, &batches[i]);
+                let (start, end) = super::metrics::window(*days, now);
+                async move { (batch, *days, super::metrics::fetch(client, batch, start, end).await) }
             })
             .buffer_unordered(METRIC_CONCURRENCY)
             .collect()
             .await;
-        let mut by_resource: HashMap<usize, HashMap<Signal, Vec<f64>>> = HashMap::new();
-        for (batch, answer) in answers {
+        let mut by_resource: HashMap<usize, (u32, HashMap<Signal, Vec<f64>>)> = HashMap::new();
+        for (batch, days, answer) in answers {
             match answer {
                 Ok(values) => {
                     for (id, (index, signal)) in &batch.owners {
                         let series = values.get(id).cloned().unwrap_or_default();
-                        by_resource.entry(*index).or_default().entry(*signal).or_default().extend(series);
+                        let entry = by_resource.entry(*index).or_insert_with(|| (days, HashMap::new()));
+                        entry.1.entry(*signal).or_default().extend(series);
                     }
                 }
                 Err(error) => {
@@ -181,8 +202,8 @@ impl AwsInventory {
                 }
             }
         }
-        for (index, values) in by_resource {
-            resources[index].activity = Some(super::metrics::summarise(self.rules.idle_days, &values));
+        for (index, (days, values)) in by_resource {
+            resources[index].activity = Some(super::metrics::summarise(days, &values));
         }
         Ok(())
     }
@@ -201,11 +222,11 @@ pub fn parse_transition_time(reason: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S").ok()
 }
 
-fn reference(account: &AccountId, region: &str, kind: ResourceKind, id: &str) -> ResourceRef {
+pub(super) fn reference(account: &AccountId, region: &str, kind: ResourceKind, id: &str) -> ResourceRef {
     ResourceRef { account: account.clone(), region: region.to_string(), kind, id: id.to_string() }
 }
 
-fn blank(reference: ResourceRef, state: &str) -> Resource {
+pub(super) fn blank(reference: ResourceRef, state: &str) -> Resource {
     Resource {
         reference,
         state: state.to_string(),
@@ -220,7 +241,11 @@ fn blank(reference: ResourceRef, state: &str) -> Resource {
     }
 }
 
-fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> std::collections::BTreeMap<String, String> {
+pub(super) fn rds_tags(tags: &[aws_sdk_rds::types::Tag]) -> std::collections::BTreeMap<String, String> {
+    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+}
+
+pub(super) fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> std::collections::BTreeMap<String, String> {
     tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
 }
 
@@ -286,11 +311,7 @@ impl AwsInventory {
             reference(account, region, ResourceKind::RdsInstance, d.db_instance_identifier()?),
             d.db_instance_status()?,
         );
-        r.tags = d
-            .tag_list()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-            .collect();
+        r.tags = rds_tags(d.tag_list());
         r.created_at = time(d.instance_create_time());
         r.size_class = d.db_instance_class().map(str::to_string);
         r.storage_gib = d.allocated_storage().and_then(|s| u32::try_from(s).ok());
@@ -338,6 +359,18 @@ impl CloudInventory for AwsInventory {
         out.extend(volumes);
         out.extend(addresses.addresses().iter().filter_map(|a| self.address(account, region, a)));
         out.extend(databases.iter().filter_map(|d| self.database(account, region, d)));
+        let kind_ids = |kind: ResourceKind| {
+            out.iter().filter(move |r| r.reference.kind == kind).map(|r| r.reference.id.as_str()).collect()
+        };
+        let known = super::inventory_more::Known {
+            volumes: kind_ids(ResourceKind::EbsVolume),
+            databases: kind_ids(ResourceKind::RdsInstance),
+        };
+        let more = self
+            .more(account, region, &ec2, &rds, &known)
+            .await
+            .with_context(|| context("snapshots and NAT gateways"))?;
+        out.extend(more);
         self.add_activity(account, region, &mut out).await?;
         Ok(out)
     }

@@ -60,17 +60,22 @@ where
 }
 
 /// The error code of a failed call, if AWS sent one.
-fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
+pub(super) fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
     error.code()
 }
 
 /// Codes meaning the resource no longer exists.
-const NOT_FOUND: [&str; 5] = [
+pub(super) const NOT_FOUND: [&str; 10] = [
     "InvalidInstanceID.NotFound",
     "InvalidVolume.NotFound",
     "InvalidAllocationID.NotFound",
     "DBInstanceNotFound",
     "DBInstanceNotFoundFault",
+    "InvalidSnapshot.NotFound",
+    "DBSnapshotNotFound",
+    "DBSnapshotNotFoundFault",
+    "NatGatewayNotFound",
+    "InvalidNatGatewayID.NotFound",
 ];
 
 /// The final snapshot's name: `costbot-final-<db>-<yyyymmddhhmm>` (UTC).
@@ -79,7 +84,7 @@ pub fn final_snapshot_id(db: &str, now: NaiveDateTime) -> String {
 }
 
 /// How an EC2 call with a dry-run flag ended: done, dry run confirmed, or an error.
-fn ec2_outcome<T, E, R>(
+pub(super) fn ec2_outcome<T, E, R>(
     call: &str,
     r: &ResourceRef,
     result: Result<T, SdkError<E, R>>,
@@ -143,6 +148,9 @@ impl AwsInventory {
                 };
                 Ok(found.addresses().first().and_then(|a| self.address(account, region, a)))
             }
+            ResourceKind::EbsSnapshot | ResourceKind::RdsSnapshot | ResourceKind::NatGateway => {
+                self.describe_more(r).await
+            }
             ResourceKind::RdsInstance => {
                 let found =
                     match self.rds(account, region)?.describe_db_instances().db_instance_identifier(&r.id).send().await
@@ -180,6 +188,10 @@ impl AwsInventory {
             (ResourceKind::RdsInstance, Action::StopDatabase | Action::DeleteDatabaseWithSnapshot) => {
                 self.act_on_database(r, action, dry_run).await
             }
+            (ResourceKind::EbsVolume, Action::ModifyVolumeToGp3)
+            | (ResourceKind::EbsSnapshot, Action::DeleteSnapshot)
+            | (ResourceKind::RdsSnapshot, Action::DeleteDbSnapshot)
+            | (ResourceKind::NatGateway, Action::DeleteNatGateway) => self.act_more(r, action, dry_run).await,
             (kind, action) => bail!("cannot {} a {}", action.verb(), kind.as_str()),
         }
     }

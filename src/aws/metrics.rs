@@ -87,11 +87,21 @@ const RDS: &[Series] = &[Series {
     signal: Signal::Connections,
 }];
 
+const NAT: &[Series] = &[Series {
+    namespace: "AWS/NATGateway",
+    metric: "BytesOutToDestination",
+    dimension: "NatGatewayId",
+    period: DAY,
+    stat: "Sum",
+    signal: Signal::NetworkOut,
+}];
+
 /// The series a resource of this kind is judged on (none for kinds without activity rules).
 fn series(kind: ResourceKind) -> &'static [Series] {
     match kind {
         ResourceKind::Ec2Instance => EC2,
         ResourceKind::RdsInstance => RDS,
+        ResourceKind::NatGateway => NAT,
         _ => &[],
     }
 }

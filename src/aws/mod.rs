@@ -5,6 +5,7 @@
 pub mod cost_explorer;
 pub mod inventory;
 pub mod inventory_act;
+mod inventory_more;
 mod metrics;
 pub mod probe;
 

@@ -30,23 +30,35 @@ pub const CALLS: &[(&str, &[&str])] = &[
     ("describe_volumes", &["ec2:DescribeVolumes"]),
     ("describe_addresses", &["ec2:DescribeAddresses"]),
     ("describe_db_instances", &["rds:DescribeDBInstances"]),
+    ("describe_snapshots", &["ec2:DescribeSnapshots"]),
+    ("describe_images", &["ec2:DescribeImages"]),
+    ("describe_db_snapshots", &["rds:DescribeDBSnapshots"]),
+    ("describe_nat_gateways", &["ec2:DescribeNatGateways"]),
     ("get_metric_data", &["cloudwatch:GetMetricData"]),
     ("stop_instances", &["ec2:StopInstances"]),
     ("terminate_instances", &["ec2:TerminateInstances"]),
     ("delete_volume", &["ec2:DeleteVolume"]),
     ("release_address", &["ec2:ReleaseAddress"]),
+    ("modify_volume", &["ec2:ModifyVolume"]),
+    ("delete_snapshot", &["ec2:DeleteSnapshot"]),
+    ("delete_nat_gateway", &["ec2:DeleteNatGateway"]),
+    ("delete_db_snapshot", &["rds:DeleteDBSnapshot"]),
     ("stop_db_instance", &["rds:StopDBInstance"]),
     // Deleting with a final snapshot is authorised against the snapshot too.
     ("delete_db_instance", &["rds:DeleteDBInstance", "rds:CreateDBSnapshot"]),
 ];
 
 /// The RDS actions that cannot be probed (RDS has no dry run).
-pub const UNPROBED_ACTIONS: &[&str] = &["rds:StopDBInstance", "rds:DeleteDBInstance", "rds:CreateDBSnapshot"];
+pub const UNPROBED_ACTIONS: &[&str] =
+    &["rds:StopDBInstance", "rds:DeleteDBInstance", "rds:CreateDBSnapshot", "rds:DeleteDBSnapshot"];
 
 /// Well-formed ids that no account has, so a dry run can never touch a real resource.
 const NO_INSTANCE: &str = "i-0000000000000000f";
 const NO_VOLUME: &str = "vol-0000000000000000f";
 const NO_ALLOCATION: &str = "eipalloc-0000000000000000f";
+const NO_IMAGE: &str = "ami-0000000000000000f";
+const NO_SNAPSHOT: &str = "snap-0000000000000000f";
+const NO_NAT_GATEWAY: &str = "nat-0000000000000000f";
 
 /// Who a set of credentials is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +194,10 @@ pub async fn waste_reads(session: &Session, region: &str) -> Vec<Probe> {
         verdict("ec2:DescribeVolumes", ec2.describe_volumes().max_results(5).send().await),
         verdict("ec2:DescribeAddresses", ec2.describe_addresses().send().await),
         verdict("rds:DescribeDBInstances", rds.describe_db_instances().max_records(20).send().await),
+        verdict("ec2:DescribeSnapshots", ec2.describe_snapshots().owner_ids("self").max_results(5).send().await),
+        verdict("ec2:DescribeImages", ec2.describe_images().owners("self").image_ids(NO_IMAGE).send().await),
+        verdict("rds:DescribeDBSnapshots", rds.describe_db_snapshots().max_records(20).send().await),
+        verdict("ec2:DescribeNatGateways", ec2.describe_nat_gateways().max_results(5).send().await),
         verdict("cloudwatch:GetMetricData", metric),
     ]
 }
@@ -197,6 +213,21 @@ pub async fn waste_actions(session: &Session, region: &str) -> Vec<Probe> {
         ),
         verdict("ec2:DeleteVolume", client.delete_volume().volume_id(NO_VOLUME).dry_run(true).send().await),
         verdict("ec2:ReleaseAddress", client.release_address().allocation_id(NO_ALLOCATION).dry_run(true).send().await),
+        verdict(
+            "ec2:ModifyVolume",
+            client
+                .modify_volume()
+                .volume_id(NO_VOLUME)
+                .volume_type(aws_sdk_ec2::types::VolumeType::Gp3)
+                .dry_run(true)
+                .send()
+                .await,
+        ),
+        verdict("ec2:DeleteSnapshot", client.delete_snapshot().snapshot_id(NO_SNAPSHOT).dry_run(true).send().await),
+        verdict(
+            "ec2:DeleteNatGateway",
+            client.delete_nat_gateway().nat_gateway_id(NO_NAT_GATEWAY).dry_run(true).send().await,
+        ),
     ]
 }
 

@@ -55,6 +55,12 @@ pub struct PriceOverrides {
     pub rds_storage: BTreeMap<String, Price>,
     /// An Elastic IP (public IPv4 address), USD per hour.
     pub elastic_ip: Option<Price>,
+    /// EBS snapshot storage (standard tier), USD per GiB-month.
+    pub ebs_snapshot: Option<Price>,
+    /// RDS snapshot storage beyond the free allowance, USD per GiB-month.
+    pub rds_snapshot: Option<Price>,
+    /// A NAT gateway, USD per hour (data processing is extra and not counted).
+    pub nat_gateway: Option<Price>,
 }
 
 /// The price table: bundled us-east-1 prices with any overrides applied.
@@ -65,6 +71,9 @@ pub struct PriceTable {
     rds: BTreeMap<String, Money>,
     rds_storage: BTreeMap<String, Money>,
     elastic_ip: Money,
+    ebs_snapshot: Money,
+    rds_snapshot: Money,
+    nat_gateway: Money,
 }
 
 /// EC2 Linux on-demand, us-east-1, USD per hour.
@@ -170,6 +179,15 @@ const RDS_STORAGE_GIB_MONTH: &[(&str, &str)] =
 /// A public IPv4 address (in use or idle), us-east-1, USD per hour.
 const ELASTIC_IP_HOURLY: &str = "0.005";
 
+/// EBS snapshot storage, standard tier, us-east-1, USD per GiB-month.
+const EBS_SNAPSHOT_GIB_MONTH: &str = "0.05";
+
+/// RDS backup storage beyond the free allowance, us-east-1, USD per GiB-month.
+const RDS_SNAPSHOT_GIB_MONTH: &str = "0.095";
+
+/// A NAT gateway, us-east-1, USD per hour (plus $0.045 per GB processed, not counted).
+const NAT_GATEWAY_HOURLY: &str = "0.045";
+
 fn table(entries: &[(&str, &str)]) -> BTreeMap<String, Money> {
     entries
         .iter()
@@ -209,6 +227,9 @@ impl PriceTable {
             rds: table(RDS_HOURLY),
             rds_storage: table(RDS_STORAGE_GIB_MONTH),
             elastic_ip: Money::parse(ELASTIC_IP_HOURLY).unwrap_or_default(),
+            ebs_snapshot: Money::parse(EBS_SNAPSHOT_GIB_MONTH).unwrap_or_default(),
+            rds_snapshot: Money::parse(RDS_SNAPSHOT_GIB_MONTH).unwrap_or_default(),
+            nat_gateway: Money::parse(NAT_GATEWAY_HOURLY).unwrap_or_default(),
         }
     }
 
@@ -219,8 +240,15 @@ impl PriceTable {
         apply(&mut prices.ebs, &overrides.ebs);
         apply(&mut prices.rds, &overrides.rds);
         apply(&mut prices.rds_storage, &overrides.rds_storage);
-        if let Some(price) = overrides.elastic_ip {
-            prices.elastic_ip = price.0;
+        for (price, slot) in [
+            (overrides.elastic_ip, &mut prices.elastic_ip),
+            (overrides.ebs_snapshot, &mut prices.ebs_snapshot),
+            (overrides.rds_snapshot, &mut prices.rds_snapshot),
+            (overrides.nat_gateway, &mut prices.nat_gateway),
+        ] {
+            if let Some(price) = price {
+                *slot = price.0;
+            }
         }
         prices
     }
@@ -254,6 +282,22 @@ impl PriceTable {
     pub fn elastic_ip_monthly(&self) -> Money {
         monthly(self.elastic_ip)
     }
+
+    /// An EBS snapshot's monthly price at most: snapshots are incremental, so `gib` (the
+    /// source volume's size) is an upper bound on what it stores.
+    pub fn ebs_snapshot_monthly(&self, gib: u32) -> Money {
+        per_gib(self.ebs_snapshot, gib)
+    }
+
+    /// A manual RDS snapshot's monthly price (`gib` is the database's allocated storage).
+    pub fn rds_snapshot_monthly(&self, gib: u32) -> Money {
+        per_gib(self.rds_snapshot, gib)
+    }
+
+    /// A NAT gateway's monthly hourly charge.
+    pub fn nat_gateway_monthly(&self) -> Money {
+        monthly(self.nat_gateway)
+    }
 }
 
 #[cfg(test)]
@@ -274,6 +318,9 @@ mod tests {
         assert_eq!(prices.ebs_monthly("gp3", 100), Some(money("8")));
         assert_eq!(prices.elastic_ip_monthly(), money("3.65"));
         assert_eq!(prices.rds_storage_monthly("gp2", 20), Some(money("2.3")));
+        assert_eq!(prices.ebs_snapshot_monthly(100), money("5"));
+        assert_eq!(prices.rds_snapshot_monthly(20), money("1.9"));
+        assert_eq!(prices.nat_gateway_monthly(), money("32.85"));
     }
 
     #[test]

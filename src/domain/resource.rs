@@ -23,7 +23,24 @@ pub enum ResourceKind {
     ElasticIp,
     /// An RDS DB instance (its identifier).
     RdsInstance,
+    /// An EBS snapshot this account owns (`snap-…`).
+    EbsSnapshot,
+    /// A manual RDS DB snapshot (its identifier).
+    RdsSnapshot,
+    /// A NAT gateway (`nat-…`).
+    NatGateway,
 }
+
+/// Every kind, in the order they are listed.
+pub const KINDS: [ResourceKind; 7] = [
+    ResourceKind::Ec2Instance,
+    ResourceKind::EbsVolume,
+    ResourceKind::ElasticIp,
+    ResourceKind::RdsInstance,
+    ResourceKind::EbsSnapshot,
+    ResourceKind::RdsSnapshot,
+    ResourceKind::NatGateway,
+];
 
 impl ResourceKind {
     /// The stored name.
@@ -33,14 +50,15 @@ impl ResourceKind {
             ResourceKind::EbsVolume => "ebs_volume",
             ResourceKind::ElasticIp => "elastic_ip",
             ResourceKind::RdsInstance => "rds_instance",
+            ResourceKind::EbsSnapshot => "ebs_snapshot",
+            ResourceKind::RdsSnapshot => "rds_snapshot",
+            ResourceKind::NatGateway => "nat_gateway",
         }
     }
 
     /// Parses the stored name.
     pub fn parse(text: &str) -> Option<ResourceKind> {
-        [ResourceKind::Ec2Instance, ResourceKind::EbsVolume, ResourceKind::ElasticIp, ResourceKind::RdsInstance]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        KINDS.into_iter().find(|k| k.as_str() == text)
     }
 }
 
@@ -70,7 +88,8 @@ pub struct Activity {
     pub days: u32,
     /// Highest hourly average CPU, in percent.
     pub max_cpu_percent: Option<f64>,
-    /// Network bytes in plus out over the window.
+    /// Network bytes over the window: in plus out for an instance, out to destinations
+    /// (`BytesOutToDestination`) for a NAT gateway.
     pub network_bytes: Option<u64>,
     /// Highest hourly average of database connections.
     pub max_db_connections: Option<f64>,
@@ -97,9 +116,11 @@ pub struct Resource {
     /// Estimated monthly cost from the price table; `None` when the type is not in it.
     pub monthly_cost: Option<Money>,
     /// Things that depend on it or that it depends on, in words ("in Auto Scaling group web",
-    /// "attached to i-…", "associated with i-…", "has read replica db-2"). Discovery fills in
-    /// Auto Scaling groups, volume attachments, address associations and RDS replication;
-    /// load-balancer targets are not discovered, so they never appear here.
+    /// "attached to i-…", "associated with i-…", "has read replica db-2", "used by AMI ami-…",
+    /// "taken from volume vol-…, which still exists"). Discovery fills in Auto Scaling groups,
+    /// volume attachments, address associations, RDS replication, the AMIs and live volumes
+    /// of snapshots, and the live DB instance of a DB snapshot; load-balancer targets are not
+    /// discovered yet, so they never appear here.
     pub dependencies: Vec<String>,
     /// Recent activity, when fetched.
     pub activity: Option<Activity>,
@@ -129,6 +150,14 @@ pub enum Action {
     StopDatabase,
     /// Delete an RDS instance, taking a final snapshot first.
     DeleteDatabaseWithSnapshot,
+    /// Change a gp2 volume's type to gp3 in place (no detach, no downtime).
+    ModifyVolumeToGp3,
+    /// Delete an EBS snapshot.
+    DeleteSnapshot,
+    /// Delete a manual RDS DB snapshot.
+    DeleteDbSnapshot,
+    /// Delete a NAT gateway.
+    DeleteNatGateway,
 }
 
 impl Action {
@@ -140,12 +169,14 @@ impl Action {
             Action::DeleteVolume => "delete",
             Action::ReleaseAddress => "release",
             Action::DeleteDatabaseWithSnapshot => "delete (with a final snapshot)",
+            Action::ModifyVolumeToGp3 => "change to gp3",
+            Action::DeleteSnapshot | Action::DeleteDbSnapshot | Action::DeleteNatGateway => "delete",
         }
     }
 
     /// True when the action cannot be undone.
     pub fn destructive(self) -> bool {
-        !matches!(self, Action::StopInstance | Action::StopDatabase)
+        !matches!(self, Action::StopInstance | Action::StopDatabase | Action::ModifyVolumeToGp3)
     }
 }
 

@@ -14,8 +14,6 @@
 //! the usual delete-on-termination volumes); an available DB's cost is its instance hours
 //! (stopping keeps the storage); an Elastic IP's cost is the public IPv4 charge.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime};
 use serde::Deserialize;
 
@@ -23,10 +21,21 @@ use super::prices::Price;
 use super::resource::{Action, Resource, ResourceKind, SafetyPath, WasteFinding};
 use super::Money;
 
-/// Every rule id, in the order rules are applied. When two rules propose the same action on
-/// the same resource, only the first one's finding is kept.
-pub const RULES: [&str; 6] =
-    ["expired_ttl", "stopped_instance", "unattached_volume", "unassociated_ip", "idle_instance", "idle_database"];
+/// Every rule id, in the order rules are applied. A resource gets at most one finding: the
+/// first rule that fires on it (so an unattached gp2 volume is proposed for deletion, not for
+/// a type change, and an expired instance is stopped on its tag, not on its metrics).
+pub const RULES: [&str; 10] = [
+    "expired_ttl",
+    "stopped_instance",
+    "unattached_volume",
+    "unassociated_ip",
+    "idle_instance",
+    "idle_database",
+    "idle_nat_gateway",
+    "old_snapshot",
+    "orphaned_db_snapshot",
+    "gp2_volume",
+];
 
 /// `[waste.rules]`: the rules' thresholds, and which rules are off.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -45,6 +54,20 @@ pub struct RulesConfig {
     /// `idle_instance`: network bytes in plus out, in MiB over the window, below which an
     /// instance is idle.
     pub idle_network_mib: u64,
+    /// `gp2_volume`: the largest gp2 volume, in GiB, proposed for gp3. Up to 1,000 GiB a gp2
+    /// volume's baseline (3 IOPS per GiB) is at most gp3's included 3,000 IOPS, so the change
+    /// is a pure saving; larger ones would need paid gp3 IOPS to match.
+    pub gp2_max_gib: u32,
+    /// `gp2_volume`: days a volume must exist first. EBS allows one modification per volume
+    /// every six hours, and a new volume is often still being set up; a week (the same as
+    /// `unattached_volume_days`) keeps proposals to settled volumes.
+    pub gp2_min_days: u32,
+    /// `old_snapshot`: days an EBS snapshot must be old (its volume gone, no AMI using it).
+    pub snapshot_days: u32,
+    /// `orphaned_db_snapshot`: days a manual RDS snapshot must be old (its database gone).
+    pub db_snapshot_days: u32,
+    /// `idle_nat_gateway`: days without a byte out to destinations.
+    pub nat_gateway_idle_days: u32,
     /// The activity window, in days. Set from `[waste] idle_days`, not here, so the window
     /// CloudWatch is asked about and the window the rules require are always the same.
     #[serde(skip)]
@@ -60,6 +83,11 @@ impl Default for RulesConfig {
             ttl_tags: vec!["expires-at".to_string(), "ttl".to_string(), "expiry".to_string()],
             idle_cpu_percent: 5.0,
             idle_network_mib: 5,
+            gp2_max_gib: 1_000,
+            gp2_min_days: 7,
+            snapshot_days: 90,
+            db_snapshot_days: 90,
+            nat_gateway_idle_days: 30,
             idle_days: 14,
         }
     }
@@ -74,10 +102,14 @@ impl RulesConfig {
         if !(self.idle_cpu_percent.is_finite() && (0.0..=100.0).contains(&self.idle_cpu_percent)) {
             return Err("idle_cpu_percent must be between 0 and 100".to_string());
         }
+        if !(1..=60).contains(&self.nat_gateway_idle_days) {
+            return Err("nat_gateway_idle_days must be between 1 and 60".to_string());
+        }
         Ok(())
     }
 
-    fn enabled(&self, rule: &str) -> bool {
+    /// True unless the rule is in `disabled`.
+    pub fn enabled(&self, rule: &str) -> bool {
         !self.disabled.iter().any(|r| r == rule)
     }
 }
@@ -130,13 +162,12 @@ pub fn findings(
 ) -> Vec<WasteFinding> {
     let mut out = Vec::new();
     for resource in resources {
-        let mut actions = HashSet::new();
-        for rule in RULES.iter().filter(|r| rules.enabled(r)) {
-            let Some((action, evidence, saving)) = apply_rule(rule, resource, rules, now) else { continue };
-            // One proposal per resource and action: the first rule's evidence is enough.
-            if !actions.insert(action) {
-                continue;
-            }
+        // One finding per resource: the first rule that fires.
+        let first = RULES
+            .iter()
+            .filter(|r| rules.enabled(r))
+            .find_map(|rule| apply_rule(rule, resource, rules, now).map(|hit| (rule, hit)));
+        if let Some((rule, (action, evidence, saving))) = first {
             out.push(WasteFinding {
                 resource: resource.clone(),
                 rule: rule.to_string(),
@@ -154,18 +185,19 @@ type Hit = (Action, String, Option<Money>);
 
 /// The rules judged on CloudWatch activity: the kind and state each looks at, and the action
 /// it proposes. Discovery asks CloudWatch only about resources one of these could flag.
-const ACTIVITY_RULES: [(&str, ResourceKind, &str, Action); 2] = [
-    ("idle_instance", ResourceKind::Ec2Instance, "running", Action::StopInstance),
-    ("idle_database", ResourceKind::RdsInstance, "available", Action::StopDatabase),
+const ACTIVITY_RULES: [(&str, ResourceKind, &str); 3] = [
+    ("idle_instance", ResourceKind::Ec2Instance, "running"),
+    ("idle_database", ResourceKind::RdsInstance, "available"),
+    ("idle_nat_gateway", ResourceKind::NatGateway, "available"),
 ];
 
 /// True when discovery should fetch `r`'s CloudWatch activity: an enabled activity rule looks
-/// at resources of its kind and state, and no earlier rule already proposes the same action on
-/// it (only the first finding per action is kept, so the metrics could not change anything).
-/// With every activity rule disabled this is false for everything, and discovery sends no
-/// metric request at all.
+/// at resources of its kind and state, and no earlier rule already fires on it (a resource
+/// gets only its first finding, so the metrics could not change anything). With every
+/// activity rule disabled this is false for everything, and discovery sends no metric
+/// request at all.
 pub fn needs_activity(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> bool {
-    ACTIVITY_RULES.iter().any(|(rule, kind, state, action)| {
+    ACTIVITY_RULES.iter().any(|(rule, kind, state)| {
         rules.enabled(rule)
             && r.reference.kind == *kind
             && r.state == *state
@@ -173,8 +205,16 @@ pub fn needs_activity(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> 
                 .iter()
                 .take_while(|earlier| *earlier != rule)
                 .filter(|earlier| rules.enabled(earlier))
-                .any(|earlier| apply_rule(earlier, r, rules, now).is_some_and(|hit| hit.0 == *action))
+                .any(|earlier| apply_rule(earlier, r, rules, now).is_some())
     })
+}
+
+/// The activity window for resources of this kind, in days.
+pub fn activity_days(kind: ResourceKind, rules: &RulesConfig) -> u32 {
+    match kind {
+        ResourceKind::NatGateway => rules.nat_gateway_idle_days,
+        _ => rules.idle_days,
+    }
 }
 
 fn apply_rule(rule: &str, r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> Option<Hit> {
@@ -185,6 +225,10 @@ fn apply_rule(rule: &str, r: &Resource, rules: &RulesConfig, now: NaiveDateTime)
         "unassociated_ip" => unassociated_ip(r),
         "idle_instance" => idle_instance(r, rules, now),
         "idle_database" => idle_database(r, rules, now),
+        "idle_nat_gateway" => idle_nat_gateway(r, rules),
+        "old_snapshot" => old_snapshot(r, rules, now),
+        "orphaned_db_snapshot" => orphaned_db_snapshot(r, rules, now),
+        "gp2_volume" => gp2_volume(r, rules, now),
         _ => None,
     }
 }
@@ -317,6 +361,77 @@ fn idle_database(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> Optio
         activity.days
     );
     Some((Action::StopDatabase, evidence, r.monthly_cost))
+}
+
+fn idle_nat_gateway(r: &Resource, rules: &RulesConfig) -> Option<Hit> {
+    if r.reference.kind != ResourceKind::NatGateway || r.state != "available" {
+        return None;
+    }
+    let days = rules.nat_gateway_idle_days;
+    let activity = r.activity.as_ref().filter(|a| a.days >= days)?;
+    // No datapoints is unknown: a NAT gateway that carried nothing still reports zeros.
+    if activity.network_bytes? > 0 {
+        return None;
+    }
+    let evidence = format!(
+        "sent 0 bytes to destinations in the last {} days (CloudWatch BytesOutToDestination), yet is billed every hour",
+        activity.days
+    );
+    Some((Action::DeleteNatGateway, evidence, r.monthly_cost))
+}
+
+/// A snapshot nothing depends on (for EBS: its volume is gone and no AMI uses it; for RDS:
+/// its database is gone), older than `limit` days.
+fn orphan_age(r: &Resource, kind: ResourceKind, limit: u32, now: NaiveDateTime) -> Option<(NaiveDateTime, i64)> {
+    if r.reference.kind != kind || !r.dependencies.is_empty() || !matches!(r.state.as_str(), "completed" | "available")
+    {
+        return None;
+    }
+    let created = r.created_at?;
+    let days = days_between(created, now);
+    (days >= i64::from(limit)).then_some((created, days))
+}
+
+fn old_snapshot(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> Option<Hit> {
+    let (created, days) = orphan_age(r, ResourceKind::EbsSnapshot, rules.snapshot_days, now)?;
+    let size = r.storage_gib.map_or(String::new(), |g| format!(" of a {g} GiB volume"));
+    let evidence = format!(
+        "snapshot{size} taken {} ({days} days ago, over the {}-day limit); the volume it was taken from is gone and no AMI uses it (saving is at most this: snapshots are incremental)",
+        when(created),
+        rules.snapshot_days
+    );
+    Some((Action::DeleteSnapshot, evidence, r.monthly_cost))
+}
+
+fn orphaned_db_snapshot(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> Option<Hit> {
+    let (created, days) = orphan_age(r, ResourceKind::RdsSnapshot, rules.db_snapshot_days, now)?;
+    let evidence = format!(
+        "manual DB snapshot taken {} ({days} days ago, over the {}-day limit) of a database that no longer exists",
+        when(created),
+        rules.db_snapshot_days
+    );
+    Some((Action::DeleteDbSnapshot, evidence, r.monthly_cost))
+}
+
+fn gp2_volume(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> Option<Hit> {
+    if r.reference.kind != ResourceKind::EbsVolume || r.size_class.as_deref() != Some("gp2") {
+        return None;
+    }
+    if !r.created_at.is_some_and(|t| days_between(t, now) >= i64::from(rules.gp2_min_days)) {
+        return None;
+    }
+    let gib = r.storage_gib?;
+    if gib > rules.gp2_max_gib {
+        return None;
+    }
+    // gp3 is $0.08 against gp2's $0.10 per GiB-month in every region's published prices (and
+    // the bundled table), so the saving is a fifth of what the volume costs now.
+    let saving = r.monthly_cost.map(|cost| Money::from_decimal(cost.as_decimal() * rust_decimal::Decimal::new(2, 1)));
+    let evidence = format!(
+        "{gib} GiB gp2 volume; gp3 gives at least the same baseline performance up to {} GiB (3,000 IOPS, 125 MiB/s included) for about 20% less, changed in place without downtime",
+        rules.gp2_max_gib
+    );
+    Some((Action::ModifyVolumeToGp3, evidence, saving))
 }
 
 /// The protected tag a resource carries, as `Key=Value`, if any.

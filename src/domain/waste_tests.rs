@@ -274,3 +274,91 @@ fn activity_is_wanted_only_where_an_enabled_activity_rule_could_decide() {
         RulesConfig { disabled: vec!["idle_instance".into(), "idle_database".into()], ..RulesConfig::default() };
     assert!(!needs_activity(&running, &idle_off, now()) && !needs_activity(&database, &idle_off, now()));
 }
+
+fn snapshot(kind: ResourceKind, id: &str, days: i64, deps: &[&str]) -> Resource {
+    let state = if kind == ResourceKind::EbsSnapshot { "completed" } else { "available" };
+    Resource {
+        created_at: Some(days_ago(days)),
+        storage_gib: Some(100),
+        monthly_cost: Some(Money::from_cents(500)),
+        dependencies: deps.iter().map(|d| d.to_string()).collect(),
+        ..resource(kind, id, state)
+    }
+}
+
+#[test]
+fn old_orphaned_snapshots_are_deleted_and_used_or_young_ones_are_not() {
+    let f = only(&[snapshot(ResourceKind::EbsSnapshot, "snap-1", 120, &[])]);
+    assert_eq!((f.rule.as_str(), f.action), ("old_snapshot", Action::DeleteSnapshot));
+    assert_eq!(f.monthly_saving, Some(Money::from_cents(500)));
+    assert!(
+        f.evidence.contains("of a 100 GiB volume taken 2026-07-28 12:00 UTC (120 days ago, over the 90-day limit)"),
+        "{}",
+        f.evidence
+    );
+    assert!(run(&[snapshot(ResourceKind::EbsSnapshot, "snap-2", 30, &[])]).is_empty(), "younger than 90 days");
+    for deps in [&["used by AMI ami-1"][..], &["taken from volume vol-1, which still exists"][..]] {
+        assert!(run(&[snapshot(ResourceKind::EbsSnapshot, "snap-3", 120, deps)]).is_empty(), "{deps:?}");
+    }
+    let f = only(&[snapshot(ResourceKind::RdsSnapshot, "db-snap", 200, &[])]);
+    assert_eq!((f.rule.as_str(), f.action), ("orphaned_db_snapshot", Action::DeleteDbSnapshot));
+    let live = snapshot(ResourceKind::RdsSnapshot, "db-snap", 200, &["of DB instance orders, which still exists"]);
+    assert!(run(&[live]).is_empty());
+    let stricter = RulesConfig { snapshot_days: 200, ..RulesConfig::default() };
+    let young = snapshot(ResourceKind::EbsSnapshot, "snap-1", 120, &[]);
+    assert!(findings(&[young], &stricter, &PolicyConfig::default(), now()).is_empty(), "the threshold is configurable");
+}
+
+#[test]
+fn a_nat_gateway_with_no_bytes_out_in_30_days_is_idle_and_unknown_is_not() {
+    let nat = |bytes: Option<u64>, days: u32| Resource {
+        activity: Some(Activity { days, network_bytes: bytes, ..Activity::default() }),
+        monthly_cost: Some(Money::from_cents(3_285)),
+        ..resource(ResourceKind::NatGateway, "nat-1", "available")
+    };
+    let f = only(&[nat(Some(0), 30)]);
+    assert_eq!(
+        (f.rule.as_str(), f.action, f.monthly_saving),
+        ("idle_nat_gateway", Action::DeleteNatGateway, Some(Money::from_cents(3_285)))
+    );
+    assert!(f.evidence.contains("sent 0 bytes to destinations in the last 30 days"), "{}", f.evidence);
+    assert!(run(&[nat(Some(1), 30)]).is_empty(), "one byte is use");
+    assert!(run(&[nat(None, 30)]).is_empty(), "no datapoints is unknown");
+    assert!(run(&[nat(Some(0), 14)]).is_empty(), "a shorter window than the rule's is no proof");
+    assert!(needs_activity(&nat(None, 30), &RulesConfig::default(), now()));
+    assert_eq!(activity_days(ResourceKind::NatGateway, &RulesConfig::default()), 30);
+}
+
+#[test]
+fn gp2_volumes_up_to_1000_gib_change_to_gp3_for_a_fifth_less() {
+    let volume = |gib: u32, class: &str, state: &str| Resource {
+        size_class: Some(class.into()),
+        storage_gib: Some(gib),
+        monthly_cost: Some(Money::from_cents(gib as i64 * 10)),
+        dependencies: vec!["attached to i-1".into()],
+        ..resource(ResourceKind::EbsVolume, "vol-1", state)
+    };
+    let f = only(&[volume(500, "gp2", "in-use")]);
+    assert_eq!((f.rule.as_str(), f.action), ("gp2_volume", Action::ModifyVolumeToGp3));
+    assert_eq!(f.monthly_saving, Some(Money::from_cents(1_000)), "$50 a month now, a fifth saved");
+    assert!(
+        matches!(f.path, SafetyPath::Strict { .. }),
+        "attached: strict, never excluded, since it is not destructive"
+    );
+    assert!(run(&[volume(1_001, "gp2", "in-use")]).is_empty(), "over 1,000 GiB gp3 would need paid IOPS");
+    assert!(run(&[volume(500, "gp3", "in-use")]).is_empty());
+    let loose = Resource { dependencies: Vec::new(), ..volume(500, "gp2", "available") };
+    assert_eq!(only(&[loose]).rule, "unattached_volume", "one finding per resource: deleting beats converting");
+}
+
+#[test]
+fn a_new_gp2_volume_waits_a_week() {
+    let new = Resource {
+        size_class: Some("gp2".into()),
+        storage_gib: Some(8),
+        created_at: Some(days_ago(2)),
+        ..resource(ResourceKind::EbsVolume, "vol-1", "in-use")
+    };
+    assert!(run(&[new.clone()]).is_empty());
+    assert_eq!(only(&[Resource { created_at: Some(days_ago(8)), ..new }]).rule, "gp2_volume");
+}

@@ -14,6 +14,9 @@ pub(crate) fn kind_text(kind: ResourceKind) -> &'static str {
         ResourceKind::EbsVolume => "EBS volume",
         ResourceKind::ElasticIp => "Elastic IP",
         ResourceKind::RdsInstance => "RDS database",
+        ResourceKind::EbsSnapshot => "EBS snapshot",
+        ResourceKind::RdsSnapshot => "RDS snapshot",
+        ResourceKind::NatGateway => "NAT gateway",
     }
 }
 

@@ -28,6 +28,7 @@ mod stored_records;
 mod support;
 mod waste_aws;
 mod waste_flow;
+pub mod waste_more;
 pub mod waste_proxy;
 mod waste_requests;
 mod waste_scan;

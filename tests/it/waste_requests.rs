@@ -39,16 +39,7 @@ async fn idle_rules_off_send_no_metric_request_and_on_send_batches_of_500_querie
     let launched = run.send().await.unwrap();
     let busy = launched.instances()[0].instance_id().unwrap().to_string();
     let rds = aws_sdk_rds::Client::new(&sdk(&seed).await);
-    rds.create_db_instance()
-        .db_instance_identifier("reports")
-        .db_instance_class("db.t3.micro")
-        .engine("postgres")
-        .master_username("costbot")
-        .master_user_password("not-a-secret-1")
-        .allocated_storage(20)
-        .send()
-        .await
-        .unwrap();
+    crate::waste_more::create_database(&rds, "reports").await;
     let cw = aws_sdk_cloudwatch::Client::new(&sdk(&seed).await);
     let at = aws_smithy_types::DateTime::from_secs((chrono::Utc::now() - chrono::Duration::hours(2)).timestamp());
     let datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
@@ -60,7 +51,8 @@ async fn idle_rules_off_send_no_metric_request_and_on_send_batches_of_500_querie
     cw.put_metric_data().namespace("AWS/EC2").metric_data(datum).send().await.unwrap();
     let account = AccountId::parse(PAYER).unwrap();
 
-    let off = config(&proxy.url, "[waste.rules]\ndisabled = [\"idle_instance\", \"idle_database\"]\n");
+    let off =
+        config(&proxy.url, "[waste.rules]\ndisabled = [\"idle_instance\", \"idle_database\", \"idle_nat_gateway\"]\n");
     let found = AwsInventory::from_config(&off).await.unwrap().discover(&account, "us-east-1").await.unwrap();
     assert_eq!(found.iter().filter(|r| r.reference.kind == ResourceKind::Ec2Instance).count(), 170);
     assert_eq!(proxy.count("monitoring"), 0, "no rule needs activity, so no metric request: {:?}", proxy.calls());
@@ -78,5 +70,7 @@ async fn idle_rules_off_send_no_metric_request_and_on_send_batches_of_500_querie
     assert_eq!(cpu(quiet).map(|a| (a.days, a.max_cpu_percent, a.network_bytes)), Some((14, None, None)));
     assert_eq!(cpu("reports").map(|a| a.max_db_connections), Some(None), "asked about, no datapoints");
     let describes = proxy.calls().len() - metric_calls.len();
-    assert_eq!(describes, 4, "one page each of volumes, instances, addresses, databases: {:?}", proxy.calls());
+    // One page each of volumes, instances, addresses, databases, snapshots, AMIs, DB snapshots
+    // and NAT gateways: the lists the default rules read.
+    assert_eq!(describes, 8, "{:?}", proxy.calls());
 }

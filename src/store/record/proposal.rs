@@ -98,6 +98,10 @@ enum StoredAction {
     ReleaseAddress,
     StopDatabase,
     DeleteDatabaseWithSnapshot,
+    ModifyVolumeToGp3,
+    DeleteSnapshot,
+    DeleteDbSnapshot,
+    DeleteNatGateway,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -221,6 +225,10 @@ impl From<&WasteFinding> for StoredFinding {
                 Action::ReleaseAddress => StoredAction::ReleaseAddress,
                 Action::StopDatabase => StoredAction::StopDatabase,
                 Action::DeleteDatabaseWithSnapshot => StoredAction::DeleteDatabaseWithSnapshot,
+                Action::ModifyVolumeToGp3 => StoredAction::ModifyVolumeToGp3,
+                Action::DeleteSnapshot => StoredAction::DeleteSnapshot,
+                Action::DeleteDbSnapshot => StoredAction::DeleteDbSnapshot,
+                Action::DeleteNatGateway => StoredAction::DeleteNatGateway,
             },
             path: match &f.path {
                 SafetyPath::Normal => StoredPath::Normal,
@@ -272,6 +280,10 @@ impl TryFrom<StoredFinding> for WasteFinding {
                 StoredAction::ReleaseAddress => Action::ReleaseAddress,
                 StoredAction::StopDatabase => Action::StopDatabase,
                 StoredAction::DeleteDatabaseWithSnapshot => Action::DeleteDatabaseWithSnapshot,
+                StoredAction::ModifyVolumeToGp3 => Action::ModifyVolumeToGp3,
+                StoredAction::DeleteSnapshot => Action::DeleteSnapshot,
+                StoredAction::DeleteDbSnapshot => Action::DeleteDbSnapshot,
+                StoredAction::DeleteNatGateway => Action::DeleteNatGateway,
             },
             path: match f.path {
                 StoredPath::Normal => SafetyPath::Normal,
