@@ -313,11 +313,10 @@ impl Config {
                 }
             }
         }
-        if self.costs.source == CostSourceKind::Aws
-            && !self.accounts.is_empty()
-            && !self.collects_costs()
-            && !(self.waste_configured && self.waste.enabled)
-        {
+        // A waste-only configuration (a `[waste]` section, discovery on) needs no cost source.
+        let waste_only = self.waste_configured && self.waste.enabled;
+        let wants_costs = self.costs.source == CostSourceKind::Aws && !self.accounts.is_empty() && !waste_only;
+        if wants_costs && !self.collects_costs() {
             bail!(
                 "no account has cost_explorer = true, so there is nothing to collect from \
                  (set it on the payer account, or add a [waste] section to run waste control alone)"

@@ -417,7 +417,7 @@ fn gp2_volume(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> Option<H
     if r.reference.kind != ResourceKind::EbsVolume || r.size_class.as_deref() != Some("gp2") {
         return None;
     }
-    if !r.created_at.is_some_and(|t| days_between(t, now) >= i64::from(rules.gp2_min_days)) {
+    if r.created_at.is_none_or(|t| days_between(t, now) < i64::from(rules.gp2_min_days)) {
         return None;
     }
     let gib = r.storage_gib?;

@@ -359,6 +359,6 @@ fn a_new_gp2_volume_waits_a_week() {
         created_at: Some(days_ago(2)),
         ..resource(ResourceKind::EbsVolume, "vol-1", "in-use")
     };
-    assert!(run(&[new.clone()]).is_empty());
+    assert!(run(std::slice::from_ref(&new)).is_empty());
     assert_eq!(only(&[Resource { created_at: Some(days_ago(8)), ..new }]).rule, "gp2_volume");
 }
