@@ -56,9 +56,7 @@ pub const UNPROBED_ACTIONS: &[&str] =
 const NO_INSTANCE: &str = "i-0000000000000000f";
 const NO_VOLUME: &str = "vol-0000000000000000f";
 const NO_ALLOCATION: &str = "eipalloc-0000000000000000f";
-const NO_IMAGE: &str = "ami-0000000000000000f";
 const NO_SNAPSHOT: &str = "snap-0000000000000000f";
-const NO_NAT_GATEWAY: &str = "nat-0000000000000000f";
 
 /// Who a set of credentials is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,7 +193,7 @@ pub async fn waste_reads(session: &Session, region: &str) -> Vec<Probe> {
         verdict("ec2:DescribeAddresses", ec2.describe_addresses().send().await),
         verdict("rds:DescribeDBInstances", rds.describe_db_instances().max_records(20).send().await),
         verdict("ec2:DescribeSnapshots", ec2.describe_snapshots().owner_ids("self").max_results(5).send().await),
-        verdict("ec2:DescribeImages", ec2.describe_images().owners("self").image_ids(NO_IMAGE).send().await),
+        verdict("ec2:DescribeImages", ec2.describe_images().owners("self").max_results(6).send().await),
         verdict("rds:DescribeDBSnapshots", rds.describe_db_snapshots().max_records(20).send().await),
         verdict("ec2:DescribeNatGateways", ec2.describe_nat_gateways().max_results(5).send().await),
         verdict("cloudwatch:GetMetricData", metric),
@@ -203,6 +201,9 @@ pub async fn waste_reads(session: &Session, region: &str) -> Vec<Probe> {
 }
 
 /// The EC2 actions of approved proposals, each as a dry run on an id that does not exist.
+/// `ec2:DeleteNatGateway` is not probed yet: moto 5.2.5 ignores `DryRun` on it and answers an
+/// unknown id with HTTP 500, so such a probe could not be tested here (AWS itself supports the
+/// dry run); the IAM files grant it, and `doctor` says nothing about it.
 pub async fn waste_actions(session: &Session, region: &str) -> Vec<Probe> {
     let client = aws_sdk_ec2::Client::new(&session.0.to_builder().region(Region::new(region.to_string())).build());
     vec![
@@ -224,10 +225,6 @@ pub async fn waste_actions(session: &Session, region: &str) -> Vec<Probe> {
                 .await,
         ),
         verdict("ec2:DeleteSnapshot", client.delete_snapshot().snapshot_id(NO_SNAPSHOT).dry_run(true).send().await),
-        verdict(
-            "ec2:DeleteNatGateway",
-            client.delete_nat_gateway().nat_gateway_id(NO_NAT_GATEWAY).dry_run(true).send().await,
-        ),
     ]
 }
 
