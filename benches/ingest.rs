@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chrono::{Days, NaiveDate};
 use costbot::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
-use costbot::store::{DynStore, PgStore, SqliteStore, Store};
+use costbot::store::{DynStore, PgStore, SchemaStore, SqliteStore};
 use sqlx::Connection;
 
 /// Facts per day: 100 accounts x 40 services.

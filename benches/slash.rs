@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use chrono::{Days, NaiveDate, Utc};
 use costbot::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
-use costbot::store::{DynStore, PgStore, SqliteStore, Store};
+use costbot::store::{DynStore, PgStore, SchemaStore, SqliteStore};
 use futures::stream::{self, StreamExt};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;

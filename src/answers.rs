@@ -3,17 +3,17 @@
 //! applied to every query.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Days, NaiveDate};
 
-use crate::chat::message::Message;
 use crate::commands::{Filters, GroupBy, Report};
+use crate::domain::chat::message::Message;
 use crate::domain::forecast::{month_end, HISTORY_DAYS};
 use crate::domain::{AccountId, BreakdownDimension, DateRange, Granularity, Money, ServiceName};
 use crate::render::answer::{self, Line, SpendView};
-use crate::store::{DynStore, SpendGroup, SpendQuery, SpendRow};
+use crate::store::{AccountStore, BreakdownStore, CostStore, RunStore, SpendGroup, SpendQuery, SpendRow, Store};
 
 /// Why a question could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +54,14 @@ struct AnswerCache {
     answers: HashMap<AnswerKey, Message>,
 }
 
+/// The tables answers read: cost facts and breakdowns, account names, the newest run.
+pub trait AnswerTables: CostStore + BreakdownStore + AccountStore + RunStore {}
+
+impl<T: CostStore + BreakdownStore + AccountStore + RunStore + ?Sized> AnswerTables for T {}
+
 /// Answers questions from the store.
-pub struct Answers {
-    store: DynStore,
+pub struct Answers<S: ?Sized = dyn Store> {
+    store: Arc<S>,
     services: Mutex<Option<(Instant, Vec<ServiceName>)>>,
     accounts: Mutex<Option<(Instant, Vec<crate::domain::Account>)>>,
     latest_run: Mutex<Option<(Instant, DataVersion)>>,
@@ -67,15 +72,15 @@ pub struct Answers {
 /// The channel's account scope: `None` means every account.
 pub type Scope<'a> = Option<&'a [AccountId]>;
 
-impl Answers {
+impl<S: AnswerTables + ?Sized> Answers<S> {
     /// Answers over a store.
-    pub fn new(store: DynStore) -> Answers {
+    pub fn new(store: Arc<S>) -> Answers<S> {
         Answers::with_lookup_ttl(store, LOOKUP_TTL)
     }
 
     /// Answers that re-read account names and the newest run after `ttl` (tests use zero to
     /// see a new collection at once).
-    pub fn with_lookup_ttl(store: DynStore, ttl: Duration) -> Answers {
+    pub fn with_lookup_ttl(store: Arc<S>, ttl: Duration) -> Answers<S> {
         Answers {
             lookup_ttl: ttl,
             store,

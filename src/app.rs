@@ -16,14 +16,15 @@ use crate::chat::dispatch::dispatch_alerts;
 use crate::chat::outbox::OutboxWorker;
 use crate::chat::slack::api::SlackSender;
 use crate::chat::slack::SlackState;
-use crate::chat::{Platform, Sender};
-use crate::collector::{CollectSettings, Collector, CostSource, JOB_COLLECT_COSTS};
-use crate::config::{Config, CostSourceKind};
-use crate::config::{DiscordMode, SlackMode};
-use crate::detection::{BreakdownSource, Detection, DetectionReport, DetectionSettings};
+use crate::chat::Sender;
+use crate::collector::{CollectSettings, Collector, JOB_COLLECT_COSTS};
+use crate::config::{Config, CostSourceKind, DiscordMode, SlackMode};
+use crate::detection::{Detection, DetectionReport, DetectionSettings};
 use crate::discovery::{self, Discovery, DiscoveryReport};
+use crate::domain::chat::Platform;
 use crate::domain::resource::CloudInventory;
 use crate::domain::run::CollectorRun;
+use crate::domain::sources::{BreakdownSource, CostSource};
 use crate::domain::{Account, AccountId, Granularity};
 use crate::execution::Executor;
 use crate::leadership::{Leadership, LeaseTiming};
@@ -61,7 +62,7 @@ pub struct App {
 impl App {
     /// Opens and migrates the store, records the configured accounts and builds the collector.
     pub async fn build(config: Config, now: NaiveDateTime) -> Result<App> {
-        let store = store::open(&config.database).await?;
+        let store = store::open(&config.database.store_options()).await?;
         store.migrate().await?;
         Self::with_store(config, store, now).await
     }

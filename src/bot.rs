@@ -11,29 +11,43 @@ use anyhow::Result;
 use async_trait::async_trait;
 use chrono::{Days, NaiveDateTime, Utc};
 
+use crate::answers::AnswerTables;
 use crate::answers::{AnswerError, Answers};
-use crate::chat::message::{ActionRef, Message, Tone, Verb};
-use crate::chat::{Actor, ChatHandler, Inbound, Platform, Reply};
+use crate::chat::{Actor, ChatHandler, Inbound, Reply};
 use crate::commands::{self, Command};
 use crate::config::{ChannelConfig, Config};
 use crate::domain::audit::AuditRecord;
+use crate::domain::chat::message::{ActionRef, Message, Tone, Verb};
+use crate::domain::chat::Platform;
 use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
 use crate::domain::proposal::{Decision, ProposalId, State as ProposalState};
 use crate::domain::AccountId;
 use crate::proposals::card_entries;
 use crate::render::alert::{alert, open_anomalies};
 use crate::render::approval::card as approval_card;
-use crate::store::DynStore;
+use crate::store::{AnomalyStore, AuditStore, OutboxStore, ProposalStore, Store};
 
 /// How long "Mute" silences an anomaly.
 const MUTE_DAYS: u64 = 7;
 
 /// The bot's dependencies.
-#[derive(Clone)]
-pub struct Bot {
-    store: DynStore,
+/// The tables the bot touches: what answers read, plus anomalies and proposals (read and
+/// changed by clicks), the outbox (updated cards) and the audit log (every decision).
+pub trait BotTables: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore {}
+
+impl<T: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore + ?Sized> BotTables for T {}
+
+pub struct Bot<S: ?Sized = dyn Store> {
+    store: Arc<S>,
     config: Arc<Config>,
-    answers: Arc<Answers>,
+    answers: Arc<Answers<S>>,
+}
+
+// A derived `Clone` would ask for `S: Clone`; cloning shares the store handle instead.
+impl<S: ?Sized> Clone for Bot<S> {
+    fn clone(&self) -> Self {
+        Bot { store: self.store.clone(), config: self.config.clone(), answers: self.answers.clone() }
+    }
 }
 
 /// What a channel may see, resolved from configuration.
@@ -46,9 +60,9 @@ enum Scope<'a> {
     Unknown,
 }
 
-impl Bot {
+impl<S: BotTables + ?Sized> Bot<S> {
     /// A bot over a store and configuration.
-    pub fn new(store: DynStore, config: Arc<Config>) -> Bot {
+    pub fn new(store: Arc<S>, config: Arc<Config>) -> Bot<S> {
         Bot { answers: Arc::new(Answers::new(store.clone())), store, config }
     }
 
@@ -241,7 +255,7 @@ impl Bot {
     }
 }
 
-impl Bot {
+impl<S: BotTables + ?Sized> Bot<S> {
     /// Handles an event as if it were `now` (tests pin the clock; [`ChatHandler::handle`] uses
     /// the real one).
     pub async fn handle_at(&self, event: Inbound, now: NaiveDateTime) -> Reply {
@@ -260,7 +274,7 @@ impl Bot {
 }
 
 #[async_trait]
-impl ChatHandler for Bot {
+impl<S: BotTables + ?Sized> ChatHandler for Bot<S> {
     async fn handle(&self, event: Inbound) -> Reply {
         self.handle_at(event, Utc::now().naive_utc()).await
     }

@@ -186,9 +186,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Migrate => {
             let config = Config::load(cli.config.as_deref())?;
-            let store = store::open(&config.database).await?;
+            let store = store::open(&config.database.store_options()).await?;
             store.migrate().await?;
-            println!("migrations applied to {}", store::describe(&config.database));
+            println!("migrations applied to {}", store::describe(&config.database.store_options()));
             Ok(())
         }
         Command::Collect { what: CollectWhat::Costs { since, account } } => {
@@ -231,7 +231,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Audit { action } => {
             let config = Config::load(cli.config.as_deref())?;
-            let store = store::open(&config.database).await?;
+            let store = store::open(&config.database.store_options()).await?;
             store.migrate().await?;
             let entries = all_audit_entries(&store).await?;
             match action {

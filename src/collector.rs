@@ -7,70 +7,17 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 use futures::stream::{self, StreamExt};
 
 use crate::domain::cost::{plan_fetch, FetchPlanInput};
 use crate::domain::run::{CollectorRun, SourceReport};
+use crate::domain::sources::{CostSource, FetchRequest};
 use crate::domain::{AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity};
-use crate::store::DynStore;
+use crate::store::{BreakdownStore, CostStore, RunStore, Store};
 
 /// The job name used in run records and schedule claims.
 pub const JOB_COLLECT_COSTS: &str = "collect-costs";
-
-/// What one source is asked for.
-#[derive(Debug, Clone)]
-pub struct FetchRequest {
-    /// Days to fetch (today included, as estimated data).
-    pub range: DateRange,
-    /// Day or hour facts.
-    pub granularity: Granularity,
-    /// Cost Explorer metric name.
-    pub metric: String,
-}
-
-/// What a source returned.
-#[derive(Debug, Default)]
-pub struct Fetched {
-    /// Every fact in the range, all pages included.
-    pub facts: Vec<CostFact>,
-    /// Requests made (each Cost Explorer request costs $0.01).
-    pub api_calls: u64,
-}
-
-/// A fetch that failed, with the requests it made before failing.
-#[derive(Debug)]
-pub struct FetchError {
-    /// What went wrong, with context.
-    pub error: anyhow::Error,
-    /// Requests made before the failure.
-    pub api_calls: u64,
-}
-
-/// Breakdown rows a source returned.
-#[derive(Debug, Default)]
-pub struct FetchedBreakdown {
-    /// Every row in the range.
-    pub rows: Vec<BreakdownFact>,
-    /// Requests made.
-    pub api_calls: u64,
-}
-
-/// Where cost facts come from: one paginated query per source account per run.
-#[async_trait]
-pub trait CostSource: Send + Sync {
-    /// Fetches every fact the source's Cost Explorer has for the request.
-    async fn fetch(&self, source: &AccountId, request: &FetchRequest) -> Result<Fetched, FetchError>;
-
-    /// Fetches spend per account by region or usage type (one paginated query).
-    async fn fetch_breakdown(
-        &self,
-        source: &AccountId,
-        request: &FetchRequest,
-        dimension: BreakdownDimension,
-    ) -> Result<FetchedBreakdown, FetchError>;
-}
 
 /// Collector settings, from `[costs]`.
 #[derive(Debug, Clone)]
@@ -88,31 +35,42 @@ pub struct CollectSettings {
 }
 
 /// Runs collections. Cheap to clone.
-#[derive(Clone)]
-pub struct Collector {
-    store: DynStore,
+pub struct Collector<S: ?Sized = dyn Store> {
+    store: Arc<S>,
     source: Arc<dyn CostSource>,
     sources: Vec<AccountId>,
     settings: CollectSettings,
+}
+
+// A derived `Clone` would ask for `S: Clone`; cloning shares the store handle instead.
+impl<S: ?Sized> Clone for Collector<S> {
+    fn clone(&self) -> Self {
+        Collector {
+            store: self.store.clone(),
+            source: self.source.clone(),
+            sources: self.sources.clone(),
+            settings: self.settings.clone(),
+        }
+    }
 }
 
 /// How many sources are fetched at once: Cost Explorer's rate limit is per payer, but a
 /// bound keeps a large organisation's run from opening dozens of connections.
 const CONCURRENT_SOURCES: usize = 4;
 
-impl Collector {
+impl<S: CostStore + BreakdownStore + RunStore + ?Sized> Collector<S> {
     /// A collector over the given source accounts.
     pub fn new(
-        store: DynStore,
+        store: Arc<S>,
         source: Arc<dyn CostSource>,
         sources: Vec<AccountId>,
         settings: CollectSettings,
-    ) -> Collector {
+    ) -> Collector<S> {
         Collector { store, source, sources, settings }
     }
 
     /// The same collector with other settings (another granularity, say).
-    pub fn with_settings(&self, settings: CollectSettings) -> Collector {
+    pub fn with_settings(&self, settings: CollectSettings) -> Collector<S> {
         Collector { settings, ..self.clone() }
     }
 
@@ -200,7 +158,7 @@ impl Collector {
     }
 }
 
-impl Collector {
+impl<S: CostStore + BreakdownStore + RunStore + ?Sized> Collector<S> {
     /// Refreshes the region and usage-type breakdowns when they are older than the configured
     /// interval. They change slowly and each costs a Cost Explorer request, so they are not
     /// fetched on every hourly run. A failure is reported; the facts already written stay.

@@ -9,29 +9,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use async_trait::async_trait;
 use chrono::{Days, NaiveDateTime};
 
 use crate::domain::anomaly::{Detector, DetectorConfig, Point, ThresholdSet};
 use crate::domain::incident::{reconcile, suppress_rollups, Anomaly, Change, Scope, SeriesKey};
 use crate::domain::root_cause::{rank_contributors, BreakdownRow, Dimension};
+use crate::domain::sources::BreakdownSource;
 use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
-use crate::store::{DynStore, FactFilter};
-
-/// Where usage-type and region breakdowns come from (Cost Explorer, or the simulation).
-#[async_trait]
-pub trait BreakdownSource: Send + Sync {
-    /// Daily spend of one service in one account over `range`, by usage type and by region,
-    /// queried through `source` (the payer whose data covers the account). Returns the rows
-    /// and the number of requests made.
-    async fn breakdown(
-        &self,
-        source: &AccountId,
-        account: &AccountId,
-        service: &ServiceName,
-        range: DateRange,
-    ) -> Result<(Vec<BreakdownRow>, u64)>;
-}
+use crate::store::{AnomalyStore, CostStore, FactFilter, Store};
 
 /// Detection settings, from `[anomaly]`.
 #[derive(Debug, Clone)]
@@ -64,19 +49,25 @@ pub struct DetectionReport {
 }
 
 /// Runs detection. Cheap to clone.
-#[derive(Clone)]
-pub struct Detection {
-    store: DynStore,
+pub struct Detection<S: ?Sized = dyn Store> {
+    store: Arc<S>,
     breakdown: Arc<dyn BreakdownSource>,
     settings: DetectionSettings,
+}
+
+// A derived `Clone` would ask for `S: Clone`; cloning shares the store handle instead.
+impl<S: ?Sized> Clone for Detection<S> {
+    fn clone(&self) -> Self {
+        Detection { store: self.store.clone(), breakdown: self.breakdown.clone(), settings: self.settings.clone() }
+    }
 }
 
 /// Days before an anomaly that serve as its contributors' baseline.
 const ROOT_CAUSE_BASELINE_DAYS: u64 = 14;
 
-impl Detection {
+impl<S: CostStore + AnomalyStore + ?Sized> Detection<S> {
     /// A detection job over a store.
-    pub fn new(store: DynStore, breakdown: Arc<dyn BreakdownSource>, settings: DetectionSettings) -> Detection {
+    pub fn new(store: Arc<S>, breakdown: Arc<dyn BreakdownSource>, settings: DetectionSettings) -> Detection<S> {
         Detection { store, breakdown, settings }
     }
 

@@ -12,17 +12,21 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, Utc};
 
-use crate::chat::message::Message;
-use crate::chat::outbox::OutboxEntry;
-use crate::chat::{ChannelId, MessageRef, Platform, Sender};
+use crate::chat::Sender;
 use crate::config::{ChannelConfig, Config, DigestSchedule};
+use crate::domain::chat::message::Message;
+use crate::domain::chat::{ChannelId, MessageRef, Platform};
 use crate::domain::digest::{needed_from, summarize, ServiceDay};
 use crate::domain::incident::Anomaly;
+use crate::domain::outbox::OutboxEntry;
 use crate::domain::proposal::{Proposal, State};
 use crate::domain::{DateRange, Granularity};
 use crate::render::alert::subject;
 use crate::render::digest::{approval_what, digest, AnomalyItem, ApprovalItem, DigestView, Savings};
-use crate::store::{DigestRecord, DynStore, SpendGroup, SpendQuery};
+use crate::store::{
+    AccountStore, AnomalyStore, CostStore, DigestRecord, DigestStore, OutboxStore, ProposalStore, RunStore, SpendGroup,
+    SpendQuery, Store,
+};
 
 /// The scheduled job's name in `job_runs`.
 pub const JOB_DIGEST: &str = "digest";
@@ -72,17 +76,36 @@ pub struct DigestReport {
 }
 
 /// Builds and records digests.
-#[derive(Clone)]
-pub struct Digests {
-    store: DynStore,
+/// The tables a digest reads and writes: spend, account names and the newest run for its
+/// content, open anomalies and done proposals for its sections, the outbox for links to
+/// posted alerts and for queuing it, and the digest records.
+pub trait DigestTables:
+    CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + OutboxStore + DigestStore
+{
+}
+
+impl<T> DigestTables for T where
+    T: CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + OutboxStore + DigestStore + ?Sized
+{
+}
+
+pub struct Digests<S: ?Sized = dyn Store> {
+    store: Arc<S>,
     config: Arc<Config>,
     senders: HashMap<Platform, Arc<dyn Sender>>,
 }
 
-impl Digests {
+// A derived `Clone` would ask for `S: Clone`; cloning shares the store handle instead.
+impl<S: ?Sized> Clone for Digests<S> {
+    fn clone(&self) -> Self {
+        Digests { store: self.store.clone(), config: self.config.clone(), senders: self.senders.clone() }
+    }
+}
+
+impl<S: DigestTables + ?Sized> Digests<S> {
     /// Digests over a store, for the configured channels; `senders` are asked for links to
     /// alerts.
-    pub fn new(store: DynStore, config: Arc<Config>, senders: HashMap<Platform, Arc<dyn Sender>>) -> Digests {
+    pub fn new(store: Arc<S>, config: Arc<Config>, senders: HashMap<Platform, Arc<dyn Sender>>) -> Digests<S> {
         Digests { store, config, senders }
     }
 

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::domain::resource::{CloudInventory, WasteFinding};
 use crate::domain::waste::{self, PolicyConfig, RulesConfig};
 use crate::domain::AccountId;
-use crate::store::DynStore;
+use crate::store::InventoryStore;
 
 /// How many (account, region) pairs are discovered at once by default: enough to hide
 /// latency, few enough to stay clear of EC2's and CloudWatch's request rate limits.
@@ -47,7 +47,7 @@ pub struct DiscoveryReport {
 /// The discovery job.
 pub struct Discovery {
     /// Where the inventory is kept.
-    pub store: DynStore,
+    pub store: Arc<dyn InventoryStore>,
     /// The cloud (AWS or the simulation).
     pub inventory: Arc<dyn CloudInventory>,
     /// Every (account, region) to search.
@@ -63,7 +63,11 @@ pub struct Discovery {
 impl Discovery {
     /// The job as `[waste]` configures it: its accounts (or every configured one) times its
     /// regions. Validates `[waste]` first, so a bad section fails at start-up.
-    pub fn from_config(config: &Config, store: DynStore, inventory: Arc<dyn CloudInventory>) -> Result<Discovery> {
+    pub fn from_config(
+        config: &Config,
+        store: Arc<dyn InventoryStore>,
+        inventory: Arc<dyn CloudInventory>,
+    ) -> Result<Discovery> {
         let configured: Vec<AccountId> = config.accounts.iter().map(|a| a.id.clone()).collect();
         config.waste.validate(&configured)?;
         Ok(Discovery {

@@ -133,7 +133,7 @@ pub async fn check(config: &Config, options: &Options) -> Vec<CheckResult> {
 }
 
 async fn database(config: &Config) -> Vec<CheckResult> {
-    let place = store::describe(&config.database);
+    let place = store::describe(&config.database.store_options());
     if config.database.url.is_none() && !config.database.sqlite_path.exists() {
         return vec![
             CheckResult::new("database", Status::Warn, format!("{place} does not exist yet"), None)
@@ -143,7 +143,7 @@ async fn database(config: &Config) -> Vec<CheckResult> {
     }
     // Opening an SQLite file applies its migrations (an embedded store has no separate
     // operator); opening Postgres does not.
-    let store = match store::open(&config.database).await {
+    let store = match store::open(&config.database.store_options()).await {
         Ok(store) => store,
         Err(error) => {
             return vec![

@@ -20,30 +20,42 @@ use crate::domain::audit::AuditRecord;
 use crate::domain::proposal::{recheck, Proposal, State};
 use crate::domain::resource::{ActOutcome, Action, CloudInventory, Resource};
 use crate::proposals::card_entries;
-use crate::store::DynStore;
+use crate::store::{AuditStore, OutboxStore, ProposalStore, Store};
 
 /// How long a claim holds before recovery may take over.
 pub const LEASE: Duration = Duration::minutes(5);
 
 /// Acts on approved proposals.
-#[derive(Clone)]
-pub struct Executor {
-    store: DynStore,
+pub struct Executor<S: ?Sized = dyn Store> {
+    store: Arc<S>,
     cloud: Arc<dyn CloudInventory>,
     channels: Arc<Vec<ChannelConfig>>,
     dry_run: bool,
     owner: String,
 }
 
-impl Executor {
+// A derived `Clone` would ask for `S: Clone`; cloning shares the store handle instead.
+impl<S: ?Sized> Clone for Executor<S> {
+    fn clone(&self) -> Self {
+        Executor {
+            store: self.store.clone(),
+            cloud: self.cloud.clone(),
+            channels: self.channels.clone(),
+            dry_run: self.dry_run,
+            owner: self.owner.clone(),
+        }
+    }
+}
+
+impl<S: ProposalStore + OutboxStore + AuditStore + ?Sized> Executor<S> {
     /// A worker named `owner` (the replica), acting for real only when `dry_run` is false.
     pub fn new(
-        store: DynStore,
+        store: Arc<S>,
         cloud: Arc<dyn CloudInventory>,
         channels: Arc<Vec<ChannelConfig>>,
         dry_run: bool,
         owner: String,
-    ) -> Executor {
+    ) -> Executor<S> {
         Executor { store, cloud, channels, dry_run, owner }
     }
 

@@ -22,30 +22,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use chrono::NaiveDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::domain::lease::Lease;
 use crate::scheduler::{Fence, ScheduledJob, Scheduler};
-use crate::store::DynStore;
+use crate::store::{LeaseStore, TickStore};
 
 /// The lease that decides which replica runs scheduled jobs.
 pub const LEADER_LEASE: &str = "leader";
-
-/// A lease as the store holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    /// Its name (`leader`).
-    pub name: String,
-    /// The replica holding it.
-    pub holder: String,
-    /// Grows by one each time the lease changes hands; fences the holder's tick claims.
-    pub term: i64,
-    /// When the current holder took it (database clock).
-    pub acquired_at: NaiveDateTime,
-    /// When it runs out unless renewed (database clock).
-    pub expires_at: NaiveDateTime,
-}
 
 /// How long a lease lasts and how often it is renewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +60,12 @@ pub struct Leadership {
 
 impl Leadership {
     /// Starts campaigning for the lease as `owner`; the leader schedules `jobs`.
-    pub fn start(store: DynStore, owner: String, timing: LeaseTiming, jobs: JobsFn) -> Leadership {
+    pub fn start<S: LeaseStore + TickStore + ?Sized + 'static>(
+        store: Arc<S>,
+        owner: String,
+        timing: LeaseTiming,
+        jobs: JobsFn,
+    ) -> Leadership {
         let (stop, stopped) = watch::channel(None);
         let (leading_tx, leading) = watch::channel(false);
         let campaign = Campaign { store, owner, timing, jobs, leading: leading_tx, held: None };
@@ -104,8 +94,8 @@ struct Held {
     scheduler: Scheduler,
 }
 
-struct Campaign {
-    store: DynStore,
+struct Campaign<S: ?Sized> {
+    store: Arc<S>,
     owner: String,
     timing: LeaseTiming,
     jobs: JobsFn,
@@ -113,7 +103,7 @@ struct Campaign {
     held: Option<Held>,
 }
 
-impl Campaign {
+impl<S: LeaseStore + TickStore + ?Sized + 'static> Campaign<S> {
     async fn run(mut self, mut stopped: watch::Receiver<Option<Duration>>) {
         loop {
             self.renew().await;

@@ -26,7 +26,7 @@ use prometheus_client::registry::Registry;
 
 use crate::domain::proposal::State;
 use crate::domain::run::{RunStatus, SourceReport};
-use crate::store::DynStore;
+use crate::store::OperationsStore;
 
 /// The `Content-Type` of [`render`]'s output.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -220,7 +220,7 @@ pub async fn track_http(request: Request, next: Next) -> Response {
 /// Renders every metric in the Prometheus text format, first refreshing the gauges read from
 /// the store when they are older than a few seconds. A store error keeps the previous values
 /// (and is logged) rather than failing the scrape: the process metrics are still worth having.
-pub async fn render(store: &DynStore) -> String {
+pub async fn render(store: &dyn OperationsStore) -> String {
     let _guard = METRICS.refresh.lock().await;
     let now_ms = METRICS.started.elapsed().as_millis() as u64 + 1;
     let last = METRICS.refreshed_ms.load(Ordering::Relaxed);

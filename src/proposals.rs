@@ -3,17 +3,18 @@
 //! approve them.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use anyhow::Result;
 use chrono::NaiveDateTime;
 
-use crate::chat::outbox::OutboxEntry;
-use crate::chat::{ChannelId, Platform};
 use crate::config::ChannelConfig;
+use crate::domain::chat::{ChannelId, Platform};
+use crate::domain::outbox::OutboxEntry;
 use crate::domain::proposal::{ApprovalRules, Proposal, ProposalId, State};
 use crate::domain::resource::WasteFinding;
 use crate::render::approval::card;
-use crate::store::DynStore;
+use crate::store::{OutboxStore, ProposalStore};
 
 /// What a proposer run changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -29,8 +30,8 @@ pub struct ProposeReport {
 }
 
 /// Syncs proposals with the latest findings and enqueues the cards that changed.
-pub async fn propose(
-    store: &DynStore,
+pub async fn propose<S: ProposalStore + OutboxStore + ?Sized>(
+    store: &Arc<S>,
     findings: &[WasteFinding],
     rules: &ApprovalRules,
     channels: &[ChannelConfig],

@@ -17,22 +17,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 use tokio::sync::Notify;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tracing::Instrument;
 
-use crate::store::DynStore;
-
-/// Parses a cron expression with a seconds field (`sec min hour dom month dow`).
-pub fn parse_cron(expr: &str) -> Result<Cron> {
-    CronParser::builder()
-        .seconds(Seconds::Required)
-        .build()
-        .parse(expr)
-        .with_context(|| format!("`{expr}` is not a cron expression with a seconds field, e.g. `0 5 * * * *`"))
-}
+use crate::config::parse_cron;
+use crate::store::TickStore;
 
 /// The scheduled tick a firing at `now` belongs to: the latest scheduled time at or before
 /// `now`. A small allowance covers a timer that fires a few milliseconds early, so such a
@@ -84,14 +75,18 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Starts every job. `owner` names this replica in the claim rows.
-    pub async fn start(store: DynStore, owner: String, jobs: Vec<ScheduledJob>) -> Result<Scheduler> {
+    pub async fn start<S: TickStore + ?Sized + 'static>(
+        store: Arc<S>,
+        owner: String,
+        jobs: Vec<ScheduledJob>,
+    ) -> Result<Scheduler> {
         Self::start_fenced(store, owner, jobs, None).await
     }
 
     /// Starts every job; with a fence, a tick is claimed only while `owner` still holds the
     /// fence's lease term (see `LeaseStore::claim_tick_as_leader`).
-    pub async fn start_fenced(
-        store: DynStore,
+    pub async fn start_fenced<S: TickStore + ?Sized + 'static>(
+        store: Arc<S>,
         owner: String,
         jobs: Vec<ScheduledJob>,
         fence: Option<Fence>,
@@ -191,8 +186,8 @@ impl Drop for RunningGuard<'_> {
 }
 
 /// What one job needs at each firing.
-struct Firing {
-    store: DynStore,
+struct Firing<S: ?Sized> {
+    store: Arc<S>,
     owner: String,
     name: String,
     cron: Cron,
@@ -201,7 +196,7 @@ struct Firing {
     in_flight: Arc<InFlight>,
 }
 
-impl Firing {
+impl<S: TickStore + ?Sized> Firing<S> {
     async fn fire(&self) {
         // Count first, then look at the flag: a shutdown that set the flag either sees this
         // firing counted or this firing sees the flag.

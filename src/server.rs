@@ -55,5 +55,5 @@ async fn readyz(State(store): State<DynStore>) -> (StatusCode, String) {
 
 /// Prometheus metrics.
 async fn metrics(State(store): State<DynStore>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], crate::metrics::render(&store).await)
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], crate::metrics::render(&*store).await)
 }

@@ -12,9 +12,8 @@ use rand_chacha::ChaCha8Rng;
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 
-use crate::collector::{CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown};
-use crate::detection::BreakdownSource;
 use crate::domain::root_cause::{BreakdownRow, Dimension};
+use crate::domain::sources::{BreakdownSource, CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown};
 use crate::domain::{
     Account, AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName,
 };

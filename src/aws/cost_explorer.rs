@@ -12,10 +12,9 @@ use aws_sdk_costexplorer::types::{
 use aws_sdk_costexplorer::Client;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use crate::collector::{CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown};
 use crate::config::Config;
-use crate::detection::BreakdownSource;
 use crate::domain::root_cause::{BreakdownRow, Dimension as RootDimension};
+use crate::domain::sources::{BreakdownSource, CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown};
 use crate::domain::{
     AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName,
 };

@@ -3,17 +3,18 @@
 //! deduplicated by (channel, anomaly, version).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::Result;
 use chrono::NaiveDateTime;
 
-use super::outbox::OutboxEntry;
-use super::{ChannelId, Platform};
 use crate::config::{ChannelConfig, MinSeverity};
 use crate::domain::anomaly::Severity;
+use crate::domain::chat::{ChannelId, Platform};
 use crate::domain::incident::Anomaly;
+use crate::domain::outbox::OutboxEntry;
 use crate::render::alert::alert;
-use crate::store::DynStore;
+use crate::store::{AccountStore, AnomalyStore, OutboxStore};
 
 /// The cursor name of the alert-event consumer.
 pub const ALERT_CURSOR: &str = "alerts";
@@ -36,7 +37,11 @@ pub fn wants(channel: &ChannelConfig, anomaly: &Anomaly) -> bool {
 
 /// Enqueues the alert cards for every new alert event and moves the cursor past them.
 /// Returns the number of outbox entries created.
-pub async fn dispatch_alerts(store: &DynStore, channels: &[ChannelConfig], now: NaiveDateTime) -> Result<u64> {
+pub async fn dispatch_alerts<S: AnomalyStore + OutboxStore + AccountStore + ?Sized>(
+    store: &Arc<S>,
+    channels: &[ChannelConfig],
+    now: NaiveDateTime,
+) -> Result<u64> {
     let names: HashMap<String, String> =
         store.accounts().await?.into_iter().filter_map(|a| a.name.map(|n| (a.id.to_string(), n))).collect();
     let lookup = |id: &str| names.get(id).cloned();

@@ -1,64 +1,20 @@
 //! Chat: the neutral message model, the neutral inbound events, and the platform adapters.
 //!
 //! Invariant: only `chat::slack` touches Slack JSON and only `chat::discord` touches Discord
-//! JSON. Everything else speaks [`Inbound`], [`Reply`] and [`message::Message`].
+//! JSON. Everything else speaks [`Inbound`], [`Reply`] and the neutral
+//! [`Message`](crate::domain::chat::message::Message).
 
 pub mod console;
 pub mod discord;
 pub mod dispatch;
-pub mod message;
 pub mod outbox;
 pub mod slack;
-
-use std::fmt;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use message::{ActionRef, Message};
-
-/// Which chat platform an event came from or a message goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    /// Slack.
-    Slack,
-    /// Discord.
-    Discord,
-    /// The demo's local console.
-    Console,
-}
-
-impl Platform {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Slack => "slack",
-            Platform::Discord => "discord",
-            Platform::Console => "console",
-        }
-    }
-}
-
-/// A chat user id on its platform (Slack `U0123ABC`, a Discord snowflake).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct UserId(pub String);
-
-/// A chat channel id on its platform.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ChannelId(pub String);
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Display for ChannelId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::domain::chat::message::{ActionRef, Message};
+use crate::domain::chat::{ChannelId, MessageRef, Platform, UserId};
 
 /// Who did something, where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,15 +43,6 @@ pub enum FollowUp {
     },
     /// No follow-up channel (the console answers synchronously).
     None,
-}
-
-/// A reference to a posted message, to edit it in place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageRef {
-    /// The channel it is in.
-    pub channel: ChannelId,
-    /// Slack `ts`, Discord message id.
-    pub id: String,
 }
 
 /// Something a person did in chat, in platform-neutral form.

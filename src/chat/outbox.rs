@@ -12,78 +12,10 @@ use std::sync::Arc;
 use anyhow::Result;
 use chrono::{Duration, NaiveDateTime, Utc};
 
-use super::message::Message;
-use super::{ChannelId, MessageRef, Platform, SendError, Sender};
-use crate::store::DynStore;
-
-/// A message to deliver.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxEntry {
-    /// The platform.
-    pub platform: Platform,
-    /// The channel.
-    pub channel: ChannelId,
-    /// What the message is about (e.g. an anomaly id); one posted message per thread.
-    pub thread: String,
-    /// The content.
-    pub message: Message,
-    /// Enqueuing the same key twice stores one entry (e.g. `thread` plus its version).
-    pub dedupe_key: String,
-}
-
-/// An entry claimed for delivery.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delivery {
-    /// The entry's id.
-    pub id: i64,
-    /// The platform.
-    pub platform: Platform,
-    /// The channel.
-    pub channel: ChannelId,
-    /// The thread.
-    pub thread: String,
-    /// The content to show.
-    pub message: Message,
-    /// Attempts made before this one.
-    pub attempts: u32,
-    /// The thread's posted message id, if it was posted already (then this is an edit).
-    pub posted: Option<String>,
-}
-
-/// How a delivery attempt ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeliveryOutcome {
-    /// Posted or edited; the platform's message id.
-    Sent {
-        /// Slack `ts`, Discord message id.
-        message_id: String,
-    },
-    /// Try again at `at`.
-    Retry {
-        /// When.
-        at: NaiveDateTime,
-        /// Why it failed this time.
-        error: String,
-    },
-    /// Give up.
-    Failed {
-        /// Why.
-        error: String,
-    },
-}
-
-/// Counts by status, for tests, metrics and the dashboard.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OutboxCounts {
-    /// Waiting to be delivered.
-    pub pending: u64,
-    /// Delivered.
-    pub sent: u64,
-    /// Given up on.
-    pub failed: u64,
-    /// Replaced by newer content for the same thread before being sent.
-    pub superseded: u64,
-}
+use crate::chat::{SendError, Sender};
+use crate::domain::chat::{MessageRef, Platform};
+use crate::domain::outbox::{Delivery, DeliveryOutcome};
+use crate::store::OutboxStore;
 
 /// How long a claimed thread stays locked if the worker dies mid-delivery.
 pub const LEASE: Duration = Duration::seconds(60);
@@ -101,13 +33,13 @@ pub fn backoff(attempts: u32, retry_after: Option<std::time::Duration>) -> Durat
 /// Delivers outbox entries through the platform senders.
 #[derive(Clone)]
 pub struct OutboxWorker {
-    store: DynStore,
+    store: Arc<dyn OutboxStore>,
     senders: HashMap<Platform, Arc<dyn Sender>>,
 }
 
 impl OutboxWorker {
     /// A worker with one sender per platform it can deliver to.
-    pub fn new(store: DynStore, senders: HashMap<Platform, Arc<dyn Sender>>) -> OutboxWorker {
+    pub fn new(store: Arc<dyn OutboxStore>, senders: HashMap<Platform, Arc<dyn Sender>>) -> OutboxWorker {
         OutboxWorker { store, senders }
     }
 

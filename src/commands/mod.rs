@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 
 pub use period::Period;
 
-use crate::chat::message::{Block, Message, Span, Tone};
+use crate::domain::chat::message::{Block, Message, Span, Tone};
 
 /// How a report is broken down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

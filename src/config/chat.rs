@@ -95,12 +95,12 @@ pub enum ChannelPlatform {
     Console,
 }
 
-impl From<ChannelPlatform> for crate::chat::Platform {
+impl From<ChannelPlatform> for crate::domain::chat::Platform {
     fn from(value: ChannelPlatform) -> Self {
         match value {
-            ChannelPlatform::Slack => crate::chat::Platform::Slack,
-            ChannelPlatform::Discord => crate::chat::Platform::Discord,
-            ChannelPlatform::Console => crate::chat::Platform::Console,
+            ChannelPlatform::Slack => crate::domain::chat::Platform::Slack,
+            ChannelPlatform::Discord => crate::domain::chat::Platform::Discord,
+            ChannelPlatform::Console => crate::domain::chat::Platform::Console,
         }
     }
 }

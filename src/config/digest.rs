@@ -58,8 +58,7 @@ impl DigestConfig {
         }
         let text = channel.digest_schedule.clone().unwrap_or_else(|| self.schedule.clone());
         let zone = channel.digest_timezone.as_deref().unwrap_or(&self.timezone);
-        let cron =
-            crate::scheduler::parse_cron(&text).with_context(|| format!("channel {}: digest schedule", channel.id))?;
+        let cron = super::parse_cron(&text).with_context(|| format!("channel {}: digest schedule", channel.id))?;
         let tz: Tz = zone.parse().map_err(|_| {
             anyhow::anyhow!("channel {}: `{zone}` is not an IANA time zone (e.g. `Europe/Berlin`)", channel.id)
         })?;
@@ -68,7 +67,7 @@ impl DigestConfig {
 
     /// Checks every channel's schedule and the check cadence.
     pub fn validate(&self, channels: &[ChannelConfig]) -> Result<()> {
-        crate::scheduler::parse_cron(&self.check_schedule).context("digest.check_schedule")?;
+        super::parse_cron(&self.check_schedule).context("digest.check_schedule")?;
         for channel in channels {
             self.schedule_for(channel)?;
         }

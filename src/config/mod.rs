@@ -18,6 +18,7 @@ use crate::domain::{AccountId, Granularity, RoleArn};
 mod anomaly;
 mod approvals;
 mod chat;
+mod cron;
 mod digest;
 mod waste;
 mod web;
@@ -25,6 +26,7 @@ mod web;
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
 pub use approvals::ApprovalsConfig;
 pub use chat::{ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, SlackConfig, SlackMode};
+pub use cron::parse_cron;
 pub use digest::{DigestConfig, DigestSchedule};
 pub use waste::WasteConfig;
 pub use web::WebConfig;
@@ -71,6 +73,17 @@ pub struct DatabaseConfig {
     pub sqlite_path: PathBuf,
     /// Connection pool size.
     pub max_connections: u32,
+}
+
+impl DatabaseConfig {
+    /// The store's options for this section.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            url: self.url.clone(),
+            sqlite_path: self.sqlite_path.clone(),
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 impl Default for DatabaseConfig {
@@ -292,7 +305,7 @@ impl Config {
         {
             bail!("no account has cost_explorer = true, so there is nothing to collect from");
         }
-        crate::scheduler::parse_cron(&self.costs.schedule).context("costs.schedule")?;
+        parse_cron(&self.costs.schedule).context("costs.schedule")?;
         self.digest.validate(&self.channels)?;
         if self.costs.metric.trim().is_empty() {
             bail!("costs.metric must not be empty");
@@ -337,8 +350,8 @@ impl Config {
     }
 
     /// The configured channel with this platform and id.
-    pub fn channel(&self, platform: crate::chat::Platform, id: &str) -> Option<&ChannelConfig> {
-        self.channels.iter().find(|c| crate::chat::Platform::from(c.platform) == platform && c.id == id)
+    pub fn channel(&self, platform: crate::domain::chat::Platform, id: &str) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|c| crate::domain::chat::Platform::from(c.platform) == platform && c.id == id)
     }
 
     /// The configured account with this id, or an error naming it.

@@ -77,7 +77,7 @@ impl WasteConfig {
         if let Some(unknown) = self.accounts.iter().find(|a| !configured.contains(a)) {
             bail!("waste.accounts: account {unknown} is not in [[accounts]]");
         }
-        crate::scheduler::parse_cron(&self.schedule).map_err(|e| anyhow::anyhow!("waste.schedule: {e:#}"))?;
+        super::parse_cron(&self.schedule).map_err(|e| anyhow::anyhow!("waste.schedule: {e:#}"))?;
         self.rules.validate().map_err(|e| anyhow::anyhow!("waste.rules: {e}"))?;
         self.policy.validate().map_err(|e| anyhow::anyhow!("waste.policy: {e}"))?;
         Ok(())

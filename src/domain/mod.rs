@@ -5,17 +5,22 @@
 
 pub mod anomaly;
 pub mod audit;
+pub mod chat;
+pub mod console;
 pub mod cost;
 pub mod digest;
 pub mod forecast;
 pub mod ids;
 pub mod incident;
+pub mod lease;
 pub mod money;
+pub mod outbox;
 pub mod prices;
 pub mod proposal;
 pub mod resource;
 pub mod root_cause;
 pub mod run;
+pub mod sources;
 pub mod waste;
 
 pub use cost::{BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity};

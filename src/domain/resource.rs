@@ -97,7 +97,9 @@ pub struct Resource {
     /// Estimated monthly cost from the price table; `None` when the type is not in it.
     pub monthly_cost: Option<Money>,
     /// Things that depend on it or that it depends on, in words ("in Auto Scaling group web",
-    /// "behind load balancer target group tg-1", "has read replica db-2", "attached to i-…").
+    /// "attached to i-…", "associated with i-…", "has read replica db-2"). Discovery fills in
+    /// Auto Scaling groups, volume attachments, address associations and RDS replication;
+    /// load-balancer targets are not discovered, so they never appear here.
     pub dependencies: Vec<String>,
     /// Recent activity, when fetched.
     pub activity: Option<Activity>,

@@ -6,8 +6,8 @@
 use chrono::NaiveDateTime;
 
 use super::{money_delta, percent_text, short_day};
-use crate::chat::message::{ActionRef, Block, Button, ButtonStyle, Message, Span, Tone, Verb};
 use crate::domain::anomaly::{Kind, Severity};
+use crate::domain::chat::message::{ActionRef, Block, Button, ButtonStyle, Message, Span, Tone, Verb};
 use crate::domain::incident::{Anomaly, Scope, Status};
 use crate::domain::root_cause::Contributor;
 

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 
 use super::{money_delta, percent_text};
-use crate::chat::message::{Block, Message, Span, Tone};
+use crate::domain::chat::message::{Block, Message, Span, Tone};
 use crate::domain::forecast::{Forecast, HISTORY_DAYS};
 use crate::domain::{DateRange, Money};
 

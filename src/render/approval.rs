@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::chat::message::{ActionRef, Block, Button, ButtonStyle, Confirm, Message, Span, Tone, Verb};
+use crate::domain::chat::message::{ActionRef, Block, Button, ButtonStyle, Confirm, Message, Span, Tone, Verb};
 use crate::domain::proposal::{Proposal, State};
 use crate::domain::resource::{ResourceKind, SafetyPath};
 

@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
 use super::answer::{delta, sparkline};
 use super::approval::kind_text;
-use crate::chat::message::{Attachment, Block, Message, Span, Tone};
+use crate::domain::chat::message::{Attachment, Block, Message, Span, Tone};
 use crate::domain::digest::{Comparison, SpendSummary};
 use crate::domain::Money;
 

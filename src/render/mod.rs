@@ -1,4 +1,4 @@
-//! Pure functions from domain values to the neutral [`Message`](crate::chat::message::Message)
+//! Pure functions from domain values to the neutral [`Message`](crate::domain::chat::message::Message)
 //! model. Every message costbot sends is built here, so Slack, Discord and the console say the
 //! same thing, and each is covered by snapshot tests.
 

@@ -7,8 +7,8 @@ mod tests {
     use chrono::NaiveDateTime;
     use serde_json::json;
 
-    use crate::chat::message::Message;
     use crate::chat::{discord, slack};
+    use crate::domain::chat::message::Message;
 
     fn both(message: &Message) -> serde_json::Value {
         json!({

@@ -1,7 +1,7 @@
 //! A neutral [`Message`] as plain text, for the terminal (`costbot digest --dry-run`): what a
 //! message says, without any platform's markup.
 
-use crate::chat::message::{Block, Message, Span};
+use crate::domain::chat::message::{Block, Message, Span};
 
 fn spans_text(spans: &[Span]) -> String {
     spans
@@ -74,7 +74,7 @@ pub fn plain(message: &Message) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::message::Tone;
+    use crate::domain::chat::message::Tone;
 
     #[test]
     fn tables_align_and_links_keep_their_address() {

@@ -12,13 +12,13 @@ macro_rules! impl_console_store {
         impl $crate::store::ConsoleStore for $store {
             async fn post_console_message(
                 &self,
-                post: &$crate::chat::console::ConsolePost,
+                post: &$crate::domain::console::ConsolePost,
                 now: chrono::NaiveDateTime,
-            ) -> anyhow::Result<$crate::chat::console::ConsoleMessage> {
+            ) -> anyhow::Result<$crate::domain::console::ConsoleMessage> {
                 use chrono::SubsecRound;
                 // Postgres keeps microseconds; return exactly what will be read back.
                 let now = now.trunc_subsecs(6);
-                let json = serde_json::to_string(&post.message)?;
+                let json = $crate::store::record::message::encode_message(&post.message)?;
                 let mut tx = self.pool.begin().await?;
                 let seq: i64 = sqlx::query_scalar("UPDATE console_seq SET value = value + 1 WHERE id = 1 RETURNING value")
                     .fetch_one(&mut *tx)
@@ -36,7 +36,7 @@ macro_rules! impl_console_store {
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok($crate::chat::console::ConsoleMessage {
+                Ok($crate::domain::console::ConsoleMessage {
                     id,
                     seq,
                     channel: post.channel.clone(),
@@ -50,13 +50,13 @@ macro_rules! impl_console_store {
 
             async fn update_console_message(
                 &self,
-                channel: &$crate::chat::ChannelId,
+                channel: &$crate::domain::chat::ChannelId,
                 id: i64,
-                message: &$crate::chat::message::Message,
+                message: &$crate::domain::chat::message::Message,
                 now: chrono::NaiveDateTime,
             ) -> anyhow::Result<bool> {
                 use chrono::SubsecRound;
-                let json = serde_json::to_string(message)?;
+                let json = $crate::store::record::message::encode_message(message)?;
                 let mut tx = self.pool.begin().await?;
                 let seq: i64 = sqlx::query_scalar("UPDATE console_seq SET value = value + 1 WHERE id = 1 RETURNING value")
                     .fetch_one(&mut *tx)
@@ -81,7 +81,7 @@ macro_rules! impl_console_store {
                 Ok(true)
             }
 
-            async fn console_message(&self, id: i64) -> anyhow::Result<Option<$crate::chat::console::ConsoleMessage>> {
+            async fn console_message(&self, id: i64) -> anyhow::Result<Option<$crate::domain::console::ConsoleMessage>> {
                 let row: Option<ConsoleRow> = sqlx::query_as(
                     "SELECT id, seq, channel_id, author, visible_to, message, posted_at, updated_at
                      FROM console_messages WHERE id = $1",
@@ -94,11 +94,11 @@ macro_rules! impl_console_store {
 
             async fn console_messages(
                 &self,
-                channel: &$crate::chat::ChannelId,
-                viewer: &$crate::chat::UserId,
+                channel: &$crate::domain::chat::ChannelId,
+                viewer: &$crate::domain::chat::UserId,
                 after: i64,
                 limit: u32,
-            ) -> anyhow::Result<Vec<$crate::chat::console::ConsoleMessage>> {
+            ) -> anyhow::Result<Vec<$crate::domain::console::ConsoleMessage>> {
                 // The newest `limit` changes, returned oldest first.
                 let mut rows: Vec<ConsoleRow> = sqlx::query_as(
                     "SELECT id, seq, channel_id, author, visible_to, message, posted_at, updated_at
@@ -118,16 +118,16 @@ macro_rules! impl_console_store {
 
         type ConsoleRow = (i64, i64, String, Option<String>, Option<String>, String, chrono::NaiveDateTime, chrono::NaiveDateTime);
 
-        fn console_from_row(row: ConsoleRow) -> anyhow::Result<$crate::chat::console::ConsoleMessage> {
+        fn console_from_row(row: ConsoleRow) -> anyhow::Result<$crate::domain::console::ConsoleMessage> {
             use anyhow::Context as _;
             let (id, seq, channel, author, visible_to, message, posted_at, updated_at) = row;
-            Ok($crate::chat::console::ConsoleMessage {
+            Ok($crate::domain::console::ConsoleMessage {
                 id,
                 seq,
-                channel: $crate::chat::ChannelId(channel),
-                author: author.map($crate::chat::UserId),
-                visible_to: visible_to.map($crate::chat::UserId),
-                message: serde_json::from_str(&message).with_context(|| format!("console message {id} is not a stored message"))?,
+                channel: $crate::domain::chat::ChannelId(channel),
+                author: author.map($crate::domain::chat::UserId),
+                visible_to: visible_to.map($crate::domain::chat::UserId),
+                message: $crate::store::record::message::decode_message(&message).with_context(|| format!("console message {id} is not a stored message"))?,
                 posted_at,
                 updated_at,
             })

@@ -9,7 +9,7 @@ macro_rules! impl_digest_store {
             async fn record_digest(
                 &self,
                 record: &$crate::store::DigestRecord,
-                entries: &[$crate::chat::outbox::OutboxEntry],
+                entries: &[$crate::domain::outbox::OutboxEntry],
             ) -> anyhow::Result<bool> {
                 let mut tx = self.pool.begin().await?;
                 let inserted = sqlx::query(
@@ -48,7 +48,7 @@ macro_rules! impl_digest_store {
                     .map(|(platform, channel, date, data_day, scheduled_at, created_at, late)| {
                         Ok($crate::store::DigestRecord {
                             platform: $crate::store::outbox_sql::parse_platform(&platform)?,
-                            channel: $crate::chat::ChannelId(channel),
+                            channel: $crate::domain::chat::ChannelId(channel),
                             date,
                             data_day,
                             scheduled_at,
@@ -61,8 +61,8 @@ macro_rules! impl_digest_store {
 
             async fn digest_recorded(
                 &self,
-                platform: $crate::chat::Platform,
-                channel: &$crate::chat::ChannelId,
+                platform: $crate::domain::chat::Platform,
+                channel: &$crate::domain::chat::ChannelId,
                 date: chrono::NaiveDate,
             ) -> anyhow::Result<bool> {
                 let found: i64 =

@@ -10,7 +10,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 
-use crate::leadership::Lease;
+use crate::domain::lease::Lease;
 
 /// Named leases: who leads, for how long, in which term.
 #[async_trait]
@@ -27,8 +27,16 @@ pub trait LeaseStore: Send + Sync {
 
     /// The lease `name` if someone holds it and it has not expired.
     async fn live_lease(&self, name: &str) -> Result<Option<Lease>>;
+}
 
-    /// Claims one scheduled tick like [`Store::claim_tick`](super::Store::claim_tick), but only
+/// Claims of scheduled ticks: exactly one replica runs each `(job, tick)`.
+#[async_trait]
+pub trait TickStore: Send + Sync {
+    /// Claims one scheduled tick of a job for this replica. Exactly one caller per
+    /// `(job, tick)` gets `true`, however many replicas share the database.
+    async fn claim_tick(&self, job: &str, tick: NaiveDateTime, owner: &str) -> Result<bool>;
+
+    /// Claims one scheduled tick like [`TickStore::claim_tick`], but only
     /// while `holder` still holds the live lease `lease` at `term`. A leader that was paused
     /// and lost its lease without noticing claims nothing, so it cannot run a tick that its
     /// successor is responsible for.
@@ -64,7 +72,7 @@ pub(super) fn dialect(sql: &str, now: &str, expiry: &str) -> String {
     sql.replace("{now}", now).replace("{expiry}", expiry)
 }
 
-/// Implements `LeaseStore` for a struct with a `pool` field, given the dialect's expressions
+/// Implements `LeaseStore` and `TickStore` for a struct with a `pool` field, given the dialect's expressions
 /// for the current time and for the expiry.
 macro_rules! impl_lease_store {
     ($store:ty, $db:ty, $now:expr, $expiry:expr) => {
@@ -75,7 +83,7 @@ macro_rules! impl_lease_store {
                 name: &str,
                 holder: &str,
                 ttl: std::time::Duration,
-            ) -> anyhow::Result<Option<$crate::leadership::Lease>> {
+            ) -> anyhow::Result<Option<$crate::domain::lease::Lease>> {
                 // The WHERE of DO UPDATE is the whole decision: the row is only touched when
                 // its lease is ours or has run out. Postgres evaluates it on the latest row
                 // version after waiting for a concurrent writer, so two replicas can never
@@ -112,7 +120,7 @@ macro_rules! impl_lease_store {
                 Ok(released == 1)
             }
 
-            async fn live_lease(&self, name: &str) -> anyhow::Result<Option<$crate::leadership::Lease>> {
+            async fn live_lease(&self, name: &str) -> anyhow::Result<Option<$crate::domain::lease::Lease>> {
                 let sql = $crate::store::lease_sql::dialect(
                     "SELECT name, holder, term, acquired_at, expires_at FROM leases WHERE name = $1 AND expires_at > {now}",
                     $now,
@@ -120,6 +128,24 @@ macro_rules! impl_lease_store {
                 );
                 let row: Option<$crate::store::lease_sql::LeaseRow> = sqlx::query_as(&sql).bind(name).fetch_optional(&self.pool).await?;
                 Ok(row.map($crate::store::lease_sql::lease_from_row))
+            }
+
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::TickStore for $store {
+            async fn claim_tick(&self, job: &str, tick: chrono::NaiveDateTime, owner: &str) -> anyhow::Result<bool> {
+                let result = sqlx::query(
+                    "INSERT INTO job_runs (job, scheduled_tick, claimed_by, claimed_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (job, scheduled_tick) DO NOTHING",
+                )
+                .bind(job)
+                .bind(tick)
+                .bind(owner)
+                .bind(chrono::Utc::now().naive_utc())
+                .execute(&self.pool)
+                .await?;
+                Ok(result.rows_affected() == 1)
             }
 
             async fn claim_tick_as_leader(

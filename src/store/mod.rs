@@ -2,7 +2,11 @@
 //! database URL). Both implement [`Store`] from one shared body of SQL (see `sql.rs`) and pass
 //! the same contract tests (`tests/it/store_contract.rs`).
 //!
-//! Invariant: only this module knows SQL. Callers speak in domain types.
+//! Invariant: only this module knows SQL. Callers speak in domain types, and the store
+//! depends on nothing in the crate but `domain` (checked by `tests/it/layers.rs`).
+//!
+//! [`Store`] is the union of one trait per role (costs, runs, ticks, anomalies, proposals,
+//! outbox, …); a job asks for the roles it uses, so its signature says which tables it touches.
 
 mod anomaly_sql;
 mod audit_sql;
@@ -14,27 +18,28 @@ mod lease_sql;
 mod outbox_sql;
 mod postgres;
 mod proposal_sql;
+mod record;
 mod sql;
 mod sqlite;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
-pub use lease_sql::LeaseStore;
+pub use lease_sql::{LeaseStore, TickStore};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use crate::chat::console::{ConsoleMessage, ConsolePost};
-use crate::chat::message::Message;
-use crate::chat::outbox::{Delivery, DeliveryOutcome, OutboxCounts, OutboxEntry};
-use crate::chat::{ChannelId, UserId};
-use crate::config::DatabaseConfig;
 use crate::domain::audit::{AuditEntry, AuditRecord};
+use crate::domain::chat::message::Message;
+use crate::domain::chat::{ChannelId, UserId};
+use crate::domain::console::{ConsoleMessage, ConsolePost};
 use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
+use crate::domain::outbox::{Delivery, DeliveryOutcome, OutboxCounts, OutboxEntry};
 use crate::domain::proposal::{Proposal, ProposalId};
 use crate::domain::resource::Resource;
 use crate::domain::run::{CollectorRun, RunId, SourceReport};
@@ -102,8 +107,8 @@ pub trait OutboxStore: Send + Sync {
     /// The platform's id of the message posted for a thread in a channel (to link to it).
     async fn thread_message(
         &self,
-        platform: crate::chat::Platform,
-        channel: &crate::chat::ChannelId,
+        platform: crate::domain::chat::Platform,
+        channel: &crate::domain::chat::ChannelId,
         thread: &str,
     ) -> Result<Option<String>>;
 
@@ -118,9 +123,9 @@ pub trait OutboxStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DigestRecord {
     /// The platform.
-    pub platform: crate::chat::Platform,
+    pub platform: crate::domain::chat::Platform,
     /// The channel.
-    pub channel: crate::chat::ChannelId,
+    pub channel: crate::domain::chat::ChannelId,
     /// The channel's local date the digest is for: at most one per channel and date.
     pub date: NaiveDate,
     /// The cost day it reports.
@@ -146,8 +151,8 @@ pub trait DigestStore: Send + Sync {
     /// True when the channel has a digest for that date.
     async fn digest_recorded(
         &self,
-        platform: crate::chat::Platform,
-        channel: &crate::chat::ChannelId,
+        platform: crate::domain::chat::Platform,
+        channel: &crate::domain::chat::ChannelId,
         date: NaiveDate,
     ) -> Result<bool>;
 }
@@ -295,22 +300,9 @@ pub trait ConsoleStore: Send + Sync {
     ) -> Result<Vec<ConsoleMessage>>;
 }
 
-/// Everything costbot keeps. Implemented by [`PgStore`] and [`SqliteStore`].
+/// The database itself: its schema and whether it answers.
 #[async_trait]
-pub trait Store:
-    AnomalyStore
-    + BreakdownStore
-    + OutboxStore
-    + DigestStore
-    + AuditStore
-    + ProposalStore
-    + InventoryStore
-    + ConsoleStore
-    + LeaseStore
-    + Send
-    + Sync
-    + 'static
-{
+pub trait SchemaStore: Send + Sync {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
 
@@ -320,13 +312,21 @@ pub trait Store:
     /// Which of the migrations embedded in this binary the database has applied, without
     /// applying any (for `costbot doctor`).
     async fn migration_status(&self) -> Result<MigrationStatus>;
+}
 
+/// The AWS accounts costbot knows.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// Inserts accounts or updates their name and configured flag.
     async fn upsert_accounts(&self, accounts: &[Account]) -> Result<()>;
 
     /// All known accounts, configured or discovered, ordered by id.
     async fn accounts(&self) -> Result<Vec<Account>>;
+}
 
+/// Cost facts and the spend sums computed from them (and their rollups).
+#[async_trait]
+pub trait CostStore: Send + Sync {
     /// The start of the newest period this source has delivered as final (not estimated).
     async fn last_complete_day(&self, source: &AccountId, granularity: Granularity) -> Result<Option<NaiveDate>>;
 
@@ -368,7 +368,11 @@ pub trait Store:
 
     /// Number of facts stored at a granularity.
     async fn count_facts(&self, granularity: Granularity) -> Result<u64>;
+}
 
+/// Records of job runs (the collector's, with one report per source).
+#[async_trait]
+pub trait RunStore: Send + Sync {
     /// Records the start of a run.
     async fn start_run(&self, job: &str, started_at: NaiveDateTime) -> Result<RunId>;
 
@@ -377,13 +381,40 @@ pub trait Store:
 
     /// The newest runs first.
     async fn recent_runs(&self, limit: u32) -> Result<Vec<CollectorRun>>;
+}
 
-    /// Claims one scheduled tick of a job for this replica. Exactly one caller per
-    /// `(job, tick)` gets `true`, however many replicas share the database.
-    async fn claim_tick(&self, job: &str, tick: NaiveDateTime, owner: &str) -> Result<bool>;
-
+/// Counts across tables for `/metrics`.
+#[async_trait]
+pub trait OperationsStore: Send + Sync {
     /// Open anomalies and proposals per state, counted in SQL, for `/metrics`.
     async fn operational_counts(&self) -> Result<OperationalCounts>;
+}
+
+/// Everything costbot keeps: the union of the role traits, implemented by [`PgStore`] and
+/// [`SqliteStore`] (each implements every role).
+///
+/// Wiring (`app`, `cli`, `doctor`, `server`) and the web pages, which show a bit of
+/// everything, hold the whole of it as a [`DynStore`]. Each job and worker takes only the role
+/// traits it uses (one as `Arc<dyn …Store>`, several as a generic bound), so its signature
+/// says which tables it touches.
+pub trait Store:
+    SchemaStore
+    + AccountStore
+    + CostStore
+    + RunStore
+    + OperationsStore
+    + AnomalyStore
+    + BreakdownStore
+    + OutboxStore
+    + DigestStore
+    + AuditStore
+    + ProposalStore
+    + InventoryStore
+    + ConsoleStore
+    + LeaseStore
+    + TickStore
+    + 'static
+{
 }
 
 /// Counts `/metrics` reads from the store at scrape time.
@@ -427,27 +458,40 @@ impl MigrationStatus {
 /// A shared handle to whichever store is configured.
 pub type DynStore = Arc<dyn Store>;
 
-/// Opens the configured store: Postgres when a URL is set, otherwise the SQLite file.
-pub async fn open(config: &DatabaseConfig) -> Result<DynStore> {
-    match &config.url {
+/// Where the store lives: what [`open`] needs, without the rest of the configuration (the
+/// store does not know the configuration's types; `config` builds these from `[database]`).
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// A `postgres://` URL; `None` opens the SQLite file. Secret, because it may carry a
+    /// password.
+    pub url: Option<SecretString>,
+    /// The SQLite file used when no URL is given.
+    pub sqlite_path: PathBuf,
+    /// Connection pool size (Postgres).
+    pub max_connections: u32,
+}
+
+/// Opens the store the options name: Postgres when a URL is set, otherwise the SQLite file.
+pub async fn open(options: &StoreOptions) -> Result<DynStore> {
+    match &options.url {
         Some(url) => {
-            let store = PgStore::connect(url.expose_secret(), config.max_connections)
+            let store = PgStore::connect(url.expose_secret(), options.max_connections)
                 .await
                 .context("cannot connect to the Postgres database in database.url")?;
             Ok(Arc::new(store))
         }
         None => {
-            let store = SqliteStore::open(&config.sqlite_path)
+            let store = SqliteStore::open(&options.sqlite_path)
                 .await
-                .with_context(|| format!("cannot open SQLite store {}", config.sqlite_path.display()))?;
+                .with_context(|| format!("cannot open SQLite store {}", options.sqlite_path.display()))?;
             Ok(Arc::new(store))
         }
     }
 }
 
 /// A short description of where data lives, safe to print (no password).
-pub fn describe(config: &DatabaseConfig) -> String {
-    match &config.url {
+pub fn describe(options: &StoreOptions) -> String {
+    match &options.url {
         Some(url) => {
             // Keep only host and database: user, password and query options may be secret.
             let text = url.expose_secret();
@@ -456,6 +500,6 @@ pub fn describe(config: &DatabaseConfig) -> String {
             let host = rest.split('?').next().unwrap_or_default();
             format!("postgres at {host}")
         }
-        None => format!("sqlite at {}", config.sqlite_path.display()),
+        None => format!("sqlite at {}", options.sqlite_path.display()),
     }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 
-use crate::chat::Platform;
+use crate::domain::chat::Platform;
 
 pub(super) fn parse_platform(text: &str) -> Result<Platform> {
     [Platform::Slack, Platform::Discord, Platform::Console]
@@ -16,7 +16,7 @@ macro_rules! impl_outbox_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::OutboxStore for $store {
-            async fn enqueue(&self, entries: &[$crate::chat::outbox::OutboxEntry], now: chrono::NaiveDateTime) -> anyhow::Result<u64> {
+            async fn enqueue(&self, entries: &[$crate::domain::outbox::OutboxEntry], now: chrono::NaiveDateTime) -> anyhow::Result<u64> {
                 let mut tx = self.pool.begin().await?;
                 let inserted = enqueue_in(&mut tx, entries, now).await?;
                 tx.commit().await?;
@@ -25,8 +25,8 @@ macro_rules! impl_outbox_store {
 
             async fn thread_message(
                 &self,
-                platform: $crate::chat::Platform,
-                channel: &$crate::chat::ChannelId,
+                platform: $crate::domain::chat::Platform,
+                channel: &$crate::domain::chat::ChannelId,
                 thread: &str,
             ) -> anyhow::Result<Option<String>> {
                 let id: Option<Option<String>> = sqlx::query_scalar(
@@ -44,7 +44,7 @@ macro_rules! impl_outbox_store {
                 &self,
                 now: chrono::NaiveDateTime,
                 lease: chrono::Duration,
-            ) -> anyhow::Result<Option<$crate::chat::outbox::Delivery>> {
+            ) -> anyhow::Result<Option<$crate::domain::outbox::Delivery>> {
                 type Thread = (String, String, String);
                 let due: Vec<Thread> = sqlx::query_as(
                     "SELECT platform, channel_id, thread_key FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1
@@ -80,11 +80,11 @@ macro_rules! impl_outbox_store {
 
             async fn finish_delivery(
                 &self,
-                delivery: &$crate::chat::outbox::Delivery,
-                outcome: &$crate::chat::outbox::DeliveryOutcome,
+                delivery: &$crate::domain::outbox::Delivery,
+                outcome: &$crate::domain::outbox::DeliveryOutcome,
                 now: chrono::NaiveDateTime,
             ) -> anyhow::Result<()> {
-                use $crate::chat::outbox::DeliveryOutcome;
+                use $crate::domain::outbox::DeliveryOutcome;
                 let (status, next, error, sent_at, message_id) = match outcome {
                     DeliveryOutcome::Sent { message_id } => ("sent", now, None, Some(now), Some(message_id.as_str())),
                     DeliveryOutcome::Retry { at, error } => ("pending", *at, Some(error.as_str()), None, None),
@@ -104,11 +104,11 @@ macro_rules! impl_outbox_store {
                 release(&self.pool, delivery.platform.as_str(), &delivery.channel.0, &delivery.thread, message_id).await
             }
 
-            async fn outbox_counts(&self) -> anyhow::Result<$crate::chat::outbox::OutboxCounts> {
+            async fn outbox_counts(&self) -> anyhow::Result<$crate::domain::outbox::OutboxCounts> {
                 let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status")
                     .fetch_all(&self.pool)
                     .await?;
-                let mut counts = $crate::chat::outbox::OutboxCounts::default();
+                let mut counts = $crate::domain::outbox::OutboxCounts::default();
                 for (status, n) in rows {
                     let n = u64::try_from(n).unwrap_or_default();
                     match status.as_str() {
@@ -146,7 +146,7 @@ macro_rules! impl_outbox_store {
         /// message (a digest) and the message itself are stored together or not at all.
         async fn enqueue_in(
             tx: &mut sqlx::Transaction<'_, $db>,
-            entries: &[$crate::chat::outbox::OutboxEntry],
+            entries: &[$crate::domain::outbox::OutboxEntry],
             now: chrono::NaiveDateTime,
         ) -> anyhow::Result<u64> {
             let mut inserted = 0;
@@ -168,7 +168,7 @@ macro_rules! impl_outbox_store {
                 .bind(e.platform.as_str())
                 .bind(&e.channel.0)
                 .bind(&e.thread)
-                .bind(serde_json::to_string(&e.message)?)
+                .bind($crate::store::record::message::encode_message(&e.message)?)
                 .bind(now)
                 .execute(&mut **tx)
                 .await?
@@ -185,7 +185,7 @@ macro_rules! impl_outbox_store {
             channel: &str,
             thread: &str,
             now: chrono::NaiveDateTime,
-        ) -> anyhow::Result<Option<$crate::chat::outbox::Delivery>> {
+        ) -> anyhow::Result<Option<$crate::domain::outbox::Delivery>> {
             let newest: Option<(i64, String, i64, chrono::NaiveDateTime)> = sqlx::query_as(
                 "SELECT id, message, attempts, next_attempt_at FROM outbox WHERE platform = $1 AND channel_id = $2
                  AND thread_key = $3 AND status = 'pending' ORDER BY id DESC LIMIT 1",
@@ -218,12 +218,14 @@ macro_rules! impl_outbox_store {
             .fetch_optional(pool)
             .await?
             .flatten();
-            Ok(Some($crate::chat::outbox::Delivery {
+            Ok(Some($crate::domain::outbox::Delivery {
                 id,
                 platform: $crate::store::outbox_sql::parse_platform(platform)?,
-                channel: $crate::chat::ChannelId(channel.to_string()),
+                channel: $crate::domain::chat::ChannelId(channel.to_string()),
                 thread: thread.to_string(),
-                message: serde_json::from_str(&message)?,
+                message: anyhow::Context::with_context($crate::store::record::message::decode_message(&message), || {
+                    format!("outbox entry {id} is not a stored message")
+                })?,
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                 posted,
             }))

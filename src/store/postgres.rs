@@ -58,3 +58,5 @@ impl_inventory_store!(PgStore, sqlx::Postgres);
 impl_breakdown_store!(PgStore, sqlx::Postgres);
 impl_console_store!(PgStore, sqlx::Postgres);
 impl_lease_store!(PgStore, sqlx::Postgres, PG_NOW, PG_EXPIRY);
+
+impl super::Store for PgStore {}

@@ -17,7 +17,7 @@ macro_rules! impl_proposal_store {
                 }
                 builder.push(" ORDER BY updated_at, id");
                 let rows: Vec<String> = builder.build_query_scalar().fetch_all(&self.pool).await?;
-                rows.iter().map(|r| Ok(serde_json::from_str(r)?)).collect()
+                rows.iter().map(|r| $crate::store::record::proposal::decode_proposal(r)).collect()
             }
 
             async fn proposal(
@@ -28,7 +28,7 @@ macro_rules! impl_proposal_store {
                     .bind(&id.0)
                     .fetch_optional(&self.pool)
                     .await?;
-                row.map(|r| Ok(serde_json::from_str(&r)?)).transpose()
+                row.map(|r| $crate::store::record::proposal::decode_proposal(&r)).transpose()
             }
 
             async fn insert_proposal(&self, proposal: &$crate::domain::proposal::Proposal) -> anyhow::Result<bool> {
@@ -41,7 +41,7 @@ macro_rules! impl_proposal_store {
                 .bind(proposal.state.name())
                 .bind(proposal.finding.resource.reference.account.as_str())
                 .bind(&proposal.finding.resource.reference.id)
-                .bind(serde_json::to_string(proposal)?)
+                .bind($crate::store::record::proposal::encode_proposal(proposal)?)
                 .bind(proposal.updated_at)
                 .execute(&self.pool)
                 .await?
@@ -61,7 +61,7 @@ macro_rules! impl_proposal_store {
                 .bind(&next.id.0)
                 .bind(i64::from(next.version))
                 .bind(next.state.name())
-                .bind(serde_json::to_string(next)?)
+                .bind($crate::store::record::proposal::encode_proposal(next)?)
                 .bind(next.updated_at)
                 .bind(i64::from(from_version))
                 .execute(&self.pool)

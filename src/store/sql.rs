@@ -51,11 +51,12 @@ pub(super) fn rollup_for(query: &super::SpendQuery, group: super::SpendGroup) ->
     }
 }
 
-/// Implements `Store` for a struct with a `pool` field of the given sqlx database.
+/// Implements the schema, account, cost, run and operations roles of `Store` for a struct
+/// with a `pool` field of the given sqlx database.
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
-        impl $crate::store::Store for $store {
+        impl $crate::store::SchemaStore for $store {
             async fn migrate(&self) -> anyhow::Result<()> {
                 use anyhow::Context as _;
                 Self::MIGRATOR.run(&self.pool).await.context("cannot apply migrations")
@@ -78,6 +79,10 @@ macro_rules! impl_sql_store {
                 Ok($crate::store::MigrationStatus::compare(&embedded, &recorded))
             }
 
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::AccountStore for $store {
             async fn upsert_accounts(&self, accounts: &[$crate::domain::Account]) -> anyhow::Result<()> {
                 let now = chrono::Utc::now().naive_utc();
                 let mut tx = self.pool.begin().await?;
@@ -111,6 +116,10 @@ macro_rules! impl_sql_store {
                     .collect()
             }
 
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::CostStore for $store {
             async fn last_complete_day(
                 &self,
                 source: &$crate::domain::AccountId,
@@ -377,6 +386,10 @@ macro_rules! impl_sql_store {
                 Ok(u64::try_from(n).unwrap_or_default())
             }
 
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::RunStore for $store {
             async fn start_run(&self, job: &str, started_at: chrono::NaiveDateTime) -> anyhow::Result<$crate::domain::run::RunId> {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO collector_runs (job, started_at, status) VALUES ($1, $2, 'running') RETURNING id",
@@ -481,20 +494,10 @@ macro_rules! impl_sql_store {
                 Ok(out)
             }
 
-            async fn claim_tick(&self, job: &str, tick: chrono::NaiveDateTime, owner: &str) -> anyhow::Result<bool> {
-                let result = sqlx::query(
-                    "INSERT INTO job_runs (job, scheduled_tick, claimed_by, claimed_at)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (job, scheduled_tick) DO NOTHING",
-                )
-                .bind(job)
-                .bind(tick)
-                .bind(owner)
-                .bind(chrono::Utc::now().naive_utc())
-                .execute(&self.pool)
-                .await?;
-                Ok(result.rows_affected() == 1)
-            }
+        }
 
+        #[async_trait::async_trait]
+        impl $crate::store::OperationsStore for $store {
             async fn operational_counts(&self) -> anyhow::Result<$crate::store::OperationalCounts> {
                 let anomalies_open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM anomalies WHERE status <> 'resolved'")
                     .fetch_one(&self.pool)

@@ -50,6 +50,17 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Wraps an existing pool as is, without migrating (tests that start from an older
+    /// schema use it).
+    pub fn from_pool(pool: SqlitePool) -> SqliteStore {
+        SqliteStore { pool }
+    }
+
+    /// The underlying pool, for tests that look at rows directly.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// A private in-memory database, migrated, for tests.
     pub async fn in_memory() -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
@@ -71,3 +82,5 @@ impl_inventory_store!(SqliteStore, sqlx::Sqlite);
 impl_breakdown_store!(SqliteStore, sqlx::Sqlite);
 impl_console_store!(SqliteStore, sqlx::Sqlite);
 impl_lease_store!(SqliteStore, sqlx::Sqlite, SQLITE_NOW, SQLITE_EXPIRY);
+
+impl super::Store for SqliteStore {}

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::chat::UserId;
 use crate::config::WebConfig;
+use crate::domain::chat::UserId;
 
 /// The cookie `/login` sets.
 pub const COOKIE: &str = "costbot_token";

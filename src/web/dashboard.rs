@@ -7,18 +7,20 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 use chrono::{Datelike, Days, NaiveDate, NaiveDateTime};
+use maud::{html, Markup};
 
 use super::chart;
 use super::pages::frame;
-use crate::chat::console::render::escape;
-use crate::chat::UserId;
 use crate::domain::audit::{verify_chain, AuditEntry};
+use crate::domain::chat::UserId;
 use crate::domain::forecast::{month_end, Forecast, HISTORY_DAYS};
 use crate::domain::incident::Anomaly;
 use crate::domain::proposal::Proposal;
 use crate::domain::{DateRange, Granularity, Money};
 use crate::render::alert::subject;
-use crate::store::{DynStore, SpendGroup, SpendQuery, SpendRow};
+use crate::store::{
+    AccountStore, AnomalyStore, AuditStore, CostStore, ProposalStore, RunStore, SpendGroup, SpendQuery, SpendRow,
+};
 
 /// Days the trend chart covers.
 const TREND_DAYS: u64 = 90;
@@ -49,8 +51,12 @@ fn day_range(start: NaiveDate, end: NaiveDate) -> Result<DateRange> {
     Ok(DateRange::new(start, end)?)
 }
 
-/// Reads the dashboard's data as of `now`.
-pub async fn gather(store: &DynStore, now: NaiveDateTime) -> Result<Dashboard> {
+/// Reads the dashboard's data as of `now`: spend, accounts, runs, anomalies, proposals and
+/// the audit log; it writes nothing.
+pub async fn gather<S>(store: &S, now: NaiveDateTime) -> Result<Dashboard>
+where
+    S: CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + AuditStore + ?Sized,
+{
     let today = now.date();
     let month_start = today.with_day(1).unwrap_or(today);
     let tomorrow = today + Days::new(1);
@@ -85,7 +91,7 @@ pub async fn gather(store: &DynStore, now: NaiveDateTime) -> Result<Dashboard> {
     })
 }
 
-async fn all_audit_entries(store: &DynStore) -> Result<Vec<AuditEntry>> {
+async fn all_audit_entries(store: &(impl AuditStore + ?Sized)) -> Result<Vec<AuditEntry>> {
     let mut all: Vec<AuditEntry> = Vec::new();
     loop {
         let after = all.last().map_or(0, |e| e.seq);
@@ -97,32 +103,25 @@ async fn all_audit_entries(store: &DynStore) -> Result<Vec<AuditEntry>> {
     }
 }
 
-fn card(id: &str, label: &str, value: &str, note: &str) -> String {
-    format!(
-        "<div class=\"card\" id=\"{id}\"><div class=\"label\">{}</div><div class=\"value\">{}</div><div class=\"note\">{}</div></div>",
-        escape(label),
-        escape(value),
-        escape(note)
-    )
+fn card(id: &str, label: &str, value: &str, note: &str) -> Markup {
+    html! { div.card id=(id) { div.label { (label) } div.value { (value) } div.note { (note) } } }
 }
 
-/// A table with escaped cells; columns listed in `numeric` are right-aligned.
-fn table(id: &str, columns: &[&str], numeric: &[usize], rows: &[Vec<String>], empty: &str) -> String {
-    if rows.is_empty() {
-        return format!("<p class=\"empty\" id=\"{id}\">{}</p>", escape(empty));
+/// A table of text cells; columns listed in `numeric` are right-aligned.
+fn table(id: &str, columns: &[&str], numeric: &[usize], rows: &[Vec<String>], empty: &str) -> Markup {
+    let class = |i: usize| numeric.contains(&i).then_some("num");
+    html! {
+        @if rows.is_empty() {
+            p.empty id=(id) { (empty) }
+        } @else {
+            table.data id=(id) {
+                thead { tr { @for (i, c) in columns.iter().enumerate() { th class=[class(i)] { (c) } } } }
+                tbody {
+                    @for r in rows { tr { @for (i, c) in r.iter().enumerate() { td class=[class(i)] { (c) } } } }
+                }
+            }
+        }
     }
-    let class = |i: usize| if numeric.contains(&i) { " class=\"num\"" } else { "" };
-    let head: String = columns.iter().enumerate().map(|(i, c)| format!("<th{}>{}</th>", class(i), escape(c))).collect();
-    let body: String = rows
-        .iter()
-        .map(|r| {
-            format!(
-                "<tr>{}</tr>",
-                r.iter().enumerate().map(|(i, c)| format!("<td{}>{}</td>", class(i), escape(c))).collect::<String>()
-            )
-        })
-        .collect();
-    format!("<table class=\"data\" id=\"{id}\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 }
 
 fn share(part: Money, whole: Money) -> String {
@@ -156,13 +155,8 @@ fn sum_savings(proposals: &[&Proposal]) -> Money {
     proposals.iter().filter_map(|p| p.finding.monthly_saving).sum()
 }
 
-/// The dashboard page.
-pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> String {
-    let label = |id: &str| d.names.get(id).map_or(id.to_string(), |n| format!("{n} ({id})"));
-    let lookup = |id: &str| d.names.get(id).cloned();
-    let fresh = d
-        .collected_at
-        .map_or("no collection yet".to_string(), |t| format!("data collected {}", t.format("%b %-d %H:%M UTC")));
+/// The four figures at the top: month to date, projected month end, open anomalies, savings.
+fn cards(d: &Dashboard) -> Markup {
     let estimated = if d.estimated { " · includes estimated days" } else { "" };
     let (projected, range) = match &d.forecast {
         Some(f) => {
@@ -173,58 +167,68 @@ pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> Stri
             format!("needs {} days of data", crate::domain::forecast::MIN_HISTORY_DAYS),
         ),
     };
-    let open: Vec<&Proposal> =
-        d.proposals.iter().filter(|p| matches!(p.state.name(), "pending" | "approved" | "executing")).collect();
-    let decided: Vec<&Proposal> =
-        d.proposals.iter().filter(|p| matches!(p.state.name(), "done" | "aborted" | "failed" | "denied")).collect();
+    let open = open_proposals(d);
+    let decided = decided_proposals(d);
     // Only real executions save money; dry runs are shown apart, as what they would save.
     let (dry_runs, executed): (Vec<&Proposal>, Vec<&Proposal>) = decided
         .iter()
         .copied()
         .filter(|p| p.state.name() == "done")
         .partition(|p| matches!(p.state, crate::domain::proposal::State::Done { dry_run: true, .. }));
-    let cards = [
-        card(
-            "card-mtd",
-            "Month to date",
-            &d.mtd.to_string(),
-            &format!(
-                "{} to {}{estimated}",
-                d.today.with_day(1).unwrap_or(d.today).format("%b %-d"),
-                d.today.format("%b %-d")
-            ),
-        ),
-        card("card-forecast", "Projected month end", &projected, &range),
-        card("card-anomalies", "Open anomalies", &d.anomalies.len().to_string(), "medium and up are alerted in chat"),
-        card(
-            "card-savings",
-            "Savings executed",
-            &format!("{}/month", sum_savings(&executed)),
-            &format!(
-                "{} executed · {} dry runs would save {}/month · {} waiting: {}/month",
-                executed.len(),
-                dry_runs.len(),
-                sum_savings(&dry_runs),
-                open.len(),
-                sum_savings(&open)
-            ),
-        ),
-    ]
-    .concat();
-    let services: Vec<Vec<String>> = d
-        .by_service
-        .iter()
-        .take(TOP_ROWS)
-        .map(|r| vec![r.key.clone(), r.amount.to_string(), share(r.amount, d.mtd)])
-        .collect();
-    let accounts: Vec<Vec<String>> = d
-        .by_account
-        .iter()
-        .take(TOP_ROWS)
-        .map(|r| vec![label(&r.key), r.amount.to_string(), share(r.amount, d.mtd)])
-        .collect();
-    let anomalies: Vec<Vec<String>> = d
-        .anomalies
+    let month = format!(
+        "{} to {}{estimated}",
+        d.today.with_day(1).unwrap_or(d.today).format("%b %-d"),
+        d.today.format("%b %-d")
+    );
+    let savings = format!(
+        "{} executed · {} dry runs would save {}/month · {} waiting: {}/month",
+        executed.len(),
+        dry_runs.len(),
+        sum_savings(&dry_runs),
+        open.len(),
+        sum_savings(&open)
+    );
+    html! {
+        (card("card-mtd", "Month to date", &d.mtd.to_string(), &month))
+        (card("card-forecast", "Projected month end", &projected, &range))
+        (card("card-anomalies", "Open anomalies", &d.anomalies.len().to_string(), "medium and up are alerted in chat"))
+        (card("card-savings", "Savings executed", &format!("{}/month", sum_savings(&executed)), &savings))
+    }
+}
+
+fn open_proposals(d: &Dashboard) -> Vec<&Proposal> {
+    d.proposals.iter().filter(|p| matches!(p.state.name(), "pending" | "approved" | "executing")).collect()
+}
+
+fn decided_proposals(d: &Dashboard) -> Vec<&Proposal> {
+    d.proposals.iter().filter(|p| matches!(p.state.name(), "done" | "aborted" | "failed" | "denied")).collect()
+}
+
+/// Month to date by service and by account, each with its share of the whole.
+fn breakdowns(d: &Dashboard) -> Markup {
+    let label = |id: &str| d.names.get(id).map_or(id.to_string(), |n| format!("{n} ({id})"));
+    let rows = |spend: &[SpendRow], key: &dyn Fn(&str) -> String| -> Vec<Vec<String>> {
+        spend.iter().take(TOP_ROWS).map(|r| vec![key(&r.key), r.amount.to_string(), share(r.amount, d.mtd)]).collect()
+    };
+    let services = rows(&d.by_service, &|k| k.to_string());
+    let accounts = rows(&d.by_account, &label);
+    html! {
+        div.two {
+            section {
+                h2 { "Month to date by service" }
+                (table("by-service", &["Service", "Spend", "Share"], &[1, 2], &services, "No spend this month yet."))
+            }
+            section {
+                h2 { "Month to date by account" }
+                (table("by-account", &["Account", "Spend", "Share"], &[1, 2], &accounts, "No spend this month yet."))
+            }
+        }
+    }
+}
+
+fn anomaly_rows(d: &Dashboard) -> Vec<Vec<String>> {
+    let lookup = |id: &str| d.names.get(id).cloned();
+    d.anomalies
         .iter()
         .map(|a| {
             vec![
@@ -236,8 +240,12 @@ pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> Stri
                 crate::render::money_delta(a.impact),
             ]
         })
-        .collect();
-    let audit: Vec<Vec<String>> = d
+        .collect()
+}
+
+/// The latest audit entries, after whether the whole hash chain verifies.
+fn audit(d: &Dashboard) -> Markup {
+    let rows: Vec<Vec<String>> = d
         .audit
         .iter()
         .map(|e| {
@@ -252,29 +260,65 @@ pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> Stri
             ]
         })
         .collect();
-    let chain = match &d.chain {
-        Ok(()) => format!(
-            "<p class=\"verified ok\" id=\"audit-status\">Hash chain verified: all {} entries intact.</p>",
-            d.audit_count
-        ),
-        Err(e) => format!("<p class=\"verified broken\" id=\"audit-status\">Hash chain BROKEN: {}</p>", escape(e)),
+    html! {
+        @match &d.chain {
+            Ok(()) => p.verified.ok #audit-status { "Hash chain verified: all " (d.audit_count) " entries intact." },
+            Err(e) => p.verified.broken #audit-status { "Hash chain BROKEN: " (e) },
+        }
+        (table("audit", &["#", "When (UTC)", "Who", "What", "Target", "Hash"], &[0], &rows, "The audit log is empty."))
+    }
+}
+
+/// The dashboard page.
+pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> Result<String> {
+    let fresh = d
+        .collected_at
+        .map_or("no collection yet".to_string(), |t| format!("data collected {}", t.format("%b %-d %H:%M UTC")));
+    let proposal_columns = ["Proposal", "Action", "Account", "Saves", "State"];
+    let anomaly_columns = ["On", "Severity", "Since", "Actual", "Expected", "Impact"];
+    let body = html! {
+        div.dashboard {
+            p.fresh { (fresh) }
+            div.cards { (cards(d)) }
+            section { h2 { "Daily spend, last " (TREND_DAYS) " days" } (chart::trend(&d.trend)?) }
+            (breakdowns(d))
+            section {
+                h2 { "Open anomalies" }
+                (table("anomalies", &anomaly_columns, &[3, 4, 5], &anomaly_rows(d), "Nothing unusual right now."))
+            }
+            section {
+                h2 { "Waiting for a decision or running" }
+                (table("open-proposals", &proposal_columns, &[3], &proposal_rows(&open_proposals(d)), "No proposals waiting."))
+            }
+            section {
+                h2 { "Decided and executed" }
+                (table("decided-proposals", &proposal_columns, &[3], &proposal_rows(&decided_proposals(d)), "Nothing decided yet."))
+            }
+            section { h2 { "Audit log" } (audit(d)) }
+        }
     };
-    let body = format!(
-        "<div class=\"dashboard\"><p class=\"fresh\">{}</p><div class=\"cards\">{cards}</div>\
-         <section><h2>Daily spend, last {TREND_DAYS} days</h2>{}</section>\
-         <div class=\"two\"><section><h2>Month to date by service</h2>{}</section><section><h2>Month to date by account</h2>{}</section></div>\
-         <section><h2>Open anomalies</h2>{}</section>\
-         <section><h2>Waiting for a decision or running</h2>{}</section>\
-         <section><h2>Decided and executed</h2>{}</section>\
-         <section><h2>Audit log</h2>{chain}{}</section></div>",
-        escape(&fresh),
-        chart::trend(&d.trend),
-        table("by-service", &["Service", "Spend", "Share"], &[1, 2], &services, "No spend this month yet."),
-        table("by-account", &["Account", "Spend", "Share"], &[1, 2], &accounts, "No spend this month yet."),
-        table("anomalies", &["On", "Severity", "Since", "Actual", "Expected", "Impact"], &[3, 4, 5], &anomalies, "Nothing unusual right now."),
-        table("open-proposals", &["Proposal", "Action", "Account", "Saves", "State"], &[3], &proposal_rows(&open), "No proposals waiting."),
-        table("decided-proposals", &["Proposal", "Action", "Account", "Saves", "State"], &[3], &proposal_rows(&decided), "Nothing decided yet."),
-        table("audit", &["#", "When (UTC)", "Who", "What", "Target", "Hash"], &[0], &audit, "The audit log is empty."),
-    );
-    frame("Dashboard", "dashboard", user, demo_users, &body)
+    Ok(frame("Dashboard", "dashboard", user, demo_users, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_cells_and_figures_are_text() {
+        let evil = "\"><script>alert(1)</script>";
+        let rows = vec![vec![evil.to_string(), "$1.00".to_string()]];
+        let html = table("by-service", &[evil, "Spend"], &[1], &rows, evil).into_string();
+        assert!(!html.contains("<script>"), "{html}");
+        assert_eq!(
+            html,
+            "<table class=\"data\" id=\"by-service\"><thead><tr><th>&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</th>\
+             <th class=\"num\">Spend</th></tr></thead><tbody><tr><td>&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</td>\
+             <td class=\"num\">$1.00</td></tr></tbody></table>"
+        );
+        let empty = table("audit", &["#"], &[0], &[], evil).into_string();
+        assert_eq!(empty, "<p class=\"empty\" id=\"audit\">&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</p>");
+        let card = card("card-mtd", "Month to date", evil, "<b>").into_string();
+        assert!(card.contains("<div class=\"value\">&quot;&gt;&lt;script&gt;") && card.contains("&lt;b&gt;"), "{card}");
+    }
 }

@@ -23,10 +23,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::chat::console::{ClickError, Console, ConsoleMessage};
-use crate::chat::message::ActionRef;
-use crate::chat::{ChannelId, ChatHandler, UserId};
+use crate::chat::console::{ClickError, Console};
+use crate::chat::ChatHandler;
 use crate::config::{ChannelConfig, ChannelPlatform, Config};
+use crate::domain::chat::message::ActionRef;
+use crate::domain::chat::{ChannelId, UserId};
+use crate::domain::console::ConsoleMessage;
 use crate::store::DynStore;
 use auth::{Access, Identity};
 
@@ -152,8 +154,11 @@ async fn dashboard_page(State(state): State<WebState>, headers: HeaderMap, Query
         Ok(who) => who,
         Err(refusal) => return refusal,
     };
-    match dashboard::gather(&state.store, chrono::Utc::now().naive_utc()).await {
-        Ok(data) => Html(dashboard::page(&data, &who.user, state.access.demo_users())).into_response(),
+    match dashboard::gather(&*state.store, chrono::Utc::now().naive_utc()).await {
+        Ok(data) => match dashboard::page(&data, &who.user, state.access.demo_users()) {
+            Ok(page) => Html(page).into_response(),
+            Err(error) => internal(error),
+        },
         Err(error) => internal(error),
     }
 }

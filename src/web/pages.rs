@@ -1,10 +1,12 @@
 //! The pages' HTML: the shared frame, the console's channel view, and one stored message.
-//! Every piece of text is escaped with the console renderer's [`escape`].
+//! Built with maud's `html!`, which escapes every interpolated value.
 
-use crate::chat::console::render::{escape, html};
-use crate::chat::console::ConsoleMessage;
-use crate::chat::UserId;
+use maud::{html, Markup, DOCTYPE};
+
+use crate::chat::console::render::markup;
 use crate::config::ChannelConfig;
+use crate::domain::chat::UserId;
+use crate::domain::console::ConsoleMessage;
 
 /// What the console page shows.
 pub struct ConsoleView<'a> {
@@ -22,74 +24,103 @@ pub struct ConsoleView<'a> {
 
 /// The frame every page shares: title, navigation, who is signed in (or the demo's identity
 /// picker), then the page's body.
-pub fn frame(title: &str, active: &str, user: &UserId, demo_users: Option<&[UserId]>, body: &str) -> String {
-    let suffix = demo_users.map(|_| format!("?as={}", escape(&user.0))).unwrap_or_default();
-    let nav = [("console", "/", "Console"), ("dashboard", "/dashboard", "Dashboard")]
-        .iter()
-        .map(|(key, href, label)| {
-            let class = if *key == active { " class=\"active\"" } else { "" };
-            format!("<a href=\"{href}{suffix}\"{class}>{label}</a>")
-        })
-        .collect::<String>();
-    let who = match demo_users {
-        Some(users) => {
-            let options: String = users
-                .iter()
-                .map(|u| {
-                    let selected = if u == user { " selected" } else { "" };
-                    format!("<option value=\"{0}\"{selected}>{0}</option>", escape(&u.0))
-                })
-                .collect();
-            format!("<label class=\"who\">You are <select id=\"as\" name=\"as\">{options}</select></label><span class=\"badge\">demo · simulated cloud</span>")
+pub fn frame(title: &str, active: &str, user: &UserId, demo_users: Option<&[UserId]>, body: Markup) -> String {
+    // In the demo every link carries the chosen identity along.
+    let suffix = demo_users.map(|_| format!("?as={}", query_value(&user.0))).unwrap_or_default();
+    let nav = [("console", "/", "Console"), ("dashboard", "/dashboard", "Dashboard")];
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · costbot" }
+                link rel="stylesheet" href="/assets/costbot.css";
+            }
+            body data-page=(active) {
+                header.top {
+                    span.brand { "costbot" }
+                    nav {
+                        @for (key, href, label) in nav {
+                            a href={ (href) (suffix) } class=[(key == active).then_some("active")] { (label) }
+                        }
+                    }
+                    @match demo_users {
+                        Some(users) => {
+                            label.who {
+                                "You are "
+                                select #as name="as" {
+                                    @for u in users { option value=(u.0) selected[u == user] { (u.0) } }
+                                }
+                            }
+                            span.badge { "demo · simulated cloud" }
+                        }
+                        None => span.who { "Signed in as " strong { (user.0) } },
+                    }
+                }
+                main { (body) }
+                script src="/assets/console.js" {}
+            }
         }
-        None => format!("<span class=\"who\">Signed in as <strong>{}</strong></span>", escape(&user.0)),
-    };
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · costbot</title><link rel=\"stylesheet\" href=\"/assets/costbot.css\"></head>\
-         <body data-page=\"{}\"><header class=\"top\"><span class=\"brand\">costbot</span><nav>{nav}</nav>{who}</header>\
-         <main>{body}</main><script src=\"/assets/console.js\"></script></body></html>\n",
-        escape(title),
-        escape(active)
-    )
+    }
+    .into_string()
 }
 
 /// The console: the channel list, the channel view the script fills, and the command box.
 pub fn console(view: &ConsoleView<'_>) -> String {
     let Some(current) = view.current else {
-        let body = "<section class=\"empty\"><h2>No console channel</h2><p>Add a <code>[[channels]]</code> entry with \
-                    <code>platform = \"console\"</code> to see costbot's messages here.</p></section>";
+        let body = html! {
+            section.empty {
+                h2 { "No console channel" }
+                p {
+                    "Add a " code { "[[channels]]" } " entry with " code { "platform = \"console\"" }
+                    " to see costbot's messages here."
+                }
+            }
+        };
         return frame("Console", "console", view.user, view.demo_users, body);
     };
-    let as_param = view.demo_users.map(|_| format!("&amp;as={}", escape(&view.user.0))).unwrap_or_default();
-    let list: String = view
-        .channels
-        .iter()
-        .map(|c| {
-            let class = if c.id == current.id { " class=\"active\"" } else { "" };
-            format!("<li><a href=\"/?channel={}{as_param}\"{class}>{}</a></li>", escape(&c.id), escape(channel_name(c)))
-        })
-        .collect();
+    let as_param = view.demo_users.map(|_| format!("&as={}", query_value(&view.user.0))).unwrap_or_default();
     let role = if view.approver {
         "You can approve, deny and snooze here."
     } else {
         "You can ask questions here; only approvers can decide proposals."
     };
-    let body = format!(
-        "<div class=\"console\"><aside class=\"channels\"><h2>Channels</h2><ul>{list}</ul></aside>\
-         <section class=\"channel\" id=\"channel\" data-channel=\"{}\" data-user=\"{}\" data-approver=\"{}\" data-demo=\"{}\">\
-         <h2 class=\"channel-name\">{}</h2><p class=\"role\">{role}</p>\
-         <div id=\"messages\" class=\"messages\" aria-live=\"polite\"></div>\
-         <form id=\"command-form\" class=\"command\" autocomplete=\"off\"><label for=\"command\">/cost</label>\
-         <input id=\"command\" name=\"command\" placeholder=\"mtd by service · forecast · anomalies · help\" maxlength=\"500\">\
-         <button type=\"submit\">Send</button></form><p id=\"status\" class=\"status\" role=\"status\"></p></section></div>",
-        escape(&current.id),
-        escape(&view.user.0),
-        view.approver,
-        view.demo_users.is_some(),
-        escape(channel_name(current)),
-    );
-    frame("Console", "console", view.user, view.demo_users, &body)
+    let body = html! {
+        div.console {
+            aside.channels {
+                h2 { "Channels" }
+                ul {
+                    @for c in view.channels {
+                        li {
+                            a href={ "/?channel=" (query_value(&c.id)) (as_param) } class=[(c.id == current.id).then_some("active")] {
+                                (channel_name(c))
+                            }
+                        }
+                    }
+                }
+            }
+            section.channel #channel data-channel=(current.id) data-user=(view.user.0)
+                data-approver=(view.approver) data-demo=(view.demo_users.is_some()) {
+                h2.channel-name { (channel_name(current)) }
+                p.role { (role) }
+                div #messages .messages aria-live="polite" {}
+                form #command-form .command autocomplete="off" {
+                    label for="command" { "/cost" }
+                    input #command name="command" placeholder="mtd by service · forecast · anomalies · help"
+                        maxlength="500";
+                    button type="submit" { "Send" }
+                }
+                p #status .status role="status" {}
+            }
+        }
+    };
+    frame("Console", "console", view.user, view.demo_users, body)
+}
+
+/// A value percent-encoded for a link's query string (maud then escapes the link for HTML).
+fn query_value(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 fn channel_name(c: &ChannelConfig) -> &str {
@@ -98,28 +129,98 @@ fn channel_name(c: &ChannelConfig) -> &str {
 
 /// One stored message: who said it, when, whether only the viewer sees it, and its content.
 pub fn message(m: &ConsoleMessage) -> String {
-    let mut classes = vec!["msg"];
-    if m.author.is_some() {
-        classes.push("mine");
+    let classes =
+        ["msg", if m.author.is_some() { " mine" } else { "" }, if m.visible_to.is_some() { " ephemeral" } else { "" }]
+            .concat();
+    html! {
+        article class=(classes) id={ "msg-" (m.id) } data-id=(m.id) data-seq=(m.seq) {
+            div.meta {
+                span.author { @match &m.author { Some(u) => (u.0), None => "costbot" } }
+                " "
+                time { (m.posted_at.format("%b %-d %H:%M UTC")) }
+                @if m.updated_at > m.posted_at {
+                    " " span.edited { "updated " (m.updated_at.format("%H:%M:%S")) }
+                }
+                @if m.visible_to.is_some() {
+                    " " span.only-you { "only you can see this" }
+                }
+            }
+            (markup(&m.message))
+        }
     }
-    if m.visible_to.is_some() {
-        classes.push("ephemeral");
+    .into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ChannelPlatform;
+    use crate::domain::chat::message::Message;
+    use crate::domain::chat::ChannelId;
+
+    const EVIL: &str = "\"><script>alert('x')</script>";
+
+    fn channel(id: &str, name: &str) -> ChannelConfig {
+        ChannelConfig {
+            platform: ChannelPlatform::Console,
+            id: id.into(),
+            name: Some(name.into()),
+            alerts: true,
+            min_severity: Default::default(),
+            approvers: vec![],
+            accounts: vec![],
+            digest: true,
+            digest_schedule: None,
+            digest_timezone: None,
+        }
     }
-    let who = m.author.as_ref().map_or("costbot".to_string(), |u| escape(&u.0));
-    let mut meta =
-        format!("<span class=\"author\">{who}</span> <time>{}</time>", m.posted_at.format("%b %-d %H:%M UTC"));
-    if m.updated_at > m.posted_at {
-        meta.push_str(&format!(" <span class=\"edited\">updated {}</span>", m.updated_at.format("%H:%M:%S")));
+
+    #[test]
+    fn hostile_names_stay_text_in_the_console_page() {
+        let c = channel(EVIL, "<img src=x onerror=alert(1)>");
+        let users = [UserId(EVIL.into()), UserId("ana".into())];
+        let view = ConsoleView {
+            channels: &[&c],
+            current: Some(&c),
+            user: &users[0],
+            demo_users: Some(&users),
+            approver: false,
+        };
+        let page = console(&view);
+        assert!(!page.contains("<script>alert") && !page.contains("<img"), "{page}");
+        assert!(page.contains("data-channel=\"&quot;&gt;&lt;script&gt;alert('x')&lt;/script&gt;\""), "{page}");
+        // Links carry ids percent-encoded, so a quote cannot end the attribute or the query.
+        assert!(
+            page.contains("href=\"/?channel=%22%3E%3Cscript%3Ealert%28%27x%27%29%3C%2Fscript%3E&amp;as=%22"),
+            "{page}"
+        );
+        insta::assert_snapshot!("console_page_hostile", page);
     }
-    if m.visible_to.is_some() {
-        meta.push_str(" <span class=\"only-you\">only you can see this</span>");
+
+    #[test]
+    fn a_signed_in_user_and_a_hostile_message_are_text() {
+        let page = console(&ConsoleView {
+            channels: &[],
+            current: None,
+            user: &UserId(EVIL.into()),
+            demo_users: None,
+            approver: false,
+        });
+        assert!(page.contains("Signed in as <strong>&quot;&gt;&lt;script&gt;"), "{page}");
+        assert!(page.contains("No console channel") && !page.contains("<script>alert"), "{page}");
+        let at = "2026-11-18T07:00:00".parse().unwrap();
+        let typed = ConsoleMessage {
+            id: 7,
+            seq: 9,
+            channel: ChannelId("finops".into()),
+            author: Some(UserId(EVIL.into())),
+            visible_to: Some(UserId("ana".into())),
+            message: Message::plain(EVIL),
+            posted_at: at,
+            updated_at: at,
+        };
+        let html = message(&typed);
+        assert!(!html.contains("<script>"), "{html}");
+        insta::assert_snapshot!("console_message_hostile", html);
     }
-    format!(
-        "<article class=\"{}\" id=\"msg-{}\" data-id=\"{}\" data-seq=\"{}\"><div class=\"meta\">{meta}</div>{}</article>",
-        classes.join(" "),
-        m.id,
-        m.id,
-        m.seq,
-        html(&m.message)
-    )
 }

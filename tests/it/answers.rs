@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use costbot::bot::Bot;
-use costbot::chat::{Actor, ChannelId, FollowUp, Inbound, Platform, Reply, UserId};
+use costbot::chat::{Actor, FollowUp, Inbound, Reply};
 use costbot::config::Config;
+use costbot::domain::chat::{ChannelId, Platform, UserId};
 use costbot::domain::{Account, AccountId, BreakdownDimension, BreakdownFact, DateRange, Granularity, Money};
 use costbot::store::{DynStore, PgStore, SqliteStore};
 use rust_decimal::Decimal;
@@ -211,7 +212,7 @@ async fn a_new_collection_replaces_cached_answers() {
     let answers = Answers::with_lookup_ttl(store.clone(), std::time::Duration::ZERO);
     let Ok(Command::Report(report)) = parse("2026-10-01..2026-10-31") else { panic!("a report") };
     let today = now().date();
-    let text = |m: &costbot::chat::message::Message| costbot::render::text::plain(m);
+    let text = |m: &costbot::domain::chat::message::Message| costbot::render::text::plain(m);
     let first = answers.report(&report, None, today).await.unwrap();
     assert_eq!(text(&answers.report(&report, None, today).await.unwrap()), text(&first));
 

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{Duration, NaiveDateTime, Utc};
 use costbot::bot::Bot;
-use costbot::chat::message::{ActionRef, Verb};
-use costbot::chat::{Actor, ChannelId, FollowUp, Inbound, Platform, Reply, UserId};
+use costbot::chat::{Actor, FollowUp, Inbound, Reply};
 use costbot::config::Config;
 use costbot::domain::audit::verify_chain;
+use costbot::domain::chat::message::{ActionRef, Verb};
+use costbot::domain::chat::{ChannelId, Platform, UserId};
 use costbot::domain::proposal::{Proposal, State};
 use costbot::domain::resource::{
     ActOutcome, Action, CloudInventory, Resource, ResourceKind, ResourceRef, SafetyPath, WasteFinding,

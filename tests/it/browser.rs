@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Days, Utc};
 use costbot::domain::{DateRange, Granularity};
-use costbot::store::{SpendGroup, SpendQuery, SqliteStore, Store};
+use costbot::store::{CostStore, SpendGroup, SpendQuery, SqliteStore};
 use serde_json::{json, Value};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";

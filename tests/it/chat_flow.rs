@@ -8,15 +8,15 @@ use async_trait::async_trait;
 use chrono::{Duration, NaiveDateTime, Utc};
 use costbot::bot::Bot;
 use costbot::chat::dispatch::dispatch_alerts;
-use costbot::chat::message::{ActionRef, Message, Verb};
-use costbot::chat::outbox::{DeliveryOutcome, OutboxEntry, OutboxWorker, LEASE};
-use costbot::chat::{
-    Actor, ChannelId, ChatHandler, FollowUp, Inbound, MessageRef, Platform, Reply, SendError, Sender, UserId,
-};
+use costbot::chat::outbox::{OutboxWorker, LEASE};
+use costbot::chat::{Actor, ChatHandler, FollowUp, Inbound, Reply, SendError, Sender};
 use costbot::config::Config;
 use costbot::domain::anomaly::{Finding, Kind, Severity};
 use costbot::domain::audit::verify_chain;
+use costbot::domain::chat::message::{ActionRef, Message, Verb};
+use costbot::domain::chat::{ChannelId, MessageRef, Platform, UserId};
 use costbot::domain::incident::{reconcile, Scope, SeriesKey};
+use costbot::domain::outbox::{DeliveryOutcome, OutboxEntry};
 use costbot::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
 use costbot::store::{DynStore, PgStore};
 use rust_decimal::Decimal;

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use costbot::app::App;
-use costbot::chat::message::{Block, Message};
 use costbot::config::Config;
 use costbot::digest::Digests;
+use costbot::domain::chat::message::{Block, Message};
 use costbot::domain::{Account, AccountId, DateRange, Granularity, Money};
 use costbot::render::money_delta;
 use costbot::scheduler::Scheduler;
@@ -306,8 +306,9 @@ async fn channels_that_refuse_files_get_the_sparkline_instead(pool: sqlx::PgPool
 
 /// Approves every simulated proposal that needs one approver and lets the worker act.
 async fn approve_and_execute(app: &App, now: NaiveDateTime) -> Vec<costbot::domain::proposal::Proposal> {
-    use costbot::chat::message::{ActionRef, Verb};
-    use costbot::chat::{Actor, ChannelId, FollowUp, Inbound, Platform, UserId};
+    use costbot::chat::{Actor, FollowUp, Inbound};
+    use costbot::domain::chat::message::{ActionRef, Verb};
+    use costbot::domain::chat::{ChannelId, Platform, UserId};
     app.discover_and_propose(now).await.unwrap().expect("waste discovery is on");
     let pending = app.store.proposals_in(&["pending"]).await.unwrap();
     let single: Vec<_> = pending.into_iter().filter(|p| p.required_approvals == 1).collect();

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use costbot::config::Config;
 use costbot::doctor::{check, CheckResult, Options, Status};
-use costbot::store::{SqliteStore, Store};
+use costbot::store::{SchemaStore, SqliteStore};
 use serde_json::json;
 
 use crate::slack::fake::{Answer, FakeSlack};

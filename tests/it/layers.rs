@@ -180,6 +180,48 @@ fn domain_names_nothing_above_it() {
     assert_none("domain must import only domain", found);
 }
 
+#[test]
+fn store_names_only_domain() {
+    let found = violations(|m| within(m, "store"), |p| within(p, "domain") || within(p, "store"));
+    assert_none("store must import only domain", found);
+}
+
+/// The jobs and the wiring: the top layer, which only wiring and other jobs may name.
+const JOBS_AND_WIRING: [&str; 14] = [
+    "collector",
+    "detection",
+    "discovery",
+    "proposals",
+    "execution",
+    "digest",
+    "answers",
+    "bot",
+    "scheduler",
+    "leadership",
+    "app",
+    "cli",
+    "doctor",
+    "server",
+];
+
+#[test]
+fn adapters_name_no_job_or_wiring_module() {
+    let adapters = ["aws", "chat::slack", "chat::discord", "chat::console", "web"];
+    let found =
+        violations(|m| adapters.iter().any(|a| within(m, a)), |p| !JOBS_AND_WIRING.iter().any(|j| within(p, j)));
+    assert_none("adapters must not import jobs or wiring", found);
+}
+
+#[test]
+fn config_names_no_job_wiring_or_adapter() {
+    // Configuration is read by every layer above the store; naming one of them would close
+    // a circle (it once called the scheduler to parse cron expressions).
+    let above = ["aws", "chat", "web", "render", "commands", "metrics"];
+    let found =
+        violations(|m| within(m, "config"), |p| !JOBS_AND_WIRING.iter().chain(above.iter()).any(|j| within(p, j)));
+    assert_none("config may import only domain and store", found);
+}
+
 /// External crates that belong to exactly one adapter (or the store).
 fn extern_confined(krate: &str, home: &[&str]) -> Vec<String> {
     let mut out = Vec::new();

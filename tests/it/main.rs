@@ -24,6 +24,7 @@ mod scheduling;
 mod slack;
 mod slack_e2e;
 mod store_contract;
+mod stored_records;
 mod support;
 mod waste_aws;
 mod waste_flow;

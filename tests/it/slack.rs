@@ -9,10 +9,11 @@ mod render;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use costbot::chat::message::{ActionRef, Message, Verb};
 use costbot::chat::slack::parse::{self, Interaction};
 use costbot::chat::slack::{router, SlackSender, SlackState};
-use costbot::chat::{ChannelId, FollowUp, Inbound, MessageRef, Platform, Reply, UserId};
+use costbot::chat::{FollowUp, Inbound, Reply};
+use costbot::domain::chat::message::{ActionRef, Message, Verb};
+use costbot::domain::chat::{ChannelId, MessageRef, Platform, UserId};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 

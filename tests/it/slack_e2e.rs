@@ -112,10 +112,12 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = "migrations/postgres")]
 async fn the_outbox_delivers_once_through_slack_rate_limits_and_outages(pool: sqlx::PgPool) {
-    use costbot::chat::message::Message;
-    use costbot::chat::outbox::{OutboxEntry, OutboxWorker};
+    use costbot::chat::outbox::OutboxWorker;
     use costbot::chat::slack::SlackSender;
-    use costbot::chat::{ChannelId, Platform, Sender};
+    use costbot::chat::Sender;
+    use costbot::domain::chat::message::Message;
+    use costbot::domain::chat::{ChannelId, Platform};
+    use costbot::domain::outbox::OutboxEntry;
     use costbot::store::DynStore;
     use secrecy::SecretString;
 

@@ -369,9 +369,10 @@ async fn a_migrated_store_has_nothing_pending(store: DynStore) {
 }
 
 async fn console_messages_are_ordered_scoped_and_edited(store: DynStore) {
-    use costbot::chat::console::ConsolePost;
-    use costbot::chat::message::Message;
-    use costbot::chat::{ChannelId, UserId};
+    use costbot::domain::chat::message::Message;
+    use costbot::domain::chat::ChannelId;
+    use costbot::domain::chat::UserId;
+    use costbot::domain::console::ConsolePost;
     let (demo, other) = (ChannelId("demo".into()), ChannelId("other".into()));
     let (ana, bob) = (UserId("ana".into()), UserId("bob".into()));
     let post = |channel: &ChannelId, author: Option<&UserId>, visible_to: Option<&UserId>, text: &str| ConsolePost {

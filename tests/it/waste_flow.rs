@@ -8,9 +8,10 @@ use std::sync::Arc;
 use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
 use chrono::Utc;
 use costbot::app::App;
-use costbot::chat::message::{ActionRef, Verb};
-use costbot::chat::{Actor, ChannelId, FollowUp, Inbound, Platform, Reply, UserId};
+use costbot::chat::{Actor, FollowUp, Inbound, Reply};
 use costbot::config::Config;
+use costbot::domain::chat::message::{ActionRef, Verb};
+use costbot::domain::chat::{ChannelId, Platform, UserId};
 use costbot::domain::proposal::State;
 use costbot::store::PgStore;
 

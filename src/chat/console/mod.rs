@@ -17,54 +17,21 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use chrono::{NaiveDateTime, Utc};
-use serde::Serialize;
 
-use super::message::{ActionRef, Block, Message};
-use super::{Actor, ChannelId, ChatHandler, FollowUp, Inbound, MessageRef, Platform, Reply, SendError, Sender, UserId};
-use crate::store::DynStore;
-
-/// A message to store in a console channel.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConsolePost {
-    /// The channel.
-    pub channel: ChannelId,
-    /// `None` when costbot says it; the user who typed it otherwise.
-    pub author: Option<UserId>,
-    /// `None` when everyone in the channel sees it; the one user who does otherwise.
-    pub visible_to: Option<UserId>,
-    /// The content.
-    pub message: Message,
-}
-
-/// A stored console message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ConsoleMessage {
-    /// Its id (also its [`MessageRef`] id, as text).
-    pub id: i64,
-    /// The number of its latest change; pages ask for changes after the last one they saw.
-    pub seq: i64,
-    /// The channel.
-    pub channel: ChannelId,
-    /// `None` when costbot said it.
-    pub author: Option<UserId>,
-    /// `None` when everyone sees it.
-    pub visible_to: Option<UserId>,
-    /// The content.
-    pub message: Message,
-    /// When it was posted.
-    pub posted_at: NaiveDateTime,
-    /// When it last changed.
-    pub updated_at: NaiveDateTime,
-}
+use crate::chat::{Actor, ChatHandler, FollowUp, Inbound, Reply, SendError, Sender};
+use crate::domain::chat::message::{ActionRef, Block, Message};
+use crate::domain::chat::{ChannelId, MessageRef, Platform, UserId};
+use crate::domain::console::{ConsoleMessage, ConsolePost};
+use crate::store::ConsoleStore;
 
 /// Delivers outbox entries to console channels by storing them.
 pub struct ConsoleSender {
-    store: DynStore,
+    store: Arc<dyn ConsoleStore>,
 }
 
 impl ConsoleSender {
     /// A sender over the store the console pages read.
-    pub fn new(store: DynStore) -> ConsoleSender {
+    pub fn new(store: Arc<dyn ConsoleStore>) -> ConsoleSender {
         ConsoleSender { store }
     }
 }
@@ -112,13 +79,13 @@ pub enum ClickError {
 /// The console's inbound side: commands and clicks from the page, answered through the bot.
 #[derive(Clone)]
 pub struct Console {
-    store: DynStore,
+    store: Arc<dyn ConsoleStore>,
     handler: Arc<dyn ChatHandler>,
 }
 
 impl Console {
     /// A console over the store and the bot every platform shares.
-    pub fn new(store: DynStore, handler: Arc<dyn ChatHandler>) -> Console {
+    pub fn new(store: Arc<dyn ConsoleStore>, handler: Arc<dyn ChatHandler>) -> Console {
         Console { store, handler }
     }
 

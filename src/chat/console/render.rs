@@ -1,26 +1,11 @@
-//! The console's renderer: a neutral [`Message`] as an HTML fragment. Pure, and every piece of
-//! text is escaped, so nothing a message carries (a resource's tag, a user's typed command)
-//! can become markup or script in the page.
+//! The console's renderer: a neutral [`Message`] as an HTML fragment. Pure, and built with
+//! maud's `html!`, which escapes every interpolated value, so nothing a message carries (a
+//! resource's tag, a user's typed command) can become markup or script in the page.
 
 use base64::Engine as _;
+use maud::{html, Markup};
 
-use crate::chat::message::{Block, Button, ButtonStyle, Message, Span, Tone};
-
-/// Escapes text for HTML element content and double- or single-quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::domain::chat::message::{Block, Button, ButtonStyle, Message, Span, Tone};
 
 fn tone_class(tone: Tone) -> &'static str {
     match tone {
@@ -37,106 +22,91 @@ fn safe_url(url: &str) -> bool {
     lower.starts_with("https://") || lower.starts_with("http://")
 }
 
-fn spans(spans: &[Span]) -> String {
-    spans
-        .iter()
-        .map(|span| match span {
-            Span::Plain(t) => escape(t),
-            Span::Bold(t) => format!("<strong>{}</strong>", escape(t)),
-            Span::Code(t) => format!("<code>{}</code>", escape(t)),
-            Span::Link((url, label)) if safe_url(url) => {
-                format!(
-                    "<a href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\">{}</a>",
-                    escape(url),
-                    escape(label)
-                )
+fn spans(spans: &[Span]) -> Markup {
+    html! {
+        @for span in spans {
+            @match span {
+                Span::Plain(t) => (t),
+                Span::Bold(t) => strong { (t) },
+                Span::Code(t) => code { (t) },
+                Span::Link((url, label)) if safe_url(url) => {
+                    a href=(url) target="_blank" rel="noopener noreferrer" { (label) }
+                }
+                Span::Link((url, label)) => { (label) " (" (url) ")" }
             }
-            Span::Link((url, label)) => format!("{} ({})", escape(label), escape(url)),
-        })
-        .collect()
+        }
+    }
 }
 
-fn button(b: &Button) -> String {
+fn button(b: &Button) -> Markup {
     let style = match b.style {
         ButtonStyle::Default => "btn",
         ButtonStyle::Primary => "btn btn-primary",
         ButtonStyle::Danger => "btn btn-danger",
     };
-    let confirm = b
-        .confirm
-        .as_ref()
-        .map(|c| format!(" data-confirm=\"{}\"", escape(&format!("{}\n\n{}", c.title, c.text))))
-        .unwrap_or_default();
-    let verb = b.action.encode();
-    let verb = verb.split(':').next().unwrap_or_default();
-    format!(
-        "<button type=\"button\" class=\"{style}\" data-action=\"{}\" data-verb=\"{}\"{confirm}>{}</button>",
-        escape(&b.action.encode()),
-        escape(verb),
-        escape(&b.label)
-    )
+    let confirm = b.confirm.as_ref().map(|c| format!("{}\n\n{}", c.title, c.text));
+    let action = b.action.encode();
+    let verb = action.split(':').next().unwrap_or_default();
+    html! {
+        button type="button" class=(style) data-action=(action) data-verb=(verb) data-confirm=[confirm] { (b.label) }
+    }
 }
 
-fn block(b: &Block) -> String {
-    match b {
-        Block::Header { text } => format!("<h3 class=\"m-header\">{}</h3>", escape(text)),
-        Block::Text { spans: s } => format!("<p class=\"m-text\">{}</p>", spans(s)),
-        Block::Context { spans: s } => format!("<p class=\"m-context\">{}</p>", spans(s)),
-        Block::Divider => "<hr class=\"m-divider\">".to_string(),
-        Block::Fields { fields } => {
-            let items: String = fields
-                .iter()
-                .map(|(label, value)| format!("<div><dt>{}</dt><dd>{}</dd></div>", escape(label), escape(value)))
-                .collect();
-            format!("<dl class=\"m-fields\">{items}</dl>")
-        }
-        Block::Table { columns, right_align, rows } => {
-            let class = |i: usize| if right_align.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" };
-            let head: String =
-                columns.iter().enumerate().map(|(i, c)| format!("<th{}>{}</th>", class(i), escape(c))).collect();
-            let body: String = rows
-                .iter()
-                .map(|row| {
-                    let cells: String =
-                        row.iter().enumerate().map(|(i, c)| format!("<td{}>{}</td>", class(i), escape(c))).collect();
-                    format!("<tr>{cells}</tr>")
-                })
-                .collect();
-            format!("<table class=\"m-table\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        }
-        Block::Actions { buttons } => {
-            let buttons: String = buttons.iter().map(button).collect();
-            format!("<div class=\"m-actions\">{buttons}</div>")
+/// A table cell's class: `num` for a right-aligned column, none otherwise.
+fn num(right_align: &[bool], i: usize) -> Option<&'static str> {
+    right_align.get(i).copied().unwrap_or(false).then_some("num")
+}
+
+fn block(b: &Block) -> Markup {
+    html! {
+        @match b {
+            Block::Header { text } => h3.m-header { (text) },
+            Block::Text { spans: s } => p.m-text { (spans(s)) },
+            Block::Context { spans: s } => p.m-context { (spans(s)) },
+            Block::Divider => hr.m-divider;,
+            Block::Fields { fields } => dl.m-fields {
+                @for (label, value) in fields { div { dt { (label) } dd { (value) } } }
+            },
+            Block::Table { columns, right_align, rows } => table.m-table {
+                thead { tr { @for (i, c) in columns.iter().enumerate() { th class=[num(right_align, i)] { (c) } } } }
+                tbody {
+                    @for row in rows {
+                        tr { @for (i, c) in row.iter().enumerate() { td class=[num(right_align, i)] { (c) } } }
+                    }
+                }
+            },
+            Block::Actions { buttons } => div.m-actions { @for b in buttons { (button(b)) } },
         }
     }
 }
 
 /// The message's body as an HTML fragment: its blocks top to bottom, then its attachments as
 /// inline PNG images with their alt text. The fallback text is used when there are no blocks.
+pub fn markup(message: &Message) -> Markup {
+    html! {
+        div class={ "m-body " (tone_class(message.tone)) } {
+            @if message.blocks.is_empty() { p.m-text { (message.fallback) } }
+            @for b in &message.blocks { (block(b)) }
+            @for a in &message.attachments {
+                figure.m-attachment {
+                    img src={ "data:image/png;base64," (base64::engine::general_purpose::STANDARD.encode(&a.png)) }
+                        alt=(a.alt);
+                    figcaption { (a.name) }
+                }
+            }
+        }
+    }
+}
+
+/// [`markup`] as a string, for the JSON the page polls.
 pub fn html(message: &Message) -> String {
-    let mut out = format!("<div class=\"m-body {}\">", tone_class(message.tone));
-    if message.blocks.is_empty() {
-        out.push_str(&format!("<p class=\"m-text\">{}</p>", escape(&message.fallback)));
-    }
-    for b in &message.blocks {
-        out.push_str(&block(b));
-    }
-    for a in &message.attachments {
-        let data = base64::engine::general_purpose::STANDARD.encode(&a.png);
-        out.push_str(&format!(
-            "<figure class=\"m-attachment\"><img src=\"data:image/png;base64,{data}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
-            escape(&a.alt),
-            escape(&a.name)
-        ));
-    }
-    out.push_str("</div>");
-    out
+    markup(message).into_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::message::{ActionRef, Attachment, Confirm, Verb};
+    use crate::domain::chat::message::{ActionRef, Attachment, Confirm, Verb};
 
     fn at(s: &str) -> chrono::NaiveDateTime {
         s.parse().unwrap()

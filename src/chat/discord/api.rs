@@ -21,8 +21,9 @@ use serenity::model::id::{ApplicationId, ChannelId as DiscordChannelId, MessageI
 
 use super::render::render;
 use super::respond::{ephemeral_data, Kind};
-use crate::chat::message::Message;
-use crate::chat::{ChannelId, FollowUp, MessageRef, Reply, SendError, Sender};
+use crate::chat::{FollowUp, Reply, SendError, Sender};
+use crate::domain::chat::message::Message;
+use crate::domain::chat::{ChannelId, MessageRef};
 
 /// How long one request may take before it counts as a network failure.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

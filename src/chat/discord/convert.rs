@@ -10,8 +10,9 @@ use serenity::model::application::{
 use serenity::model::guild::Member;
 use serenity::model::user::User;
 
-use crate::chat::message::ActionRef;
-use crate::chat::{Actor, ChannelId, FollowUp, Inbound, MessageRef, Platform, UserId};
+use crate::chat::{Actor, FollowUp, Inbound};
+use crate::domain::chat::message::ActionRef;
+use crate::domain::chat::{ChannelId, MessageRef, Platform, UserId};
 
 /// What an interaction amounts to for costbot.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value};
 
-use crate::chat::message::{Block, Button, ButtonStyle, Message, Span, Tone};
+use crate::domain::chat::message::{Block, Button, ButtonStyle, Message, Span, Tone};
 
 /// Embeds per message.
 pub const MAX_EMBEDS: usize = 10;

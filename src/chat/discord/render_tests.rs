@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::render::*;
-use crate::chat::message::{ActionRef, Block, Button, ButtonStyle, Confirm, Message, Span, Tone, Verb};
+use crate::domain::chat::message::{ActionRef, Block, Button, ButtonStyle, Confirm, Message, Span, Tone, Verb};
 
 fn button(label: &str, verb: Verb, target: &str, style: ButtonStyle) -> Button {
     Button { label: label.into(), action: ActionRef { verb, target: target.into(), version: 2 }, style, confirm: None }

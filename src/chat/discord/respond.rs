@@ -13,8 +13,8 @@ use serenity::model::application::Interaction;
 
 use super::api::DiscordSender;
 use super::render::render;
-use crate::chat::message::{Message, Tone};
 use crate::chat::{ChatHandler, Inbound, Reply};
+use crate::domain::chat::message::{Message, Tone};
 
 /// How long the handler may take before the answer is deferred. Discord allows 3 s for the
 /// whole round trip, so half a second is left for the network.

@@ -22,8 +22,9 @@ use slack_morphism::prelude::{
 use slack_morphism::errors::SlackClientError;
 
 use super::{render, reply};
-use crate::chat::message::Message;
-use crate::chat::{ChannelId, FollowUp, MessageRef, Reply, SendError, Sender};
+use crate::chat::{FollowUp, Reply, SendError, Sender};
+use crate::domain::chat::message::Message;
+use crate::domain::chat::{ChannelId, MessageRef};
 
 /// The connector every Slack call goes through: HTTPS for Slack itself, plain HTTP allowed so
 /// tests can point the client at a local fake.

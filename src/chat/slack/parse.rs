@@ -11,8 +11,9 @@ use slack_morphism::prelude::{
     SlackCommandEvent, SlackInteractionActionContainer, SlackInteractionBlockActionsEvent, SlackInteractionEvent,
 };
 
-use crate::chat::message::ActionRef;
-use crate::chat::{Actor, ChannelId, FollowUp, Inbound, MessageRef, Platform, UserId};
+use crate::chat::{Actor, FollowUp, Inbound};
+use crate::domain::chat::message::ActionRef;
+use crate::domain::chat::{ChannelId, MessageRef, Platform, UserId};
 
 /// Why a verified body could not be read. The message is short and safe to send back in a 400.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

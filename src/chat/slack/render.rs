@@ -12,7 +12,7 @@ use slack_morphism::prelude::{
     SlackContextBlockElement, SlackDividerBlock, SlackHeaderBlock, SlackSectionBlock,
 };
 
-use crate::chat::message::{Block, Button, ButtonStyle, Confirm, Message, Span};
+use crate::domain::chat::message::{Block, Button, ButtonStyle, Confirm, Message, Span};
 
 /// Blocks per message.
 pub const MAX_BLOCKS: usize = 50;

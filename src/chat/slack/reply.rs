@@ -5,8 +5,8 @@ use serde::Serialize;
 use slack_morphism::prelude::SlackBlock;
 
 use super::render;
-use crate::chat::message::Message;
 use crate::chat::Reply;
+use crate::domain::chat::message::Message;
 
 /// What the reply answers; decides how `Reply` variants map onto Slack's flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,9 @@ use serenity::model::id::GuildId;
 use super::{FakeDiscord, APP_ID};
 use costbot::chat::discord::commands::MANIFEST;
 use costbot::chat::discord::register_commands;
-use costbot::chat::message::Message;
-use costbot::chat::{ChannelId, FollowUp, MessageRef, Reply, SendError, Sender};
+use costbot::chat::{FollowUp, Reply, SendError, Sender};
+use costbot::domain::chat::message::Message;
+use costbot::domain::chat::{ChannelId, MessageRef};
 
 #[tokio::test]
 async fn posts_and_edits_reach_discord_as_bot_requests() {

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::{fixture, key_pair, serve, sign, CountingHandler, FakeDiscord, APP_ID};
 use costbot::chat::discord::{router, DiscordState};
-use costbot::chat::message::{ActionRef, Message, Verb};
 use costbot::chat::{Inbound, Reply};
+use costbot::domain::chat::message::{ActionRef, Message, Verb};
 
 struct Endpoint {
     url: String,

@@ -5,8 +5,9 @@ use serenity::model::application::Interaction;
 
 use super::{fixture, APP_ID};
 use costbot::chat::discord::convert::{convert, Converted};
-use costbot::chat::message::{ActionRef, Verb};
-use costbot::chat::{Actor, ChannelId, FollowUp, Inbound, MessageRef, Platform, UserId};
+use costbot::chat::{Actor, FollowUp, Inbound};
+use costbot::domain::chat::message::{ActionRef, Verb};
+use costbot::domain::chat::{ChannelId, MessageRef, Platform, UserId};
 
 fn parse(value: &Value) -> Interaction {
     serde_json::from_value(value.clone()).expect("serenity parses the payload")

@@ -4,9 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use costbot::chat::message::Message;
 use costbot::chat::slack::{run_socket_mode, SlackSender};
-use costbot::chat::{ChannelId, FollowUp, MessageRef, Reply, SendError, Sender};
+use costbot::chat::{FollowUp, Reply, SendError, Sender};
+use costbot::domain::chat::message::Message;
+use costbot::domain::chat::{ChannelId, MessageRef};
 use futures::{SinkExt, StreamExt};
 use secrecy::SecretString;
 use serde_json::{json, Value};

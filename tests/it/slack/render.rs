@@ -2,8 +2,8 @@
 //! property-style loops showing that no input, however long or multi-byte, panics or breaks a
 //! Slack limit.
 
-use costbot::chat::message::{ActionRef, Block, Button, ButtonStyle, Confirm, Message, Span, Tone, Verb};
 use costbot::chat::slack::render;
+use costbot::domain::chat::message::{ActionRef, Block, Button, ButtonStyle, Confirm, Message, Span, Tone, Verb};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};

@@ -1,0 +1,78 @@
+//! What the chat outbox stores: entries to deliver, claimed deliveries and how they ended.
+//!
+//! The delivery worker lives in `chat::outbox`; these types are here so the store, which keeps
+//! the rows, depends only on `domain`.
+
+use chrono::NaiveDateTime;
+
+use super::chat::message::Message;
+use super::chat::{ChannelId, Platform};
+
+/// A message to deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// The platform.
+    pub platform: Platform,
+    /// The channel.
+    pub channel: ChannelId,
+    /// What the message is about (e.g. an anomaly id); one posted message per thread.
+    pub thread: String,
+    /// The content.
+    pub message: Message,
+    /// Enqueuing the same key twice stores one entry (e.g. `thread` plus its version).
+    pub dedupe_key: String,
+}
+
+/// An entry claimed for delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The entry's id.
+    pub id: i64,
+    /// The platform.
+    pub platform: Platform,
+    /// The channel.
+    pub channel: ChannelId,
+    /// The thread.
+    pub thread: String,
+    /// The content to show.
+    pub message: Message,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// The thread's posted message id, if it was posted already (then this is an edit).
+    pub posted: Option<String>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    /// Posted or edited; the platform's message id.
+    Sent {
+        /// Slack `ts`, Discord message id.
+        message_id: String,
+    },
+    /// Try again at `at`.
+    Retry {
+        /// When.
+        at: NaiveDateTime,
+        /// Why it failed this time.
+        error: String,
+    },
+    /// Give up.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// Counts by status, for tests, metrics and the dashboard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Waiting to be delivered.
+    pub pending: u64,
+    /// Delivered.
+    pub sent: u64,
+    /// Given up on.
+    pub failed: u64,
+    /// Replaced by newer content for the same thread before being sent.
+    pub superseded: u64,
+}

@@ -1,0 +1,293 @@
+//! Version 1 of a stored [`Proposal`]: the shape `serde_json` gave the domain type (with its
+//! finding and resource) when versioning began, frozen here.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::proposal::{Approval, Proposal, ProposalId, State};
+use crate::domain::resource::{Action, Activity, Resource, ResourceKind, ResourceRef, SafetyPath, WasteFinding};
+use crate::domain::{AccountId, Money};
+
+/// A stored proposal.
+#[derive(Debug, Serialize, Deserialize)]
+pub(in crate::store) struct StoredProposal {
+    id: String,
+    version: u32,
+    finding: StoredFinding,
+    required_approvals: u8,
+    approvals: Vec<StoredApproval>,
+    state: StoredState,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredApproval {
+    by: String,
+    at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+enum StoredState {
+    Pending,
+    Approved,
+    Executing { by: String, until: NaiveDateTime },
+    Done { outcome: String, dry_run: bool },
+    Aborted { reason: String },
+    Failed { error: String },
+    Denied { by: String },
+    Snoozed { by: String, until: NaiveDateTime },
+    Expired,
+    Withdrawn,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredFinding {
+    resource: StoredResource,
+    rule: String,
+    evidence: String,
+    /// An exact decimal, as text.
+    monthly_saving: Option<String>,
+    action: StoredAction,
+    path: StoredPath,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredResource {
+    reference: StoredReference,
+    state: String,
+    tags: BTreeMap<String, String>,
+    created_at: Option<NaiveDateTime>,
+    state_since: Option<NaiveDateTime>,
+    size_class: Option<String>,
+    storage_gib: Option<u32>,
+    /// An exact decimal, as text.
+    monthly_cost: Option<String>,
+    dependencies: Vec<String>,
+    activity: Option<StoredActivity>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredReference {
+    account: String,
+    region: String,
+    /// `ec2_instance`, `ebs_volume`, `elastic_ip`, `rds_instance`.
+    kind: String,
+    id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredActivity {
+    days: u32,
+    max_cpu_percent: Option<f64>,
+    network_bytes: Option<u64>,
+    max_db_connections: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StoredAction {
+    StopInstance,
+    TerminateInstance,
+    DeleteVolume,
+    ReleaseAddress,
+    StopDatabase,
+    DeleteDatabaseWithSnapshot,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "path", rename_all = "snake_case")]
+enum StoredPath {
+    Normal,
+    Strict { reason: String },
+    Excluded { reason: String },
+}
+
+impl From<&Proposal> for StoredProposal {
+    fn from(p: &Proposal) -> StoredProposal {
+        StoredProposal {
+            id: p.id.0.clone(),
+            version: p.version,
+            finding: StoredFinding::from(&p.finding),
+            required_approvals: p.required_approvals,
+            approvals: p.approvals.iter().map(|a| StoredApproval { by: a.by.clone(), at: a.at }).collect(),
+            state: StoredState::from(&p.state),
+            created_at: p.created_at,
+            expires_at: p.expires_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+impl TryFrom<StoredProposal> for Proposal {
+    type Error = anyhow::Error;
+
+    fn try_from(p: StoredProposal) -> Result<Proposal> {
+        Ok(Proposal {
+            id: ProposalId(p.id),
+            version: p.version,
+            finding: WasteFinding::try_from(p.finding)?,
+            required_approvals: p.required_approvals,
+            approvals: p.approvals.into_iter().map(|a| Approval { by: a.by, at: a.at }).collect(),
+            state: State::from(p.state),
+            created_at: p.created_at,
+            expires_at: p.expires_at,
+            updated_at: p.updated_at,
+        })
+    }
+}
+
+impl From<&State> for StoredState {
+    fn from(s: &State) -> StoredState {
+        match s.clone() {
+            State::Pending => StoredState::Pending,
+            State::Approved => StoredState::Approved,
+            State::Executing { by, until } => StoredState::Executing { by, until },
+            State::Done { outcome, dry_run } => StoredState::Done { outcome, dry_run },
+            State::Aborted { reason } => StoredState::Aborted { reason },
+            State::Failed { error } => StoredState::Failed { error },
+            State::Denied { by } => StoredState::Denied { by },
+            State::Snoozed { by, until } => StoredState::Snoozed { by, until },
+            State::Expired => StoredState::Expired,
+            State::Withdrawn => StoredState::Withdrawn,
+        }
+    }
+}
+
+impl From<StoredState> for State {
+    fn from(s: StoredState) -> State {
+        match s {
+            StoredState::Pending => State::Pending,
+            StoredState::Approved => State::Approved,
+            StoredState::Executing { by, until } => State::Executing { by, until },
+            StoredState::Done { outcome, dry_run } => State::Done { outcome, dry_run },
+            StoredState::Aborted { reason } => State::Aborted { reason },
+            StoredState::Failed { error } => State::Failed { error },
+            StoredState::Denied { by } => State::Denied { by },
+            StoredState::Snoozed { by, until } => State::Snoozed { by, until },
+            StoredState::Expired => State::Expired,
+            StoredState::Withdrawn => State::Withdrawn,
+        }
+    }
+}
+
+fn money_text(m: Option<Money>) -> Option<String> {
+    m.map(String::from)
+}
+
+fn money(text: Option<String>) -> Result<Option<Money>> {
+    text.map(|t| Money::parse(&t).with_context(|| format!("`{t}` is not an amount"))).transpose()
+}
+
+impl From<&WasteFinding> for StoredFinding {
+    fn from(f: &WasteFinding) -> StoredFinding {
+        let r = &f.resource;
+        let resource = StoredResource {
+            reference: StoredReference {
+                account: r.reference.account.to_string(),
+                region: r.reference.region.clone(),
+                kind: r.reference.kind.as_str().to_string(),
+                id: r.reference.id.clone(),
+            },
+            state: r.state.clone(),
+            tags: r.tags.clone(),
+            created_at: r.created_at,
+            state_since: r.state_since,
+            size_class: r.size_class.clone(),
+            storage_gib: r.storage_gib,
+            monthly_cost: money_text(r.monthly_cost),
+            dependencies: r.dependencies.clone(),
+            activity: r.activity.as_ref().map(|a| StoredActivity {
+                days: a.days,
+                max_cpu_percent: a.max_cpu_percent,
+                network_bytes: a.network_bytes,
+                max_db_connections: a.max_db_connections,
+            }),
+        };
+        StoredFinding {
+            resource,
+            rule: f.rule.clone(),
+            evidence: f.evidence.clone(),
+            monthly_saving: money_text(f.monthly_saving),
+            action: match f.action {
+                Action::StopInstance => StoredAction::StopInstance,
+                Action::TerminateInstance => StoredAction::TerminateInstance,
+                Action::DeleteVolume => StoredAction::DeleteVolume,
+                Action::ReleaseAddress => StoredAction::ReleaseAddress,
+                Action::StopDatabase => StoredAction::StopDatabase,
+                Action::DeleteDatabaseWithSnapshot => StoredAction::DeleteDatabaseWithSnapshot,
+            },
+            path: match &f.path {
+                SafetyPath::Normal => StoredPath::Normal,
+                SafetyPath::Strict { reason } => StoredPath::Strict { reason: reason.clone() },
+                SafetyPath::Excluded { reason } => StoredPath::Excluded { reason: reason.clone() },
+            },
+        }
+    }
+}
+
+impl TryFrom<StoredFinding> for WasteFinding {
+    type Error = anyhow::Error;
+
+    fn try_from(f: StoredFinding) -> Result<WasteFinding> {
+        let r = f.resource;
+        let kind = ResourceKind::parse(&r.reference.kind)
+            .with_context(|| format!("`{}` is not a resource kind", r.reference.kind))?;
+        let resource = Resource {
+            reference: ResourceRef {
+                account: AccountId::parse(&r.reference.account)?,
+                region: r.reference.region,
+                kind,
+                id: r.reference.id,
+            },
+            state: r.state,
+            tags: r.tags,
+            created_at: r.created_at,
+            state_since: r.state_since,
+            size_class: r.size_class,
+            storage_gib: r.storage_gib,
+            monthly_cost: money(r.monthly_cost)?,
+            dependencies: r.dependencies,
+            activity: r.activity.map(|a| Activity {
+                days: a.days,
+                max_cpu_percent: a.max_cpu_percent,
+                network_bytes: a.network_bytes,
+                max_db_connections: a.max_db_connections,
+            }),
+        };
+        Ok(WasteFinding {
+            resource,
+            rule: f.rule,
+            evidence: f.evidence,
+            monthly_saving: money(f.monthly_saving)?,
+            action: match f.action {
+                StoredAction::StopInstance => Action::StopInstance,
+                StoredAction::TerminateInstance => Action::TerminateInstance,
+                StoredAction::DeleteVolume => Action::DeleteVolume,
+                StoredAction::ReleaseAddress => Action::ReleaseAddress,
+                StoredAction::StopDatabase => Action::StopDatabase,
+                StoredAction::DeleteDatabaseWithSnapshot => Action::DeleteDatabaseWithSnapshot,
+            },
+            path: match f.path {
+                StoredPath::Normal => SafetyPath::Normal,
+                StoredPath::Strict { reason } => SafetyPath::Strict { reason },
+                StoredPath::Excluded { reason } => SafetyPath::Excluded { reason },
+            },
+        })
+    }
+}
+
+/// The JSON to store for a proposal.
+pub(in crate::store) fn encode_proposal(proposal: &Proposal) -> Result<String> {
+    super::encode(&StoredProposal::from(proposal))
+}
+
+/// The proposal a stored JSON record holds.
+pub(in crate::store) fn decode_proposal(text: &str) -> Result<Proposal> {
+    Proposal::try_from(super::decode::<StoredProposal>(text, "proposal")?)
+}
