@@ -252,8 +252,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 Err(_) if cli.config.is_none() => crate::config::AnomalyConfig::default(),
                 Err(error) => return Err(error),
             };
-            let gates =
-                crate::eval::series::Gates { thresholds: anomaly.threshold_set(), lookback_days: anomaly.lookback_days };
+            let gates = crate::eval::series::Gates {
+                thresholds: anomaly.threshold_set(),
+                lookback_days: anomaly.lookback_days,
+            };
             let code = tokio::task::spawn_blocking(move || crate::eval::harness::run(&args, &gates)).await?;
             anyhow::ensure!(code == std::process::ExitCode::SUCCESS, "evaluation failed");
             Ok(())

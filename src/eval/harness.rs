@@ -19,9 +19,9 @@ use crate::domain::anomaly::StreamParams;
 use crate::eval::nab_io::{list_data_files, Series};
 use crate::eval::nab_report::{evaluate, render, render_files, stream_scorer};
 use crate::eval::nab_run::verify_shipped;
-use crate::eval::split::{assign, Part};
 use crate::eval::scenarios::{generate, write_layout, DAYS, FAMILIES};
 use crate::eval::series::Gates;
+use crate::eval::split::{assign, Part};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -36,12 +36,9 @@ pub fn run(args: &[String], gates: &Gates) -> ExitCode {
         (Some("nab-grid"), Some(root)) => nab_grid(Path::new(root)),
         (Some("nab-verify"), Some(root)) => nab_verify(Path::new(root)),
         (Some("series"), Some(root)) => series(Path::new(root), gates),
-        (Some("scenarios"), _) => scenarios(
-            num(1).unwrap_or(150) as usize,
-            arg(2).and_then(|s| s.parse().ok()),
-            num(3).unwrap_or(42),
-            gates,
-        ),
+        (Some("scenarios"), _) => {
+            scenarios(num(1).unwrap_or(150) as usize, arg(2).and_then(|s| s.parse().ok()), num(3).unwrap_or(42), gates)
+        }
         (Some("scenarios-write"), Some(dir)) => {
             write_layout(Path::new(dir), &generate(num(3).unwrap_or(42), num(2).unwrap_or(150) as usize))
         }
@@ -104,7 +101,10 @@ fn nab_grid(root: &Path) -> Result<(), String> {
             }
         }
     }
-    println!("{:>7} {:>6} {:>6} {:>6} {:>9} {:>10} {:>10}", "tail_q", "level", "lw", "min_sd", "standard", "low_FP", "low_FN");
+    println!(
+        "{:>7} {:>6} {:>6} {:>6} {:>9} {:>10} {:>10}",
+        "tail_q", "level", "lw", "min_sd", "standard", "low_FP", "low_FN"
+    );
     for p in &grid {
         let inner = stream_scorer(p.clone());
         let scorer = |s: &Series| {

@@ -5,11 +5,11 @@
 //! Windowed Gaussian is scored at NAB's shipped thresholds (`config/thresholds.json`), which
 //! NAB chose on all 58 files: that favours the baseline, not costbot.
 
-use crate::domain::anomaly::{score_series, StreamParams};
 use super::nab::{accumulate, normalize, CostMatrix, Outcome};
 use super::nab_io::{list_data_files, load_profiles, load_threshold, load_windows, read_series, Series, Windows};
 use super::nab_run::{load_shipped_scores, score_corpus, Scored};
 use super::split::{assign, category, Part};
+use crate::domain::anomaly::{score_series, StreamParams};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -183,10 +183,8 @@ pub fn render(reports: &[ProfileReport]) -> String {
 
 /// Per-file table of one profile report (raw NAB scores and counts).
 pub fn render_files(r: &ProfileReport) -> String {
-    let mut s = format!(
-        "{:<58} {:>8} {:>4} {:>9} {:>5} {:>5} {:>9}\n",
-        "file", "part", "win", "raw", "TP", "FP", "WG raw"
-    );
+    let mut s =
+        format!("{:<58} {:>8} {:>4} {:>9} {:>5} {:>5} {:>9}\n", "file", "part", "win", "raw", "TP", "FP", "WG raw");
     for (name, part, o, wg) in &r.files {
         s += &format!(
             "{:<58} {:>8} {:>4} {:>9.3} {:>5} {:>5} {:>9}\n",

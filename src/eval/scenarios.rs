@@ -302,7 +302,9 @@ pub fn write_layout(dir: &std::path::Path, scenarios: &[Scenario]) -> Result<(),
         labels.insert(name.clone(), Value::Array(material.iter().map(|e| json!(nab_ts(day(e.start)))).collect()));
         neutral.insert(name, Value::Array(sc.events.iter().filter(|e| !e.material).map(win).collect()));
     }
-    for (file, v) in [("combined_windows.json", windows), ("combined_labels.json", labels), ("neutral_windows.json", neutral)] {
+    for (file, v) in
+        [("combined_windows.json", windows), ("combined_labels.json", labels), ("neutral_windows.json", neutral)]
+    {
         let text = serde_json::to_string_pretty(&Value::Object(v)).map_err(|e| e.to_string())?;
         std::fs::write(dir.join("labels").join(file), text).map_err(|e| format!("{file}: {e}"))?;
     }

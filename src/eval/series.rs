@@ -166,13 +166,9 @@ pub fn replay(s: &LabelledSeries, which: Which, gates: &Gates) -> (Vec<Alert>, u
         let b = s.points.partition_point(|p| p.at < as_of);
         let window = &s.points[a..b];
         let pass = match which {
-            Which::Costbot => run_pass(
-                |p, g, t, thr| det.detect(p, g, t, thr),
-                [(&key, window)],
-                &open,
-                as_of,
-                &gates.thresholds,
-            ),
+            Which::Costbot => {
+                run_pass(|p, g, t, thr| det.detect(p, g, t, thr), [(&key, window)], &open, as_of, &gates.thresholds)
+            }
             Which::SeedZScore => run_pass(
                 |p, g, t, thr| zb.detect(p, g, t, thr, recent),
                 [(&key, window)],
@@ -289,11 +285,7 @@ pub struct Labels {
 pub fn load_labels(root: &Path) -> Result<Labels, String> {
     let windows = load_windows(root)?;
     let neutral_path = root.join("labels/neutral_windows.json");
-    let neutral = if neutral_path.exists() {
-        super::nab_io::load_windows_file(&neutral_path)?
-    } else {
-        Windows::new()
-    };
+    let neutral = if neutral_path.exists() { super::nab_io::load_windows_file(&neutral_path)? } else { Windows::new() };
     let instants_path = root.join("labels/combined_labels.json");
     let instants = if instants_path.exists() { super::nab_io::load_instants(&instants_path)? } else { BTreeMap::new() };
     Ok(Labels { windows, neutral, instants })
@@ -310,7 +302,8 @@ pub fn score_series_alerts(s: &LabelledSeries, alerts: &[Alert], replayed: usize
     // Alerts carry period starts and NAB rows may sit a second past them (realAdExchange),
     // so windows are compared by period.
     let floor = |t: NaiveDateTime| crate::domain::anomaly::series::slot_of(t, secs as i64);
-    let inside = |t: NaiveDateTime, w: &(NaiveDateTime, NaiveDateTime)| floor(t) >= floor(w.0) && floor(t) <= floor(w.1);
+    let inside =
+        |t: NaiveDateTime, w: &(NaiveDateTime, NaiveDateTime)| floor(t) >= floor(w.0) && floor(t) <= floor(w.1);
     let mut f = FamilyScore { series: 1, days: replayed as f64 * secs / 86_400.0, ..FamilyScore::default() };
     for a in alerts {
         if ws.iter().any(|w| inside(a.start, w)) {
@@ -386,11 +379,8 @@ pub fn evaluate(root: &Path, gates: &Gates) -> Result<Report, String> {
 
 /// Plain-text table of a report.
 pub fn render(report: &Report) -> String {
-    let mut s = format!(
-        "{:<28} {:>6} | {:>6} {:>5} {:>5} {:>5} {:>6} {:>7} {:>6} | {:>6} {:>5} {:>5} {:>5} {:>6} {:>7} {:>6}\n",
-        "family", "series", "alerts", "P", "R", "F1", "TTA", "FA/s-m", "NAB", "alerts", "P", "R", "F1", "TTA",
-        "FA/s-m", "NAB"
-    );
+    let head = format!("{:>6} {:>5} {:>5} {:>5} {:>6} {:>7} {:>6}", "alerts", "P", "R", "F1", "TTA", "FA/s-m", "NAB");
+    let mut s = format!("{:<28} {:>6} | {head} | {head}\n", "family", "series");
     for (name, a, b) in &report.families {
         let cols = |f: &FamilyScore| {
             format!(

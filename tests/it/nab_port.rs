@@ -78,5 +78,9 @@ fn costbot_scores_on_the_bundled_excerpt_are_pinned() {
     let std = reports.iter().find(|r| r.profile == "standard").expect("standard");
     let quiet = std.group("artificialNoAnomaly").expect("category present");
     assert_eq!(quiet.ours.outcome.fp, 0, "false positives on art_daily_small_noise");
-    assert!(failures.is_empty(), "NAB scores moved (update the pins only with a measured change):\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "NAB scores moved (update the pins only with a measured change):\n{}",
+        failures.join("\n")
+    );
 }

@@ -43,7 +43,8 @@ fn tail_sigma(buf: &mut [f64], q: f64) -> f64 {
 /// 26.2.23, absolute error below 4.5e-4).
 fn normal_quantile(p: f64) -> f64 {
     let t = (-2.0 * (1.0 - p).max(1e-300).ln()).sqrt();
-    t - (2.515_517 + 0.802_853 * t + 0.010_328 * t * t) / (1.0 + 1.432_788 * t + 0.189_269 * t * t + 0.001_308 * t * t * t)
+    t - (2.515_517 + 0.802_853 * t + 0.010_328 * t * t)
+        / (1.0 + 1.432_788 * t + 0.189_269 * t * t + 0.001_308 * t * t * t)
 }
 
 /// Shape and floors of the model.
