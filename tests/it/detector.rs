@@ -348,7 +348,9 @@ fn eval_series_replays_the_job_pass_over_written_scenarios() {
     assert_eq!((name.as_str(), ours.series, seed.series), ("all", 24, 24));
     assert!(ours.windows > 0 && ours.windows == seed.windows, "{ours:?} {seed:?}");
     assert!(ours.f1() > seed.f1(), "costbot {:.3} vs seed {:.3}", ours.f1(), seed.f1());
-    assert!(ours.precision() >= 0.8, "{ours:?}");
+    // Three series per family is a small sample, so the claims are relative to the seed.
+    assert!(ours.precision() > 2.0 * seed.precision(), "{ours:?} {seed:?}");
+    assert!(ours.false_per_series_month() < seed.false_per_series_month(), "{ours:?} {seed:?}");
     let clean = report.families.iter().find(|f| f.0 == "scenarios/clean").expect("clean family");
     assert_eq!(clean.1.alerts, 0, "false alerts on anomaly-free series: {:?}", clean.1);
     assert!(ours.nab() > seed.nab(), "NAB {:.1} vs {:.1}", ours.nab(), seed.nab());
