@@ -60,8 +60,19 @@ pub enum State {
     Executing {
         /// The worker's name.
         by: String,
-        /// Until when its claim holds; after that, recovery looks at the resource.
+        /// The fencing token: the proposal's version when it was claimed. Every later change
+        /// bumps the version, so a worker whose claim was taken over cannot confirm it.
+        token: u32,
+        /// Until when the claim holds, by the database's clock; after that, recovery takes
+        /// over.
         until: NaiveDateTime,
+        /// The mode fixed when the claim was made, used by the worker, by recovery and on the
+        /// card, whatever the configuration of the replica that looks at it later.
+        dry_run: bool,
+        /// False while the worker is re-checking (nothing has been done, so recovery hands the
+        /// proposal back); true once it confirmed its claim right before calling the cloud
+        /// (recovery then reads the resource's real state and never acts again).
+        acting: bool,
     },
     /// Acted (or dry-run confirmed).
     Done {
@@ -137,6 +148,25 @@ pub struct Proposal {
     pub expires_at: NaiveDateTime,
     /// Last change.
     pub updated_at: NaiveDateTime,
+}
+
+/// A stored proposal row that could not be read back (a corrupt record, or one written by a
+/// newer costbot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The row's id.
+    pub id: ProposalId,
+    /// Why it could not be read.
+    pub error: String,
+}
+
+/// Proposals as read from the store: the readable ones, and the rows that were not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredProposals {
+    /// Readable proposals, oldest change first.
+    pub readable: Vec<Proposal>,
+    /// Rows that could not be read.
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// What a person decided.

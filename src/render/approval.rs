@@ -32,7 +32,8 @@ fn state_line(p: &Proposal, now: NaiveDateTime) -> (String, Tone) {
             )
         }
         State::Approved => ("Approved; executing shortly.".into(), Tone::Warning),
-        State::Executing { by, .. } => (format!("Executing (worker {by})…"), Tone::Warning),
+        State::Executing { by, dry_run: true, .. } => (format!("Executing as a dry run (worker {by})…"), Tone::Warning),
+        State::Executing { by, .. } => (format!("Executing for real (worker {by})…"), Tone::Warning),
         State::Done { outcome, dry_run: true } => (format!("Dry run: {outcome}. Nothing was changed."), Tone::Good),
         State::Done { outcome, dry_run: false } => (format!("Done: {outcome}."), Tone::Good),
         State::Aborted { reason } => (format!("Not executed: {reason}."), Tone::Neutral),

@@ -7,7 +7,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::anomaly_sql::impl_anomaly_store;
-use super::audit_sql::impl_audit_store;
+use super::audit_sql::{impl_audit_store, PG_AUDIT_LOCK};
 use super::breakdown_sql::impl_breakdown_store;
 use super::console_sql::impl_console_store;
 use super::digest_sql::impl_digest_store;
@@ -52,7 +52,7 @@ impl_sql_store!(PgStore, sqlx::Postgres);
 impl_anomaly_store!(PgStore, sqlx::Postgres);
 impl_outbox_store!(PgStore, sqlx::Postgres);
 impl_digest_store!(PgStore, sqlx::Postgres);
-impl_audit_store!(PgStore, sqlx::Postgres);
+impl_audit_store!(PgStore, sqlx::Postgres, PG_AUDIT_LOCK);
 impl_proposal_store!(PgStore, sqlx::Postgres);
 impl_inventory_store!(PgStore, sqlx::Postgres);
 impl_breakdown_store!(PgStore, sqlx::Postgres);

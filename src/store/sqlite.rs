@@ -10,7 +10,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::anomaly_sql::impl_anomaly_store;
-use super::audit_sql::impl_audit_store;
+use super::audit_sql::{impl_audit_store, SQLITE_AUDIT_LOCK};
 use super::breakdown_sql::impl_breakdown_store;
 use super::console_sql::impl_console_store;
 use super::digest_sql::impl_digest_store;
@@ -76,7 +76,7 @@ impl_sql_store!(SqliteStore, sqlx::Sqlite);
 impl_anomaly_store!(SqliteStore, sqlx::Sqlite);
 impl_outbox_store!(SqliteStore, sqlx::Sqlite);
 impl_digest_store!(SqliteStore, sqlx::Sqlite);
-impl_audit_store!(SqliteStore, sqlx::Sqlite);
+impl_audit_store!(SqliteStore, sqlx::Sqlite, SQLITE_AUDIT_LOCK);
 impl_proposal_store!(SqliteStore, sqlx::Sqlite);
 impl_inventory_store!(SqliteStore, sqlx::Sqlite);
 impl_breakdown_store!(SqliteStore, sqlx::Sqlite);

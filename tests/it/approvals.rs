@@ -136,6 +136,18 @@ impl World {
     }
 }
 
+/// The claim of a worker that confirmed it (so it may have called the cloud), acting for
+/// real, and died: its deadline has passed.
+fn dead_claim(approved: &Proposal) -> State {
+    State::Executing {
+        by: "dead-replica".into(),
+        token: approved.version + 1,
+        until: now() - Duration::minutes(1),
+        dry_run: false,
+        acting: true,
+    }
+}
+
 fn text(reply: &Reply) -> String {
     serde_json::to_string(reply).unwrap()
 }
@@ -234,10 +246,11 @@ async fn a_protection_tag_added_after_approval_aborts_the_action(pool: sqlx::PgP
 async fn a_crash_mid_execution_is_recovered_from_the_real_state_without_acting_again(pool: sqlx::PgPool) {
     let w = world(pool, &[finding(instance("i-5", "running", &[]), "70.08", SafetyPath::Normal)]).await;
     w.click("UBOSS", "C1", Verb::Approve, 1).await;
-    // A worker claimed it and died before recording anything: its lease ran out.
+    // A worker confirmed its claim (it may have acted) and died before recording anything:
+    // its lease ran out.
     let approved = w.only().await;
     let claimed =
-        approved.with_state(State::Executing { by: "dead-replica".into(), until: now() - Duration::minutes(1) }, now());
+        approved.with_state(dead_claim(&approved), now());
     assert!(w.store.save_proposal(&claimed, approved.version).await.unwrap());
     w.executor("replica-b", false).run_once(now()).await.unwrap();
     assert_eq!(w.cloud.acts.load(Ordering::SeqCst), 0, "recovery never acts");
@@ -254,7 +267,7 @@ async fn a_crash_mid_execution_is_recovered_from_the_real_state_without_acting_a
         p6.decide("slack:UBOSS", true, costbot::domain::proposal::Decision::Approve, p6.version, now()).unwrap();
     assert!(w.store.save_proposal(&approved, p6.version).await.unwrap());
     let claimed =
-        approved.with_state(State::Executing { by: "dead-replica".into(), until: now() - Duration::minutes(1) }, now());
+        approved.with_state(dead_claim(&approved), now());
     assert!(w.store.save_proposal(&claimed, approved.version).await.unwrap());
     w.cloud.resources.lock().unwrap().get_mut("i-6").unwrap().state = "stopped".into();
     w.executor("replica-b", false).run_once(now()).await.unwrap();

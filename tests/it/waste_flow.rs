@@ -142,8 +142,9 @@ async fn a_protection_tag_added_after_approval_and_a_crash_are_handled_against_m
         aborted[0].state
     );
 
-    // A worker dies after claiming an approved proposal: recovery reads moto (still running)
-    // and records a failure instead of acting again.
+    // A worker dies after confirming its claim on an approved proposal (it may have called
+    // the cloud): recovery reads moto (still running) and records a failure instead of acting
+    // again.
     let second = launch(&ec2, &[("expires-at", "2020-01-01")]).await;
     let now = Utc::now().naive_utc();
     app.discover_and_propose(now).await.unwrap();
@@ -161,7 +162,13 @@ async fn a_protection_tag_added_after_approval_and_a_crash_are_handled_against_m
         app.store.save_proposal(&one, p.version).await.unwrap()
             && app.store.save_proposal(&two, one.version).await.unwrap()
     );
-    let claimed = two.with_state(S::Executing { by: "dead".into(), until: now - chrono::Duration::minutes(1) }, now);
+    let claimed = two.with_state(S::Executing {
+        by: "dead".into(),
+        token: two.version + 1,
+        until: now - chrono::Duration::minutes(1),
+        dry_run: false,
+        acting: true,
+    }, now);
     assert!(app.store.save_proposal(&claimed, two.version).await.unwrap());
     app.executor("replica-b").unwrap().run_once(Utc::now().naive_utc()).await.unwrap();
     assert_eq!(state(&ec2, &second).await, "running", "recovery never acts");

@@ -36,7 +36,18 @@ struct StoredApproval {
 enum StoredState {
     Pending,
     Approved,
-    Executing { by: String, until: NaiveDateTime },
+    /// Rows written before claims carried their mode and phase read as a real action in
+    /// progress: recovery then reads the resource's real state, which is right either way.
+    Executing {
+        by: String,
+        #[serde(default)]
+        token: u32,
+        until: NaiveDateTime,
+        #[serde(default)]
+        dry_run: bool,
+        #[serde(default = "in_progress")]
+        acting: bool,
+    },
     Done { outcome: String, dry_run: bool },
     Aborted { reason: String },
     Failed { error: String },
@@ -147,7 +158,9 @@ impl From<&State> for StoredState {
         match s.clone() {
             State::Pending => StoredState::Pending,
             State::Approved => StoredState::Approved,
-            State::Executing { by, until } => StoredState::Executing { by, until },
+            State::Executing { by, token, until, dry_run, acting } => {
+                StoredState::Executing { by, token, until, dry_run, acting }
+            },
             State::Done { outcome, dry_run } => StoredState::Done { outcome, dry_run },
             State::Aborted { reason } => StoredState::Aborted { reason },
             State::Failed { error } => StoredState::Failed { error },
@@ -164,7 +177,9 @@ impl From<StoredState> for State {
         match s {
             StoredState::Pending => State::Pending,
             StoredState::Approved => State::Approved,
-            StoredState::Executing { by, until } => State::Executing { by, until },
+            StoredState::Executing { by, token, until, dry_run, acting } => {
+                State::Executing { by, token, until, dry_run, acting }
+            },
             StoredState::Done { outcome, dry_run } => State::Done { outcome, dry_run },
             StoredState::Aborted { reason } => State::Aborted { reason },
             StoredState::Failed { error } => State::Failed { error },
@@ -174,6 +189,10 @@ impl From<StoredState> for State {
             StoredState::Withdrawn => State::Withdrawn,
         }
     }
+}
+
+fn in_progress() -> bool {
+    true
 }
 
 fn money_text(m: Option<Money>) -> Option<String> {
