@@ -219,7 +219,8 @@ impl<S: BotTables + ?Sized> Bot<S> {
     async fn mark(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
         let id = AnomalyId(action.target.clone());
         let Some(anomaly) = self.store.anomaly(&id).await? else {
-            self.audit(actor, "click_unknown_anomaly", &id.0, serde_json::json!({"verb": action.encode()}), now).await?;
+            self.audit(actor, "click_unknown_anomaly", &id.0, serde_json::json!({"verb": action.encode()}), now)
+                .await?;
             return Ok(Reply::Ephemeral(Message::plain("That anomaly no longer exists.")));
         };
         // Acknowledging is harmless; muting silences alerts, so it needs an approver.
@@ -256,7 +257,13 @@ impl<S: BotTables + ?Sized> Bot<S> {
 }
 
 /// The audit record of something a person did in chat.
-fn audit_record(actor: &Actor, action: &str, target: &str, detail: serde_json::Value, now: NaiveDateTime) -> AuditRecord {
+fn audit_record(
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+    now: NaiveDateTime,
+) -> AuditRecord {
     AuditRecord {
         at: now,
         actor: format!("{}:{}", actor.platform.as_str(), actor.user),

@@ -151,8 +151,13 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
 
     async fn claim_and_execute(&self, p: &Proposal, now: NaiveDateTime) -> Result<bool> {
         let until = self.store.database_now().await? + self.timing.lease;
-        let state =
-            State::Executing { by: self.owner.clone(), token: p.version + 1, until, dry_run: self.dry_run, acting: false };
+        let state = State::Executing {
+            by: self.owner.clone(),
+            token: p.version + 1,
+            until,
+            dry_run: self.dry_run,
+            acting: false,
+        };
         let claimed = p.with_state(state, now);
         let detail = serde_json::json!({ "dry_run": self.dry_run, "until": until, "token": claimed.version });
         if !self.change(&claimed, p.version, "execution_claimed", detail, false, now).await? {
@@ -209,7 +214,8 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
         let left = until - self.store.database_now().await?;
         let needed = Duration::from_std(self.timing.act_within * 2).unwrap_or(Duration::MAX);
         if left < needed {
-            let why = format!("only {}s of the claim were left, {}s are needed", left.num_seconds(), needed.num_seconds());
+            let why =
+                format!("only {}s of the claim were left, {}s are needed", left.num_seconds(), needed.num_seconds());
             self.hand_back(claimed, why, now).await?;
             return Ok(None);
         }
@@ -230,8 +236,15 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
     async fn hand_back(&self, claimed: &Proposal, why: String, now: NaiveDateTime) -> Result<bool> {
         tracing::warn!(proposal = %claimed.id, error = %why, "re-check not possible; will retry");
         let detail = serde_json::json!({ "error": why });
-        self.change(&claimed.with_state(State::Approved, now), claimed.version, "execution_deferred", detail, true, now)
-            .await?;
+        self.change(
+            &claimed.with_state(State::Approved, now),
+            claimed.version,
+            "execution_deferred",
+            detail,
+            true,
+            now,
+        )
+        .await?;
         Ok(false)
     }
 
@@ -259,9 +272,10 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
                 .await?;
             return Ok(false);
         }
-        let current = tokio::time::timeout(self.timing.describe_within, self.cloud.describe(&p.finding.resource.reference))
-            .await
-            .context("describing the resource for recovery timed out")??;
+        let current =
+            tokio::time::timeout(self.timing.describe_within, self.cloud.describe(&p.finding.resource.reference))
+                .await
+                .context("describing the resource for recovery timed out")??;
         let state = if *dry_run {
             State::Done { outcome: "dry run interrupted; nothing was changed".into(), dry_run: true }
         } else if acted(p.finding.action, current.as_ref()) {
@@ -302,7 +316,13 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
     }
 
     /// An audit record without a state change: a worker standing down or a late result.
-    async fn audit_only(&self, p: &Proposal, action: &str, detail: serde_json::Value, now: NaiveDateTime) -> Result<()> {
+    async fn audit_only(
+        &self,
+        p: &Proposal,
+        action: &str,
+        detail: serde_json::Value,
+        now: NaiveDateTime,
+    ) -> Result<()> {
         self.store.append_audit(&self.record(p, action, detail, now)).await?;
         Ok(())
     }

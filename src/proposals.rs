@@ -9,8 +9,8 @@ use anyhow::Result;
 use chrono::NaiveDateTime;
 
 use crate::config::ChannelConfig;
-use crate::domain::chat::{ChannelId, Platform};
 use crate::domain::audit::AuditRecord;
+use crate::domain::chat::{ChannelId, Platform};
 use crate::domain::outbox::OutboxEntry;
 use crate::domain::proposal::{ApprovalRules, Proposal, ProposalId, State};
 use crate::domain::resource::WasteFinding;
@@ -150,7 +150,8 @@ fn record(p: &Proposal, action: &str, now: NaiveDateTime) -> AuditRecord {
         target: p.id.0.clone(),
         channel: None,
         detail: serde_json::json!({ "resource": p.finding.resource.reference.to_string(), "version": p.version,
-            "rule": p.finding.rule }).to_string(),
+            "rule": p.finding.rule })
+        .to_string(),
     }
 }
 

@@ -204,9 +204,7 @@ pub fn verify_with_checkpoint(entries: &[AuditEntry], checkpoint: &Checkpoint) -
     verify_chain(entries)?;
     match entries.iter().find(|e| e.seq == checkpoint.seq) {
         Some(entry) if entry.hash == checkpoint.hash => Ok(()),
-        Some(entry) => {
-            Err(ChainError::CheckpointDiffers { checkpoint: checkpoint.clone(), found: entry.hash.clone() })
-        }
+        Some(entry) => Err(ChainError::CheckpointDiffers { checkpoint: checkpoint.clone(), found: entry.hash.clone() }),
         None => Err(ChainError::CheckpointMissing {
             checkpoint: checkpoint.clone(),
             last: entries.last().map_or(0, |e| e.seq),

@@ -25,9 +25,9 @@ use costbot::store::{DynStore, PgStore};
 
 /// An in-memory cloud: resources by id; `act` applies the action and counts calls.
 #[derive(Default)]
-struct MemCloud {
-    resources: Mutex<HashMap<String, Resource>>,
-    acts: AtomicUsize,
+pub(crate) struct MemCloud {
+    pub(crate) resources: Mutex<HashMap<String, Resource>>,
+    pub(crate) acts: AtomicUsize,
 }
 
 #[async_trait]
@@ -52,14 +52,15 @@ impl CloudInventory for MemCloud {
     }
 }
 
-const CHANNELS: &str = "[[channels]]\nplatform = \"slack\"\nid = \"C1\"\napprovers = [\"UBOSS\", \"UCFO\"]\n\
+pub(crate) const CHANNELS: &str =
+    "[[channels]]\nplatform = \"slack\"\nid = \"C1\"\napprovers = [\"UBOSS\", \"UCFO\"]\n\
                         [[channels]]\nplatform = \"slack\"\nid = \"CVIEW\"\n";
 
-fn now() -> NaiveDateTime {
+pub(crate) fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
-fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource {
+pub(crate) fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource {
     Resource {
         reference: ResourceRef {
             account: AccountId::parse("222222222222").unwrap(),
@@ -79,7 +80,7 @@ fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource {
     }
 }
 
-fn finding(resource: Resource, saving: &str, path: SafetyPath) -> WasteFinding {
+pub(crate) fn finding(resource: Resource, saving: &str, path: SafetyPath) -> WasteFinding {
     WasteFinding {
         resource,
         rule: "idle_instance".into(),
@@ -90,14 +91,14 @@ fn finding(resource: Resource, saving: &str, path: SafetyPath) -> WasteFinding {
     }
 }
 
-struct World {
-    store: DynStore,
-    cloud: Arc<MemCloud>,
-    bot: Bot,
-    config: Arc<Config>,
+pub(crate) struct World {
+    pub(crate) store: DynStore,
+    pub(crate) cloud: Arc<MemCloud>,
+    pub(crate) bot: Bot,
+    pub(crate) config: Arc<Config>,
 }
 
-async fn world(pool: sqlx::PgPool, findings: &[WasteFinding]) -> World {
+pub(crate) async fn world(pool: sqlx::PgPool, findings: &[WasteFinding]) -> World {
     let store: DynStore = Arc::new(PgStore::from_pool(pool));
     let cloud = Arc::new(MemCloud::default());
     for f in findings {
@@ -109,7 +110,7 @@ async fn world(pool: sqlx::PgPool, findings: &[WasteFinding]) -> World {
 }
 
 impl World {
-    fn executor(&self, owner: &str, dry_run: bool) -> Executor {
+    pub(crate) fn executor(&self, owner: &str, dry_run: bool) -> Executor {
         Executor::new(
             self.store.clone(),
             self.cloud.clone(),
@@ -118,12 +119,12 @@ impl World {
             owner.into(),
         )
     }
-    async fn only(&self) -> Proposal {
+    pub(crate) async fn only(&self) -> Proposal {
         let all = self.store.proposals_in(&[]).await.unwrap();
         assert_eq!(all.len(), 1, "{all:?}");
         all.into_iter().next().unwrap()
     }
-    async fn click(&self, user: &str, channel: &str, verb: Verb, version: u32) -> Reply {
+    pub(crate) async fn click(&self, user: &str, channel: &str, verb: Verb, version: u32) -> Reply {
         let p = self.only().await;
         let actor = Actor {
             platform: Platform::Slack,
@@ -148,7 +149,7 @@ fn dead_claim(approved: &Proposal) -> State {
     }
 }
 
-fn text(reply: &Reply) -> String {
+pub(crate) fn text(reply: &Reply) -> String {
     serde_json::to_string(reply).unwrap()
 }
 
@@ -249,8 +250,7 @@ async fn a_crash_mid_execution_is_recovered_from_the_real_state_without_acting_a
     // A worker confirmed its claim (it may have acted) and died before recording anything:
     // its lease ran out.
     let approved = w.only().await;
-    let claimed =
-        approved.with_state(dead_claim(&approved), now());
+    let claimed = approved.with_state(dead_claim(&approved), now());
     assert!(w.store.save_proposal(&claimed, approved.version).await.unwrap());
     w.executor("replica-b", false).run_once(now()).await.unwrap();
     assert_eq!(w.cloud.acts.load(Ordering::SeqCst), 0, "recovery never acts");
@@ -266,8 +266,7 @@ async fn a_crash_mid_execution_is_recovered_from_the_real_state_without_acting_a
     let approved =
         p6.decide("slack:UBOSS", true, costbot::domain::proposal::Decision::Approve, p6.version, now()).unwrap();
     assert!(w.store.save_proposal(&approved, p6.version).await.unwrap());
-    let claimed =
-        approved.with_state(dead_claim(&approved), now());
+    let claimed = approved.with_state(dead_claim(&approved), now());
     assert!(w.store.save_proposal(&claimed, approved.version).await.unwrap());
     w.cloud.resources.lock().unwrap().get_mut("i-6").unwrap().state = "stopped".into();
     w.executor("replica-b", false).run_once(now()).await.unwrap();

@@ -15,6 +15,7 @@ mod digest;
 pub mod discord;
 mod discord_e2e;
 mod doctor;
+mod exactly_once;
 mod inventory;
 mod layers;
 mod nab_port;

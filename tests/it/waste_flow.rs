@@ -162,13 +162,16 @@ async fn a_protection_tag_added_after_approval_and_a_crash_are_handled_against_m
         app.store.save_proposal(&one, p.version).await.unwrap()
             && app.store.save_proposal(&two, one.version).await.unwrap()
     );
-    let claimed = two.with_state(S::Executing {
-        by: "dead".into(),
-        token: two.version + 1,
-        until: now - chrono::Duration::minutes(1),
-        dry_run: false,
-        acting: true,
-    }, now);
+    let claimed = two.with_state(
+        S::Executing {
+            by: "dead".into(),
+            token: two.version + 1,
+            until: now - chrono::Duration::minutes(1),
+            dry_run: false,
+            acting: true,
+        },
+        now,
+    );
     assert!(app.store.save_proposal(&claimed, two.version).await.unwrap());
     app.executor("replica-b").unwrap().run_once(Utc::now().naive_utc()).await.unwrap();
     assert_eq!(state(&ec2, &second).await, "running", "recovery never acts");

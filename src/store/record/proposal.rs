@@ -48,11 +48,23 @@ enum StoredState {
         #[serde(default = "in_progress")]
         acting: bool,
     },
-    Done { outcome: String, dry_run: bool },
-    Aborted { reason: String },
-    Failed { error: String },
-    Denied { by: String },
-    Snoozed { by: String, until: NaiveDateTime },
+    Done {
+        outcome: String,
+        dry_run: bool,
+    },
+    Aborted {
+        reason: String,
+    },
+    Failed {
+        error: String,
+    },
+    Denied {
+        by: String,
+    },
+    Snoozed {
+        by: String,
+        until: NaiveDateTime,
+    },
     Expired,
     Withdrawn,
 }
@@ -160,7 +172,7 @@ impl From<&State> for StoredState {
             State::Approved => StoredState::Approved,
             State::Executing { by, token, until, dry_run, acting } => {
                 StoredState::Executing { by, token, until, dry_run, acting }
-            },
+            }
             State::Done { outcome, dry_run } => StoredState::Done { outcome, dry_run },
             State::Aborted { reason } => StoredState::Aborted { reason },
             State::Failed { error } => StoredState::Failed { error },
@@ -179,7 +191,7 @@ impl From<StoredState> for State {
             StoredState::Approved => State::Approved,
             StoredState::Executing { by, token, until, dry_run, acting } => {
                 State::Executing { by, token, until, dry_run, acting }
-            },
+            }
             StoredState::Done { outcome, dry_run } => State::Done { outcome, dry_run },
             StoredState::Aborted { reason } => State::Aborted { reason },
             StoredState::Failed { error } => State::Failed { error },

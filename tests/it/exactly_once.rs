@@ -1,0 +1,266 @@
+//! "Nothing is acted on twice or without a record", under slow, stalled and racing replicas,
+//! on a real Postgres. Faults come only from test doubles of the `CloudInventory` port: a
+//! wrapper that stalls a replica's thread (as a paused or overloaded process would, so no
+//! timeout inside it can fire) or fails for one resource.
+//!
+//! A stalled replica runs on its own thread with its own runtime and connection pool, like a
+//! second process; the healthy replica runs on the test's runtime.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::Duration;
+use costbot::domain::audit::verify_chain;
+use costbot::domain::chat::message::Verb;
+use costbot::domain::proposal::{Proposal, State};
+use costbot::domain::resource::{ActOutcome, Action, CloudInventory, Resource, ResourceRef, SafetyPath};
+use costbot::domain::AccountId;
+use costbot::execution::{Executor, Timing};
+use costbot::store::{DynStore, PgStore};
+
+use crate::approvals::{finding, instance, now, world, MemCloud, World, CHANNELS};
+
+/// A short lease, so a test can wait past a deadline: the timeouts inside it are 0.5 s.
+const LEASE: Duration = Duration::seconds(2);
+
+/// A cloud that blocks the calling thread (not just the task) in `describe` or after `act`,
+/// the way a paused process would: nothing on that replica runs until it wakes up.
+struct Stall {
+    inner: Arc<MemCloud>,
+    describe: StdDuration,
+    after_act: StdDuration,
+}
+
+#[async_trait]
+impl CloudInventory for Stall {
+    async fn discover(&self, account: &AccountId, region: &str) -> anyhow::Result<Vec<Resource>> {
+        self.inner.discover(account, region).await
+    }
+    async fn describe(&self, r: &ResourceRef) -> anyhow::Result<Option<Resource>> {
+        let seen = self.inner.describe(r).await;
+        std::thread::sleep(self.describe);
+        seen
+    }
+    async fn act(&self, r: &ResourceRef, action: Action, dry_run: bool) -> anyhow::Result<ActOutcome> {
+        let outcome = self.inner.act(r, action, dry_run).await;
+        std::thread::sleep(self.after_act);
+        outcome
+    }
+}
+
+/// A cloud where some resources cannot be described (their account's role was removed).
+struct RoleGone {
+    inner: Arc<MemCloud>,
+    broken: Vec<String>,
+}
+
+#[async_trait]
+impl CloudInventory for RoleGone {
+    async fn discover(&self, account: &AccountId, region: &str) -> anyhow::Result<Vec<Resource>> {
+        self.inner.discover(account, region).await
+    }
+    async fn describe(&self, r: &ResourceRef) -> anyhow::Result<Option<Resource>> {
+        if self.broken.contains(&r.id) {
+            anyhow::bail!("AccessDenied: not authorized to perform sts:AssumeRole");
+        }
+        self.inner.describe(r).await
+    }
+    async fn act(&self, r: &ResourceRef, action: Action, dry_run: bool) -> anyhow::Result<ActOutcome> {
+        self.inner.act(r, action, dry_run).await
+    }
+}
+
+fn executor(store: DynStore, cloud: Arc<dyn CloudInventory>, owner: &str) -> Executor {
+    let channels = Arc::new(costbot::config::Config::from_toml(CHANNELS).unwrap().channels);
+    Executor::new(store, cloud, channels, false, owner.into()).with_timing(Timing::for_lease(LEASE))
+}
+
+/// Runs one pass of a replica whose cloud stalls, on its own thread, runtime and pool.
+fn stalled_replica(pool: &sqlx::PgPool, cloud: Arc<dyn CloudInventory>) -> std::thread::JoinHandle<usize> {
+    let options = (*pool.connect_options()).clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect_with(options).await.unwrap();
+            let store: DynStore = Arc::new(PgStore::from_pool(pool));
+            executor(store, cloud, "replica-a").run_once(now()).await.unwrap()
+        })
+    })
+}
+
+async fn approved_world(pool: sqlx::PgPool, id: &str) -> World {
+    let w = world(pool, &[finding(instance(id, "running", &[]), "70.08", SafetyPath::Normal)]).await;
+    w.click("UBOSS", "C1", Verb::Approve, 1).await;
+    assert_eq!(w.only().await.state, State::Approved);
+    w
+}
+
+async fn actions(w: &World) -> Vec<String> {
+    let audit = w.store.audit_entries(0, 200).await.unwrap();
+    assert_eq!(verify_chain(&audit), Ok(()));
+    audit.into_iter().map(|e| e.record.action).collect()
+}
+
+fn count(actions: &[String], action: &str) -> usize {
+    actions.iter().filter(|a| *a == action).count()
+}
+
+/// The text of the newest card for a proposal, as the outbox would send it.
+async fn newest_card(w: &World, p: &Proposal) -> String {
+    let delivery = w.store.claim_delivery(now() + Duration::days(1), Duration::seconds(60)).await.unwrap();
+    let delivery = delivery.expect("a card is waiting");
+    assert_eq!(delivery.thread, p.id.0);
+    costbot::render::text::plain(&delivery.message)
+}
+
+/// One call to the cloud, one `execution_done`, one `also` in an intact audit chain; returns
+/// the proposal.
+async fn acted_once_and_recorded_once(w: &World, also: &str) -> Proposal {
+    assert_eq!(w.cloud.acts.load(Ordering::SeqCst), 1, "one action");
+    let actions = actions(w).await;
+    assert_eq!(count(&actions, "execution_done"), 1, "{actions:?}");
+    assert_eq!(count(&actions, also), 1, "{actions:?}");
+    w.only().await
+}
+
+/// Waits until the claim's deadline has passed by the database's clock (plus a margin).
+async fn past_deadline() {
+    tokio::time::sleep((LEASE + Duration::milliseconds(400)).to_std().unwrap()).await;
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn a_replica_stalled_in_describe_past_its_deadline_never_acts(pool: sqlx::PgPool) {
+    let w = approved_world(pool.clone(), "i-slow-describe").await;
+    let stall = Stall { inner: w.cloud.clone(), describe: StdDuration::from_secs(3), after_act: StdDuration::ZERO };
+    let a = stalled_replica(&pool, Arc::new(stall));
+    // Replica A has claimed it and is stuck; wait for the claim, then for its deadline.
+    while !matches!(w.only().await.state, State::Executing { .. }) {
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    past_deadline().await;
+    let b = executor(w.store.clone(), w.cloud.clone(), "replica-b");
+    assert_eq!(b.run_once(now()).await.unwrap(), 0, "recovery hands the untouched claim back");
+    assert_eq!(w.only().await.state, State::Approved);
+    assert_eq!(b.run_once(now()).await.unwrap(), 1, "and replica B executes it");
+    assert_eq!(tokio::task::spawn_blocking(move || a.join().unwrap()).await.unwrap(), 0, "A finished nothing");
+
+    let done = acted_once_and_recorded_once(&w, "execution_released").await;
+    assert!(matches!(&done.state, State::Done { dry_run: false, .. }), "{done:?}");
+    assert!(newest_card(&w, &done).await.contains("Done: i-slow-describe is now stopping"));
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn a_replica_stalled_after_acting_is_recorded_once_by_recovery(pool: sqlx::PgPool) {
+    let w = approved_world(pool.clone(), "i-slow-act").await;
+    let stall = Stall { inner: w.cloud.clone(), describe: StdDuration::ZERO, after_act: StdDuration::from_secs(3) };
+    let a = stalled_replica(&pool, Arc::new(stall));
+    while w.cloud.acts.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    past_deadline().await;
+    let b = executor(w.store.clone(), w.cloud.clone(), "replica-b");
+    assert_eq!(b.run_once(now()).await.unwrap(), 1, "recovery records it from the resource's state");
+    assert_eq!(tokio::task::spawn_blocking(move || a.join().unwrap()).await.unwrap(), 0, "A's finish lost");
+
+    // A's own result is on record too, as a late one.
+    let done = acted_once_and_recorded_once(&w, "execution_result_late").await;
+    assert!(
+        matches!(&done.state, State::Done { dry_run: false, outcome } if outcome.contains("the resource is stopping")),
+        "{done:?}"
+    );
+    assert!(newest_card(&w, &done).await.contains("completed before an interruption"));
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn a_describe_slower_than_its_timeout_hands_the_claim_back(pool: sqlx::PgPool) {
+    let w = approved_world(pool, "i-timeout").await;
+    // Unlike a stall, a slow answer lets the timeout fire: the worker gives up well before
+    // its deadline and nothing is done.
+    struct Slow(Arc<MemCloud>);
+    #[async_trait]
+    impl CloudInventory for Slow {
+        async fn discover(&self, a: &AccountId, r: &str) -> anyhow::Result<Vec<Resource>> {
+            self.0.discover(a, r).await
+        }
+        async fn describe(&self, r: &ResourceRef) -> anyhow::Result<Option<Resource>> {
+            tokio::time::sleep(StdDuration::from_secs(5)).await;
+            self.0.describe(r).await
+        }
+        async fn act(&self, r: &ResourceRef, action: Action, dry_run: bool) -> anyhow::Result<ActOutcome> {
+            self.0.act(r, action, dry_run).await
+        }
+    }
+    let started = std::time::Instant::now();
+    let slow = executor(w.store.clone(), Arc::new(Slow(w.cloud.clone())), "replica-a");
+    assert_eq!(slow.run_once(now()).await.unwrap(), 0);
+    assert!(started.elapsed() < LEASE.to_std().unwrap(), "gave up inside the lease");
+    assert_eq!(w.only().await.state, State::Approved, "handed back, not stuck");
+    assert_eq!(w.cloud.acts.load(Ordering::SeqCst), 0);
+    let actions = actions(&w).await;
+    assert_eq!(count(&actions, "execution_deferred"), 1, "{actions:?}");
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn one_undescribable_claim_and_one_unreadable_row_do_not_stop_three_good_ones(pool: sqlx::PgPool) {
+    let ids = ["i-good-1", "i-good-2", "i-good-3", "i-role-gone"];
+    let findings: Vec<_> =
+        ids.iter().map(|id| finding(instance(id, "running", &[]), "70.08", SafetyPath::Normal)).collect();
+    let w = world(pool.clone(), &findings).await;
+    for p in w.store.proposals_in(&["pending"]).await.unwrap() {
+        let approved = p.decide("slack:UBOSS", true, costbot::domain::proposal::Decision::Approve, 1, now()).unwrap();
+        assert!(w.store.save_proposal(&approved, p.version).await.unwrap());
+        if approved.finding.resource.reference.id == "i-role-gone" {
+            // Its worker died mid-action long ago; recovery must describe it, and cannot.
+            let state = State::Executing {
+                by: "dead".into(),
+                token: approved.version + 1,
+                until: now() - Duration::hours(1),
+                dry_run: false,
+                acting: true,
+            };
+            assert!(w.store.save_proposal(&approved.with_state(state, now()), approved.version).await.unwrap());
+        }
+    }
+    // A row nobody can read (written by a newer costbot, say).
+    sqlx::query(
+        "INSERT INTO proposals (id, version, state, account_id, resource_id, record, updated_at)
+         VALUES ('pr-unreadable', 2, 'approved', '222222222222', 'i-x', '{\"v\":99}', $1)",
+    )
+    .bind(now() - Duration::hours(2))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let before = scrape_errors().await;
+
+    let cloud = Arc::new(RoleGone { inner: w.cloud.clone(), broken: vec!["i-role-gone".into()] });
+    let finished = executor(w.store.clone(), cloud, "replica-a").run_once(now()).await.unwrap();
+    assert_eq!(finished, 3, "the three good ones execute");
+    assert_eq!(w.cloud.acts.load(Ordering::SeqCst), 3);
+    assert_eq!(w.store.proposals_in(&["done"]).await.unwrap().len(), 3);
+    assert_eq!(w.store.proposals_in(&["executing"]).await.unwrap().len(), 1, "the broken one waits, untouched");
+    let after = scrape_errors().await;
+    assert!(after.0 > before.0 && after.1 > before.1, "counted in /metrics: {before:?} → {after:?}");
+
+    // The proposer carries on past the unreadable row too.
+    let report =
+        costbot::proposals::propose(&w.store, &findings, &w.config.approvals.rules(), &w.config.channels, now())
+            .await
+            .unwrap();
+    assert_eq!(report.proposed, 0);
+}
+
+/// `costbot_proposal_errors` for the `unreadable` and `recover` stages, from `/metrics`.
+async fn scrape_errors() -> (u64, u64) {
+    let store = costbot::store::SqliteStore::in_memory().await.unwrap();
+    let text = costbot::metrics::render(&store).await;
+    let read = |stage: &str| {
+        text.lines()
+            .find(|l| l.starts_with("costbot_proposal_errors_total") && l.contains(&format!("stage=\"{stage}\"")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {stage} series in {text}"))
+    };
+    (read("unreadable"), read("recover"))
+}
