@@ -1,7 +1,7 @@
 //! "Nothing is acted on twice or without a record", under slow, stalled and racing replicas,
-//! on a real Postgres. Faults come only from test doubles of the `CloudInventory` port: a
-//! wrapper that stalls a replica's thread (as a paused or overloaded process would, so no
-//! timeout inside it can fire) or fails for one resource.
+//! on a real Postgres. Faults come only from the `CloudInventory` test double in `faults.rs`:
+//! it stalls a replica's thread (as a paused or overloaded process would, so no timeout inside
+//! it can fire), answers slowly, or fails for one resource.
 //!
 //! A stalled replica runs on its own thread with its own runtime and connection pool, like a
 //! second process; the healthy replica runs on the test's runtime.
@@ -10,67 +10,19 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use async_trait::async_trait;
 use chrono::Duration;
 use costbot::domain::audit::verify_chain;
 use costbot::domain::chat::message::Verb;
 use costbot::domain::proposal::{Proposal, State};
-use costbot::domain::resource::{ActOutcome, Action, CloudInventory, Resource, ResourceRef, SafetyPath};
-use costbot::domain::AccountId;
+use costbot::domain::resource::{CloudInventory, SafetyPath};
 use costbot::execution::{Executor, Timing};
 use costbot::store::{DynStore, PgStore};
 
-use crate::approvals::{finding, instance, now, world, MemCloud, World, CHANNELS};
+use crate::approvals::{finding, instance, now, world, World, CHANNELS};
+use crate::faults::{stall, Faulty};
 
 /// A short lease, so a test can wait past a deadline: the timeouts inside it are 0.5 s.
 const LEASE: Duration = Duration::seconds(2);
-
-/// A cloud that blocks the calling thread (not just the task) in `describe` or after `act`,
-/// the way a paused process would: nothing on that replica runs until it wakes up.
-struct Stall {
-    inner: Arc<MemCloud>,
-    describe: StdDuration,
-    after_act: StdDuration,
-}
-
-#[async_trait]
-impl CloudInventory for Stall {
-    async fn discover(&self, account: &AccountId, region: &str) -> anyhow::Result<Vec<Resource>> {
-        self.inner.discover(account, region).await
-    }
-    async fn describe(&self, r: &ResourceRef) -> anyhow::Result<Option<Resource>> {
-        let seen = self.inner.describe(r).await;
-        std::thread::sleep(self.describe);
-        seen
-    }
-    async fn act(&self, r: &ResourceRef, action: Action, dry_run: bool) -> anyhow::Result<ActOutcome> {
-        let outcome = self.inner.act(r, action, dry_run).await;
-        std::thread::sleep(self.after_act);
-        outcome
-    }
-}
-
-/// A cloud where some resources cannot be described (their account's role was removed).
-struct RoleGone {
-    inner: Arc<MemCloud>,
-    broken: Vec<String>,
-}
-
-#[async_trait]
-impl CloudInventory for RoleGone {
-    async fn discover(&self, account: &AccountId, region: &str) -> anyhow::Result<Vec<Resource>> {
-        self.inner.discover(account, region).await
-    }
-    async fn describe(&self, r: &ResourceRef) -> anyhow::Result<Option<Resource>> {
-        if self.broken.contains(&r.id) {
-            anyhow::bail!("AccessDenied: not authorized to perform sts:AssumeRole");
-        }
-        self.inner.describe(r).await
-    }
-    async fn act(&self, r: &ResourceRef, action: Action, dry_run: bool) -> anyhow::Result<ActOutcome> {
-        self.inner.act(r, action, dry_run).await
-    }
-}
 
 fn executor(store: DynStore, cloud: Arc<dyn CloudInventory>, owner: &str) -> Executor {
     let channels = Arc::new(costbot::config::Config::from_toml(CHANNELS).unwrap().channels);
@@ -133,8 +85,8 @@ async fn past_deadline() {
 #[sqlx::test(migrations = "migrations/postgres")]
 async fn a_replica_stalled_in_describe_past_its_deadline_never_acts(pool: sqlx::PgPool) {
     let w = approved_world(pool.clone(), "i-slow-describe").await;
-    let stall = Stall { inner: w.cloud.clone(), describe: StdDuration::from_secs(3), after_act: StdDuration::ZERO };
-    let a = stalled_replica(&pool, Arc::new(stall));
+    let a =
+        stalled_replica(&pool, Arc::new(Faulty::new(w.cloud.clone()).after_describe(stall(StdDuration::from_secs(3)))));
     // Replica A has claimed it and is stuck; wait for the claim, then for its deadline.
     while !matches!(w.only().await.state, State::Executing { .. }) {
         tokio::time::sleep(StdDuration::from_millis(20)).await;
@@ -154,8 +106,7 @@ async fn a_replica_stalled_in_describe_past_its_deadline_never_acts(pool: sqlx::
 #[sqlx::test(migrations = "migrations/postgres")]
 async fn a_replica_stalled_after_acting_is_recorded_once_by_recovery(pool: sqlx::PgPool) {
     let w = approved_world(pool.clone(), "i-slow-act").await;
-    let stall = Stall { inner: w.cloud.clone(), describe: StdDuration::ZERO, after_act: StdDuration::from_secs(3) };
-    let a = stalled_replica(&pool, Arc::new(stall));
+    let a = stalled_replica(&pool, Arc::new(Faulty::new(w.cloud.clone()).after_act(stall(StdDuration::from_secs(3)))));
     while w.cloud.acts.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(StdDuration::from_millis(20)).await;
     }
@@ -178,22 +129,9 @@ async fn a_describe_slower_than_its_timeout_hands_the_claim_back(pool: sqlx::PgP
     let w = approved_world(pool, "i-timeout").await;
     // Unlike a stall, a slow answer lets the timeout fire: the worker gives up well before
     // its deadline and nothing is done.
-    struct Slow(Arc<MemCloud>);
-    #[async_trait]
-    impl CloudInventory for Slow {
-        async fn discover(&self, a: &AccountId, r: &str) -> anyhow::Result<Vec<Resource>> {
-            self.0.discover(a, r).await
-        }
-        async fn describe(&self, r: &ResourceRef) -> anyhow::Result<Option<Resource>> {
-            tokio::time::sleep(StdDuration::from_secs(5)).await;
-            self.0.describe(r).await
-        }
-        async fn act(&self, r: &ResourceRef, action: Action, dry_run: bool) -> anyhow::Result<ActOutcome> {
-            self.0.act(r, action, dry_run).await
-        }
-    }
+    let cloud = Faulty::new(w.cloud.clone()).slow_describe(StdDuration::from_secs(5));
     let started = std::time::Instant::now();
-    let slow = executor(w.store.clone(), Arc::new(Slow(w.cloud.clone())), "replica-a");
+    let slow = executor(w.store.clone(), Arc::new(cloud), "replica-a");
     assert_eq!(slow.run_once(now()).await.unwrap(), 0);
     assert!(started.elapsed() < LEASE.to_std().unwrap(), "gave up inside the lease");
     assert_eq!(w.only().await.state, State::Approved, "handed back, not stuck");
@@ -234,7 +172,10 @@ async fn one_undescribable_claim_and_one_unreadable_row_do_not_stop_three_good_o
     .unwrap();
     let before = scrape_errors().await;
 
-    let cloud = Arc::new(RoleGone { inner: w.cloud.clone(), broken: vec!["i-role-gone".into()] });
+    let cloud = Arc::new(Faulty::new(w.cloud.clone()).after_describe(|r| match r.id.as_str() {
+        "i-role-gone" => anyhow::bail!("AccessDenied: not authorized to perform sts:AssumeRole"),
+        _ => Ok(()),
+    }));
     let finished = executor(w.store.clone(), cloud, "replica-a").run_once(now()).await.unwrap();
     assert_eq!(finished, 3, "the three good ones execute");
     assert_eq!(w.cloud.acts.load(Ordering::SeqCst), 3);
