@@ -170,6 +170,19 @@ pub trait AuditStore: Send + Sync {
 
     /// The head of the chain (its last entry's seq and hash), `None` while the log is empty.
     async fn audit_head(&self) -> Result<Option<Checkpoint>>;
+
+    /// Every entry, in order (read in pages).
+    async fn all_audit_entries(&self) -> Result<Vec<AuditEntry>> {
+        let mut all: Vec<AuditEntry> = Vec::new();
+        loop {
+            let after = all.last().map_or(0, |e| e.seq);
+            let page = self.audit_entries(after, 10_000).await?;
+            if page.is_empty() {
+                return Ok(all);
+            }
+            all.extend(page);
+        }
+    }
 }
 
 /// One inventory row: the resource as last seen, when it was first seen, when last seen.

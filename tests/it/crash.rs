@@ -58,9 +58,7 @@ async fn kill_nine_between_act_and_finish_is_finished_from_the_real_state(pool: 
     let app = App::with_store(config(&moto.url, false), store, Utc::now().naive_utc()).await.unwrap();
     assert_eq!(discover_and_approve(&app).await, instance);
 
-    let db: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.unwrap();
-    let base = std::env::var("DATABASE_URL").unwrap();
-    let url = format!("{}/{db}", base.rsplit_once('/').unwrap().0);
+    let url = crate::audit::url_of(&pool).await;
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("acted");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())

@@ -16,7 +16,7 @@ use costbot::domain::chat::message::Verb;
 use costbot::domain::proposal::{Proposal, State};
 use costbot::domain::resource::{CloudInventory, SafetyPath};
 use costbot::execution::{Executor, Timing};
-use costbot::store::{DynStore, PgStore};
+use costbot::store::{DynStore, PgStore, ProposalChange, ProposalStore};
 
 use crate::approvals::{finding, instance, now, world, World, CHANNELS};
 use crate::faults::{stall, Faulty};
@@ -204,4 +204,60 @@ async fn scrape_errors() -> (u64, u64) {
             .unwrap_or_else(|| panic!("no {stage} series in {text}"))
     };
     (read("unreadable"), read("recover"))
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn a_failing_audit_append_leaves_the_decision_unsaved(pool: sqlx::PgPool) {
+    let w =
+        world(pool.clone(), &[finding(instance("i-unrecorded", "running", &[]), "70.08", SafetyPath::Normal)]).await;
+    let cards = w.store.outbox_counts().await.unwrap();
+    // The audit log's storage fails for appends (as a full disk or a revoked privilege would);
+    // the fault is in the database, so it strikes inside the decision's own transaction.
+    sqlx::raw_sql(
+        "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit storage failing'; END; $$
+         LANGUAGE plpgsql;
+         CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION fail_audit();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let reply = w.click("UBOSS", "C1", Verb::Approve, 1).await;
+    assert!(crate::approvals::text(&reply).contains("something went wrong"), "{reply:?}");
+    let p = w.only().await;
+    assert_eq!((p.state.clone(), p.version), (State::Pending, 1), "the approval was not saved either");
+    assert_eq!(w.store.outbox_counts().await.unwrap(), cards, "and no card went out for it");
+
+    sqlx::raw_sql("DROP TRIGGER fail_audit ON audit_log").execute(&pool).await.unwrap();
+    assert_eq!(executor(w.store.clone(), w.cloud.clone(), "replica-a").run_once(now()).await.unwrap(), 0);
+    assert_eq!(w.cloud.acts.load(Ordering::SeqCst), 0, "nothing to act on");
+}
+
+#[tokio::test]
+async fn on_sqlite_a_change_whose_audit_fails_is_not_written() {
+    let store = costbot::store::SqliteStore::in_memory().await.unwrap();
+    let p = Proposal::new(
+        finding(instance("i-1", "running", &[]), "70.08", SafetyPath::Normal),
+        &costbot::config::Config::from_toml(CHANNELS).unwrap().approvals.rules(),
+        now(),
+    )
+    .unwrap();
+    assert!(store.insert_proposal(&p).await.unwrap());
+    sqlx::raw_sql(
+        "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit storage failing'); END",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let next = p.with_state(State::Withdrawn, now());
+    let audit = costbot::domain::audit::AuditRecord {
+        at: now(),
+        actor: "system:test".into(),
+        action: "proposal_withdrawn".into(),
+        target: p.id.0.clone(),
+        channel: None,
+        detail: "{}".into(),
+    };
+    let change = ProposalChange { next: &next, from_version: p.version, audit, cards: vec![], now: now() };
+    assert!(store.change_proposal(&change).await.is_err());
+    assert_eq!(store.proposal(&p.id).await.unwrap().unwrap(), p, "rolled back with its audit record");
 }
