@@ -4,9 +4,10 @@
 //!   (Approved → Executing). The claim carries a fencing token (the version it was claimed
 //!   at), a deadline taken from the database's clock, and the mode (dry run or real) fixed for
 //!   everyone who looks at it later.
-//! - **Re-check.** Right before acting, the resource is read again from the cloud; if it is
-//!   gone, its state changed, or its tags changed at all, the worker aborts and says why.
-//!   The read runs under a timeout well inside the deadline.
+//! - **Re-check.** Right before acting, the resource is read again from the cloud with fresh
+//!   activity, and the decision is made again: if it is gone, its state or tags changed, or
+//!   the rule and safety policy that proposed it no longer agree, the worker aborts and says
+//!   why. The read runs under a timeout well inside the deadline.
 //! - **Confirm, then act.** The worker confirms by another compare-and-swap that it still holds
 //!   the claim, with enough time left, and only then calls the cloud, again under a timeout
 //!   inside the deadline. A worker whose claim was taken over stands down without acting.
@@ -25,8 +26,9 @@ use chrono::{Duration, NaiveDateTime};
 
 use crate::config::ChannelConfig;
 use crate::domain::audit::AuditRecord;
-use crate::domain::proposal::{recheck, Proposal, State};
+use crate::domain::proposal::{decide_again, Proposal, State};
 use crate::domain::resource::{ActOutcome, Action, CloudInventory, Resource};
+use crate::domain::waste::{PolicyConfig, RulesConfig};
 use crate::proposals::card_entries;
 use crate::store::{AuditStore, ClockStore, OutboxStore, ProposalChange, ProposalStore, Store};
 
@@ -76,6 +78,8 @@ pub struct Executor<S: ?Sized = dyn Store> {
     dry_run: bool,
     owner: String,
     timing: Timing,
+    rules: RulesConfig,
+    policy: PolicyConfig,
 }
 
 // A derived `Clone` would ask for `S: Clone`; cloning shares the store handle instead.
@@ -88,12 +92,16 @@ impl<S: ?Sized> Clone for Executor<S> {
             dry_run: self.dry_run,
             owner: self.owner.clone(),
             timing: self.timing,
+            rules: self.rules.clone(),
+            policy: self.policy.clone(),
         }
     }
 }
 
 impl<S: ExecutionTables + ?Sized> Executor<S> {
-    /// A worker named `owner` (the replica), claiming for real only when `dry_run` is false.
+    /// A worker named `owner` (the replica), claiming for real only when `dry_run` is false,
+    /// re-running the default waste rules and safety policy before acting (see
+    /// [`Executor::with_waste_policy`]).
     pub fn new(
         store: Arc<S>,
         cloud: Arc<dyn CloudInventory>,
@@ -101,7 +109,14 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
         dry_run: bool,
         owner: String,
     ) -> Executor<S> {
-        Executor { store, cloud, channels, dry_run, owner, timing: Timing::default() }
+        let (rules, policy) = (RulesConfig::default(), PolicyConfig::default());
+        Executor { store, cloud, channels, dry_run, owner, timing: Timing::default(), rules, policy }
+    }
+
+    /// The same worker re-running these rules and this policy (the ones discovery proposed
+    /// with, from `[waste]`) right before acting.
+    pub fn with_waste_policy(self, rules: RulesConfig, policy: PolicyConfig) -> Executor<S> {
+        Executor { rules, policy, ..self }
     }
 
     /// The same worker with other timing (tests use a lease of seconds).
@@ -177,7 +192,7 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
                 return self.hand_back(claimed, why, now).await;
             }
         };
-        if let Some(reason) = recheck(&claimed.finding.resource, current.as_ref()) {
+        if let Some(reason) = decide_again(claimed, current.as_ref(), &self.rules, &self.policy, now) {
             let next = claimed.with_state(State::Aborted { reason: reason.clone() }, now);
             let detail = serde_json::json!({ "reason": reason });
             return self.change(&next, claimed.version, "execution_aborted", detail, true, now).await;

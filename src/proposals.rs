@@ -14,6 +14,7 @@ use crate::domain::chat::{ChannelId, Platform};
 use crate::domain::outbox::OutboxEntry;
 use crate::domain::proposal::{ApprovalRules, Proposal, ProposalId, State};
 use crate::domain::resource::WasteFinding;
+use crate::domain::AccountId;
 use crate::render::approval::card;
 use crate::store::{AuditStore, OutboxStore, ProposalChange, ProposalStore};
 
@@ -30,13 +31,46 @@ pub struct ProposeReport {
     pub expired: usize,
 }
 
+/// Which resources a set of findings speaks for: a proposal whose resource is covered but has
+/// no finding any more is withdrawn; one outside (its target failed or was not searched) is
+/// left as it is, since its waste may well still be there.
+#[derive(Debug, Clone, Copy)]
+pub enum Coverage<'a> {
+    /// The findings cover every resource.
+    All,
+    /// Only resources in these (account, region) pairs.
+    Only(&'a [(AccountId, String)]),
+}
+
+impl Coverage<'_> {
+    fn covers(&self, p: &Proposal) -> bool {
+        let r = &p.finding.resource.reference;
+        match self {
+            Coverage::All => true,
+            Coverage::Only(targets) => targets.iter().any(|(a, region)| *a == r.account && *region == r.region),
+        }
+    }
+}
+
+/// [`propose_covering`] with findings that cover every resource.
+pub async fn propose<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
+    store: &Arc<S>,
+    findings: &[WasteFinding],
+    rules: &ApprovalRules,
+    channels: &[ChannelConfig],
+    now: NaiveDateTime,
+) -> Result<ProposeReport> {
+    propose_covering(store, findings, Coverage::All, rules, channels, now).await
+}
+
 /// Syncs proposals with the latest findings and enqueues the cards that changed. Each
 /// proposal is handled on its own: one whose write fails is logged, counted in `/metrics` and
 /// skipped, and unreadable stored rows are left alone (never re-proposed over). Every change
 /// of an existing proposal is audited with it, in one transaction.
-pub async fn propose<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
+pub async fn propose_covering<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
     store: &Arc<S>,
     findings: &[WasteFinding],
+    coverage: Coverage<'_>,
     rules: &ApprovalRules,
     channels: &[ChannelConfig],
     now: NaiveDateTime,
@@ -58,7 +92,7 @@ pub async fn propose<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
         }
         let outcome = match existing.get(&fresh.id) {
             None => insert(store, &fresh, channels, now).await.map(|new| new.then_some(Outcome::Proposed)),
-            Some(old) => match next_version(old, fresh, now) {
+            Some(old) => match next_version(old, fresh, rules, now) {
                 Some(next) => {
                     let kind = if next.state == State::Expired { Outcome::Expired } else { Outcome::Reproposed };
                     let audit = if kind == Outcome::Expired { "proposal_expired" } else { "proposal_reissued" };
@@ -69,7 +103,7 @@ pub async fn propose<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
         };
         report.count(outcome);
     }
-    for old in existing.values().filter(|p| withdrawable(p) && !seen.contains(&p.id)) {
+    for old in existing.values().filter(|p| withdrawable(p) && coverage.covers(p) && !seen.contains(&p.id)) {
         let next = old.with_state(State::Withdrawn, now);
         let outcome = change(store, old, &next, "proposal_withdrawn", channels, now).await;
         report.count(outcome.map(|changed| changed.then_some(Outcome::Withdrawn)));
@@ -156,8 +190,9 @@ fn record(p: &Proposal, action: &str, now: NaiveDateTime) -> AuditRecord {
 }
 
 /// What an existing proposal becomes given a fresh one for the same finding, if anything.
-/// Decided proposals stay decided: a denial or a completed action is not asked again.
-fn next_version(old: &Proposal, fresh: Proposal, now: NaiveDateTime) -> Option<Proposal> {
+/// Decided proposals stay decided: a denial or a completed action is not asked again (a dry
+/// run is not a completed action once dry runs are off).
+fn next_version(old: &Proposal, fresh: Proposal, rules: &ApprovalRules, now: NaiveDateTime) -> Option<Proposal> {
     let reissue = || Proposal { version: old.version + 1, created_at: old.created_at, ..fresh.clone() };
     match &old.state {
         State::Pending if now >= old.expires_at => Some(old.with_state(State::Expired, now)),
@@ -165,6 +200,8 @@ fn next_version(old: &Proposal, fresh: Proposal, now: NaiveDateTime) -> Option<P
         State::Pending if old.differs_from(&fresh.finding) => Some(reissue()),
         State::Snoozed { until, .. } if now >= *until => Some(reissue()),
         State::Expired | State::Aborted { .. } | State::Withdrawn => Some(reissue()),
+        // A dry run changed nothing: once actions are real, the waste is asked about again.
+        State::Done { dry_run: true, .. } if !rules.dry_run => Some(Proposal { earlier_dry_run: true, ..reissue() }),
         _ => None,
     }
 }

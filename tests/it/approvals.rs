@@ -16,7 +16,7 @@ use costbot::domain::chat::message::{ActionRef, Verb};
 use costbot::domain::chat::{ChannelId, Platform, UserId};
 use costbot::domain::proposal::{Proposal, State};
 use costbot::domain::resource::{
-    ActOutcome, Action, CloudInventory, Resource, ResourceKind, ResourceRef, SafetyPath, WasteFinding,
+    ActOutcome, Action, Activity, CloudInventory, Resource, ResourceKind, ResourceRef, SafetyPath, WasteFinding,
 };
 use costbot::domain::{AccountId, Money};
 use costbot::execution::Executor;
@@ -70,13 +70,20 @@ pub(crate) fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource
         },
         state: state.into(),
         tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
-        created_at: None,
+        // Launched a month ago and measured idle since, so the `idle_instance` rule finds it
+        // again when the executor re-runs it.
+        created_at: Some(now() - Duration::days(30)),
         state_since: None,
         size_class: Some("m5.large".into()),
         storage_gib: None,
         monthly_cost: Some(Money::parse("70.08").unwrap()),
         dependencies: vec![],
-        activity: None,
+        activity: Some(Activity {
+            days: 14,
+            max_cpu_percent: Some(1.0),
+            network_bytes: Some(1000),
+            max_db_connections: None,
+        }),
     }
 }
 

@@ -9,6 +9,7 @@ mod chat_flow;
 mod cli;
 mod collector_aws;
 mod crash;
+mod decide_again;
 mod deploy;
 mod detection_aws;
 mod detector;

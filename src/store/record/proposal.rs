@@ -23,6 +23,10 @@ pub(in crate::store) struct StoredProposal {
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    /// Added without a version bump: absent in older rows, which were never re-proposed
+    /// after a dry run.
+    #[serde(default)]
+    earlier_dry_run: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -143,6 +147,7 @@ impl From<&Proposal> for StoredProposal {
             created_at: p.created_at,
             expires_at: p.expires_at,
             updated_at: p.updated_at,
+            earlier_dry_run: p.earlier_dry_run,
         }
     }
 }
@@ -161,6 +166,7 @@ impl TryFrom<StoredProposal> for Proposal {
             created_at: p.created_at,
             expires_at: p.expires_at,
             updated_at: p.updated_at,
+            earlier_dry_run: p.earlier_dry_run,
         })
     }
 }
