@@ -151,8 +151,7 @@ impl App {
         let report = discovery.run(now).await.context("waste discovery failed")?;
         let coverage = Coverage::Only(&report.covered);
         let (rules, channels) = (self.config.approvals.rules(), &self.config.channels);
-        let proposed =
-            crate::proposals::propose_covering(&self.store, &report.findings, coverage, &rules, channels, now).await?;
+        let proposed = propose_covering(&self.store, &report.findings, coverage, &rules, channels, now).await?;
         tracing::info!(
             resources = report.resources,
             findings = report.findings.len(),

@@ -66,15 +66,13 @@ async fn discovery_withdraws_an_approved_proposal_whose_waste_is_gone_only_where
     let account = AccountId::parse("222222222222").unwrap();
     // Its region's discovery failed this time: no finding, but no proof either.
     let elsewhere = [(account.clone(), "eu-west-1".to_string())];
-    let report = propose_covering(&w.store, &[], Coverage::Only(&elsewhere), &rules, &w.config.channels, now())
-        .await
-        .unwrap();
+    let report =
+        propose_covering(&w.store, &[], Coverage::Only(&elsewhere), &rules, &w.config.channels, now()).await.unwrap();
     assert_eq!((report.withdrawn, w.only().await.state), (0, State::Approved));
     // Its region was searched and the waste is gone (someone stopped it by hand).
     let searched = [(account, "us-east-1".to_string())];
-    let report = propose_covering(&w.store, &[], Coverage::Only(&searched), &rules, &w.config.channels, now())
-        .await
-        .unwrap();
+    let report =
+        propose_covering(&w.store, &[], Coverage::Only(&searched), &rules, &w.config.channels, now()).await.unwrap();
     assert_eq!((report.withdrawn, w.only().await.state), (1, State::Withdrawn));
     assert!(actions(&w).await.contains(&"proposal_withdrawn".to_string()));
     assert_eq!(w.executor("replica-a", false).run_once(now()).await.unwrap(), 0);
