@@ -23,9 +23,8 @@ async fn a_resource_that_became_busy_after_approval_is_not_stopped(pool: sqlx::P
     let w = world(pool, &[finding(instance("i-busy", "running", &[]), "70.08", SafetyPath::Normal)]).await;
     w.click("UBOSS", "C1", Verb::Approve, 1).await;
     // Fresh CloudWatch datapoints: someone started using it after the approval.
-    if let Some(activity) = w.cloud.resources.lock().unwrap().get_mut("i-busy").unwrap().activity.as_mut() {
-        activity.max_cpu_percent = Some(63.0);
-    }
+    w.cloud.resources.lock().unwrap().get_mut("i-busy").unwrap().activity.as_mut().expect("measured").max_cpu_percent =
+        Some(63.0);
     w.executor("replica-a", false).run_once(now()).await.unwrap();
     assert_eq!(w.cloud.acts.load(Ordering::SeqCst), 0, "never acted");
     let p = w.only().await;
