@@ -23,6 +23,7 @@ mod inventory;
 mod layers;
 mod nab_port;
 mod operations;
+mod outbox_once;
 mod replicas;
 mod scheduling;
 mod slack;
