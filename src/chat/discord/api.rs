@@ -107,7 +107,15 @@ impl DiscordSender {
         match (kind, reply) {
             (Kind::Component, _) => self.follow_up(to, reply).await,
             (Kind::Command, Reply::Nothing) => self.execute(Request::new(route, LightMethod::Delete)).await.map(drop),
-            (Kind::Command, Reply::Ephemeral(m) | Reply::InChannel(m) | Reply::UpdateOriginal(m)) => {
+            // A deferral's visibility is fixed when it is sent, and a slow command's is sent
+            // before its answer exists (as public "thinking…"): editing it would show a
+            // private answer to the whole channel. So the deferral is deleted and the answer
+            // goes out as a private follow-up instead.
+            (Kind::Command, Reply::Ephemeral(_)) => {
+                self.execute(Request::new(route, LightMethod::Delete)).await?;
+                self.follow_up(to, reply).await
+            }
+            (Kind::Command, Reply::InChannel(m) | Reply::UpdateOriginal(m)) => {
                 self.send_json(route, LightMethod::Patch, &render(m)).await.map(drop)
             }
         }

@@ -59,6 +59,20 @@ async fn an_outbox_post_repeated_after_a_lost_answer_makes_one_message() {
 }
 
 #[tokio::test]
+async fn a_late_private_answer_to_a_command_stays_private() {
+    let (fake, sender, _) = fake_and_channel().await;
+    let to = FollowUp::DiscordInteraction { application_id: APP_ID.to_string(), token: "tok".into() };
+    let kind = costbot::chat::discord::respond::Kind::Command;
+    sender.deliver_late(kind, &to, &Reply::Ephemeral(Message::plain("only for you"))).await.unwrap();
+    let requests = fake.requests();
+    let calls: Vec<(&str, &str)> = requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
+    let original = format!("/api/v10/webhooks/{APP_ID}/tok/messages/@original");
+    let follow_up = format!("/api/v10/webhooks/{APP_ID}/tok");
+    assert_eq!(calls, [("DELETE", original.as_str()), ("POST", follow_up.as_str())], "the public deferral goes");
+    assert_eq!(requests[1].body["flags"], 64, "the answer is ephemeral");
+}
+
+#[tokio::test]
 async fn rate_limits_and_outages_are_retryable_with_discords_wait() {
     crate::support::init();
     let (_fake, url) = FakeDiscord::start().await;
