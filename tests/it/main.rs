@@ -24,6 +24,7 @@ mod layers;
 mod nab_port;
 mod operations;
 mod outbox_once;
+mod reliability_doc;
 mod replicas;
 mod scheduling;
 mod slack;
