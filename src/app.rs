@@ -28,7 +28,7 @@ use crate::domain::sources::{BreakdownSource, CostSource};
 use crate::domain::{Account, AccountId, Granularity};
 use crate::execution::Executor;
 use crate::leadership::{Leadership, LeaseTiming};
-use crate::proposals::{propose, ProposeReport};
+use crate::proposals::{propose_covering, Coverage, ProposeReport};
 use crate::scheduler::{JobFn, ScheduledJob};
 use crate::sim::SimulatedCloud;
 use crate::sim_inventory::{self, SimInventory};
@@ -149,8 +149,9 @@ impl App {
     pub async fn discover_and_propose(&self, now: NaiveDateTime) -> Result<Option<(DiscoveryReport, ProposeReport)>> {
         let Some(discovery) = &self.discovery else { return Ok(None) };
         let report = discovery.run(now).await.context("waste discovery failed")?;
-        let proposed =
-            propose(&self.store, &report.findings, &self.config.approvals.rules(), &self.config.channels, now).await?;
+        let coverage = Coverage::Only(&report.covered);
+        let (rules, channels) = (self.config.approvals.rules(), &self.config.channels);
+        let proposed = propose_covering(&self.store, &report.findings, coverage, &rules, channels, now).await?;
         tracing::info!(
             resources = report.resources,
             findings = report.findings.len(),
@@ -342,7 +343,9 @@ impl App {
     pub fn executor(&self, owner: &str) -> Option<Executor> {
         let cloud = self.inventory.clone()?;
         let channels = Arc::new(self.config.channels.clone());
-        Some(Executor::new(self.store.clone(), cloud, channels, self.config.approvals.dry_run, owner.to_string()))
+        let executor =
+            Executor::new(self.store.clone(), cloud, channels, self.config.approvals.dry_run, owner.to_string());
+        Some(executor.with_waste_policy(self.config.waste.rules(), self.config.waste.policy.clone()))
     }
 
     /// Starts Slack Socket Mode in the background when configured.

@@ -25,7 +25,7 @@ use crate::domain::AccountId;
 use crate::proposals::card_entries;
 use crate::render::alert::{alert, open_anomalies};
 use crate::render::approval::card as approval_card;
-use crate::store::{AnomalyStore, AuditStore, OutboxStore, ProposalStore, Store};
+use crate::store::{AnomalyStore, AuditStore, OutboxStore, ProposalChange, ProposalStore, Store};
 
 /// How long "Mute" silences an anomaly.
 const MUTE_DAYS: u64 = 7;
@@ -140,15 +140,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
         detail: serde_json::Value,
         now: NaiveDateTime,
     ) -> Result<()> {
-        let record = AuditRecord {
-            at: now,
-            actor: format!("{}:{}", actor.platform.as_str(), actor.user),
-            action: action.to_string(),
-            target: target.to_string(),
-            channel: Some(actor.channel.0.clone()),
-            detail: detail.to_string(),
-        };
-        self.store.append_audit(&record).await?;
+        self.store.append_audit(&audit_record(actor, action, target, detail, now)).await?;
         Ok(())
     }
 
@@ -188,7 +180,27 @@ impl<S: BotTables + ?Sized> Bot<S> {
                 return Ok(Reply::Ephemeral(Message::plain(format!("Not done: {refusal}."))));
             }
         };
-        if !self.store.save_proposal(&next, proposal.version).await? {
+        let verb = match decision {
+            Decision::Approve if next.state == ProposalState::Approved => "proposal_approved",
+            Decision::Approve => "proposal_approval_recorded",
+            Decision::Deny => "proposal_denied",
+            Decision::Snooze => "proposal_snoozed",
+        };
+        // The decision, its audit record and the updated cards commit together or not at all.
+        let change = ProposalChange {
+            next: &next,
+            from_version: proposal.version,
+            audit: audit_record(
+                actor,
+                verb,
+                &id.0,
+                serde_json::json!({"version": next.version, "approvals": next.approvals.len()}),
+                now,
+            ),
+            cards: card_entries(&next, &self.config.channels, now),
+            now,
+        };
+        if self.store.change_proposal(&change).await?.is_none() {
             self.audit(
                 actor,
                 "decision_refused",
@@ -201,27 +213,14 @@ impl<S: BotTables + ?Sized> Bot<S> {
                 "Someone changed this proposal at the same moment; look at the updated card.",
             )));
         }
-        let verb = match decision {
-            Decision::Approve if next.state == ProposalState::Approved => "proposal_approved",
-            Decision::Approve => "proposal_approval_recorded",
-            Decision::Deny => "proposal_denied",
-            Decision::Snooze => "proposal_snoozed",
-        };
-        self.audit(
-            actor,
-            verb,
-            &id.0,
-            serde_json::json!({"version": next.version, "approvals": next.approvals.len()}),
-            now,
-        )
-        .await?;
-        self.store.enqueue(&card_entries(&next, &self.config.channels, now), now).await?;
         Ok(Reply::UpdateOriginal(approval_card(&next, now)))
     }
 
     async fn mark(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
         let id = AnomalyId(action.target.clone());
         let Some(anomaly) = self.store.anomaly(&id).await? else {
+            self.audit(actor, "click_unknown_anomaly", &id.0, serde_json::json!({"verb": action.encode()}), now)
+                .await?;
             return Ok(Reply::Ephemeral(Message::plain("That anomaly no longer exists.")));
         };
         // Acknowledging is harmless; muting silences alerts, so it needs an approver.
@@ -239,6 +238,8 @@ impl<S: BotTables + ?Sized> Bot<S> {
             return Ok(Reply::Ephemeral(Message::plain("You are not allowed to do that in this channel.")));
         }
         if anomaly.status == Status::Resolved {
+            let detail = serde_json::json!({"verb": action.encode(), "refusal": "already resolved"});
+            self.audit(actor, "click_refused", &id.0, detail, now).await?;
             return Ok(Reply::Ephemeral(Message::plain("That anomaly is already resolved.")));
         }
         let by = format!("{}:{}", actor.platform.as_str(), actor.user);
@@ -252,6 +253,24 @@ impl<S: BotTables + ?Sized> Bot<S> {
         self.audit(actor, verb, &id.0, serde_json::json!({"version": updated.version}), now).await?;
         let names = self.account_names().await?;
         Ok(Reply::UpdateOriginal(alert(&updated, &|a: &str| names.get(a).cloned(), now)))
+    }
+}
+
+/// The audit record of something a person did in chat.
+fn audit_record(
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+    now: NaiveDateTime,
+) -> AuditRecord {
+    AuditRecord {
+        at: now,
+        actor: format!("{}:{}", actor.platform.as_str(), actor.user),
+        action: action.to_string(),
+        target: target.to_string(),
+        channel: Some(actor.channel.0.clone()),
+        detail: detail.to_string(),
     }
 }
 

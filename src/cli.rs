@@ -172,14 +172,24 @@ pub enum DiscordAction {
 /// `costbot audit …`
 #[derive(Debug, Subcommand)]
 pub enum AuditAction {
-    /// Recompute the hash chain and report the first broken entry.
-    Verify,
+    /// Recompute the hash chain and report the first broken entry; prints the head to keep as
+    /// a checkpoint.
+    Verify {
+        /// A head printed earlier (by `verify`, the logs, the digest or the dashboard), as
+        /// SEQ:HASH: also prove that nothing up to it was rewritten or cut off.
+        #[arg(long, value_parser = parse_checkpoint)]
+        head: Option<crate::domain::audit::Checkpoint>,
+    },
     /// Write every entry to standard output.
     Export {
         /// `csv` or `json` (JSON lines).
         #[arg(long, default_value = "csv")]
         format: ExportFormat,
     },
+}
+
+fn parse_checkpoint(text: &str) -> Result<crate::domain::audit::Checkpoint, String> {
+    text.parse()
 }
 
 /// Audit export formats.
@@ -283,14 +293,26 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Audit { action } => {
             let config = Config::load(cli.config.as_deref())?;
+            // No migration here: on Postgres this may run as the runtime role, which can read
+            // the log but not change the schema (an SQLite file is migrated when opened).
             let store = store::open(&config.database.store_options()).await?;
-            store.migrate().await?;
-            let entries = all_audit_entries(&store).await?;
+            let entries = store.all_audit_entries().await.context("cannot read the audit log")?;
             match action {
-                AuditAction::Verify => {
-                    crate::domain::audit::verify_chain(&entries)
-                        .map_err(|e| anyhow::anyhow!("audit log is broken: {e}"))?;
-                    println!("audit log intact: {} entries", entries.len());
+                AuditAction::Verify { head } => {
+                    use crate::domain::audit::{verify_chain, verify_with_checkpoint};
+                    let verified = match &head {
+                        Some(checkpoint) => verify_with_checkpoint(&entries, checkpoint),
+                        None => verify_chain(&entries),
+                    };
+                    verified.map_err(|e| anyhow::anyhow!("audit log is broken: {e}"))?;
+                    let last = entries.last().map_or_else(|| "empty".to_string(), |e| e.checkpoint().to_string());
+                    match head {
+                        Some(checkpoint) => println!(
+                            "audit log intact: {} entries, checkpoint {checkpoint} holds; head {last}",
+                            entries.len()
+                        ),
+                        None => println!("audit log intact: {} entries; head {last}", entries.len()),
+                    }
                 }
                 AuditAction::Export { format } => export_audit(&entries, format)?,
             }
@@ -392,18 +414,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn all_audit_entries(store: &store::DynStore) -> Result<Vec<crate::domain::audit::AuditEntry>> {
-    let mut all = Vec::new();
-    loop {
-        let after = all.last().map_or(0, |e: &crate::domain::audit::AuditEntry| e.seq);
-        let page = store.audit_entries(after, 10_000).await?;
-        if page.is_empty() {
-            return Ok(all);
-        }
-        all.extend(page);
-    }
-}
-
 fn export_audit(entries: &[crate::domain::audit::AuditEntry], format: ExportFormat) -> Result<()> {
     let stdout = std::io::stdout();
     match format {
@@ -414,7 +424,11 @@ fn export_audit(entries: &[crate::domain::audit::AuditEntry], format: ExportForm
         }
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(stdout.lock());
-            w.write_record(["seq", "at", "actor", "action", "target", "channel", "detail", "prev_hash", "hash"])?;
+            // `hash_version` says how to recompute `hash`; under version 2 an absent channel
+            // and an empty one hash differently, which this column cannot show (both are empty).
+            let header =
+                ["seq", "at", "actor", "action", "target", "channel", "detail", "prev_hash", "hash", "hash_version"];
+            w.write_record(header)?;
             for e in entries {
                 let r = &e.record;
                 w.write_record([
@@ -427,6 +441,7 @@ fn export_audit(entries: &[crate::domain::audit::AuditEntry], format: ExportForm
                     r.detail.clone(),
                     e.prev_hash.clone(),
                     e.hash.clone(),
+                    e.hash_version.to_string(),
                 ])?;
             }
             w.flush()?;

@@ -24,8 +24,8 @@ use crate::domain::{DateRange, Granularity};
 use crate::render::alert::subject;
 use crate::render::digest::{approval_what, digest, AnomalyItem, ApprovalItem, DigestView, Savings};
 use crate::store::{
-    AccountStore, AnomalyStore, CostStore, DigestRecord, DigestStore, OutboxStore, ProposalStore, RunStore, SpendGroup,
-    SpendQuery, Store,
+    AccountStore, AnomalyStore, AuditStore, CostStore, DigestRecord, DigestStore, OutboxStore, ProposalStore, RunStore,
+    SpendGroup, SpendQuery, Store,
 };
 
 /// The scheduled job's name in `job_runs`.
@@ -80,12 +80,20 @@ pub struct DigestReport {
 /// content, open anomalies and done proposals for its sections, the outbox for links to
 /// posted alerts and for queuing it, and the digest records.
 pub trait DigestTables:
-    CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + OutboxStore + DigestStore
+    CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + OutboxStore + DigestStore + AuditStore
 {
 }
 
 impl<T> DigestTables for T where
-    T: CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + OutboxStore + DigestStore + ?Sized
+    T: CostStore
+        + AccountStore
+        + RunStore
+        + AnomalyStore
+        + ProposalStore
+        + OutboxStore
+        + DigestStore
+        + AuditStore
+        + ?Sized
 {
 }
 
@@ -196,6 +204,7 @@ impl<S: DigestTables + ?Sized> Digests<S> {
             savings: self.savings(channel, day).await?,
             late,
             collected_at: self.store.recent_runs(1).await?.into_iter().next().and_then(|r| r.finished_at),
+            audit_head: self.store.audit_head().await?,
             now,
             chart_png,
             summary,

@@ -42,6 +42,9 @@ pub struct DiscoveryReport {
     pub failures: Vec<TargetFailure>,
     /// Findings over the resources this run saw (excluded ones included, with their reason).
     pub findings: Vec<WasteFinding>,
+    /// The (account, region) pairs discovered successfully: the findings speak for these, so
+    /// only their proposals may be withdrawn when their waste is gone.
+    pub covered: Vec<(AccountId, String)>,
 }
 
 /// The discovery job.
@@ -96,12 +99,19 @@ impl Discovery {
             .buffer_unordered(self.concurrency.max(1))
             .collect()
             .await;
-        let mut report = DiscoveryReport { targets_ok: 0, resources: 0, failures: Vec::new(), findings: Vec::new() };
+        let mut report = DiscoveryReport {
+            targets_ok: 0,
+            resources: 0,
+            failures: Vec::new(),
+            findings: Vec::new(),
+            covered: Vec::new(),
+        };
         for (account, region, found) in outcomes {
             match found {
                 Ok(resources) => {
                     report.resources += self.store.replace_inventory(&account, &region, &resources, now).await?;
                     report.targets_ok += 1;
+                    report.covered.push((account, region));
                 }
                 Err(error) => {
                     tracing::warn!(%account, %region, error = format!("{error:#}"), "waste discovery failed for one target");

@@ -55,6 +55,11 @@ struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabel {
+    stage: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ChatErrorLabels {
     platform: String,
     kind: String,
@@ -83,6 +88,7 @@ struct Metrics {
     anomalies_open: Gauge,
     proposals: Family<StateLabel, Gauge>,
     actions_executed: Family<OutcomeLabel, Counter>,
+    proposal_errors: Family<StageLabel, Counter>,
     chat_api_errors: Family<ChatErrorLabels, Counter>,
     http_duration: HistogramFamily,
     is_leader: Gauge,
@@ -107,6 +113,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         anomalies_open: Gauge::default(),
         proposals: Family::default(),
         actions_executed: Family::default(),
+        proposal_errors: Family::default(),
         chat_api_errors: Family::default(),
         http_duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
         is_leader: Gauge::default(),
@@ -130,6 +137,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("costbot_proposals", "Savings proposals by state", m.proposals.clone());
     registry.register("costbot_actions_executed", "Approved actions finished, by outcome", m.actions_executed.clone());
     registry.register(
+        "costbot_proposal_errors",
+        "Proposals skipped because one step failed for them alone, by stage",
+        m.proposal_errors.clone(),
+    );
+    registry.register(
         "costbot_chat_api_errors",
         "Failed chat deliveries by platform and kind (retry or failed)",
         m.chat_api_errors.clone(),
@@ -145,6 +157,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     // on them work before the first event.
     for status in ["succeeded", "partial", "failed"] {
         let _ = m.collector_runs.get_or_create(&StatusLabel { status: status.to_string() });
+    }
+    for stage in PROPOSAL_STAGES {
+        let _ = m.proposal_errors.get_or_create(&StageLabel { stage: stage.to_string() });
     }
     for outcome in ["done", "dry_run", "failed", "aborted", "deferred"] {
         let _ = m.actions_executed.get_or_create(&OutcomeLabel { outcome: outcome.to_string() });
@@ -171,6 +186,15 @@ pub fn record_execution(state: &State) {
         _ => return,
     };
     METRICS.actions_executed.get_or_create(&OutcomeLabel { outcome: outcome.to_string() }).inc();
+}
+
+/// The stages at which one proposal can fail on its own without stopping the others.
+pub const PROPOSAL_STAGES: [&str; 5] = ["unreadable", "expire", "recover", "execute", "propose"];
+
+/// Records that one proposal was skipped because `stage` (one of [`PROPOSAL_STAGES`]) failed
+/// for it.
+pub fn record_proposal_error(stage: &'static str) {
+    METRICS.proposal_errors.get_or_create(&StageLabel { stage: stage.to_string() }).inc();
 }
 
 /// Records a failed chat delivery: `kind` is `retry` (will be tried again) or `failed`.

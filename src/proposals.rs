@@ -9,12 +9,14 @@ use anyhow::Result;
 use chrono::NaiveDateTime;
 
 use crate::config::ChannelConfig;
+use crate::domain::audit::AuditRecord;
 use crate::domain::chat::{ChannelId, Platform};
 use crate::domain::outbox::OutboxEntry;
 use crate::domain::proposal::{ApprovalRules, Proposal, ProposalId, State};
 use crate::domain::resource::WasteFinding;
+use crate::domain::AccountId;
 use crate::render::approval::card;
-use crate::store::{OutboxStore, ProposalStore};
+use crate::store::{AuditStore, OutboxStore, ProposalChange, ProposalStore};
 
 /// What a proposer run changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -23,64 +25,174 @@ pub struct ProposeReport {
     pub proposed: usize,
     /// Proposals re-issued as a new version (changed finding, snooze over, expired, aborted).
     pub reproposed: usize,
-    /// Pending proposals whose waste went away.
+    /// Pending or approved proposals whose waste went away.
     pub withdrawn: usize,
     /// Pending proposals that expired.
     pub expired: usize,
 }
 
-/// Syncs proposals with the latest findings and enqueues the cards that changed.
-pub async fn propose<S: ProposalStore + OutboxStore + ?Sized>(
+/// Which resources a set of findings speaks for: a proposal whose resource is covered but has
+/// no finding any more is withdrawn; one outside (its target failed or was not searched) is
+/// left as it is, since its waste may well still be there.
+#[derive(Debug, Clone, Copy)]
+pub enum Coverage<'a> {
+    /// The findings cover every resource.
+    All,
+    /// Only resources in these (account, region) pairs.
+    Only(&'a [(AccountId, String)]),
+}
+
+impl Coverage<'_> {
+    fn covers(&self, p: &Proposal) -> bool {
+        let r = &p.finding.resource.reference;
+        match self {
+            Coverage::All => true,
+            Coverage::Only(targets) => targets.iter().any(|(a, region)| *a == r.account && *region == r.region),
+        }
+    }
+}
+
+/// [`propose_covering`] with findings that cover every resource.
+pub async fn propose<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
     store: &Arc<S>,
     findings: &[WasteFinding],
     rules: &ApprovalRules,
     channels: &[ChannelConfig],
     now: NaiveDateTime,
 ) -> Result<ProposeReport> {
-    let existing: HashMap<ProposalId, Proposal> =
-        store.proposals_in(&[]).await?.into_iter().map(|p| (p.id.clone(), p)).collect();
+    propose_covering(store, findings, Coverage::All, rules, channels, now).await
+}
+
+/// Syncs proposals with the latest findings and enqueues the cards that changed. Each
+/// proposal is handled on its own: one whose write fails is logged, counted in `/metrics` and
+/// skipped, and unreadable stored rows are left alone (never re-proposed over). Every change
+/// of an existing proposal is audited with it, in one transaction.
+pub async fn propose_covering<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
+    store: &Arc<S>,
+    findings: &[WasteFinding],
+    coverage: Coverage<'_>,
+    rules: &ApprovalRules,
+    channels: &[ChannelConfig],
+    now: NaiveDateTime,
+) -> Result<ProposeReport> {
+    let rows = store.proposal_rows(&[]).await?;
+    for bad in &rows.unreadable {
+        tracing::error!(proposal = %bad.id, error = %bad.error, "a stored proposal is unreadable; skipped");
+        crate::metrics::record_proposal_error("unreadable");
+    }
+    let unreadable: HashSet<ProposalId> = rows.unreadable.into_iter().map(|u| u.id).collect();
+    let existing: HashMap<ProposalId, Proposal> = rows.readable.into_iter().map(|p| (p.id.clone(), p)).collect();
     let mut report = ProposeReport::default();
-    let mut changed = Vec::new();
     let mut seen = HashSet::new();
     for finding in findings {
         let Some(fresh) = Proposal::new(finding.clone(), rules, now) else { continue };
         seen.insert(fresh.id.clone());
-        match existing.get(&fresh.id) {
-            None => {
-                if store.insert_proposal(&fresh).await? {
-                    report.proposed += 1;
-                    changed.push(fresh);
-                }
-            }
-            Some(old) => {
-                if let Some(next) = next_version(old, fresh, now) {
-                    if store.save_proposal(&next, old.version).await? {
-                        if next.state == State::Expired {
-                            report.expired += 1
-                        } else {
-                            report.reproposed += 1
-                        }
-                        changed.push(next);
-                    }
-                }
-            }
+        if unreadable.contains(&fresh.id) {
+            continue;
         }
+        let outcome = match existing.get(&fresh.id) {
+            None => insert(store, &fresh, channels, now).await.map(|new| new.then_some(Outcome::Proposed)),
+            Some(old) => match next_version(old, fresh, rules, now) {
+                Some(next) => {
+                    let kind = if next.state == State::Expired { Outcome::Expired } else { Outcome::Reproposed };
+                    let audit = if kind == Outcome::Expired { "proposal_expired" } else { "proposal_reissued" };
+                    change(store, old, &next, audit, channels, now).await.map(|changed| changed.then_some(kind))
+                }
+                None => Ok(None),
+            },
+        };
+        report.count(outcome);
     }
-    for old in existing.values().filter(|p| p.state == State::Pending && !seen.contains(&p.id)) {
+    for old in existing.values().filter(|p| withdrawable(p) && coverage.covers(p) && !seen.contains(&p.id)) {
         let next = old.with_state(State::Withdrawn, now);
-        if store.save_proposal(&next, old.version).await? {
-            report.withdrawn += 1;
-            changed.push(next);
-        }
+        let outcome = change(store, old, &next, "proposal_withdrawn", channels, now).await;
+        report.count(outcome.map(|changed| changed.then_some(Outcome::Withdrawn)));
     }
-    let entries: Vec<OutboxEntry> = changed.iter().flat_map(|p| card_entries(p, channels, now)).collect();
-    store.enqueue(&entries, now).await?;
     Ok(report)
 }
 
+/// What one proposal's sync did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Proposed,
+    Reproposed,
+    Withdrawn,
+    Expired,
+}
+
+impl ProposeReport {
+    fn count(&mut self, outcome: Result<Option<Outcome>>) {
+        match outcome {
+            Ok(Some(Outcome::Proposed)) => self.proposed += 1,
+            Ok(Some(Outcome::Reproposed)) => self.reproposed += 1,
+            Ok(Some(Outcome::Withdrawn)) => self.withdrawn += 1,
+            Ok(Some(Outcome::Expired)) => self.expired += 1,
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "one proposal could not be synced; skipped");
+                crate::metrics::record_proposal_error("propose");
+            }
+        }
+    }
+}
+
+/// Pending and approved proposals are withdrawn when discovery no longer finds their waste
+/// (an approved one would be aborted by the re-check anyway; withdrawing says why sooner).
+fn withdrawable(p: &Proposal) -> bool {
+    matches!(p.state, State::Pending | State::Approved)
+}
+
+/// Stores a new proposal and its cards, audited.
+async fn insert<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
+    store: &Arc<S>,
+    fresh: &Proposal,
+    channels: &[ChannelConfig],
+    now: NaiveDateTime,
+) -> Result<bool> {
+    if !store.insert_proposal(fresh).await? {
+        return Ok(false);
+    }
+    store.append_audit(&record(fresh, "proposal_created", now)).await?;
+    store.enqueue(&card_entries(fresh, channels, now), now).await?;
+    Ok(true)
+}
+
+/// One audited change of an existing proposal with its cards, in one transaction.
+async fn change<S: ProposalStore + ?Sized>(
+    store: &Arc<S>,
+    old: &Proposal,
+    next: &Proposal,
+    action: &str,
+    channels: &[ChannelConfig],
+    now: NaiveDateTime,
+) -> Result<bool> {
+    let change = ProposalChange {
+        next,
+        from_version: old.version,
+        audit: record(next, action, now),
+        cards: card_entries(next, channels, now),
+        now,
+    };
+    Ok(store.change_proposal(&change).await?.is_some())
+}
+
+fn record(p: &Proposal, action: &str, now: NaiveDateTime) -> AuditRecord {
+    AuditRecord {
+        at: now,
+        actor: "system:proposer".into(),
+        action: action.to_string(),
+        target: p.id.0.clone(),
+        channel: None,
+        detail: serde_json::json!({ "resource": p.finding.resource.reference.to_string(), "version": p.version,
+            "rule": p.finding.rule })
+        .to_string(),
+    }
+}
+
 /// What an existing proposal becomes given a fresh one for the same finding, if anything.
-/// Decided proposals stay decided: a denial or a completed action is not asked again.
-fn next_version(old: &Proposal, fresh: Proposal, now: NaiveDateTime) -> Option<Proposal> {
+/// Decided proposals stay decided: a denial or a completed action is not asked again (a dry
+/// run is not a completed action once dry runs are off).
+fn next_version(old: &Proposal, fresh: Proposal, rules: &ApprovalRules, now: NaiveDateTime) -> Option<Proposal> {
     let reissue = || Proposal { version: old.version + 1, created_at: old.created_at, ..fresh.clone() };
     match &old.state {
         State::Pending if now >= old.expires_at => Some(old.with_state(State::Expired, now)),
@@ -88,6 +200,8 @@ fn next_version(old: &Proposal, fresh: Proposal, now: NaiveDateTime) -> Option<P
         State::Pending if old.differs_from(&fresh.finding) => Some(reissue()),
         State::Snoozed { until, .. } if now >= *until => Some(reissue()),
         State::Expired | State::Aborted { .. } | State::Withdrawn => Some(reissue()),
+        // A dry run changed nothing: once actions are real, the waste is asked about again.
+        State::Done { dry_run: true, .. } if !rules.dry_run => Some(Proposal { earlier_dry_run: true, ..reissue() }),
         _ => None,
     }
 }

@@ -376,7 +376,13 @@ impl CloudInventory for AwsInventory {
     }
 
     async fn describe(&self, resource: &ResourceRef) -> Result<Option<Resource>> {
-        self.describe_one(resource).await.with_context(|| format!("describing {resource}"))
+        // The re-check before acting re-runs the rule, so it needs today's activity, not
+        // discovery's: a resource that became busy since must not look idle.
+        let mut found = self.describe_one(resource).await.with_context(|| format!("describing {resource}"))?;
+        if let Some(r) = found.as_mut() {
+            self.add_activity(&resource.account, &resource.region, std::slice::from_mut(r)).await?;
+        }
+        Ok(found)
     }
 
     async fn act(&self, resource: &ResourceRef, action: Action, dry_run: bool) -> Result<ActOutcome> {

@@ -122,4 +122,20 @@ pub trait Sender: Send + Sync {
     async fn permalink(&self, _at: &MessageRef) -> Option<String> {
         None
     }
+    /// Posts the first message of outbox thread `thread`. Platforms that can tag a message with
+    /// the thread (Slack metadata) or deduplicate a repeated post (Discord's nonce) do, so an
+    /// interrupted post is found or refused instead of repeated.
+    async fn post_thread(
+        &self,
+        channel: &ChannelId,
+        _thread: &str,
+        message: &Message,
+    ) -> Result<MessageRef, SendError> {
+        self.post(channel, message).await
+    }
+    /// Looks for the message an earlier, interrupted [`Sender::post_thread`] of `thread` made;
+    /// `None` when there is none or the platform cannot tell.
+    async fn find_posted(&self, _channel: &ChannelId, _thread: &str) -> Result<Option<MessageRef>, SendError> {
+        Ok(None)
+    }
 }

@@ -35,25 +35,47 @@ pub fn backoff(attempts: u32, retry_after: Option<std::time::Duration>) -> Durat
 pub struct OutboxWorker {
     store: Arc<dyn OutboxStore>,
     senders: HashMap<Platform, Arc<dyn Sender>>,
+    lease: Duration,
 }
 
 impl OutboxWorker {
     /// A worker with one sender per platform it can deliver to.
     pub fn new(store: Arc<dyn OutboxStore>, senders: HashMap<Platform, Arc<dyn Sender>>) -> OutboxWorker {
-        OutboxWorker { store, senders }
+        OutboxWorker { store, senders, lease: LEASE }
     }
 
-    /// Delivers everything that is due, one thread at a time. Returns how many deliveries
-    /// were attempted.
+    /// The same worker with another thread lease (tests use seconds).
+    pub fn with_lease(self, lease: Duration) -> OutboxWorker {
+        OutboxWorker { lease, ..self }
+    }
+
+    /// Delivers everything that is due, one thread at a time, each claim at its own moment.
+    /// Returns how many deliveries were attempted.
     pub async fn drain(&self) -> Result<usize> {
-        self.drain_at(Utc::now().naive_utc()).await
+        self.drain_with(Utc::now).await
     }
 
     /// [`OutboxWorker::drain`] as if it were `now` (tests skip ahead past backoff with it).
+    /// The thread leases still come from the database's clock.
     pub async fn drain_at(&self, now: NaiveDateTime) -> Result<usize> {
+        self.drain_with(|| now.and_utc()).await
+    }
+
+    async fn drain_with(&self, clock: impl Fn() -> chrono::DateTime<Utc>) -> Result<usize> {
         let mut attempted = 0;
-        while let Some(delivery) = self.store.claim_delivery(now, LEASE).await? {
-            let outcome = self.deliver(&delivery, now).await;
+        while let Some(delivery) = self.store.claim_delivery(clock().naive_utc(), self.lease).await? {
+            let now = clock().naive_utc();
+            // A delivery may not outlive its lease, or another replica would send it too
+            // (Slack's Retry-After sleeps happen inside the sender); half the lease leaves
+            // the rest for recording the outcome.
+            let within = (self.lease / 2).to_std().unwrap_or_default();
+            let outcome = match tokio::time::timeout(within, self.deliver(&delivery, now)).await {
+                Ok(outcome) => outcome,
+                Err(_) => DeliveryOutcome::Retry {
+                    at: now + backoff(delivery.attempts, None),
+                    error: format!("delivery took longer than {within:?}; will check before posting again"),
+                },
+            };
             if let DeliveryOutcome::Failed { error } | DeliveryOutcome::Retry { error, .. } = &outcome {
                 tracing::warn!(platform = delivery.platform.as_str(), channel = %delivery.channel, thread = %delivery.thread,
                     attempts = delivery.attempts + 1, %error, "chat delivery failed");
@@ -62,10 +84,23 @@ impl OutboxWorker {
                     if matches!(outcome, DeliveryOutcome::Retry { .. }) { "retry" } else { "failed" },
                 );
             }
-            self.store.finish_delivery(&delivery, &outcome, now).await?;
+            self.store.finish_delivery(&delivery, &outcome, clock().naive_utc()).await?;
             attempted += 1;
         }
         Ok(attempted)
+    }
+
+    /// Posts a thread's first message, unless an earlier, interrupted post already made it: then
+    /// that message is adopted and brought up to date instead.
+    async fn post_once(&self, sender: &dyn Sender, d: &Delivery) -> Result<String, SendError> {
+        if d.maybe_posted {
+            if let Some(found) = sender.find_posted(&d.channel, &d.thread).await? {
+                tracing::info!(channel = %d.channel, thread = %d.thread, "adopting a message an interrupted post made");
+                sender.update(&found, &d.message).await?;
+                return Ok(found.id);
+            }
+        }
+        sender.post_thread(&d.channel, &d.thread, &d.message).await.map(|r| r.id)
     }
 
     async fn deliver(&self, d: &Delivery, now: NaiveDateTime) -> DeliveryOutcome {
@@ -77,7 +112,7 @@ impl OutboxWorker {
                 let at = MessageRef { channel: d.channel.clone(), id: id.clone() };
                 sender.update(&at, &d.message).await.map(|()| id.clone())
             }
-            None => sender.post(&d.channel, &d.message).await.map(|r| r.id),
+            None => self.post_once(sender.as_ref(), d).await,
         };
         match result {
             Ok(message_id) => DeliveryOutcome::Sent { message_id },

@@ -35,6 +35,7 @@ impl ApprovalsConfig {
         ApprovalRules {
             expires_after: chrono::Duration::hours(self.expiry_hours.clamp(1, 24 * 30) as i64),
             two_approvers_above: Money::from_decimal(self.two_approvers_above.0),
+            dry_run: self.dry_run,
         }
     }
 }

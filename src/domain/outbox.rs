@@ -40,6 +40,9 @@ pub struct Delivery {
     pub attempts: u32,
     /// The thread's posted message id, if it was posted already (then this is an edit).
     pub posted: Option<String>,
+    /// True when an earlier claim set out to post this thread and no message id was recorded:
+    /// that post may have reached the platform, so the sender looks for it before posting.
+    pub maybe_posted: bool,
 }
 
 /// How a delivery attempt ended.

@@ -16,6 +16,7 @@ use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::resource::{Resource, SafetyPath, WasteFinding};
+use super::waste::{self, PolicyConfig, RulesConfig};
 use super::Money;
 
 /// A stable proposal id, derived from the resource and the rule, so the same waste is one
@@ -60,8 +61,19 @@ pub enum State {
     Executing {
         /// The worker's name.
         by: String,
-        /// Until when its claim holds; after that, recovery looks at the resource.
+        /// The fencing token: the proposal's version when it was claimed. Every later change
+        /// bumps the version, so a worker whose claim was taken over cannot confirm it.
+        token: u32,
+        /// Until when the claim holds, by the database's clock; after that, recovery takes
+        /// over.
         until: NaiveDateTime,
+        /// The mode fixed when the claim was made, used by the worker, by recovery and on the
+        /// card, whatever the configuration of the replica that looks at it later.
+        dry_run: bool,
+        /// False while the worker is re-checking (nothing has been done, so recovery hands the
+        /// proposal back); true once it confirmed its claim right before calling the cloud
+        /// (recovery then reads the resource's real state and never acts again).
+        acting: bool,
     },
     /// Acted (or dry-run confirmed).
     Done {
@@ -133,10 +145,33 @@ pub struct Proposal {
     pub state: State,
     /// When it was proposed.
     pub created_at: NaiveDateTime,
-    /// When it stops accepting decisions.
+    /// When it stops accepting decisions; once approved, when the approval lapses unless
+    /// executed ([`APPROVAL_HOLDS`] after it).
     pub expires_at: NaiveDateTime,
     /// Last change.
     pub updated_at: NaiveDateTime,
+    /// True when this is asked again because an earlier approval of the same finding only ran
+    /// as a dry run (the card says so).
+    pub earlier_dry_run: bool,
+}
+
+/// A stored proposal row that could not be read back (a corrupt record, or one written by a
+/// newer costbot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The row's id.
+    pub id: ProposalId,
+    /// Why it could not be read.
+    pub error: String,
+}
+
+/// Proposals as read from the store: the readable ones, and the rows that were not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredProposals {
+    /// Readable proposals, oldest change first.
+    pub readable: Vec<Proposal>,
+    /// Rows that could not be read.
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// What a person decided.
@@ -152,6 +187,12 @@ pub enum Decision {
 
 /// How long "Snooze" lasts.
 pub const SNOOZE: Duration = Duration::days(7);
+
+/// How long an approval holds. An approval is for the resource as it was shown; if it cannot
+/// be executed within this time (the cloud keeps failing to describe it, say), it lapses and
+/// a person has to approve again. Not tuned on measurements: the worker looks every 5 s, so a
+/// healthy replica executes within seconds and an hour only ever catches a stuck one.
+pub const APPROVAL_HOLDS: Duration = Duration::hours(1);
 
 /// Why a decision was refused. Each is shown to the person and written to the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -185,6 +226,9 @@ pub struct ApprovalRules {
     pub expires_after: Duration,
     /// Savings per month above which two approvers are needed.
     pub two_approvers_above: Money,
+    /// Whether actions are dry runs (`[approvals] dry_run`); when they are not, findings whose
+    /// earlier approval only ran as a dry run are proposed again.
+    pub dry_run: bool,
 }
 
 impl Proposal {
@@ -207,6 +251,7 @@ impl Proposal {
             created_at: now,
             expires_at: now + rules.expires_after,
             updated_at: now,
+            earlier_dry_run: false,
         })
     }
 
@@ -250,6 +295,7 @@ impl Proposal {
                 next.approvals.push(Approval { by: by.to_string(), at: now });
                 if next.approvals.len() >= usize::from(self.required_approvals) {
                     next.state = State::Approved;
+                    next.expires_at = now + APPROVAL_HOLDS;
                 }
             }
         }
@@ -289,6 +335,49 @@ pub fn recheck(shown: &Resource, now_seen: Option<&Resource>) -> Option<String> 
             .chain(shown.tags.keys().filter(|k| !current.tags.contains_key(*k)).map(|k| format!("{k} removed")))
             .collect();
         return Some(format!("its tags changed ({})", changed.join(", ")));
+    }
+    None
+}
+
+/// The decision made again right before acting, on the resource as it is now (fresh activity
+/// included): the [`recheck`] of state and tags, then the rule that proposed it and the safety
+/// policy, re-run. Any difference is a reason not to act: the rule no longer finds the waste
+/// (the resource became busy, say), the action or saving changed, or the policy is now
+/// stricter (a finding that became strict needed two approvers; an excluded one is never
+/// acted on). A path that became more relaxed is no reason: the approvals given were for the
+/// stricter one.
+pub fn decide_again(
+    proposal: &Proposal,
+    now_seen: Option<&Resource>,
+    rules: &RulesConfig,
+    policy: &PolicyConfig,
+    now: NaiveDateTime,
+) -> Option<String> {
+    let shown = &proposal.finding;
+    if let Some(reason) = recheck(&shown.resource, now_seen) {
+        return Some(reason);
+    }
+    let current = now_seen?;
+    let again = waste::findings(std::slice::from_ref(current), rules, policy, now);
+    let Some(fresh) = again.iter().find(|f| f.rule == shown.rule) else {
+        return Some(format!("the `{}` rule no longer finds waste in it (it was: {})", shown.rule, shown.evidence));
+    };
+    if let SafetyPath::Excluded { reason } = &fresh.path {
+        return Some(format!("the safety policy now excludes it ({reason})"));
+    }
+    if fresh.action != shown.action {
+        return Some(format!("the rule now asks to {} instead", fresh.action.verb()));
+    }
+    if fresh.monthly_saving != shown.monthly_saving {
+        let text = |m: Option<Money>| m.map_or("unknown".to_string(), |m| m.to_string());
+        return Some(format!(
+            "its saving changed from {} to {} a month",
+            text(shown.monthly_saving),
+            text(fresh.monthly_saving)
+        ));
+    }
+    if let (SafetyPath::Normal, SafetyPath::Strict { reason }) = (&shown.path, &fresh.path) {
+        return Some(format!("it now needs two approvers ({reason})"));
     }
     None
 }

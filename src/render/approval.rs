@@ -35,13 +35,17 @@ fn state_line(p: &Proposal, now: NaiveDateTime) -> (String, Tone) {
             )
         }
         State::Approved => ("Approved; executing shortly.".into(), Tone::Warning),
-        State::Executing { by, .. } => (format!("Executing (worker {by})…"), Tone::Warning),
+        State::Executing { by, dry_run: true, .. } => (format!("Executing as a dry run (worker {by})…"), Tone::Warning),
+        State::Executing { by, .. } => (format!("Executing for real (worker {by})…"), Tone::Warning),
         State::Done { outcome, dry_run: true } => (format!("Dry run: {outcome}. Nothing was changed."), Tone::Good),
         State::Done { outcome, dry_run: false } => (format!("Done: {outcome}."), Tone::Good),
         State::Aborted { reason } => (format!("Not executed: {reason}."), Tone::Neutral),
         State::Failed { error } => (format!("Failed: {error}."), Tone::Danger),
         State::Denied { by } => (format!("Denied by {by}."), Tone::Neutral),
         State::Snoozed { by, until } => (format!("Snoozed by {by} until {}.", at(*until)), Tone::Neutral),
+        State::Expired if !p.approvals.is_empty() && p.approvals.len() >= usize::from(p.required_approvals) => {
+            ("Approval lapsed before it could be executed; costbot will ask again.".into(), Tone::Neutral)
+        }
         State::Expired => ("Expired without a decision.".into(), Tone::Neutral),
         State::Withdrawn => ("Withdrawn: the waste is gone.".into(), Tone::Good),
     }
@@ -73,6 +77,10 @@ pub fn card(p: &Proposal, now: NaiveDateTime) -> Message {
         Block::Text { spans: vec![Span::Plain(status)] },
         Block::Context { spans: vec![Span::Plain(format!("{} · v{}", p.id, p.version))] },
     ];
+    if p.earlier_dry_run {
+        let note = "Asked again: an earlier approval of this ran as a dry run only, so nothing was changed then.";
+        blocks.insert(4, Block::Context { spans: vec![Span::Plain(note.into())] });
+    }
     if p.is_open(now) {
         blocks.push(Block::Actions { buttons: buttons(p) });
     }
@@ -151,6 +159,7 @@ pub(crate) mod tests {
         let rules = ApprovalRules {
             expires_after: chrono::Duration::hours(24),
             two_approvers_above: Money::parse("500").unwrap(),
+            dry_run: true,
         };
         Proposal::new(finding, &rules, at("09:00:00")).unwrap()
     }

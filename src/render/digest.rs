@@ -73,6 +73,9 @@ pub struct DigestView {
     pub late: Option<String>,
     /// When costs were last collected.
     pub collected_at: Option<NaiveDateTime>,
+    /// The audit log's head when the digest was made: a checkpoint kept outside the
+    /// database, in the channel's history.
+    pub audit_head: Option<crate::domain::audit::Checkpoint>,
     /// Now (UTC), for "expires in".
     pub now: NaiveDateTime,
     /// The chart, when drawn.
@@ -277,6 +280,14 @@ pub fn digest(v: &DigestView) -> Message {
     blocks.push(Block::Context {
         spans: vec![Span::Plain(format!("USD, UTC cost days · last collected {when}{estimated}"))],
     });
+    if let Some(head) = &v.audit_head {
+        blocks.push(Block::Context {
+            spans: vec![
+                Span::Plain("Audit log head, a checkpoint for audit verify --head: ".into()),
+                Span::Code(head.to_string()),
+            ],
+        });
+    }
     let attachments = v
         .chart_png
         .iter()
@@ -340,6 +351,7 @@ pub(crate) mod tests {
             savings: Savings { realised: m("49.64"), actions: 1, unknown: 0, dry_run: m("4"), dry_run_actions: 1 },
             late: Some("09:00 Europe/Berlin, Nov 25".into()),
             collected_at: Some("2026-11-25T06:00:00".parse().unwrap()),
+            audit_head: Some(crate::domain::audit::Checkpoint { seq: 42, hash: "ab".repeat(32) }),
             now: "2026-11-25T10:30:00".parse().unwrap(),
             chart_png: Some(vec![0x89, b'P', b'N', b'G']),
         }

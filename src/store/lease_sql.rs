@@ -50,6 +50,14 @@ pub trait TickStore: Send + Sync {
     ) -> Result<bool>;
 }
 
+/// The database's clock, for every deadline that more than one replica compares: claims of
+/// proposals and outbox threads. Replicas' clocks may disagree; the database has one.
+#[async_trait]
+pub trait ClockStore: Send + Sync {
+    /// The database's current time in UTC.
+    async fn database_now(&self) -> Result<NaiveDateTime>;
+}
+
 /// Postgres: the database's clock, in UTC, as a `TIMESTAMP`.
 pub(super) const PG_NOW: &str = "(now() AT TIME ZONE 'UTC')";
 /// Postgres: `ttl` seconds (bound as `$3`, a float) from the database's now.
@@ -130,6 +138,14 @@ macro_rules! impl_lease_store {
                 Ok(row.map($crate::store::lease_sql::lease_from_row))
             }
 
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::ClockStore for $store {
+            async fn database_now(&self) -> anyhow::Result<chrono::NaiveDateTime> {
+                let sql = format!("SELECT {}", $now);
+                Ok(sqlx::query_scalar(&sql).fetch_one(&self.pool).await?)
+            }
         }
 
         #[async_trait::async_trait]

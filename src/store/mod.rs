@@ -30,17 +30,17 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use secrecy::{ExposeSecret, SecretString};
 
-pub use lease_sql::{LeaseStore, TickStore};
+pub use lease_sql::{ClockStore, LeaseStore, TickStore};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use crate::domain::audit::{AuditEntry, AuditRecord};
+use crate::domain::audit::{AuditEntry, AuditRecord, Checkpoint};
 use crate::domain::chat::message::Message;
 use crate::domain::chat::{ChannelId, UserId};
 use crate::domain::console::{ConsoleMessage, ConsolePost};
 use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
 use crate::domain::outbox::{Delivery, DeliveryOutcome, OutboxCounts, OutboxEntry};
-use crate::domain::proposal::{Proposal, ProposalId};
+use crate::domain::proposal::{Proposal, ProposalId, StoredProposals};
 use crate::domain::resource::Resource;
 use crate::domain::run::{CollectorRun, RunId, SourceReport};
 use crate::domain::{
@@ -160,11 +160,29 @@ pub trait DigestStore: Send + Sync {
 /// The append-only audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
-    /// Appends a record at the head of the hash chain.
+    /// Appends a record at the head of the hash chain, in its own transaction. Appends are
+    /// serialised by a lock taken inside that transaction, so they never race for the head
+    /// and never give up.
     async fn append_audit(&self, record: &AuditRecord) -> Result<AuditEntry>;
 
     /// Entries after `after` (a sequence number; 0 for the start), in order.
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    /// The head of the chain (its last entry's seq and hash), `None` while the log is empty.
+    async fn audit_head(&self) -> Result<Option<Checkpoint>>;
+
+    /// Every entry, in order (read in pages).
+    async fn all_audit_entries(&self) -> Result<Vec<AuditEntry>> {
+        let mut all: Vec<AuditEntry> = Vec::new();
+        loop {
+            let after = all.last().map_or(0, |e| e.seq);
+            let page = self.audit_entries(after, 10_000).await?;
+            if page.is_empty() {
+                return Ok(all);
+            }
+            all.extend(page);
+        }
+    }
 }
 
 /// One inventory row: the resource as last seen, when it was first seen, when last seen.
@@ -225,11 +243,45 @@ pub struct SpendRow {
     pub estimated: bool,
 }
 
+/// One change of a proposal with what records it: the state change, its audit record and the
+/// card updates commit in one transaction, or none of them does.
+#[derive(Debug, Clone)]
+pub struct ProposalChange<'a> {
+    /// The proposal as it becomes.
+    pub next: &'a Proposal,
+    /// The version it must still be at (compare-and-swap).
+    pub from_version: u32,
+    /// The audit record of the change.
+    pub audit: AuditRecord,
+    /// Card updates to enqueue with it.
+    pub cards: Vec<OutboxEntry>,
+    /// When the cards are enqueued.
+    pub now: NaiveDateTime,
+}
+
 /// Savings proposals.
 #[async_trait]
 pub trait ProposalStore: Send + Sync {
-    /// Proposals in any of these states (all when empty), oldest change first.
-    async fn proposals_in(&self, states: &[&str]) -> Result<Vec<Proposal>>;
+    /// Proposals in any of these states (all when empty), oldest change first, with the rows
+    /// that could not be read kept apart, so one bad row never hides the others.
+    async fn proposal_rows(&self, states: &[&str]) -> Result<StoredProposals>;
+
+    /// The readable proposals in any of these states (all when empty), oldest change first.
+    /// Unreadable rows are logged and left out; callers that count them use
+    /// [`ProposalStore::proposal_rows`].
+    async fn proposals_in(&self, states: &[&str]) -> Result<Vec<Proposal>> {
+        let rows = self.proposal_rows(states).await?;
+        for bad in &rows.unreadable {
+            tracing::error!(proposal = %bad.id, error = %bad.error, "a stored proposal is unreadable; skipped");
+        }
+        Ok(rows.readable)
+    }
+
+    /// Applies a change if the proposal is still at `from_version`, appending its audit record
+    /// and enqueueing its cards in the same transaction. `None` when someone else changed it
+    /// first (nothing was written); the audit entry otherwise. A failing audit append rolls
+    /// the change back.
+    async fn change_proposal(&self, change: &ProposalChange<'_>) -> Result<Option<AuditEntry>>;
 
     /// One proposal.
     async fn proposal(&self, id: &ProposalId) -> Result<Option<Proposal>>;
@@ -238,7 +290,9 @@ pub trait ProposalStore: Send + Sync {
     async fn insert_proposal(&self, proposal: &Proposal) -> Result<bool>;
 
     /// Replaces a proposal if it is still at `from_version` (compare-and-swap); `false` when
-    /// someone else changed it first, in which case nothing was written.
+    /// someone else changed it first, in which case nothing was written. Writes no audit
+    /// record: costbot's own changes go through [`ProposalStore::change_proposal`]; this is
+    /// for tests that set up a state and for repairs.
     async fn save_proposal(&self, next: &Proposal, from_version: u32) -> Result<bool>;
 }
 
@@ -413,6 +467,7 @@ pub trait Store:
     + ConsoleStore
     + LeaseStore
     + TickStore
+    + ClockStore
     + 'static
 {
 }

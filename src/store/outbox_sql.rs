@@ -11,9 +11,20 @@ pub(super) fn parse_platform(text: &str) -> Result<Platform> {
         .with_context(|| format!("unknown stored platform `{text}`"))
 }
 
-/// Implements `OutboxStore` for a struct with a `pool` field.
+/// Postgres: a thread lease's end, `$4` seconds from the database's now.
+pub(super) const PG_LOCKED_UNTIL: &str = "((now() AT TIME ZONE 'UTC') + make_interval(secs => $4))";
+/// SQLite: the same, in the text form its timestamps compare in.
+pub(super) const SQLITE_LOCKED_UNTIL: &str = "strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || $4 || ' seconds')";
+
+/// A lease length as the statements bind it: seconds.
+pub(super) fn seconds(lease: chrono::Duration) -> f64 {
+    lease.num_milliseconds() as f64 / 1000.0
+}
+
+/// Implements `OutboxStore` for a struct with a `pool` field, given the dialect's expression
+/// for the database's current time.
 macro_rules! impl_outbox_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $now:expr, $locked_until:expr) => {
         #[async_trait::async_trait]
         impl $crate::store::OutboxStore for $store {
             async fn enqueue(&self, entries: &[$crate::domain::outbox::OutboxEntry], now: chrono::NaiveDateTime) -> anyhow::Result<u64> {
@@ -53,20 +64,25 @@ macro_rules! impl_outbox_store {
                 .bind(now)
                 .fetch_all(&self.pool)
                 .await?;
+                // The lease is taken and tested on the database's clock, at the moment of each
+                // claim: a replica whose clock is off, or whose drain started long ago, cannot
+                // take a lease that has in truth already run out.
+                let sql = $crate::store::lease_sql::dialect(
+                    "UPDATE chat_threads SET locked_until = {expiry} WHERE platform = $1 AND channel_id = $2
+                     AND thread_key = $3 AND (locked_until IS NULL OR locked_until < {now})",
+                    $now,
+                    $locked_until,
+                );
                 for (platform, channel, thread) in due {
                     // Take the thread's lease; another replica holding it means it is busy.
-                    let locked = sqlx::query(
-                        "UPDATE chat_threads SET locked_until = $4 WHERE platform = $1 AND channel_id = $2 AND thread_key = $3
-                         AND (locked_until IS NULL OR locked_until < $5)",
-                    )
-                    .bind(&platform)
-                    .bind(&channel)
-                    .bind(&thread)
-                    .bind(now + lease)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
+                    let locked = sqlx::query(&sql)
+                        .bind(&platform)
+                        .bind(&channel)
+                        .bind(&thread)
+                        .bind($crate::store::outbox_sql::seconds(lease))
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
                     if locked != 1 {
                         continue;
                     }
@@ -209,15 +225,26 @@ macro_rules! impl_outbox_store {
             .bind(id)
             .execute(pool)
             .await?;
-            let posted: Option<String> = sqlx::query_scalar(
-                "SELECT message_id FROM chat_threads WHERE platform = $1 AND channel_id = $2 AND thread_key = $3",
+            let (posted, started): (Option<String>, Option<chrono::NaiveDateTime>) = sqlx::query_as(
+                "SELECT message_id, post_started_at FROM chat_threads WHERE platform = $1 AND channel_id = $2 AND thread_key = $3",
             )
             .bind(platform)
             .bind(channel)
             .bind(thread)
             .fetch_optional(pool)
             .await?
-            .flatten();
+            .unwrap_or_default();
+            if posted.is_none() && started.is_none() {
+                sqlx::query(
+                    "UPDATE chat_threads SET post_started_at = $4 WHERE platform = $1 AND channel_id = $2 AND thread_key = $3",
+                )
+                .bind(platform)
+                .bind(channel)
+                .bind(thread)
+                .bind(now)
+                .execute(pool)
+                .await?;
+            }
             Ok(Some($crate::domain::outbox::Delivery {
                 id,
                 platform: $crate::store::outbox_sql::parse_platform(platform)?,
@@ -227,6 +254,7 @@ macro_rules! impl_outbox_store {
                     format!("outbox entry {id} is not a stored message")
                 })?,
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                maybe_posted: posted.is_none() && started.is_some(),
                 posted,
             }))
         }

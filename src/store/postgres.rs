@@ -7,13 +7,13 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::anomaly_sql::impl_anomaly_store;
-use super::audit_sql::impl_audit_store;
+use super::audit_sql::{impl_audit_store, PG_AUDIT_LOCK};
 use super::breakdown_sql::impl_breakdown_store;
 use super::console_sql::impl_console_store;
 use super::digest_sql::impl_digest_store;
 use super::inventory_sql::impl_inventory_store;
 use super::lease_sql::{impl_lease_store, PG_EXPIRY, PG_NOW};
-use super::outbox_sql::impl_outbox_store;
+use super::outbox_sql::{impl_outbox_store, PG_LOCKED_UNTIL};
 use super::proposal_sql::impl_proposal_store;
 use super::sql::impl_sql_store;
 
@@ -50,9 +50,9 @@ impl PgStore {
 
 impl_sql_store!(PgStore, sqlx::Postgres);
 impl_anomaly_store!(PgStore, sqlx::Postgres);
-impl_outbox_store!(PgStore, sqlx::Postgres);
+impl_outbox_store!(PgStore, sqlx::Postgres, PG_NOW, PG_LOCKED_UNTIL);
 impl_digest_store!(PgStore, sqlx::Postgres);
-impl_audit_store!(PgStore, sqlx::Postgres);
+impl_audit_store!(PgStore, sqlx::Postgres, PG_AUDIT_LOCK);
 impl_proposal_store!(PgStore, sqlx::Postgres);
 impl_inventory_store!(PgStore, sqlx::Postgres);
 impl_breakdown_store!(PgStore, sqlx::Postgres);

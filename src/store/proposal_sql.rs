@@ -5,8 +5,11 @@ macro_rules! impl_proposal_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::ProposalStore for $store {
-            async fn proposals_in(&self, states: &[&str]) -> anyhow::Result<Vec<$crate::domain::proposal::Proposal>> {
-                let mut builder = sqlx::QueryBuilder::<$db>::new("SELECT record FROM proposals");
+            async fn proposal_rows(
+                &self,
+                states: &[&str],
+            ) -> anyhow::Result<$crate::domain::proposal::StoredProposals> {
+                let mut builder = sqlx::QueryBuilder::<$db>::new("SELECT id, record FROM proposals");
                 if !states.is_empty() {
                     builder.push(" WHERE state IN (");
                     let mut list = builder.separated(", ");
@@ -16,8 +19,36 @@ macro_rules! impl_proposal_store {
                     builder.push(")");
                 }
                 builder.push(" ORDER BY updated_at, id");
-                let rows: Vec<String> = builder.build_query_scalar().fetch_all(&self.pool).await?;
-                rows.iter().map(|r| $crate::store::record::proposal::decode_proposal(r)).collect()
+                let rows: Vec<(String, String)> = builder.build_query_as().fetch_all(&self.pool).await?;
+                let mut out = $crate::domain::proposal::StoredProposals::default();
+                for (id, record) in rows {
+                    match $crate::store::record::proposal::decode_proposal(&record) {
+                        Ok(p) => out.readable.push(p),
+                        Err(error) => out.unreadable.push($crate::domain::proposal::Unreadable {
+                            id: $crate::domain::proposal::ProposalId(id),
+                            error: format!("{error:#}"),
+                        }),
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn change_proposal(
+                &self,
+                change: &$crate::store::ProposalChange<'_>,
+            ) -> anyhow::Result<Option<$crate::domain::audit::AuditEntry>> {
+                // The compare-and-swap comes first: on SQLite it also takes the writer lock
+                // before anything is read, and a lost race writes nothing at all.
+                let mut tx = self.pool.begin().await?;
+                if !swap_proposal_in(&mut tx, change.next, change.from_version).await? {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let entry = append_audit_in(&mut tx, &change.audit).await?;
+                enqueue_in(&mut tx, &change.cards, change.now).await?;
+                tx.commit().await?;
+                tracing::info!(audit_head = %entry.checkpoint(), "audit log appended");
+                Ok(Some(entry))
             }
 
             async fn proposal(
@@ -54,21 +85,34 @@ macro_rules! impl_proposal_store {
                 next: &$crate::domain::proposal::Proposal,
                 from_version: u32,
             ) -> anyhow::Result<bool> {
-                let updated = sqlx::query(
-                    "UPDATE proposals SET version = $2, state = $3, record = $4, updated_at = $5
-                     WHERE id = $1 AND version = $6",
-                )
-                .bind(&next.id.0)
-                .bind(i64::from(next.version))
-                .bind(next.state.name())
-                .bind($crate::store::record::proposal::encode_proposal(next)?)
-                .bind(next.updated_at)
-                .bind(i64::from(from_version))
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-                Ok(updated == 1)
+                let mut tx = self.pool.begin().await?;
+                let swapped = swap_proposal_in(&mut tx, next, from_version).await?;
+                tx.commit().await?;
+                Ok(swapped)
             }
+        }
+
+        /// The compare-and-swap of a proposal inside the caller's transaction: `true` when it
+        /// was still at `from_version` and now holds `next`.
+        async fn swap_proposal_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            next: &$crate::domain::proposal::Proposal,
+            from_version: u32,
+        ) -> anyhow::Result<bool> {
+            let updated = sqlx::query(
+                "UPDATE proposals SET version = $2, state = $3, record = $4, updated_at = $5
+                 WHERE id = $1 AND version = $6",
+            )
+            .bind(&next.id.0)
+            .bind(i64::from(next.version))
+            .bind(next.state.name())
+            .bind($crate::store::record::proposal::encode_proposal(next)?)
+            .bind(next.updated_at)
+            .bind(i64::from(from_version))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            Ok(updated == 1)
         }
     };
 }

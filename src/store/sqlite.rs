@@ -10,13 +10,13 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::anomaly_sql::impl_anomaly_store;
-use super::audit_sql::impl_audit_store;
+use super::audit_sql::{impl_audit_store, SQLITE_AUDIT_LOCK};
 use super::breakdown_sql::impl_breakdown_store;
 use super::console_sql::impl_console_store;
 use super::digest_sql::impl_digest_store;
 use super::inventory_sql::impl_inventory_store;
 use super::lease_sql::{impl_lease_store, SQLITE_EXPIRY, SQLITE_NOW};
-use super::outbox_sql::impl_outbox_store;
+use super::outbox_sql::{impl_outbox_store, SQLITE_LOCKED_UNTIL};
 use super::proposal_sql::impl_proposal_store;
 use super::sql::impl_sql_store;
 
@@ -74,9 +74,9 @@ impl SqliteStore {
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
 impl_anomaly_store!(SqliteStore, sqlx::Sqlite);
-impl_outbox_store!(SqliteStore, sqlx::Sqlite);
+impl_outbox_store!(SqliteStore, sqlx::Sqlite, SQLITE_NOW, SQLITE_LOCKED_UNTIL);
 impl_digest_store!(SqliteStore, sqlx::Sqlite);
-impl_audit_store!(SqliteStore, sqlx::Sqlite);
+impl_audit_store!(SqliteStore, sqlx::Sqlite, SQLITE_AUDIT_LOCK);
 impl_proposal_store!(SqliteStore, sqlx::Sqlite);
 impl_inventory_store!(SqliteStore, sqlx::Sqlite);
 impl_breakdown_store!(SqliteStore, sqlx::Sqlite);

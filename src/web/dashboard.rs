@@ -70,7 +70,7 @@ where
     let history = store.spend_per_period(&query(day_range(history_start, tomorrow)?)).await?;
     let days: Vec<(NaiveDate, Money)> = history.iter().map(|(at, amount, _)| (at.date(), *amount)).collect();
     let trend_rows = store.spend_per_period(&query(day_range(today - Days::new(TREND_DAYS), tomorrow)?)).await?;
-    let audit = all_audit_entries(store).await?;
+    let audit = store.all_audit_entries().await?;
     let chain = verify_chain(&audit).map_err(|e| e.to_string());
     let audit_count = audit.len();
     Ok(Dashboard {
@@ -89,18 +89,6 @@ where
         chain,
         collected_at: store.recent_runs(1).await?.into_iter().next().and_then(|r| r.finished_at),
     })
-}
-
-async fn all_audit_entries(store: &(impl AuditStore + ?Sized)) -> Result<Vec<AuditEntry>> {
-    let mut all: Vec<AuditEntry> = Vec::new();
-    loop {
-        let after = all.last().map_or(0, |e| e.seq);
-        let page = store.audit_entries(after, 10_000).await?;
-        if page.is_empty() {
-            return Ok(all);
-        }
-        all.extend(page);
-    }
 }
 
 fn card(id: &str, label: &str, value: &str, note: &str) -> Markup {
@@ -264,6 +252,11 @@ fn audit(d: &Dashboard) -> Markup {
         @match &d.chain {
             Ok(()) => p.verified.ok #audit-status { "Hash chain verified: all " (d.audit_count) " entries intact." },
             Err(e) => p.verified.broken #audit-status { "Hash chain BROKEN: " (e) },
+        }
+        @if let Some(head) = d.audit.first() {
+            // Kept outside the database (a screenshot, a ticket), it lets
+            // `costbot audit verify --head` prove later that nothing up to it was cut or rewritten.
+            p #audit-head { "Head, to keep as a checkpoint: " code { (head.checkpoint()) } }
         }
         (table("audit", &["#", "When (UTC)", "Who", "What", "Target", "Hash"], &[0], &rows, "The audit log is empty."))
     }

@@ -16,7 +16,7 @@ use costbot::domain::chat::message::{ActionRef, Verb};
 use costbot::domain::chat::{ChannelId, Platform, UserId};
 use costbot::domain::proposal::{Proposal, State};
 use costbot::domain::resource::{
-    ActOutcome, Action, CloudInventory, Resource, ResourceKind, ResourceRef, SafetyPath, WasteFinding,
+    ActOutcome, Action, Activity, CloudInventory, Resource, ResourceKind, ResourceRef, SafetyPath, WasteFinding,
 };
 use costbot::domain::{AccountId, Money};
 use costbot::execution::Executor;
@@ -25,9 +25,9 @@ use costbot::store::{DynStore, PgStore};
 
 /// An in-memory cloud: resources by id; `act` applies the action and counts calls.
 #[derive(Default)]
-struct MemCloud {
-    resources: Mutex<HashMap<String, Resource>>,
-    acts: AtomicUsize,
+pub(crate) struct MemCloud {
+    pub(crate) resources: Mutex<HashMap<String, Resource>>,
+    pub(crate) acts: AtomicUsize,
 }
 
 #[async_trait]
@@ -52,14 +52,15 @@ impl CloudInventory for MemCloud {
     }
 }
 
-const CHANNELS: &str = "[[channels]]\nplatform = \"slack\"\nid = \"C1\"\napprovers = [\"UBOSS\", \"UCFO\"]\n\
+pub(crate) const CHANNELS: &str =
+    "[[channels]]\nplatform = \"slack\"\nid = \"C1\"\napprovers = [\"UBOSS\", \"UCFO\"]\n\
                         [[channels]]\nplatform = \"slack\"\nid = \"CVIEW\"\n";
 
-fn now() -> NaiveDateTime {
+pub(crate) fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
-fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource {
+pub(crate) fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource {
     Resource {
         reference: ResourceRef {
             account: AccountId::parse("222222222222").unwrap(),
@@ -69,17 +70,24 @@ fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource {
         },
         state: state.into(),
         tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
-        created_at: None,
+        // Launched a month ago and measured idle since, so the `idle_instance` rule finds it
+        // again when the executor re-runs it.
+        created_at: Some(now() - Duration::days(30)),
         state_since: None,
         size_class: Some("m5.large".into()),
         storage_gib: None,
         monthly_cost: Some(Money::parse("70.08").unwrap()),
         dependencies: vec![],
-        activity: None,
+        activity: Some(Activity {
+            days: 14,
+            max_cpu_percent: Some(1.0),
+            network_bytes: Some(1000),
+            max_db_connections: None,
+        }),
     }
 }
 
-fn finding(resource: Resource, saving: &str, path: SafetyPath) -> WasteFinding {
+pub(crate) fn finding(resource: Resource, saving: &str, path: SafetyPath) -> WasteFinding {
     WasteFinding {
         resource,
         rule: "idle_instance".into(),
@@ -90,14 +98,14 @@ fn finding(resource: Resource, saving: &str, path: SafetyPath) -> WasteFinding {
     }
 }
 
-struct World {
-    store: DynStore,
-    cloud: Arc<MemCloud>,
-    bot: Bot,
-    config: Arc<Config>,
+pub(crate) struct World {
+    pub(crate) store: DynStore,
+    pub(crate) cloud: Arc<MemCloud>,
+    pub(crate) bot: Bot,
+    pub(crate) config: Arc<Config>,
 }
 
-async fn world(pool: sqlx::PgPool, findings: &[WasteFinding]) -> World {
+pub(crate) async fn world(pool: sqlx::PgPool, findings: &[WasteFinding]) -> World {
     let store: DynStore = Arc::new(PgStore::from_pool(pool));
     let cloud = Arc::new(MemCloud::default());
     for f in findings {
@@ -109,7 +117,7 @@ async fn world(pool: sqlx::PgPool, findings: &[WasteFinding]) -> World {
 }
 
 impl World {
-    fn executor(&self, owner: &str, dry_run: bool) -> Executor {
+    pub(crate) fn executor(&self, owner: &str, dry_run: bool) -> Executor {
         Executor::new(
             self.store.clone(),
             self.cloud.clone(),
@@ -118,12 +126,12 @@ impl World {
             owner.into(),
         )
     }
-    async fn only(&self) -> Proposal {
+    pub(crate) async fn only(&self) -> Proposal {
         let all = self.store.proposals_in(&[]).await.unwrap();
         assert_eq!(all.len(), 1, "{all:?}");
         all.into_iter().next().unwrap()
     }
-    async fn click(&self, user: &str, channel: &str, verb: Verb, version: u32) -> Reply {
+    pub(crate) async fn click(&self, user: &str, channel: &str, verb: Verb, version: u32) -> Reply {
         let p = self.only().await;
         let actor = Actor {
             platform: Platform::Slack,
@@ -136,7 +144,19 @@ impl World {
     }
 }
 
-fn text(reply: &Reply) -> String {
+/// The claim of a worker that confirmed it (so it may have called the cloud), acting for
+/// real, and died: its deadline has passed.
+fn dead_claim(approved: &Proposal) -> State {
+    State::Executing {
+        by: "dead-replica".into(),
+        token: approved.version + 1,
+        until: now() - Duration::minutes(1),
+        dry_run: false,
+        acting: true,
+    }
+}
+
+pub(crate) fn text(reply: &Reply) -> String {
     serde_json::to_string(reply).unwrap()
 }
 
@@ -234,10 +254,10 @@ async fn a_protection_tag_added_after_approval_aborts_the_action(pool: sqlx::PgP
 async fn a_crash_mid_execution_is_recovered_from_the_real_state_without_acting_again(pool: sqlx::PgPool) {
     let w = world(pool, &[finding(instance("i-5", "running", &[]), "70.08", SafetyPath::Normal)]).await;
     w.click("UBOSS", "C1", Verb::Approve, 1).await;
-    // A worker claimed it and died before recording anything: its lease ran out.
+    // A worker confirmed its claim (it may have acted) and died before recording anything:
+    // its lease ran out.
     let approved = w.only().await;
-    let claimed =
-        approved.with_state(State::Executing { by: "dead-replica".into(), until: now() - Duration::minutes(1) }, now());
+    let claimed = approved.with_state(dead_claim(&approved), now());
     assert!(w.store.save_proposal(&claimed, approved.version).await.unwrap());
     w.executor("replica-b", false).run_once(now()).await.unwrap();
     assert_eq!(w.cloud.acts.load(Ordering::SeqCst), 0, "recovery never acts");
@@ -253,8 +273,7 @@ async fn a_crash_mid_execution_is_recovered_from_the_real_state_without_acting_a
     let approved =
         p6.decide("slack:UBOSS", true, costbot::domain::proposal::Decision::Approve, p6.version, now()).unwrap();
     assert!(w.store.save_proposal(&approved, p6.version).await.unwrap());
-    let claimed =
-        approved.with_state(State::Executing { by: "dead-replica".into(), until: now() - Duration::minutes(1) }, now());
+    let claimed = approved.with_state(dead_claim(&approved), now());
     assert!(w.store.save_proposal(&claimed, approved.version).await.unwrap());
     w.cloud.resources.lock().unwrap().get_mut("i-6").unwrap().state = "stopped".into();
     w.executor("replica-b", false).run_once(now()).await.unwrap();

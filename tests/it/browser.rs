@@ -301,6 +301,8 @@ async fn the_demo_in_a_real_browser() {
     );
     let status = browser.text_of("#audit-status").await;
     assert!(status.contains("verified"), "{status}");
+    let head = browser.text_of("#audit-head").await;
+    assert!(head.contains("checkpoint") && head.contains(':'), "the head to keep outside the database: {head}");
     browser.script("document.getElementById('audit').scrollIntoView();", json!([])).await;
     browser.screenshot("demo-dashboard-audit").await;
 }

@@ -98,14 +98,19 @@ async fn the_outbox_retries_edits_in_place_and_sends_only_the_newest_content(poo
 async fn two_workers_post_a_thread_once_and_a_crash_mid_delivery_is_recovered(pool: sqlx::PgPool) {
     let store: DynStore = Arc::new(PgStore::from_pool(pool));
     store.enqueue(&[entry("an-2", 1, "hello")], now()).await.unwrap();
-    let t = now();
-    let first = store.claim_delivery(t, LEASE).await.unwrap();
-    let second = store.claim_delivery(t, LEASE).await.unwrap();
+    // Thread leases run on the database's clock, so the test waits for a short one to pass
+    // rather than passing a later time.
+    let (t, lease) = (now(), Duration::seconds(1));
+    let first = store.claim_delivery(t, lease).await.unwrap();
+    let second = store.claim_delivery(t, lease).await.unwrap();
     assert!(first.is_some() && second.is_none(), "the thread is leased to one worker");
     // The first worker dies without finishing. After the lease, another worker takes over.
-    assert!(store.claim_delivery(t + Duration::seconds(30), LEASE).await.unwrap().is_none());
-    let recovered = store.claim_delivery(t + LEASE + Duration::seconds(1), LEASE).await.unwrap();
-    assert_eq!(recovered.map(|d| d.id), first.map(|d| d.id));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(store.claim_delivery(now(), lease).await.unwrap().is_none());
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    let recovered = store.claim_delivery(now(), LEASE).await.unwrap();
+    assert_eq!(recovered.as_ref().map(|d| d.id), first.map(|d| d.id));
+    assert!(recovered.is_some_and(|d| d.maybe_posted), "the first worker may have posted; the next one looks first");
 
     // Racing drains on two replicas: exactly one post.
     store.enqueue(&[entry("an-3", 1, "race")], now()).await.unwrap();

@@ -102,7 +102,13 @@ pub struct Recorded {
 #[derive(Clone, Default)]
 pub struct FakeDiscord {
     pub requests: Arc<Mutex<Vec<Recorded>>>,
+    /// Messages created, as (channel, nonce): a post repeating a nonce with `enforce_nonce`
+    /// creates none, as Discord does within its dedupe window.
+    pub created: Arc<Mutex<Vec<Created>>>,
 }
+
+/// A created message: its channel and the nonce it was posted with.
+pub type Created = (String, Option<String>);
 
 impl FakeDiscord {
     /// Starts the fake and returns it with its base URL.
@@ -176,6 +182,13 @@ impl FakeDiscord {
                     .into_response()
             }
             ("POST", ["channels", channel, "messages"]) => {
+                let nonce = body["nonce"].as_str().map(str::to_string);
+                let mut created = self.created.lock().unwrap();
+                let repeated = body["enforce_nonce"] == json!(true)
+                    && created.iter().any(|(c, n)| c == channel && nonce.is_some() && *n == nonce);
+                if !repeated {
+                    created.push((channel.to_string(), nonce));
+                }
                 axum::Json(message(channel, "1200000000000000001", &body)).into_response()
             }
             ("PATCH", ["channels", channel, "messages", id]) => axum::Json(message(channel, id, &body)).into_response(),

@@ -47,6 +47,7 @@ contract!(
     one_holder_leads_and_its_term_fences_claims,
     an_expired_lease_changes_hands_with_a_new_term,
     operational_counts_start_empty,
+    a_proposal_change_commits_with_its_audit_record_and_cards_or_not_at_all,
 );
 
 const PAYER: &str = "123456789012";
@@ -497,4 +498,39 @@ async fn an_expired_lease_changes_hands_with_a_new_term(store: DynStore) {
 async fn operational_counts_start_empty(store: DynStore) {
     let counts = store.operational_counts().await.unwrap();
     assert_eq!(counts, costbot::store::OperationalCounts::default());
+}
+
+async fn a_proposal_change_commits_with_its_audit_record_and_cards_or_not_at_all(store: DynStore) {
+    use costbot::domain::proposal::{Proposal, State};
+    use costbot::domain::resource::SafetyPath;
+    use costbot::store::ProposalChange;
+    let config = costbot::config::Config::from_toml(crate::approvals::CHANNELS).unwrap();
+    let now = crate::approvals::now();
+    let finding =
+        crate::approvals::finding(crate::approvals::instance("i-c", "running", &[]), "70.08", SafetyPath::Normal);
+    let p = Proposal::new(finding, &config.approvals.rules(), now).unwrap();
+    assert!(store.insert_proposal(&p).await.unwrap());
+    let next = p.with_state(State::Withdrawn, now);
+    let audit = costbot::domain::audit::AuditRecord {
+        at: now,
+        actor: "system:test".into(),
+        action: "proposal_withdrawn".into(),
+        target: p.id.0.clone(),
+        channel: None,
+        detail: "{}".into(),
+    };
+    let cards = costbot::proposals::card_entries(&next, &config.channels, now);
+    assert_eq!(cards.len(), 1);
+    let change = ProposalChange { next: &next, from_version: p.version, audit, cards, now };
+    let entry = store.change_proposal(&change).await.unwrap().expect("the first change wins");
+    assert_eq!((entry.seq, store.proposal(&p.id).await.unwrap().unwrap().state), (1, State::Withdrawn));
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 1);
+    // The same change again is a lost race: nothing is written, the audit record included.
+    assert!(store.change_proposal(&change).await.unwrap().is_none());
+    assert_eq!(store.audit_entries(0, 10).await.unwrap().len(), 1);
+    assert_eq!(store.audit_head().await.unwrap(), Some(entry.checkpoint()));
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 1);
+    // Claims compare against the database's clock; it agrees with this machine's.
+    let skew = store.database_now().await.unwrap() - chrono::Utc::now().naive_utc();
+    assert!(skew.num_seconds().abs() < 60, "{skew}");
 }

@@ -72,6 +72,7 @@ fn expected_proposal() -> Proposal {
         created_at: at("2026-11-19T10:00:00"),
         expires_at: at("2026-12-03T10:00:00"),
         updated_at: at("2026-11-20T10:00:00"),
+        earlier_dry_run: false,
     }
 }
 

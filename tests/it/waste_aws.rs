@@ -329,6 +329,9 @@ async fn activity_comes_from_cloudwatch_and_no_data_is_never_idle() {
     assert_eq!((q.max_cpu_percent, q.network_bytes), (None, None), "no datapoints is unknown, not zero");
     let l = activity(&low);
     assert_eq!((l.max_cpu_percent, l.network_bytes), (Some(1.5), Some(1500)));
+    // The re-check before acting describes one resource with fresh activity too.
+    let described = aws.describe(&reference(PAYER, ResourceKind::Ec2Instance, &busy)).await.unwrap().unwrap();
+    assert_eq!(described.activity.and_then(|a| a.max_cpu_percent), Some(80.0));
 
     // Pretend all three were launched a month ago so the window is covered: only the one
     // with low measured activity is idle; the one without data is not.

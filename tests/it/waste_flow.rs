@@ -19,7 +19,7 @@ use crate::support::Moto;
 
 const PAYER: &str = "123456789012";
 
-fn config(endpoint: &str, dry_run: bool) -> Config {
+pub(crate) fn config(endpoint: &str, dry_run: bool) -> Config {
     let toml = format!(
         "[aws]\nendpoint_url = \"{endpoint}\"\nretry_mode = \"standard\"\nmax_attempts = 2\n\
          [costs]\nbreakdown_every_hours = 0\n[waste]\nregions = [\"us-east-1\"]\n\
@@ -30,12 +30,12 @@ fn config(endpoint: &str, dry_run: bool) -> Config {
     Config::from_toml(&toml).unwrap()
 }
 
-async fn ec2(config: &Config) -> aws_sdk_ec2::Client {
+pub(crate) async fn ec2(config: &Config) -> aws_sdk_ec2::Client {
     let base = costbot::aws::base_config(&config.aws).await;
     aws_sdk_ec2::Client::new(&costbot::aws::account_config(&base, &config.accounts[0]).await.unwrap())
 }
 
-async fn launch(ec2: &aws_sdk_ec2::Client, tags: &[(&str, &str)]) -> String {
+pub(crate) async fn launch(ec2: &aws_sdk_ec2::Client, tags: &[(&str, &str)]) -> String {
     let spec = tags.iter().fold(TagSpecification::builder().resource_type(ResourceType::Instance), |s, (k, v)| {
         s.tags(Tag::builder().key(*k).value(*v).build())
     });
@@ -52,7 +52,7 @@ async fn launch(ec2: &aws_sdk_ec2::Client, tags: &[(&str, &str)]) -> String {
     out.instances()[0].instance_id().unwrap().to_string()
 }
 
-async fn state(ec2: &aws_sdk_ec2::Client, id: &str) -> String {
+pub(crate) async fn state(ec2: &aws_sdk_ec2::Client, id: &str) -> String {
     let out = ec2.describe_instances().instance_ids(id).send().await.unwrap();
     out.reservations()[0].instances()[0].state().unwrap().name().unwrap().as_str().to_string()
 }
@@ -66,7 +66,7 @@ async fn approve(app: &App, user: &str, target: &str, version: u32) -> Reply {
         .await
 }
 
-async fn discover_and_approve(app: &App) -> String {
+pub(crate) async fn discover_and_approve(app: &App) -> String {
     let now = Utc::now().naive_utc();
     let (report, proposed) = app.discover_and_propose(now).await.unwrap().expect("waste discovery is on");
     assert_eq!(proposed.proposed, 1, "{report:?}");
@@ -142,8 +142,9 @@ async fn a_protection_tag_added_after_approval_and_a_crash_are_handled_against_m
         aborted[0].state
     );
 
-    // A worker dies after claiming an approved proposal: recovery reads moto (still running)
-    // and records a failure instead of acting again.
+    // A worker dies after confirming its claim on an approved proposal (it may have called
+    // the cloud): recovery reads moto (still running) and records a failure instead of acting
+    // again.
     let second = launch(&ec2, &[("expires-at", "2020-01-01")]).await;
     let now = Utc::now().naive_utc();
     app.discover_and_propose(now).await.unwrap();
@@ -161,7 +162,16 @@ async fn a_protection_tag_added_after_approval_and_a_crash_are_handled_against_m
         app.store.save_proposal(&one, p.version).await.unwrap()
             && app.store.save_proposal(&two, one.version).await.unwrap()
     );
-    let claimed = two.with_state(S::Executing { by: "dead".into(), until: now - chrono::Duration::minutes(1) }, now);
+    let claimed = two.with_state(
+        S::Executing {
+            by: "dead".into(),
+            token: two.version + 1,
+            until: now - chrono::Duration::minutes(1),
+            dry_run: false,
+            acting: true,
+        },
+        now,
+    );
     assert!(app.store.save_proposal(&claimed, two.version).await.unwrap());
     app.executor("replica-b").unwrap().run_once(Utc::now().naive_utc()).await.unwrap();
     assert_eq!(state(&ec2, &second).await, "running", "recovery never acts");

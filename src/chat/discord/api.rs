@@ -107,7 +107,15 @@ impl DiscordSender {
         match (kind, reply) {
             (Kind::Component, _) => self.follow_up(to, reply).await,
             (Kind::Command, Reply::Nothing) => self.execute(Request::new(route, LightMethod::Delete)).await.map(drop),
-            (Kind::Command, Reply::Ephemeral(m) | Reply::InChannel(m) | Reply::UpdateOriginal(m)) => {
+            // A deferral's visibility is fixed when it is sent, and a slow command's is sent
+            // before its answer exists (as public "thinking…"): editing it would show a
+            // private answer to the whole channel. So the deferral is deleted and the answer
+            // goes out as a private follow-up instead.
+            (Kind::Command, Reply::Ephemeral(_)) => {
+                self.execute(Request::new(route, LightMethod::Delete)).await?;
+                self.follow_up(to, reply).await
+            }
+            (Kind::Command, Reply::InChannel(m) | Reply::UpdateOriginal(m)) => {
                 self.send_json(route, LightMethod::Patch, &render(m)).await.map(drop)
             }
         }
@@ -122,13 +130,28 @@ impl DiscordSender {
     /// Posts a message with its first attachment as a file (`multipart/form-data` with
     /// `payload_json` and `files[0]`), shown as the image of the last embed. Further
     /// attachments, and the first one where the channel refuses files, become alt text.
-    async fn post_with_file(&self, channel_id: DiscordChannelId, message: &Message) -> Result<Value, SendError> {
+    async fn post_with_file(
+        &self,
+        channel_id: DiscordChannelId,
+        message: &Message,
+        nonce: Option<String>,
+    ) -> Result<Value, SendError> {
+        let with_nonce = |mut payload: Value| {
+            // Discord answers a repeated post with the same nonce (within a few minutes) with
+            // the message it already made, instead of making a second one.
+            if let Some(nonce) = &nonce {
+                payload["nonce"] = Value::String(nonce.clone());
+                payload["enforce_nonce"] = Value::Bool(true);
+            }
+            payload
+        };
         let Some(first) = message.attachments.first() else {
-            return self.send_json(Route::ChannelMessages { channel_id }, LightMethod::Post, &render(message)).await;
+            let payload = with_nonce(render(message));
+            return self.send_json(Route::ChannelMessages { channel_id }, LightMethod::Post, &payload).await;
         };
         let rest =
             Message { attachments: message.attachments[1..].to_vec(), ..message.clone() }.with_attachments_as_text();
-        let mut payload = render(&rest);
+        let mut payload = with_nonce(render(&rest));
         let reference = format!("attachment://{}", first.name);
         if let Some(last) = payload.get_mut("embeds").and_then(Value::as_array_mut).and_then(|e| e.last_mut()) {
             last["image"] = serde_json::json!({ "url": reference });
@@ -156,16 +179,40 @@ impl DiscordSender {
     }
 }
 
-#[async_trait]
-impl Sender for DiscordSender {
-    async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
+impl DiscordSender {
+    async fn post_nonced(
+        &self,
+        channel: &ChannelId,
+        message: &Message,
+        nonce: Option<String>,
+    ) -> Result<MessageRef, SendError> {
         let channel_id = channel_id(channel)?;
-        let answer = self.post_with_file(channel_id, message).await?;
+        let answer = self.post_with_file(channel_id, message, nonce).await?;
         let id = answer.get("id").and_then(Value::as_str).ok_or_else(|| SendError::Retryable {
             reason: "Discord accepted the message but sent no id".into(),
             after: None,
         })?;
         Ok(MessageRef { channel: channel.clone(), id: id.to_string() })
+    }
+}
+
+/// The nonce of an outbox thread's post: the same for every attempt at that thread's first
+/// message, and at most 25 characters as Discord requires (`cb` and 16 hex digits of a 64-bit
+/// FNV-1a hash of the channel and the thread).
+pub fn nonce(channel: &ChannelId, thread: &str) -> String {
+    let text = format!("{}|{thread}", channel.0);
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("cb{hash:016x}")
+}
+
+#[async_trait]
+impl Sender for DiscordSender {
+    async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
+        self.post_nonced(channel, message, None).await
+    }
+
+    async fn post_thread(&self, channel: &ChannelId, thread: &str, message: &Message) -> Result<MessageRef, SendError> {
+        self.post_nonced(channel, message, Some(nonce(channel, thread))).await
     }
 
     async fn permalink(&self, at: &MessageRef) -> Option<String> {

@@ -13,10 +13,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::prelude::{
-    SlackApiChatGetPermalinkRequest, SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest, SlackApiFilesComplete,
-    SlackApiFilesCompleteUploadExternalRequest, SlackApiFilesGetUploadUrlExternalRequest,
-    SlackApiFilesUploadViaUrlRequest, SlackApiToken, SlackApiTokenValue, SlackClient, SlackClientHyperConnector,
-    SlackMessageContent,
+    SlackApiChatGetPermalinkRequest, SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest,
+    SlackApiConversationsHistoryRequest, SlackApiFilesComplete, SlackApiFilesCompleteUploadExternalRequest,
+    SlackApiFilesGetUploadUrlExternalRequest, SlackApiFilesUploadViaUrlRequest, SlackApiToken, SlackApiTokenValue,
+    SlackClient, SlackClientHyperConnector, SlackMessageContent, SlackMessageMetadata,
 };
 
 use slack_morphism::errors::SlackClientError;
@@ -29,6 +29,14 @@ use crate::domain::chat::{ChannelId, MessageRef};
 /// The connector every Slack call goes through: HTTPS for Slack itself, plain HTTP allowed so
 /// tests can point the client at a local fake.
 pub type Connector = HttpsConnector<HttpConnector>;
+
+/// The message metadata event type that marks a message as an outbox thread's post.
+pub const OUTBOX_EVENT: &str = "costbot_outbox";
+
+/// How many of a channel's latest messages are searched for an interrupted post. A post is
+/// looked for on the next attempt, seconds to minutes later; not tuned on measurements, but a
+/// channel rarely gets a hundred messages in that time.
+const HISTORY_WINDOW: u16 = 100;
 
 /// Slack error codes that describe a passing condition on Slack's side.
 const RETRYABLE_CODES: &[&str] =
@@ -116,7 +124,24 @@ impl SlackSender {
     }
 
     async fn post_once(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
-        let request = SlackApiChatPostMessageRequest::new(channel.0.clone().into(), content(message));
+        self.post_tagged_once(channel, message, None).await
+    }
+
+    /// `chat.postMessage`, with the outbox thread in the message's metadata when given.
+    async fn post_tagged_once(
+        &self,
+        channel: &ChannelId,
+        message: &Message,
+        thread: Option<&str>,
+    ) -> Result<MessageRef, SendError> {
+        let mut content = content(message);
+        if let Some(thread) = thread {
+            content = content.with_metadata(SlackMessageMetadata {
+                event_type: OUTBOX_EVENT.to_string(),
+                event_payload: Some([("thread".to_string(), thread.to_string())].into_iter().collect()),
+            });
+        }
+        let request = SlackApiChatPostMessageRequest::new(channel.0.clone().into(), content);
         let session = self.client.open_session(&self.token);
         let response = session.chat_post_message(&request).await.map_err(classify)?;
         Ok(MessageRef { channel: ChannelId(response.channel.to_string()), id: response.ts.to_string() })
@@ -152,6 +177,36 @@ impl SlackSender {
             .with_blocks(render::blocks(message));
         session.files_complete_upload_external(&complete).await.map_err(classify)?;
         Ok(MessageRef { channel: channel.clone(), id: format!("file:{first}") })
+    }
+
+    /// The channel's latest message tagged with `thread` (`conversations.history` with
+    /// metadata; needs the `channels:history` scope, or `groups:history` in private channels).
+    /// Without the scope Slack refuses, and costbot posts rather than never posting.
+    async fn find_posted_once(&self, channel: &ChannelId, thread: &str) -> Result<Option<MessageRef>, SendError> {
+        let request = SlackApiConversationsHistoryRequest::new()
+            .with_channel(channel.0.clone().into())
+            .with_limit(HISTORY_WINDOW)
+            .with_include_all_metadata(true);
+        let session = self.client.open_session(&self.token);
+        let history = match session.conversations_history(&request).await.map_err(classify) {
+            Ok(history) => history,
+            Err(SendError::Permanent(reason)) => {
+                tracing::warn!(%reason, %channel, "cannot read the channel to look for an interrupted post; posting");
+                return Ok(None);
+            }
+            Err(retry) => return Err(retry),
+        };
+        let ours = |m: &&slack_morphism::prelude::SlackHistoryMessage| {
+            m.content.metadata.as_ref().is_some_and(|meta| {
+                meta.event_type == OUTBOX_EVENT
+                    && meta.event_payload.as_ref().and_then(|p| p.get("thread")).is_some_and(|t| t == thread)
+            })
+        };
+        Ok(history
+            .messages
+            .iter()
+            .find(ours)
+            .map(|m| MessageRef { channel: channel.clone(), id: m.origin.ts.to_string() }))
     }
 
     async fn update_once(&self, at: &MessageRef, message: &Message) -> Result<(), SendError> {
@@ -194,6 +249,30 @@ impl Sender for SlackSender {
         } else {
             self.retrying(|| self.post_with_files_once(channel, message)).await
         }
+    }
+
+    /// Posts with the thread in the message metadata. When an attempt fails in a way that may
+    /// have hidden Slack's acceptance (a dropped connection), the next attempt first looks for
+    /// the message instead of posting blind. Messages with files go through the upload flow,
+    /// which carries no metadata; they are posted as before.
+    async fn post_thread(&self, channel: &ChannelId, thread: &str, message: &Message) -> Result<MessageRef, SendError> {
+        if !message.attachments.is_empty() {
+            return self.post(channel, message).await;
+        }
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        self.retrying(|| async {
+            if tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                if let Some(found) = self.find_posted_once(channel, thread).await? {
+                    return Ok(found);
+                }
+            }
+            self.post_tagged_once(channel, message, Some(thread)).await
+        })
+        .await
+    }
+
+    async fn find_posted(&self, channel: &ChannelId, thread: &str) -> Result<Option<MessageRef>, SendError> {
+        self.retrying(|| self.find_posted_once(channel, thread)).await
     }
 
     async fn permalink(&self, at: &MessageRef) -> Option<String> {

@@ -42,7 +42,11 @@ fn finding(saving: &str, path: SafetyPath) -> WasteFinding {
 }
 
 fn rules() -> ApprovalRules {
-    ApprovalRules { expires_after: Duration::hours(24), two_approvers_above: Money::parse("500").unwrap() }
+    ApprovalRules {
+        expires_after: Duration::hours(24),
+        two_approvers_above: Money::parse("500").unwrap(),
+        dry_run: true,
+    }
 }
 
 fn pending(saving: &str, path: SafetyPath) -> Proposal {
@@ -55,6 +59,7 @@ fn one_allowed_approver_approves_a_small_normal_proposal() {
     assert_eq!((p.required_approvals, p.version), (1, 1));
     let approved = p.decide("slack:U1", true, Decision::Approve, 1, at("11:00:00")).unwrap();
     assert_eq!((approved.state.clone(), approved.version), (State::Approved, 2));
+    assert_eq!(approved.expires_at, at("11:00:00") + APPROVAL_HOLDS, "the approval holds for a while, not forever");
     assert_eq!(approved.approvals[0].by, "slack:U1");
 }
 

@@ -23,6 +23,10 @@ pub(in crate::store) struct StoredProposal {
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    /// Added without a version bump: absent in older rows, which were never re-proposed
+    /// after a dry run.
+    #[serde(default)]
+    earlier_dry_run: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -36,12 +40,35 @@ struct StoredApproval {
 enum StoredState {
     Pending,
     Approved,
-    Executing { by: String, until: NaiveDateTime },
-    Done { outcome: String, dry_run: bool },
-    Aborted { reason: String },
-    Failed { error: String },
-    Denied { by: String },
-    Snoozed { by: String, until: NaiveDateTime },
+    /// Rows written before claims carried their mode and phase read as a real action in
+    /// progress: recovery then reads the resource's real state, which is right either way.
+    Executing {
+        by: String,
+        #[serde(default)]
+        token: u32,
+        until: NaiveDateTime,
+        #[serde(default)]
+        dry_run: bool,
+        #[serde(default = "in_progress")]
+        acting: bool,
+    },
+    Done {
+        outcome: String,
+        dry_run: bool,
+    },
+    Aborted {
+        reason: String,
+    },
+    Failed {
+        error: String,
+    },
+    Denied {
+        by: String,
+    },
+    Snoozed {
+        by: String,
+        until: NaiveDateTime,
+    },
     Expired,
     Withdrawn,
 }
@@ -124,6 +151,7 @@ impl From<&Proposal> for StoredProposal {
             created_at: p.created_at,
             expires_at: p.expires_at,
             updated_at: p.updated_at,
+            earlier_dry_run: p.earlier_dry_run,
         }
     }
 }
@@ -142,6 +170,7 @@ impl TryFrom<StoredProposal> for Proposal {
             created_at: p.created_at,
             expires_at: p.expires_at,
             updated_at: p.updated_at,
+            earlier_dry_run: p.earlier_dry_run,
         })
     }
 }
@@ -151,7 +180,9 @@ impl From<&State> for StoredState {
         match s.clone() {
             State::Pending => StoredState::Pending,
             State::Approved => StoredState::Approved,
-            State::Executing { by, until } => StoredState::Executing { by, until },
+            State::Executing { by, token, until, dry_run, acting } => {
+                StoredState::Executing { by, token, until, dry_run, acting }
+            }
             State::Done { outcome, dry_run } => StoredState::Done { outcome, dry_run },
             State::Aborted { reason } => StoredState::Aborted { reason },
             State::Failed { error } => StoredState::Failed { error },
@@ -168,7 +199,9 @@ impl From<StoredState> for State {
         match s {
             StoredState::Pending => State::Pending,
             StoredState::Approved => State::Approved,
-            StoredState::Executing { by, until } => State::Executing { by, until },
+            StoredState::Executing { by, token, until, dry_run, acting } => {
+                State::Executing { by, token, until, dry_run, acting }
+            }
             StoredState::Done { outcome, dry_run } => State::Done { outcome, dry_run },
             StoredState::Aborted { reason } => State::Aborted { reason },
             StoredState::Failed { error } => State::Failed { error },
@@ -178,6 +211,10 @@ impl From<StoredState> for State {
             StoredState::Withdrawn => State::Withdrawn,
         }
     }
+}
+
+fn in_progress() -> bool {
+    true
 }
 
 fn money_text(m: Option<Money>) -> Option<String> {

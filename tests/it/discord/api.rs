@@ -13,12 +13,16 @@ use costbot::chat::{FollowUp, Reply, SendError, Sender};
 use costbot::domain::chat::message::Message;
 use costbot::domain::chat::{ChannelId, MessageRef};
 
-#[tokio::test]
-async fn posts_and_edits_reach_discord_as_bot_requests() {
+/// The fake, a sender pointed at it, and an ordinary channel.
+async fn fake_and_channel() -> (FakeDiscord, costbot::chat::discord::DiscordSender, ChannelId) {
     crate::support::init();
     let (fake, url) = FakeDiscord::start().await;
-    let sender = FakeDiscord::sender(&url);
-    let channel = ChannelId("645027906669510667".into());
+    (fake, FakeDiscord::sender(&url), ChannelId("645027906669510667".into()))
+}
+
+#[tokio::test]
+async fn posts_and_edits_reach_discord_as_bot_requests() {
+    let (fake, sender, channel) = fake_and_channel().await;
     let posted = sender.post(&channel, &Message::plain("hello")).await.expect("post");
     assert_eq!(posted, MessageRef { channel: channel.clone(), id: "1200000000000000001".into() });
     sender.update(&posted, &Message::plain("edited")).await.expect("update");
@@ -37,6 +41,35 @@ async fn posts_and_edits_reach_discord_as_bot_requests() {
         ("PATCH", "/api/v10/channels/645027906669510667/messages/1200000000000000001")
     );
     assert_eq!(requests[1].body["embeds"][0]["description"], "edited");
+}
+
+#[tokio::test]
+async fn an_outbox_post_repeated_after_a_lost_answer_makes_one_message() {
+    let (fake, sender, channel) = fake_and_channel().await;
+    // The outbox posts a thread's card again when it never heard back the first time.
+    let first = sender.post_thread(&channel, "pr-1", &Message::plain("approve me")).await.unwrap();
+    let again = sender.post_thread(&channel, "pr-1", &Message::plain("approve me")).await.unwrap();
+    assert_eq!(first, again);
+    sender.post_thread(&channel, "pr-2", &Message::plain("another")).await.unwrap();
+    let requests = fake.requests();
+    assert_eq!(requests[0].body["nonce"], requests[1].body["nonce"], "the same nonce for the same thread");
+    assert_ne!(requests[0].body["nonce"], requests[2].body["nonce"]);
+    assert!(requests.iter().all(|r| r.body["enforce_nonce"] == true && r.body["nonce"].as_str().unwrap().len() <= 25));
+    assert_eq!(fake.created.lock().unwrap().len(), 2, "two threads, two messages");
+}
+
+#[tokio::test]
+async fn a_late_private_answer_to_a_command_stays_private() {
+    let (fake, sender, _) = fake_and_channel().await;
+    let to = FollowUp::DiscordInteraction { application_id: APP_ID.to_string(), token: "tok".into() };
+    let kind = costbot::chat::discord::respond::Kind::Command;
+    sender.deliver_late(kind, &to, &Reply::Ephemeral(Message::plain("only for you"))).await.unwrap();
+    let requests = fake.requests();
+    let calls: Vec<(&str, &str)> = requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
+    let original = format!("/api/v10/webhooks/{APP_ID}/tok/messages/@original");
+    let follow_up = format!("/api/v10/webhooks/{APP_ID}/tok");
+    assert_eq!(calls, [("DELETE", original.as_str()), ("POST", follow_up.as_str())], "the public deferral goes");
+    assert_eq!(requests[1].body["flags"], 64, "the answer is ephemeral");
 }
 
 #[tokio::test]

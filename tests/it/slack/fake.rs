@@ -100,6 +100,10 @@ struct Inner {
     script: HashMap<String, VecDeque<Answer>>,
     /// `http://ADDR`, for the upload URLs `files.getUploadURLExternal` hands out.
     base: String,
+    /// Accepted `chat.postMessage` bodies, oldest first; `conversations.history` lists them.
+    posted: Vec<Value>,
+    /// How many of the next accepted posts have their answer cut off by a dropped connection.
+    drop_after_accepting: usize,
 }
 
 /// A fake Slack on a loopback port.
@@ -141,6 +145,17 @@ impl FakeSlack {
         self.inner.lock().unwrap().script.insert(path.to_string(), answers.into());
     }
 
+    /// The next `n` posts are accepted (kept, and listed by `conversations.history`) but the
+    /// connection drops before Slack's answer arrives.
+    pub fn drop_after_accepting(&self, n: usize) {
+        self.inner.lock().unwrap().drop_after_accepting = n;
+    }
+
+    /// The posts Slack accepted, as sent.
+    pub fn posted(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().posted.clone()
+    }
+
     pub fn received(&self, path: &str) -> Vec<Received> {
         self.inner.lock().unwrap().received.iter().filter(|r| r.path == path).cloned().collect()
     }
@@ -177,7 +192,21 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if method == "chat.postMessage" {
+        if let Some(dropped) = accept_post(&inner, &body) {
+            return dropped;
+        }
+    }
     let default = match method.as_str() {
+        "conversations.history" => {
+            let posted = inner.lock().unwrap().posted.clone();
+            let messages: Vec<Value> = posted
+                .iter()
+                .rev()
+                .map(|p| json!({"type": "message", "ts": "1.2", "text": p["text"], "metadata": p["metadata"]}))
+                .collect();
+            Answer::ok(json!({"ok": true, "messages": messages, "has_more": false}))
+        }
         "chat.postMessage" => {
             Answer::ok(json!({"ok": true, "channel": "C1", "ts": "1.2", "message": {"ts": "1.2", "text": "posted"}}))
         }
@@ -203,6 +232,27 @@ async fn api(
         _ => Answer::ok(json!({"ok": false, "error": "unknown_method"})),
     };
     record(&inner, format!("/api/{method}"), headers, body, default)
+}
+
+/// Keeps an accepted post (one the script does not refuse); when a dropped connection is due,
+/// answers with a body that breaks off, as a connection lost after Slack accepted the post.
+fn accept_post(inner: &Mutex<Inner>, body: &Bytes) -> Option<Response> {
+    let mut inner = inner.lock().unwrap();
+    if inner.script.get("/api/chat.postMessage").is_some_and(|q| !q.is_empty()) {
+        return None;
+    }
+    inner.posted.push(serde_json::from_slice(body).unwrap_or(Value::Null));
+    if inner.drop_after_accepting == 0 {
+        return None;
+    }
+    inner.drop_after_accepting -= 1;
+    inner.received.push(Received {
+        path: "/api/chat.postMessage".into(),
+        headers: HeaderMap::new(),
+        body: body.clone(),
+    });
+    let broken = futures::stream::iter([Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped"))]);
+    Some(Response::builder().status(200).body(axum::body::Body::from_stream(broken)).unwrap())
 }
 
 /// The upload URL of the files v2 flow: takes the raw bytes and answers in plain text, as
