@@ -288,7 +288,7 @@ impl App {
         let app = self.clone();
         let leadership = Leadership::start(self.store.clone(), owner.clone(), timing, Arc::new(move || app.jobs()));
         tracing::info!(replica = %owner, address = %listener.local_addr()?, "costbot is serving");
-        let router = self.router()?.layer(axum::middleware::from_fn(crate::metrics::track_http));
+        let router = crate::server::harden(self.router()?);
         let socket = self.start_socket_mode()?;
         let gateway = self.start_gateway()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);

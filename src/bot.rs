@@ -94,6 +94,13 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Scope::Only(ids) => Some(ids),
         };
         let today = now.date();
+        if let Command::Report(report) = &command {
+            if report.period.check(today).is_err() {
+                return Ok(Reply::Ephemeral(Message::plain(
+                    "That period hasn't started yet; ask about today or earlier.",
+                )));
+            }
+        }
         let answer = match &command {
             Command::Help => return Ok(Reply::Ephemeral(commands::help())),
             Command::Anomalies => return Ok(Reply::InChannel(self.anomalies(accounts).await?)),

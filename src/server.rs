@@ -24,6 +24,13 @@ pub fn router(store: DynStore) -> Router {
         .with_state(store)
 }
 
+/// The layers every listener's routes get: request timing by route template (bounded labels).
+/// `App::serve_on` applies it to each listener, so tests that serve [`harden`]ed routers see
+/// what production serves.
+pub fn harden(router: Router) -> Router {
+    router.layer(axum::middleware::from_fn(crate::metrics::track_http))
+}
+
 /// The process is up.
 async fn healthz() -> &'static str {
     "ok"

@@ -21,6 +21,7 @@ mod nab_port;
 mod operations;
 mod replicas;
 mod scheduling;
+mod security;
 mod slack;
 mod slack_e2e;
 mod store_contract;

@@ -1,0 +1,47 @@
+//! Hostile text never panics, on any platform, and is answered politely.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use costbot::store::{DynStore, SqliteStore};
+use serde_json::Value;
+
+use super::{config, console_command, discord_command, discord_post, serve, SLACK_SECRET};
+use crate::discord::{key_pair, FakeDiscord};
+use crate::slack::fake::{command_body, post_signed, FakeSlack};
+
+/// The inputs from the issue: a year past chrono's limit, a year costbot does not answer for,
+/// a day February does not have, and a period that has not started.
+const CASES: &[(&str, &str)] = &[
+    ("+262142-12-31", "outside the years costbot answers for"),
+    ("9999-12-31", "outside the years costbot answers for"),
+    ("2026-02-30", "is not a calendar date: February 2026 has 28 days"),
+    ("2099-12-01..2099-12-31", "hasn't started yet"),
+];
+
+#[tokio::test]
+async fn the_panic_input_is_answered_politely_on_all_three_platforms() {
+    let slack = FakeSlack::start().await;
+    let (_discord, discord_api) = FakeDiscord::start().await;
+    let (key, public) = key_pair();
+    let store: DynStore = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let base = serve(&config(&slack.api_url(), &discord_api, &public, ""), store).await;
+    for (i, (text, expected)) in CASES.iter().enumerate() {
+        let ts = Utc::now().timestamp();
+        let body = command_body(text, &slack.response_url("cmd"), &format!("t.{i}"));
+        let answer = post_signed(&format!("{base}/slack/commands"), SLACK_SECRET, ts, &body, &[]).await;
+        assert_eq!(answer.status(), 200, "slack {text}");
+        let answer: Value = answer.json().await.unwrap();
+        assert!(answer.to_string().contains(expected), "slack {text}: {answer}");
+
+        let answer = discord_post(&base, &key, ts, &discord_command(text)).await;
+        assert_eq!(answer.status(), 200, "discord {text}");
+        let answer: Value = answer.json().await.unwrap();
+        assert!(answer.to_string().contains(expected), "discord {text}: {answer}");
+
+        let answer = console_command(&base, text).await;
+        assert_eq!(answer.status(), 200, "console {text}");
+        let answer = answer.text().await.unwrap();
+        assert!(answer.contains(expected), "console {text}: {answer}");
+    }
+}
