@@ -44,6 +44,21 @@ pub fn sign(key: &SigningKey, timestamp: &str, body: &[u8]) -> String {
     hex::encode(key.sign(&[timestamp.as_bytes(), body].concat()).to_bytes())
 }
 
+/// Posts `body` to `url` signed with `key` and stamped `ts` (Unix seconds), as Discord does.
+pub async fn post_signed_at(url: &str, key: &SigningKey, ts: i64, body: &Value) -> reqwest::Response {
+    let body = body.to_string();
+    let ts = ts.to_string();
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-signature-timestamp", &ts)
+        .header("x-signature-ed25519", sign(key, &ts, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A handler that counts calls, remembers the events and answers after an optional delay.
 pub struct CountingHandler {
     pub calls: AtomicUsize,

@@ -1,14 +1,10 @@
 //! Hostile text never panics, on any platform, and is answered politely.
 
-use std::sync::Arc;
-
 use chrono::Utc;
-use costbot::store::{DynStore, SqliteStore};
 use serde_json::Value;
 
-use super::{config, console_command, discord_command, discord_post, serve, SLACK_SECRET};
-use crate::discord::{key_pair, FakeDiscord};
-use crate::slack::fake::{command_body, post_signed, FakeSlack};
+use super::{console_command, discord_command, discord_post, serve_all, Peers, SLACK_SECRET};
+use crate::slack::fake::{command_body, post_signed};
 
 /// The inputs from the issue: a year past chrono's limit, a year costbot does not answer for,
 /// a day February does not have, and a period that has not started.
@@ -21,11 +17,7 @@ const CASES: &[(&str, &str)] = &[
 
 #[tokio::test]
 async fn the_panic_input_is_answered_politely_on_all_three_platforms() {
-    let slack = FakeSlack::start().await;
-    let (_discord, discord_api) = FakeDiscord::start().await;
-    let (key, public) = key_pair();
-    let store: DynStore = Arc::new(SqliteStore::in_memory().await.unwrap());
-    let base = serve(&config(&slack.api_url(), &discord_api, &public, ""), store).await;
+    let Peers { base, slack, key, .. } = serve_all("").await;
     for (i, (text, expected)) in CASES.iter().enumerate() {
         let ts = Utc::now().timestamp();
         let body = command_body(text, &slack.response_url("cmd"), &format!("t.{i}"));

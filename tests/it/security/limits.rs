@@ -1,12 +1,6 @@
 //! Floods: made-up HTTP methods cannot grow `/metrics`.
 
-use std::sync::Arc;
-
-use costbot::store::{DynStore, SqliteStore};
-
-use super::{config, serve};
-use crate::discord::{key_pair, FakeDiscord};
-use crate::slack::fake::FakeSlack;
+use super::{serve_all, Peers};
 
 /// The distinct values of the `method` label on the HTTP latency series.
 fn methods(scrape: &str) -> std::collections::BTreeSet<String> {
@@ -19,11 +13,7 @@ fn methods(scrape: &str) -> std::collections::BTreeSet<String> {
 
 #[tokio::test]
 async fn a_random_method_flood_leaves_the_number_of_series_unchanged() {
-    let slack = FakeSlack::start().await;
-    let (_discord, discord_api) = FakeDiscord::start().await;
-    let (_, public) = key_pair();
-    let store: DynStore = Arc::new(SqliteStore::in_memory().await.unwrap());
-    let base = serve(&config(&slack.api_url(), &discord_api, &public, ""), store).await;
+    let Peers { base, .. } = serve_all("").await;
     let http = reqwest::Client::new();
     let scrape = || async { http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap() };
     scrape().await;

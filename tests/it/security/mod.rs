@@ -6,14 +6,17 @@
 mod hostile;
 mod limits;
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use costbot::app::App;
 use costbot::config::Config;
-use costbot::store::DynStore;
+use costbot::store::{DynStore, SqliteStore};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
-use crate::discord::{fixture, sign, APP_ID};
+use crate::discord::{fixture, key_pair, FakeDiscord, APP_ID};
+use crate::slack::fake::FakeSlack;
 
 /// The Slack signing secret the test configurations name.
 pub const SLACK_SECRET: &str = "security-signing-secret";
@@ -70,17 +73,27 @@ pub fn discord_command(query: &str) -> Value {
 
 /// Posts `body` to the Discord endpoint signed with `key`, stamped `ts`.
 pub async fn discord_post(base: &str, key: &SigningKey, ts: i64, body: &Value) -> reqwest::Response {
-    let body = body.to_string();
-    let ts = ts.to_string();
-    reqwest::Client::new()
-        .post(format!("{base}/discord/interactions"))
-        .header("content-type", "application/json")
-        .header("x-signature-timestamp", &ts)
-        .header("x-signature-ed25519", sign(key, &ts, body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+    crate::discord::post_signed_at(&format!("{base}/discord/interactions"), key, ts, body).await
+}
+
+/// The peers of one served app: its URL, the fake Slack and Discord APIs, and the Discord key.
+pub struct Peers {
+    pub base: String,
+    pub slack: FakeSlack,
+    /// Kept so the fake Discord API lives as long as the app.
+    pub _discord: FakeDiscord,
+    pub key: SigningKey,
+}
+
+/// Serves an app with all three platforms on a fresh in-memory store, `extra` appended to the
+/// configuration.
+pub async fn serve_all(extra: &str) -> Peers {
+    let slack = FakeSlack::start().await;
+    let (discord, discord_api) = FakeDiscord::start().await;
+    let (key, public) = key_pair();
+    let store: DynStore = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let base = serve(&config(&slack.api_url(), &discord_api, &public, extra), store).await;
+    Peers { base, slack, _discord: discord, key }
 }
 
 /// Posts a console command as the token user.
