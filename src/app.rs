@@ -247,8 +247,13 @@ impl App {
                 .map(|s| s.resolve())
                 .collect::<Result<Vec<_>>>()
                 .context("slack.signing_secrets")?;
-            router =
-                router.merge(crate::chat::slack::router(SlackState::new(secrets, self.bot.clone(), sender.clone())));
+            let workspaces = crate::chat::slack::origin::Workspaces::new(
+                slack.team_ids.clone(),
+                slack.enterprise_ids.clone(),
+                slack.app_ids.clone(),
+            );
+            let state = SlackState::new(secrets, self.bot.clone(), sender.clone()).with_workspaces(workspaces);
+            router = router.merge(crate::chat::slack::router(state));
         }
         if let Some(web) = crate::web::router(self.store.clone(), self.config.clone(), self.bot.clone())? {
             router = router.merge(web);

@@ -18,7 +18,6 @@ use crate::commands::{self, Command};
 use crate::config::{ChannelConfig, Config};
 use crate::domain::audit::AuditRecord;
 use crate::domain::chat::message::{ActionRef, Message, Tone, Verb};
-use crate::domain::chat::Platform;
 use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
 use crate::domain::proposal::{Decision, ProposalId, State as ProposalState};
 use crate::domain::AccountId;
@@ -52,13 +51,16 @@ impl<S: ?Sized> Clone for Bot<S> {
 
 /// What a channel may see, resolved from configuration.
 enum Scope<'a> {
-    /// Every account (no channels configured for the platform, or an unscoped channel).
+    /// Every account (a configured channel without an account list).
     All,
     /// Only these accounts.
     Only(&'a [AccountId]),
-    /// The channel is not set up while others on its platform are.
+    /// The channel (or DM) is not in `[[channels]]`: deny by default, it sees nothing.
     Unknown,
 }
+
+/// The answer to anything from a channel that is not configured, commands and clicks alike.
+const NOT_SET_UP: &str = "This channel is not set up for costbot. Ask an admin to add it to [[channels]].";
 
 impl<S: BotTables + ?Sized> Bot<S> {
     /// A bot over a store and configuration.
@@ -74,8 +76,16 @@ impl<S: BotTables + ?Sized> Bot<S> {
         match self.channel(actor) {
             Some(c) if c.accounts.is_empty() => Scope::All,
             Some(c) => Scope::Only(&c.accounts),
-            None if self.config.channels.iter().any(|c| Platform::from(c.platform) == actor.platform) => Scope::Unknown,
-            None => Scope::All,
+            None => Scope::Unknown,
+        }
+    }
+
+    /// Who decided, as approvals count them: the `[[people]]` entry the identity belongs to
+    /// (`person:ana`), else the platform identity (`slack:U1`). One person, one approval.
+    fn identity(&self, actor: &Actor) -> String {
+        match self.config.person(actor.platform, &actor.user.0) {
+            Some(person) => format!("person:{}", person.name),
+            None => format!("{}:{}", actor.platform.as_str(), actor.user),
         }
     }
 
@@ -85,11 +95,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Err(e) => return Ok(Reply::Ephemeral(Message::plain(format!("{e}. Try `/cost help`.")))),
         };
         let accounts = match self.scope(actor) {
-            Scope::Unknown => {
-                return Ok(Reply::Ephemeral(Message::plain(
-                    "This channel is not set up for costbot. Ask an admin to add it to [[channels]].",
-                )))
-            }
+            Scope::Unknown => return Ok(Reply::Ephemeral(Message::plain(NOT_SET_UP))),
             Scope::All => None,
             Scope::Only(ids) => Some(ids),
         };
@@ -132,9 +138,12 @@ impl<S: BotTables + ?Sized> Bot<S> {
     }
 
     fn may_approve(&self, actor: &Actor) -> bool {
+        let person = self.config.person(actor.platform, &actor.user.0).map(|p| p.name.as_str());
         self.channel(actor).is_some_and(|c| {
             c.approvers.iter().any(|a| {
-                a == &actor.user.0 || a.strip_prefix("role:").is_some_and(|r| actor.roles.iter().any(|x| x == r))
+                a == &actor.user.0
+                    || a.strip_prefix("role:").is_some_and(|r| actor.roles.iter().any(|x| x == r))
+                    || a.strip_prefix("person:").is_some_and(|p| person == Some(p))
             })
         })
     }
@@ -160,6 +169,11 @@ impl<S: BotTables + ?Sized> Bot<S> {
     }
 
     async fn click(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
+        if matches!(self.scope(actor), Scope::Unknown) {
+            let detail = serde_json::json!({"verb": action.encode(), "refusal": "channel not set up"});
+            self.audit(actor, "click_refused", &action.target, detail, now).await?;
+            return Ok(Reply::Ephemeral(Message::plain(NOT_SET_UP)));
+        }
         match action.verb {
             Verb::Approve | Verb::Deny | Verb::Snooze => self.decide(actor, action, now).await,
             Verb::Ack | Verb::Mute => self.mark(actor, action, now).await,
@@ -186,7 +200,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Verb::Snooze => Decision::Snooze,
             _ => Decision::Approve,
         };
-        let by = format!("{}:{}", actor.platform.as_str(), actor.user);
+        let by = self.identity(actor);
         let next = match proposal.decide(&by, allowed, decision, action.version, now) {
             Ok(next) => next,
             Err(refusal) => {
@@ -248,7 +262,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
         if anomaly.status == Status::Resolved {
             return Ok(Reply::Ephemeral(Message::plain("That anomaly is already resolved.")));
         }
-        let by = format!("{}:{}", actor.platform.as_str(), actor.user);
+        let by = self.identity(actor);
         let (mark, verb) = match action.verb {
             Verb::Mute => (AnomalyMark::Mute { by, until: now + Days::new(MUTE_DAYS) }, "anomaly_muted"),
             _ => (AnomalyMark::Acknowledge { by }, "anomaly_acknowledged"),
@@ -284,5 +298,12 @@ impl<S: BotTables + ?Sized> Bot<S> {
 impl<S: BotTables + ?Sized> ChatHandler for Bot<S> {
     async fn handle(&self, event: Inbound) -> Reply {
         self.handle_at(event, Utc::now().naive_utc()).await
+    }
+
+    async fn refused(&self, actor: &Actor, reason: &str) {
+        let detail = serde_json::json!({ "refusal": reason });
+        if let Err(error) = self.audit(actor, "request_refused", reason, detail, Utc::now().naive_utc()).await {
+            tracing::error!(error = %format!("{error:#}"), "cannot audit a refused request");
+        }
     }
 }

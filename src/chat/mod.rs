@@ -88,6 +88,11 @@ pub enum Reply {
 pub trait ChatHandler: Send + Sync {
     /// Handles one event. Must not fail: errors become a helpful [`Reply`].
     async fn handle(&self, event: Inbound) -> Reply;
+
+    /// Records a request an adapter refused before it became an event (a verified Slack
+    /// request from a workspace or app costbot is not configured for): the bot audits it.
+    /// Handlers that keep no audit log ignore it.
+    async fn refused(&self, _actor: &Actor, _reason: &str) {}
 }
 
 /// Why a message could not be sent.

@@ -59,7 +59,7 @@ fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
-fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource {
+pub fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource {
     Resource {
         reference: ResourceRef {
             account: AccountId::parse("222222222222").unwrap(),
@@ -79,7 +79,7 @@ fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource {
     }
 }
 
-fn finding(resource: Resource, saving: &str, path: SafetyPath) -> WasteFinding {
+pub fn finding(resource: Resource, saving: &str, path: SafetyPath) -> WasteFinding {
     WasteFinding {
         resource,
         rule: "idle_instance".into(),

@@ -8,6 +8,7 @@
 
 pub mod api;
 mod dedupe;
+pub mod origin;
 pub mod parse;
 pub mod probe;
 pub mod render;
@@ -31,6 +32,7 @@ pub use socket::run_socket_mode;
 
 use crate::chat::{ChatHandler, FollowUp, Inbound, Reply, Sender};
 use dedupe::SeenRequests;
+use origin::{Origin, Workspaces};
 use parse::Interaction;
 use reply::Answering;
 use verify::{Clock, Verifier};
@@ -51,6 +53,7 @@ pub struct SlackState {
     follow_ups: Arc<dyn Sender>,
     deadline: Duration,
     seen: Arc<SeenRequests>,
+    workspaces: Workspaces,
 }
 
 impl SlackState {
@@ -67,7 +70,15 @@ impl SlackState {
             follow_ups,
             deadline: DEFAULT_DEADLINE,
             seen: Arc::new(SeenRequests::new(SEEN_TTL)),
+            workspaces: Workspaces::default(),
         }
+    }
+
+    /// Refuses (and has the handler audit) verified requests from workspaces, enterprises or
+    /// apps other than these.
+    pub fn with_workspaces(mut self, workspaces: Workspaces) -> SlackState {
+        self.workspaces = workspaces;
+        self
     }
 
     /// Reads "now" from `clock` when checking request timestamps (tests pin it).
@@ -131,6 +142,9 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Bod
         return StatusCode::OK.into_response();
     }
     let inbound = parse::command_to_inbound(&event);
+    if let Some(refusal) = refused(&state, &inbound, &Origin::of_command(&request.body)).await {
+        return respond(Some(refusal), Answering::Command);
+    }
     let reply = answer_within(&state, inbound).await;
     respond(reply, Answering::Command)
 }
@@ -151,6 +165,9 @@ async fn interactions(State(state): State<SlackState>, headers: HeaderMap, body:
     // clicks (card updates, ephemeral notes) always go through the click's response_url.
     match parse::interaction_to_inbound(&event) {
         Interaction::Click(inbound) => {
+            if refused(&state, &inbound, &Origin::of_interaction(&request.body)).await.is_some() {
+                return StatusCode::OK.into_response();
+            }
             let follow_up = match &inbound {
                 Inbound::Command { follow_up, .. } | Inbound::Click { follow_up, .. } => follow_up.clone(),
             };
@@ -170,6 +187,18 @@ async fn interactions(State(state): State<SlackState>, headers: HeaderMap, body:
         Interaction::Ignored => {}
     }
     StatusCode::OK.into_response()
+}
+
+/// The refusal for a request from a workspace, enterprise or app costbot is not configured
+/// for, after the handler has audited it; `None` when the request is admitted.
+async fn refused(state: &SlackState, inbound: &Inbound, origin: &Origin) -> Option<Reply> {
+    let reason = state.workspaces.refusal(origin)?;
+    let actor = match inbound {
+        Inbound::Command { actor, .. } | Inbound::Click { actor, .. } => actor,
+    };
+    tracing::warn!(%reason, "refused a Slack request from a workspace costbot is not set up for");
+    state.handler.refused(actor, &reason).await;
+    Some(reply::foreign_workspace())
 }
 
 /// Runs the handler; returns its reply if it comes within the deadline. Otherwise the reply is

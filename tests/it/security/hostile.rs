@@ -17,7 +17,7 @@ const CASES: &[(&str, &str)] = &[
 
 #[tokio::test]
 async fn the_panic_input_is_answered_politely_on_all_three_platforms() {
-    let Peers { base, slack, key, .. } = serve_all("").await;
+    let Peers { base, slack, key, .. } = serve_all("", "").await;
     for (i, (text, expected)) in CASES.iter().enumerate() {
         let ts = Utc::now().timestamp();
         let body = command_body(text, &slack.response_url("cmd"), &format!("t.{i}"));

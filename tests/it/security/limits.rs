@@ -13,7 +13,7 @@ fn methods(scrape: &str) -> std::collections::BTreeSet<String> {
 
 #[tokio::test]
 async fn a_random_method_flood_leaves_the_number_of_series_unchanged() {
-    let Peers { base, .. } = serve_all("").await;
+    let Peers { base, .. } = serve_all("", "").await;
     let http = reqwest::Client::new();
     let scrape = || async { http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap() };
     scrape().await;

@@ -3,6 +3,7 @@
 //! each against the real router (`App::router`) on a loopback port. `docs/security.md` maps
 //! every test here to the threat it covers.
 
+mod access;
 mod hostile;
 mod limits;
 
@@ -26,8 +27,9 @@ pub const WEB_TOKEN: &str = "security-web-token-0123456789";
 pub const DISCORD_CHANNEL: &str = "645027906669510667";
 pub const DISCORD_USER: &str = "53908232506183680";
 
-/// A configuration with all three platforms, a channel on each, and `extra` appended.
-pub fn config(slack_api: &str, discord_api: &str, discord_key: &str, extra: &str) -> String {
+/// A configuration with all three platforms, a channel on each, `slack` added to `[slack]` and
+/// `extra` appended.
+pub fn config(slack_api: &str, discord_api: &str, discord_key: &str, slack: &str, extra: &str) -> String {
     std::env::set_var("COSTBOT_SEC_SLACK_TOKEN", "xoxb-test-token");
     std::env::set_var("COSTBOT_SEC_SLACK_SECRET", SLACK_SECRET);
     std::env::set_var("COSTBOT_SEC_DISCORD_TOKEN", "discord-test-token");
@@ -35,7 +37,7 @@ pub fn config(slack_api: &str, discord_api: &str, discord_key: &str, extra: &str
     format!(
         "[costs]\nsource = \"simulated\"\nbackfill_days = 3\nbreakdown_every_hours = 0\n\
          [slack]\nbot_token = {{ env = \"COSTBOT_SEC_SLACK_TOKEN\" }}\n\
-         signing_secrets = [{{ env = \"COSTBOT_SEC_SLACK_SECRET\" }}]\napi_url = \"{slack_api}\"\n\
+         signing_secrets = [{{ env = \"COSTBOT_SEC_SLACK_SECRET\" }}]\napi_url = \"{slack_api}\"\n{slack}\n\
          [discord]\nbot_token = {{ env = \"COSTBOT_SEC_DISCORD_TOKEN\" }}\napplication_id = \"{APP_ID}\"\n\
          public_key = \"{discord_key}\"\napi_url = \"{discord_api}\"\n\
          [web]\nenabled = true\ntoken = {{ env = \"COSTBOT_SEC_WEB_TOKEN\" }}\ntoken_user = \"ops\"\n\
@@ -83,17 +85,18 @@ pub struct Peers {
     /// Kept so the fake Discord API lives as long as the app.
     pub _discord: FakeDiscord,
     pub key: SigningKey,
+    pub store: DynStore,
 }
 
-/// Serves an app with all three platforms on a fresh in-memory store, `extra` appended to the
-/// configuration.
-pub async fn serve_all(extra: &str) -> Peers {
+/// Serves an app with all three platforms on a fresh in-memory store, with `slack` and `extra`
+/// added to the configuration as in [`config`].
+pub async fn serve_all(slack_extra: &str, extra: &str) -> Peers {
     let slack = FakeSlack::start().await;
     let (discord, discord_api) = FakeDiscord::start().await;
     let (key, public) = key_pair();
     let store: DynStore = Arc::new(SqliteStore::in_memory().await.unwrap());
-    let base = serve(&config(&slack.api_url(), &discord_api, &public, extra), store).await;
-    Peers { base, slack, _discord: discord, key }
+    let base = serve(&config(&slack.api_url(), &discord_api, &public, slack_extra, extra), store.clone()).await;
+    Peers { base, slack, _discord: discord, key, store }
 }
 
 /// Posts a console command as the token user.
