@@ -252,7 +252,9 @@ impl App {
                 slack.enterprise_ids.clone(),
                 slack.app_ids.clone(),
             );
-            let state = SlackState::new(secrets, self.bot.clone(), sender.clone()).with_workspaces(workspaces);
+            let state = SlackState::new(secrets, self.bot.clone(), sender.clone())
+                .with_workspaces(workspaces)
+                .with_replays(self.store.clone());
             router = router.merge(crate::chat::slack::router(state));
         }
         if let Some(web) = crate::web::router(self.store.clone(), self.config.clone(), self.bot.clone())? {
@@ -260,7 +262,9 @@ impl App {
         }
         if let (Some(sender), DiscordMode::Http) = (&self.discord, self.config.discord.mode) {
             let key = self.config.discord.public_key.as_deref().unwrap_or_default();
-            let state = DiscordState::new(key, self.bot.clone(), sender.clone()).context("discord.public_key")?;
+            let state = DiscordState::new(key, self.bot.clone(), sender.clone())
+                .context("discord.public_key")?
+                .with_replays(self.store.clone());
             router = router.merge(crate::chat::discord::router(state));
         }
         Ok(router)

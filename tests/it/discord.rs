@@ -32,6 +32,12 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// A new interaction id: Discord gives every interaction its own, and costbot refuses an id
+/// it has already handled (a replay), so payloads built from one fixture need fresh ones.
+pub fn fresh_id() -> String {
+    (rand::random::<u64>() >> 1).to_string()
+}
+
 /// A fresh Ed25519 key pair, as the Developer Portal would hold for an application.
 pub fn key_pair() -> (SigningKey, String) {
     let key = SigningKey::generate(&mut rand_core::OsRng);

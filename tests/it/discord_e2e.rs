@@ -15,7 +15,7 @@ use costbot::store::{PgStore, SpendGroup, SpendQuery};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
-use crate::discord::{fixture, key_pair, FakeDiscord, APP_ID};
+use crate::discord::{fixture, fresh_id, key_pair, FakeDiscord, APP_ID};
 
 const CHANNEL: &str = "645027906669510667";
 const USER: &str = "53908232506183680";
@@ -28,6 +28,7 @@ fn command(query: &str) -> Value {
     let mut payload: Value =
         serde_json::from_str(&fixture("interaction.application_command.slash.discord-docs.json")).unwrap();
     payload["application_id"] = json!(APP_ID.to_string());
+    payload["id"] = json!(fresh_id());
     payload["data"]["name"] = json!("cost");
     payload["data"]["options"] = json!([{ "type": 3, "name": "query", "value": query }]);
     payload
@@ -37,6 +38,7 @@ fn button(custom_id: &str) -> Value {
     let mut payload: Value =
         serde_json::from_str(&fixture("interaction.message_component.button.discord-docs.json")).unwrap();
     payload["application_id"] = json!(APP_ID.to_string());
+    payload["id"] = json!(fresh_id());
     payload["channel_id"] = json!(CHANNEL);
     payload["data"]["custom_id"] = json!(custom_id);
     payload

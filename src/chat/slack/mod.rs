@@ -31,6 +31,7 @@ pub use api::SlackSender;
 pub use socket::run_socket_mode;
 
 use crate::chat::{ChatHandler, FollowUp, Inbound, Reply, Sender};
+use crate::store::AccessStore;
 use dedupe::SeenRequests;
 use origin::{Origin, Workspaces};
 use parse::Interaction;
@@ -54,6 +55,7 @@ pub struct SlackState {
     deadline: Duration,
     seen: Arc<SeenRequests>,
     workspaces: Workspaces,
+    replays: Option<Arc<dyn AccessStore>>,
 }
 
 impl SlackState {
@@ -71,6 +73,7 @@ impl SlackState {
             deadline: DEFAULT_DEADLINE,
             seen: Arc::new(SeenRequests::new(SEEN_TTL)),
             workspaces: Workspaces::default(),
+            replays: None,
         }
     }
 
@@ -78,6 +81,13 @@ impl SlackState {
     /// apps other than these.
     pub fn with_workspaces(mut self, workspaces: Workspaces) -> SlackState {
         self.workspaces = workspaces;
+        self
+    }
+
+    /// Remembers request signatures in `store` for the replay window, so a captured request
+    /// replayed to this or any other replica is acknowledged and reaches nothing.
+    pub fn with_replays(mut self, store: Arc<dyn AccessStore>) -> SlackState {
+        self.replays = Some(store);
         self
     }
 
@@ -120,13 +130,31 @@ async fn verified(state: &SlackState, headers: &HeaderMap, body: Body) -> Result
         return Err(StatusCode::UNAUTHORIZED.into_response());
     }
     // A redelivery carries the same body (its trigger_id is unique per invocation), so the
-    // body's digest recognises it whatever Slack put in X-Slack-Retry-Num.
-    let first_delivery = state.seen.first_time(&body);
+    // body's digest recognises it whatever Slack put in X-Slack-Retry-Num; a replay carries
+    // the same signature, which the store remembers for every replica.
+    let first_delivery = state.seen.first_time(&body) && first_signature(state, headers).await?;
     if !first_delivery {
         let retry = headers.get("x-slack-retry-num").and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info!(retry, "ignoring a redelivered Slack request already being handled");
     }
     Ok(Verified { body, first_delivery })
+}
+
+/// Whether this request's signature is new to every replica; an error response when the
+/// store cannot say (fail closed: Slack retries a 503).
+async fn first_signature(state: &SlackState, headers: &HeaderMap) -> Result<bool, Response> {
+    let Some(store) = &state.replays else { return Ok(true) };
+    let signature = headers.get(verify::SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let now = chrono::Utc::now().naive_utc();
+    // Slack's window is ±5 minutes around now, so a signature stays valid for ten.
+    let until = now + chrono::Duration::seconds(2 * verify::MAX_SKEW_SECS);
+    match store.first_sighting(&format!("slack:{signature}"), now, until).await {
+        Ok(first) => Ok(first),
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "cannot check a Slack request for replay");
+            Err(StatusCode::SERVICE_UNAVAILABLE.into_response())
+        }
+    }
 }
 
 async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Body) -> Response {

@@ -6,6 +6,7 @@
 mod access;
 mod hostile;
 mod limits;
+mod replay;
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use costbot::store::{DynStore, SqliteStore};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
-use crate::discord::{fixture, key_pair, FakeDiscord, APP_ID};
+use crate::discord::{fixture, fresh_id, key_pair, FakeDiscord, APP_ID};
 use crate::slack::fake::FakeSlack;
 
 /// The Slack signing secret the test configurations name.
@@ -67,6 +68,7 @@ pub fn discord_command(query: &str) -> Value {
     let mut payload: Value =
         serde_json::from_str(&fixture("interaction.application_command.slash.discord-docs.json")).unwrap();
     payload["application_id"] = json!(APP_ID.to_string());
+    payload["id"] = json!(fresh_id());
     payload["channel_id"] = json!(DISCORD_CHANNEL);
     payload["data"]["name"] = json!("cost");
     payload["data"]["options"] = json!([{ "type": 3, "name": "query", "value": query }]);
