@@ -7,6 +7,7 @@ mod access;
 mod hostile;
 mod limits;
 mod replay;
+mod web;
 
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ pub const DISCORD_CHANNEL: &str = "645027906669510667";
 pub const DISCORD_USER: &str = "53908232506183680";
 
 /// A configuration with all three platforms, a channel on each, `slack` added to `[slack]` and
-/// `extra` appended.
+/// `extra` added to `[web]` (it may also open tables of its own, such as `[[people]]`).
 pub fn config(slack_api: &str, discord_api: &str, discord_key: &str, slack: &str, extra: &str) -> String {
     std::env::set_var("COSTBOT_SEC_SLACK_TOKEN", "xoxb-test-token");
     std::env::set_var("COSTBOT_SEC_SLACK_SECRET", SLACK_SECRET);
@@ -41,11 +42,10 @@ pub fn config(slack_api: &str, discord_api: &str, discord_key: &str, slack: &str
          signing_secrets = [{{ env = \"COSTBOT_SEC_SLACK_SECRET\" }}]\napi_url = \"{slack_api}\"\n{slack}\n\
          [discord]\nbot_token = {{ env = \"COSTBOT_SEC_DISCORD_TOKEN\" }}\napplication_id = \"{APP_ID}\"\n\
          public_key = \"{discord_key}\"\napi_url = \"{discord_api}\"\n\
-         [web]\nenabled = true\ntoken = {{ env = \"COSTBOT_SEC_WEB_TOKEN\" }}\ntoken_user = \"ops\"\n\
+         [web]\nenabled = true\ntoken = {{ env = \"COSTBOT_SEC_WEB_TOKEN\" }}\ntoken_user = \"ops\"\n{extra}\n\
          [[channels]]\nplatform = \"slack\"\nid = \"C1\"\napprovers = [\"U1\"]\n\
          [[channels]]\nplatform = \"discord\"\nid = \"{DISCORD_CHANNEL}\"\napprovers = [\"{DISCORD_USER}\"]\n\
-         [[channels]]\nplatform = \"console\"\nid = \"finops\"\napprovers = [\"ana\"]\n\
-         {extra}"
+         [[channels]]\nplatform = \"console\"\nid = \"finops\"\napprovers = [\"ana\"]\n"
     )
 }
 
