@@ -21,6 +21,7 @@ use crate::domain::chat::message::{ActionRef, Message, Tone, Verb};
 use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
 use crate::domain::proposal::{Decision, ProposalId, State as ProposalState};
 use crate::domain::AccountId;
+use crate::limits::{Limited, Limits};
 use crate::proposals::card_entries;
 use crate::render::alert::{alert, open_anomalies};
 use crate::render::approval::card as approval_card;
@@ -40,12 +41,18 @@ pub struct Bot<S: ?Sized = dyn Store> {
     store: Arc<S>,
     config: Arc<Config>,
     answers: Arc<Answers<S>>,
+    limits: Arc<Limits>,
 }
 
 // A derived `Clone` would ask for `S: Clone`; cloning shares the store handle instead.
 impl<S: ?Sized> Clone for Bot<S> {
     fn clone(&self) -> Self {
-        Bot { store: self.store.clone(), config: self.config.clone(), answers: self.answers.clone() }
+        Bot {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            answers: self.answers.clone(),
+            limits: self.limits.clone(),
+        }
     }
 }
 
@@ -65,7 +72,8 @@ const NOT_SET_UP: &str = "This channel is not set up for costbot. Ask an admin t
 impl<S: BotTables + ?Sized> Bot<S> {
     /// A bot over a store and configuration.
     pub fn new(store: Arc<S>, config: Arc<Config>) -> Bot<S> {
-        Bot { answers: Arc::new(Answers::new(store.clone())), store, config }
+        let limits = Arc::new(Limits::new(config.server.chat_burst_per_person, config.server.chat_burst_per_channel));
+        Bot { answers: Arc::new(Answers::new(store.clone())), store, config, limits }
     }
 
     fn channel(&self, actor: &Actor) -> Option<&ChannelConfig> {
@@ -280,6 +288,22 @@ impl<S: BotTables + ?Sized> Bot<S> {
     /// Handles an event as if it were `now` (tests pin the clock; [`ChatHandler::handle`] uses
     /// the real one).
     pub async fn handle_at(&self, event: Inbound, now: NaiveDateTime) -> Reply {
+        let actor = match &event {
+            Inbound::Command { actor, .. } | Inbound::Click { actor, .. } => actor,
+        };
+        // Limited replies are not audited: a flood would otherwise flood the audit log.
+        if let Err(limited) = self.limits.check(&self.identity(actor), actor) {
+            tracing::debug!(?limited, user = %actor.user, "rate limited a chat event");
+            let text = match limited {
+                Limited::Person => {
+                    "Slow down: that is more than costbot answers from one person at once. Try again in a few seconds."
+                }
+                Limited::Channel => {
+                    "Slow down: this channel is asking faster than costbot answers. Try again in a few seconds."
+                }
+            };
+            return Reply::Ephemeral(Message::plain(text));
+        }
         let result = match &event {
             Inbound::Command { actor, text, .. } => self.command(actor, text, now).await,
             Inbound::Click { actor, action, .. } => self.click(actor, action, now).await,

@@ -105,11 +105,21 @@ pub struct ServerConfig {
     /// Seconds a replica's leadership lasts without renewal; the leader renews every third of
     /// it, and another replica takes over at most this long after a leader dies.
     pub leader_lease_seconds: u64,
+    /// Commands and clicks one person may send at once before "slow down" (refilled one
+    /// every 2 seconds).
+    pub chat_burst_per_person: u32,
+    /// The same for a whole channel (refilled two a second).
+    pub chat_burst_per_channel: u32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: "127.0.0.1:8080".to_string(), leader_lease_seconds: 15 }
+        ServerConfig {
+            listen: "127.0.0.1:8080".to_string(),
+            leader_lease_seconds: 15,
+            chat_burst_per_person: crate::limits::PERSON_BURST,
+            chat_burst_per_channel: crate::limits::CHANNEL_BURST,
+        }
     }
 }
 

@@ -37,3 +37,17 @@ async fn the_panic_input_is_answered_politely_on_all_three_platforms() {
         assert!(answer.contains(expected), "console {text}: {answer}");
     }
 }
+
+/// The fuzz harness's smoke run: a few thousand inputs per target (the full run is
+/// `cargo run --release --example fuzz`, figures in docs/security.md).
+#[tokio::test]
+async fn a_fuzz_smoke_run_finds_no_panic_in_any_target() {
+    crate::support::init();
+    let outcomes = super::fuzz_harness::run(3_000, 7).await.unwrap();
+    assert_eq!(outcomes.len(), 4, "commands, two Slack targets, Discord");
+    for outcome in &outcomes {
+        assert_eq!(outcome.panics.count, 0, "{outcome}");
+        assert_eq!(outcome.inputs, 3_000);
+    }
+    assert!(outcomes.iter().all(|o| !o.note.starts_with("0 ")), "every target reached its parser");
+}

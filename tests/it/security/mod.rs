@@ -4,6 +4,7 @@
 //! every test here to the threat it covers.
 
 mod access;
+pub mod fuzz_harness;
 mod hostile;
 mod limits;
 mod replay;
