@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs costbot's whole test suite, setting up what it needs on a fresh Debian machine first:
-# PostgreSQL (installed from Debian's package if missing, started if down), moto, the AWS
-# API emulator the collector tests talk to, and Debian's Chromium and ChromeDriver for the
-# browser test of `costbot demo`. CI (.ci/run) calls this same script.
+# PostgreSQL (installed from Debian's package if missing, started if down), moto 5.2.5, the
+# AWS API emulator the collector tests talk to (installed with pip unless that release is),
+# and Debian's Chromium and ChromeDriver for the browser test of `costbot demo`. CI (.ci/run)
+# calls this same script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,18 +34,27 @@ ensure_postgres() {
   fi
 }
 
+# The moto release the AWS tests were last checked against (see the aws-sdk-cloudwatch pin in
+# Cargo.toml); a different installed release is replaced by this one so every machine runs the same.
+MOTO_VERSION=5.2.5
+
+installed_moto_version() { python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || true; }
+
 ensure_moto() {
   if [ -z "${COSTBOT_MOTO_SERVER:-}" ]; then
-    if ! command -v moto_server >/dev/null 2>&1; then
-      echo "== installing moto (pip install \"moto[server]\")"
+    if [ "$(installed_moto_version)" != "$MOTO_VERSION" ]; then
+      echo "== installing moto $MOTO_VERSION (pip install \"moto[server]==$MOTO_VERSION\")"
       if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then
         as_root apt-get update -qq
         DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3 python3-pip >/dev/null
       fi
-      python3 -m pip install -q "moto[server]" 2>/dev/null || python3 -m pip install -q --break-system-packages "moto[server]"
+      local spec="moto[server]==$MOTO_VERSION"
+      python3 -m pip install -q "$spec" 2>/dev/null || python3 -m pip install -q --break-system-packages "$spec"
       command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+      [ "$(installed_moto_version)" = "$MOTO_VERSION" ] || { echo "moto $MOTO_VERSION did not install" >&2; exit 1; }
     fi
-    COSTBOT_MOTO_SERVER=$(command -v moto_server || python3 -c 'import os,sys; print(os.path.join(os.path.dirname(sys.executable), "moto_server"))')
+    COSTBOT_MOTO_SERVER=$(python3 -c 'import os,sys; print(os.path.join(os.path.dirname(sys.executable), "moto_server"))')
+    [ -x "$COSTBOT_MOTO_SERVER" ] || COSTBOT_MOTO_SERVER=$(command -v moto_server || echo moto_server)
     export COSTBOT_MOTO_SERVER
   fi
   "$COSTBOT_MOTO_SERVER" --help >/dev/null 2>&1 || { echo "moto_server is not runnable: $COSTBOT_MOTO_SERVER" >&2; exit 1; }

@@ -55,8 +55,10 @@ pub enum Command {
         #[command(subcommand)]
         what: CollectWhat,
     },
-    /// Evaluate the anomaly detector: `eval nab <NAB root>`, `eval nab-verify <NAB root>`,
-    /// `eval nab-grid <NAB root>`, `eval scenarios [per_family [min_score [seed]]]`.
+    /// Evaluate the anomaly detector: `eval nab <NAB root> [--files]`, `eval nab-verify <NAB root>`,
+    /// `eval nab-grid <NAB root>`, `eval series <dir>` (the detection job's pass with the
+    /// configured `[anomaly]` gates, replayed over labelled daily or hourly series),
+    /// `eval scenarios [per_family [min_score [seed]]]`, `eval scenarios-write <dir> [per_family [seed]]`.
     /// Build with `--release`.
     Eval {
         /// The harness's arguments.
@@ -243,7 +245,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Eval { args } => {
-            let code = tokio::task::spawn_blocking(move || crate::eval::harness::run(&args)).await?;
+            // `eval series` runs the detection job's pass, so it uses the configured
+            // `[anomaly]` gates; without a configuration file that loads, the defaults.
+            let anomaly = match Config::load(cli.config.as_deref()) {
+                Ok(config) => config.anomaly,
+                Err(_) if cli.config.is_none() => crate::config::AnomalyConfig::default(),
+                Err(error) => return Err(error),
+            };
+            let gates = crate::eval::series::Gates {
+                thresholds: anomaly.threshold_set(),
+                lookback_days: anomaly.lookback_days,
+            };
+            let code = tokio::task::spawn_blocking(move || crate::eval::harness::run(&args, &gates)).await?;
             anyhow::ensure!(code == std::process::ExitCode::SUCCESS, "evaluation failed");
             Ok(())
         }

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use chrono::{Days, NaiveDateTime};
 
+use crate::domain::anomaly::pass::run_pass;
 use crate::domain::anomaly::{Detector, DetectorConfig, Point, ThresholdSet};
-use crate::domain::incident::{reconcile, suppress_rollups, Anomaly, Change, Scope, SeriesKey};
+use crate::domain::incident::{Anomaly, Change, Scope, SeriesKey};
 use crate::domain::root_cause::{rank_contributors, BreakdownRow, Dimension};
 use crate::domain::sources::BreakdownSource;
 use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
@@ -78,17 +79,19 @@ impl<S: CostStore + AnomalyStore + ?Sized> Detection<S> {
         let range = DateRange::new(as_of.date() - Days::new(self.settings.lookback_days), as_of.date() + Days::new(1))?;
         let facts = self.store.cost_facts(&FactFilter { granularity: g, range, accounts: None }).await?;
         let series = build_series(&facts, g);
-        let mut detector = Detector::new(DetectorConfig::default());
-        let mut findings = Vec::new();
-        for (key, points) in &series {
-            let thresholds = self.settings.thresholds.thresholds_for(&key.threshold_key());
-            for finding in detector.detect(points, g.into(), as_of, thresholds) {
-                findings.push((key.clone(), finding));
-            }
-        }
         let open = self.store.open_anomalies(g).await?;
-        let mut changes = suppress_rollups(reconcile(&open, &findings, as_of), &open);
-        let mut report = DetectionReport { series: series.len(), findings: findings.len(), ..Default::default() };
+        // The pure part of the job, shared with `costbot eval series` so that what is
+        // evaluated is what runs.
+        let mut detector = Detector::new(DetectorConfig::default());
+        let pass = run_pass(
+            |points, granularity, at, gates| detector.detect(points, granularity, at, gates),
+            series.iter().map(|(key, points)| (key, points.as_slice())),
+            &open,
+            as_of,
+            &self.settings.thresholds,
+        );
+        let mut changes = pass.changes;
+        let mut report = DetectionReport { series: pass.series, findings: pass.findings, ..Default::default() };
         for change in &mut changes {
             match change {
                 Change::Opened(anomaly) => {

@@ -73,7 +73,7 @@ impl AwsInventory {
     }
 
     pub(super) fn cloudwatch(&self, account: &AccountId, region: &str) -> Result<aws_sdk_cloudwatch::Client> {
-        Ok(cloudwatch_client(&self.sdk(account, region)?))
+        Ok(aws_sdk_cloudwatch::Client::new(&self.sdk(account, region)?))
     }
 
     async fn volumes(&self, client: &aws_sdk_ec2::Client) -> Result<Vec<Volume>> {
@@ -159,20 +159,6 @@ impl AwsInventory {
         }
         Ok(())
     }
-}
-
-/// A CloudWatch client for an SDK configuration. The pinned CloudWatch crate (see Cargo.toml)
-/// has no HTTPS client of its own, so unless the configuration carries one it gets a rustls
-/// client here.
-pub fn cloudwatch_client(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
-    let mut builder = aws_sdk_cloudwatch::config::Builder::from(sdk);
-    if sdk.http_client().is_none() {
-        let provider = aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        );
-        builder = builder.http_client(aws_smithy_http_client::Builder::new().tls_provider(provider).build_https());
-    }
-    aws_sdk_cloudwatch::Client::from_conf(builder.build())
 }
 
 /// An SDK timestamp as a UTC time.

@@ -159,7 +159,7 @@ pub async fn cost_explorer(session: &Session, today: NaiveDate) -> Probe {
 pub async fn waste_reads(session: &Session, region: &str) -> Vec<Probe> {
     let sdk = session.0.to_builder().region(Region::new(region.to_string())).build();
     let (ec2, rds) = (aws_sdk_ec2::Client::new(&sdk), aws_sdk_rds::Client::new(&sdk));
-    let cloudwatch = super::inventory::cloudwatch_client(&sdk);
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     let now = chrono::Utc::now().timestamp();
     let metric = cloudwatch
         .get_metric_statistics()

@@ -4,5 +4,8 @@
 pub mod harness;
 pub mod nab;
 pub mod nab_io;
+pub mod nab_report;
 pub mod nab_run;
 pub mod scenarios;
+pub mod series;
+pub mod split;

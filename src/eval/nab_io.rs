@@ -37,8 +37,13 @@ fn read_json(path: &Path) -> Result<Value, String> {
 
 /// Load `labels/combined_windows.json`.
 pub fn load_windows(root: &Path) -> Result<Windows, String> {
-    let v = read_json(&root.join("labels/combined_windows.json"))?;
-    let obj = v.as_object().ok_or("combined_windows.json is not an object")?;
+    load_windows_file(&root.join("labels/combined_windows.json"))
+}
+
+/// Load a windows file in the layout of `combined_windows.json`.
+pub fn load_windows_file(path: &Path) -> Result<Windows, String> {
+    let v = read_json(path)?;
+    let obj = v.as_object().ok_or(format!("{} is not an object", path.display()))?;
     let mut out = Windows::new();
     for (name, list) in obj {
         let mut ws = Vec::new();
@@ -51,6 +56,23 @@ pub fn load_windows(root: &Path) -> Result<Windows, String> {
         }
         ws.sort();
         out.insert(name.clone(), ws);
+    }
+    Ok(out)
+}
+
+/// Load label instants in the layout of `combined_labels.json` (`{file: [timestamp, …]}`).
+pub fn load_instants(path: &Path) -> Result<BTreeMap<String, Vec<NaiveDateTime>>, String> {
+    let v = read_json(path)?;
+    let obj = v.as_object().ok_or(format!("{} is not an object", path.display()))?;
+    let mut out = BTreeMap::new();
+    for (name, list) in obj {
+        let list = list.as_array().ok_or(format!("{}: labels of {name} are not an array", path.display()))?;
+        let mut ts = list
+            .iter()
+            .map(|t| t.as_str().ok_or(format!("bad label in {name}")).and_then(parse_ts))
+            .collect::<Result<Vec<_>, _>>()?;
+        ts.sort();
+        out.insert(name.clone(), ts);
     }
     Ok(out)
 }

@@ -1,5 +1,6 @@
-//! Generated daily cost scenarios with labelled events, and a replay evaluation that runs a
-//! detector the way the product does (once per day on the data collected so far).
+//! Generated daily cost scenarios with labelled events, written out in NAB layout so that
+//! `costbot eval series` replays them through the detection job's own pass like any other
+//! labelled data (there is no separate scenario replay).
 //!
 //! Every series has 400 days with weekly seasonality (weekend lower), compound growth,
 //! multiplicative log-normal noise and ~1 % missing days. Families: anomaly-free, spikes
@@ -14,7 +15,8 @@ use rust_decimal::Decimal;
 
 /// Days per generated series.
 pub const DAYS: usize = 400;
-/// Days replayed at the end of each series.
+/// Days at the end of each series where events are placed (the series' first 100 days are
+/// event-free history).
 pub const REPLAY_DAYS: usize = 300;
 
 /// Small deterministic generator (xorshift64*), so scenarios do not depend on a rand crate.
@@ -261,104 +263,50 @@ fn mark_material(events: &mut [Event], mult: &[f64], base: impl Fn(usize) -> f64
     }
 }
 
-/// Replay counts for one detector.
-#[derive(Debug, Clone, Default)]
-pub struct Tally {
-    /// Distinct alerts (series, start day).
-    pub alerts: usize,
-    /// Alerts whose start lies in a labelled event window.
-    pub true_alerts: usize,
-    /// Labelled events.
-    pub events: usize,
-    /// Events with at least one alert in their window.
-    pub detected: usize,
-    /// Per kind: (events, detected).
-    pub per_kind: std::collections::BTreeMap<EventKind, (usize, usize)>,
-    /// Per family: (series, false alerts).
-    pub false_by_family: std::collections::BTreeMap<Family, (usize, usize)>,
+/// File-name prefix of a family in the written layout (`data/scenarios/<prefix>_<k>.csv`).
+pub fn family_prefix(f: Family) -> String {
+    format!("{f:?}").to_lowercase()
 }
 
-impl Tally {
-    /// Alert precision.
-    pub fn precision(&self) -> f64 {
-        ratio(self.true_alerts, self.alerts)
-    }
-    /// Event recall.
-    pub fn recall(&self) -> f64 {
-        ratio(self.detected, self.events)
-    }
-    /// Harmonic mean of precision and recall.
-    pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
-    }
-    /// False alerts per series per 30 days for one family.
-    pub fn false_per_month(&self, f: Family) -> f64 {
-        let (series, fa) = self.false_by_family.get(&f).copied().unwrap_or((0, 0));
-        ratio(fa, series) * 30.0 / REPLAY_DAYS as f64
-    }
+fn nab_ts(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
 }
 
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        a as f64 / b as f64
-    }
-}
-
-/// Replay every scenario: for each of the last [`REPLAY_DAYS`] days `d`, call `detect` with
-/// the series and `as_of = d + 1` (so day `d` is the last complete day) and collect the
-/// findings' `(start, end)`. As the product would, a finding that overlaps or touches an
-/// incident already alerted on (see [`crate::domain::anomaly::Finding::same_incident`]) extends that
-/// incident instead of raising a new alert; each incident counts once, by its first start.
-pub fn replay<F>(scenarios: &[Scenario], mut detect: F) -> Tally
-where
-    F: FnMut(&[Point], NaiveDateTime) -> Vec<(NaiveDateTime, NaiveDateTime)>,
-{
-    let mut t = Tally::default();
+/// Write scenarios in NAB layout under `dir`, so `costbot eval series` reads them like any
+/// other labelled data: `data/scenarios/<family>_<k>.csv` (`timestamp,value`, the exact
+/// amounts), `labels/combined_windows.json` (per material event, its start day through
+/// `start + window` days), `labels/combined_labels.json` (the event starts) and
+/// `labels/neutral_windows.json` (events too small to pass the default gates: an alert there
+/// is neither true nor false).
+pub fn write_layout(dir: &std::path::Path, scenarios: &[Scenario]) -> Result<(), String> {
+    use serde_json::{json, Map, Value};
+    let data = dir.join("data/scenarios");
+    std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+    std::fs::create_dir_all(dir.join("labels")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (mut windows, mut labels, mut neutral) = (Map::new(), Map::new(), Map::new());
+    let mut counts: std::collections::BTreeMap<Family, usize> = Default::default();
     for sc in scenarios {
-        let mut incidents: Vec<(i64, i64, i64)> = Vec::new(); // (first start, start, end)
-        for d in DAYS - REPLAY_DAYS..DAYS {
-            let as_of = day0() + Duration::days(d as i64 + 1);
-            for (s, e) in detect(&sc.points, as_of) {
-                let (s, e) = ((s - day0()).num_days(), (e - day0()).num_days());
-                match incidents.iter_mut().find(|(_, a, b)| s <= *b + 1 && e + 1 >= *a) {
-                    Some(inc) => {
-                        inc.1 = inc.1.min(s);
-                        inc.2 = inc.2.max(e);
-                    }
-                    None => incidents.push((s, s, e)),
-                }
-            }
+        let k = counts.entry(sc.family).or_default();
+        let file = format!("{}_{:04}.csv", family_prefix(sc.family), k);
+        *k += 1;
+        let mut csv = String::from("timestamp,value\n");
+        for p in &sc.points {
+            csv += &format!("{},{}\n", p.at.format("%Y-%m-%d %H:%M:%S"), p.amount);
         }
-        let starts: Vec<i64> = incidents.iter().map(|i| i.0).collect();
-        let in_window = |e: &Event, s: i64| s >= e.start as i64 && s <= (e.start + e.window) as i64;
-        let mut false_alerts = 0;
-        for &s in &starts {
-            if sc.events.iter().any(|e| in_window(e, s) && e.material) {
-                t.alerts += 1;
-                t.true_alerts += 1;
-            } else if !sc.events.iter().any(|e| in_window(e, s)) {
-                t.alerts += 1;
-                false_alerts += 1;
-            }
-        }
-        for e in sc.events.iter().filter(|e| e.material) {
-            let hit = starts.iter().any(|&s| in_window(e, s));
-            t.events += 1;
-            t.detected += usize::from(hit);
-            let k = t.per_kind.entry(e.kind).or_default();
-            k.0 += 1;
-            k.1 += usize::from(hit);
-        }
-        let f = t.false_by_family.entry(sc.family).or_default();
-        f.0 += 1;
-        f.1 += false_alerts;
+        std::fs::write(data.join(&file), csv).map_err(|e| format!("{file}: {e}"))?;
+        let day = |d: usize| day0() + Duration::days(d as i64);
+        let win = |e: &Event| json!([nab_ts(day(e.start)), nab_ts(day(e.start + e.window))]);
+        let name = format!("scenarios/{file}");
+        let material: Vec<&Event> = sc.events.iter().filter(|e| e.material).collect();
+        windows.insert(name.clone(), Value::Array(material.iter().map(|e| win(e)).collect()));
+        labels.insert(name.clone(), Value::Array(material.iter().map(|e| json!(nab_ts(day(e.start)))).collect()));
+        neutral.insert(name, Value::Array(sc.events.iter().filter(|e| !e.material).map(win).collect()));
     }
-    t
+    for (file, v) in
+        [("combined_windows.json", windows), ("combined_labels.json", labels), ("neutral_windows.json", neutral)]
+    {
+        let text = serde_json::to_string_pretty(&Value::Object(v)).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("labels").join(file), text).map_err(|e| format!("{file}: {e}"))?;
+    }
+    Ok(())
 }

@@ -331,3 +331,27 @@ fn run_start_is_stable_across_days() {
     }
     assert!(detect(&s, 220).is_empty());
 }
+
+#[test]
+fn eval_series_replays_the_job_pass_over_written_scenarios() {
+    use costbot::eval::scenarios::{generate, write_layout};
+    use costbot::eval::series::{evaluate, Gates};
+    let dir = std::env::temp_dir().join(format!("costbot-it-series-{}", std::process::id()));
+    write_layout(&dir, &generate(5, 3)).expect("write scenarios");
+    let gates = Gates { thresholds: ThresholdSet::default(), lookback_days: 100 };
+    let report = evaluate(&dir, &gates).expect("evaluate");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    // Eight families of three series each, then the total.
+    assert_eq!(report.families.len(), 9, "{:?}", report.families.iter().map(|f| &f.0).collect::<Vec<_>>());
+    let (name, ours, seed) = report.families.last().expect("total row");
+    assert_eq!((name.as_str(), ours.series, seed.series), ("all", 24, 24));
+    assert!(ours.windows > 0 && ours.windows == seed.windows, "{ours:?} {seed:?}");
+    assert!(ours.f1() > seed.f1(), "costbot {:.3} vs seed {:.3}", ours.f1(), seed.f1());
+    // Three series per family is a small sample, so the claims are relative to the seed.
+    assert!(ours.precision() > 2.0 * seed.precision(), "{ours:?} {seed:?}");
+    assert!(ours.false_per_series_month() < seed.false_per_series_month(), "{ours:?} {seed:?}");
+    let clean = report.families.iter().find(|f| f.0 == "scenarios/clean").expect("clean family");
+    assert_eq!(clean.1.alerts, 0, "false alerts on anomaly-free series: {:?}", clean.1);
+    assert!(ours.nab() > seed.nab(), "NAB {:.1} vs {:.1}", ours.nab(), seed.nab());
+}

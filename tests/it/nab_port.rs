@@ -42,3 +42,45 @@ fn port_matches_full_nab_checkout_when_present() {
         check_detector(&root, "null", 1);
     }
 }
+
+/// costbot's NAB scores on the bundled excerpt, pinned so that a change that lowers them
+/// fails here. The figures come from `costbot eval nab tests/data/nab`; a change that raises
+/// them fails too, on purpose: update the pins (and docs/benchmarks.md) in the same commit,
+/// so a higher figure is always one that was measured.
+#[test]
+fn costbot_scores_on_the_bundled_excerpt_are_pinned() {
+    use costbot::domain::anomaly::StreamParams;
+    use costbot::eval::nab_report::{evaluate, stream_scorer};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nab");
+    let reports = evaluate(&root, &stream_scorer(StreamParams::default())).expect("evaluate the excerpt");
+    // (profile, group, normalised score)
+    let pinned: [(&str, &str, f64); 10] = [
+        ("standard", "tuning", 31.03),
+        ("standard", "untuned", 72.29),
+        ("standard", "all", 58.54),
+        ("standard", "artificialNoAnomaly", 0.00),
+        ("standard", "artificialWithAnomaly", 93.03),
+        ("standard", "realAWSCloudwatch", 16.39),
+        ("standard", "realAdExchange", 92.06),
+        ("reward_low_FN_rate", "all", 61.25),
+        ("reward_low_FP_rate", "all", 54.87),
+        ("reward_low_FP_rate", "untuned", 66.79),
+    ];
+    let mut failures = Vec::new();
+    for (profile, group, want) in pinned {
+        let r = reports.iter().find(|r| r.profile == profile).expect("profile present");
+        let got = r.group(group).expect("group present").ours.normalized;
+        if (got - want).abs() > 0.005 {
+            failures.push(format!("{profile}/{group}: {got:.2}, pinned {want:.2}"));
+        }
+    }
+    // The artificial file without anomalies must stay free of detections at the tuned threshold.
+    let std = reports.iter().find(|r| r.profile == "standard").expect("standard");
+    let quiet = std.group("artificialNoAnomaly").expect("category present");
+    assert_eq!(quiet.ours.outcome.fp, 0, "false positives on art_daily_small_noise");
+    assert!(
+        failures.is_empty(),
+        "NAB scores moved (update the pins only with a measured change):\n{}",
+        failures.join("\n")
+    );
+}

@@ -312,7 +312,7 @@ async fn activity_comes_from_cloudwatch_and_no_data_is_never_idle() {
         run_instance(&payer, "m5.large", &[]).await,
         run_instance(&payer, "m5.large", &[]).await,
     );
-    let cw = costbot::aws::inventory::cloudwatch_client(&sdk(&config, PAYER, "us-east-1").await);
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk(&config, PAYER, "us-east-1").await);
     put(&cw, &busy, "CPUUtilization", 80.0, 2).await;
     put(&cw, &busy, "CPUUtilization", 35.0, 30).await;
     put(&cw, &busy, "NetworkIn", 5e9, 2).await;

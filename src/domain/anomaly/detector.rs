@@ -102,6 +102,7 @@ impl Detector {
             abs_floor: cfg.abs_floor,
             z_cap: 1000.0,
             allow_multiplicative: true,
+            tail_quantile: 0.0,
         };
         Detector {
             daily: Model::new(params(7)),

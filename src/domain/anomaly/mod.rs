@@ -4,12 +4,14 @@
 //! [`baseline`] (kept only for comparison), and the point-wise streaming scorer used for the
 //! NAB evaluation in [`streaming`]. All three share the robust seasonal model in [`model`] and
 //! the run merging / thresholding in [`finding`], so the NAB number says something about the
-//! cost detector.
+//! cost detector. [`pass`] is one pass of the detection job (detect, reconcile, drop
+//! roll-ups), shared by the job and by `costbot eval series`.
 
 pub mod baseline;
 pub mod detector;
 pub mod finding;
 pub mod model;
+pub mod pass;
 pub mod series;
 pub mod stats;
 pub mod streaming;

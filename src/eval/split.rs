@@ -1,0 +1,83 @@
+//! The fixed tuning / untuned split of an evaluation corpus.
+//!
+//! Parameters may only be chosen on the tuning part; the untuned part is reported beside it
+//! so over-fitting shows as a gap. The split is a pure function of the relative file name
+//! (`"<category>/<file>.csv"`), so it is the same on every machine, for every detector, and
+//! for files that are not present yet (the held-back NAB categories land wherever their
+//! names put them, and are untuned anyway). It is stratified: within each category the files
+//! are ordered by an FNV-1a hash of their name and alternate between the two parts, so every
+//! category with two or more files is on both sides and no category is tuned on wholesale.
+
+use std::collections::BTreeMap;
+
+/// Which side of the split a file is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Part {
+    /// Parameters and thresholds may be chosen on these files.
+    Tuning,
+    /// Never looked at while choosing anything; reported beside the tuning part.
+    Untuned,
+}
+
+/// 64-bit FNV-1a, a stable hash that does not depend on the standard library's seed.
+pub fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The category of a relative name (the folder; the whole name when it has none).
+pub fn category(name: &str) -> &str {
+    name.split_once('/').map_or(name, |(c, _)| c)
+}
+
+/// Assign each name to a part: per category, sorted by hash, odd positions tune.
+///
+/// So a category with an odd number of files has one more untuned file than tuning files,
+/// and a category of one file is untuned: the untuned part is never the smaller one.
+pub fn assign(names: &[String]) -> BTreeMap<String, Part> {
+    let mut by_cat: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for n in names {
+        by_cat.entry(category(n)).or_default().push(n);
+    }
+    let mut out = BTreeMap::new();
+    for (_, mut files) in by_cat {
+        files.sort_by_key(|n| (fnv1a(n), n.as_str()));
+        for (i, n) in files.into_iter().enumerate() {
+            out.insert(n.clone(), if i % 2 == 1 { Part::Tuning } else { Part::Untuned });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_matches_the_reference_values() {
+        assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn every_category_is_on_both_sides_and_untuned_is_never_smaller() {
+        let names: Vec<String> = (0..5)
+            .map(|i| format!("a/{i}.csv"))
+            .chain((0..4).map(|i| format!("b/{i}.csv")))
+            .chain(["c/only.csv".to_string()])
+            .collect();
+        let parts = assign(&names);
+        let count = |cat: &str, p: Part| parts.iter().filter(|(n, q)| category(n) == cat && **q == p).count();
+        assert_eq!((count("a", Part::Tuning), count("a", Part::Untuned)), (2, 3));
+        assert_eq!((count("b", Part::Tuning), count("b", Part::Untuned)), (2, 2));
+        assert_eq!((count("c", Part::Tuning), count("c", Part::Untuned)), (0, 1));
+        // Stable: the same names give the same split in any order.
+        let mut rev = names.clone();
+        rev.reverse();
+        assert_eq!(assign(&rev), parts);
+    }
+}
