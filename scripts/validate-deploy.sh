@@ -7,7 +7,10 @@
 #                           installed), and kubernetes-validate --strict checks every object
 #                           against the Kubernetes OpenAPI schemas it bundles (offline;
 #                           unknown fields are errors). The example Secret is checked too.
-#   3. deploy/iam/          cfn-lint on the CloudFormation template; every JSON policy parses.
+#   3. deploy/iam/          cfn-lint on the CloudFormation template; every JSON policy parses;
+#                           the opt-in variants (*.managed-only.json, *.accounts.json) grant
+#                           their base policy's actions, act only on costbot:managed=true,
+#                           and name member account ids instead of `*`.
 #                           (cargo test checks that the policies grant exactly the calls
 #                           src/aws makes, with no wildcard action.)
 #   4. deploy/systemd/      systemd-analyze verify (when systemd is installed); any diagnostic
@@ -72,6 +75,43 @@ cfn-lint deploy/iam/member-account-role.yaml || fail "cfn-lint"
 for policy in deploy/iam/*.json; do
   python3 -m json.tool "$policy" >/dev/null || fail "$policy is not JSON"
 done
+# The opt-in variants: the same actions as their base policy; the managed-only one acts only on
+# resources tagged costbot:managed=true; the accounts one names member accounts, never `*`.
+python3 - <<'PY' || fail "the IAM policy variants"
+import json, sys
+def load(name):
+    return json.load(open(f"deploy/iam/{name}"))
+def actions(policy):
+    out = set()
+    for st in policy["Statement"]:
+        if st["Effect"] == "Allow":
+            out |= set([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    return out
+bad = []
+managed, waste = load("costbot-waste.managed-only.json"), load("costbot-waste.json")
+if actions(managed) != actions(waste):
+    bad.append("costbot-waste.managed-only.json grants other actions than costbot-waste.json")
+for st in managed["Statement"]:
+    acts = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+    mutating = [a for a in acts if not a.split(":")[1].startswith(("Describe", "Get", "CreateDBSnapshot"))]
+    if st["Effect"] == "Allow" and mutating:
+        tag = st.get("Condition", {}).get("StringEquals", {}).get("aws:ResourceTag/costbot:managed")
+        if tag != "true":
+            bad.append(f"{st['Sid']} acts without requiring costbot:managed=true")
+accounts, cost = load("costbot-cost-read.accounts.json"), load("costbot-cost-read.json")
+if actions(accounts) != actions(cost):
+    bad.append("costbot-cost-read.accounts.json grants other actions than costbot-cost-read.json")
+for st in accounts["Statement"]:
+    if "sts:AssumeRole" in st["Action"]:
+        resources = [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]
+        for r in resources:
+            parts = r.split(":")
+            if len(parts) < 6 or not (parts[4].isdigit() and len(parts[4]) == 12):
+                bad.append(f"AssumeRole resource {r} does not name a member account id")
+for b in bad:
+    print(b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
 
 echo "== systemd unit"
 if command -v systemd-analyze >/dev/null 2>&1; then

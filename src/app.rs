@@ -255,18 +255,57 @@ impl App {
                 .map(|s| s.resolve())
                 .collect::<Result<Vec<_>>>()
                 .context("slack.signing_secrets")?;
-            router =
-                router.merge(crate::chat::slack::router(SlackState::new(secrets, self.bot.clone(), sender.clone())));
+            let workspaces = crate::chat::slack::origin::Workspaces::new(
+                slack.team_ids.clone(),
+                slack.enterprise_ids.clone(),
+                slack.app_ids.clone(),
+            );
+            let state = SlackState::new(secrets, self.bot.clone(), sender.clone())
+                .with_workspaces(workspaces)
+                .with_replays(self.store.clone());
+            router = router.merge(crate::chat::slack::router(state));
         }
-        if let Some(web) = crate::web::router(self.store.clone(), self.config.clone(), self.bot.clone())? {
-            router = router.merge(web);
+        // With `[web] listen` the pages get their own listener (see `serve_on`), so the chat
+        // webhooks can be public while the console and dashboard stay internal.
+        if self.config.web.listen.is_none() {
+            if let Some(web) = self.web_router()? {
+                router = router.merge(web);
+            }
         }
         if let (Some(sender), DiscordMode::Http) = (&self.discord, self.config.discord.mode) {
             let key = self.config.discord.public_key.as_deref().unwrap_or_default();
-            let state = DiscordState::new(key, self.bot.clone(), sender.clone()).context("discord.public_key")?;
+            let state = DiscordState::new(key, self.bot.clone(), sender.clone())
+                .context("discord.public_key")?
+                .with_replays(self.store.clone());
             router = router.merge(crate::chat::discord::router(state));
         }
         Ok(router)
+    }
+
+    /// The console and dashboard routes, when the configuration serves them.
+    pub fn web_router(&self) -> Result<Option<axum::Router>> {
+        crate::web::router(self.store.clone(), self.config.clone(), self.bot.clone())
+    }
+
+    /// Serves the pages on `[web] listen` until `stop` turns true, when that is configured.
+    async fn serve_pages(
+        &self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>> {
+        let (Some(address), Some(pages)) = (&self.config.web.listen, self.web_router()?) else { return Ok(None) };
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on web.listen {address}"))?;
+        tracing::info!(address = %listener.local_addr()?, "serving the console and dashboard");
+        let service = crate::server::harden(pages).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        Ok(Some(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            };
+            if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(shutdown).await {
+                tracing::error!(%error, "the web pages' listener failed");
+            }
+        })))
     }
 
     /// Binds `server.listen`, then runs [`App::serve_on`].
@@ -296,13 +335,16 @@ impl App {
         let app = self.clone();
         let leadership = Leadership::start(self.store.clone(), owner.clone(), timing, Arc::new(move || app.jobs()));
         tracing::info!(replica = %owner, address = %listener.local_addr()?, "costbot is serving");
-        let router = self.router()?.layer(axum::middleware::from_fn(crate::metrics::track_http));
+        let router = crate::server::harden(self.router()?);
         let socket = self.start_socket_mode()?;
         let gateway = self.start_gateway()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let pages = self.serve_pages(stopped.clone()).await?;
         let delivery = tokio::spawn(delivery_loop(self.clone(), stopped.clone()));
         let execution = self.executor(&owner).map(|executor| tokio::spawn(execution_loop(executor, stopped)));
-        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+        // Connection info lets the pages believe a proxy's user header from trusted addresses only.
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
         tracing::info!(replica = %owner, "stopped accepting requests; finishing in-flight work");
         let _ = stop.send(true);
         let finishing = async {
@@ -312,7 +354,12 @@ impl App {
                     let _ = execution.await;
                 }
             };
-            let _ = tokio::join!(leadership.shutdown(SHUTDOWN_GRACE), delivery, execution);
+            let pages = async {
+                if let Some(pages) = pages {
+                    let _ = pages.await;
+                }
+            };
+            let _ = tokio::join!(leadership.shutdown(SHUTDOWN_GRACE), delivery, execution, pages);
         };
         if tokio::time::timeout(SHUTDOWN_GRACE + std::time::Duration::from_secs(2), finishing).await.is_err() {
             tracing::warn!("in-flight work did not finish within the shutdown grace period");

@@ -18,10 +18,10 @@ use crate::commands::{self, Command};
 use crate::config::{ChannelConfig, Config};
 use crate::domain::audit::AuditRecord;
 use crate::domain::chat::message::{ActionRef, Message, Tone, Verb};
-use crate::domain::chat::Platform;
 use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
 use crate::domain::proposal::{Decision, ProposalId, State as ProposalState};
 use crate::domain::AccountId;
+use crate::limits::{Limited, Limits};
 use crate::proposals::card_entries;
 use crate::render::alert::{alert, open_anomalies};
 use crate::render::approval::card as approval_card;
@@ -41,29 +41,39 @@ pub struct Bot<S: ?Sized = dyn Store> {
     store: Arc<S>,
     config: Arc<Config>,
     answers: Arc<Answers<S>>,
+    limits: Arc<Limits>,
 }
 
 // A derived `Clone` would ask for `S: Clone`; cloning shares the store handle instead.
 impl<S: ?Sized> Clone for Bot<S> {
     fn clone(&self) -> Self {
-        Bot { store: self.store.clone(), config: self.config.clone(), answers: self.answers.clone() }
+        Bot {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            answers: self.answers.clone(),
+            limits: self.limits.clone(),
+        }
     }
 }
 
 /// What a channel may see, resolved from configuration.
 enum Scope<'a> {
-    /// Every account (no channels configured for the platform, or an unscoped channel).
+    /// Every account (a configured channel without an account list).
     All,
     /// Only these accounts.
     Only(&'a [AccountId]),
-    /// The channel is not set up while others on its platform are.
+    /// The channel (or DM) is not in `[[channels]]`: deny by default, it sees nothing.
     Unknown,
 }
+
+/// The answer to anything from a channel that is not configured, commands and clicks alike.
+const NOT_SET_UP: &str = "This channel is not set up for costbot. Ask an admin to add it to [[channels]].";
 
 impl<S: BotTables + ?Sized> Bot<S> {
     /// A bot over a store and configuration.
     pub fn new(store: Arc<S>, config: Arc<Config>) -> Bot<S> {
-        Bot { answers: Arc::new(Answers::new(store.clone())), store, config }
+        let limits = Arc::new(Limits::new(config.server.chat_burst_per_person, config.server.chat_burst_per_channel));
+        Bot { answers: Arc::new(Answers::new(store.clone())), store, config, limits }
     }
 
     fn channel(&self, actor: &Actor) -> Option<&ChannelConfig> {
@@ -74,8 +84,16 @@ impl<S: BotTables + ?Sized> Bot<S> {
         match self.channel(actor) {
             Some(c) if c.accounts.is_empty() => Scope::All,
             Some(c) => Scope::Only(&c.accounts),
-            None if self.config.channels.iter().any(|c| Platform::from(c.platform) == actor.platform) => Scope::Unknown,
-            None => Scope::All,
+            None => Scope::Unknown,
+        }
+    }
+
+    /// Who decided, as approvals count them: the `[[people]]` entry the identity belongs to
+    /// (`person:ana`), else the platform identity (`slack:U1`). One person, one approval.
+    fn identity(&self, actor: &Actor) -> String {
+        match self.config.person(actor.platform, &actor.user.0) {
+            Some(person) => format!("person:{}", person.name),
+            None => format!("{}:{}", actor.platform.as_str(), actor.user),
         }
     }
 
@@ -85,15 +103,18 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Err(e) => return Ok(Reply::Ephemeral(Message::plain(format!("{e}. Try `/cost help`.")))),
         };
         let accounts = match self.scope(actor) {
-            Scope::Unknown => {
-                return Ok(Reply::Ephemeral(Message::plain(
-                    "This channel is not set up for costbot. Ask an admin to add it to [[channels]].",
-                )))
-            }
+            Scope::Unknown => return Ok(Reply::Ephemeral(Message::plain(NOT_SET_UP))),
             Scope::All => None,
             Scope::Only(ids) => Some(ids),
         };
         let today = now.date();
+        if let Command::Report(report) = &command {
+            if report.period.check(today).is_err() {
+                return Ok(Reply::Ephemeral(Message::plain(
+                    "That period hasn't started yet; ask about today or earlier.",
+                )));
+            }
+        }
         let answer = match &command {
             Command::Help => return Ok(Reply::Ephemeral(commands::help())),
             Command::Anomalies => return Ok(Reply::InChannel(self.anomalies(accounts).await?)),
@@ -125,9 +146,12 @@ impl<S: BotTables + ?Sized> Bot<S> {
     }
 
     fn may_approve(&self, actor: &Actor) -> bool {
+        let person = self.config.person(actor.platform, &actor.user.0).map(|p| p.name.as_str());
         self.channel(actor).is_some_and(|c| {
             c.approvers.iter().any(|a| {
-                a == &actor.user.0 || a.strip_prefix("role:").is_some_and(|r| actor.roles.iter().any(|x| x == r))
+                a == &actor.user.0
+                    || a.strip_prefix("role:").is_some_and(|r| actor.roles.iter().any(|x| x == r))
+                    || a.strip_prefix("person:").is_some_and(|p| person == Some(p))
             })
         })
     }
@@ -145,6 +169,11 @@ impl<S: BotTables + ?Sized> Bot<S> {
     }
 
     async fn click(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
+        if matches!(self.scope(actor), Scope::Unknown) {
+            let detail = serde_json::json!({"verb": action.encode(), "refusal": "channel not set up"});
+            self.audit(actor, "click_refused", &action.target, detail, now).await?;
+            return Ok(Reply::Ephemeral(Message::plain(NOT_SET_UP)));
+        }
         match action.verb {
             Verb::Approve | Verb::Deny | Verb::Snooze => self.decide(actor, action, now).await,
             Verb::Ack | Verb::Mute => self.mark(actor, action, now).await,
@@ -171,7 +200,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Verb::Snooze => Decision::Snooze,
             _ => Decision::Approve,
         };
-        let by = format!("{}:{}", actor.platform.as_str(), actor.user);
+        let by = self.identity(actor);
         let next = match proposal.decide(&by, allowed, decision, action.version, now) {
             Ok(next) => next,
             Err(refusal) => {
@@ -242,7 +271,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
             self.audit(actor, "click_refused", &id.0, detail, now).await?;
             return Ok(Reply::Ephemeral(Message::plain("That anomaly is already resolved.")));
         }
-        let by = format!("{}:{}", actor.platform.as_str(), actor.user);
+        let by = self.identity(actor);
         let (mark, verb) = match action.verb {
             Verb::Mute => (AnomalyMark::Mute { by, until: now + Days::new(MUTE_DAYS) }, "anomaly_muted"),
             _ => (AnomalyMark::Acknowledge { by }, "anomaly_acknowledged"),
@@ -278,6 +307,22 @@ impl<S: BotTables + ?Sized> Bot<S> {
     /// Handles an event as if it were `now` (tests pin the clock; [`ChatHandler::handle`] uses
     /// the real one).
     pub async fn handle_at(&self, event: Inbound, now: NaiveDateTime) -> Reply {
+        let actor = match &event {
+            Inbound::Command { actor, .. } | Inbound::Click { actor, .. } => actor,
+        };
+        // Limited replies are not audited: a flood would otherwise flood the audit log.
+        if let Err(limited) = self.limits.check(&self.identity(actor), actor) {
+            tracing::debug!(?limited, user = %actor.user, "rate limited a chat event");
+            let text = match limited {
+                Limited::Person => {
+                    "Slow down: that is more than costbot answers from one person at once. Try again in a few seconds."
+                }
+                Limited::Channel => {
+                    "Slow down: this channel is asking faster than costbot answers. Try again in a few seconds."
+                }
+            };
+            return Reply::Ephemeral(Message::plain(text));
+        }
         let result = match &event {
             Inbound::Command { actor, text, .. } => self.command(actor, text, now).await,
             Inbound::Click { actor, action, .. } => self.click(actor, action, now).await,
@@ -296,5 +341,12 @@ impl<S: BotTables + ?Sized> Bot<S> {
 impl<S: BotTables + ?Sized> ChatHandler for Bot<S> {
     async fn handle(&self, event: Inbound) -> Reply {
         self.handle_at(event, Utc::now().naive_utc()).await
+    }
+
+    async fn refused(&self, actor: &Actor, reason: &str) {
+        let detail = serde_json::json!({ "refusal": reason });
+        if let Err(error) = self.audit(actor, "request_refused", reason, detail, Utc::now().naive_utc()).await {
+            tracing::error!(error = %format!("{error:#}"), "cannot audit a refused request");
+        }
     }
 }

@@ -19,6 +19,7 @@ pub mod domain;
 pub mod eval;
 pub mod execution;
 pub mod leadership;
+pub mod limits;
 pub mod metrics;
 pub mod proposals;
 pub mod render;

@@ -233,12 +233,30 @@ pub fn is_leader() -> bool {
 pub async fn track_http(request: Request, next: Next) -> Response {
     let route =
         request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().as_str().to_string();
+    let method = method_label(request.method()).to_string();
     let started = Instant::now();
     let response = next.run(request).await;
     let labels = HttpLabels { route, method, status: response.status().as_u16().to_string() };
     METRICS.http_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// The standard methods (RFC 9110 and PATCH) by name; any other method, which anyone can
+/// invent per request, is `other`, so a flood of made-up methods cannot grow the series.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::TRACE, "TRACE"),
+        (Method::PATCH, "PATCH"),
+    ];
+    STANDARD.iter().find(|(m, _)| m == method).map_or("other", |(_, name)| name)
 }
 
 /// Renders every metric in the Prometheus text format, first refreshing the gauges read from
@@ -272,6 +290,15 @@ pub async fn render(store: &dyn OperationsStore) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_outside_the_standard_set_are_other() {
+        use axum::http::Method;
+        assert_eq!(method_label(&Method::POST), "POST");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label(&Method::from_bytes(b"FROB").unwrap()), "other");
+        assert_eq!(method_label(&Method::from_bytes(b"get").unwrap()), "other", "methods are case-sensitive");
+    }
 
     #[test]
     fn counters_and_labels_are_rendered_in_the_text_format() {

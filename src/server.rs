@@ -24,6 +24,38 @@ pub fn router(store: DynStore) -> Router {
         .with_state(store)
 }
 
+/// Requests handled at once per listener; more are answered 503 at once instead of queueing
+/// without bound. Chosen, not tuned: far above what a team's chat produces, well below what
+/// exhausts the database pool's patience (every chat request may touch the store).
+pub const MAX_IN_FLIGHT: usize = 256;
+/// How long a client may take to send a request body. Slack and Discord send a few KiB at
+/// once; a slow trickle is someone holding connections open.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The layers every listener's routes get: request timing by route template (bounded labels),
+/// a body read timeout, and a global in-flight cap that the health probes bypass (so a flood
+/// never gets a replica restarted). `App::serve_on` applies it to each listener, so tests that
+/// serve [`harden`]ed routers see what production serves.
+pub fn harden(router: Router) -> Router {
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let cap = move |request: axum::extract::Request, next: axum::middleware::Next| {
+        let permits = permits.clone();
+        async move {
+            if matches!(request.uri().path(), "/healthz" | "/readyz") {
+                return next.run(request).await;
+            }
+            match permits.try_acquire_owned() {
+                Ok(_permit) => next.run(request).await,
+                Err(_) => (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], "busy").into_response(),
+            }
+        }
+    };
+    router
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
+        .layer(axum::middleware::from_fn(cap))
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+}
+
 /// The process is up.
 async fn healthz() -> &'static str {
     "ok"

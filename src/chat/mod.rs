@@ -30,7 +30,11 @@ pub struct Actor {
 }
 
 /// Where a late answer goes when the platform's 3-second window has passed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Both kinds are capabilities: whoever holds a `response_url` or an interaction token can
+/// answer as costbot in that conversation. `Debug` (and so every log line that prints an
+/// event) shows only where they point, never the secret part.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FollowUp {
     /// Slack's `response_url` (valid 30 minutes, 5 uses).
     SlackResponseUrl(String),
@@ -43,6 +47,24 @@ pub enum FollowUp {
     },
     /// No follow-up channel (the console answers synchronously).
     None,
+}
+
+impl std::fmt::Debug for FollowUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FollowUp::SlackResponseUrl(url) => {
+                // The host says where it points; the path is the capability.
+                let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string));
+                write!(f, "SlackResponseUrl({}/[redacted])", host.as_deref().unwrap_or("?"))
+            }
+            FollowUp::DiscordInteraction { application_id, .. } => f
+                .debug_struct("DiscordInteraction")
+                .field("application_id", application_id)
+                .field("token", &"[redacted]")
+                .finish(),
+            FollowUp::None => f.write_str("None"),
+        }
+    }
 }
 
 /// Something a person did in chat, in platform-neutral form.
@@ -88,6 +110,11 @@ pub enum Reply {
 pub trait ChatHandler: Send + Sync {
     /// Handles one event. Must not fail: errors become a helpful [`Reply`].
     async fn handle(&self, event: Inbound) -> Reply;
+
+    /// Records a request an adapter refused before it became an event (a verified Slack
+    /// request from a workspace or app costbot is not configured for): the bot audits it.
+    /// Handlers that keep no audit log ignore it.
+    async fn refused(&self, _actor: &Actor, _reason: &str) {}
 }
 
 /// Why a message could not be sent.
@@ -137,5 +164,38 @@ pub trait Sender: Send + Sync {
     /// `None` when there is none or the platform cannot tell.
     async fn find_posted(&self, _channel: &ChannelId, _thread: &str) -> Result<Option<MessageRef>, SendError> {
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_never_reach_debug_output() {
+        let actor = Actor {
+            platform: Platform::Slack,
+            user: UserId("U1".into()),
+            roles: vec![],
+            channel: ChannelId("C1".into()),
+        };
+        let slack = Inbound::Command {
+            actor: actor.clone(),
+            text: "mtd".into(),
+            follow_up: FollowUp::SlackResponseUrl("https://hooks.slack.com/commands/T1/123/SeCrEtPaTh".into()),
+        };
+        let shown = format!("{slack:?}");
+        assert!(shown.contains("hooks.slack.com/[redacted]") && !shown.contains("SeCrEtPaTh"), "{shown}");
+        let discord = FollowUp::DiscordInteraction { application_id: "42".into(), token: "aW50ZXJhY3Rpb24".into() };
+        let shown = format!(
+            "{discord:?} {:#?}",
+            Inbound::Click {
+                actor,
+                action: ActionRef::decode("ack:an-1:1").unwrap(),
+                message: None,
+                follow_up: discord.clone(),
+            }
+        );
+        assert!(shown.contains("[redacted]") && !shown.contains("aW50ZXJhY3Rpb24"), "{shown}");
     }
 }

@@ -33,29 +33,71 @@ pub enum Period {
 /// The longest range a query may cover; more than Cost Explorer keeps anyway.
 pub const MAX_DAYS: u32 = 400;
 
+/// The first year a date may name. Cost Explorer keeps about 13 months, so nothing earlier can
+/// have data; the bound keeps every later date computation far from chrono's limits.
+pub const MIN_YEAR: i32 = 2000;
+/// The last year a date may name (the same reasoning as [`MIN_YEAR`]).
+pub const MAX_YEAR: i32 = 2100;
+
+/// Why a period cannot be answered today.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodError {
+    /// Every day of the period is after today.
+    #[error("that period hasn't started yet")]
+    NotStarted,
+}
+
+/// `day + n` days, or `None` past chrono's calendar (never a panic).
+fn plus(day: NaiveDate, n: u64) -> Option<NaiveDate> {
+    day.checked_add_days(Days::new(n))
+}
+
+/// `day - n` days, or `None` before chrono's calendar.
+fn minus(day: NaiveDate, n: u64) -> Option<NaiveDate> {
+    day.checked_sub_days(Days::new(n))
+}
+
 impl Period {
-    /// The days the period covers, as a half-open range.
+    /// The days the period covers, as a half-open range. Every step is checked arithmetic, so
+    /// no period and no "today" can panic; a range that cannot be computed is today alone.
     pub fn resolve(self, today: NaiveDate) -> DateRange {
-        let tomorrow = today + Days::new(1);
-        let month_start = today.with_day(1).unwrap_or(today);
-        let monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
+        self.try_resolve(today)
+            .or_else(|| DateRange::new(today, plus(today, 1)?).ok())
+            .or_else(|| DateRange::new(minus(today, 1)?, today).ok())
+            // Unreachable (one of the day's neighbours always exists); 1970-01-01 cannot overflow.
+            .unwrap_or_else(|| DateRange::single_day(NaiveDate::default()))
+    }
+
+    fn try_resolve(self, today: NaiveDate) -> Option<DateRange> {
+        let tomorrow = plus(today, 1)?;
+        let month_start = today.with_day(1)?;
+        let monday = minus(today, u64::from(today.weekday().num_days_from_monday()))?;
         let (start, end) = match self {
             Period::Today => (today, tomorrow),
-            Period::Yesterday => (today - Days::new(1), today),
+            Period::Yesterday => (minus(today, 1)?, today),
             Period::ThisWeek => (monday, tomorrow),
-            Period::LastWeek => (monday - Days::new(7), monday),
-            Period::LastDays(n) => (tomorrow - Days::new(u64::from(n.clamp(1, MAX_DAYS))), tomorrow),
+            Period::LastWeek => (minus(monday, 7)?, monday),
+            Period::LastDays(n) => (minus(tomorrow, u64::from(n.clamp(1, MAX_DAYS)))?, tomorrow),
             Period::MonthToDate => (month_start, tomorrow),
-            Period::ThisMonth => (month_start, month_start + Months::new(1)),
-            Period::LastMonth => (month_start - Months::new(1), month_start),
+            Period::ThisMonth => (month_start, month_start.checked_add_months(Months::new(1))?),
+            Period::LastMonth => (month_start.checked_sub_months(Months::new(1))?, month_start),
             Period::Month(y, m) => {
-                let first = NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(month_start);
-                (first, first + Months::new(1))
+                let first = NaiveDate::from_ymd_opt(y, m, 1)?;
+                (first, first.checked_add_months(Months::new(1))?)
             }
-            Period::Between(a, b) => (a.min(b), a.max(b) + Days::new(1)),
+            Period::Between(a, b) => (a.min(b), plus(a.max(b), 1)?),
         };
-        // Non-empty by construction (every end is after its start); fall back to today.
-        DateRange::new(start, end).unwrap_or_else(|_| DateRange::single_day(today))
+        DateRange::new(start, end).ok()
+    }
+
+    /// The days to answer for, or why there are none yet: a period that starts after today
+    /// has no data and is answered "that period hasn't started yet", never as zero spend.
+    pub fn check(self, today: NaiveDate) -> Result<DateRange, PeriodError> {
+        let range = self.try_resolve(today).ok_or(PeriodError::NotStarted)?;
+        if range.start() > today {
+            return Err(PeriodError::NotStarted);
+        }
+        Ok(range)
     }
 
     /// The period of the same length just before, for `compare`. Month-shaped periods compare
@@ -64,13 +106,13 @@ impl Period {
         let current = self.resolve(today);
         let shifted = match self {
             Period::MonthToDate | Period::ThisMonth | Period::LastMonth | Period::Month(..) => {
-                let start = current.start() - Months::new(1);
-                let end = current.end() - Months::new(1);
-                DateRange::new(start, end.max(start + Days::new(1))).ok()
+                let start = current.start().checked_sub_months(Months::new(1));
+                let end = current.end().checked_sub_months(Months::new(1));
+                start.zip(end).and_then(|(start, end)| DateRange::new(start, end.max(plus(start, 1)?)).ok())
             }
             _ => {
-                let len = Days::new(current.days().max(1) as u64);
-                DateRange::new(current.start() - len, current.start()).ok()
+                let len = u64::try_from(current.days().max(1)).unwrap_or(1);
+                minus(current.start(), len).and_then(|start| DateRange::new(start, current.start()).ok())
             }
         };
         shifted.unwrap_or(current)
@@ -124,5 +166,39 @@ mod tests {
         assert_eq!(Period::LastDays(7).previous(d("2026-11-25")).to_string(), "2026-11-12..2026-11-19");
         assert_eq!(Period::LastWeek.previous(d("2026-11-25")).to_string(), "2026-11-09..2026-11-16");
         assert_eq!(Period::Month(2026, 1).previous(today).to_string(), "2025-12-01..2026-01-01");
+    }
+
+    #[test]
+    fn extreme_dates_resolve_without_panicking() {
+        let max = NaiveDate::MAX;
+        let min = NaiveDate::MIN;
+        for today in [max, min, d("2026-11-25")] {
+            for p in [
+                Period::Today,
+                Period::Yesterday,
+                Period::ThisWeek,
+                Period::LastWeek,
+                Period::LastDays(400),
+                Period::MonthToDate,
+                Period::ThisMonth,
+                Period::LastMonth,
+                Period::Month(262_142, 12),
+                Period::Between(max, max),
+                Period::Between(min, max),
+            ] {
+                let _ = p.resolve(today);
+                let _ = p.previous(today);
+                let _ = p.check(today);
+            }
+        }
+    }
+
+    #[test]
+    fn future_periods_have_not_started() {
+        let today = d("2026-11-25");
+        assert_eq!(Period::Between(d("2099-12-31"), d("2099-12-31")).check(today), Err(PeriodError::NotStarted));
+        assert_eq!(Period::Month(2026, 12).check(today), Err(PeriodError::NotStarted));
+        assert_eq!(Period::ThisMonth.check(today).map(|r| r.to_string()), Ok("2026-11-01..2026-12-01".into()));
+        assert!(Period::Between(d("2026-11-20"), d("2026-12-20")).check(today).is_ok(), "a period under way");
     }
 }

@@ -81,7 +81,24 @@ fn mistakes_are_named_with_the_nearest_valid_word() {
     assert_eq!(says("mtd last week"), "two periods: `mtd` and `last week`; say one");
     assert_eq!(says("top 5"), "`top N` needs a breakdown, e.g. `by service top 5`");
     assert_eq!(says("frobnicate"), "I don't know `frobnicate`");
-    assert!(says("2026-13").starts_with("I don't know `2026-13`"));
+    assert_eq!(says("2026-13"), "`2026-13` is not a month: months run from 01 to 12");
+}
+
+#[test]
+fn hostile_dates_are_named_not_computed() {
+    let says = |text: &str| parse(text).unwrap_err().to_string();
+    assert_eq!(says("+262142-12-31"), "`+262142-12-31` is outside the years costbot answers for (2000–2100)");
+    assert_eq!(says("-2026-01-01"), "`-2026-01-01` is outside the years costbot answers for (2000–2100)");
+    assert_eq!(says("9999-12-31"), "`9999-12-31` is outside the years costbot answers for (2000–2100)");
+    assert_eq!(says("99999999999999-01"), "`99999999999999-01` is outside the years costbot answers for (2000–2100)");
+    assert_eq!(says("2026-02-30"), "`2026-02-30` is not a calendar date: February 2026 has 28 days");
+    assert_eq!(says("2028-02-30"), "`2028-02-30` is not a calendar date: February 2028 has 29 days");
+    assert_eq!(says("2026-00-10"), "`2026-00-10` is not a calendar date: months run from 01 to 12");
+    assert_eq!(
+        says("2026-01-01..2100-01-01"),
+        "`2026-01-01..2100-01-01` covers more than 400 days; ask for a shorter range"
+    );
+    assert_eq!(says("2026-01-01..9999-01-01"), "`9999-01-01` is outside the years costbot answers for (2000–2100)");
 }
 
 #[test]

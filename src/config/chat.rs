@@ -31,6 +31,13 @@ pub struct SlackConfig {
     pub app_token: Option<SecretRef>,
     /// Web API base URL; only tests change it.
     pub api_url: Option<String>,
+    /// Workspace ids (`T…`) costbot answers; a signed request from another workspace the app
+    /// is installed in is refused and audited. Empty: any workspace (set it in production).
+    pub team_ids: Vec<String>,
+    /// Enterprise Grid ids (`E…`); when set, a request must carry one of them.
+    pub enterprise_ids: Vec<String>,
+    /// The app's own id (`A…`); when set, a request for another app is refused.
+    pub app_ids: Vec<String>,
 }
 
 impl SlackConfig {
@@ -152,6 +159,37 @@ pub struct ChannelConfig {
     /// This channel's time zone instead of `digest.timezone`.
     #[serde(default)]
     pub digest_timezone: Option<String>,
+}
+
+/// One person and their identities on each platform (`[[people]]`), so that approvals count
+/// people: the same person approving from Slack and from the console counts once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonConfig {
+    /// A name for cards and the audit log; `person:<name>` in a channel's `approvers` allows
+    /// every identity of this person.
+    pub name: String,
+    /// Slack user ids (`U…`).
+    #[serde(default)]
+    pub slack: Vec<String>,
+    /// Discord user ids (snowflakes).
+    #[serde(default)]
+    pub discord: Vec<String>,
+    /// Console user names (the token user or the proxy's user header).
+    #[serde(default)]
+    pub console: Vec<String>,
+}
+
+impl PersonConfig {
+    /// This person's ids on `platform`.
+    pub fn ids(&self, platform: crate::domain::chat::Platform) -> &[String] {
+        use crate::domain::chat::Platform;
+        match platform {
+            Platform::Slack => &self.slack,
+            Platform::Discord => &self.discord,
+            Platform::Console => &self.console,
+        }
+    }
 }
 
 fn yes() -> bool {

@@ -25,7 +25,9 @@ mod web;
 
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
 pub use approvals::ApprovalsConfig;
-pub use chat::{ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, SlackConfig, SlackMode};
+pub use chat::{
+    ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, PersonConfig, SlackConfig, SlackMode,
+};
 pub use cron::parse_cron;
 pub use digest::{DigestConfig, DigestSchedule};
 pub use waste::WasteConfig;
@@ -55,6 +57,8 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// Chat channels: what each one receives, who may act there, which accounts it sees.
     pub channels: Vec<ChannelConfig>,
+    /// People and their identities on each platform; approvals count people, not identities.
+    pub people: Vec<PersonConfig>,
     /// Waste discovery: regions, rules, safety policy, price overrides.
     pub waste: WasteConfig,
     /// The daily digest: default schedule and time zone.
@@ -106,11 +110,21 @@ pub struct ServerConfig {
     /// Seconds a replica's leadership lasts without renewal; the leader renews every third of
     /// it, and another replica takes over at most this long after a leader dies.
     pub leader_lease_seconds: u64,
+    /// Commands and clicks one person may send at once before "slow down" (refilled one
+    /// every 2 seconds).
+    pub chat_burst_per_person: u32,
+    /// The same for a whole channel (refilled two a second).
+    pub chat_burst_per_channel: u32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: "127.0.0.1:8080".to_string(), leader_lease_seconds: 15 }
+        ServerConfig {
+            listen: "127.0.0.1:8080".to_string(),
+            leader_lease_seconds: 15,
+            chat_burst_per_person: crate::limits::PERSON_BURST,
+            chat_burst_per_channel: crate::limits::CHANNEL_BURST,
+        }
     }
 }
 
@@ -339,6 +353,7 @@ impl Config {
                 bail!("channel {} is listed twice in [[channels]]", channel.id);
             }
         }
+        self.validate_people()?;
         if self.slack.enabled() && self.slack.mode == SlackMode::Http && self.slack.signing_secrets.is_empty() {
             bail!("slack.signing_secrets is required in HTTP mode: requests cannot be verified without it");
         }
@@ -364,6 +379,31 @@ impl Config {
             bail!("aws.max_attempts must be at least 1");
         }
         Ok(())
+    }
+
+    /// Each person is named once and each identity belongs to at most one person; otherwise
+    /// "one person, one approval" would depend on which entry is read first.
+    fn validate_people(&self) -> Result<()> {
+        use crate::domain::chat::Platform;
+        let (mut names, mut identities) = (std::collections::HashSet::new(), std::collections::HashMap::new());
+        for person in &self.people {
+            if person.name.trim().is_empty() || !names.insert(person.name.as_str()) {
+                bail!("[[people]]: `{}` is empty or listed twice", person.name);
+            }
+            for platform in [Platform::Slack, Platform::Discord, Platform::Console] {
+                for id in person.ids(platform) {
+                    if let Some(other) = identities.insert((platform, id.as_str()), person.name.as_str()) {
+                        bail!("[[people]]: {}:{id} belongs to both `{other}` and `{}`", platform.as_str(), person.name);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The person who has this identity, if `[[people]]` names one.
+    pub fn person(&self, platform: crate::domain::chat::Platform, user: &str) -> Option<&PersonConfig> {
+        self.people.iter().find(|p| p.ids(platform).iter().any(|id| id == user))
     }
 
     /// The configured channel with this platform and id.

@@ -174,7 +174,13 @@ pub enum ChainError {
 
 /// Checks a chain in order and reports the first broken entry.
 pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), ChainError> {
-    let mut prev = GENESIS.to_string();
+    verify_chain_after(GENESIS, entries)
+}
+
+/// Like [`verify_chain`], for entries that continue a chain already verified up to the entry
+/// whose hash is `prev` (an incremental check from a checkpoint).
+pub fn verify_chain_after(prev: &str, entries: &[AuditEntry]) -> Result<(), ChainError> {
+    let mut prev = prev.to_string();
     let mut last_seq = None;
     for entry in entries {
         if entry.prev_hash != prev {

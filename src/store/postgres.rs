@@ -6,6 +6,7 @@ use anyhow::Result;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::access_sql::impl_access_store;
 use super::anomaly_sql::impl_anomaly_store;
 use super::audit_sql::{impl_audit_store, PG_AUDIT_LOCK};
 use super::breakdown_sql::impl_breakdown_store;
@@ -50,6 +51,7 @@ impl PgStore {
 
 impl_sql_store!(PgStore, sqlx::Postgres);
 impl_anomaly_store!(PgStore, sqlx::Postgres);
+impl_access_store!(PgStore, sqlx::Postgres);
 impl_outbox_store!(PgStore, sqlx::Postgres, PG_NOW, PG_LOCKED_UNTIL);
 impl_digest_store!(PgStore, sqlx::Postgres);
 impl_audit_store!(PgStore, sqlx::Postgres, PG_AUDIT_LOCK);

@@ -9,6 +9,7 @@ use anyhow::Result;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use super::access_sql::impl_access_store;
 use super::anomaly_sql::impl_anomaly_store;
 use super::audit_sql::{impl_audit_store, SQLITE_AUDIT_LOCK};
 use super::breakdown_sql::impl_breakdown_store;
@@ -74,6 +75,7 @@ impl SqliteStore {
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
 impl_anomaly_store!(SqliteStore, sqlx::Sqlite);
+impl_access_store!(SqliteStore, sqlx::Sqlite);
 impl_outbox_store!(SqliteStore, sqlx::Sqlite, SQLITE_NOW, SQLITE_LOCKED_UNTIL);
 impl_digest_store!(SqliteStore, sqlx::Sqlite);
 impl_audit_store!(SqliteStore, sqlx::Sqlite, SQLITE_AUDIT_LOCK);

@@ -11,7 +11,7 @@ use maud::{html, Markup};
 
 use super::chart;
 use super::pages::frame;
-use crate::domain::audit::{verify_chain, AuditEntry};
+use crate::domain::audit::{verify_chain_after, AuditEntry, GENESIS};
 use crate::domain::chat::UserId;
 use crate::domain::forecast::{month_end, Forecast, HISTORY_DAYS};
 use crate::domain::incident::Anomaly;
@@ -19,7 +19,8 @@ use crate::domain::proposal::Proposal;
 use crate::domain::{DateRange, Granularity, Money};
 use crate::render::alert::subject;
 use crate::store::{
-    AccountStore, AnomalyStore, AuditStore, CostStore, ProposalStore, RunStore, SpendGroup, SpendQuery, SpendRow,
+    AccessStore, AccountStore, AnomalyStore, AuditCheckpoint, AuditStore, CostStore, ProposalStore, RunStore,
+    SpendGroup, SpendQuery, SpendRow,
 };
 
 /// Days the trend chart covers.
@@ -42,7 +43,8 @@ pub struct Dashboard {
     anomalies: Vec<Anomaly>,
     proposals: Vec<Proposal>,
     audit: Vec<AuditEntry>,
-    audit_count: usize,
+    /// The newest entry the chain is verified through (0: the log is empty).
+    verified_through: i64,
     chain: Result<(), String>,
     collected_at: Option<NaiveDateTime>,
 }
@@ -52,10 +54,10 @@ fn day_range(start: NaiveDate, end: NaiveDate) -> Result<DateRange> {
 }
 
 /// Reads the dashboard's data as of `now`: spend, accounts, runs, anomalies, proposals and
-/// the audit log; it writes nothing.
+/// the audit log. The only thing it writes is the audit checkpoint, when it verified more.
 pub async fn gather<S>(store: &S, now: NaiveDateTime) -> Result<Dashboard>
 where
-    S: CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + AuditStore + ?Sized,
+    S: CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + AuditStore + AccessStore + ?Sized,
 {
     let today = now.date();
     let month_start = today.with_day(1).unwrap_or(today);
@@ -70,9 +72,7 @@ where
     let history = store.spend_per_period(&query(day_range(history_start, tomorrow)?)).await?;
     let days: Vec<(NaiveDate, Money)> = history.iter().map(|(at, amount, _)| (at.date(), *amount)).collect();
     let trend_rows = store.spend_per_period(&query(day_range(today - Days::new(TREND_DAYS), tomorrow)?)).await?;
-    let audit = store.all_audit_entries().await?;
-    let chain = verify_chain(&audit).map_err(|e| e.to_string());
-    let audit_count = audit.len();
+    let (audit, verified_through, chain) = verify_audit(store, now).await?;
     Ok(Dashboard {
         today,
         mtd,
@@ -85,10 +85,48 @@ where
         anomalies: store.anomalies(true, 50).await?,
         proposals: store.proposals_in(&[]).await?,
         audit: audit.into_iter().rev().take(AUDIT_ROWS).collect(),
-        audit_count,
+        verified_through,
         chain,
         collected_at: store.recent_runs(1).await?.into_iter().next().and_then(|r| r.finished_at),
     })
+}
+
+/// Verifies the audit chain from the last checkpoint instead of from the start, so a
+/// dashboard load costs the entries written since the last one, not the whole log; `costbot
+/// audit verify` still checks everything. Returns the entries read (for the latest rows), the
+/// entry verified through, and the outcome.
+async fn verify_audit<S>(store: &S, now: NaiveDateTime) -> Result<(Vec<AuditEntry>, i64, Result<(), String>)>
+where
+    S: AuditStore + AccessStore + ?Sized,
+{
+    let checkpoint = store.audit_checkpoint().await?;
+    let (start, prev) = checkpoint.as_ref().map_or((0, GENESIS.to_string()), |c| (c.seq, c.hash.clone()));
+    // A few entries before the checkpoint too, for the table of the latest ones.
+    let shown_from = start.saturating_sub(i64::try_from(AUDIT_ROWS).unwrap_or(i64::MAX));
+    let mut entries: Vec<AuditEntry> = Vec::new();
+    loop {
+        let after = entries.last().map_or(shown_from, |e| e.seq);
+        let page = store.audit_entries(after, 10_000).await?;
+        if page.is_empty() {
+            break;
+        }
+        entries.extend(page);
+    }
+    let split = entries.partition_point(|e| e.seq <= start);
+    let anchored = checkpoint.is_none() || entries[..split].last().is_some_and(|e| e.seq == start && e.hash == prev);
+    let chain = if anchored {
+        verify_chain_after(&prev, &entries[split..]).map_err(|e| e.to_string())
+    } else {
+        Err(format!("the last verified entry #{start} is not as it was verified"))
+    };
+    let newest = entries.last().filter(|_| chain.is_ok() && split < entries.len());
+    if let Some(last) = newest {
+        store
+            .save_audit_checkpoint(&AuditCheckpoint { seq: last.seq, hash: last.hash.clone(), verified_at: now })
+            .await?;
+    }
+    let through = if chain.is_ok() { newest.map_or(start, |e| e.seq) } else { start };
+    Ok((entries, through, chain))
 }
 
 fn card(id: &str, label: &str, value: &str, note: &str) -> Markup {
@@ -250,7 +288,7 @@ fn audit(d: &Dashboard) -> Markup {
         .collect();
     html! {
         @match &d.chain {
-            Ok(()) => p.verified.ok #audit-status { "Hash chain verified: all " (d.audit_count) " entries intact." },
+            Ok(()) => p.verified.ok #audit-status { "Hash chain verified through entry #" (d.verified_through) ": intact." },
             Err(e) => p.verified.broken #audit-status { "Hash chain BROKEN: " (e) },
         }
         @if let Some(head) = d.audit.first() {
@@ -296,6 +334,36 @@ pub fn page(d: &Dashboard, user: &UserId, demo_users: Option<&[UserId]>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_audit_chain_is_verified_from_the_last_checkpoint() {
+        use crate::domain::audit::AuditRecord;
+        let store = crate::store::SqliteStore::in_memory().await.unwrap();
+        let now: NaiveDateTime = "2026-11-25T10:00:00".parse().unwrap();
+        let record = |action: &str| AuditRecord {
+            at: now,
+            actor: "console:ana".into(),
+            action: action.into(),
+            target: "pr-1".into(),
+            channel: None,
+            detail: "{}".into(),
+        };
+        for action in ["a", "b", "c"] {
+            store.append_audit(&record(action)).await.unwrap();
+        }
+        let (_, through, chain) = verify_audit(&store, now).await.unwrap();
+        assert_eq!((through, chain), (3, Ok(())));
+        assert_eq!(store.audit_checkpoint().await.unwrap().map(|c| c.seq), Some(3));
+        let last = store.append_audit(&record("d")).await.unwrap();
+        let (entries, through, chain) = verify_audit(&store, now).await.unwrap();
+        assert_eq!((through, chain), (4, Ok(())));
+        assert_eq!(entries.len(), 4, "the latest rows are still shown");
+        // A checkpoint that no longer matches its entry is reported, not trusted.
+        let forged = AuditCheckpoint { seq: 5, hash: "forged".into(), verified_at: now };
+        store.save_audit_checkpoint(&forged).await.unwrap();
+        let (_, _, chain) = verify_audit(&store, now).await.unwrap();
+        assert!(chain.unwrap_err().contains("#5"), "last real entry was #{}", last.seq);
+    }
 
     #[test]
     fn hostile_cells_and_figures_are_text() {

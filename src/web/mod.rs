@@ -16,8 +16,9 @@ mod pages;
 use std::sync::Arc;
 
 use anyhow::Result;
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Form, FromRequestParts, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -30,7 +31,7 @@ use crate::domain::chat::message::ActionRef;
 use crate::domain::chat::{ChannelId, UserId};
 use crate::domain::console::ConsoleMessage;
 use crate::store::DynStore;
-use auth::{Access, Identity};
+use auth::{Access, Asking, Identity, Peer};
 
 /// Changes returned per poll; a page that fell further behind reloads.
 const PAGE_LIMIT: u32 = 200;
@@ -54,14 +55,32 @@ pub fn router(store: DynStore, config: Arc<Config>, handler: Arc<dyn ChatHandler
         Router::new()
             .route("/", get(console_page))
             .route("/dashboard", get(dashboard_page))
-            .route("/login", get(login))
+            .route("/login", get(login_form).post(login))
+            .route("/logout", post(logout))
             .route("/api/console/messages", get(messages))
             .route("/api/console/command", post(command))
             .route("/api/console/click", post(click))
             .route("/assets/console.js", get(script))
             .route("/assets/costbot.css", get(stylesheet))
+            .layer(axum::middleware::from_fn(security_headers))
             .with_state(state),
     ))
+}
+
+/// What every page and endpoint sends: scripts, styles and images from costbot itself only
+/// (the chart is inline SVG, the digest chart a data URL), never framed (clickjacking on the
+/// approval buttons), and no referrer leaking page addresses to links.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
 }
 
 // A refusal here is the HTTP response itself, built once on the error path and returned at
@@ -81,18 +100,21 @@ impl WebState {
         }
     }
 
-    fn identify(&self, headers: &HeaderMap, requested: Option<&str>) -> Result<Identity, Response> {
-        self.access.identify(headers, requested).map_err(IntoResponse::into_response)
+    async fn identify(&self, headers: &HeaderMap, peer: Peer, requested: Option<&str>) -> Result<Identity, Response> {
+        let asking = Asking { headers, peer, requested };
+        let now = chrono::Utc::now().naive_utc();
+        self.access.identify(&asking, &*self.store, now).await.map_err(IntoResponse::into_response)
     }
 
     /// Signs a POST in and resolves the console channel it names.
-    fn admit(
+    async fn admit(
         &self,
         headers: &HeaderMap,
+        peer: Peer,
         requested: Option<&str>,
         channel: &str,
     ) -> Result<(Identity, ChannelId), Response> {
-        let who = self.identify(headers, requested)?;
+        let who = self.identify(headers, peer, requested).await?;
         let channel = self.channel(Some(channel))?;
         Ok((who, ChannelId(channel.id.clone())))
     }
@@ -132,11 +154,26 @@ struct PageQuery {
     after: Option<i64>,
 }
 
-async fn console_page(State(state): State<WebState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let who = match state.identify(&headers, q.as_user.as_deref()) {
-        Ok(who) => who,
-        Err(refusal) => return refusal,
-    };
+/// A GET signed in, with its query: the extractor every page and the poll share.
+struct SignedIn(Identity, PageQuery);
+
+impl FromRequestParts<WebState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &WebState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = Peer::from_request_parts(parts, state).await.unwrap_or(Peer(None));
+        let Query(q) = Query::<PageQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| bad_request(rejection.body_text()))?;
+        let who = state.identify(&parts.headers, peer, q.as_user.as_deref()).await?;
+        Ok(SignedIn(who, q))
+    }
+}
+
+async fn console_page(State(state): State<WebState>, SignedIn(who, q): SignedIn) -> Response {
     let channels = state.console_channels();
     let current = state.channel(q.channel.as_deref()).ok();
     let view = pages::ConsoleView {
@@ -149,11 +186,7 @@ async fn console_page(State(state): State<WebState>, headers: HeaderMap, Query(q
     Html(pages::console(&view)).into_response()
 }
 
-async fn dashboard_page(State(state): State<WebState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let who = match state.identify(&headers, q.as_user.as_deref()) {
-        Ok(who) => who,
-        Err(refusal) => return refusal,
-    };
+async fn dashboard_page(State(state): State<WebState>, SignedIn(who, _): SignedIn) -> Response {
     match dashboard::gather(&*state.store, chrono::Utc::now().naive_utc()).await {
         Ok(data) => match dashboard::page(&data, &who.user, state.access.demo_users()) {
             Ok(page) => Html(page).into_response(),
@@ -163,24 +196,56 @@ async fn dashboard_page(State(state): State<WebState>, headers: HeaderMap, Query
     }
 }
 
+/// The sign-in form's fields.
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+/// The sign-in form. The token is typed into a POST form, never put in a URL, where it would
+/// stay in browser history, proxy logs and `Referer` headers.
+async fn login_form(State(state): State<WebState>, Query(q): Query<LoginQuery>) -> Response {
+    match (state.access.secured(), q.token) {
+        (None, _) => Redirect::to("/").into_response(),
+        // The old `/login?token=…` link: refused, so nobody keeps putting tokens in URLs.
+        (Some(_), Some(_)) => (StatusCode::UNAUTHORIZED, Html(pages::login(true))).into_response(),
+        (Some(_), None) => Html(pages::login(false)).into_response(),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct LoginQuery {
     token: Option<String>,
 }
 
-/// Sets the sign-in cookie when the token is right; the cookie is HttpOnly and SameSite=Strict,
-/// so the page's JSON requests carry it and other sites' requests do not.
-async fn login(State(state): State<WebState>, Query(q): Query<LoginQuery>) -> Response {
-    if state.access.demo_users().is_some() {
-        return Redirect::to("/").into_response();
+/// Checks the token and starts a stored session: the cookie holds a random id (never the
+/// token), expires with the session, and is HttpOnly and SameSite=Strict.
+async fn login(
+    State(state): State<WebState>,
+    peer: Peer,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Some(secured) = state.access.secured() else { return Redirect::to("/").into_response() };
+    if !form.is_ok_and(|Form(f)| secured.token_matches(&f.token)) {
+        return (StatusCode::UNAUTHORIZED, Html(pages::login(true))).into_response();
+    };
+    let (id, session) = secured.new_session(chrono::Utc::now().naive_utc());
+    if let Err(error) = state.store.create_session(&session).await {
+        return internal(error);
     }
-    match q.token {
-        Some(token) if state.access.token_matches(&token) => {
-            let cookie = format!("{}={token}; HttpOnly; SameSite=Strict; Path=/", auth::COOKIE);
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+    ([(header::SET_COOKIE, secured.cookie(&id, &headers, peer))], Redirect::to("/")).into_response()
+}
+
+/// Ends the session: revoked in the store (so a copied cookie stops working too) and cleared
+/// in the browser.
+async fn logout(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    if let Some(id) = auth::session_cookie(&headers) {
+        if let Err(error) = state.store.revoke_session(&auth::session_hash(&id)).await {
+            return internal(error);
         }
-        _ => auth::Refusal::Unauthenticated.into_response(),
     }
+    ([(header::SET_COOKIE, auth::cleared_cookie())], Redirect::to("/login")).into_response()
 }
 
 /// One message as the page shows it.
@@ -204,11 +269,7 @@ fn views(messages: &[ConsoleMessage]) -> Vec<MessageView> {
     messages.iter().map(|m| MessageView { id: m.id, seq: m.seq, html: pages::message(m) }).collect()
 }
 
-async fn messages(State(state): State<WebState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let who = match state.identify(&headers, q.as_user.as_deref()) {
-        Ok(who) => who,
-        Err(refusal) => return refusal,
-    };
+async fn messages(State(state): State<WebState>, SignedIn(who, q): SignedIn) -> Response {
     let channel = match state.channel(q.channel.as_deref()) {
         Ok(channel) => channel,
         Err(refusal) => return refusal,
@@ -235,17 +296,23 @@ struct CommandBody {
     as_user: Option<String>,
 }
 
-async fn command(State(state): State<WebState>, headers: HeaderMap, body: JsonBody<CommandBody>) -> Response {
-    command_inner(&state, &headers, body).await.unwrap_or_else(|refusal| refusal)
+async fn command(
+    State(state): State<WebState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: JsonBody<CommandBody>,
+) -> Response {
+    command_inner(&state, &headers, peer, body).await.unwrap_or_else(|refusal| refusal)
 }
 
 async fn command_inner(
     state: &WebState,
     headers: &HeaderMap,
+    peer: Peer,
     body: JsonBody<CommandBody>,
 ) -> Result<Response, Response> {
     let Json(body) = body.map_err(|rejection| bad_request(rejection.body_text()))?;
-    let (who, channel) = state.admit(headers, body.as_user.as_deref(), &body.channel)?;
+    let (who, channel) = state.admit(headers, peer, body.as_user.as_deref(), &body.channel).await?;
     if body.text.len() > MAX_COMMAND_LEN {
         return Err(bad_request(format!("A command is at most {MAX_COMMAND_LEN} characters.")));
     }
@@ -263,13 +330,18 @@ struct ClickBody {
     as_user: Option<String>,
 }
 
-async fn click(State(state): State<WebState>, headers: HeaderMap, body: JsonBody<ClickBody>) -> Response {
-    click_inner(&state, &headers, body).await.unwrap_or_else(|refusal| refusal)
+async fn click(State(state): State<WebState>, peer: Peer, headers: HeaderMap, body: JsonBody<ClickBody>) -> Response {
+    click_inner(&state, &headers, peer, body).await.unwrap_or_else(|refusal| refusal)
 }
 
-async fn click_inner(state: &WebState, headers: &HeaderMap, body: JsonBody<ClickBody>) -> Result<Response, Response> {
+async fn click_inner(
+    state: &WebState,
+    headers: &HeaderMap,
+    peer: Peer,
+    body: JsonBody<ClickBody>,
+) -> Result<Response, Response> {
     let Json(body) = body.map_err(|rejection| bad_request(rejection.body_text()))?;
-    let (who, channel) = state.admit(headers, body.as_user.as_deref(), &body.channel)?;
+    let (who, channel) = state.admit(headers, peer, body.as_user.as_deref(), &body.channel).await?;
     let action = ActionRef::decode(&body.action).map_err(|_| bad_request("That is not a costbot button."))?;
     match state.console.click(&who.user, &channel, body.message, action).await.map_err(internal)? {
         Ok(changed) => Ok(Json(views(&changed)).into_response()),

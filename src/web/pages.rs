@@ -8,6 +8,40 @@ use crate::config::ChannelConfig;
 use crate::domain::chat::UserId;
 use crate::domain::console::ConsoleMessage;
 
+/// The `<head>` every page shares.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · costbot" }
+            link rel="stylesheet" href="/assets/costbot.css";
+        }
+    }
+}
+
+/// The sign-in form (`GET /login`), with a note when the last try was wrong.
+pub fn login(failed: bool) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head("Sign in"))
+            body data-page="login" {
+                header.top { span.brand { "costbot" } }
+                main {
+                    h1 { "Sign in" }
+                    @if failed { p.broken { "That token is not right." } }
+                    form method="post" action="/login" {
+                        label { "Web token " input type="password" name="token" autocomplete="current-password" required; }
+                        button type="submit" { "Sign in" }
+                    }
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
 /// What the console page shows.
 pub struct ConsoleView<'a> {
     /// Every console channel.
@@ -31,12 +65,7 @@ pub fn frame(title: &str, active: &str, user: &UserId, demo_users: Option<&[User
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · costbot" }
-                link rel="stylesheet" href="/assets/costbot.css";
-            }
+            (head(title))
             body data-page=(active) {
                 header.top {
                     span.brand { "costbot" }

@@ -32,6 +32,12 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// A new interaction id: Discord gives every interaction its own, and costbot refuses an id
+/// it has already handled (a replay), so payloads built from one fixture need fresh ones.
+pub fn fresh_id() -> String {
+    (rand::random::<u64>() >> 1).to_string()
+}
+
 /// A fresh Ed25519 key pair, as the Developer Portal would hold for an application.
 pub fn key_pair() -> (SigningKey, String) {
     let key = SigningKey::generate(&mut rand_core::OsRng);
@@ -42,6 +48,21 @@ pub fn key_pair() -> (SigningKey, String) {
 /// Discord's signature over `timestamp + body`, in hex.
 pub fn sign(key: &SigningKey, timestamp: &str, body: &[u8]) -> String {
     hex::encode(key.sign(&[timestamp.as_bytes(), body].concat()).to_bytes())
+}
+
+/// Posts `body` to `url` signed with `key` and stamped `ts` (Unix seconds), as Discord does.
+pub async fn post_signed_at(url: &str, key: &SigningKey, ts: i64, body: &Value) -> reqwest::Response {
+    let body = body.to_string();
+    let ts = ts.to_string();
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-signature-timestamp", &ts)
+        .header("x-signature-ed25519", sign(key, &ts, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// A handler that counts calls, remembers the events and answers after an optional delay.

@@ -15,29 +15,20 @@ use costbot::store::{PgStore, SpendGroup, SpendQuery};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
-use crate::discord::{fixture, key_pair, sign, FakeDiscord, APP_ID};
+use crate::discord::{fixture, fresh_id, key_pair, FakeDiscord, APP_ID};
 
 const CHANNEL: &str = "645027906669510667";
 const USER: &str = "53908232506183680";
 
 async fn post_signed(url: &str, key: &SigningKey, body: &Value) -> reqwest::Response {
-    let body = body.to_string();
-    let ts = Utc::now().timestamp().to_string();
-    reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("x-signature-timestamp", &ts)
-        .header("x-signature-ed25519", sign(key, &ts, body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+    crate::discord::post_signed_at(url, key, Utc::now().timestamp(), body).await
 }
 
 fn command(query: &str) -> Value {
     let mut payload: Value =
         serde_json::from_str(&fixture("interaction.application_command.slash.discord-docs.json")).unwrap();
     payload["application_id"] = json!(APP_ID.to_string());
+    payload["id"] = json!(fresh_id());
     payload["data"]["name"] = json!("cost");
     payload["data"]["options"] = json!([{ "type": 3, "name": "query", "value": query }]);
     payload
@@ -47,6 +38,7 @@ fn button(custom_id: &str) -> Value {
     let mut payload: Value =
         serde_json::from_str(&fixture("interaction.message_component.button.discord-docs.json")).unwrap();
     payload["application_id"] = json!(APP_ID.to_string());
+    payload["id"] = json!(fresh_id());
     payload["channel_id"] = json!(CHANNEL);
     payload["data"]["custom_id"] = json!(custom_id);
     payload

@@ -27,6 +27,7 @@ mod outbox_once;
 mod reliability_doc;
 mod replicas;
 mod scheduling;
+mod security;
 mod slack;
 mod slack_e2e;
 mod store_contract;

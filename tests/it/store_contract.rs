@@ -48,6 +48,9 @@ contract!(
     an_expired_lease_changes_hands_with_a_new_term,
     operational_counts_start_empty,
     a_proposal_change_commits_with_its_audit_record_and_cards_or_not_at_all,
+    a_signed_request_is_seen_once_until_its_window_ends,
+    sessions_expire_and_are_revoked,
+    the_audit_checkpoint_only_moves_forward,
 );
 
 const PAYER: &str = "123456789012";
@@ -533,4 +536,45 @@ async fn a_proposal_change_commits_with_its_audit_record_and_cards_or_not_at_all
     // Claims compare against the database's clock; it agrees with this machine's.
     let skew = store.database_now().await.unwrap() - chrono::Utc::now().naive_utc();
     assert!(skew.num_seconds().abs() < 60, "{skew}");
+}
+
+fn moment(text: &str) -> NaiveDateTime {
+    text.parse().unwrap()
+}
+
+async fn a_signed_request_is_seen_once_until_its_window_ends(store: DynStore) {
+    let (now, later) = (moment("2026-11-25T10:00:00"), moment("2026-11-25T10:05:00"));
+    assert!(store.first_sighting("slack:v0=abc", now, later).await.unwrap());
+    assert!(!store.first_sighting("slack:v0=abc", now, later).await.unwrap(), "a replay");
+    assert!(store.first_sighting("discord:123", now, later).await.unwrap(), "keys are independent");
+    assert!(
+        store.first_sighting("slack:v0=abc", later, moment("2026-11-25T10:10:00")).await.unwrap(),
+        "forgotten after"
+    );
+}
+
+async fn sessions_expire_and_are_revoked(store: DynStore) {
+    use costbot::store::WebSession;
+    let session = WebSession {
+        id_hash: "h1".into(),
+        user: "ana".into(),
+        created_at: moment("2026-11-25T10:00:00"),
+        expires_at: moment("2026-11-25T18:00:00"),
+    };
+    store.create_session(&session).await.unwrap();
+    assert_eq!(store.live_session("h1", moment("2026-11-25T12:00:00")).await.unwrap(), Some(session.clone()));
+    assert_eq!(store.live_session("h1", moment("2026-11-25T18:00:00")).await.unwrap(), None, "expired");
+    assert_eq!(store.live_session("h2", moment("2026-11-25T12:00:00")).await.unwrap(), None, "unknown");
+    store.revoke_session("h1").await.unwrap();
+    assert_eq!(store.live_session("h1", moment("2026-11-25T12:00:00")).await.unwrap(), None, "revoked");
+}
+
+async fn the_audit_checkpoint_only_moves_forward(store: DynStore) {
+    use costbot::store::AuditCheckpoint;
+    assert_eq!(store.audit_checkpoint().await.unwrap(), None);
+    let at5 = AuditCheckpoint { seq: 5, hash: "h5".into(), verified_at: moment("2026-11-25T10:00:00") };
+    store.save_audit_checkpoint(&at5).await.unwrap();
+    let at3 = AuditCheckpoint { seq: 3, hash: "h3".into(), verified_at: moment("2026-11-25T11:00:00") };
+    store.save_audit_checkpoint(&at3).await.unwrap();
+    assert_eq!(store.audit_checkpoint().await.unwrap(), Some(at5));
 }

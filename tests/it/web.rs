@@ -24,6 +24,7 @@ enabled = true
 token = { env = "COSTBOT_TEST_WEB_TOKEN" }
 token_user = "ops"
 user_header = "X-Forwarded-User"
+trusted_proxies = ["127.0.0.1/32"]
 
 [[channels]]
 platform = "console"
@@ -50,7 +51,9 @@ async fn server(config: &str) -> Server {
     let router = app.router().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     Server { base, store, http }
 }
@@ -108,10 +111,11 @@ async fn every_route_needs_a_sign_in_and_accepts_the_token_cookie_or_proxy_heade
     let forged = s.get("/").header("authorization", "Bearer not-the-token").send().await.unwrap();
     assert_eq!(forged.status(), 401);
 
-    let login = s.get(&format!("/login?token={TOKEN}")).send().await.unwrap();
+    let login = s.http.post(format!("{}/login", s.base)).form(&[("token", TOKEN)]).send().await.unwrap();
     assert_eq!(login.status(), 303);
     let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains(TOKEN), "the cookie holds a session id, never the token: {cookie}");
     let pair = cookie.split(';').next().unwrap();
     let page = s.get("/").header("cookie", pair).send().await.unwrap();
     assert_eq!(page.status(), 200);

@@ -19,8 +19,9 @@ use serenity::model::application::Interaction;
 use super::api::DiscordSender;
 use super::convert::{convert, Converted};
 use super::respond::{self, DEADLINE};
-use super::verify::{InvalidPublicKey, SignatureVerifier};
+use super::verify::{check_age, InvalidPublicKey, SignatureVerifier, MAX_AGE_SECS};
 use crate::chat::ChatHandler;
+use crate::store::AccessStore;
 
 /// Largest interaction body accepted. Real interactions are a few kilobytes; a message
 /// component interaction carries its whole message, which stays far below this.
@@ -37,6 +38,7 @@ pub struct DiscordState {
     handler: Arc<dyn ChatHandler>,
     sender: Arc<DiscordSender>,
     deadline: Duration,
+    replays: Option<Arc<dyn AccessStore>>,
 }
 
 impl DiscordState {
@@ -48,7 +50,14 @@ impl DiscordState {
         sender: Arc<DiscordSender>,
     ) -> Result<DiscordState, InvalidPublicKey> {
         let verifier = SignatureVerifier::from_hex(public_key_hex)?;
-        Ok(DiscordState { verifier, handler, sender, deadline: DEADLINE })
+        Ok(DiscordState { verifier, handler, sender, deadline: DEADLINE, replays: None })
+    }
+
+    /// Remembers interaction ids in `store` for the replay window, so a captured request
+    /// replayed to this or any other replica reaches nothing.
+    pub fn with_replays(mut self, store: Arc<dyn AccessStore>) -> DiscordState {
+        self.replays = Some(store);
+        self
     }
 
     /// Changes how long the handler may take before the answer is deferred.
@@ -76,6 +85,11 @@ async fn interactions(State(state): State<DiscordState>, headers: HeaderMap, bod
     if state.verifier.verify(signature, timestamp, &body).is_err() {
         return (StatusCode::UNAUTHORIZED, "invalid request signature").into_response();
     }
+    let now = chrono::Utc::now();
+    if check_age(timestamp, now.timestamp()).is_err() {
+        tracing::warn!("refused a signed Discord interaction outside the replay window");
+        return (StatusCode::UNAUTHORIZED, "stale request").into_response();
+    }
     let interaction: Interaction = match serde_json::from_slice(&body) {
         Ok(i) => i,
         Err(error) => {
@@ -83,6 +97,9 @@ async fn interactions(State(state): State<DiscordState>, headers: HeaderMap, bod
             return (StatusCode::BAD_REQUEST, "unrecognised interaction").into_response();
         }
     };
+    if let Some(refusal) = replayed(&state, &interaction, now.naive_utc()).await {
+        return refusal;
+    }
     let answer = match convert(&interaction) {
         Converted::Ping => respond::pong(),
         Converted::Event(event) => {
@@ -92,4 +109,23 @@ async fn interactions(State(state): State<DiscordState>, headers: HeaderMap, bod
         Converted::Unsupported => respond::unsupported(&interaction),
     };
     Json(answer).into_response()
+}
+
+/// A refusal when this interaction id was already handled (by any replica), or when that
+/// cannot be known (the store is down: fail closed, Discord shows the user an error).
+async fn replayed(state: &DiscordState, interaction: &Interaction, now: chrono::NaiveDateTime) -> Option<Response> {
+    let store = state.replays.as_ref()?;
+    // Remembered for twice the age window: a request may be signed up to that far in the future.
+    let until = now + chrono::Duration::seconds(2 * MAX_AGE_SECS);
+    match store.first_sighting(&format!("discord:{}", interaction.id()), now, until).await {
+        Ok(true) => None,
+        Ok(false) => {
+            tracing::warn!("refused a replayed Discord interaction");
+            Some((StatusCode::UNAUTHORIZED, "interaction already handled").into_response())
+        }
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "cannot check a Discord interaction for replay");
+            Some(StatusCode::SERVICE_UNAVAILABLE.into_response())
+        }
+    }
 }

@@ -17,6 +17,23 @@ pub struct InvalidPublicKey(String);
 #[error("bad interaction signature")]
 pub struct BadSignature;
 
+/// How old (or how far in the future) a signed request's timestamp may be, in seconds. Discord
+/// sends interactions as they happen; anything older is a captured request being replayed.
+pub const MAX_AGE_SECS: i64 = 5 * 60;
+
+/// The signed timestamp is outside [`MAX_AGE_SECS`] of now, or not a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("interaction timestamp is outside the replay window")]
+pub struct Stale;
+
+/// Checks the (already verified) `X-Signature-Timestamp` against `now` (Unix seconds), with
+/// checked arithmetic: any text a client sends is answered, never a panic.
+pub fn check_age(timestamp: &str, now: i64) -> Result<(), Stale> {
+    let signed: i64 = timestamp.trim().parse().map_err(|_| Stale)?;
+    let age = now.checked_sub(signed).ok_or(Stale)?;
+    (age.checked_abs().ok_or(Stale)? <= MAX_AGE_SECS).then_some(()).ok_or(Stale)
+}
+
 /// Checks interaction signatures against the application's public key.
 #[derive(Clone)]
 pub struct SignatureVerifier {
@@ -47,5 +64,22 @@ impl SignatureVerifier {
     /// Verifies a hex signature over `timestamp` followed by `body`.
     pub fn verify(&self, signature_hex: &str, timestamp: &str, body: &[u8]) -> Result<(), BadSignature> {
         self.inner.verify(signature_hex, timestamp, body).map_err(|()| BadSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_requests_signed_within_five_minutes_pass() {
+        let now = 1_800_000_000;
+        assert_eq!(check_age(&now.to_string(), now), Ok(()));
+        assert_eq!(check_age(&(now - 300).to_string(), now), Ok(()));
+        assert_eq!(check_age(&(now - 301).to_string(), now), Err(Stale));
+        assert_eq!(check_age(&(now + 301).to_string(), now), Err(Stale));
+        assert_eq!(check_age(&i64::MIN.to_string(), now), Err(Stale));
+        assert_eq!(check_age("-9223372036854775808", i64::MAX), Err(Stale));
+        assert_eq!(check_age("soon", now), Err(Stale));
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod api;
 mod dedupe;
+pub mod origin;
 pub mod parse;
 pub mod probe;
 pub mod render;
@@ -30,7 +31,9 @@ pub use api::SlackSender;
 pub use socket::run_socket_mode;
 
 use crate::chat::{ChatHandler, FollowUp, Inbound, Reply, Sender};
+use crate::store::AccessStore;
 use dedupe::SeenRequests;
+use origin::{Origin, Workspaces};
 use parse::Interaction;
 use reply::Answering;
 use verify::{Clock, Verifier};
@@ -51,6 +54,8 @@ pub struct SlackState {
     follow_ups: Arc<dyn Sender>,
     deadline: Duration,
     seen: Arc<SeenRequests>,
+    workspaces: Workspaces,
+    replays: Option<Arc<dyn AccessStore>>,
 }
 
 impl SlackState {
@@ -67,7 +72,23 @@ impl SlackState {
             follow_ups,
             deadline: DEFAULT_DEADLINE,
             seen: Arc::new(SeenRequests::new(SEEN_TTL)),
+            workspaces: Workspaces::default(),
+            replays: None,
         }
+    }
+
+    /// Refuses (and has the handler audit) verified requests from workspaces, enterprises or
+    /// apps other than these.
+    pub fn with_workspaces(mut self, workspaces: Workspaces) -> SlackState {
+        self.workspaces = workspaces;
+        self
+    }
+
+    /// Remembers request signatures in `store` for the replay window, so a captured request
+    /// replayed to this or any other replica is acknowledged and reaches nothing.
+    pub fn with_replays(mut self, store: Arc<dyn AccessStore>) -> SlackState {
+        self.replays = Some(store);
+        self
     }
 
     /// Reads "now" from `clock` when checking request timestamps (tests pin it).
@@ -109,13 +130,31 @@ async fn verified(state: &SlackState, headers: &HeaderMap, body: Body) -> Result
         return Err(StatusCode::UNAUTHORIZED.into_response());
     }
     // A redelivery carries the same body (its trigger_id is unique per invocation), so the
-    // body's digest recognises it whatever Slack put in X-Slack-Retry-Num.
-    let first_delivery = state.seen.first_time(&body);
+    // body's digest recognises it whatever Slack put in X-Slack-Retry-Num; a replay carries
+    // the same signature, which the store remembers for every replica.
+    let first_delivery = state.seen.first_time(&body) && first_signature(state, headers).await?;
     if !first_delivery {
         let retry = headers.get("x-slack-retry-num").and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info!(retry, "ignoring a redelivered Slack request already being handled");
     }
     Ok(Verified { body, first_delivery })
+}
+
+/// Whether this request's signature is new to every replica; an error response when the
+/// store cannot say (fail closed: Slack retries a 503).
+async fn first_signature(state: &SlackState, headers: &HeaderMap) -> Result<bool, Response> {
+    let Some(store) = &state.replays else { return Ok(true) };
+    let signature = headers.get(verify::SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let now = chrono::Utc::now().naive_utc();
+    // Slack's window is ±5 minutes around now, so a signature stays valid for ten.
+    let until = now + chrono::Duration::seconds(2 * verify::MAX_SKEW_SECS);
+    match store.first_sighting(&format!("slack:{signature}"), now, until).await {
+        Ok(first) => Ok(first),
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "cannot check a Slack request for replay");
+            Err(StatusCode::SERVICE_UNAVAILABLE.into_response())
+        }
+    }
 }
 
 async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Body) -> Response {
@@ -131,6 +170,9 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Bod
         return StatusCode::OK.into_response();
     }
     let inbound = parse::command_to_inbound(&event);
+    if let Some(refusal) = refused(&state, &inbound, &Origin::of_command(&request.body)).await {
+        return respond(Some(refusal), Answering::Command);
+    }
     let reply = answer_within(&state, inbound).await;
     respond(reply, Answering::Command)
 }
@@ -151,6 +193,9 @@ async fn interactions(State(state): State<SlackState>, headers: HeaderMap, body:
     // clicks (card updates, ephemeral notes) always go through the click's response_url.
     match parse::interaction_to_inbound(&event) {
         Interaction::Click(inbound) => {
+            if refused(&state, &inbound, &Origin::of_interaction(&request.body)).await.is_some() {
+                return StatusCode::OK.into_response();
+            }
             let follow_up = match &inbound {
                 Inbound::Command { follow_up, .. } | Inbound::Click { follow_up, .. } => follow_up.clone(),
             };
@@ -170,6 +215,18 @@ async fn interactions(State(state): State<SlackState>, headers: HeaderMap, body:
         Interaction::Ignored => {}
     }
     StatusCode::OK.into_response()
+}
+
+/// The refusal for a request from a workspace, enterprise or app costbot is not configured
+/// for, after the handler has audited it; `None` when the request is admitted.
+async fn refused(state: &SlackState, inbound: &Inbound, origin: &Origin) -> Option<Reply> {
+    let reason = state.workspaces.refusal(origin)?;
+    let actor = match inbound {
+        Inbound::Command { actor, .. } | Inbound::Click { actor, .. } => actor,
+    };
+    tracing::warn!(%reason, "refused a Slack request from a workspace costbot is not set up for");
+    state.handler.refused(actor, &reason).await;
+    Some(reply::foreign_workspace())
 }
 
 /// Runs the handler; returns its reply if it comes within the deadline. Otherwise the reply is

@@ -75,3 +75,9 @@ pub fn unknown_button() -> Reply {
 pub fn internal_error() -> Reply {
     Reply::Ephemeral(Message::plain("Something went wrong on costbot's side. Please try again in a minute."))
 }
+
+/// The reply to a verified request from a workspace, enterprise or app costbot is not set up
+/// for: no data, and nothing about which ids are configured.
+pub fn foreign_workspace() -> Reply {
+    Reply::Ephemeral(Message::plain("This workspace is not set up for costbot."))
+}

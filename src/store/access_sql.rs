@@ -1,0 +1,98 @@
+//! SQL for replay protection, web sessions and the audit checkpoint, shared by both stores
+//! like `sql.rs`.
+
+/// Implements `AccessStore` for a struct with a `pool` field.
+macro_rules! impl_access_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::AccessStore for $store {
+            async fn first_sighting(
+                &self,
+                key: &str,
+                now: chrono::NaiveDateTime,
+                expires_at: chrono::NaiveDateTime,
+            ) -> anyhow::Result<bool> {
+                // Forgetting expired keys first lets a key be used again once its window is over
+                // (the platform refuses such old requests anyway) and keeps the table small.
+                sqlx::query("DELETE FROM seen_requests WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO seen_requests (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(inserted == 1)
+            }
+
+            async fn create_session(&self, session: &$crate::store::WebSession) -> anyhow::Result<()> {
+                sqlx::query(
+                    "INSERT INTO web_sessions (id_hash, user_name, created_at, expires_at, revoked)
+                     VALUES ($1, $2, $3, $4, FALSE)",
+                )
+                .bind(&session.id_hash)
+                .bind(&session.user)
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn live_session(
+                &self,
+                id_hash: &str,
+                now: chrono::NaiveDateTime,
+            ) -> anyhow::Result<Option<$crate::store::WebSession>> {
+                let row: Option<(String, String, chrono::NaiveDateTime, chrono::NaiveDateTime)> = sqlx::query_as(
+                    "SELECT id_hash, user_name, created_at, expires_at FROM web_sessions
+                     WHERE id_hash = $1 AND NOT revoked AND expires_at > $2",
+                )
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(id_hash, user, created_at, expires_at)| $crate::store::WebSession {
+                    id_hash,
+                    user,
+                    created_at,
+                    expires_at,
+                }))
+            }
+
+            async fn revoke_session(&self, id_hash: &str) -> anyhow::Result<()> {
+                sqlx::query("UPDATE web_sessions SET revoked = TRUE WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn audit_checkpoint(&self) -> anyhow::Result<Option<$crate::store::AuditCheckpoint>> {
+                let row: Option<(i64, String, chrono::NaiveDateTime)> =
+                    sqlx::query_as("SELECT seq, hash, verified_at FROM audit_checkpoints WHERE id = 1")
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(seq, hash, verified_at)| $crate::store::AuditCheckpoint { seq, hash, verified_at }))
+            }
+
+            async fn save_audit_checkpoint(&self, checkpoint: &$crate::store::AuditCheckpoint) -> anyhow::Result<()> {
+                // Only forward: a slower replica that verified less must not move it back.
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (id, seq, hash, verified_at) VALUES (1, $1, $2, $3)
+                     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
+                     verified_at = excluded.verified_at WHERE audit_checkpoints.seq < excluded.seq",
+                )
+                .bind(checkpoint.seq)
+                .bind(&checkpoint.hash)
+                .bind(checkpoint.verified_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(super) use impl_access_store;
