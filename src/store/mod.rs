@@ -40,7 +40,7 @@ use crate::domain::chat::message::Message;
 use crate::domain::chat::{ChannelId, UserId};
 use crate::domain::console::{ConsoleMessage, ConsolePost};
 use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
-use crate::domain::outbox::{Delivery, DeliveryOutcome, OutboxCounts, OutboxEntry};
+use crate::domain::outbox::{Delivery, DeliveryOutcome, Finish, OutboxCounts, OutboxEntry};
 use crate::domain::proposal::{Proposal, ProposalId, StoredProposals};
 use crate::domain::resource::Resource;
 use crate::domain::run::{CollectorRun, RunId, SourceReport};
@@ -99,8 +99,15 @@ pub trait OutboxStore: Send + Sync {
     /// every due thread is locked by another worker.
     async fn claim_delivery(&self, now: NaiveDateTime, lease: chrono::Duration) -> Result<Option<Delivery>>;
 
-    /// Records how a claimed delivery ended and releases its thread.
-    async fn finish_delivery(&self, delivery: &Delivery, outcome: &DeliveryOutcome, now: NaiveDateTime) -> Result<()>;
+    /// Records how a claimed delivery ended and releases its thread, both only while the
+    /// delivery's lease token still holds the thread ([`Finish::LeaseLost`] otherwise: another
+    /// claim took the lease after it ran out, and keeps it).
+    async fn finish_delivery(
+        &self,
+        delivery: &Delivery,
+        outcome: &DeliveryOutcome,
+        now: NaiveDateTime,
+    ) -> Result<Finish>;
 
     /// Entries by status.
     async fn outbox_counts(&self) -> Result<OutboxCounts>;
