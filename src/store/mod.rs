@@ -251,6 +251,20 @@ pub struct SpendRow {
     pub estimated: bool,
 }
 
+/// A new proposal with what records it: the proposal, its audit record and its cards commit
+/// in one transaction, or none of them does.
+#[derive(Debug, Clone)]
+pub struct NewProposal<'a> {
+    /// The proposal.
+    pub proposal: &'a Proposal,
+    /// The audit record of its creation.
+    pub audit: AuditRecord,
+    /// Its cards.
+    pub cards: Vec<OutboxEntry>,
+    /// When the cards are enqueued.
+    pub now: NaiveDateTime,
+}
+
 /// One change of a proposal with what records it: the state change, its audit record and the
 /// card updates commit in one transaction, or none of them does.
 #[derive(Debug, Clone)]
@@ -294,7 +308,14 @@ pub trait ProposalStore: Send + Sync {
     /// One proposal.
     async fn proposal(&self, id: &ProposalId) -> Result<Option<Proposal>>;
 
-    /// Stores a new proposal; `false` when one with its id exists already.
+    /// Stores a new proposal with its audit record and its cards in one transaction. `None`
+    /// when one with its id exists already (nothing was written); the audit entry otherwise.
+    /// A failing audit append leaves the proposal unstored.
+    async fn create_proposal(&self, new: &NewProposal<'_>) -> Result<Option<AuditEntry>>;
+
+    /// Stores a new proposal without an audit record; `false` when one with its id exists
+    /// already. costbot's own proposals go through [`ProposalStore::create_proposal`]; this is
+    /// for tests that set up a state.
     async fn insert_proposal(&self, proposal: &Proposal) -> Result<bool>;
 
     /// Replaces a proposal if it is still at `from_version` (compare-and-swap); `false` when
