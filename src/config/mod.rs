@@ -101,6 +101,10 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// The default of `[server] header_read_timeout_secs`: Slack and Discord send a request at
+/// once, so ten seconds is generous.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+
 /// HTTP server settings.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -115,6 +119,9 @@ pub struct ServerConfig {
     pub chat_burst_per_person: u32,
     /// The same for a whole channel (refilled two a second).
     pub chat_burst_per_channel: u32,
+    /// Seconds a client may take to send a request's line and headers (and an idle
+    /// kept-alive connection stays open) before the connection is closed.
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -124,6 +131,7 @@ impl Default for ServerConfig {
             leader_lease_seconds: 15,
             chat_burst_per_person: crate::limits::PERSON_BURST,
             chat_burst_per_channel: crate::limits::CHANNEL_BURST,
+            header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
         }
     }
 }
@@ -374,6 +382,9 @@ impl Config {
         self.web.validate()?;
         if !(2..=3_600).contains(&self.server.leader_lease_seconds) {
             bail!("server.leader_lease_seconds must be between 2 and 3600");
+        }
+        if !(1..=300).contains(&self.server.header_read_timeout_secs) {
+            bail!("server.header_read_timeout_secs must be between 1 and 300");
         }
         if self.aws.max_attempts == 0 {
             bail!("aws.max_attempts must be at least 1");
