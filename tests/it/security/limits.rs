@@ -40,7 +40,8 @@ async fn a_random_method_flood_leaves_the_number_of_series_unchanged() {
 
 #[tokio::test]
 async fn a_burst_of_1000_commands_from_one_user_gets_limited_replies_while_healthz_stays_up() {
-    let Peers { base, slack, .. } = serve_all("", "").await;
+    let Peers { base, slack, store, .. } = serve_all("", "").await;
+    let started = std::time::Instant::now();
     let url = format!("{base}/slack/commands");
     let response_url = slack.response_url("burst");
     let flood = futures::stream::iter(0..1000)
@@ -68,6 +69,37 @@ async fn a_burst_of_1000_commands_from_one_user_gets_limited_replies_while_healt
     assert!(limited >= 950, "{limited} of 1000 limited");
     assert!(helped >= 10, "the first burst is answered: {helped}");
     assert!(statuses.iter().all(|s| *s == Some(200)), "/healthz answered every probe: {statuses:?}");
+    refusals_are_audited_once_per_window(&base, &store, limited, started.elapsed()).await;
+}
+
+/// The flood's refusals in the audit log: the first of each 20-second window (the person's
+/// bucket refills in 20 s), each with the number left out before it; all of them in `/metrics`.
+async fn refusals_are_audited_once_per_window(
+    base: &str,
+    store: &costbot::store::DynStore,
+    limited: usize,
+    took: Duration,
+) {
+    let audit = store.audit_entries(0, 5_000).await.unwrap();
+    let details: Vec<serde_json::Value> = audit
+        .iter()
+        .filter(|e| e.record.action == "request_refused" && e.record.target == "rate_limited")
+        .map(|e| serde_json::from_str(&e.record.detail).unwrap())
+        .collect();
+    let windows = 1 + usize::try_from(took.as_secs() / 20).unwrap();
+    assert!((1..=windows).contains(&details.len()), "{} audited refusals in {took:?}", details.len());
+    assert!(details.iter().all(|d| d["refusal"] == "rate_limited" && d["bucket"] == "person"), "{details:?}");
+    let reported: u64 = details.iter().map(|d| d["suppressed_since_last"].as_u64().unwrap()).sum();
+    assert!(reported + details.len() as u64 <= limited as u64, "{reported} suppressed reported");
+    assert_eq!(audit.iter().filter(|e| e.record.action == "request_refused").count(), details.len(), "nothing else");
+    let scrape = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    let counted = |outcome: &str| -> u64 {
+        let series = format!("costbot_chat_rate_limited_total{{bucket=\"person\",outcome=\"{outcome}\"}} ");
+        scrape.lines().find_map(|l| l.strip_prefix(series.as_str())?.parse().ok()).unwrap_or_else(|| panic!("{scrape}"))
+    };
+    // Other tests in this process may add to the counters, never take away.
+    assert!(counted("suppressed") >= (limited - details.len()) as u64, "every other refusal is counted");
+    assert!(counted("audited") >= details.len() as u64);
 }
 
 /// Opens a connection to `base`, sends `start` (part of a request head, perhaps nothing) and
