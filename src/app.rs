@@ -255,13 +255,8 @@ impl App {
                 .map(|s| s.resolve())
                 .collect::<Result<Vec<_>>>()
                 .context("slack.signing_secrets")?;
-            let workspaces = crate::chat::slack::origin::Workspaces::new(
-                slack.team_ids.clone(),
-                slack.enterprise_ids.clone(),
-                slack.app_ids.clone(),
-            );
             let state = SlackState::new(secrets, self.bot.clone(), sender.clone())
-                .with_workspaces(workspaces)
+                .with_workspaces(slack_workspaces(slack))
                 .with_replays(self.store.clone());
             router = router.merge(crate::chat::slack::router(state));
         }
@@ -408,12 +403,24 @@ impl App {
         let (bot, app) = (bot.resolve().context("slack.bot_token")?, app.resolve().context("slack.app_token")?);
         let handler: Arc<dyn crate::chat::ChatHandler> = self.bot.clone();
         let api_url = slack.api_url.clone();
+        let workspaces = slack_workspaces(slack);
         Ok(Some(tokio::spawn(async move {
-            if let Err(error) = crate::chat::slack::socket::run_socket_mode(app, bot, handler, api_url).await {
+            if let Err(error) =
+                crate::chat::slack::socket::run_socket_mode(app, bot, handler, workspaces, api_url).await
+            {
                 tracing::error!(error = %format!("{error:#}"), "Slack Socket Mode stopped");
             }
         })))
     }
+}
+
+/// The workspaces, enterprises and apps `[slack]` admits, for both transports.
+fn slack_workspaces(slack: &crate::config::SlackConfig) -> crate::chat::slack::origin::Workspaces {
+    crate::chat::slack::origin::Workspaces::new(
+        slack.team_ids.clone(),
+        slack.enterprise_ids.clone(),
+        slack.app_ids.clone(),
+    )
 }
 
 /// How long graceful shutdown waits for running work (a scheduled job, an execution) to

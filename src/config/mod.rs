@@ -362,12 +362,7 @@ impl Config {
             }
         }
         self.validate_people()?;
-        if self.slack.enabled() && self.slack.mode == SlackMode::Http && self.slack.signing_secrets.is_empty() {
-            bail!("slack.signing_secrets is required in HTTP mode: requests cannot be verified without it");
-        }
-        if self.slack.mode == SlackMode::Socket && self.slack.enabled() && self.slack.app_token.is_none() {
-            bail!("slack.app_token is required when slack.mode = \"socket\"");
-        }
+        self.validate_slack()?;
         if self.costs.breakdown_every_hours > 8_760 {
             bail!("costs.breakdown_every_hours must be at most 8760 (a year)");
         }
@@ -388,6 +383,26 @@ impl Config {
         }
         if self.aws.max_attempts == 0 {
             bail!("aws.max_attempts must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The secrets each Slack transport needs, and a workspace boundary it can check.
+    fn validate_slack(&self) -> Result<()> {
+        let slack = &self.slack;
+        if slack.enabled() && slack.mode == SlackMode::Http && slack.signing_secrets.is_empty() {
+            bail!("slack.signing_secrets is required in HTTP mode: requests cannot be verified without it");
+        }
+        if slack.mode == SlackMode::Socket && slack.enabled() && slack.app_token.is_none() {
+            bail!("slack.app_token is required when slack.mode = \"socket\"");
+        }
+        // Socket Mode events, as costbot receives them, carry no enterprise id, so the
+        // workspace list has to draw the boundary there.
+        if slack.mode == SlackMode::Socket && !slack.enterprise_ids.is_empty() && slack.team_ids.is_empty() {
+            bail!(
+                "slack.enterprise_ids cannot be checked in Socket Mode (its events carry no enterprise id); \
+                 list the workspaces in slack.team_ids"
+            );
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ pub mod fuzz_harness;
 mod hostile;
 mod limits;
 mod replay;
+mod socket;
 mod web;
 
 use std::sync::Arc;
@@ -111,6 +112,12 @@ impl Served {
         let _ = self.stop.send(());
         self.server.await.unwrap().unwrap();
     }
+}
+
+/// The targets (reasons) of the `request_refused` entries in `store`'s audit log, in order.
+pub async fn refusals(store: &DynStore) -> Vec<String> {
+    let entries = store.audit_entries(0, 100).await.unwrap();
+    entries.into_iter().filter(|e| e.record.action == "request_refused").map(|e| e.record.target).collect()
 }
 
 /// A Discord `/cost` interaction with `query`, in the configured channel.
