@@ -10,7 +10,9 @@
 #   3. deploy/iam/          cfn-lint on the CloudFormation template; every JSON policy parses;
 #                           the opt-in variants (*.managed-only.json, *.accounts.json) grant
 #                           their base policy's actions, act only on costbot:managed=true,
-#                           and name member account ids instead of `*`.
+#                           and name member account ids instead of `*`; the template's
+#                           waste statements, with WasteActionsOnlyOnManaged false and true,
+#                           are costbot-waste.json's and costbot-waste.managed-only.json's.
 #                           (cargo test checks that the policies grant exactly the calls
 #                           src/aws makes, with no wildcard action.)
 #   4. deploy/systemd/      systemd-analyze verify (when systemd is installed); any diagnostic
@@ -108,6 +110,47 @@ for st in accounts["Statement"]:
             parts = r.split(":")
             if len(parts) < 6 or not (parts[4].isdigit() and len(parts[4]) == 12):
                 bad.append(f"AssumeRole resource {r} does not name a member account id")
+for b in bad:
+    print(b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+# The template's waste statements, resolved both ways, against the two JSON policies (all but
+# the resources, which the template scopes to its own account with !Sub).
+python3 - <<'PY' || fail "the template's WasteActionsOnlyOnManaged switch"
+import json, sys, yaml
+class Loader(yaml.SafeLoader):
+    pass
+def tagged(loader, tag, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {"Ref" if tag == "Ref" else "Fn::" + tag: value}
+Loader.add_multi_constructor("!", tagged)
+template = yaml.load(open("deploy/iam/member-account-role.yaml"), Loader=Loader)
+def resolve(value, managed):
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            condition, then, otherwise = value["Fn::If"]
+            if condition == "ManagedOnly":
+                return resolve(then if managed else otherwise, managed)
+            return resolve(then, managed)
+        return {k: resolve(v, managed) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, managed) for v in value]
+    return value
+def shape(statements):
+    return [{k: v for k, v in st.items() if k != "Resource"} for st in statements]
+bad = []
+for managed, policy in [(False, "costbot-waste.json"), (True, "costbot-waste.managed-only.json")]:
+    role = resolve(template["Resources"]["CostbotRole"]["Properties"], managed)
+    statements = [st for p in role["Policies"] if p["PolicyName"].startswith("costbot-waste")
+                  for st in p["PolicyDocument"]["Statement"]]
+    expected = json.load(open(f"deploy/iam/{policy}"))["Statement"]
+    if shape(statements) != shape(expected):
+        bad.append(f"WasteActionsOnlyOnManaged={str(managed).lower()} does not match {policy}")
 for b in bad:
     print(b, file=sys.stderr)
 sys.exit(1 if bad else 0)

@@ -255,13 +255,8 @@ impl App {
                 .map(|s| s.resolve())
                 .collect::<Result<Vec<_>>>()
                 .context("slack.signing_secrets")?;
-            let workspaces = crate::chat::slack::origin::Workspaces::new(
-                slack.team_ids.clone(),
-                slack.enterprise_ids.clone(),
-                slack.app_ids.clone(),
-            );
             let state = SlackState::new(secrets, self.bot.clone(), sender.clone())
-                .with_workspaces(workspaces)
+                .with_workspaces(slack_workspaces(slack))
                 .with_replays(self.store.clone());
             router = router.merge(crate::chat::slack::router(state));
         }
@@ -297,15 +292,21 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on web.listen {address}"))?;
         tracing::info!(address = %listener.local_addr()?, "serving the console and dashboard");
-        let service = crate::server::harden(pages).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let pages = crate::server::harden(pages);
+        let header_timeout = self.header_read_timeout();
         Ok(Some(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(shutdown).await {
+            if let Err(error) = crate::server::serve(listener, pages, header_timeout, shutdown).await {
                 tracing::error!(%error, "the web pages' listener failed");
             }
         })))
+    }
+
+    /// `[server] header_read_timeout_secs`, which every listener applies.
+    fn header_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.config.server.header_read_timeout_secs)
     }
 
     /// Binds `server.listen`, then runs [`App::serve_on`].
@@ -342,9 +343,7 @@ impl App {
         let pages = self.serve_pages(stopped.clone()).await?;
         let delivery = tokio::spawn(delivery_loop(self.clone(), stopped.clone()));
         let execution = self.executor(&owner).map(|executor| tokio::spawn(execution_loop(executor, stopped)));
-        // Connection info lets the pages believe a proxy's user header from trusted addresses only.
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+        crate::server::serve(listener, router, self.header_read_timeout(), shutdown).await?;
         tracing::info!(replica = %owner, "stopped accepting requests; finishing in-flight work");
         let _ = stop.send(true);
         let finishing = async {
@@ -404,12 +403,24 @@ impl App {
         let (bot, app) = (bot.resolve().context("slack.bot_token")?, app.resolve().context("slack.app_token")?);
         let handler: Arc<dyn crate::chat::ChatHandler> = self.bot.clone();
         let api_url = slack.api_url.clone();
+        let workspaces = slack_workspaces(slack);
         Ok(Some(tokio::spawn(async move {
-            if let Err(error) = crate::chat::slack::socket::run_socket_mode(app, bot, handler, api_url).await {
+            if let Err(error) =
+                crate::chat::slack::socket::run_socket_mode(app, bot, handler, workspaces, api_url).await
+            {
                 tracing::error!(error = %format!("{error:#}"), "Slack Socket Mode stopped");
             }
         })))
     }
+}
+
+/// The workspaces, enterprises and apps `[slack]` admits, for both transports.
+fn slack_workspaces(slack: &crate::config::SlackConfig) -> crate::chat::slack::origin::Workspaces {
+    crate::chat::slack::origin::Workspaces::new(
+        slack.team_ids.clone(),
+        slack.enterprise_ids.clone(),
+        slack.app_ids.clone(),
+    )
 }
 
 /// How long graceful shutdown waits for running work (a scheduled job, an execution) to

@@ -21,7 +21,7 @@ use crate::domain::chat::message::{ActionRef, Message, Tone, Verb};
 use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
 use crate::domain::proposal::{Decision, ProposalId, State as ProposalState};
 use crate::domain::AccountId;
-use crate::limits::{Limited, Limits};
+use crate::limits::{Limited, Limits, Refusal};
 use crate::proposals::card_entries;
 use crate::render::alert::{alert, open_anomalies};
 use crate::render::approval::card as approval_card;
@@ -310,18 +310,8 @@ impl<S: BotTables + ?Sized> Bot<S> {
         let actor = match &event {
             Inbound::Command { actor, .. } | Inbound::Click { actor, .. } => actor,
         };
-        // Limited replies are not audited: a flood would otherwise flood the audit log.
-        if let Err(limited) = self.limits.check(&self.identity(actor), actor) {
-            tracing::debug!(?limited, user = %actor.user, "rate limited a chat event");
-            let text = match limited {
-                Limited::Person => {
-                    "Slow down: that is more than costbot answers from one person at once. Try again in a few seconds."
-                }
-                Limited::Channel => {
-                    "Slow down: this channel is asking faster than costbot answers. Try again in a few seconds."
-                }
-            };
-            return Reply::Ephemeral(Message::plain(text));
+        if let Err(refusal) = self.limits.check(&self.identity(actor), actor) {
+            return self.slow_down(&event, refusal, now).await;
         }
         let result = match &event {
             Inbound::Command { actor, text, .. } => self.command(actor, text, now).await,
@@ -334,6 +324,36 @@ impl<S: BotTables + ?Sized> Bot<S> {
                 ..Message::plain("Sorry, something went wrong on costbot's side. It has been logged; please try again.")
             })
         })
+    }
+}
+
+impl<S: BotTables + ?Sized> Bot<S> {
+    /// The "slow down" reply. Every refusal is counted in `/metrics`; the first per person (or
+    /// channel) and window is also audited as `request_refused` with reason `rate_limited` and
+    /// the number suppressed since, so a flood cannot flood the audit log (`crate::limits`).
+    async fn slow_down(&self, event: &Inbound, refusal: Refusal, now: NaiveDateTime) -> Reply {
+        let (actor, what) = match event {
+            Inbound::Command { actor, .. } => (actor, "command".to_string()),
+            Inbound::Click { actor, action, .. } => (actor, action.encode()),
+        };
+        tracing::debug!(?refusal, user = %actor.user, "rate limited a chat event");
+        crate::metrics::record_rate_limited(refusal.bucket.as_str(), refusal.audit.is_some());
+        if let Some(suppressed) = refusal.audit {
+            let detail = serde_json::json!({ "refusal": "rate_limited", "bucket": refusal.bucket.as_str(),
+                "event": what, "suppressed_since_last": suppressed });
+            if let Err(error) = self.audit(actor, "request_refused", "rate_limited", detail, now).await {
+                tracing::error!(error = %format!("{error:#}"), "cannot audit a rate-limited request");
+            }
+        }
+        let text = match refusal.bucket {
+            Limited::Person => {
+                "Slow down: that is more than costbot answers from one person at once. Try again in a few seconds."
+            }
+            Limited::Channel => {
+                "Slow down: this channel is asking faster than costbot answers. Try again in a few seconds."
+            }
+        };
+        Reply::Ephemeral(Message::plain(text))
     }
 }
 

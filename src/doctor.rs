@@ -394,12 +394,16 @@ async fn slack(config: &Config) -> Vec<CheckResult> {
         let essential = missing.iter().any(|s| s == "commands" || s == "chat:write");
         let status = if essential { Status::Fail } else { Status::Warn };
         let detail = format!("missing {} (manifests/slack-app.yaml asks for them)", missing.join(", "));
-        CheckResult::new(
-            "slack scopes",
-            status,
-            detail,
-            Some("add them under OAuth & Permissions (or update the app from the manifest) and reinstall the app"),
-        )
+        // The history scopes fail quietly (a warning in the log when a lookup is refused), so
+        // the hint says what their absence costs.
+        let hint = if missing.iter().any(|s| s.ends_with(":history")) {
+            "add them under OAuth & Permissions (or update the app from the manifest) and reinstall the app; \
+             without channels:history / groups:history a post interrupted after Slack accepted it cannot be \
+             found again and may be posted twice"
+        } else {
+            "add them under OAuth & Permissions (or update the app from the manifest) and reinstall the app"
+        };
+        CheckResult::new("slack scopes", status, detail, Some(hint))
     });
     results
 }

@@ -66,6 +66,12 @@ struct ChatErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RateLimitLabels {
+    bucket: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     route: String,
     method: String,
@@ -90,6 +96,7 @@ struct Metrics {
     actions_executed: Family<OutcomeLabel, Counter>,
     proposal_errors: Family<StageLabel, Counter>,
     chat_api_errors: Family<ChatErrorLabels, Counter>,
+    rate_limited: Family<RateLimitLabels, Counter>,
     http_duration: HistogramFamily,
     is_leader: Gauge,
     job_runs: Family<JobLabels, Counter>,
@@ -115,6 +122,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         actions_executed: Family::default(),
         proposal_errors: Family::default(),
         chat_api_errors: Family::default(),
+        rate_limited: Family::default(),
         http_duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
         is_leader: Gauge::default(),
         job_runs: Family::default(),
@@ -143,8 +151,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     );
     registry.register(
         "costbot_chat_api_errors",
-        "Failed chat deliveries by platform and kind (retry or failed)",
+        "Failed chat deliveries by platform and kind (retry, failed or lease_lost)",
         m.chat_api_errors.clone(),
+    );
+    registry.register(
+        "costbot_chat_rate_limited",
+        "Commands and clicks answered \"slow down\", by bucket (person or channel) and outcome (audited: \
+         the first of its window, written to the audit log; suppressed: only counted here)",
+        m.rate_limited.clone(),
     );
     registry.register(
         "costbot_http_request_duration_seconds",
@@ -160,6 +174,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     }
     for stage in PROPOSAL_STAGES {
         let _ = m.proposal_errors.get_or_create(&StageLabel { stage: stage.to_string() });
+    }
+    for bucket in ["person", "channel"] {
+        for outcome in ["audited", "suppressed"] {
+            let labels = RateLimitLabels { bucket: bucket.to_string(), outcome: outcome.to_string() };
+            let _ = m.rate_limited.get_or_create(&labels);
+        }
     }
     for outcome in ["done", "dry_run", "failed", "aborted", "deferred"] {
         let _ = m.actions_executed.get_or_create(&OutcomeLabel { outcome: outcome.to_string() });
@@ -197,7 +217,18 @@ pub fn record_proposal_error(stage: &'static str) {
     METRICS.proposal_errors.get_or_create(&StageLabel { stage: stage.to_string() }).inc();
 }
 
-/// Records a failed chat delivery: `kind` is `retry` (will be tried again) or `failed`.
+/// Records a "slow down" reply: `bucket` is `person` or `channel`; `audited` when this one
+/// was written to the audit log (the first of its window), otherwise it is only counted here.
+pub fn record_rate_limited(bucket: &'static str, audited: bool) {
+    let outcome = if audited { "audited" } else { "suppressed" };
+    METRICS
+        .rate_limited
+        .get_or_create(&RateLimitLabels { bucket: bucket.to_string(), outcome: outcome.to_string() })
+        .inc();
+}
+
+/// Records a failed chat delivery: `kind` is `retry` (will be tried again), `failed`, or
+/// `lease_lost` (the thread's lease ran out mid-delivery and another worker took it).
 pub fn record_chat_error(platform: &str, kind: &str) {
     METRICS
         .chat_api_errors

@@ -16,7 +16,7 @@ use crate::domain::proposal::{ApprovalRules, Proposal, ProposalId, State};
 use crate::domain::resource::WasteFinding;
 use crate::domain::AccountId;
 use crate::render::approval::card;
-use crate::store::{AuditStore, OutboxStore, ProposalChange, ProposalStore};
+use crate::store::{AuditStore, NewProposal, OutboxStore, ProposalChange, ProposalStore};
 
 /// What a proposer run changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub async fn propose<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
 /// Syncs proposals with the latest findings and enqueues the cards that changed. Each
 /// proposal is handled on its own: one whose write fails is logged, counted in `/metrics` and
 /// skipped, and unreadable stored rows are left alone (never re-proposed over). Every change
-/// of an existing proposal is audited with it, in one transaction.
+/// new proposal and every change of an existing one is audited with it, in one transaction.
 pub async fn propose_covering<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
     store: &Arc<S>,
     findings: &[WasteFinding],
@@ -142,19 +142,20 @@ fn withdrawable(p: &Proposal) -> bool {
     matches!(p.state, State::Pending | State::Approved)
 }
 
-/// Stores a new proposal and its cards, audited.
-async fn insert<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
+/// Stores a new proposal with its audit record and cards, in one transaction.
+async fn insert<S: ProposalStore + ?Sized>(
     store: &Arc<S>,
     fresh: &Proposal,
     channels: &[ChannelConfig],
     now: NaiveDateTime,
 ) -> Result<bool> {
-    if !store.insert_proposal(fresh).await? {
-        return Ok(false);
-    }
-    store.append_audit(&record(fresh, "proposal_created", now)).await?;
-    store.enqueue(&card_entries(fresh, channels, now), now).await?;
-    Ok(true)
+    let new = NewProposal {
+        proposal: fresh,
+        audit: record(fresh, "proposal_created", now),
+        cards: card_entries(fresh, channels, now),
+        now,
+    };
+    Ok(store.create_proposal(&new).await?.is_some())
 }
 
 /// One audited change of an existing proposal with its cards, in one transaction.

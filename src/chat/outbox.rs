@@ -14,7 +14,7 @@ use chrono::{Duration, NaiveDateTime, Utc};
 
 use crate::chat::{SendError, Sender};
 use crate::domain::chat::{MessageRef, Platform};
-use crate::domain::outbox::{Delivery, DeliveryOutcome};
+use crate::domain::outbox::{Delivery, DeliveryOutcome, Finish};
 use crate::store::OutboxStore;
 
 /// How long a claimed thread stays locked if the worker dies mid-delivery.
@@ -84,7 +84,13 @@ impl OutboxWorker {
                     if matches!(outcome, DeliveryOutcome::Retry { .. }) { "retry" } else { "failed" },
                 );
             }
-            self.store.finish_delivery(&delivery, &outcome, clock().naive_utc()).await?;
+            if self.store.finish_delivery(&delivery, &outcome, clock().naive_utc()).await? == Finish::LeaseLost {
+                // Another replica took the thread after this lease ran out; it delivers the
+                // newest content itself, so this outcome is not recorded over its work.
+                tracing::warn!(platform = delivery.platform.as_str(), channel = %delivery.channel, thread = %delivery.thread,
+                    "the thread's lease ran out during delivery; another worker holds it now");
+                crate::metrics::record_chat_error(delivery.platform.as_str(), "lease_lost");
+            }
             attempted += 1;
         }
         Ok(attempted)

@@ -101,6 +101,10 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// The default of `[server] header_read_timeout_secs`: Slack and Discord send a request at
+/// once, so ten seconds is generous.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+
 /// HTTP server settings.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -115,6 +119,9 @@ pub struct ServerConfig {
     pub chat_burst_per_person: u32,
     /// The same for a whole channel (refilled two a second).
     pub chat_burst_per_channel: u32,
+    /// Seconds a client may take to send a request's line and headers (and an idle
+    /// kept-alive connection stays open) before the connection is closed.
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -124,6 +131,7 @@ impl Default for ServerConfig {
             leader_lease_seconds: 15,
             chat_burst_per_person: crate::limits::PERSON_BURST,
             chat_burst_per_channel: crate::limits::CHANNEL_BURST,
+            header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
         }
     }
 }
@@ -354,12 +362,7 @@ impl Config {
             }
         }
         self.validate_people()?;
-        if self.slack.enabled() && self.slack.mode == SlackMode::Http && self.slack.signing_secrets.is_empty() {
-            bail!("slack.signing_secrets is required in HTTP mode: requests cannot be verified without it");
-        }
-        if self.slack.mode == SlackMode::Socket && self.slack.enabled() && self.slack.app_token.is_none() {
-            bail!("slack.app_token is required when slack.mode = \"socket\"");
-        }
+        self.validate_slack()?;
         if self.costs.breakdown_every_hours > 8_760 {
             bail!("costs.breakdown_every_hours must be at most 8760 (a year)");
         }
@@ -375,8 +378,31 @@ impl Config {
         if !(2..=3_600).contains(&self.server.leader_lease_seconds) {
             bail!("server.leader_lease_seconds must be between 2 and 3600");
         }
+        if !(1..=300).contains(&self.server.header_read_timeout_secs) {
+            bail!("server.header_read_timeout_secs must be between 1 and 300");
+        }
         if self.aws.max_attempts == 0 {
             bail!("aws.max_attempts must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The secrets each Slack transport needs, and a workspace boundary it can check.
+    fn validate_slack(&self) -> Result<()> {
+        let slack = &self.slack;
+        if slack.enabled() && slack.mode == SlackMode::Http && slack.signing_secrets.is_empty() {
+            bail!("slack.signing_secrets is required in HTTP mode: requests cannot be verified without it");
+        }
+        if slack.mode == SlackMode::Socket && slack.enabled() && slack.app_token.is_none() {
+            bail!("slack.app_token is required when slack.mode = \"socket\"");
+        }
+        // Socket Mode events, as costbot receives them, carry no enterprise id, so the
+        // workspace list has to draw the boundary there.
+        if slack.mode == SlackMode::Socket && !slack.enterprise_ids.is_empty() && slack.team_ids.is_empty() {
+            bail!(
+                "slack.enterprise_ids cannot be checked in Socket Mode (its events carry no enterprise id); \
+                 list the workspaces in slack.team_ids"
+            );
         }
         Ok(())
     }

@@ -43,6 +43,19 @@ pub struct Delivery {
     /// True when an earlier claim set out to post this thread and no message id was recorded:
     /// that post may have reached the platform, so the sender looks for it before posting.
     pub maybe_posted: bool,
+    /// The token of this claim's thread lease. Finishing releases the lease only while the
+    /// token still holds it, so a worker whose lease ran out cannot release another's.
+    pub lock: String,
+}
+
+/// What finishing a delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// The outcome is recorded and the thread's lease released.
+    Recorded,
+    /// The lease had run out and another claim holds it now: nothing was recorded but a
+    /// posted message's id for a thread that had none, and the new holder's lease stands.
+    LeaseLost,
 }
 
 /// How a delivery attempt ended.

@@ -40,7 +40,7 @@ use crate::domain::chat::message::Message;
 use crate::domain::chat::{ChannelId, UserId};
 use crate::domain::console::{ConsoleMessage, ConsolePost};
 use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
-use crate::domain::outbox::{Delivery, DeliveryOutcome, OutboxCounts, OutboxEntry};
+use crate::domain::outbox::{Delivery, DeliveryOutcome, Finish, OutboxCounts, OutboxEntry};
 use crate::domain::proposal::{Proposal, ProposalId, StoredProposals};
 use crate::domain::resource::Resource;
 use crate::domain::run::{CollectorRun, RunId, SourceReport};
@@ -99,8 +99,15 @@ pub trait OutboxStore: Send + Sync {
     /// every due thread is locked by another worker.
     async fn claim_delivery(&self, now: NaiveDateTime, lease: chrono::Duration) -> Result<Option<Delivery>>;
 
-    /// Records how a claimed delivery ended and releases its thread.
-    async fn finish_delivery(&self, delivery: &Delivery, outcome: &DeliveryOutcome, now: NaiveDateTime) -> Result<()>;
+    /// Records how a claimed delivery ended and releases its thread, both only while the
+    /// delivery's lease token still holds the thread ([`Finish::LeaseLost`] otherwise: another
+    /// claim took the lease after it ran out, and keeps it).
+    async fn finish_delivery(
+        &self,
+        delivery: &Delivery,
+        outcome: &DeliveryOutcome,
+        now: NaiveDateTime,
+    ) -> Result<Finish>;
 
     /// Entries by status.
     async fn outbox_counts(&self) -> Result<OutboxCounts>;
@@ -244,6 +251,20 @@ pub struct SpendRow {
     pub estimated: bool,
 }
 
+/// A new proposal with what records it: the proposal, its audit record and its cards commit
+/// in one transaction, or none of them does.
+#[derive(Debug, Clone)]
+pub struct NewProposal<'a> {
+    /// The proposal.
+    pub proposal: &'a Proposal,
+    /// The audit record of its creation.
+    pub audit: AuditRecord,
+    /// Its cards.
+    pub cards: Vec<OutboxEntry>,
+    /// When the cards are enqueued.
+    pub now: NaiveDateTime,
+}
+
 /// One change of a proposal with what records it: the state change, its audit record and the
 /// card updates commit in one transaction, or none of them does.
 #[derive(Debug, Clone)]
@@ -287,7 +308,14 @@ pub trait ProposalStore: Send + Sync {
     /// One proposal.
     async fn proposal(&self, id: &ProposalId) -> Result<Option<Proposal>>;
 
-    /// Stores a new proposal; `false` when one with its id exists already.
+    /// Stores a new proposal with its audit record and its cards in one transaction. `None`
+    /// when one with its id exists already (nothing was written); the audit entry otherwise.
+    /// A failing audit append leaves the proposal unstored.
+    async fn create_proposal(&self, new: &NewProposal<'_>) -> Result<Option<AuditEntry>>;
+
+    /// Stores a new proposal without an audit record; `false` when one with its id exists
+    /// already. costbot's own proposals go through [`ProposalStore::create_proposal`]; this is
+    /// for tests that set up a state.
     async fn insert_proposal(&self, proposal: &Proposal) -> Result<bool>;
 
     /// Replaces a proposal if it is still at `from_version` (compare-and-swap); `false` when

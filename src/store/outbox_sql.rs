@@ -68,28 +68,34 @@ macro_rules! impl_outbox_store {
                 // claim: a replica whose clock is off, or whose drain started long ago, cannot
                 // take a lease that has in truth already run out.
                 let sql = $crate::store::lease_sql::dialect(
-                    "UPDATE chat_threads SET locked_until = {expiry} WHERE platform = $1 AND channel_id = $2
-                     AND thread_key = $3 AND (locked_until IS NULL OR locked_until < {now})",
+                    "UPDATE chat_threads SET locked_until = {expiry}, lock_token = $5 WHERE platform = $1
+                     AND channel_id = $2 AND thread_key = $3 AND (locked_until IS NULL OR locked_until < {now})",
                     $now,
                     $locked_until,
                 );
                 for (platform, channel, thread) in due {
-                    // Take the thread's lease; another replica holding it means it is busy.
+                    // Take the thread's lease with a token of our own; another replica holding
+                    // it means it is busy.
+                    let token = uuid::Uuid::new_v4().to_string();
                     let locked = sqlx::query(&sql)
                         .bind(&platform)
                         .bind(&channel)
                         .bind(&thread)
                         .bind($crate::store::outbox_sql::seconds(lease))
+                        .bind(&token)
                         .execute(&self.pool)
                         .await?
                         .rows_affected();
                     if locked != 1 {
                         continue;
                     }
-                    if let Some(delivery) = take_newest(&self.pool, &platform, &channel, &thread, now).await? {
+                    let key = (platform.as_str(), channel.as_str(), thread.as_str());
+                    if let Some(delivery) = take_newest(&self.pool, key, &token, now).await? {
                         return Ok(Some(delivery));
                     }
-                    release(&self.pool, &platform, &channel, &thread, None).await?;
+                    let mut tx = self.pool.begin().await?;
+                    release(&mut tx, key, &token, None).await?;
+                    tx.commit().await?;
                 }
                 Ok(None)
             }
@@ -99,13 +105,36 @@ macro_rules! impl_outbox_store {
                 delivery: &$crate::domain::outbox::Delivery,
                 outcome: &$crate::domain::outbox::DeliveryOutcome,
                 now: chrono::NaiveDateTime,
-            ) -> anyhow::Result<()> {
-                use $crate::domain::outbox::DeliveryOutcome;
+            ) -> anyhow::Result<$crate::domain::outbox::Finish> {
+                use $crate::domain::outbox::{DeliveryOutcome, Finish};
                 let (status, next, error, sent_at, message_id) = match outcome {
                     DeliveryOutcome::Sent { message_id } => ("sent", now, None, Some(now), Some(message_id.as_str())),
                     DeliveryOutcome::Retry { at, error } => ("pending", *at, Some(error.as_str()), None, None),
                     DeliveryOutcome::Failed { error } => ("failed", now, Some(error.as_str()), None, None),
                 };
+                let key = (delivery.platform.as_str(), delivery.channel.0.as_str(), delivery.thread.as_str());
+                // The lease is released first and only with the caller's token; the outcome is
+                // recorded in the same transaction, so a worker whose lease was taken over
+                // changes neither the new holder's lease nor the entry it may be delivering.
+                let mut tx = self.pool.begin().await?;
+                if !release(&mut tx, key, &delivery.lock, message_id).await? {
+                    // Its post's id is still worth keeping when the thread has none, so a
+                    // later delivery edits that message rather than posting another.
+                    if let Some(message_id) = message_id {
+                        sqlx::query(
+                            "UPDATE chat_threads SET message_id = $4 WHERE platform = $1 AND channel_id = $2
+                             AND thread_key = $3 AND message_id IS NULL",
+                        )
+                        .bind(key.0)
+                        .bind(key.1)
+                        .bind(key.2)
+                        .bind(message_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    return Ok(Finish::LeaseLost);
+                }
                 sqlx::query(
                     "UPDATE outbox SET status = $2, attempts = attempts + 1, next_attempt_at = $3, last_error = $4,
                      sent_at = $5 WHERE id = $1",
@@ -115,9 +144,10 @@ macro_rules! impl_outbox_store {
                 .bind(next)
                 .bind(error)
                 .bind(sent_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                release(&self.pool, delivery.platform.as_str(), &delivery.channel.0, &delivery.thread, message_id).await
+                tx.commit().await?;
+                Ok(Finish::Recorded)
             }
 
             async fn outbox_counts(&self) -> anyhow::Result<$crate::domain::outbox::OutboxCounts> {
@@ -197,9 +227,8 @@ macro_rules! impl_outbox_store {
         /// pending content: only the latest state of a card is worth sending.
         async fn take_newest(
             pool: &sqlx::Pool<$db>,
-            platform: &str,
-            channel: &str,
-            thread: &str,
+            (platform, channel, thread): (&str, &str, &str),
+            lock: &str,
             now: chrono::NaiveDateTime,
         ) -> anyhow::Result<Option<$crate::domain::outbox::Delivery>> {
             let newest: Option<(i64, String, i64, chrono::NaiveDateTime)> = sqlx::query_as(
@@ -256,28 +285,32 @@ macro_rules! impl_outbox_store {
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                 maybe_posted: posted.is_none() && started.is_some(),
                 posted,
+                lock: lock.to_string(),
             }))
         }
 
-        /// Releases a thread's lease, recording the posted message id if there is a new one.
+        /// Releases a thread's lease if `token` still holds it, recording the posted message
+        /// id if there is a new one; false (and nothing written) when another claim has
+        /// taken the lease since.
         async fn release(
-            pool: &sqlx::Pool<$db>,
-            platform: &str,
-            channel: &str,
-            thread: &str,
+            tx: &mut sqlx::Transaction<'_, $db>,
+            (platform, channel, thread): (&str, &str, &str),
+            token: &str,
             message_id: Option<&str>,
-        ) -> anyhow::Result<()> {
-            sqlx::query(
-                "UPDATE chat_threads SET locked_until = NULL, message_id = COALESCE($4, message_id)
-                 WHERE platform = $1 AND channel_id = $2 AND thread_key = $3",
+        ) -> anyhow::Result<bool> {
+            let released = sqlx::query(
+                "UPDATE chat_threads SET locked_until = NULL, lock_token = NULL, message_id = COALESCE($4, message_id)
+                 WHERE platform = $1 AND channel_id = $2 AND thread_key = $3 AND lock_token = $5",
             )
             .bind(platform)
             .bind(channel)
             .bind(thread)
             .bind(message_id)
-            .execute(pool)
-            .await?;
-            Ok(())
+            .bind(token)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            Ok(released == 1)
         }
     };
 }

@@ -44,11 +44,7 @@ macro_rules! impl_proposal_store {
                     tx.rollback().await?;
                     return Ok(None);
                 }
-                let entry = append_audit_in(&mut tx, &change.audit).await?;
-                enqueue_in(&mut tx, &change.cards, change.now).await?;
-                tx.commit().await?;
-                tracing::info!(audit_head = %entry.checkpoint(), "audit log appended");
-                Ok(Some(entry))
+                record_and_commit(tx, &change.audit, &change.cards, change.now).await.map(Some)
             }
 
             async fn proposal(
@@ -62,22 +58,24 @@ macro_rules! impl_proposal_store {
                 row.map(|r| $crate::store::record::proposal::decode_proposal(&r)).transpose()
             }
 
+            async fn create_proposal(
+                &self,
+                new: &$crate::store::NewProposal<'_>,
+            ) -> anyhow::Result<Option<$crate::domain::audit::AuditEntry>> {
+                // The insert comes first, as the compare-and-swap does in `change_proposal`.
+                let mut tx = self.pool.begin().await?;
+                if !insert_proposal_in(&mut tx, new.proposal).await? {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                record_and_commit(tx, &new.audit, &new.cards, new.now).await.map(Some)
+            }
+
             async fn insert_proposal(&self, proposal: &$crate::domain::proposal::Proposal) -> anyhow::Result<bool> {
-                let inserted = sqlx::query(
-                    "INSERT INTO proposals (id, version, state, account_id, resource_id, record, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(&proposal.id.0)
-                .bind(i64::from(proposal.version))
-                .bind(proposal.state.name())
-                .bind(proposal.finding.resource.reference.account.as_str())
-                .bind(&proposal.finding.resource.reference.id)
-                .bind($crate::store::record::proposal::encode_proposal(proposal)?)
-                .bind(proposal.updated_at)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-                Ok(inserted == 1)
+                let mut tx = self.pool.begin().await?;
+                let inserted = insert_proposal_in(&mut tx, proposal).await?;
+                tx.commit().await?;
+                Ok(inserted)
             }
 
             async fn save_proposal(
@@ -90,6 +88,44 @@ macro_rules! impl_proposal_store {
                 tx.commit().await?;
                 Ok(swapped)
             }
+        }
+
+        /// Appends a proposal write's audit record and enqueues its cards in its transaction,
+        /// then commits all of it together.
+        async fn record_and_commit(
+            mut tx: sqlx::Transaction<'_, $db>,
+            audit: &$crate::domain::audit::AuditRecord,
+            cards: &[$crate::domain::outbox::OutboxEntry],
+            now: chrono::NaiveDateTime,
+        ) -> anyhow::Result<$crate::domain::audit::AuditEntry> {
+            let entry = append_audit_in(&mut tx, audit).await?;
+            enqueue_in(&mut tx, cards, now).await?;
+            tx.commit().await?;
+            tracing::info!(audit_head = %entry.checkpoint(), "audit log appended");
+            Ok(entry)
+        }
+
+        /// Inserts a new proposal inside the caller's transaction; `false` when one with its
+        /// id exists already.
+        async fn insert_proposal_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            proposal: &$crate::domain::proposal::Proposal,
+        ) -> anyhow::Result<bool> {
+            let inserted = sqlx::query(
+                "INSERT INTO proposals (id, version, state, account_id, resource_id, record, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&proposal.id.0)
+            .bind(i64::from(proposal.version))
+            .bind(proposal.state.name())
+            .bind(proposal.finding.resource.reference.account.as_str())
+            .bind(&proposal.finding.resource.reference.id)
+            .bind($crate::store::record::proposal::encode_proposal(proposal)?)
+            .bind(proposal.updated_at)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            Ok(inserted == 1)
         }
 
         /// The compare-and-swap of a proposal inside the caller's transaction: `true` when it

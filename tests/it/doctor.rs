@@ -218,7 +218,10 @@ async fn slack_token_and_scopes_are_checked_against_the_manifest() {
     assert_eq!(line(&results, "aws").status, Status::Skip);
     let ok = line(&results, "slack");
     assert_eq!((ok.status, ok.detail.as_str()), (Status::Ok, "auth.test: bot costbot in workspace Acme"));
-    assert_eq!(line(&results, "slack scopes").detail, "granted commands, chat:write, files:write");
+    assert_eq!(
+        line(&results, "slack scopes").detail,
+        "granted commands, chat:write, files:write, channels:history, groups:history"
+    );
     let sent = fake.received("/api/auth.test");
     assert_eq!(sent[0].headers.get("authorization").unwrap(), "Bearer xoxb-doctor-test");
 
@@ -230,16 +233,27 @@ async fn slack_token_and_scopes_are_checked_against_the_manifest() {
     fake.script(
         "/api/auth.test",
         vec![
+            with_scopes("commands,chat:write,files:write"),
             with_scopes("commands,chat:write"),
             with_scopes("commands"),
             Answer::ok(json!({"ok": false, "error": "invalid_auth"})),
         ],
     );
+    let no_history = check(&config, &options()).await;
+    let scopes = line(&no_history, "slack scopes");
+    assert_eq!(
+        (scopes.status, scopes.detail.as_str()),
+        (Status::Warn, "missing channels:history, groups:history (manifests/slack-app.yaml asks for them)")
+    );
+    assert!(scopes.hint.as_deref().unwrap().contains("posted twice"), "says what is lost: {scopes:?}");
     let optional_missing = check(&config, &options()).await;
     let scopes = line(&optional_missing, "slack scopes");
     assert_eq!(
         (scopes.status, scopes.detail.as_str()),
-        (Status::Warn, "missing files:write (manifests/slack-app.yaml asks for them)")
+        (
+            Status::Warn,
+            "missing files:write, channels:history, groups:history (manifests/slack-app.yaml asks for them)"
+        )
     );
     let essential_missing = check(&config, &options()).await;
     assert_eq!(line(&essential_missing, "slack scopes").status, Status::Fail);

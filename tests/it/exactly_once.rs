@@ -16,7 +16,7 @@ use costbot::domain::chat::message::Verb;
 use costbot::domain::proposal::{Proposal, State};
 use costbot::domain::resource::{CloudInventory, SafetyPath};
 use costbot::execution::{Executor, Timing};
-use costbot::store::{DynStore, PgStore, ProposalChange, ProposalStore};
+use costbot::store::{DynStore, NewProposal, PgStore, ProposalChange, ProposalStore};
 
 use crate::approvals::{finding, instance, now, world, World, CHANNELS};
 use crate::faults::{stall, Faulty};
@@ -206,21 +206,45 @@ async fn scrape_errors() -> (u64, u64) {
     (read("unreadable"), read("recover"))
 }
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn a_failing_audit_append_leaves_the_decision_unsaved(pool: sqlx::PgPool) {
-    let w =
-        world(pool.clone(), &[finding(instance("i-unrecorded", "running", &[]), "70.08", SafetyPath::Normal)]).await;
-    let cards = w.store.outbox_counts().await.unwrap();
-    // The audit log's storage fails for appends (as a full disk or a revoked privilege would);
-    // the fault is in the database, so it strikes inside the decision's own transaction.
+/// The audit log's storage fails for appends (as a full disk or a revoked privilege would);
+/// the fault is in the database, so it strikes inside the change's own transaction. Dropping
+/// the `fail_audit` trigger ends it.
+async fn fail_audit_appends(pool: &sqlx::PgPool) {
     sqlx::raw_sql(
         "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit storage failing'; END; $$
          LANGUAGE plpgsql;
          CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION fail_audit();",
     )
-    .execute(&pool)
+    .execute(pool)
     .await
     .unwrap();
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn a_failing_audit_append_leaves_a_new_proposal_unstored(pool: sqlx::PgPool) {
+    let store: DynStore = Arc::new(PgStore::from_pool(pool.clone()));
+    let config = costbot::config::Config::from_toml(CHANNELS).unwrap();
+    let findings = [finding(instance("i-unrecorded", "running", &[]), "70.08", SafetyPath::Normal)];
+    let rules = config.approvals.rules();
+    let propose = || costbot::proposals::propose(&store, &findings, &rules, &config.channels, now());
+    fail_audit_appends(&pool).await;
+    assert_eq!(propose().await.unwrap().proposed, 0, "counted as failed, not proposed");
+    assert!(store.proposals_in(&[]).await.unwrap().is_empty(), "no proposal without its record");
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 0, "and no card");
+
+    sqlx::raw_sql("DROP TRIGGER fail_audit ON audit_log").execute(&pool).await.unwrap();
+    assert_eq!(propose().await.unwrap().proposed, 1, "the next discovery proposes it");
+    let audit = store.audit_entries(0, 10).await.unwrap();
+    assert_eq!(audit.iter().map(|e| e.record.action.as_str()).collect::<Vec<_>>(), ["proposal_created"]);
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 1, "its card");
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn a_failing_audit_append_leaves_the_decision_unsaved(pool: sqlx::PgPool) {
+    let w =
+        world(pool.clone(), &[finding(instance("i-unrecorded", "running", &[]), "70.08", SafetyPath::Normal)]).await;
+    let cards = w.store.outbox_counts().await.unwrap();
+    fail_audit_appends(&pool).await;
     let reply = w.click("UBOSS", "C1", Verb::Approve, 1).await;
     assert!(crate::approvals::text(&reply).contains("something went wrong"), "{reply:?}");
     let p = w.only().await;
@@ -249,15 +273,59 @@ async fn on_sqlite_a_change_whose_audit_fails_is_not_written() {
     .await
     .unwrap();
     let next = p.with_state(State::Withdrawn, now());
-    let audit = costbot::domain::audit::AuditRecord {
+    let audit = test_record("proposal_withdrawn", &p);
+    let change =
+        ProposalChange { next: &next, from_version: p.version, audit: audit.clone(), cards: vec![], now: now() };
+    assert!(store.change_proposal(&change).await.is_err());
+    assert_eq!(store.proposal(&p.id).await.unwrap().unwrap(), p, "rolled back with its audit record");
+
+    let other = Proposal::new(
+        finding(instance("i-2", "running", &[]), "70.08", SafetyPath::Normal),
+        &costbot::config::Config::from_toml(CHANNELS).unwrap().approvals.rules(),
+        now(),
+    )
+    .unwrap();
+    let new = NewProposal { proposal: &other, audit, cards: vec![], now: now() };
+    assert!(store.create_proposal(&new).await.is_err());
+    assert_eq!(store.proposal(&other.id).await.unwrap(), None, "a new proposal rolls back with its record too");
+}
+
+/// An audit record of `action` on `p` by the test itself.
+fn test_record(action: &str, p: &Proposal) -> costbot::domain::audit::AuditRecord {
+    costbot::domain::audit::AuditRecord {
         at: now(),
         actor: "system:test".into(),
-        action: "proposal_withdrawn".into(),
+        action: action.into(),
         target: p.id.0.clone(),
         channel: None,
         detail: "{}".into(),
-    };
-    let change = ProposalChange { next: &next, from_version: p.version, audit, cards: vec![], now: now() };
-    assert!(store.change_proposal(&change).await.is_err());
-    assert_eq!(store.proposal(&p.id).await.unwrap().unwrap(), p, "rolled back with its audit record");
+    }
+}
+
+/// A new proposal and its record, on both stores.
+mod creation {
+    use costbot::domain::resource::SafetyPath;
+    use costbot::store::{DynStore, NewProposal};
+
+    use crate::approvals::{finding, instance, now, CHANNELS};
+
+    crate::store_contract::contract!(a_new_proposal_commits_with_its_audit_record_and_cards_once);
+
+    async fn a_new_proposal_commits_with_its_audit_record_and_cards_once(store: DynStore) {
+        let config = costbot::config::Config::from_toml(CHANNELS).unwrap();
+        let found = finding(instance("i-new", "running", &[]), "70.08", SafetyPath::Normal);
+        let p = costbot::domain::proposal::Proposal::new(found, &config.approvals.rules(), now()).unwrap();
+        let audit = super::test_record("proposal_created", &p);
+        let cards = costbot::proposals::card_entries(&p, &config.channels, now());
+        assert_eq!(cards.len(), 1);
+        let new = NewProposal { proposal: &p, audit, cards, now: now() };
+        let entry = store.create_proposal(&new).await.unwrap().expect("new");
+        assert_eq!(entry.seq, 1);
+        assert_eq!(store.proposal(&p.id).await.unwrap(), Some(p.clone()));
+        assert_eq!(store.outbox_counts().await.unwrap().pending, 1);
+        // The same proposal again (another replica's discovery) writes nothing, no record either.
+        assert!(store.create_proposal(&new).await.unwrap().is_none());
+        assert_eq!(store.audit_entries(0, 10).await.unwrap().len(), 1);
+        assert_eq!(store.outbox_counts().await.unwrap().pending, 1);
+    }
 }

@@ -141,3 +141,52 @@ async fn a_drain_longer_than_the_thread_lease_on_two_replicas_posts_each_card_on
     threads.sort();
     assert_eq!(threads, ["pr-1", "pr-2", "pr-3"], "each card posted once");
 }
+
+/// The thread lease's holder check, on both stores.
+mod lease {
+    use costbot::domain::outbox::{DeliveryOutcome, Finish};
+    use costbot::store::DynStore;
+
+    use super::{card, now};
+
+    crate::store_contract::contract!(a_stale_holder_cannot_release_another_holders_lease);
+
+    async fn a_stale_holder_cannot_release_another_holders_lease(store: DynStore) {
+        let entry = card("C1", "pr-1", "approve?");
+        store.enqueue(std::slice::from_ref(&entry), now()).await.unwrap();
+        let short = chrono::Duration::milliseconds(50);
+        let stale = store.claim_delivery(now(), short).await.unwrap().expect("due");
+        // The stale holder's lease runs out (by the database's clock) and another claim takes it.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let holder = store.claim_delivery(now(), costbot::chat::outbox::LEASE).await.unwrap().expect("taken over");
+        assert_eq!((holder.id, holder.thread.as_str()), (stale.id, "pr-1"));
+        assert_ne!(holder.lock, stale.lock, "each claim holds its own token");
+
+        let late = DeliveryOutcome::Sent { message_id: "ts-stale".into() };
+        assert_eq!(store.finish_delivery(&stale, &late, now()).await.unwrap(), Finish::LeaseLost);
+        assert!(
+            store.claim_delivery(now(), costbot::chat::outbox::LEASE).await.unwrap().is_none(),
+            "the holder's lease still stands"
+        );
+        assert_eq!(store.outbox_counts().await.unwrap().pending, 1, "the stale outcome is not recorded");
+        assert_eq!(
+            store.thread_message(entry.platform, &entry.channel, "pr-1").await.unwrap().as_deref(),
+            Some("ts-stale"),
+            "a posted message's id is kept for a thread that had none"
+        );
+
+        let done = DeliveryOutcome::Sent { message_id: "ts-holder".into() };
+        assert_eq!(store.finish_delivery(&holder, &done, now()).await.unwrap(), Finish::Recorded);
+        let counts = store.outbox_counts().await.unwrap();
+        assert_eq!((counts.pending, counts.sent), (0, 1));
+        assert_eq!(
+            store.thread_message(entry.platform, &entry.channel, "pr-1").await.unwrap().as_deref(),
+            Some("ts-holder")
+        );
+        assert_eq!(
+            store.finish_delivery(&holder, &done, now()).await.unwrap(),
+            Finish::LeaseLost,
+            "a released lease is not released twice"
+        );
+    }
+}

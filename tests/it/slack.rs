@@ -2,7 +2,7 @@
 //! real payloads, the HTTP routes on a loopback port with the 3-second rule and redelivery,
 //! and (in submodules) rendering, the Web API sender and Socket Mode.
 
-mod api;
+pub mod api;
 pub mod fake;
 mod render;
 

@@ -31,6 +31,9 @@ macro_rules! contract {
     };
 }
 
+// Other modules add cases of their own with `crate::store_contract::contract!`.
+pub(crate) use contract;
+
 contract!(
     facts_round_trip_exactly,
     replacing_twice_changes_nothing,

@@ -221,12 +221,18 @@ async fn interactions(State(state): State<SlackState>, headers: HeaderMap, body:
 /// for, after the handler has audited it; `None` when the request is admitted.
 async fn refused(state: &SlackState, inbound: &Inbound, origin: &Origin) -> Option<Reply> {
     let reason = state.workspaces.refusal(origin)?;
+    Some(refuse(state.handler.as_ref(), inbound, &reason).await)
+}
+
+/// Has the handler audit a refused request (HTTP or Socket Mode) and returns the reply that
+/// says so.
+async fn refuse(handler: &dyn ChatHandler, inbound: &Inbound, reason: &str) -> Reply {
     let actor = match inbound {
         Inbound::Command { actor, .. } | Inbound::Click { actor, .. } => actor,
     };
     tracing::warn!(%reason, "refused a Slack request from a workspace costbot is not set up for");
-    state.handler.refused(actor, &reason).await;
-    Some(reply::foreign_workspace())
+    handler.refused(actor, reason).await;
+    reply::foreign_workspace()
 }
 
 /// Runs the handler; returns its reply if it comes within the deadline. Otherwise the reply is

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
+use slack_morphism::prelude::{SlackCommandEvent, SlackInteractionEvent};
 
 /// The ids a request names; each may be absent (an enterprise id only appears on Grid).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +41,25 @@ impl Origin {
     }
 }
 
+impl Origin {
+    /// The ids a Socket Mode slash command names, as slack-morphism hands it over: the
+    /// workspace only (it keeps no enterprise or app id).
+    pub fn of_socket_command(event: &SlackCommandEvent) -> Origin {
+        Origin { team: Some(event.team_id.to_string()), enterprise: None, app: None }
+    }
+
+    /// The ids a Socket Mode interaction names, as slack-morphism hands it over: the workspace
+    /// and, for button clicks, the app (it keeps no enterprise id).
+    pub fn of_socket_interaction(event: &SlackInteractionEvent) -> Origin {
+        match event {
+            SlackInteractionEvent::BlockActions(e) => {
+                Origin { team: Some(e.team.id.to_string()), enterprise: None, app: Some(e.api_app_id.to_string()) }
+            }
+            _ => Origin::default(),
+        }
+    }
+}
+
 /// The configured ids (`[slack] team_ids`, `enterprise_ids`, `app_ids`). An empty list admits
 /// any value; a non-empty one requires the request to name one of its ids.
 #[derive(Debug, Clone, Default)]
@@ -55,10 +75,27 @@ impl Workspaces {
         Workspaces { teams, enterprises, apps }
     }
 
-    /// Why `origin` is refused (for the audit log), or `None` when it is admitted.
+    /// Why an HTTP request's `origin` is refused (for the audit log), or `None` when it is
+    /// admitted. Every configured list is checked; an id the request does not name is refused.
     pub fn refusal(&self, origin: &Origin) -> Option<String> {
         let checks = [("workspace", &self.teams, &origin.team), ("enterprise", &self.enterprises, &origin.enterprise)];
-        let checks = checks.into_iter().chain([("app", &self.apps, &origin.app)]);
+        Self::first_refusal(checks.into_iter().chain([("app", &self.apps, &origin.app)]))
+    }
+
+    /// Why a Socket Mode event's `origin` is refused, or `None` when it is admitted. The
+    /// workspace is checked as over HTTP. The app is checked where the event names it
+    /// (clicks); a command's app is the socket's own, since the app-level token that opened
+    /// the socket belongs to one app. slack-morphism keeps no enterprise id, so
+    /// `enterprise_ids` cannot be checked here: configuration refuses Socket Mode with
+    /// `enterprise_ids` but no `team_ids`, which would leave the boundary unchecked.
+    pub fn socket_refusal(&self, origin: &Origin) -> Option<String> {
+        let app = origin.app.is_some().then_some(("app", &self.apps, &origin.app));
+        Self::first_refusal([("workspace", &self.teams, &origin.team)].into_iter().chain(app))
+    }
+
+    fn first_refusal<'a>(
+        checks: impl Iterator<Item = (&'a str, &'a Vec<String>, &'a Option<String>)>,
+    ) -> Option<String> {
         for (what, allowed, named) in checks {
             let admitted = allowed.is_empty() || named.as_ref().is_some_and(|id| allowed.contains(id));
             if !admitted {
@@ -86,6 +123,18 @@ mod tests {
         assert_eq!(grid.refusal(&origin).as_deref(), Some("slack enterprise none is not configured"));
         let other_app = Origin { app: Some("A2".into()), ..origin };
         assert_eq!(ours.refusal(&other_app).as_deref(), Some("slack app A2 is not configured"));
+    }
+
+    #[test]
+    fn socket_mode_checks_the_workspace_and_a_clicks_app() {
+        let ours = Workspaces::new(vec!["T1".into()], vec!["E1".into()], vec!["A1".into()]);
+        let command = Origin { team: Some("T1".into()), enterprise: None, app: None };
+        assert_eq!(ours.socket_refusal(&command), None, "a command's app is the socket's own");
+        let foreign = Origin { team: Some("T9".into()), ..command.clone() };
+        assert_eq!(ours.socket_refusal(&foreign).as_deref(), Some("slack workspace T9 is not configured"));
+        let other_app = Origin { app: Some("A2".into()), ..command };
+        assert_eq!(ours.socket_refusal(&other_app).as_deref(), Some("slack app A2 is not configured"));
+        assert_eq!(ours.socket_refusal(&Origin::default()).as_deref(), Some("slack workspace none is not configured"));
     }
 
     #[test]

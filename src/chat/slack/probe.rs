@@ -81,7 +81,10 @@ mod tests {
 
     #[test]
     fn the_shipped_manifest_asks_for_the_bot_scopes_costbot_uses() {
-        assert_eq!(manifest_bot_scopes(MANIFEST), ["commands", "chat:write", "files:write"]);
+        assert_eq!(
+            manifest_bot_scopes(MANIFEST),
+            ["commands", "chat:write", "files:write", "channels:history", "groups:history"]
+        );
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! (Socket Mode's equivalent of the HTTP response body); a slower one is acknowledged bare and
 //! its reply goes through `response_url`. Clicks cannot carry a reply in their
 //! acknowledgement, so theirs always go through `response_url`.
+//!
+//! The workspace (and a click's app) is checked against `[slack] team_ids` / `app_ids` as over
+//! HTTP (`origin::Workspaces::socket_refusal`): a refused event is audited by the handler and
+//! answered "This workspace is not set up for costbot" (a command) or acknowledged (a click).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +25,7 @@ use slack_morphism::prelude::{
 };
 
 use super::api::Connector;
+use super::origin::{Origin, Workspaces};
 use super::parse::{self, Interaction};
 use super::reply::{self, Answering};
 use super::{answer_within_parts, SlackSender, DEFAULT_DEADLINE};
@@ -35,6 +40,15 @@ struct SocketContext {
     handler: Arc<dyn ChatHandler>,
     sender: Arc<dyn Sender>,
     deadline: Duration,
+    workspaces: Workspaces,
+}
+
+/// What one callback needs, cloned out of the shared [`SocketContext`].
+struct Parts {
+    handler: Arc<dyn ChatHandler>,
+    sender: Arc<dyn Sender>,
+    deadline: Duration,
+    workspaces: Workspaces,
 }
 
 /// Returned by the command callback when there is nothing to put in the acknowledgement; the
@@ -47,13 +61,15 @@ struct AckOnly;
 /// Connects to Slack in Socket Mode with the app-level token (`xapp-…`, scope
 /// `connections:write`) and serves commands and clicks until the process is asked to stop.
 /// `api_url` points the Web API (including `apps.connections.open`) at a fake in tests.
+/// Events from workspaces or apps `workspaces` does not admit are refused and audited.
 pub async fn run_socket_mode(
     app_token: SecretString,
     bot_token: SecretString,
     handler: Arc<dyn ChatHandler>,
+    workspaces: Workspaces,
     api_url: Option<String>,
 ) -> anyhow::Result<()> {
-    let listener = listener(bot_token, handler, api_url.as_deref())?;
+    let listener = listener(bot_token, handler, workspaces, api_url.as_deref())?;
     let token = SlackApiToken::new(SlackApiTokenValue(app_token.expose_secret().to_string()));
     listener.listen_for(&token).await.context("opening a Slack Socket Mode connection")?;
     listener.serve().await;
@@ -63,11 +79,12 @@ pub async fn run_socket_mode(
 fn listener(
     bot_token: SecretString,
     handler: Arc<dyn ChatHandler>,
+    workspaces: Workspaces,
     api_url: Option<&str>,
 ) -> anyhow::Result<SlackClientSocketModeListener<SlackClientHyperConnector<Connector>>> {
     let client = Arc::new(super::api::slack_client(api_url)?);
     let sender: Arc<dyn Sender> = Arc::new(SlackSender::new(bot_token, api_url)?);
-    let context = SocketContext { handler, sender, deadline: DEFAULT_DEADLINE };
+    let context = SocketContext { handler, sender, deadline: DEFAULT_DEADLINE, workspaces };
     let environment = Arc::new(
         SlackClientEventsListenerEnvironment::new(client).with_error_handler(on_error).with_user_state(context),
     );
@@ -78,12 +95,15 @@ fn listener(
     Ok(SlackClientSocketModeListener::new(&config, environment, callbacks))
 }
 
-async fn context(
-    states: &SlackClientEventsUserState,
-) -> Result<(Arc<dyn ChatHandler>, Arc<dyn Sender>, Duration), BoxError> {
+async fn context(states: &SlackClientEventsUserState) -> Result<Parts, BoxError> {
     let guard = states.read().await;
     let context = guard.get_user_state::<SocketContext>().ok_or("Socket Mode context is missing")?;
-    Ok((context.handler.clone(), context.sender.clone(), context.deadline))
+    Ok(Parts {
+        handler: context.handler.clone(),
+        sender: context.sender.clone(),
+        deadline: context.deadline,
+        workspaces: context.workspaces.clone(),
+    })
 }
 
 async fn on_command(
@@ -91,9 +111,12 @@ async fn on_command(
     _client: Arc<Client>,
     states: SlackClientEventsUserState,
 ) -> Result<SlackCommandEventResponse, BoxError> {
-    let (handler, sender, deadline) = context(&states).await?;
+    let Parts { handler, sender, deadline, workspaces } = context(&states).await?;
     let inbound = parse::command_to_inbound(&event);
-    let reply = answer_within_parts(handler, sender, deadline, inbound).await;
+    let reply = match workspaces.socket_refusal(&Origin::of_socket_command(&event)) {
+        Some(reason) => Some(super::refuse(handler.as_ref(), &inbound, &reason).await),
+        None => answer_within_parts(handler, sender, deadline, inbound).await,
+    };
     match reply.as_ref().and_then(|r| reply::response_body(r, Answering::Command)) {
         Some(body) => {
             let response_type = match body.response_type {
@@ -112,9 +135,14 @@ async fn on_interaction(
     _client: Arc<Client>,
     states: SlackClientEventsUserState,
 ) -> Result<(), BoxError> {
-    let (handler, sender, _) = context(&states).await?;
+    let Parts { handler, sender, workspaces, .. } = context(&states).await?;
     match parse::interaction_to_inbound(&event) {
         Interaction::Click(inbound) => {
+            if let Some(reason) = workspaces.socket_refusal(&Origin::of_socket_interaction(&event)) {
+                // As over HTTP: audited, acknowledged, and nothing sent to the clicker.
+                super::refuse(handler.as_ref(), &inbound, &reason).await;
+                return Ok(());
+            }
             // The acknowledgement goes out as soon as this returns; the reply follows.
             tokio::spawn(async move {
                 let follow_up = match &inbound {

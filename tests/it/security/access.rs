@@ -83,16 +83,8 @@ async fn a_foreign_team_id_is_refused_and_audited() {
     assert!(answer.to_string().contains("not set up"), "{answer}");
     let click = slack_click("C1", "T9", &slack.response_url("click-t9"));
     assert_eq!(post_signed(&format!("{base}/slack/interactions"), SLACK_SECRET, ts, &click, &[]).await.status(), 200);
-    let refusals: Vec<String> = store
-        .audit_entries(0, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.record.action == "request_refused")
-        .map(|e| e.record.target)
-        .collect();
     assert_eq!(
-        refusals,
+        super::refusals(&store).await,
         [
             "slack workspace T9 is not configured",
             "slack app A2 is not configured",

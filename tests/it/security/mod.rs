@@ -8,6 +8,7 @@ pub mod fuzz_harness;
 mod hostile;
 mod limits;
 mod replay;
+mod socket;
 mod web;
 
 use std::sync::Arc;
@@ -58,10 +59,65 @@ pub async fn serve(toml: &str, store: DynStore) -> String {
     let router = costbot::server::harden(app.router().unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
-    });
+    let timeout = costbot::server::HEADER_READ_TIMEOUT;
+    tokio::spawn(costbot::server::serve(listener, router, timeout, std::future::pending()));
     base
+}
+
+/// A whole `costbot serve` (`App::serve_on`) on loopback ports, with the pages on their own
+/// listener (`[web] listen`); `extra` is added to `[web]` as in [`config`].
+pub struct Served {
+    /// The public listener (operations endpoints and chat webhooks).
+    pub public: String,
+    /// The pages' listener.
+    pub pages: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// Kept so the fake chat APIs live as long as the app.
+    _fakes: (FakeSlack, FakeDiscord),
+}
+
+impl Served {
+    /// Serves an app on a fresh in-memory store and waits until the pages answer.
+    pub async fn start(extra: &str) -> Served {
+        let pages_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let slack = FakeSlack::start().await;
+        let (discord, discord_api) = FakeDiscord::start().await;
+        let (_, public) = key_pair();
+        let extra = format!("listen = \"127.0.0.1:{pages_port}\"\n{extra}");
+        let toml = config(&slack.api_url(), &discord_api, &public, "", &extra);
+        let store: DynStore = Arc::new(SqliteStore::in_memory().await.unwrap());
+        crate::support::init();
+        let app =
+            Arc::new(App::with_store(Config::from_toml(&toml).unwrap(), store, Utc::now().naive_utc()).await.unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve_on(listener, async move {
+            let _ = stopped.await;
+        }));
+        let pages = format!("http://127.0.0.1:{pages_port}");
+        let http = reqwest::Client::new();
+        for _ in 0..50 {
+            if http.get(format!("{pages}/login")).send().await.is_ok() {
+                return Served { public, pages, stop, server, _fakes: (slack, discord) };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the pages' listener never answered");
+    }
+
+    /// Shuts the server down gracefully and waits for it.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+    }
+}
+
+/// The targets (reasons) of the `request_refused` entries in `store`'s audit log, in order.
+pub async fn refusals(store: &DynStore) -> Vec<String> {
+    let entries = store.audit_entries(0, 100).await.unwrap();
+    entries.into_iter().filter(|e| e.record.action == "request_refused").map(|e| e.record.target).collect()
 }
 
 /// A Discord `/cost` interaction with `query`, in the configured channel.

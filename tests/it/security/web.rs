@@ -1,17 +1,9 @@
 //! Web access: the proxy header only from proxies, stored sessions with honest cookies,
 //! protective headers on every page, and the pages on their own listener.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::Utc;
-use costbot::app::App;
-use costbot::config::Config;
-use costbot::store::{DynStore, SqliteStore};
 
-use super::{config, serve_all, Peers, WEB_TOKEN};
-use crate::discord::{key_pair, FakeDiscord};
-use crate::slack::fake::FakeSlack;
+use super::{serve_all, Peers, Served, WEB_TOKEN};
 
 const PROXY_SECRET: &str = "security-proxy-secret-0123456789";
 
@@ -112,37 +104,12 @@ async fn every_page_sends_csp_frame_and_referrer_headers() {
 
 #[tokio::test]
 async fn the_pages_can_listen_on_their_own_address() {
-    let pages_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let slack = FakeSlack::start().await;
-    let (_discord, discord_api) = FakeDiscord::start().await;
-    let (_, public) = key_pair();
-    let toml = config(&slack.api_url(), &discord_api, &public, "", &format!("listen = \"127.0.0.1:{pages_port}\""));
-    let store: DynStore = Arc::new(SqliteStore::in_memory().await.unwrap());
-    crate::support::init();
-    let app =
-        Arc::new(App::with_store(Config::from_toml(&toml).unwrap(), store, Utc::now().naive_utc()).await.unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let public_base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve_on(listener, async move {
-        let _ = stopped.await;
-    }));
-    let http = client();
-    let pages = format!("http://127.0.0.1:{pages_port}");
-    let mut up = false;
-    for _ in 0..50 {
-        if http.get(format!("{pages}/login")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the pages' listener answers");
+    let served = Served::start("").await;
+    let (http, pages, public_base) = (client(), &served.pages, &served.public);
     assert_eq!(http.get(format!("{pages}/")).bearer_auth(WEB_TOKEN).send().await.unwrap().status(), 200);
     let public = http.get(format!("{public_base}/")).bearer_auth(WEB_TOKEN).send().await.unwrap();
     assert_eq!(public.status(), 404, "the public listener has no pages");
     assert_eq!(http.get(format!("{public_base}/healthz")).send().await.unwrap().status(), 200);
     assert_eq!(http.post(format!("{public_base}/slack/commands")).send().await.unwrap().status(), 401, "webhooks");
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    served.stop().await;
 }

@@ -123,9 +123,19 @@ async fn follow_ups_post_the_reply_to_response_url() {
     ));
 }
 
-/// A websocket server that sends Socket Mode's hello and one slash-command envelope, then
-/// returns the first acknowledgement it reads.
-async fn fake_socket(command_response_url: String) -> (String, tokio::task::JoinHandle<Value>) {
+/// A Socket Mode envelope carrying a slash command `text` from workspace `team` in `channel`.
+pub(crate) fn command_envelope(id: &str, team: &str, channel: &str, text: &str, response_url: &str) -> Value {
+    let payload = json!({
+        "token": "x", "team_id": team, "team_domain": "t", "channel_id": channel, "channel_name": "costs",
+        "user_id": "U9", "user_name": "pat", "command": "/cost", "text": text,
+        "response_url": response_url, "trigger_id": "1.2.3", "api_app_id": "A1"
+    });
+    json!({"type": "slash_commands", "envelope_id": id, "accepts_response_payload": true, "payload": payload})
+}
+
+/// A websocket server that sends Socket Mode's hello and then each envelope in turn, waiting
+/// for its acknowledgement; returns the acknowledgements.
+pub(crate) async fn fake_socket(envelopes: Vec<Value>) -> (String, tokio::task::JoinHandle<Vec<Value>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/link", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
@@ -133,22 +143,23 @@ async fn fake_socket(command_response_url: String) -> (String, tokio::task::Join
         let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
         let hello = json!({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}, "debug_info": {"host": "fake"}});
         ws.send(WsMessage::Text(hello.to_string().into())).await.unwrap();
-        let payload = json!({
-            "token": "x", "team_id": "T1", "team_domain": "t", "channel_id": "C9", "channel_name": "costs",
-            "user_id": "U9", "user_name": "pat", "command": "/cost", "text": "top 5",
-            "response_url": command_response_url, "trigger_id": "1.2.3", "api_app_id": "A1"
-        });
-        let envelope = json!({"type": "slash_commands", "envelope_id": "env-1", "accepts_response_payload": true, "payload": payload});
-        ws.send(WsMessage::Text(envelope.to_string().into())).await.unwrap();
-        while let Some(frame) = ws.next().await {
-            if let Ok(WsMessage::Text(text)) = frame {
-                let ack: Value = serde_json::from_str(&text).unwrap();
-                if ack.get("envelope_id").is_some() {
-                    return ack;
+        let mut acks = Vec::new();
+        for envelope in envelopes {
+            ws.send(WsMessage::Text(envelope.to_string().into())).await.unwrap();
+            loop {
+                let Some(frame) = ws.next().await else {
+                    panic!("the websocket closed before an acknowledgement arrived")
+                };
+                if let Ok(WsMessage::Text(text)) = frame {
+                    let ack: Value = serde_json::from_str(&text).unwrap();
+                    if ack.get("envelope_id").is_some() {
+                        acks.push(ack);
+                        break;
+                    }
                 }
             }
         }
-        panic!("the websocket closed before an acknowledgement arrived");
+        acks
     });
     (url, task)
 }
@@ -157,16 +168,19 @@ async fn fake_socket(command_response_url: String) -> (String, tokio::task::Join
 async fn socket_mode_answers_a_slash_command_in_its_acknowledgement() {
     crate::support::init();
     let fake = FakeSlack::start().await;
-    let (ws_url, acked) = fake_socket(fake.response_url("socket")).await;
+    let envelope = command_envelope("env-1", "T1", "C9", "top 5", &fake.response_url("socket"));
+    let (ws_url, acked) = fake_socket(vec![envelope]).await;
     fake.script("/api/apps.connections.open", vec![Answer::ok(json!({"ok": true, "url": ws_url}))]);
     let handler = CountingHandler::new(Reply::Ephemeral(Message::plain("Top 5 services…")), Duration::ZERO);
     let running = tokio::spawn(run_socket_mode(
         SecretString::from("xapp-test"),
         SecretString::from("xoxb-test"),
         handler.clone(),
+        costbot::chat::slack::origin::Workspaces::default(),
         Some(fake.api_url()),
     ));
-    let ack = tokio::time::timeout(Duration::from_secs(15), acked).await.expect("acknowledged in time").unwrap();
+    let acks = tokio::time::timeout(Duration::from_secs(15), acked).await.expect("acknowledged in time").unwrap();
+    let ack = &acks[0];
     running.abort();
     assert_eq!(ack["envelope_id"], "env-1");
     assert_eq!(

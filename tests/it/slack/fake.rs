@@ -20,6 +20,9 @@ use costbot::chat::{ChatHandler, Inbound, Reply};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
+/// The scopes the fake's `auth.test` says the token was granted: all the manifest asks for.
+pub const GRANTED_SCOPES: &str = "commands,chat:write,files:write,channels:history,groups:history";
+
 /// A handler that counts calls, remembers the events, waits `delay`, then answers `reply`.
 pub struct CountingHandler {
     pub calls: AtomicUsize,
@@ -226,7 +229,7 @@ async fn api(
         // Slack lists the token's scopes in a header of every Web API answer.
         "auth.test" => Answer {
             status: 200,
-            headers: vec![("x-oauth-scopes", "commands,chat:write,files:write".into())],
+            headers: vec![("x-oauth-scopes", GRANTED_SCOPES.into())],
             body: json!({"ok": true, "url": "https://acme.slack.com/", "team": "Acme", "user": "costbot", "team_id": "T1", "user_id": "U1", "bot_id": "B1"}),
         },
         _ => Answer::ok(json!({"ok": false, "error": "unknown_method"})),
