@@ -46,10 +46,14 @@ fn office(day: NaiveDate, weekday: f64, weekend: f64, jitter: f64, noise: &mut N
     base * (1.0 + jitter * noise.next())
 }
 
-/// The days the replayed pass opened an anomaly on, after the detector's warm-up.
+/// The days the replayed pass opened an anomaly on, after the detector's warm-up, with the
+/// default `[anomaly]` gates and `lookback_days`.
 fn alerts(s: &LabelledSeries) -> Vec<NaiveDateTime> {
-    // The default `[anomaly]` gates and `lookback_days`.
-    let gates = Gates { thresholds: ThresholdSet::default(), lookback_days: 100 };
+    alerts_with(s, ThresholdSet::default())
+}
+
+fn alerts_with(s: &LabelledSeries, thresholds: ThresholdSet) -> Vec<NaiveDateTime> {
+    let gates = Gates { thresholds, lookback_days: 100 };
     let (alerts, replayed) = replay(s, Which::Costbot, &gates);
     assert!(replayed > 200, "{}: replayed {replayed} days after a warm-up of {}", s.name, warmup(s));
     alerts.into_iter().map(|a| a.start).collect()
@@ -83,4 +87,36 @@ fn tiny_noisy_series_do_not_alert() {
         (4.0 + 3.0 * noise.next()).max(0.0) + jump
     });
     assert_eq!(alerts(&s), Vec::<NaiveDateTime>::new());
+}
+
+#[test]
+fn holidays_do_not_alert() {
+    // Christmas to New Year's Day at 40 % of a normal day (people are away).
+    let s = series("holidays", 540, 4, |day, noise| {
+        let away = (day.month() == 12 && day.day() >= 24) || (day.month() == 1 && day.day() == 1);
+        office(day, 1_000.0, 300.0, 0.03, noise) * if away { 0.4 } else { 1.0 }
+    });
+    assert_eq!(alerts(&s), Vec::<NaiveDateTime>::new());
+}
+
+#[test]
+fn credits_and_refunds_as_negative_days_do_not_alert() {
+    // A credit or refund lands now and then as a day below zero.
+    let s = series("credits", 540, 5, |day, noise| {
+        let credit = if day.ordinal() % 45 == 7 { -900.0 } else { 0.0 };
+        office(day, 500.0, 350.0, 0.04, noise) + credit
+    });
+    assert_eq!(alerts(&s), Vec::<NaiveDateTime>::new());
+}
+
+#[test]
+fn a_planned_decommission_informs_and_alerts_only_when_drops_are_configured_to() {
+    // A $600-a-day database switched off for good on 2026-09-01.
+    let off: NaiveDate = "2026-09-01".parse().unwrap();
+    let s =
+        series("decommission", 540, 6, |day, noise| if day >= off { 0.0 } else { 600.0 * (1.0 + 0.03 * noise.next()) });
+    assert_eq!(alerts(&s), Vec::<NaiveDateTime>::new(), "a drop is information by default");
+    let configured = ThresholdSet { alert_drops: true, ..ThresholdSet::default() };
+    let raised = alerts_with(&s, configured);
+    assert_eq!(raised, vec![off.and_hms_opt(0, 0, 0).unwrap()], "with `alert_drops = true` it alerts once");
 }

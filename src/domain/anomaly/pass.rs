@@ -6,7 +6,7 @@
 //! after each collection; `costbot eval series` runs it on files, period by period, with
 //! [`apply`] standing in for the store. Both therefore alert on exactly the same things.
 
-use super::{Finding, Granularity, Point, ThresholdSet, Thresholds};
+use super::{Finding, Granularity, Kind, Point, ThresholdSet, Thresholds};
 use crate::domain::feedback::SeriesTuning;
 use crate::domain::incident::{reconcile, suppress_rollups, Anomaly, Change, SeriesKey, Status};
 use chrono::NaiveDateTime;
@@ -30,7 +30,8 @@ pub struct Pass {
 /// [`reconcile`] requires. `tuning` is what the channel's feedback says per series
 /// ([`crate::domain::feedback::tuning`]): a finding under a series' raised floor, or that is
 /// an accepted ("expected") shift again, is silenced before reconciling, so its anomaly
-/// resolves and does not re-alert.
+/// resolves and does not re-alert. Drops are silenced the same way unless
+/// [`ThresholdSet::alert_drops`] is on.
 pub fn run_pass<'a, D>(
     mut detect: D,
     series: impl IntoIterator<Item = (&'a SeriesKey, &'a [Point])>,
@@ -50,7 +51,8 @@ where
         let gates = thresholds.thresholds_for(&key.threshold_key());
         let tuned = tuning.get(key);
         for finding in detect(points, key.granularity.into(), as_of, gates) {
-            if tuned.is_some_and(|t| t.silences(&finding, key.granularity)) {
+            let unwanted_drop = finding.kind == Kind::Drop && !thresholds.alert_drops;
+            if unwanted_drop || tuned.is_some_and(|t| t.silences(&finding, key.granularity)) {
                 silenced.push((key.clone(), finding));
             } else {
                 findings.push((key.clone(), finding));
