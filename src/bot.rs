@@ -274,17 +274,21 @@ impl<S: BotTables + ?Sized> Bot<S> {
             self.audit(actor, "click_refused", &id.0, serde_json::json!({"verb": action.encode()}), now).await?;
             return Ok(Reply::Ephemeral(Message::plain("You are not allowed to do that in this channel.")));
         }
+        // An anomaly takes one verdict: the first one acted on detection already.
         let refusal = if anomaly.status == Status::Resolved {
-            Some("already resolved".to_string())
+            Some(("already resolved".to_string(), "Not done: that anomaly is already resolved.".to_string()))
         } else {
             anomaly
                 .feedback
                 .as_ref()
                 .filter(|_| matches!(action.verb, Verb::Expected | Verb::NotAnAnomaly | Verb::Real))
-                .map(|(mark, verdict)| format!("already answered {} by {}", verdict.label(), mark.by))
+                .map(|(mark, verdict)| {
+                    let said = format!("already answered {} by {}", verdict.label(), mark.by);
+                    let reply = format!("Not done: {} already answered this one: {}.", mark.by, verdict.label());
+                    (said, reply)
+                })
         };
-        if let Some(refusal) = refusal {
-            let reply = format!("Not done: that anomaly is {refusal}.");
+        if let Some((refusal, reply)) = refusal {
             self.audit(
                 actor,
                 "click_refused",

@@ -113,26 +113,66 @@ async fn fail_audit_on_postgres(pool: &sqlx::PgPool) {
     .unwrap();
 }
 
+/// A bot for Slack channel `C1`, where only `U1` is an approver.
+fn bot(store: &DynStore) -> Bot {
+    let config = Config::from_toml("[[channels]]\nplatform = \"slack\"\nid = \"C1\"\napprovers = [\"U1\"]\n").unwrap();
+    Bot::new(store.clone(), Arc::new(config))
+}
+
+/// `user` clicks `verb` on the anomaly's card in `C1`.
+async fn click(bot: &Bot, user: &str, verb: Verb, anomaly: &Anomaly) -> Reply {
+    let actor =
+        Actor { platform: Platform::Slack, user: UserId(user.into()), roles: vec![], channel: ChannelId("C1".into()) };
+    let action = ActionRef { verb, target: anomaly.id.0.clone(), version: anomaly.version };
+    bot.handle_at(Inbound::Click { actor, action, message: None, follow_up: FollowUp::None }, at("2026-11-22")).await
+}
+
+fn text(reply: &Reply) -> String {
+    match reply {
+        Reply::Ephemeral(m) | Reply::InChannel(m) | Reply::UpdateOriginal(m) => serde_json::to_string(m).unwrap(),
+        Reply::Nothing => String::new(),
+    }
+}
+
+#[tokio::test]
+async fn only_approvers_silence_a_series_and_an_anomaly_takes_one_verdict() {
+    let store: DynStore = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let anomaly = opened(&store).await;
+    let bot = bot(&store);
+    // Expected and Not an anomaly silence future alerts: a non-approver is refused, and audited.
+    for verb in [Verb::Expected, Verb::NotAnAnomaly] {
+        let reply = click(&bot, "U2", verb, &anomaly).await;
+        assert!(text(&reply).contains("not allowed"), "{verb:?}: {reply:?}");
+    }
+    assert!(store.anomaly_feedback(at("2026-01-01")).await.unwrap().is_empty());
+    // Calling it real is for anyone in the channel.
+    let reply = click(&bot, "U2", Verb::Real, &anomaly).await;
+    assert!(
+        matches!(reply, Reply::UpdateOriginal(_)) && text(&reply).contains("Confirmed real by slack:U2"),
+        "{reply:?}"
+    );
+    // A second verdict, even an approver's, is refused and audited.
+    let marked = store.anomaly(&anomaly.id).await.unwrap().unwrap();
+    let reply = click(&bot, "U1", Verb::Expected, &marked).await;
+    assert!(text(&reply).contains("slack:U2 already answered this one: real"), "{reply:?}");
+    let actions: Vec<String> = store.audit_entries(0, 10).await.unwrap().into_iter().map(|e| e.record.action).collect();
+    assert_eq!(actions, ["click_refused", "click_refused", "anomaly_feedback_real", "click_refused"]);
+    let rows = store.anomaly_feedback(at("2026-01-01")).await.unwrap();
+    assert_eq!(rows.iter().map(|r| (r.verdict, r.by.as_str())).collect::<Vec<_>>(), [(Verdict::Real, "slack:U2")]);
+}
+
 #[sqlx::test(migrations = "migrations/postgres")]
 async fn an_acknowledgement_whose_audit_fails_is_not_saved_through_the_bot(pool: sqlx::PgPool) {
     let store: DynStore = Arc::new(PgStore::from_pool(pool.clone()));
     let anomaly = opened(&store).await;
-    let config = Config::from_toml("[[channels]]\nplatform = \"slack\"\nid = \"C1\"\napprovers = [\"U1\"]\n").unwrap();
-    let bot = Bot::new(store.clone(), Arc::new(config));
+    let bot = bot(&store);
     fail_audit_on_postgres(&pool).await;
     for verb in [Verb::Ack, Verb::Mute, Verb::Real] {
-        let actor = Actor {
-            platform: Platform::Slack,
-            user: UserId("U1".into()),
-            roles: vec![],
-            channel: ChannelId("C1".into()),
-        };
-        let action = ActionRef { verb, target: anomaly.id.0.clone(), version: anomaly.version };
-        let reply = bot
-            .handle_at(Inbound::Click { actor, action, message: None, follow_up: FollowUp::None }, at("2026-11-22"))
-            .await;
-        let Reply::Ephemeral(message) = &reply else { panic!("{reply:?}") };
-        assert!(message.fallback.contains("something went wrong"), "{verb:?}: {reply:?}");
+        let reply = click(&bot, "U1", verb, &anomaly).await;
+        assert!(
+            matches!(reply, Reply::Ephemeral(_)) && text(&reply).contains("something went wrong"),
+            "{verb:?}: {reply:?}"
+        );
     }
     assert_eq!(store.anomaly(&anomaly.id).await.unwrap().unwrap(), anomaly, "nothing was saved");
     assert_eq!(store.alert_events(0, 10).await.unwrap().len(), 1, "no event, so no card went out either");
