@@ -104,9 +104,15 @@ async fn chart_of<S: CostStore + ?Sized>(
     let result = async {
         let range = DateRange::new(from, now.date() + chrono::Days::new(1))?;
         let query = SpendQuery { granularity: Granularity::Daily, range, accounts, services };
-        let daily: Vec<_> =
-            store.spend_per_period(&query).await?.into_iter().map(|(at, amount, _)| (at.date(), amount)).collect();
-        // The chart ends on the newest day with data, and never before the anomaly's end.
+        // Today is still being billed: the chart stops at the last complete day.
+        let daily: Vec<_> = store
+            .spend_per_period(&query)
+            .await?
+            .into_iter()
+            .map(|(at, amount, _)| (at.date(), amount))
+            .filter(|(day, _)| *day < now.date())
+            .collect();
+        // The chart ends on the newest complete day with data, and never before the anomaly's end.
         let last = daily.iter().map(|(d, _)| *d).max().unwrap_or(start).max(anomaly.end.date());
         chart(anomaly, &expected_band(&daily, start, anomaly.end.date(), last), names)
     }

@@ -140,7 +140,9 @@ pub fn alert(anomaly: &Anomaly, names: &dyn AccountNames, now: NaiveDateTime) ->
 /// `None` when there is nothing to draw.
 pub fn chart(anomaly: &Anomaly, days: &[BandDay], names: &dyn AccountNames) -> anyhow::Result<Option<Attachment>> {
     let subject = subject(anomaly, names);
-    let Some(png) = band_png(days, &format!("{subject}, last {} days", days.len()))? else { return Ok(None) };
+    // The card names the series; the title stays short enough for the small picture.
+    let title = format!("Daily spend, last {} days, against the expected band", days.len());
+    let Some(png) = band_png(days, &title)? else { return Ok(None) };
     Ok(Some(Attachment { name: format!("{}.png", anomaly.id), alt: chart_alt(&subject, days), png }))
 }
 

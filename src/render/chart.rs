@@ -272,9 +272,9 @@ fn band_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, days: &[BandDay
         .map(|(i, v)| (day_x(i), *v))
         .chain(low.iter().enumerate().rev().map(|(i, v)| (day_x(i), *v)))
         .collect();
-    ctx.draw_series(std::iter::once(Polygon::new(outline, BAND.mix(0.35).filled())))?
+    ctx.draw_series(std::iter::once(Polygon::new(outline, BAND.mix(0.5).filled())))?
         .label("expected (p10–p90)")
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BAND.mix(0.35).filled()));
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BAND.mix(0.5).filled()));
     let line: Vec<(i32, i64)> = actual.iter().enumerate().map(|(i, v)| (day_x(i), *v)).collect();
     ctx.draw_series(LineSeries::new(line, ACCENT.stroke_width(2)))?
         .label("daily spend")
