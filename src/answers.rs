@@ -198,6 +198,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
             daily: current.daily.iter().rev().take(SPARKLINE_DAYS).rev().copied().collect(),
             estimated: current.estimated,
             collected_at: self.collected_at().await?,
+            charges: self.charges(&query).await?,
         };
         Ok(answer::spend(&view))
     }
@@ -216,6 +217,17 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
             .await?;
         let days: Vec<(NaiveDate, Money)> = daily.iter().map(|(at, amount, _)| (at.date(), *amount)).collect();
         Ok(answer::forecast(month_end(today, &days).as_ref(), &said, self.collected_at().await?))
+    }
+
+    /// The query's spend by Cost Explorer record type (usage, credits, refunds, tax, fees),
+    /// for the gross / credits / net line. Record types are collected per account, so a
+    /// service filter leaves it out; so does a store without them (the rows are empty).
+    async fn charges(&self, query: &SpendQuery) -> anyhow::Result<Vec<(String, Money)>> {
+        if query.services.is_some() {
+            return Ok(Vec::new());
+        }
+        let rows = self.store.spend_by_dimension(query, BreakdownDimension::RecordType).await?;
+        Ok(rows.into_iter().map(|r| (r.key, r.amount)).collect())
     }
 
     /// Total, breakdown and daily trend of a query from one scan of the facts (plus one of

@@ -18,17 +18,20 @@ use crate::commands::{self, Command};
 use crate::config::{ChannelConfig, Config};
 use crate::domain::audit::AuditRecord;
 use crate::domain::chat::message::{ActionRef, Message, Tone, Verb};
+use crate::domain::feedback::{precision, Feedback, Verdict};
 use crate::domain::incident::{AnomalyId, AnomalyMark, Status};
 use crate::domain::proposal::{Decision, ProposalId, State as ProposalState};
 use crate::domain::AccountId;
 use crate::limits::{Limited, Limits, Refusal};
 use crate::proposals::card_entries;
-use crate::render::alert::{alert, open_anomalies};
+use crate::render::alert::{alert, feedback_stats, open_anomalies};
 use crate::render::approval::card as approval_card;
-use crate::store::{AnomalyStore, AuditStore, OutboxStore, ProposalChange, ProposalStore, Store};
+use crate::store::{AnomalyMarkChange, AnomalyStore, AuditStore, OutboxStore, ProposalChange, ProposalStore, Store};
 
 /// How long "Mute" silences an anomaly.
 const MUTE_DAYS: u64 = 7;
+/// The window `/cost anomalies stats` measures precision over.
+const STATS_DAYS: u64 = 90;
 
 /// The bot's dependencies.
 /// The tables the bot touches: what answers read, plus anomalies and proposals (read and
@@ -118,6 +121,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
         let answer = match &command {
             Command::Help => return Ok(Reply::Ephemeral(commands::help())),
             Command::Anomalies => return Ok(Reply::InChannel(self.anomalies(accounts).await?)),
+            Command::AnomalyStats => return Ok(Reply::InChannel(self.anomaly_stats(accounts, now).await?)),
             Command::Report(report) => self.answers.report(report, accounts, today).await,
             Command::Forecast(filters) => self.answers.forecast(filters, accounts, today).await,
         };
@@ -176,7 +180,9 @@ impl<S: BotTables + ?Sized> Bot<S> {
         }
         match action.verb {
             Verb::Approve | Verb::Deny | Verb::Snooze => self.decide(actor, action, now).await,
-            Verb::Ack | Verb::Mute => self.mark(actor, action, now).await,
+            Verb::Ack | Verb::Mute | Verb::Expected | Verb::NotAnAnomaly | Verb::Real => {
+                self.mark(actor, action, now).await
+            }
         }
     }
 
@@ -252,9 +258,11 @@ impl<S: BotTables + ?Sized> Bot<S> {
                 .await?;
             return Ok(Reply::Ephemeral(Message::plain("That anomaly no longer exists.")));
         };
-        // Acknowledging is harmless; muting silences alerts, so it needs an approver.
+        // Acknowledging and calling an alert real are harmless; muting, "expected" and "not an
+        // anomaly" silence alerts (the last two for good, on that series), so they need an
+        // approver.
         let allowed = match action.verb {
-            Verb::Mute => self.may_approve(actor),
+            Verb::Mute | Verb::Expected | Verb::NotAnAnomaly => self.may_approve(actor),
             _ => !matches!(self.scope(actor), Scope::Unknown),
         };
         let visible = match self.scope(actor) {
@@ -266,22 +274,70 @@ impl<S: BotTables + ?Sized> Bot<S> {
             self.audit(actor, "click_refused", &id.0, serde_json::json!({"verb": action.encode()}), now).await?;
             return Ok(Reply::Ephemeral(Message::plain("You are not allowed to do that in this channel.")));
         }
-        if anomaly.status == Status::Resolved {
-            let detail = serde_json::json!({"verb": action.encode(), "refusal": "already resolved"});
-            self.audit(actor, "click_refused", &id.0, detail, now).await?;
-            return Ok(Reply::Ephemeral(Message::plain("That anomaly is already resolved.")));
+        // An anomaly takes one verdict: the first one acted on detection already.
+        let refusal = if anomaly.status == Status::Resolved {
+            Some(("already resolved".to_string(), "Not done: that anomaly is already resolved.".to_string()))
+        } else {
+            anomaly
+                .feedback
+                .as_ref()
+                .filter(|_| matches!(action.verb, Verb::Expected | Verb::NotAnAnomaly | Verb::Real))
+                .map(|(mark, verdict)| {
+                    let said = format!("already answered {} by {}", verdict.label(), mark.by);
+                    let reply = format!("Not done: {} already answered this one: {}.", mark.by, verdict.label());
+                    (said, reply)
+                })
+        };
+        if let Some((refusal, reply)) = refusal {
+            self.audit(
+                actor,
+                "click_refused",
+                &id.0,
+                serde_json::json!({"verb": action.encode(), "refusal": refusal}),
+                now,
+            )
+            .await?;
+            return Ok(Reply::Ephemeral(Message::plain(reply)));
         }
         let by = self.identity(actor);
         let (mark, verb) = match action.verb {
             Verb::Mute => (AnomalyMark::Mute { by, until: now + Days::new(MUTE_DAYS) }, "anomaly_muted"),
+            Verb::Expected => (AnomalyMark::Feedback { by, verdict: Verdict::Expected }, "anomaly_feedback_expected"),
+            Verb::NotAnAnomaly => {
+                (AnomalyMark::Feedback { by, verdict: Verdict::NotAnAnomaly }, "anomaly_feedback_not_an_anomaly")
+            }
+            Verb::Real => (AnomalyMark::Feedback { by, verdict: Verdict::Real }, "anomaly_feedback_real"),
             _ => (AnomalyMark::Acknowledge { by }, "anomaly_acknowledged"),
         };
-        let Some(updated) = self.store.mark_anomaly(&id, mark, now).await? else {
-            return Ok(Reply::Ephemeral(Message::plain("That anomaly no longer exists.")));
+        // The mark, its alert event, its feedback row and its audit record commit together or
+        // not at all.
+        let detail = serde_json::json!({"version": anomaly.version + 1, "impact": anomaly.impact.to_string()});
+        let change =
+            AnomalyMarkChange { anomaly: &anomaly, mark, audit: audit_record(actor, verb, &id.0, detail, now), now };
+        let Some((updated, _)) = self.store.mark_anomaly(&change).await? else {
+            let detail = serde_json::json!({"verb": action.encode(), "refusal": "changed concurrently"});
+            self.audit(actor, "click_refused", &id.0, detail, now).await?;
+            return Ok(Reply::Ephemeral(Message::plain(
+                "Someone changed this anomaly at the same moment; look at the updated card.",
+            )));
         };
-        self.audit(actor, verb, &id.0, serde_json::json!({"version": updated.version}), now).await?;
         let names = self.account_names().await?;
         Ok(Reply::UpdateOriginal(alert(&updated, &|a: &str| names.get(a).cloned(), now)))
+    }
+
+    /// `/cost anomalies stats`: precision measured from the channel's feedback over the last
+    /// [`STATS_DAYS`] days, per account the channel may see.
+    async fn anomaly_stats(&self, accounts: Option<&[AccountId]>, now: NaiveDateTime) -> Result<Message> {
+        let since = now - Days::new(STATS_DAYS);
+        let visible: Vec<Feedback> = self
+            .store
+            .anomaly_feedback(since)
+            .await?
+            .into_iter()
+            .filter(|f| accounts.is_none_or(|ids| f.key.account().is_some_and(|acc| ids.contains(acc))))
+            .collect();
+        let names = self.account_names().await?;
+        Ok(feedback_stats(&precision(&visible, since), STATS_DAYS, &|a: &str| names.get(a).cloned()))
     }
 }
 

@@ -159,12 +159,12 @@ impl<S: CostStore + BreakdownStore + RunStore + ?Sized> Collector<S> {
 }
 
 impl<S: CostStore + BreakdownStore + RunStore + ?Sized> Collector<S> {
-    /// Refreshes the region and usage-type breakdowns when they are older than the configured
+    /// Refreshes the region, usage-type and record-type breakdowns when they are older than the configured
     /// interval. They change slowly and each costs a Cost Explorer request, so they are not
     /// fetched on every hourly run. A failure is reported; the facts already written stay.
     async fn collect_breakdowns(&self, source: &AccountId, request: &FetchRequest, report: &mut SourceReport) {
         let Some(every) = self.settings.breakdown_every else { return };
-        for dimension in [BreakdownDimension::Region, BreakdownDimension::UsageType] {
+        for dimension in [BreakdownDimension::Region, BreakdownDimension::UsageType, BreakdownDimension::RecordType] {
             let last = self.store.last_breakdown_at(source, dimension).await.ok().flatten();
             if last.is_some_and(|at| Utc::now().naive_utc() - at < every) {
                 continue;

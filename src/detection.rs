@@ -13,6 +13,7 @@ use chrono::{Days, NaiveDateTime};
 
 use crate::domain::anomaly::pass::run_pass;
 use crate::domain::anomaly::{Detector, DetectorConfig, Point, ThresholdSet};
+use crate::domain::feedback::tuning;
 use crate::domain::incident::{Anomaly, Change, Scope, SeriesKey};
 use crate::domain::root_cause::{rank_contributors, BreakdownRow, Dimension};
 use crate::domain::sources::BreakdownSource;
@@ -80,6 +81,9 @@ impl<S: CostStore + AnomalyStore + ?Sized> Detection<S> {
         let facts = self.store.cost_facts(&FactFilter { granularity: g, range, accounts: None }).await?;
         let series = build_series(&facts, g);
         let open = self.store.open_anomalies(g).await?;
+        // Every verdict ever given counts: an accepted level or a raised floor holds until
+        // someone answers the series' alerts differently.
+        let tuning = tuning(&self.store.anomaly_feedback(NaiveDateTime::default()).await?);
         // The pure part of the job, shared with `costbot eval series` so that what is
         // evaluated is what runs.
         let mut detector = Detector::new(DetectorConfig::default());
@@ -89,6 +93,7 @@ impl<S: CostStore + AnomalyStore + ?Sized> Detection<S> {
             &open,
             as_of,
             &self.settings.thresholds,
+            &tuning,
         );
         let mut changes = pass.changes;
         let mut report = DetectionReport { series: pass.series, findings: pass.findings, ..Default::default() };

@@ -314,7 +314,15 @@ impl CostSource for SimulatedCloud {
             return Ok(FetchedBreakdown { rows: Vec::new(), api_calls: 1 });
         }
         let mut sums: std::collections::BTreeMap<(NaiveDate, usize, String), Money> = std::collections::BTreeMap::new();
-        for line in &self.lines {
+        // The simulated cloud bills usage only: every fact is one `Usage` record.
+        if dimension == BreakdownDimension::RecordType {
+            let fetched = self.fetch(source, request).await?;
+            for fact in fetched.facts {
+                let account = self.accounts.iter().position(|(id, _)| *id == fact.account).unwrap_or(0);
+                *sums.entry((fact.period_start.date(), account, "Usage".to_string())).or_default() += fact.amount;
+            }
+        }
+        for line in self.lines.iter().filter(|_| dimension != BreakdownDimension::RecordType) {
             let account = &self.accounts[line.account].0;
             let service = ServiceName::parse(line.service).map_err(|e| fail(e.into()))?;
             let (rows, _) = self.breakdown(source, account, &service, request.range).await.map_err(fail)?;

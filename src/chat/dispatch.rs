@@ -10,11 +10,14 @@ use chrono::NaiveDateTime;
 
 use crate::config::{ChannelConfig, MinSeverity};
 use crate::domain::anomaly::Severity;
+use crate::domain::band::{expected_band, BAND_WEEKS, CHART_DAYS};
 use crate::domain::chat::{ChannelId, Platform};
 use crate::domain::incident::Anomaly;
+use crate::domain::incident::Scope;
 use crate::domain::outbox::OutboxEntry;
-use crate::render::alert::alert;
-use crate::store::{AccountStore, AnomalyStore, OutboxStore};
+use crate::domain::{DateRange, Granularity};
+use crate::render::alert::{alert, chart, AccountNames};
+use crate::store::{AccountStore, AnomalyStore, CostStore, OutboxStore, SpendQuery};
 
 /// The cursor name of the alert-event consumer.
 pub const ALERT_CURSOR: &str = "alerts";
@@ -37,7 +40,7 @@ pub fn wants(channel: &ChannelConfig, anomaly: &Anomaly) -> bool {
 
 /// Enqueues the alert cards for every new alert event and moves the cursor past them.
 /// Returns the number of outbox entries created.
-pub async fn dispatch_alerts<S: AnomalyStore + OutboxStore + AccountStore + ?Sized>(
+pub async fn dispatch_alerts<S: AnomalyStore + OutboxStore + AccountStore + CostStore + ?Sized>(
     store: &Arc<S>,
     channels: &[ChannelConfig],
     now: NaiveDateTime,
@@ -53,6 +56,13 @@ pub async fn dispatch_alerts<S: AnomalyStore + OutboxStore + AccountStore + ?Siz
         let mut entries = Vec::new();
         for event in &events {
             let Some(anomaly) = store.anomaly(&event.anomaly).await? else { continue };
+            if !channels.iter().any(|c| wants(c, &anomaly)) {
+                continue;
+            }
+            // One chart per anomaly and batch, shared by every channel that carries it.
+            let chart = chart_of(store.as_ref(), &anomaly, &lookup, now).await;
+            let mut card = alert(&anomaly, &lookup, now);
+            card.attachments.extend(chart);
             for channel in channels.iter().filter(|c| wants(c, &anomaly)) {
                 let platform = Platform::from(channel.platform);
                 entries.push(OutboxEntry {
@@ -61,7 +71,7 @@ pub async fn dispatch_alerts<S: AnomalyStore + OutboxStore + AccountStore + ?Siz
                     thread: anomaly.id.0.clone(),
                     // The card always shows the anomaly as it is now; the outbox sends only
                     // the newest content of a thread, so a burst of events edits it once.
-                    message: alert(&anomaly, &lookup, now),
+                    message: card.clone(),
                     dedupe_key: format!("alert:{}:{}:{}:v{}", platform.as_str(), channel.id, anomaly.id, event.version),
                 });
             }
@@ -73,4 +83,42 @@ pub async fn dispatch_alerts<S: AnomalyStore + OutboxStore + AccountStore + ?Siz
         }
     }
     Ok(created)
+}
+
+/// The alert's chart: the series' daily spend from the store (summed in SQL, exact) over the
+/// last [`CHART_DAYS`] days and the [`BAND_WEEKS`] weeks before the anomaly. A chart that
+/// cannot be drawn is logged and left out: the alert goes out without it.
+async fn chart_of<S: CostStore + ?Sized>(
+    store: &S,
+    anomaly: &Anomaly,
+    names: &(dyn AccountNames + Sync),
+    now: NaiveDateTime,
+) -> Option<crate::domain::chat::message::Attachment> {
+    let (accounts, services) = match &anomaly.key.scope {
+        Scope::Organisation => (None, None),
+        Scope::Account { account } => (Some(vec![account.clone()]), None),
+        Scope::Service { account, service } => (Some(vec![account.clone()]), Some(vec![service.clone()])),
+    };
+    let start = anomaly.start.date();
+    let from = (start - chrono::Days::new(BAND_WEEKS * 7)).min(now.date() - chrono::Days::new(CHART_DAYS));
+    let result = async {
+        let range = DateRange::new(from, now.date() + chrono::Days::new(1))?;
+        let query = SpendQuery { granularity: Granularity::Daily, range, accounts, services };
+        // Today is still being billed: the chart stops at the last complete day.
+        let daily: Vec<_> = store
+            .spend_per_period(&query)
+            .await?
+            .into_iter()
+            .map(|(at, amount, _)| (at.date(), amount))
+            .filter(|(day, _)| *day < now.date())
+            .collect();
+        // The chart ends on the newest complete day with data, and never before the anomaly's end.
+        let last = daily.iter().map(|(d, _)| *d).max().unwrap_or(start).max(anomaly.end.date());
+        chart(anomaly, &expected_band(&daily, start, anomaly.end.date(), last), names)
+    }
+    .await;
+    result.unwrap_or_else(|error| {
+        tracing::warn!(anomaly = %anomaly.id, error = %format!("{error:#}"), "no chart for an alert");
+        None
+    })
 }

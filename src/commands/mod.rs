@@ -61,6 +61,8 @@ pub enum Command {
     Forecast(Filters),
     /// Open anomalies.
     Anomalies,
+    /// Alert precision measured from the channel's feedback.
+    AnomalyStats,
     /// How to use costbot.
     Help,
 }
@@ -76,6 +78,8 @@ enum Word {
     Compare,
     Forecast,
     Anomalies,
+    /// `stats` after `anomalies`.
+    Stats,
     Help,
     /// `key=value`; parsed before the vocabulary is consulted, listed for help and suggestions.
     Filter,
@@ -138,6 +142,12 @@ const VOCABULARY: &[Entry] = &[
         help: "month-end projection with a range, from stored history",
     },
     Entry { words: &["anomalies", "alerts"], word: Word::Anomalies, usage: "anomalies", help: "open cost anomalies" },
+    Entry {
+        words: &["stats"],
+        word: Word::Stats,
+        usage: "anomalies stats",
+        help: "alert precision per account from the channel's feedback, last 90 days",
+    },
     Entry { words: &["help", "?"], word: Word::Help, usage: "help", help: "this help" },
 ];
 
@@ -271,7 +281,15 @@ impl Builder {
                 self.compare = true;
                 Ok(1)
             }
-            Some(mode @ (Word::Forecast | Word::Anomalies | Word::Help)) => {
+            Some(mode @ (Word::Forecast | Word::Anomalies | Word::Stats | Word::Help)) => {
+                // `anomalies stats` (in either order) asks for the statistics.
+                if matches!(
+                    (self.mode, mode),
+                    (Some(Word::Anomalies), Word::Stats) | (Some(Word::Stats), Word::Anomalies)
+                ) {
+                    self.mode = Some(Word::Stats);
+                    return Ok(1);
+                }
                 if self.mode.replace(mode).is_some_and(|m| m != mode) {
                     return Err(ParseError::Conflict("ask for one thing at a time".into()));
                 }
@@ -306,6 +324,7 @@ impl Builder {
         match self.mode {
             Some(Word::Help) => Ok(Command::Help),
             Some(Word::Anomalies) => Ok(Command::Anomalies),
+            Some(Word::Stats) => Ok(Command::AnomalyStats),
             Some(Word::Forecast) => Ok(Command::Forecast(self.filters)),
             _ => {
                 if self.top.is_some() && self.group.is_none() {

@@ -61,6 +61,9 @@ fn groupings_filters_top_and_compare_combine() {
 fn other_commands_parse() {
     assert_eq!(parse("help"), Ok(Command::Help));
     assert_eq!(parse("anomalies"), Ok(Command::Anomalies));
+    assert_eq!(parse("anomalies stats"), Ok(Command::AnomalyStats));
+    assert_eq!(parse("stats anomalies"), Ok(Command::AnomalyStats));
+    assert!(matches!(parse("anomalies stats forecast"), Err(ParseError::Conflict(_))));
     assert_eq!(
         parse("forecast service=rds"),
         Ok(Command::Forecast(Filters {

@@ -34,6 +34,8 @@ pub struct AnomalyConfig {
     pub min_score: f64,
     /// Per-account or per-service thresholds.
     pub overrides: Vec<ThresholdOverride>,
+    /// Announce drops in spend too (off: a drop is information, not an alert).
+    pub alert_drops: bool,
 }
 
 impl Default for AnomalyConfig {
@@ -45,6 +47,7 @@ impl Default for AnomalyConfig {
             min_percent: ExactDecimal(rust_decimal::Decimal::new(20, 0)),
             min_score: 7.0,
             overrides: Vec::new(),
+            alert_drops: false,
         }
     }
 }
@@ -86,6 +89,6 @@ impl AnomalyConfig {
                 (key, t)
             })
             .collect();
-        ThresholdSet { default, overrides }
+        ThresholdSet { default, overrides, alert_drops: self.alert_drops }
     }
 }

@@ -93,6 +93,10 @@ pub enum BreakdownDimension {
     Region,
     /// Cost Explorer usage type (`USE1-BoxUsage:m5.xlarge`, …).
     UsageType,
+    /// Cost Explorer record type: what kind of charge (`Usage`, `Credit`, `Refund`, `Tax`,
+    /// `Fee`, `SavingsPlanRecurringFee`, `RIFee`, `Support`, …), so credits and refunds are
+    /// kept apart from usage.
+    RecordType,
 }
 
 impl BreakdownDimension {
@@ -101,6 +105,7 @@ impl BreakdownDimension {
         match self {
             BreakdownDimension::Region => "region",
             BreakdownDimension::UsageType => "usage_type",
+            BreakdownDimension::RecordType => "record_type",
         }
     }
 
@@ -109,8 +114,15 @@ impl BreakdownDimension {
         match self {
             BreakdownDimension::Region => "REGION",
             BreakdownDimension::UsageType => "USAGE_TYPE",
+            BreakdownDimension::RecordType => "RECORD_TYPE",
         }
     }
+}
+
+/// Whether a Cost Explorer record type is money back (a credit or a refund) rather than a
+/// charge: `/cost` shows those apart as credits, and gross is everything else.
+pub fn is_credit(record_type: &str) -> bool {
+    matches!(record_type, "Credit" | "Refund" | "BundledDiscount" | "SavingsPlanNegation" | "Discount")
 }
 
 /// What one account spent in one period on one region or usage type (all services).

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::anomaly::{Finding, Kind, Severity};
+use super::feedback::Verdict;
 use super::root_cause::Contributor;
 use super::{AccountId, Granularity, Money, ServiceName};
 
@@ -154,6 +155,10 @@ pub struct Anomaly {
     pub acknowledged: Option<Mark>,
     /// Muted until this time (no chat notifications), by whom.
     pub muted_until: Option<(Mark, NaiveDateTime)>,
+    /// The channel's verdict on it, by whom (absent in records stored before feedback
+    /// existed, so old rows still read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<(Mark, Verdict)>,
 }
 
 impl Anomaly {
@@ -184,7 +189,30 @@ impl Anomaly {
             resolved_at: None,
             acknowledged: None,
             muted_until: None,
+            feedback: None,
         }
+    }
+
+    /// The anomaly after a person's mark, with its version bumped, and the event that records
+    /// it. Pure: the store swaps it in (compare-and-swap on the version) with its audit record.
+    pub fn marked(&self, mark: &AnomalyMark, now: NaiveDateTime) -> (Anomaly, EventKind) {
+        let mut next = self.clone();
+        let kind = match mark {
+            AnomalyMark::Acknowledge { by } => {
+                next.acknowledged = Some(Mark { by: by.clone(), at: now });
+                EventKind::Acknowledged
+            }
+            AnomalyMark::Mute { by, until } => {
+                next.muted_until = Some((Mark { by: by.clone(), at: now }, *until));
+                EventKind::Muted
+            }
+            AnomalyMark::Feedback { by, verdict } => {
+                next.feedback = Some((Mark { by: by.clone(), at: now }, *verdict));
+                EventKind::Feedback
+            }
+        };
+        next.version += 1;
+        (next, kind)
     }
 
     /// Whether a new finding differs enough to tell people again: severity or kind changed,
@@ -338,6 +366,8 @@ pub enum EventKind {
     Acknowledged,
     /// A person muted it.
     Muted,
+    /// A person said whether it was expected, not an anomaly, or real.
+    Feedback,
 }
 
 impl EventKind {
@@ -349,14 +379,22 @@ impl EventKind {
             EventKind::Resolved => "resolved",
             EventKind::Acknowledged => "acknowledged",
             EventKind::Muted => "muted",
+            EventKind::Feedback => "feedback",
         }
     }
 
     /// Parses the stored name.
     pub fn parse(text: &str) -> Option<EventKind> {
-        [EventKind::Opened, EventKind::Updated, EventKind::Resolved, EventKind::Acknowledged, EventKind::Muted]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            EventKind::Opened,
+            EventKind::Updated,
+            EventKind::Resolved,
+            EventKind::Acknowledged,
+            EventKind::Muted,
+            EventKind::Feedback,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 
@@ -392,6 +430,22 @@ pub enum AnomalyMark {
         /// Until when (UTC).
         until: NaiveDateTime,
     },
+    /// "This was expected / not an anomaly / real."
+    Feedback {
+        /// Who.
+        by: String,
+        /// What they said.
+        verdict: Verdict,
+    },
+}
+
+impl AnomalyMark {
+    /// Who made the mark.
+    pub fn by(&self) -> &str {
+        match self {
+            AnomalyMark::Acknowledge { by } | AnomalyMark::Mute { by, .. } | AnomalyMark::Feedback { by, .. } => by,
+        }
+    }
 }
 
 #[cfg(test)]

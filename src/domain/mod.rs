@@ -5,10 +5,12 @@
 
 pub mod anomaly;
 pub mod audit;
+pub mod band;
 pub mod chat;
 pub mod console;
 pub mod cost;
 pub mod digest;
+pub mod feedback;
 pub mod forecast;
 pub mod ids;
 pub mod incident;

@@ -173,6 +173,9 @@ fn scenarios(per_family: usize, min_score: Option<f64>, seed: u64, gates: &Gates
     if let Some(s) = min_score {
         gates.thresholds.default.min_score = s;
     }
+    // The generated scenarios label drops as anomalies to find, so they are scored with drops
+    // announced (`[anomaly] alert_drops = true`); by default the product only informs of them.
+    gates.thresholds.alert_drops = true;
     let dir = std::env::temp_dir().join(format!("costbot-scenarios-{seed}-{per_family}-{}", std::process::id()));
     write_layout(&dir, &generate(seed, per_family))?;
     println!("{} series x {} days (seed {seed}) written to {}", per_family * FAMILIES.len(), DAYS, dir.display());

@@ -165,16 +165,24 @@ pub fn replay(s: &LabelledSeries, which: Which, gates: &Gates) -> (Vec<Alert>, u
         let a = s.points.partition_point(|p| p.at < lo);
         let b = s.points.partition_point(|p| p.at < as_of);
         let window = &s.points[a..b];
+        // Files carry no channel feedback, so no series is tuned.
+        let untuned = std::collections::BTreeMap::new();
         let pass = match which {
-            Which::Costbot => {
-                run_pass(|p, g, t, thr| det.detect(p, g, t, thr), [(&key, window)], &open, as_of, &gates.thresholds)
-            }
+            Which::Costbot => run_pass(
+                |p, g, t, thr| det.detect(p, g, t, thr),
+                [(&key, window)],
+                &open,
+                as_of,
+                &gates.thresholds,
+                &untuned,
+            ),
             Which::SeedZScore => run_pass(
                 |p, g, t, thr| zb.detect(p, g, t, thr, recent),
                 [(&key, window)],
                 &open,
                 as_of,
                 &gates.thresholds,
+                &untuned,
             ),
         };
         for c in &pass.changes {

@@ -5,11 +5,16 @@
 
 use chrono::NaiveDateTime;
 
+use super::answer::sparkline;
+use super::chart::band_png;
 use super::{money_delta, percent_text, short_day};
 use crate::domain::anomaly::{Kind, Severity};
-use crate::domain::chat::message::{ActionRef, Block, Button, ButtonStyle, Message, Span, Tone, Verb};
+use crate::domain::band::{BandDay, BAND_WEEKS};
+use crate::domain::chat::message::{ActionRef, Attachment, Block, Button, ButtonStyle, Message, Span, Tone, Verb};
+use crate::domain::feedback::{Precision, Verdict, FLOOR_FACTOR};
 use crate::domain::incident::{Anomaly, Scope, Status};
 use crate::domain::root_cause::Contributor;
+use crate::domain::Money;
 
 /// How many root-cause lines an alert shows.
 const CAUSES_SHOWN: usize = 3;
@@ -115,6 +120,9 @@ pub fn alert(anomaly: &Anomaly, names: &dyn AccountNames, now: NaiveDateTime) ->
         spans.extend(anomaly.root_cause.iter().take(CAUSES_SHOWN).flat_map(cause_line));
         blocks.push(Block::Text { spans });
     }
+    if let Some(line) = feedback_line(anomaly) {
+        blocks.push(Block::Context { spans: vec![Span::Plain(line)] });
+    }
     let mut context = vec![Span::Plain(format!("{} · v{}", anomaly.id, anomaly.version))];
     if anomaly.provisional {
         context.push(Span::Plain(" · based on estimated data, may still change".into()));
@@ -125,6 +133,42 @@ pub fn alert(anomaly: &Anomaly, names: &dyn AccountNames, now: NaiveDateTime) ->
     }
     let fallback = format!("{header}: {} vs expected since {}", money_delta(anomaly.impact), short_day(anomaly.start));
     Message { fallback, blocks, tone: tone(anomaly), attachments: Vec::new() }
+}
+
+/// The chart that goes with an alert: the series' last 30 days against the band that was
+/// normal before the anomaly, and the text that stands in for it where files are refused.
+/// `None` when there is nothing to draw.
+pub fn chart(anomaly: &Anomaly, days: &[BandDay], names: &dyn AccountNames) -> anyhow::Result<Option<Attachment>> {
+    let subject = subject(anomaly, names);
+    // The card names the series; the title stays short enough for the small picture.
+    let title = format!("Daily spend, last {} days, against the expected band", days.len());
+    let Some(png) = band_png(days, &title)? else { return Ok(None) };
+    Ok(Some(Attachment { name: format!("{}.png", anomaly.id), alt: chart_alt(&subject, days), png }))
+}
+
+/// "Last 30 days of Amazon EC2 in prod: ▁▁▂▁█ ($12.00 to $480.00 a day); expected $10.00 to
+/// $14.00 on Nov 16, the anomaly's first day (p10–p90 of the 8 weeks before)."
+fn chart_alt(subject: &str, days: &[BandDay]) -> String {
+    let actual: Vec<Money> = days.iter().map(|d| d.actual).collect();
+    let low = actual.iter().min().copied().unwrap_or(Money::ZERO);
+    let high = actual.iter().max().copied().unwrap_or(Money::ZERO);
+    let mut text = format!(
+        "Last {} days of {subject}: {} ({} to {} a day)",
+        days.len(),
+        sparkline(&actual),
+        low.round_cents(),
+        high.round_cents()
+    );
+    if let Some(first) = days.iter().find(|d| d.anomalous) {
+        text.push_str(&format!(
+            "; expected {} to {} on {}, the anomaly's first day (p10–p90 of the {BAND_WEEKS} weeks before)",
+            first.low.round_cents(),
+            first.high.round_cents(),
+            first.day.format("%b %-d")
+        ));
+    }
+    text.push('.');
+    text
 }
 
 fn buttons(anomaly: &Anomaly) -> Vec<Button> {
@@ -144,7 +188,85 @@ fn buttons(anomaly: &Anomaly) -> Vec<Button> {
         style: ButtonStyle::Default,
         confirm: None,
     });
+    // One verdict per anomaly: once given, the card shows it instead of asking again.
+    if anomaly.feedback.is_none() {
+        for (label, verb) in
+            [("Expected", Verb::Expected), ("Not an anomaly", Verb::NotAnAnomaly), ("Real", Verb::Real)]
+        {
+            out.push(Button { label: label.into(), action: action(verb), style: ButtonStyle::Default, confirm: None });
+        }
+    }
     out
+}
+
+/// Who gave the card's verdict, and what it does to detection.
+fn feedback_line(anomaly: &Anomaly) -> Option<String> {
+    let (mark, verdict) = anomaly.feedback.as_ref()?;
+    let when = short_day(mark.at);
+    Some(match verdict {
+        Verdict::Expected => {
+            format!("Marked expected by {} on {when}: this level is normal for this series from now on.", mark.by)
+        }
+        Verdict::NotAnAnomaly => {
+            let floor = Money::from_decimal(anomaly.impact.as_decimal().abs() * FLOOR_FACTOR).round_cents();
+            format!(
+                "Marked not an anomaly by {} on {when}: alerts on this series now need an impact of at least {floor}.",
+                mark.by
+            )
+        }
+        Verdict::Real => format!("Confirmed real by {} on {when}.", mark.by),
+    })
+}
+
+/// The `/cost anomalies stats` answer: per account, how many alerts the channel called real,
+/// not an anomaly and expected over the last `days` days, and the precision that makes.
+pub fn feedback_stats(rows: &[Precision], days: u64, names: &dyn AccountNames) -> Message {
+    let mut blocks = vec![Block::Header { text: format!("Alert precision from feedback, last {days} days") }];
+    if rows.is_empty() {
+        blocks.push(Block::Text {
+            spans: vec![Span::Plain(
+                "No feedback yet. Answer alerts with Expected, Not an anomaly or Real to measure precision.".into(),
+            )],
+        });
+    } else {
+        let table = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.account
+                        .as_ref()
+                        .map_or("all accounts (totals)".to_string(), |a| label_account(names, a.as_str())),
+                    r.percent().map_or("–".to_string(), |p| format!("{}%", p.normalize())),
+                    r.real.to_string(),
+                    r.not_an_anomaly.to_string(),
+                    r.expected.to_string(),
+                ]
+            })
+            .collect();
+        blocks.push(Block::Table {
+            columns: vec![
+                "Account".into(),
+                "Precision".into(),
+                "Real".into(),
+                "Not an anomaly".into(),
+                "Expected".into(),
+            ],
+            right_align: vec![false, true, true, true, true],
+            rows: table,
+        });
+    }
+    blocks.push(Block::Context {
+        spans: vec![Span::Plain(
+            "Precision = real / (real + not an anomaly). Expected (planned) alerts are counted apart.".into(),
+        )],
+    });
+    let judged: u32 = rows.iter().map(|r| r.real + r.not_an_anomaly).sum();
+    Message {
+        fallback: format!("Alert precision from {judged} judged alerts, last {days} days"),
+        blocks,
+        tone: Tone::Neutral,
+        attachments: Vec::new(),
+    }
 }
 
 fn period_text(anomaly: &Anomaly) -> String {
@@ -167,6 +289,9 @@ fn status_text(anomaly: &Anomaly, now: NaiveDateTime) -> String {
     }
     if let (Some((mark, until)), true) = (&anomaly.muted_until, anomaly.is_muted(now)) {
         parts.push(format!("muted by {} until {}", mark.by, short_day(*until)));
+    }
+    if let Some((mark, verdict)) = &anomaly.feedback {
+        parts.push(format!("{} according to {}", verdict.label(), mark.by));
     }
     parts.join(", ")
 }
@@ -257,6 +382,7 @@ pub(crate) mod tests {
             resolved_at: None,
             acknowledged: None,
             muted_until: None,
+            feedback: None,
         }
     }
 
@@ -288,6 +414,75 @@ pub(crate) mod tests {
         let message = alert(&anomaly, &|_: &str| None, at("2026-11-18T07:00:00"));
         let text = serde_json::to_string(&message).unwrap();
         assert!(text.contains("new spend") && !text.contains("10000") && text.contains("not available yet"), "{text}");
+    }
+
+    #[test]
+    fn a_verdict_shows_who_gave_it_and_what_it_does_and_the_buttons_go() {
+        use crate::domain::feedback::Verdict;
+        let open = alert(&sample(), &names, at("2026-11-18T07:00:00"));
+        let labels = |m: &Message| -> Vec<String> {
+            m.blocks
+                .iter()
+                .flat_map(|b| match b {
+                    Block::Actions { buttons } => buttons.iter().map(|b| b.label.clone()).collect(),
+                    _ => Vec::new(),
+                })
+                .collect()
+        };
+        assert_eq!(labels(&open), ["Acknowledge", "Mute 7 days", "Expected", "Not an anomaly", "Real"]);
+        for (verdict, name) in
+            [(Verdict::Expected, "expected"), (Verdict::NotAnAnomaly, "not_an_anomaly"), (Verdict::Real, "real")]
+        {
+            let mut anomaly = sample();
+            anomaly.feedback = Some((Mark { by: "person:ana".into(), at: at("2026-11-18T08:00:00") }, verdict));
+            let message = alert(&anomaly, &names, at("2026-11-18T09:00:00"));
+            assert_eq!(labels(&message), ["Acknowledge", "Mute 7 days"], "{name}");
+            insta::assert_json_snapshot!(format!("alert_feedback_{name}"), message);
+        }
+    }
+
+    #[test]
+    fn the_chart_has_alt_text_with_the_trend_and_the_band() {
+        use crate::domain::band::expected_band;
+        let anomaly = sample();
+        let last = anomaly.end.date();
+        let daily: Vec<_> = (0..90u64)
+            .map(|i| {
+                let day = last - chrono::Days::new(i);
+                (day, Money::from_cents(if day >= anomaly.start.date() { 360_000 } else { 110_000 }))
+            })
+            .collect();
+        let days = expected_band(&daily, anomaly.start.date(), last, last);
+        let attachment = chart(&anomaly, &days, &names).unwrap().expect("a chart");
+        assert_eq!(attachment.name, "an-5f0c2a9e41d7b3c8.png");
+        assert!(attachment.png.starts_with(&[0x89, b'P', b'N', b'G']));
+        insta::assert_snapshot!("alert_chart_alt", attachment.alt);
+    }
+
+    #[test]
+    fn feedback_stats_show_precision_and_counts_per_account() {
+        use crate::domain::feedback::Precision;
+        let rows = vec![
+            Precision {
+                account: Some(AccountId::parse("222222222222").unwrap()),
+                real: 3,
+                not_an_anomaly: 1,
+                expected: 2,
+            },
+            Precision {
+                account: Some(AccountId::parse("333333333333").unwrap()),
+                real: 0,
+                not_an_anomaly: 0,
+                expected: 1,
+            },
+            Precision { account: None, real: 1, not_an_anomaly: 2, expected: 0 },
+        ];
+        let message = feedback_stats(&rows, 90, &names);
+        insta::assert_json_snapshot!("feedback_stats", message);
+        let text = serde_json::to_string(&message).unwrap();
+        assert!(text.contains("75%") && text.contains("33.3%") && text.contains("prod (222222222222)"), "{text}");
+        let empty = feedback_stats(&[], 90, &names);
+        assert!(serde_json::to_string(&empty).unwrap().contains("No feedback yet"));
     }
 
     #[test]

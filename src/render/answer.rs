@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 
 use super::{money_delta, percent_text};
 use crate::domain::chat::message::{Block, Message, Span, Tone};
+use crate::domain::cost::is_credit;
 use crate::domain::forecast::{Forecast, HISTORY_DAYS};
 use crate::domain::{DateRange, Money};
 
@@ -46,6 +47,23 @@ pub struct SpendView {
     pub estimated: bool,
     /// When costs were last collected.
     pub collected_at: Option<NaiveDateTime>,
+    /// The same spend by Cost Explorer record type (`Usage`, `Credit`, `Tax`, …), largest
+    /// first; empty when not collected or when a service filter makes it inapplicable (record
+    /// types are per account).
+    pub charges: Vec<(String, Money)>,
+}
+
+/// "Gross $1,200.00 · credits -$200.00 · net $1,000.00 (Usage $1,150.00, Tax $50.00, Credit
+/// -$200.00)": gross is every charge, credits every credit and refund
+/// ([`crate::domain::cost::is_credit`]), net their sum. `None` without record types.
+fn charges_line(charges: &[(String, Money)]) -> Option<String> {
+    if charges.is_empty() {
+        return None;
+    }
+    let credits: Money = charges.iter().filter(|(k, _)| is_credit(k)).map(|(_, m)| *m).sum();
+    let gross: Money = charges.iter().filter(|(k, _)| !is_credit(k)).map(|(_, m)| *m).sum();
+    let parts: Vec<String> = charges.iter().map(|(k, m)| format!("{k} {m}")).collect();
+    Some(format!("Gross {gross} · credits {credits} · net {} ({})", gross + credits, parts.join(", ")))
 }
 
 /// `▲ +$12.00 (+4.1%)`, `▼ -$3.00 (-1%)`, `= $0.00`.
@@ -113,6 +131,9 @@ pub fn spend(view: &SpendView) -> Message {
     }
     if view.total.as_decimal().is_zero() && view.lines.is_empty() {
         blocks.push(Block::Text { spans: vec![Span::Plain("No cost data for this period.".into())] });
+    }
+    if let Some(line) = charges_line(&view.charges) {
+        blocks.push(Block::Context { spans: vec![Span::Plain(line)] });
     }
     blocks.push(freshness(view.estimated, view.collected_at));
     Message { fallback: format!("{title}: {}", view.total), blocks, tone: Tone::Neutral, attachments: Vec::new() }
@@ -230,7 +251,11 @@ mod tests {
             daily: vec![m("1200"), m("1300"), m("900"), m("1400")],
             estimated: true,
             collected_at: Some("2026-11-25T10:05:00".parse().unwrap()),
+            charges: vec![("Usage".into(), m("33500.9")), ("Tax".into(), m("650")), ("Credit".into(), m("-300"))],
         };
-        insta::assert_json_snapshot!("spend_by_service_compare", spend(&view));
+        let message = spend(&view);
+        let text = serde_json::to_string(&message).unwrap();
+        assert!(text.contains("Gross $34,150.90 · credits -$300.00 · net $33,850.90"), "{text}");
+        insta::assert_json_snapshot!("spend_by_service_compare", message);
     }
 }

@@ -17,6 +17,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use crate::domain::band::BandDay;
 use crate::domain::digest::Chart;
 use crate::domain::Money;
 
@@ -163,14 +164,7 @@ pub fn png(chart: &Chart, title: &str) -> Result<Option<Vec<u8>>> {
         let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
         stacked_areas(&root, chart, title).map_err(|e| anyhow!("drawing the chart: {e}"))?;
     }
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, WIDTH, HEIGHT);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().context("writing the PNG header")?;
-    writer.write_image_data(&rgb).context("encoding the chart")?;
-    writer.finish().context("finishing the PNG")?;
-    Ok(Some(out))
+    encode_png(&rgb, WIDTH, HEIGHT).map(Some)
 }
 
 fn stacked_areas<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, title: &str) -> Drawn<(), DB> {
@@ -205,12 +199,94 @@ fn stacked_areas<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Char
             .label(series.label.chars().take(40).collect::<String>())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
     }
+    legend(&mut ctx, 12)?;
+    root.present()?;
+    Ok(())
+}
+
+/// The legend both PNG charts draw in their upper left corner.
+fn legend<'a, DB: DrawingBackend + 'a>(ctx: &mut ChartContext<'a, DB, Coords>, size: u32) -> Drawn<(), DB> {
     ctx.configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 12))
-        .draw()?;
+        .label_font(("sans-serif", size))
+        .draw()
+}
+
+/// Size of an alert card's chart in pixels: small, because it sits under a card.
+pub const ALERT_SIZE: (u32, u32) = (640, 260);
+/// The band's colour (the palette's sky blue) and the anomalous days' (vermilion).
+const BAND: RGBColor = RGBColor(86, 180, 233);
+const ANOMALOUS: RGBColor = RGBColor(213, 94, 0);
+
+/// Draws an alert's chart as a PNG of [`ALERT_SIZE`]: the expected band (p10–p90) as a pale
+/// area, the daily spend as a line, the anomaly's days as larger orange dots. `None` when
+/// there are no days.
+pub fn band_png(days: &[BandDay], title: &str) -> Result<Option<Vec<u8>>> {
+    if days.is_empty() {
+        return Ok(None);
+    }
+    register_font()?;
+    let (width, height) = ALERT_SIZE;
+    let mut rgb = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, ALERT_SIZE).into_drawing_area();
+        band_chart(&root, days, title).map_err(|e| anyhow!("drawing the alert chart: {e}"))?;
+    }
+    encode_png(&rgb, width, height).map(Some)
+}
+
+fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().context("writing the PNG header")?;
+    writer.write_image_data(rgb).context("encoding the chart")?;
+    writer.finish().context("finishing the PNG")?;
+    Ok(out)
+}
+
+fn band_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, days: &[BandDay], title: &str) -> Drawn<(), DB> {
+    root.fill(&WHITE)?;
+    let actual: Vec<i64> = days.iter().map(|d| cents(d.actual).max(0)).collect();
+    let low: Vec<i64> = days.iter().map(|d| cents(d.low).max(0)).collect();
+    let high: Vec<i64> = days.iter().map(|d| cents(d.high).max(0)).collect();
+    let max = actual.iter().chain(&high).copied().max().unwrap_or(0);
+    let ticks = days.iter().enumerate().step_by(7).map(|(i, d)| (day_x(i), d.day.format("%b %-d").to_string()));
+    let frame = Axes {
+        caption: Some(title),
+        x: 0..day_x(days.len().saturating_sub(1).max(1)),
+        ticks: ticks.collect(),
+        max,
+        font: 12,
+        margin: 8,
+        label_area: (24, 64),
+    };
+    let mut ctx = axes(root, &frame)?;
+    // The band: along the high edge, then back along the low edge.
+    let outline: Vec<(i32, i64)> = high
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (day_x(i), *v))
+        .chain(low.iter().enumerate().rev().map(|(i, v)| (day_x(i), *v)))
+        .collect();
+    ctx.draw_series(std::iter::once(Polygon::new(outline, BAND.mix(0.5).filled())))?
+        .label("expected (p10–p90)")
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BAND.mix(0.5).filled()));
+    let line: Vec<(i32, i64)> = actual.iter().enumerate().map(|(i, v)| (day_x(i), *v)).collect();
+    ctx.draw_series(LineSeries::new(line, ACCENT.stroke_width(2)))?
+        .label("daily spend")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 10, y)], ACCENT.stroke_width(2)));
+    ctx.draw_series(
+        days.iter()
+            .zip(&actual)
+            .enumerate()
+            .filter(|(_, (d, _))| d.anomalous)
+            .map(|(i, (_, v))| Circle::new((day_x(i), *v), 4, ANOMALOUS.filled())),
+    )?;
+    legend(&mut ctx, 11)?;
     root.present()?;
     Ok(())
 }
@@ -341,6 +417,24 @@ mod tests {
         let (w, h) = (TREND_SIZE.0 as i32, TREND_SIZE.1 as i32);
         assert!(boxes.iter().all(|b| b.x > 0 && b.y > 0 && b.x + b.width < w && b.y + b.height < h), "{boxes:?}");
         assert_eq!(trend_svg(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn the_alert_chart_is_a_small_png_with_the_band() {
+        use crate::domain::band::expected_band;
+        let day: NaiveDate = "2026-11-20".parse().unwrap();
+        let daily: Vec<(NaiveDate, Money)> = (0..90u64)
+            .map(|i| {
+                let d = day - Days::new(i);
+                (d, Money::from_cents(if i < 3 { 60_000 } else { 10_000 + (i as i64 % 7) * 500 }))
+            })
+            .collect();
+        let days = expected_band(&daily, day - Days::new(2), day, day);
+        let bytes = band_png(&days, "Amazon EC2, last 30 days").unwrap().expect("a chart");
+        let reader = png::Decoder::new(std::io::Cursor::new(&bytes)).read_info().unwrap();
+        assert_eq!((reader.info().width, reader.info().height), ALERT_SIZE);
+        assert!(bytes.len() > 3_000, "a real picture: {} bytes", bytes.len());
+        assert_eq!(band_png(&[], "x").unwrap(), None);
     }
 
     #[test]

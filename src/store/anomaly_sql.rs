@@ -39,6 +39,34 @@ pub(super) fn columns(anomaly: &Anomaly) -> Result<Columns<'_>> {
     })
 }
 
+pub(super) fn parse_feedback(text: &str) -> Result<crate::domain::feedback::Feedback> {
+    serde_json::from_str(text).context("stored feedback record is unreadable")
+}
+
+/// Stores a verdict inside the caller's transaction; a later verdict on the same anomaly
+/// replaces the earlier one (the audit log keeps both).
+macro_rules! save_feedback {
+    ($tx:ident, $feedback:ident) => {
+        sqlx::query(
+            "INSERT INTO anomaly_feedback (anomaly_id, granularity, account_id, verdict, actor, record, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (anomaly_id) DO UPDATE SET verdict = excluded.verdict, actor = excluded.actor,
+                 record = excluded.record, created_at = excluded.created_at",
+        )
+        .bind(&$feedback.anomaly.0)
+        .bind($feedback.key.granularity.as_str())
+        .bind($feedback.key.account().map(|a| a.as_str().to_string()))
+        .bind($feedback.verdict.as_str())
+        .bind(&$feedback.by)
+        .bind(serde_json::to_string(&$feedback)?)
+        .bind($feedback.at)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
+pub(super) use save_feedback;
+
 pub(super) fn parse_record(text: &str) -> Result<Anomaly> {
     serde_json::from_str(text).context("stored anomaly record is unreadable")
 }
@@ -155,44 +183,48 @@ macro_rules! impl_anomaly_store {
 
             async fn mark_anomaly(
                 &self,
-                id: &$crate::domain::incident::AnomalyId,
-                mark: $crate::domain::incident::AnomalyMark,
-                now: chrono::NaiveDateTime,
-            ) -> anyhow::Result<Option<$crate::domain::incident::Anomaly>> {
-                use $crate::domain::incident::{AnomalyMark, EventKind, Mark};
+                change: &$crate::store::AnomalyMarkChange<'_>,
+            ) -> anyhow::Result<Option<($crate::domain::incident::Anomaly, $crate::domain::audit::AuditEntry)>> {
+                let (next, kind) = change.next();
+                // The compare-and-swap comes first, as for proposals: on SQLite it also takes
+                // the writer lock before anything is read, and a lost race writes nothing.
                 let mut tx = self.pool.begin().await?;
-                let row: Option<String> = sqlx::query_scalar("SELECT record FROM anomalies WHERE id = $1")
-                    .bind(&id.0)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(row) = row else { return Ok(None) };
-                let mut anomaly = $crate::store::anomaly_sql::parse_record(&row)?;
-                let (kind, actor) = match mark {
-                    AnomalyMark::Acknowledge { by } => {
-                        anomaly.acknowledged = Some(Mark { by: by.clone(), at: now });
-                        (EventKind::Acknowledged, by)
-                    }
-                    AnomalyMark::Mute { by, until } => {
-                        anomaly.muted_until = Some((Mark { by: by.clone(), at: now }, until));
-                        (EventKind::Muted, by)
-                    }
-                };
-                let from = i64::from(anomaly.version);
-                anomaly.version += 1;
-                let record = serde_json::to_string(&anomaly)?;
-                let updated = sqlx::query("UPDATE anomalies SET version = $2, record = $3, updated_at = $4 WHERE id = $1 AND version = $5")
-                    .bind(&id.0)
-                    .bind(i64::from(anomaly.version))
-                    .bind(&record)
-                    .bind(now)
-                    .bind(from)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                anyhow::ensure!(updated == 1, "anomaly {id} changed while it was being marked; try again");
-                record_event(&mut tx, &anomaly, kind, Some(&actor), now).await?;
+                let updated = sqlx::query(
+                    "UPDATE anomalies SET version = $2, record = $3, updated_at = $4 WHERE id = $1 AND version = $5",
+                )
+                .bind(&next.id.0)
+                .bind(i64::from(next.version))
+                .bind(serde_json::to_string(&next)?)
+                .bind(change.now)
+                .bind(i64::from(change.anomaly.version))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated != 1 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                record_event(&mut tx, &next, kind, Some(change.mark.by()), change.now).await?;
+                if let Some(feedback) = change.feedback() {
+                    $crate::store::anomaly_sql::save_feedback!(tx, feedback);
+                }
+                let entry = append_audit_in(&mut tx, &change.audit).await?;
                 tx.commit().await?;
-                Ok(Some(anomaly))
+                tracing::info!(audit_head = %entry.checkpoint(), "audit log appended");
+                Ok(Some((next, entry)))
+            }
+
+            async fn anomaly_feedback(
+                &self,
+                since: chrono::NaiveDateTime,
+            ) -> anyhow::Result<Vec<$crate::domain::feedback::Feedback>> {
+                let rows: Vec<String> = sqlx::query_scalar(
+                    "SELECT record FROM anomaly_feedback WHERE created_at >= $1 ORDER BY created_at, anomaly_id",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| $crate::store::anomaly_sql::parse_feedback(r)).collect()
             }
 
             async fn alert_events(&self, after: i64, limit: u32) -> anyhow::Result<Vec<$crate::domain::incident::AlertEvent>> {

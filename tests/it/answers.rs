@@ -88,6 +88,7 @@ fn breakdown_key(f: &Fact, dimension: BreakdownDimension) -> &'static str {
         (BreakdownDimension::Region, _) => "eu-west-1",
         (BreakdownDimension::UsageType, "AWS Lambda") => "Lambda-GB-Second",
         (BreakdownDimension::UsageType, _) => "BoxUsage",
+        (BreakdownDimension::RecordType, _) => "Usage",
     }
 }
 

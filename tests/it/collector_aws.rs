@@ -219,22 +219,29 @@ async fn an_unknown_source_account_is_refused_by_name(pool: sqlx::PgPool) {
 }
 
 #[sqlx::test(migrations = "migrations/postgres")]
-async fn region_and_usage_type_breakdowns_are_refreshed_daily_not_every_run(pool: sqlx::PgPool) {
+async fn region_usage_type_and_record_type_breakdowns_are_refreshed_daily_not_every_run(pool: sqlx::PgPool) {
     let moto = Moto::start().await;
     let facts: Vec<(&str, Vec<Row>)> = vec![("2026-11-24", vec![(PAYER, "Amazon Simple Storage Service", "12.5")])];
     let regions: Vec<(&str, Vec<Row>)> =
         vec![("2026-11-24", vec![(PAYER, "us-east-1", "10"), (PAYER, "eu-west-1", "2.5")])];
     let usage: Vec<(&str, Vec<Row>)> = vec![("2026-11-24", vec![(PAYER, "USE1-TimedStorage-ByteHrs", "12.5")])];
+    let records: Vec<(&str, Vec<Row>)> =
+        vec![("2026-11-24", vec![(PAYER, "Usage", "13"), (PAYER, "Tax", "1.5"), (PAYER, "Credit", "-2")])];
     moto.seed_cost_and_usage(
         PAYER,
-        vec![ce_response(&facts, None, None), ce_response(&regions, None, None), ce_response(&usage, None, None)],
+        vec![
+            ce_response(&facts, None, None),
+            ce_response(&regions, None, None),
+            ce_response(&usage, None, None),
+            ce_response(&records, None, None),
+        ],
     )
     .await;
     let mut config = config(&moto.url, 1, false);
     config.costs.breakdown_every_hours = 24;
     let app = app(config, pool).await;
     let run = app.collector.run(day("2026-11-25"), None, None).await.unwrap();
-    assert_eq!((run.status, run.api_calls), (RunStatus::Succeeded, 3), "{run:?}");
+    assert_eq!((run.status, run.api_calls), (RunStatus::Succeeded, 4), "{run:?}");
     let query = costbot::store::SpendQuery {
         granularity: Granularity::Daily,
         range: DateRange::new(day("2026-11-01"), day("2026-12-01")).unwrap(),
@@ -244,6 +251,13 @@ async fn region_and_usage_type_breakdowns_are_refreshed_daily_not_every_run(pool
     let by_region = app.store.spend_by_dimension(&query, costbot::domain::BreakdownDimension::Region).await.unwrap();
     let got: Vec<_> = by_region.iter().map(|r| (r.key.as_str(), r.amount.to_string())).collect();
     assert_eq!(got, vec![("us-east-1", "$10.00".to_string()), ("eu-west-1", "$2.50".to_string())]);
+    // Record types are kept apart: usage, tax and the credit, each as Cost Explorer said.
+    let records = app.store.spend_by_dimension(&query, costbot::domain::BreakdownDimension::RecordType).await.unwrap();
+    let got: Vec<_> = records.iter().map(|r| (r.key.as_str(), r.amount.to_string())).collect();
+    assert_eq!(
+        got,
+        vec![("Usage", "$13.00".to_string()), ("Tax", "$1.50".to_string()), ("Credit", "-$2.00".to_string())]
+    );
     // The next hourly run the same day: the breakdowns are fresh, so only the main query runs.
     let again = app.collector.run(day("2026-11-25"), None, None).await.unwrap();
     assert_eq!(again.api_calls, 1, "{again:?}");

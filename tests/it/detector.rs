@@ -338,7 +338,9 @@ fn eval_series_replays_the_job_pass_over_written_scenarios() {
     use costbot::eval::series::{evaluate, Gates};
     let dir = std::env::temp_dir().join(format!("costbot-it-series-{}", std::process::id()));
     write_layout(&dir, &generate(5, 3)).expect("write scenarios");
-    let gates = Gates { thresholds: ThresholdSet::default(), lookback_days: 100 };
+    // As `eval scenarios` does: the generated labels count drops, so drops are announced.
+    let thresholds = ThresholdSet { alert_drops: true, ..ThresholdSet::default() };
+    let gates = Gates { thresholds, lookback_days: 100 };
     let report = evaluate(&dir, &gates).expect("evaluate");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(report.skipped.is_empty(), "{:?}", report.skipped);

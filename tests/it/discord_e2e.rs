@@ -17,14 +17,14 @@ use serde_json::{json, Value};
 
 use crate::discord::{fixture, fresh_id, key_pair, FakeDiscord, APP_ID};
 
-const CHANNEL: &str = "645027906669510667";
-const USER: &str = "53908232506183680";
+pub(crate) const CHANNEL: &str = "645027906669510667";
+pub(crate) const USER: &str = "53908232506183680";
 
-async fn post_signed(url: &str, key: &SigningKey, body: &Value) -> reqwest::Response {
+pub(crate) async fn post_signed(url: &str, key: &SigningKey, body: &Value) -> reqwest::Response {
     crate::discord::post_signed_at(url, key, Utc::now().timestamp(), body).await
 }
 
-fn command(query: &str) -> Value {
+pub(crate) fn command(query: &str) -> Value {
     let mut payload: Value =
         serde_json::from_str(&fixture("interaction.application_command.slash.discord-docs.json")).unwrap();
     payload["application_id"] = json!(APP_ID.to_string());
@@ -34,7 +34,7 @@ fn command(query: &str) -> Value {
     payload
 }
 
-fn button(custom_id: &str) -> Value {
+pub(crate) fn button(custom_id: &str) -> Value {
     let mut payload: Value =
         serde_json::from_str(&fixture("interaction.message_component.button.discord-docs.json")).unwrap();
     payload["application_id"] = json!(APP_ID.to_string());
@@ -44,8 +44,9 @@ fn button(custom_id: &str) -> Value {
     payload
 }
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
+/// A fake Discord, the key that signs interactions, and an app on the simulated cloud (120
+/// days) that posts to `CHANNEL` (approver `USER`).
+pub(crate) async fn discord_app(pool: sqlx::PgPool) -> (FakeDiscord, SigningKey, Arc<App>, chrono::NaiveDateTime) {
     crate::support::init();
     std::env::set_var("COSTBOT_TEST_DISCORD_TOKEN", "discord-test-token");
     let (fake, api) = FakeDiscord::start().await;
@@ -59,6 +60,12 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
     let now = Utc::now().naive_utc();
     let store = Arc::new(PgStore::from_pool(pool));
     let app = Arc::new(App::with_store(Config::from_toml(&toml).unwrap(), store, now).await.unwrap());
+    (fake, key, app, now)
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
+    let (fake, key, app, now) = discord_app(pool).await;
 
     // Detection after collection posts one embed card per open anomaly.
     app.collect_and_detect(now, None, None).await.unwrap();
@@ -76,12 +83,7 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
     );
     assert_eq!(app.store.outbox_counts().await.unwrap().sent, open.len() as u64);
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.clone().serve_on(listener, async move {
-        let _ = stopped.await;
-    }));
+    let (base, stop, server) = crate::slack_e2e::serve(&app).await;
     let endpoint = format!("{base}/discord/interactions");
 
     // A signed /cost is answered from the store (type 4); a forged one is refused with 401.

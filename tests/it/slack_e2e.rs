@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 
 use crate::slack::fake::{command_body, data, interaction_body, post_signed, Answer, FakeSlack};
 
-const SECRET: &str = "e2e-signing-secret";
+pub(crate) const SECRET: &str = "e2e-signing-secret";
 
-fn click(action: &str, response_url: &str) -> String {
+pub(crate) fn click(action: &str, response_url: &str) -> String {
     let mut payload: Value =
         serde_json::from_str(&data("block_actions.button.message-container.bolt-python.json")).unwrap();
     payload["actions"][0]["action_id"] = json!(action);
@@ -29,14 +29,15 @@ fn click(action: &str, response_url: &str) -> String {
     interaction_body(&payload)
 }
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
+/// A fake Slack whose `chat.postMessage` answers give each card its own ts (`100.N`), and an
+/// app on the simulated cloud (120 days) that posts to its channel `C1` (approver `U1`).
+pub(crate) async fn slack_app(pool: sqlx::PgPool) -> (FakeSlack, Arc<App>, chrono::NaiveDateTime) {
     crate::support::init();
     std::env::set_var("COSTBOT_TEST_SLACK_TOKEN", "xoxb-test-token");
     std::env::set_var("COSTBOT_TEST_SLACK_SECRET", SECRET);
     let fake = FakeSlack::start().await;
     // Real chat.postMessage answers carry the posted message; each card gets its own ts.
-    let posts = (1..=20)
+    let posts = (1..=30)
         .map(|i| Answer::ok(json!({"ok": true, "channel": "C1", "ts": format!("100.{i}"), "message": {"ts": format!("100.{i}"), "text": "posted"}})))
         .collect();
     fake.script("/api/chat.postMessage", posts);
@@ -49,7 +50,27 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
     );
     let now = Utc::now().naive_utc();
     let store = Arc::new(PgStore::from_pool(pool));
-    let app = Arc::new(App::with_store(Config::from_toml(&toml).unwrap(), store.clone(), now).await.unwrap());
+    let app = Arc::new(App::with_store(Config::from_toml(&toml).unwrap(), store, now).await.unwrap());
+    (fake, app, now)
+}
+
+/// The app's real server on a loopback port: its base URL, the switch that stops it, and
+/// the task to await after stopping.
+pub(crate) async fn serve(
+    app: &Arc<App>,
+) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.clone().serve_on(listener, async move {
+        let _ = stopped.await;
+    }));
+    (base, stop, server)
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
+    let (fake, app, now) = slack_app(pool).await;
 
     // Detection after collection posts one card per open anomaly into the channel.
     let (_, report) = app.collect_and_detect(now, None, None).await.unwrap();
@@ -63,12 +84,7 @@ async fn alerts_commands_and_clicks_work_end_to_end(pool: sqlx::PgPool) {
     assert!(first_post.contains("C1") && first_post.contains("blocks"), "{first_post}");
 
     // The real server on a loopback port.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.clone().serve_on(listener, async move {
-        let _ = stopped.await;
-    }));
+    let (base, stop, server) = serve(&app).await;
     let ts = Utc::now().timestamp();
 
     // A signed slash command gets its answer from the store; an unsigned one gets 401.

@@ -67,7 +67,7 @@ fn day(d: &str) -> NaiveDate {
     d.parse().unwrap()
 }
 
-fn at(d: &str) -> NaiveDateTime {
+pub fn at(d: &str) -> NaiveDateTime {
     day(d).and_hms_opt(0, 0, 0).unwrap()
 }
 
@@ -278,14 +278,14 @@ async fn account_filters_never_widen(store: DynStore) {
     assert_eq!(store.source_fact_count(&acct(PAYER), &all(r)).await.unwrap(), 2);
 }
 
-fn ec2_key() -> SeriesKey {
+pub fn ec2_key() -> SeriesKey {
     SeriesKey {
         granularity: Granularity::Daily,
         scope: Scope::Service { account: acct(PAYER), service: ServiceName::parse("Amazon EC2").unwrap() },
     }
 }
 
-fn spike(start: &str, end: &str, impact: i64, severity: Severity) -> Finding {
+pub fn spike(start: &str, end: &str, impact: i64, severity: Severity) -> Finding {
     Finding {
         start: at(start),
         end: at(end),
@@ -336,18 +336,14 @@ async fn acknowledge_and_mute_record_who_and_when(store: DynStore) {
     let opened =
         reconcile(&[], &[(ec2_key(), spike("2026-11-20", "2026-11-20", 300, Severity::High))], at("2026-11-21"));
     store.apply_anomaly_changes(&opened, at("2026-11-21")).await.unwrap();
-    let id = store.open_anomalies(Granularity::Daily).await.unwrap()[0].id.clone();
-    let acked = store
-        .mark_anomaly(&id, AnomalyMark::Acknowledge { by: "slack:U123".into() }, at("2026-11-21"))
-        .await
-        .unwrap()
-        .unwrap();
+    let first = store.open_anomalies(Granularity::Daily).await.unwrap().remove(0);
+    let ack = AnomalyMark::Acknowledge { by: "slack:U123".into() };
+    let (acked, entry) = store.mark_anomaly(&mark(&first, ack, at("2026-11-21"))).await.unwrap().unwrap();
     assert_eq!(acked.acknowledged.as_ref().map(|m| (m.by.as_str(), m.at)), Some(("slack:U123", at("2026-11-21"))));
-    let muted = store
-        .mark_anomaly(&id, AnomalyMark::Mute { by: "slack:U456".into(), until: at("2026-11-28") }, at("2026-11-22"))
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(store.anomaly(&first.id).await.unwrap().unwrap(), acked, "stored as returned");
+    assert_eq!((entry.seq, entry.record.action.as_str()), (1, "anomaly_marked"), "audited with it");
+    let mute = AnomalyMark::Mute { by: "slack:U456".into(), until: at("2026-11-28") };
+    let (muted, _) = store.mark_anomaly(&mark(&acked, mute, at("2026-11-22"))).await.unwrap().unwrap();
     assert!(muted.is_muted(at("2026-11-27")) && !muted.is_muted(at("2026-11-28")));
     assert_eq!(muted.version, 3);
     let events = store.alert_events(0, 10).await.unwrap();
@@ -360,12 +356,30 @@ async fn acknowledge_and_mute_record_who_and_when(store: DynStore) {
             (EventKind::Muted, Some("slack:U456".to_string())),
         ]
     );
-    let missing = costbot::domain::incident::AnomalyId("an-missing".into());
-    assert!(store
-        .mark_anomaly(&missing, AnomalyMark::Acknowledge { by: "x".into() }, at("2026-11-22"))
-        .await
-        .unwrap()
-        .is_none());
+    // A mark made from a version someone else changed since is a lost race: nothing is
+    // written, its audit record included.
+    let stale = AnomalyMark::Acknowledge { by: "x".into() };
+    assert!(store.mark_anomaly(&mark(&first, stale, at("2026-11-22"))).await.unwrap().is_none());
+    assert_eq!(store.anomaly(&first.id).await.unwrap().unwrap(), muted);
+    assert_eq!(store.audit_entries(0, 10).await.unwrap().len(), 2);
+    assert_eq!(store.alert_events(0, 10).await.unwrap().len(), 3);
+}
+
+/// A mark on an anomaly as it was read, with an audit record naming it.
+pub fn mark(
+    anomaly: &costbot::domain::incident::Anomaly,
+    mark: AnomalyMark,
+    now: NaiveDateTime,
+) -> costbot::store::AnomalyMarkChange<'_> {
+    let audit = costbot::domain::audit::AuditRecord {
+        at: now,
+        actor: mark.by().to_string(),
+        action: "anomaly_marked".into(),
+        target: anomaly.id.0.clone(),
+        channel: Some("C1".into()),
+        detail: "{}".into(),
+    };
+    costbot::store::AnomalyMarkChange { anomaly, mark, audit, now }
 }
 
 async fn a_migrated_store_has_nothing_pending(store: DynStore) {

@@ -166,6 +166,8 @@ async fn a_typed_command_is_answered_from_the_store_for_the_whole_channel() {
     let total = s.store.spend(&query, SpendGroup::Total).await.unwrap()[0].amount;
     let top = s.store.spend(&query, SpendGroup::Service).await.unwrap()[0].clone();
     assert!(answer.contains(&total.to_string()), "the month's total {total} is in {answer}");
+    // The simulated cloud bills usage only, so gross is the total and there are no credits.
+    assert!(answer.contains(&format!("Gross {total} · credits $0.00 · net {total} (Usage {total})")), "{answer}");
     assert!(
         answer.contains(&top.key) && answer.contains(&top.amount.to_string()),
         "the top service row is in {answer}"

@@ -23,7 +23,7 @@ use slack_morphism::errors::SlackClientError;
 
 use super::{render, reply};
 use crate::chat::{FollowUp, Reply, SendError, Sender};
-use crate::domain::chat::message::Message;
+use crate::domain::chat::message::{Block, Message};
 use crate::domain::chat::{ChannelId, MessageRef};
 
 /// The connector every Slack call goes through: HTTPS for Slack itself, plain HTTP allowed so
@@ -147,13 +147,15 @@ impl SlackSender {
         Ok(MessageRef { channel: ChannelId(response.channel.to_string()), id: response.ts.to_string() })
     }
 
-    /// Posts a message with its files through Slack's upload flow (files upload v2):
-    /// `files.getUploadURLExternal`, the bytes to the returned URL, then
-    /// `files.completeUploadExternal`, which shares the files into the channel with the
-    /// message's blocks. When Slack refuses the upload (no `files:write` scope, uploads
-    /// disabled by an admin, …) the message is posted without files, their alt text in its
-    /// place. The returned id is `file:<id>` of the first file: such a message is not edited.
-    async fn post_with_files_once(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
+    /// The first two steps of Slack's upload flow (files upload v2) for each of a message's
+    /// files: `files.getUploadURLExternal` (with the alt text) and the bytes to the returned
+    /// URL. `None` when Slack refuses the upload (no `files:write` scope, uploads disabled by
+    /// an admin, …): the caller posts the alt text instead.
+    async fn upload_files(
+        &self,
+        channel: &ChannelId,
+        message: &Message,
+    ) -> Result<Option<Vec<SlackApiFilesComplete>>, SendError> {
         let session = self.client.open_session(&self.token);
         let mut files = Vec::new();
         for a in &message.attachments {
@@ -163,7 +165,7 @@ impl SlackSender {
                 Ok(target) => target,
                 Err(SendError::Permanent(reason)) => {
                     tracing::warn!(%reason, channel = %channel, "Slack refused the file upload; posting the message with text instead");
-                    return self.post_once(channel, &message.with_attachments_as_text()).await;
+                    return Ok(None);
                 }
                 Err(retry) => return Err(retry),
             };
@@ -171,6 +173,20 @@ impl SlackSender {
             session.files_upload_via_url(&upload).await.map_err(classify)?;
             files.push(SlackApiFilesComplete::new(target.file_id).with_title(a.name.clone()));
         }
+        Ok(Some(files))
+    }
+
+    /// Posts a message with its files through Slack's upload flow (files upload v2):
+    /// `files.getUploadURLExternal`, the bytes to the returned URL, then
+    /// `files.completeUploadExternal`, which shares the files into the channel with the
+    /// message's blocks. When Slack refuses the upload (no `files:write` scope, uploads
+    /// disabled by an admin, …) the message is posted without files, their alt text in its
+    /// place. The returned id is `file:<id>` of the first file: such a message is not edited.
+    async fn post_with_files_once(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
+        let Some(files) = self.upload_files(channel, message).await? else {
+            return self.post_once(channel, &message.with_attachments_as_text()).await;
+        };
+        let session = self.client.open_session(&self.token);
         let first = files.first().map(|f| f.id.to_string()).unwrap_or_default();
         let complete = SlackApiFilesCompleteUploadExternalRequest::new(files)
             .with_channel_id(channel.0.clone().into())
@@ -241,6 +257,50 @@ impl SlackSender {
     }
 }
 
+impl SlackSender {
+    /// Posts with the thread in the message metadata. When an attempt fails in a way that may
+    /// have hidden Slack's acceptance (a dropped connection), the next attempt first looks for
+    /// the message instead of posting blind.
+    async fn post_tagged(&self, channel: &ChannelId, thread: &str, message: &Message) -> Result<MessageRef, SendError> {
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        self.retrying(|| async {
+            if tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                if let Some(found) = self.find_posted_once(channel, thread).await? {
+                    return Ok(found);
+                }
+            }
+            self.post_tagged_once(channel, message, Some(thread)).await
+        })
+        .await
+    }
+
+    /// Posts a card with images (an alert and its chart) so that the card stays editable and
+    /// is posted once: the files' upload URLs are asked for first (a refusal is known before
+    /// anything is posted, and the card then carries the alt text instead), the card is posted
+    /// as an ordinary tagged message, and the files are shared into its thread. A failure
+    /// after the card is out only loses the picture: it is logged, never posted again.
+    async fn post_card_with_files(
+        &self,
+        channel: &ChannelId,
+        thread: &str,
+        message: &Message,
+    ) -> Result<MessageRef, SendError> {
+        let Some(files) = self.upload_files(channel, message).await? else {
+            return self.post_tagged(channel, thread, &message.with_attachments_as_text()).await;
+        };
+        let session = self.client.open_session(&self.token);
+        let card = Message { attachments: Vec::new(), ..message.clone() };
+        let posted = self.post_tagged(channel, thread, &card).await?;
+        let complete = SlackApiFilesCompleteUploadExternalRequest::new(files)
+            .with_channel_id(channel.0.clone().into())
+            .with_thread_ts(posted.id.clone().into());
+        if let Err(error) = session.files_complete_upload_external(&complete).await {
+            tracing::warn!(error = %error, channel = %channel, "the card went out but its chart could not be shared");
+        }
+        Ok(posted)
+    }
+}
+
 #[async_trait::async_trait]
 impl Sender for SlackSender {
     async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
@@ -253,22 +313,17 @@ impl Sender for SlackSender {
 
     /// Posts with the thread in the message metadata. When an attempt fails in a way that may
     /// have hidden Slack's acceptance (a dropped connection), the next attempt first looks for
-    /// the message instead of posting blind. Messages with files go through the upload flow,
-    /// which carries no metadata; they are posted as before.
+    /// the message instead of posting blind. A card with buttons and files (an alert and its
+    /// chart) must stay editable, so it is posted that way and its files go into its thread;
+    /// other messages with files (the digest) go through the upload flow, which shares the
+    /// files with the blocks but carries no metadata, as before.
     async fn post_thread(&self, channel: &ChannelId, thread: &str, message: &Message) -> Result<MessageRef, SendError> {
-        if !message.attachments.is_empty() {
-            return self.post(channel, message).await;
+        let card = message.blocks.iter().any(|b| matches!(b, Block::Actions { .. }));
+        match (message.attachments.is_empty(), card) {
+            (true, _) => self.post_tagged(channel, thread, message).await,
+            (false, true) => self.post_card_with_files(channel, thread, message).await,
+            (false, false) => self.post(channel, message).await,
         }
-        let tries = std::sync::atomic::AtomicU32::new(0);
-        self.retrying(|| async {
-            if tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
-                if let Some(found) = self.find_posted_once(channel, thread).await? {
-                    return Ok(found);
-                }
-            }
-            self.post_tagged_once(channel, message, Some(thread)).await
-        })
-        .await
     }
 
     async fn find_posted(&self, channel: &ChannelId, thread: &str) -> Result<Option<MessageRef>, SendError> {

@@ -82,6 +82,11 @@ pub struct ThresholdSet {
     pub default: Thresholds,
     /// Per-key overrides.
     pub overrides: HashMap<String, Thresholds>,
+    /// Announce drops too. Off by default: spend falling (a planned decommission, a holiday, a
+    /// credit or refund landing as a negative day) is information the digest's movers show,
+    /// not something to page anyone about. The detector still finds drops; the detection pass
+    /// silences them unless this is on (`[anomaly] alert_drops`).
+    pub alert_drops: bool,
 }
 
 impl ThresholdSet {

@@ -199,6 +199,13 @@ pub enum Verb {
     Ack,
     /// Mute an anomaly for 7 days.
     Mute,
+    /// Feedback on an anomaly: it was planned; its new level is normal from now on.
+    Expected,
+    /// Feedback on an anomaly: a false alarm; raise the series' floor.
+    #[serde(rename = "notanomaly")]
+    NotAnAnomaly,
+    /// Feedback on an anomaly: a true positive.
+    Real,
 }
 
 impl Verb {
@@ -209,11 +216,16 @@ impl Verb {
             Verb::Snooze => "snooze",
             Verb::Ack => "ack",
             Verb::Mute => "mute",
+            Verb::Expected => "expected",
+            Verb::NotAnAnomaly => "notanomaly",
+            Verb::Real => "real",
         }
     }
 
     fn parse(text: &str) -> Option<Verb> {
-        [Verb::Approve, Verb::Deny, Verb::Snooze, Verb::Ack, Verb::Mute].into_iter().find(|v| v.as_str() == text)
+        [Verb::Approve, Verb::Deny, Verb::Snooze, Verb::Ack, Verb::Mute, Verb::Expected, Verb::NotAnAnomaly, Verb::Real]
+            .into_iter()
+            .find(|v| v.as_str() == text)
     }
 }
 
@@ -288,6 +300,10 @@ mod tests {
             assert!(ActionRef::decode(bad).is_err(), "{bad}");
         }
         assert!(ActionRef::decode(&format!("ack:{}:1", "a".repeat(200))).is_err());
+        for verb in [Verb::Expected, Verb::NotAnAnomaly, Verb::Real] {
+            let feedback = ActionRef { verb, target: "an-5f0c2a9e41d7b3c8".into(), version: 2 };
+            assert_eq!(ActionRef::decode(&feedback.encode()).unwrap(), feedback);
+        }
     }
 
     #[test]

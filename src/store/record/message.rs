@@ -80,6 +80,10 @@ enum StoredVerb {
     Snooze,
     Ack,
     Mute,
+    Expected,
+    #[serde(rename = "notanomaly")]
+    NotAnAnomaly,
+    Real,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -247,6 +251,9 @@ impl From<&ActionRef> for StoredAction {
             Verb::Snooze => StoredVerb::Snooze,
             Verb::Ack => StoredVerb::Ack,
             Verb::Mute => StoredVerb::Mute,
+            Verb::Expected => StoredVerb::Expected,
+            Verb::NotAnAnomaly => StoredVerb::NotAnAnomaly,
+            Verb::Real => StoredVerb::Real,
         };
         StoredAction { verb, target: a.target.clone(), version: a.version }
     }
@@ -260,6 +267,9 @@ impl From<StoredAction> for ActionRef {
             StoredVerb::Snooze => Verb::Snooze,
             StoredVerb::Ack => Verb::Ack,
             StoredVerb::Mute => Verb::Mute,
+            StoredVerb::Expected => Verb::Expected,
+            StoredVerb::NotAnAnomaly => Verb::NotAnAnomaly,
+            StoredVerb::Real => Verb::Real,
         };
         ActionRef { verb, target: a.target, version: a.version }
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -192,9 +192,16 @@ fn record(inner: &Mutex<Inner>, path: String, headers: HeaderMap, body: Bytes, d
 async fn api(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path(method): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // A GET call (files.getUploadURLExternal) carries its arguments in the query: keep them
+    // as the body, so tests can read them the same way.
+    let body = match query {
+        Some(query) if body.is_empty() => Bytes::from(query),
+        _ => body,
+    };
     if method == "chat.postMessage" {
         if let Some(dropped) = accept_post(&inner, &body) {
             return dropped;
