@@ -11,7 +11,7 @@ pub mod period;
 
 use chrono::NaiveDate;
 
-pub use period::Period;
+pub use period::{Elapsed, Period};
 
 use crate::domain::chat::message::{Block, Message, Span, Tone};
 
@@ -129,7 +129,7 @@ const VOCABULARY: &[Entry] = &[
         words: &["compare", "vs"],
         word: Word::Compare,
         usage: "compare",
-        help: "against the previous period of the same length, with deltas",
+        help: "against the previous period, like for like (one in progress against the same elapsed part), with deltas",
     },
     Entry {
         words: &["forecast"],

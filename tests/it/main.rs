@@ -8,6 +8,7 @@ mod browser;
 mod chat_flow;
 mod cli;
 mod collector_aws;
+mod compare;
 mod crash;
 mod decide_again;
 mod deploy;
