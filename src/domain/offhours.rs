@@ -15,6 +15,7 @@ use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, NaiveDateTime, Naive
 use chrono_tz::Tz;
 
 use super::money::Money;
+use super::resource::{Action, Resource, ResourceKind};
 
 /// The tag that carries a schedule unless `[waste.offhours] tag` names another.
 pub const DEFAULT_TAG: &str = "costbot:offhours";
@@ -196,6 +197,35 @@ impl fmt::Display for Schedule {
         let days: Vec<String> = self.days.iter().map(|d| d.to_string()).collect();
         write!(f, "{}-{} {} {}", self.off.format("%H:%M"), self.on.format("%H:%M"), days.join(","), self.zone)
     }
+}
+
+/// The `offhours` waste rule: a running EC2 instance or an available RDS database whose
+/// `tag_key` tag holds a valid schedule is proposed for that schedule. The saving is its
+/// monthly cost (its compute in this state) times the share of a week the schedule keeps it
+/// off. A tag that does not parse proposes nothing (discovery logs it).
+pub fn rule(r: &Resource, tag_key: &str, now: NaiveDateTime) -> Option<(Action, String, Option<Money>)> {
+    let running = matches!(
+        (r.reference.kind, r.state.as_str()),
+        (ResourceKind::Ec2Instance, "running") | (ResourceKind::RdsInstance, "available")
+    );
+    if !running {
+        return None;
+    }
+    let schedule = Schedule::parse(r.tag(tag_key)?).ok()?;
+    let from = now.and_utc();
+    let minutes = schedule.minutes_off(from, from + Duration::days(7));
+    if minutes == 0 {
+        return None;
+    }
+    let week = rust_decimal::Decimal::from(7 * 24 * 60);
+    let share = rust_decimal::Decimal::from(minutes) / week;
+    let saving = r.monthly_cost.map(|m| Money::from_decimal(m.as_decimal() * share));
+    let hours = minutes / 60;
+    let percent = (share * rust_decimal::Decimal::from(100)).round();
+    let evidence = format!(
+        "tagged {tag_key} = `{schedule}`: off {hours} of 168 hours a week ({percent} %); once approved, costbot stops and starts it at each switch"
+    );
+    Some((Action::OffHours, evidence, saving))
 }
 
 /// What to do at a transition, decided again right before it from the resource as it is now.

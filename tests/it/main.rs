@@ -23,6 +23,7 @@ mod faults;
 mod inventory;
 mod layers;
 mod nab_port;
+mod offhours;
 mod operations;
 mod outbox_once;
 mod reliability_doc;
