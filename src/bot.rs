@@ -118,6 +118,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
         let answer = match &command {
             Command::Help => return Ok(Reply::Ephemeral(commands::help())),
             Command::Anomalies => return Ok(Reply::InChannel(self.anomalies(accounts).await?)),
+            Command::Offhours => return Ok(Reply::InChannel(self.offhours(accounts, now).await?)),
             Command::Report(report) => self.answers.report(report, accounts, today).await,
             Command::Forecast(filters) => self.answers.forecast(filters, accounts, today).await,
         };
@@ -139,6 +140,20 @@ impl<S: BotTables + ?Sized> Bot<S> {
             .filter(|a| accounts.is_none_or(|ids| a.key.account().is_some_and(|acc| ids.contains(acc))))
             .collect();
         Ok(open_anomalies(&visible, &lookup))
+    }
+
+    /// The approved off-hours schedules of the channel's accounts, from the store.
+    async fn offhours(&self, accounts: Option<&[AccountId]>, now: NaiveDateTime) -> Result<Message> {
+        let tag = self.config.waste.rules().offhours_tag;
+        let rows: Vec<_> = self
+            .store
+            .proposals_in(&["done"])
+            .await?
+            .iter()
+            .filter(|p| accounts.is_none_or(|ids| ids.contains(&p.finding.resource.reference.account)))
+            .filter_map(|p| crate::schedules::listed(p, &tag, now))
+            .collect();
+        Ok(crate::render::offhours::schedules(&rows))
     }
 
     async fn account_names(&self) -> Result<std::collections::HashMap<String, String>> {

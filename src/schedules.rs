@@ -45,6 +45,30 @@ pub fn switched_on(dry_run: bool) -> ActOutcome {
     }
 }
 
+/// AWS's convention for monthly prices: 730 hours a month.
+const HOURS_PER_MONTH: i64 = 730;
+
+/// An approved schedule as `/cost offhours` lists it; `None` for any other proposal.
+pub fn listed(p: &Proposal, tag_key: &str, now: NaiveDateTime) -> Option<crate::render::offhours::ScheduleRow> {
+    if p.finding.action != Action::OffHours {
+        return None;
+    }
+    let State::Done { dry_run, .. } = p.state else { return None };
+    let schedule = Schedule::parse(p.finding.resource.tag(tag_key)?).ok()?;
+    let hourly = p
+        .finding
+        .resource
+        .monthly_cost
+        .map(|m| crate::domain::Money::from_decimal(m.as_decimal() / rust_decimal::Decimal::from(HOURS_PER_MONTH)));
+    Some(crate::render::offhours::ScheduleRow {
+        resource: p.finding.resource.reference.to_string(),
+        schedule: schedule.to_string(),
+        next: schedule.next(now.and_utc()).map(|t| (t.at, t.switch)),
+        saved: hourly.map(|h| schedule.saving(h, p.updated_at.and_utc(), now.and_utc())),
+        dry_run,
+    })
+}
+
 /// The roles the switcher uses.
 pub trait SwitchTables: ProposalStore + TickStore + AuditStore {}
 

@@ -4,7 +4,7 @@
 //! ```text
 //! /cost [period] [by service|account|region|usage-type] [top N] [service=X] [account=Y] [compare]
 //! /cost forecast [service=X] [account=Y]
-//! /cost anomalies | help
+//! /cost anomalies | offhours | help
 //! ```
 
 pub mod period;
@@ -61,6 +61,8 @@ pub enum Command {
     Forecast(Filters),
     /// Open anomalies.
     Anomalies,
+    /// Approved off-hours schedules.
+    Offhours,
     /// How to use costbot.
     Help,
 }
@@ -76,6 +78,7 @@ enum Word {
     Compare,
     Forecast,
     Anomalies,
+    Offhours,
     Help,
     /// `key=value`; parsed before the vocabulary is consulted, listed for help and suggestions.
     Filter,
@@ -138,6 +141,12 @@ const VOCABULARY: &[Entry] = &[
         help: "month-end projection with a range, from stored history",
     },
     Entry { words: &["anomalies", "alerts"], word: Word::Anomalies, usage: "anomalies", help: "open cost anomalies" },
+    Entry {
+        words: &["offhours", "schedules"],
+        word: Word::Offhours,
+        usage: "offhours",
+        help: "off-hours schedules: the next switch and the saving so far",
+    },
     Entry { words: &["help", "?"], word: Word::Help, usage: "help", help: "this help" },
 ];
 
@@ -271,7 +280,7 @@ impl Builder {
                 self.compare = true;
                 Ok(1)
             }
-            Some(mode @ (Word::Forecast | Word::Anomalies | Word::Help)) => {
+            Some(mode @ (Word::Forecast | Word::Anomalies | Word::Offhours | Word::Help)) => {
                 if self.mode.replace(mode).is_some_and(|m| m != mode) {
                     return Err(ParseError::Conflict("ask for one thing at a time".into()));
                 }
@@ -306,6 +315,7 @@ impl Builder {
         match self.mode {
             Some(Word::Help) => Ok(Command::Help),
             Some(Word::Anomalies) => Ok(Command::Anomalies),
+            Some(Word::Offhours) => Ok(Command::Offhours),
             Some(Word::Forecast) => Ok(Command::Forecast(self.filters)),
             _ => {
                 if self.top.is_some() && self.group.is_none() {

@@ -61,6 +61,8 @@ fn groupings_filters_top_and_compare_combine() {
 fn other_commands_parse() {
     assert_eq!(parse("help"), Ok(Command::Help));
     assert_eq!(parse("anomalies"), Ok(Command::Anomalies));
+    assert_eq!(parse("offhours"), Ok(Command::Offhours));
+    assert_eq!(parse("Schedules"), Ok(Command::Offhours));
     assert_eq!(
         parse("forecast service=rds"),
         Ok(Command::Forecast(Filters {

@@ -176,6 +176,20 @@ async fn a_schedule_is_approved_once_then_switches_exactly_once_per_transition(p
     assert!(dry.iter().all(|s| s.recorded == "offhours_dry_run") && dry.len() == 2, "{dry:?}");
     assert_eq!(state(&cloud, &reference).await, "running", "dry run changes nothing");
 
+    // `/cost offhours` lists both schedules with their next switch, from the store.
+    let bot = costbot::bot::Bot::new(store.clone(), Arc::new(self::config(&moto.url)));
+    let actor = costbot::chat::Actor {
+        platform: costbot::domain::chat::Platform::Slack,
+        user: costbot::domain::chat::UserId("UDEV".into()),
+        roles: vec![],
+        channel: costbot::domain::chat::ChannelId("C1".into()),
+    };
+    let asked =
+        costbot::chat::Inbound::Command { actor, text: "offhours".into(), follow_up: costbot::chat::FollowUp::None };
+    let reply = serde_json::to_string(&bot.handle_at(asked, t("2026-12-08T12:00:00")).await).unwrap();
+    assert!(reply.contains("Off-hours schedules (2)") && reply.contains("stop Tue Dec 8 18:00 UTC"), "{reply}");
+    assert!(reply.contains(&id) && reply.contains("reports-dev"), "{reply}");
+
     let audit = store.audit_entries(0, 500).await.unwrap();
     assert_eq!(verify_chain(&audit), Ok(()));
     let recorded = |action: &str| audit.iter().filter(|e| e.record.action == action).count();
