@@ -25,7 +25,9 @@ use crate::limits::{Limited, Limits};
 use crate::proposals::card_entries;
 use crate::render::alert::{alert, open_anomalies};
 use crate::render::approval::card as approval_card;
-use crate::store::{AnomalyStore, AuditStore, OutboxStore, ProposalChange, ProposalStore, Store};
+use crate::store::{AnomalyStore, AuditStore, OutboxStore, ProposalChange, ProposalStore, ScheduleStore, Store};
+
+mod offhours;
 
 /// How long "Mute" silences an anomaly.
 const MUTE_DAYS: u64 = 7;
@@ -33,9 +35,12 @@ const MUTE_DAYS: u64 = 7;
 /// The bot's dependencies.
 /// The tables the bot touches: what answers read, plus anomalies and proposals (read and
 /// changed by clicks), the outbox (updated cards) and the audit log (every decision).
-pub trait BotTables: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore {}
+pub trait BotTables: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore + ScheduleStore {}
 
-impl<T: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore + ?Sized> BotTables for T {}
+impl<T: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore + ScheduleStore + ?Sized> BotTables
+    for T
+{
+}
 
 pub struct Bot<S: ?Sized = dyn Store> {
     store: Arc<S>,
@@ -119,6 +124,8 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Command::Help => return Ok(Reply::Ephemeral(commands::help())),
             Command::Anomalies => return Ok(Reply::InChannel(self.anomalies(accounts).await?)),
             Command::Offhours => return Ok(Reply::InChannel(self.offhours(accounts, now).await?)),
+            Command::OffhoursPause { id, until } => return self.pause_schedule(actor, id, *until, accounts, now).await,
+            Command::OffhoursResume { id } => return self.resume_schedule(actor, id, accounts, now).await,
             Command::Report(report) => self.answers.report(report, accounts, today).await,
             Command::Forecast(filters) => self.answers.forecast(filters, accounts, today).await,
         };
@@ -140,20 +147,6 @@ impl<S: BotTables + ?Sized> Bot<S> {
             .filter(|a| accounts.is_none_or(|ids| a.key.account().is_some_and(|acc| ids.contains(acc))))
             .collect();
         Ok(open_anomalies(&visible, &lookup))
-    }
-
-    /// The approved off-hours schedules of the channel's accounts, from the store.
-    async fn offhours(&self, accounts: Option<&[AccountId]>, now: NaiveDateTime) -> Result<Message> {
-        let tag = self.config.waste.rules().offhours_tag;
-        let rows: Vec<_> = self
-            .store
-            .proposals_in(&["done"])
-            .await?
-            .iter()
-            .filter(|p| accounts.is_none_or(|ids| ids.contains(&p.finding.resource.reference.account)))
-            .filter_map(|p| crate::schedules::listed(p, &tag, now))
-            .collect();
-        Ok(crate::render::offhours::schedules(&rows))
     }
 
     async fn account_names(&self) -> Result<std::collections::HashMap<String, String>> {

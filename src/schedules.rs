@@ -26,7 +26,7 @@ use crate::domain::offhours::{decide_transition, Schedule, Switch, Transition, T
 use crate::domain::proposal::{Proposal, State};
 use crate::domain::resource::{ActOutcome, Action, CloudInventory, ResourceKind};
 use crate::domain::waste::{protected_tag, PolicyConfig};
-use crate::store::{AuditStore, ProposalStore, TickStore};
+use crate::store::{AuditStore, ProposalStore, SchedulePause, ScheduleStore, TickStore};
 
 /// How long after its time a switch is still made (a replica restarting, a slow loop).
 pub const CATCH_UP: Duration = Duration::hours(2);
@@ -49,7 +49,12 @@ pub fn switched_on(dry_run: bool) -> ActOutcome {
 const HOURS_PER_MONTH: i64 = 730;
 
 /// An approved schedule as `/cost offhours` lists it; `None` for any other proposal.
-pub fn listed(p: &Proposal, tag_key: &str, now: NaiveDateTime) -> Option<crate::render::offhours::ScheduleRow> {
+pub fn listed(
+    p: &Proposal,
+    tag_key: &str,
+    pause: Option<&SchedulePause>,
+    now: NaiveDateTime,
+) -> Option<crate::render::offhours::ScheduleRow> {
     if p.finding.action != Action::OffHours {
         return None;
     }
@@ -61,6 +66,10 @@ pub fn listed(p: &Proposal, tag_key: &str, now: NaiveDateTime) -> Option<crate::
         .monthly_cost
         .map(|m| crate::domain::Money::from_decimal(m.as_decimal() / rust_decimal::Decimal::from(HOURS_PER_MONTH)));
     Some(crate::render::offhours::ScheduleRow {
+        id: p.id.0.clone(),
+        paused: pause.map(|x| {
+            x.until.map_or(format!("paused by {}", x.by), |u| format!("paused by {} until {}", x.by, u.date()))
+        }),
         resource: p.finding.resource.reference.to_string(),
         schedule: schedule.to_string(),
         next: schedule.next(now.and_utc()).map(|t| (t.at, t.switch)),
@@ -70,9 +79,9 @@ pub fn listed(p: &Proposal, tag_key: &str, now: NaiveDateTime) -> Option<crate::
 }
 
 /// The roles the switcher uses.
-pub trait SwitchTables: ProposalStore + TickStore + AuditStore {}
+pub trait SwitchTables: ProposalStore + TickStore + AuditStore + ScheduleStore {}
 
-impl<T: ProposalStore + TickStore + AuditStore + ?Sized> SwitchTables for T {}
+impl<T: ProposalStore + TickStore + AuditStore + ScheduleStore + ?Sized> SwitchTables for T {}
 
 /// What one switch did, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,11 +123,13 @@ impl<S: SwitchTables + ?Sized> Switcher<S> {
     /// schedule failing is logged and skipped; the others proceed.
     pub async fn run_once(&self, now: NaiveDateTime) -> Result<Vec<Switched>> {
         let mut out = Vec::new();
+        let pauses = self.store.schedule_pauses().await?;
         for p in self.store.proposals_in(&["done"]).await? {
             if p.finding.action != Action::OffHours {
                 continue;
             }
-            match self.switch_one(&p, now).await {
+            let pause = pauses.iter().find(|x| x.schedule == p.id.0);
+            match self.switch_one(&p, pause, now).await {
                 Ok(Some(switched)) => out.push(switched),
                 Ok(None) => {}
                 Err(error) => {
@@ -130,7 +141,12 @@ impl<S: SwitchTables + ?Sized> Switcher<S> {
         Ok(out)
     }
 
-    async fn switch_one(&self, p: &Proposal, now: NaiveDateTime) -> Result<Option<Switched>> {
+    async fn switch_one(
+        &self,
+        p: &Proposal,
+        pause: Option<&SchedulePause>,
+        now: NaiveDateTime,
+    ) -> Result<Option<Switched>> {
         let Some(text) = p.finding.resource.tag(&self.tag_key) else { return Ok(None) };
         let schedule = Schedule::parse(text).with_context(|| format!("the approved schedule `{text}`"))?;
         let Some(due) = schedule.transitions((now - CATCH_UP).and_utc(), now.and_utc()).pop() else {
@@ -140,7 +156,13 @@ impl<S: SwitchTables + ?Sized> Switcher<S> {
             return Ok(None);
         }
         let approved_dry = matches!(p.state, State::Done { dry_run: true, .. });
-        let (recorded, detail) = self.decide_and_act(p, &schedule, due, self.dry_run || approved_dry).await;
+        let (recorded, detail) = match pause.filter(|x| x.holds_at(due.at.naive_utc())) {
+            // A paused schedule's switch is claimed and recorded as skipped, so it is said once.
+            Some(x) => {
+                ("offhours_skipped", serde_json::json!({ "reason": format!("paused by {}", x.by), "until": x.until }))
+            }
+            None => self.decide_and_act(p, &schedule, due, self.dry_run || approved_dry).await,
+        };
         let record = AuditRecord {
             at: now,
             actor: format!("system:{}", self.owner),

@@ -9,6 +9,10 @@ use crate::domain::Money;
 /// One approved schedule, as listed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleRow {
+    /// The schedule's id (its proposal's), for `/cost offhours pause ID`.
+    pub id: String,
+    /// "paused by person:ana until 2026-12-24", while paused.
+    pub paused: Option<String>,
     /// The resource, as people know it (`ec2_instance i-0abc in 123456789012 us-east-1`).
     pub resource: String,
     /// The schedule as written in its tag, canonical (`19:00-07:00 Mon,…,Fri Europe/Berlin`).
@@ -36,20 +40,22 @@ pub fn schedules(rows: &[ScheduleRow]) -> Message {
         let table = rows
             .iter()
             .map(|r| {
-                let next = r.next.map_or("none within a week".to_string(), |(at, switch)| {
-                    format!("{} {}", switch.as_str(), at.format("%a %b %-d %H:%M UTC"))
-                });
+                let next = match (&r.paused, r.next) {
+                    (Some(paused), _) => paused.clone(),
+                    (None, Some((at, switch))) => format!("{} {}", switch.as_str(), at.format("%a %b %-d %H:%M UTC")),
+                    (None, None) => "none within a week".to_string(),
+                };
                 let saved = match (r.dry_run, r.saved) {
                     (true, _) => "dry run".to_string(),
                     (false, Some(m)) => m.to_string(),
                     (false, None) => "price unknown".to_string(),
                 };
-                vec![r.resource.clone(), r.schedule.clone(), next, saved]
+                vec![r.id.clone(), r.resource.clone(), r.schedule.clone(), next, saved]
             })
             .collect();
         blocks.push(Block::Table {
-            columns: vec!["Resource".into(), "Schedule".into(), "Next".into(), "Saved so far".into()],
-            right_align: vec![false, false, false, true],
+            columns: vec!["Id".into(), "Resource".into(), "Schedule".into(), "Next".into(), "Saved so far".into()],
+            right_align: vec![false, false, false, false, true],
             rows: table,
         });
         blocks.push(Block::Context {
@@ -75,6 +81,8 @@ mod tests {
     fn schedules_render_with_next_switch_and_savings() {
         let rows = vec![
             ScheduleRow {
+                id: "p-1a2b".into(),
+                paused: None,
                 resource: "ec2_instance i-0abc in 123456789012 us-east-1".into(),
                 schedule: "19:00-07:00 Mon,Tue,Wed,Thu,Fri Europe/Berlin".into(),
                 next: Some(("2026-12-07T06:00:00Z".parse().unwrap(), Switch::Start)),
@@ -82,6 +90,8 @@ mod tests {
                 dry_run: false,
             },
             ScheduleRow {
+                id: "p-3c4d".into(),
+                paused: Some("paused by person:ana until 2026-12-24".into()),
                 resource: "rds_instance reports-dev in 123456789012 us-east-1".into(),
                 schedule: "22:00-06:00 Mon,Tue,Wed,Thu,Fri,Sat,Sun UTC".into(),
                 next: None,

@@ -31,7 +31,7 @@ fn config(endpoint: &str) -> Config {
         "[aws]\nendpoint_url = \"{endpoint}\"\nretry_mode = \"standard\"\nmax_attempts = 2\n\
          [waste]\nregions = [\"us-east-1\"]\n\
          [[accounts]]\nid = \"{PAYER}\"\ncost_explorer = true\n\
-         [[channels]]\nplatform = \"slack\"\nid = \"C1\"\napprovers = [\"slack:UBOSS\", \"slack:UANA\"]\n"
+         [[channels]]\nplatform = \"slack\"\nid = \"C1\"\napprovers = [\"UBOSS\", \"UANA\"]\n"
     );
     Config::from_toml(&toml).unwrap()
 }
@@ -72,6 +72,64 @@ async fn tick(store: &DynStore, cloud: &Arc<AwsInventory>, now: &str) -> Vec<Str
     }
     made.sort();
     made
+}
+
+async fn ask(bot: &costbot::bot::Bot, user: &str, text: &str, now: &str) -> String {
+    let actor = costbot::chat::Actor {
+        platform: costbot::domain::chat::Platform::Slack,
+        user: costbot::domain::chat::UserId(user.into()),
+        roles: vec![],
+        channel: costbot::domain::chat::ChannelId("C1".into()),
+    };
+    let asked = costbot::chat::Inbound::Command { actor, text: text.into(), follow_up: costbot::chat::FollowUp::None };
+    serde_json::to_string(&bot.handle_at(asked, t(now)).await).unwrap()
+}
+
+/// Pausing and resuming commit with their audit records, the same on both stores.
+async fn pauses_are_stored_with_their_record(store: DynStore) {
+    use costbot::store::SchedulePause;
+    let record = |action: &str| costbot::domain::audit::AuditRecord {
+        at: t("2026-12-08T19:00:00"),
+        actor: "slack:UBOSS".into(),
+        action: action.into(),
+        target: "p-1".into(),
+        channel: Some("C1".into()),
+        detail: "{}".into(),
+    };
+    let pause = SchedulePause {
+        schedule: "p-1".into(),
+        until: Some(t("2026-12-10T00:00:00")),
+        by: "slack:UBOSS".into(),
+        at: t("2026-12-08T19:00:00"),
+    };
+    store.pause_schedule(&pause, &record("offhours_paused")).await.unwrap();
+    let again = SchedulePause { until: None, ..pause.clone() };
+    store.pause_schedule(&again, &record("offhours_paused")).await.unwrap();
+    assert_eq!(
+        store.schedule_pauses().await.unwrap(),
+        std::slice::from_ref(&again),
+        "pausing again replaces the pause"
+    );
+    assert!(again.holds_at(t("2030-01-01T00:00:00")) && !pause.holds_at(t("2026-12-10T00:00:00")));
+    assert!(store.resume_schedule("p-1", &record("offhours_resumed")).await.unwrap().is_some());
+    assert!(store.resume_schedule("p-1", &record("offhours_resumed")).await.unwrap().is_none(), "not paused any more");
+    assert!(store.schedule_pauses().await.unwrap().is_empty());
+    let actions: Vec<String> = store.audit_entries(0, 10).await.unwrap().into_iter().map(|e| e.record.action).collect();
+    assert_eq!(
+        actions,
+        ["offhours_paused", "offhours_paused", "offhours_resumed"],
+        "one record per change, none for a no-op"
+    );
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn pauses_are_stored_with_their_record_on_postgres(pool: sqlx::PgPool) {
+    pauses_are_stored_with_their_record(Arc::new(PgStore::from_pool(pool))).await;
+}
+
+#[tokio::test]
+async fn pauses_are_stored_with_their_record_on_sqlite() {
+    pauses_are_stored_with_their_record(Arc::new(costbot::store::SqliteStore::in_memory().await.unwrap())).await;
 }
 
 #[sqlx::test(migrations = "migrations/postgres")]
@@ -178,23 +236,41 @@ async fn a_schedule_is_approved_once_then_switches_exactly_once_per_transition(p
 
     // `/cost offhours` lists both schedules with their next switch, from the store.
     let bot = costbot::bot::Bot::new(store.clone(), Arc::new(self::config(&moto.url)));
-    let actor = costbot::chat::Actor {
-        platform: costbot::domain::chat::Platform::Slack,
-        user: costbot::domain::chat::UserId("UDEV".into()),
-        roles: vec![],
-        channel: costbot::domain::chat::ChannelId("C1".into()),
-    };
-    let asked =
-        costbot::chat::Inbound::Command { actor, text: "offhours".into(), follow_up: costbot::chat::FollowUp::None };
-    let reply = serde_json::to_string(&bot.handle_at(asked, t("2026-12-08T12:00:00")).await).unwrap();
+    let reply = ask(&bot, "UDEV", "offhours", "2026-12-08T12:00:00").await;
     assert!(reply.contains("Off-hours schedules (2)") && reply.contains("stop Tue Dec 8 18:00 UTC"), "{reply}");
     assert!(reply.contains(&id) && reply.contains("reports-dev"), "{reply}");
+
+    // Only an approver pauses a schedule; the refusal is audited. A paused schedule's switch
+    // is skipped (and said once); after resuming, the next switch happens again.
+    let done = store.proposals_in(&["done"]).await.unwrap();
+    let schedule_id = done.into_iter().find(|p| p.finding.resource.reference.id == id).unwrap().id.0;
+    let reply = ask(&bot, "UDEV", &format!("offhours pause {schedule_id}"), "2026-12-08T19:00:00").await;
+    assert!(reply.contains("Only this channel's approvers can pause"), "{reply}");
+    let pause = format!("offhours pause {schedule_id} until 2026-12-10");
+    let reply = ask(&bot, "UBOSS", &pause, "2026-12-08T19:00:00").await;
+    assert!(reply.contains("paused until 2026-12-10 00:00 UTC"), "{reply}");
+    let listed = ask(&bot, "UDEV", "offhours", "2026-12-08T19:05:00").await;
+    assert!(listed.contains("paused by slack:UBOSS until 2026-12-10"), "{listed}");
+    let made = tick(&store, &cloud, "2026-12-09T06:00:30").await;
+    assert_eq!(made, ["2026-12-09/start offhours_skipped", "2026-12-09/start offhours_skipped"], "paused, and running");
+    let reply = ask(&bot, "UBOSS", &format!("offhours resume {schedule_id}"), "2026-12-09T12:00:00").await;
+    assert!(reply.contains("follows its switches again"), "{reply}");
+    let made = tick(&store, &cloud, "2026-12-09T18:00:30").await;
+    assert_eq!(made, ["2026-12-09/stop offhours_switched", "2026-12-09/stop offhours_switched"]);
+    assert_eq!(state(&cloud, &reference).await, "stopped");
 
     let audit = store.audit_entries(0, 500).await.unwrap();
     assert_eq!(verify_chain(&audit), Ok(()));
     let recorded = |action: &str| audit.iter().filter(|e| e.record.action == action).count();
-    assert_eq!(recorded("offhours_switched"), 6, "each switch recorded once, however many replicas looked");
-    assert_eq!(recorded("offhours_skipped"), 2);
+    assert_eq!(recorded("offhours_switched"), 8, "each switch recorded once, however many replicas looked");
+    assert_eq!(recorded("offhours_skipped"), 4);
+    let refused_paused_resumed =
+        (recorded("offhours_refused"), recorded("offhours_paused"), recorded("offhours_resumed"));
+    assert_eq!(refused_paused_resumed, (1, 1, 1));
+    let paused = audit
+        .iter()
+        .filter(|e| e.record.action == "offhours_skipped" && e.record.detail.contains("paused by slack:UBOSS"));
+    assert_eq!(paused.count(), 1, "the paused instance's morning start");
     let skipped = audit.iter().find(|e| e.record.action == "offhours_skipped").unwrap();
     assert!(skipped.record.detail.contains("protected tag costbot:protect=yes"), "{}", skipped.record.detail);
     assert_eq!(recorded("offhours_dry_run"), 2);
