@@ -13,6 +13,8 @@ use crate::domain::chat::message::Message;
 use crate::domain::forecast::{month_end, HISTORY_DAYS};
 use crate::domain::{AccountId, BreakdownDimension, DateRange, Granularity, Money, ServiceName};
 use crate::render::answer::{self, Line, SpendView};
+mod compare;
+
 use crate::store::{AccountStore, BreakdownStore, CostStore, RunStore, SpendGroup, SpendQuery, SpendRow, Store};
 
 /// Why a question could not be answered.
@@ -156,12 +158,14 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
                 "Region and usage-type breakdowns are per account; drop `service=` or break down `by service`.".into(),
             ));
         }
-        let current = self.rows(&query, group.map(|g| g.0)).await?;
-        let previous_range = report.compare.then(|| report.period.previous(today));
-        let previous = match previous_range {
-            Some(range) => Some(self.rows(&SpendQuery { range, ..query.clone() }, group.map(|g| g.0)).await?),
-            None => None,
+        let (current, previous, comparison_note) = if report.compare {
+            let c = self.compared(report, &query, group.map(|g| g.0), today).await?;
+            (c.current, c.previous, c.note)
+        } else {
+            (self.rows(&query, group.map(|g| g.0)).await?, None, None)
         };
+        let previous_range = previous.as_ref().map(|(range, _)| *range);
+        let previous = previous.map(|(_, rows)| rows);
         let label = |key: &str| match group.map(|g| g.0) {
             Some(Grouping::Spend(SpendGroup::Account)) => {
                 names.get(key).map_or_else(|| key.to_string(), |n| format!("{n} ({key})"))
@@ -195,6 +199,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
             other,
             total: current.total,
             previous_total: previous.as_ref().map(|p| p.total),
+            comparison_note,
             daily: current.daily.iter().rev().take(SPARKLINE_DAYS).rev().copied().collect(),
             estimated: current.estimated,
             collected_at: self.collected_at().await?,
@@ -233,11 +238,25 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
     /// Total, breakdown and daily trend of a query from one scan of the facts (plus one of
     /// the breakdown table for region and usage type). Sums of the matrix are exact.
     async fn rows(&self, query: &SpendQuery, group: Option<Grouping>) -> anyhow::Result<Rows> {
+        self.rows_until(query, group, None).await
+    }
+
+    /// [`Answers::rows`] of the periods that start before `until` only (for hour-for-hour
+    /// comparisons; breakdowns by region and usage type are daily and ignore it).
+    async fn rows_until(
+        &self,
+        query: &SpendQuery,
+        group: Option<Grouping>,
+        until: Option<chrono::NaiveDateTime>,
+    ) -> anyhow::Result<Rows> {
         let by = match group {
             Some(Grouping::Spend(g)) => g,
             _ => SpendGroup::Total,
         };
-        let matrix = self.store.spend_matrix(query, by).await?;
+        let mut matrix = self.store.spend_matrix(query, by).await?;
+        if let Some(until) = until {
+            matrix.retain(|(at, _)| *at < until);
+        }
         let mut daily: std::collections::BTreeMap<chrono::NaiveDateTime, Money> = std::collections::BTreeMap::new();
         let mut groups: HashMap<String, Money> = HashMap::new();
         let mut total = Money::ZERO;
@@ -394,4 +413,21 @@ struct Rows {
     estimated: bool,
     grouped: Vec<SpendRow>,
     daily: Vec<Money>,
+}
+
+impl Rows {
+    /// These rows followed by `later` ones: totals and groups added, days appended.
+    fn merged(mut self, later: Rows) -> Rows {
+        self.total += later.total;
+        self.estimated |= later.estimated;
+        self.daily.extend(later.daily);
+        for row in later.grouped {
+            match self.grouped.iter_mut().find(|r| r.key == row.key) {
+                Some(mine) => mine.amount += row.amount,
+                None => self.grouped.push(row),
+            }
+        }
+        self.grouped.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.key.cmp(&b.key)));
+        self
+    }
 }

@@ -342,7 +342,9 @@ impl App {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let pages = self.serve_pages(stopped.clone()).await?;
         let delivery = tokio::spawn(delivery_loop(self.clone(), stopped.clone()));
-        let execution = self.executor(&owner).map(|executor| tokio::spawn(execution_loop(executor, stopped)));
+        let execution = self
+            .executor(&owner)
+            .map(|executor| tokio::spawn(execution_loop(executor, self.switcher(&owner), stopped)));
         crate::server::serve(listener, router, self.header_read_timeout(), shutdown).await?;
         tracing::info!(replica = %owner, "stopped accepting requests; finishing in-flight work");
         let _ = stop.send(true);
@@ -392,6 +394,20 @@ impl App {
         let executor =
             Executor::new(self.store.clone(), cloud, channels, self.config.approvals.dry_run, owner.to_string());
         Some(executor.with_waste_policy(self.config.waste.rules(), self.config.waste.policy.clone()))
+    }
+
+    /// The off-hours switcher, when there is a cloud to act on: it runs beside the executor.
+    pub fn switcher(&self, owner: &str) -> Option<crate::schedules::Switcher<dyn crate::store::Store>> {
+        let cloud = self.inventory.clone()?;
+        let rules = self.config.waste.rules();
+        Some(crate::schedules::Switcher::new(
+            self.store.clone(),
+            cloud,
+            self.config.approvals.dry_run,
+            self.config.waste.policy.clone(),
+            rules.offhours_tag,
+            owner.to_string(),
+        ))
     }
 
     /// Starts Slack Socket Mode in the background when configured.
@@ -469,10 +485,20 @@ async fn waste_discovery(
 /// proposal's version) makes running it everywhere safe.
 const EXECUTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
-async fn execution_loop(executor: Executor, mut stopped: tokio::sync::watch::Receiver<bool>) {
+async fn execution_loop(
+    executor: Executor,
+    switcher: Option<crate::schedules::Switcher<dyn crate::store::Store>>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         if let Err(error) = executor.run_once(Utc::now().naive_utc()).await {
             tracing::warn!(error = %format!("{error:#}"), "execution worker failed; will retry");
+        }
+        // Off-hours switches are claimed per schedule and moment, so every replica may look.
+        if let Some(switcher) = &switcher {
+            if let Err(error) = switcher.run_once(Utc::now().naive_utc()).await {
+                tracing::warn!(error = %format!("{error:#}"), "off-hours switcher failed; will retry");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(EXECUTION_INTERVAL) => {}

@@ -26,7 +26,11 @@ use crate::limits::{Limited, Limits, Refusal};
 use crate::proposals::card_entries;
 use crate::render::alert::{alert, feedback_stats, open_anomalies};
 use crate::render::approval::card as approval_card;
-use crate::store::{AnomalyMarkChange, AnomalyStore, AuditStore, OutboxStore, ProposalChange, ProposalStore, Store};
+use crate::store::{
+    AnomalyMarkChange, AnomalyStore, AuditStore, OutboxStore, ProposalChange, ProposalStore, ScheduleStore, Store,
+};
+
+mod offhours;
 
 /// How long "Mute" silences an anomaly.
 const MUTE_DAYS: u64 = 7;
@@ -36,9 +40,12 @@ const STATS_DAYS: u64 = 90;
 /// The bot's dependencies.
 /// The tables the bot touches: what answers read, plus anomalies and proposals (read and
 /// changed by clicks), the outbox (updated cards) and the audit log (every decision).
-pub trait BotTables: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore {}
+pub trait BotTables: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore + ScheduleStore {}
 
-impl<T: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore + ?Sized> BotTables for T {}
+impl<T: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore + ScheduleStore + ?Sized> BotTables
+    for T
+{
+}
 
 pub struct Bot<S: ?Sized = dyn Store> {
     store: Arc<S>,
@@ -122,6 +129,9 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Command::Help => return Ok(Reply::Ephemeral(commands::help())),
             Command::Anomalies => return Ok(Reply::InChannel(self.anomalies(accounts).await?)),
             Command::AnomalyStats => return Ok(Reply::InChannel(self.anomaly_stats(accounts, now).await?)),
+            Command::Offhours => return Ok(Reply::InChannel(self.offhours(accounts, now).await?)),
+            Command::OffhoursPause { id, until } => return self.pause_schedule(actor, id, *until, accounts, now).await,
+            Command::OffhoursResume { id } => return self.resume_schedule(actor, id, accounts, now).await,
             Command::Report(report) => self.answers.report(report, accounts, today).await,
             Command::Forecast(filters) => self.answers.forecast(filters, accounts, today).await,
         };

@@ -200,8 +200,13 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
         let Some(acting) = self.confirm(claimed, now).await? else { return Ok(false) };
         let State::Executing { dry_run, .. } = acting.state else { anyhow::bail!("a confirmed claim is executing") };
         let action = claimed.finding.action;
-        let state = match tokio::time::timeout(self.timing.act_within, self.cloud.act(reference, action, dry_run)).await
-        {
+        let acting_on_cloud = async {
+            match action {
+                Action::OffHours => Ok(crate::schedules::switched_on(dry_run)),
+                _ => self.cloud.act(reference, action, dry_run).await,
+            }
+        };
+        let state = match tokio::time::timeout(self.timing.act_within, acting_on_cloud).await {
             Ok(Ok(ActOutcome::Done { new_state })) => {
                 State::Done { outcome: format!("{} is now {new_state}", reference.id), dry_run: false }
             }
@@ -357,10 +362,14 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
 /// Whether the resource's current state shows the action took effect.
 fn acted(action: Action, current: Option<&Resource>) -> bool {
     let Some(r) = current else {
-        return !matches!(action, Action::StopInstance | Action::StopDatabase | Action::ModifyVolumeToGp3);
+        // Gone is what a destructive action leads to; an undoable one needed the resource.
+        return action.destructive();
     };
     let done: &[&str] = match action {
         Action::ModifyVolumeToGp3 => return r.size_class.as_deref() == Some("gp3"),
+        // Switching a schedule on calls no cloud API, so there is nothing to have half-done.
+        Action::OffHours => return true,
+        Action::StartInstance | Action::StartDatabase => &["pending", "running", "starting", "available"],
         Action::StopInstance | Action::StopDatabase => &["stopping", "stopped"],
         Action::TerminateInstance => &["shutting-down", "terminated"],
         Action::DeleteVolume

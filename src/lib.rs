@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod proposals;
 pub mod render;
 pub mod scheduler;
+pub mod schedules;
 pub mod server;
 pub mod sim;
 pub mod sim_inventory;

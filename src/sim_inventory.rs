@@ -214,6 +214,8 @@ fn next_state(resource: &Resource, action: Action) -> Result<Option<&'static str
         (EbsVolume, Action::DeleteVolume, "available") => None,
         (ElasticIp, Action::ReleaseAddress, "unassociated") => None,
         (RdsInstance, Action::StopDatabase, "available") => Some("stopped"),
+        (Ec2Instance, Action::StartInstance, "stopped") => Some("running"),
+        (RdsInstance, Action::StartDatabase, "stopped") => Some("available"),
         (RdsInstance, Action::DeleteDatabaseWithSnapshot, _) => None,
         (_, action, state) => bail!("cannot {} {} while it is {state}", action.verb(), resource.reference),
     };

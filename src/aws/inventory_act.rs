@@ -171,6 +171,11 @@ impl AwsInventory {
                     self.ec2(account, region)?.stop_instances().instance_ids(&r.id).dry_run(dry_run).send().await;
                 ec2_outcome("ec2:StopInstances", r, result, |o| state_change_name(o.stopping_instances()))
             }
+            (ResourceKind::Ec2Instance, Action::StartInstance) => {
+                let result =
+                    self.ec2(account, region)?.start_instances().instance_ids(&r.id).dry_run(dry_run).send().await;
+                ec2_outcome("ec2:StartInstances", r, result, |o| state_change_name(o.starting_instances()))
+            }
             (ResourceKind::Ec2Instance, Action::TerminateInstance) => {
                 let result =
                     self.ec2(account, region)?.terminate_instances().instance_ids(&r.id).dry_run(dry_run).send().await;
@@ -185,9 +190,10 @@ impl AwsInventory {
                     self.ec2(account, region)?.release_address().allocation_id(&r.id).dry_run(dry_run).send().await;
                 ec2_outcome("ec2:ReleaseAddress", r, result, |_| "released".to_string())
             }
-            (ResourceKind::RdsInstance, Action::StopDatabase | Action::DeleteDatabaseWithSnapshot) => {
-                self.act_on_database(r, action, dry_run).await
-            }
+            (
+                ResourceKind::RdsInstance,
+                Action::StopDatabase | Action::StartDatabase | Action::DeleteDatabaseWithSnapshot,
+            ) => self.act_on_database(r, action, dry_run).await,
             (ResourceKind::EbsVolume, Action::ModifyVolumeToGp3)
             | (ResourceKind::EbsSnapshot, Action::DeleteSnapshot)
             | (ResourceKind::RdsSnapshot, Action::DeleteDbSnapshot)
@@ -203,6 +209,7 @@ impl AwsInventory {
         if dry_run {
             let what = match action {
                 Action::StopDatabase => format!("would stop db {} (now {})", r.id, current.state),
+                Action::StartDatabase => format!("would start db {} (now {})", r.id, current.state),
                 _ => format!("would delete db {} (now {}) after a final snapshot {snapshot}", r.id, current.state),
             };
             // Say plainly what was and was not checked, since RDS cannot confirm permissions.
@@ -210,7 +217,15 @@ impl AwsInventory {
                 detail: format!("{what}; RDS has no dry-run flag, so only its existence was checked"),
             });
         }
-        let database = if action == Action::StopDatabase {
+        let database = if action == Action::StartDatabase {
+            let out = client
+                .start_db_instance()
+                .db_instance_identifier(&r.id)
+                .send()
+                .await
+                .map_err(|e| sdk_error("rds:StartDBInstance", e))?;
+            out.db_instance().cloned()
+        } else if action == Action::StopDatabase {
             let out = client
                 .stop_db_instance()
                 .db_instance_identifier(&r.id)

@@ -36,6 +36,7 @@ pub const CALLS: &[(&str, &[&str])] = &[
     ("describe_nat_gateways", &["ec2:DescribeNatGateways"]),
     ("get_metric_data", &["cloudwatch:GetMetricData"]),
     ("stop_instances", &["ec2:StopInstances"]),
+    ("start_instances", &["ec2:StartInstances"]),
     ("terminate_instances", &["ec2:TerminateInstances"]),
     ("delete_volume", &["ec2:DeleteVolume"]),
     ("release_address", &["ec2:ReleaseAddress"]),
@@ -44,13 +45,19 @@ pub const CALLS: &[(&str, &[&str])] = &[
     ("delete_nat_gateway", &["ec2:DeleteNatGateway"]),
     ("delete_db_snapshot", &["rds:DeleteDBSnapshot"]),
     ("stop_db_instance", &["rds:StopDBInstance"]),
+    ("start_db_instance", &["rds:StartDBInstance"]),
     // Deleting with a final snapshot is authorised against the snapshot too.
     ("delete_db_instance", &["rds:DeleteDBInstance", "rds:CreateDBSnapshot"]),
 ];
 
 /// The RDS actions that cannot be probed (RDS has no dry run).
-pub const UNPROBED_ACTIONS: &[&str] =
-    &["rds:StopDBInstance", "rds:DeleteDBInstance", "rds:CreateDBSnapshot", "rds:DeleteDBSnapshot"];
+pub const UNPROBED_ACTIONS: &[&str] = &[
+    "rds:StopDBInstance",
+    "rds:StartDBInstance",
+    "rds:DeleteDBInstance",
+    "rds:CreateDBSnapshot",
+    "rds:DeleteDBSnapshot",
+];
 
 /// Well-formed ids that no account has, so a dry run can never touch a real resource.
 const NO_INSTANCE: &str = "i-0000000000000000f";
@@ -208,6 +215,7 @@ pub async fn waste_actions(session: &Session, region: &str) -> Vec<Probe> {
     let client = aws_sdk_ec2::Client::new(&session.0.to_builder().region(Region::new(region.to_string())).build());
     vec![
         verdict("ec2:StopInstances", client.stop_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await),
+        verdict("ec2:StartInstances", client.start_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await),
         verdict(
             "ec2:TerminateInstances",
             client.terminate_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await,

@@ -4,16 +4,18 @@
 //! ```text
 //! /cost [period] [by service|account|region|usage-type] [top N] [service=X] [account=Y] [compare]
 //! /cost forecast [service=X] [account=Y]
-//! /cost anomalies | help
+//! /cost anomalies | offhours | help
+//! /cost offhours pause ID [until YYYY-MM-DD] | offhours resume ID
 //! ```
 
 pub mod period;
 
 use chrono::NaiveDate;
 
-pub use period::Period;
+pub use period::{Elapsed, Period};
 
 use crate::domain::chat::message::{Block, Message, Span, Tone};
+use crate::domain::proposal::ProposalId;
 
 /// How a report is broken down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,6 +65,20 @@ pub enum Command {
     Anomalies,
     /// Alert precision measured from the channel's feedback.
     AnomalyStats,
+    /// Approved off-hours schedules.
+    Offhours,
+    /// Pause a schedule: no switch until the start of `until` (UTC), or until resumed.
+    OffhoursPause {
+        /// The schedule's id, as `/cost offhours` lists it.
+        id: ProposalId,
+        /// The day it switches again.
+        until: Option<NaiveDate>,
+    },
+    /// Resume a paused schedule.
+    OffhoursResume {
+        /// The schedule's id.
+        id: ProposalId,
+    },
     /// How to use costbot.
     Help,
 }
@@ -80,6 +96,7 @@ enum Word {
     Anomalies,
     /// `stats` after `anomalies`.
     Stats,
+    Offhours,
     Help,
     /// `key=value`; parsed before the vocabulary is consulted, listed for help and suggestions.
     Filter,
@@ -133,7 +150,7 @@ const VOCABULARY: &[Entry] = &[
         words: &["compare", "vs"],
         word: Word::Compare,
         usage: "compare",
-        help: "against the previous period of the same length, with deltas",
+        help: "against the previous period, like for like (one in progress against the same elapsed part), with deltas",
     },
     Entry {
         words: &["forecast"],
@@ -147,6 +164,12 @@ const VOCABULARY: &[Entry] = &[
         word: Word::Stats,
         usage: "anomalies stats",
         help: "alert precision per account from the channel's feedback, last 90 days",
+    },
+    Entry {
+        words: &["offhours", "schedules"],
+        word: Word::Offhours,
+        usage: "offhours · offhours pause ID [until 2026-12-24] · offhours resume ID",
+        help: "off-hours schedules: the next switch and the saving so far; approvers pause and resume them",
     },
     Entry { words: &["help", "?"], word: Word::Help, usage: "help", help: "this help" },
 ];
@@ -220,6 +243,11 @@ fn tokens(text: &str) -> Vec<String> {
 /// Parses the text after `/cost`. Never panics, whatever the input.
 pub fn parse(text: &str) -> Result<Command, ParseError> {
     let words = tokens(text);
+    if let [first, verb, rest @ ..] = words.as_slice() {
+        if ["offhours", "schedules"].contains(&first.to_lowercase().as_str()) {
+            return offhours(verb, rest);
+        }
+    }
     let mut state = Builder::default();
     let mut i = 0;
     while i < words.len() {
@@ -281,7 +309,7 @@ impl Builder {
                 self.compare = true;
                 Ok(1)
             }
-            Some(mode @ (Word::Forecast | Word::Anomalies | Word::Stats | Word::Help)) => {
+            Some(mode @ (Word::Forecast | Word::Anomalies | Word::Stats | Word::Offhours | Word::Help)) => {
                 // `anomalies stats` (in either order) asks for the statistics.
                 if matches!(
                     (self.mode, mode),
@@ -325,6 +353,7 @@ impl Builder {
             Some(Word::Help) => Ok(Command::Help),
             Some(Word::Anomalies) => Ok(Command::Anomalies),
             Some(Word::Stats) => Ok(Command::AnomalyStats),
+            Some(Word::Offhours) => Ok(Command::Offhours),
             Some(Word::Forecast) => Ok(Command::Forecast(self.filters)),
             _ => {
                 if self.top.is_some() && self.group.is_none() {
@@ -340,6 +369,31 @@ impl Builder {
                 }))
             }
         }
+    }
+}
+
+/// `pause ID [until DATE]` and `resume ID`, after `offhours`.
+fn offhours(verb: &str, rest: &[String]) -> Result<Command, ParseError> {
+    let verb = verb.to_lowercase();
+    let id = || {
+        rest.first()
+            .filter(|id| id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .map(|id| ProposalId(id.clone()))
+            .ok_or_else(|| missing(&format!("offhours {verb}"), "a schedule id from `/cost offhours`"))
+    };
+    match (verb.as_str(), rest) {
+        ("pause", [_]) => Ok(Command::OffhoursPause { id: id()?, until: None }),
+        ("pause", [_, word, day]) if word.eq_ignore_ascii_case("until") => {
+            let until = date(day)?.ok_or_else(|| missing("until", "a date like 2026-12-24"))?;
+            Ok(Command::OffhoursPause { id: id()?, until: Some(until) })
+        }
+        ("pause", [_, word, ..]) if word.eq_ignore_ascii_case("until") => {
+            Err(missing("until", "a date like 2026-12-24"))
+        }
+        ("pause", []) | ("resume", []) => Err(id().unwrap_err()),
+        ("resume", [_]) => Ok(Command::OffhoursResume { id: id()? }),
+        ("pause" | "resume", [_, extra, ..]) => Err(unknown(&extra.to_lowercase())),
+        _ => Err(unknown(&verb)),
     }
 }
 

@@ -30,6 +30,18 @@ pub enum Period {
     Between(NaiveDate, NaiveDate),
 }
 
+/// The elapsed part of a period in progress and its counterpart in the previous period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed {
+    /// From the period's start through today.
+    pub current: DateRange,
+    /// The same number of days from the previous period's start.
+    pub previous: DateRange,
+    /// The previous period's day that stands for today (compared hour for hour where hourly
+    /// data exists); `None` when the previous period ran out of days first.
+    pub twin_of_today: Option<NaiveDate>,
+}
+
 /// The longest range a query may cover; more than Cost Explorer keeps anyway.
 pub const MAX_DAYS: u32 = 400;
 
@@ -118,6 +130,28 @@ impl Period {
         shifted.unwrap_or(current)
     }
 
+    /// For a period still in progress (today is inside it), the part that has happened and the
+    /// same part of the previous period, so `compare` sets like against like: "this month" on
+    /// the 10th compares the 1st–10th with the 1st–10th, never with the whole previous month.
+    /// `None` when the period is over; then the whole periods are compared.
+    pub fn elapsed(self, today: NaiveDate) -> Option<Elapsed> {
+        let range = self.resolve(today);
+        if range.start() > today || range.end() <= today {
+            return None;
+        }
+        let current = DateRange::new(range.start(), plus(today, 1)?).ok()?;
+        let days = u64::try_from(current.days()).ok()?;
+        let previous_start = self.previous(today).start();
+        let previous_end = plus(previous_start, days)?;
+        // The previous period may be shorter (March's 31st has no February twin): it is then
+        // compared whole, and no day of it stands for today.
+        let limit = self.previous(today).end().max(plus(previous_start, 1)?);
+        let clipped = previous_end > limit;
+        let previous = DateRange::new(previous_start, previous_end.min(limit)).ok()?;
+        let twin_of_today = if clipped { None } else { minus(previous_end, 1) };
+        Some(Elapsed { current, previous, twin_of_today })
+    }
+
     /// A short label for answers: "month to date", "last 7 days", "2026-10".
     pub fn label(self) -> String {
         match self {
@@ -166,6 +200,32 @@ mod tests {
         assert_eq!(Period::LastDays(7).previous(d("2026-11-25")).to_string(), "2026-11-12..2026-11-19");
         assert_eq!(Period::LastWeek.previous(d("2026-11-25")).to_string(), "2026-11-09..2026-11-16");
         assert_eq!(Period::Month(2026, 1).previous(today).to_string(), "2025-12-01..2026-01-01");
+    }
+
+    #[test]
+    fn periods_in_progress_compare_the_same_elapsed_part() {
+        let first = d("2026-12-01");
+        let mtd = Period::MonthToDate.elapsed(first).unwrap();
+        assert_eq!(mtd.current.to_string(), "2026-12-01..2026-12-02");
+        assert_eq!(mtd.previous.to_string(), "2026-11-01..2026-11-02");
+        assert_eq!(mtd.twin_of_today, Some(d("2026-11-01")));
+        let month = Period::ThisMonth.elapsed(d("2026-12-10")).unwrap();
+        assert_eq!(month.current.to_string(), "2026-12-01..2026-12-11");
+        assert_eq!(month.previous.to_string(), "2026-11-01..2026-11-11");
+        let today = Period::Today.elapsed(first).unwrap();
+        assert_eq!(
+            (today.previous.to_string(), today.twin_of_today),
+            ("2026-11-30..2026-12-01".into(), Some(d("2026-11-30")))
+        );
+        let week = Period::LastDays(7).elapsed(d("2026-11-25")).unwrap();
+        assert_eq!(week.previous.to_string(), "2026-11-12..2026-11-19");
+        assert_eq!(week.twin_of_today, Some(d("2026-11-18")));
+        // March 31st has no twin in February: February is compared whole.
+        let long = Period::MonthToDate.elapsed(d("2027-03-31")).unwrap();
+        assert_eq!((long.previous.to_string(), long.twin_of_today), ("2027-02-01..2027-03-01".into(), None));
+        assert_eq!(Period::LastMonth.elapsed(first), None);
+        assert_eq!(Period::Yesterday.elapsed(first), None);
+        assert_eq!(Period::Month(2027, 1).elapsed(first), None);
     }
 
     #[test]

@@ -64,6 +64,20 @@ fn other_commands_parse() {
     assert_eq!(parse("anomalies stats"), Ok(Command::AnomalyStats));
     assert_eq!(parse("stats anomalies"), Ok(Command::AnomalyStats));
     assert!(matches!(parse("anomalies stats forecast"), Err(ParseError::Conflict(_))));
+    assert_eq!(parse("offhours"), Ok(Command::Offhours));
+    assert_eq!(parse("Schedules"), Ok(Command::Offhours));
+    let id = ProposalId("p-1a2b".into());
+    assert_eq!(parse("offhours pause p-1a2b"), Ok(Command::OffhoursPause { id: id.clone(), until: None }));
+    let until = NaiveDate::from_ymd_opt(2026, 12, 24);
+    assert_eq!(parse("offhours pause p-1a2b until 2026-12-24"), Ok(Command::OffhoursPause { id: id.clone(), until }));
+    assert_eq!(parse("offhours resume p-1a2b"), Ok(Command::OffhoursResume { id }));
+    let err = |t: &str| parse(t).unwrap_err().to_string();
+    assert_eq!(err("offhours pause"), "`offhours pause` needs a schedule id from `/cost offhours`");
+    assert_eq!(err("offhours pause p-1 until"), "`until` needs a date like 2026-12-24");
+    assert!(err("offhours pause p-1 until 2026-02-30").contains("February 2026 has 28 days"));
+    assert!(err("offhours stop p-1").starts_with("I don't know `stop`"));
+    assert!(err("offhours pause p-1 now").starts_with("I don't know `now`"));
+    assert!(err("offhours pause <script>").contains("needs a schedule id"));
     assert_eq!(
         parse("forecast service=rds"),
         Ok(Command::Forecast(Filters {

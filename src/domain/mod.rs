@@ -16,6 +16,7 @@ pub mod ids;
 pub mod incident;
 pub mod lease;
 pub mod money;
+pub mod offhours;
 pub mod outbox;
 pub mod prices;
 pub mod proposal;

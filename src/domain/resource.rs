@@ -158,6 +158,14 @@ pub enum Action {
     DeleteDbSnapshot,
     /// Delete a NAT gateway.
     DeleteNatGateway,
+    /// Start a stopped EC2 instance (an off-hours schedule's morning switch).
+    StartInstance,
+    /// Start a stopped RDS instance (an off-hours schedule's morning switch).
+    StartDatabase,
+    /// Put an EC2 instance or RDS database on the off-hours schedule its tag names: once
+    /// approved, it is stopped and started at each switch of the schedule. Approving it calls
+    /// no cloud API; each switch is an action of its own, re-checked and audited.
+    OffHours,
 }
 
 impl Action {
@@ -171,12 +179,22 @@ impl Action {
             Action::DeleteDatabaseWithSnapshot => "delete (with a final snapshot)",
             Action::ModifyVolumeToGp3 => "change to gp3",
             Action::DeleteSnapshot | Action::DeleteDbSnapshot | Action::DeleteNatGateway => "delete",
+            Action::StartInstance | Action::StartDatabase => "start",
+            Action::OffHours => "stop and start on its off-hours schedule",
         }
     }
 
     /// True when the action cannot be undone.
     pub fn destructive(self) -> bool {
-        !matches!(self, Action::StopInstance | Action::StopDatabase | Action::ModifyVolumeToGp3)
+        !matches!(
+            self,
+            Action::StopInstance
+                | Action::StopDatabase
+                | Action::ModifyVolumeToGp3
+                | Action::StartInstance
+                | Action::StartDatabase
+                | Action::OffHours
+        )
     }
 }
 

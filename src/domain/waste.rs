@@ -24,7 +24,7 @@ use super::Money;
 /// Every rule id, in the order rules are applied. A resource gets at most one finding: the
 /// first rule that fires on it (so an unattached gp2 volume is proposed for deletion, not for
 /// a type change, and an expired instance is stopped on its tag, not on its metrics).
-pub const RULES: [&str; 10] = [
+pub const RULES: [&str; 11] = [
     "expired_ttl",
     "stopped_instance",
     "unattached_volume",
@@ -35,6 +35,7 @@ pub const RULES: [&str; 10] = [
     "old_snapshot",
     "orphaned_db_snapshot",
     "gp2_volume",
+    "offhours",
 ];
 
 /// `[waste.rules]`: the rules' thresholds, and which rules are off.
@@ -68,6 +69,8 @@ pub struct RulesConfig {
     pub db_snapshot_days: u32,
     /// `idle_nat_gateway`: days without a byte out to destinations.
     pub nat_gateway_idle_days: u32,
+    /// `offhours`: the tag key holding an off-hours schedule (case-insensitive).
+    pub offhours_tag: String,
     /// The activity window, in days. Set from `[waste] idle_days`, not here, so the window
     /// CloudWatch is asked about and the window the rules require are always the same.
     #[serde(skip)]
@@ -88,6 +91,7 @@ impl Default for RulesConfig {
             snapshot_days: 90,
             db_snapshot_days: 90,
             nat_gateway_idle_days: 30,
+            offhours_tag: super::offhours::DEFAULT_TAG.to_string(),
             idle_days: 14,
         }
     }
@@ -229,6 +233,7 @@ fn apply_rule(rule: &str, r: &Resource, rules: &RulesConfig, now: NaiveDateTime)
         "old_snapshot" => old_snapshot(r, rules, now),
         "orphaned_db_snapshot" => orphaned_db_snapshot(r, rules, now),
         "gp2_volume" => gp2_volume(r, rules, now),
+        "offhours" => super::offhours::rule(r, &rules.offhours_tag, now),
         _ => None,
     }
 }
@@ -435,7 +440,7 @@ fn gp2_volume(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> Option<H
 }
 
 /// The protected tag a resource carries, as `Key=Value`, if any.
-fn protected_tag(r: &Resource, policy: &PolicyConfig) -> Option<String> {
+pub fn protected_tag(r: &Resource, policy: &PolicyConfig) -> Option<String> {
     policy.protected_tags.iter().find_map(|rule| {
         let (key, want) = rule.split_once('=')?;
         let value = r.tag(key.trim())?;

@@ -41,6 +41,8 @@ pub struct SpendView {
     pub total: Money,
     /// The previous period's total, when comparing.
     pub previous_total: Option<Money>,
+    /// What `compare` set against what, when it is not simply the two whole periods.
+    pub comparison_note: Option<String>,
     /// Daily totals for the sparkline, oldest first.
     pub daily: Vec<Money>,
     /// True when any day is estimated.
@@ -123,6 +125,9 @@ pub fn spend(view: &SpendView) -> Message {
         total_spans.push(Span::Plain(format!(" · {} vs {} ({range})", delta(view.total, prev), prev)));
     }
     blocks.push(Block::Text { spans: total_spans });
+    if let Some(note) = &view.comparison_note {
+        blocks.push(Block::Context { spans: vec![Span::Plain(note.clone())] });
+    }
     if view.group_label.is_some() && !view.lines.is_empty() {
         blocks.push(table(view, comparing));
     }
@@ -248,6 +253,7 @@ mod tests {
             other: Some((6, m("3100.25"), Some(m("2950")))),
             total: m("33850.9"),
             previous_total: Some(m("31350")),
+            comparison_note: Some("Whole days only: 2026-11-01..2026-11-25 against 2026-10-01..2026-10-25.".into()),
             daily: vec![m("1200"), m("1300"), m("900"), m("1400")],
             estimated: true,
             collected_at: Some("2026-11-25T10:05:00".parse().unwrap()),

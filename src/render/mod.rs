@@ -7,6 +7,7 @@ pub mod answer;
 pub mod approval;
 pub mod chart;
 pub mod digest;
+pub mod offhours;
 mod platforms;
 pub mod text;
 

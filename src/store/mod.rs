@@ -20,6 +20,7 @@ mod outbox_sql;
 mod postgres;
 mod proposal_sql;
 mod record;
+mod schedule_sql;
 mod sql;
 mod sqlite;
 
@@ -33,6 +34,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use lease_sql::{ClockStore, LeaseStore, TickStore};
 pub use postgres::PgStore;
+pub use schedule_sql::{SchedulePause, ScheduleStore};
 pub use sqlite::SqliteStore;
 
 use crate::domain::audit::{AuditEntry, AuditRecord, Checkpoint};
@@ -537,6 +539,7 @@ pub trait Store:
     + TickStore
     + ClockStore
     + AccessStore
+    + ScheduleStore
     + 'static
 {
 }

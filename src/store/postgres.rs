@@ -16,6 +16,7 @@ use super::inventory_sql::impl_inventory_store;
 use super::lease_sql::{impl_lease_store, PG_EXPIRY, PG_NOW};
 use super::outbox_sql::{impl_outbox_store, PG_LOCKED_UNTIL};
 use super::proposal_sql::impl_proposal_store;
+use super::schedule_sql::impl_schedule_store;
 use super::sql::impl_sql_store;
 
 /// A [`Store`](super::Store) on a Postgres connection pool.
@@ -56,6 +57,7 @@ impl_outbox_store!(PgStore, sqlx::Postgres, PG_NOW, PG_LOCKED_UNTIL);
 impl_digest_store!(PgStore, sqlx::Postgres);
 impl_audit_store!(PgStore, sqlx::Postgres, PG_AUDIT_LOCK);
 impl_proposal_store!(PgStore, sqlx::Postgres);
+impl_schedule_store!(PgStore, sqlx::Postgres);
 impl_inventory_store!(PgStore, sqlx::Postgres);
 impl_breakdown_store!(PgStore, sqlx::Postgres);
 impl_console_store!(PgStore, sqlx::Postgres);

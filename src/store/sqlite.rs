@@ -19,6 +19,7 @@ use super::inventory_sql::impl_inventory_store;
 use super::lease_sql::{impl_lease_store, SQLITE_EXPIRY, SQLITE_NOW};
 use super::outbox_sql::{impl_outbox_store, SQLITE_LOCKED_UNTIL};
 use super::proposal_sql::impl_proposal_store;
+use super::schedule_sql::impl_schedule_store;
 use super::sql::impl_sql_store;
 
 /// A [`Store`](super::Store) on an SQLite file (or an in-memory database in tests).
@@ -80,6 +81,7 @@ impl_outbox_store!(SqliteStore, sqlx::Sqlite, SQLITE_NOW, SQLITE_LOCKED_UNTIL);
 impl_digest_store!(SqliteStore, sqlx::Sqlite);
 impl_audit_store!(SqliteStore, sqlx::Sqlite, SQLITE_AUDIT_LOCK);
 impl_proposal_store!(SqliteStore, sqlx::Sqlite);
+impl_schedule_store!(SqliteStore, sqlx::Sqlite);
 impl_inventory_store!(SqliteStore, sqlx::Sqlite);
 impl_breakdown_store!(SqliteStore, sqlx::Sqlite);
 impl_console_store!(SqliteStore, sqlx::Sqlite);

@@ -187,12 +187,13 @@ fn store_names_only_domain() {
 }
 
 /// The jobs and the wiring: the top layer, which only wiring and other jobs may name.
-const JOBS_AND_WIRING: [&str; 14] = [
+const JOBS_AND_WIRING: [&str; 15] = [
     "collector",
     "detection",
     "discovery",
     "proposals",
     "execution",
+    "schedules",
     "digest",
     "answers",
     "bot",

@@ -129,6 +129,9 @@ enum StoredAction {
     DeleteSnapshot,
     DeleteDbSnapshot,
     DeleteNatGateway,
+    StartInstance,
+    StartDatabase,
+    OffHours,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -266,6 +269,9 @@ impl From<&WasteFinding> for StoredFinding {
                 Action::DeleteSnapshot => StoredAction::DeleteSnapshot,
                 Action::DeleteDbSnapshot => StoredAction::DeleteDbSnapshot,
                 Action::DeleteNatGateway => StoredAction::DeleteNatGateway,
+                Action::StartInstance => StoredAction::StartInstance,
+                Action::StartDatabase => StoredAction::StartDatabase,
+                Action::OffHours => StoredAction::OffHours,
             },
             path: match &f.path {
                 SafetyPath::Normal => StoredPath::Normal,
@@ -321,6 +327,9 @@ impl TryFrom<StoredFinding> for WasteFinding {
                 StoredAction::DeleteSnapshot => Action::DeleteSnapshot,
                 StoredAction::DeleteDbSnapshot => Action::DeleteDbSnapshot,
                 StoredAction::DeleteNatGateway => Action::DeleteNatGateway,
+                StoredAction::StartInstance => Action::StartInstance,
+                StoredAction::StartDatabase => Action::StartDatabase,
+                StoredAction::OffHours => Action::OffHours,
             },
             path: match f.path {
                 StoredPath::Normal => SafetyPath::Normal,

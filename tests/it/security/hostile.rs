@@ -43,8 +43,14 @@ async fn the_panic_input_is_answered_politely_on_all_three_platforms() {
 #[tokio::test]
 async fn a_fuzz_smoke_run_finds_no_panic_in_any_target() {
     crate::support::init();
-    let outcomes = super::fuzz_harness::run(3_000, 7).await.unwrap();
-    assert_eq!(outcomes.len(), 4, "commands, two Slack targets, Discord");
+    let outcomes = super::fuzz_harness::run(3_000, 7, &[]).await.unwrap();
+    let names: Vec<&str> = outcomes.iter().map(|o| o.target).collect();
+    assert_eq!(names, super::fuzz_harness::TARGETS, "commands, two Slack targets, Discord");
+    // A target run alone sees the same inputs as in the full run (each has its own generator).
+    let alone = super::fuzz_harness::run(500, 7, &["discord"]).await.unwrap();
+    let within = super::fuzz_harness::run(500, 7, &[]).await.unwrap();
+    assert_eq!(alone.len(), 1);
+    assert_eq!(alone[0].note, within[3].note, "the same Discord inputs either way");
     for outcome in &outcomes {
         assert_eq!(outcome.panics.count, 0, "{outcome}");
         assert_eq!(outcome.inputs, 3_000);
