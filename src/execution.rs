@@ -293,7 +293,7 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
                 .context("describing the resource for recovery timed out")??;
         let state = if *dry_run {
             State::Done { outcome: "dry run interrupted; nothing was changed".into(), dry_run: true }
-        } else if acted(p.finding.action, current.as_ref()) {
+        } else if acted(p.finding.action, &p.finding.resource, current.as_ref()) {
             let seen = current.map_or("gone".to_string(), |r| r.state);
             State::Done { outcome: format!("completed before an interruption; the resource is {seen}"), dry_run: false }
         } else {
@@ -355,19 +355,31 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
 }
 
 /// Whether the resource's current state shows the action took effect.
-fn acted(action: Action, current: Option<&Resource>) -> bool {
+fn acted(action: Action, shown: &Resource, current: Option<&Resource>) -> bool {
     let Some(r) = current else {
-        return !matches!(action, Action::StopInstance | Action::StopDatabase | Action::ModifyVolumeToGp3);
+        return !matches!(
+            action,
+            Action::StopInstance
+                | Action::StopDatabase
+                | Action::ModifyVolumeToGp3
+                | Action::ResizeInstance
+                | Action::ModernizeInstance
+        );
     };
     let done: &[&str] = match action {
         Action::ModifyVolumeToGp3 => return r.size_class.as_deref() == Some("gp3"),
+        // A resize is done when the type changed and the instance is back up.
+        Action::ResizeInstance | Action::ModernizeInstance => {
+            return r.size_class != shown.size_class && matches!(r.state.as_str(), "pending" | "running")
+        }
         Action::StopInstance | Action::StopDatabase => &["stopping", "stopped"],
         Action::TerminateInstance => &["shutting-down", "terminated"],
         Action::DeleteVolume
         | Action::DeleteDatabaseWithSnapshot
         | Action::DeleteSnapshot
         | Action::DeleteDbSnapshot
-        | Action::DeleteNatGateway => &["deleting", "deleted"],
+        | Action::DeleteNatGateway
+        | Action::DeleteLoadBalancer => &["deleting", "deleted"],
         Action::ReleaseAddress => &[],
     };
     done.contains(&r.state.as_str())
