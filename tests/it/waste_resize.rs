@@ -105,3 +105,58 @@ async fn underutilized_and_previous_generation_instances_are_resized_in_moto_by_
     aws.act(&r(&old), Action::ModernizeInstance, false).await.unwrap();
     assert_eq!(now(&old).await.0, "m5.large");
 }
+
+/// Through the real bot and execution worker: the previous-generation proposal needs two
+/// approvers (one is not enough), is re-checked against moto right before acting, and the
+/// worker's resize leaves the instance on the current generation, running.
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn a_resize_waits_for_two_approvers_and_is_re_checked_before_acting(pool: sqlx::PgPool) {
+    use costbot::chat::{Actor, FollowUp, Inbound};
+    use costbot::domain::chat::message::{ActionRef, Verb};
+    use costbot::domain::chat::{ChannelId, Platform, UserId};
+    use costbot::domain::proposal::State;
+
+    let moto = Moto::start().await;
+    let config = crate::waste_flow::config(&moto.url, false);
+    let ec2 = crate::waste_flow::ec2(&config).await;
+    let old = crate::waste_lb::instance(&ec2, InstanceType::M4Large, None).await;
+    let now = chrono::Utc::now().naive_utc();
+    let app = std::sync::Arc::new(
+        costbot::app::App::with_store(config, std::sync::Arc::new(costbot::store::PgStore::from_pool(pool)), now)
+            .await
+            .unwrap(),
+    );
+    app.discover_and_propose(now).await.unwrap();
+    let pending = app.store.proposals_in(&["pending"]).await.unwrap();
+    let p = pending.iter().find(|p| p.finding.resource.reference.id == old).expect("proposed");
+    assert_eq!((p.finding.rule.as_str(), p.required_approvals), ("previous_generation", 2), "{p:?}");
+    let approve = |user: &str, version: u32| {
+        let actor = Actor {
+            platform: Platform::Slack,
+            user: UserId(user.into()),
+            roles: vec![],
+            channel: ChannelId("C1".into()),
+        };
+        let action = ActionRef { verb: Verb::Approve, target: p.id.0.clone(), version };
+        app.bot.handle_at(Inbound::Click { actor, action, message: None, follow_up: FollowUp::None }, now)
+    };
+    approve("U1", 1).await;
+    app.executor("replica-a").unwrap().run_once(chrono::Utc::now().naive_utc()).await.unwrap();
+    assert_eq!(crate::waste_flow::state(&ec2, &old).await, "running");
+    let out = ec2.describe_instances().instance_ids(&old).send().await.unwrap();
+    let kind = |out: &aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput| {
+        out.reservations()[0].instances()[0].instance_type().unwrap().as_str().to_string()
+    };
+    assert_eq!(kind(&out), "m4.large", "one approver is not enough for downtime");
+    approve("U2", 2).await;
+    app.executor("replica-a").unwrap().run_once(chrono::Utc::now().naive_utc()).await.unwrap();
+    let out = ec2.describe_instances().instance_ids(&old).send().await.unwrap();
+    assert_eq!(kind(&out), "m5.large");
+    assert!(["pending", "running"].contains(&crate::waste_flow::state(&ec2, &old).await.as_str()));
+    let done = app.store.proposal(&p.id).await.unwrap().unwrap();
+    assert!(
+        matches!(&done.state, State::Done { dry_run: false, outcome } if outcome.contains("m5.large")),
+        "{:?}",
+        done.state
+    );
+}
