@@ -121,6 +121,20 @@ fn healthy(r: &Resource) -> Option<u32> {
     r.activity.as_ref().and_then(|a| a.healthy_targets)
 }
 
+/// A Classic load balancer with one HTTP listener and `instance` registered behind it.
+async fn classic(c: &Clients, name: &str, instance: &str) {
+    let listener = aws_sdk_elasticloadbalancing::types::Listener::builder()
+        .protocol("HTTP")
+        .load_balancer_port(80)
+        .instance_port(80)
+        .build()
+        .unwrap();
+    let create = c.elb.create_load_balancer().load_balancer_name(name).listeners(listener);
+    create.availability_zones("us-east-1a").send().await.unwrap();
+    let member = aws_sdk_elasticloadbalancing::types::Instance::builder().instance_id(instance).build();
+    c.elb.register_instances_with_load_balancer().load_balancer_name(name).instances(member).send().await.unwrap();
+}
+
 #[tokio::test]
 async fn load_balancers_are_judged_on_healthy_targets_and_requests_and_guard_their_instances() {
     let moto = Moto::start().await;
@@ -142,22 +156,7 @@ async fn load_balancers_are_judged_on_healthy_targets_and_requests_and_guard_the
     let busy = balancer(&c, &subnets, &vpc, "busy", app.clone(), Some(("busy-tg", &[web.as_str()]))).await;
     let quiet = balancer(&c, &subnets, &vpc, "quiet", app, Some(("quiet-tg", &[web.as_str()]))).await;
     let net = balancer(&c, &subnets, &vpc, "net", LoadBalancerTypeEnum::Network, None).await;
-    let listener = aws_sdk_elasticloadbalancing::types::Listener::builder()
-        .protocol("HTTP")
-        .load_balancer_port(80)
-        .instance_port(80)
-        .build()
-        .unwrap();
-    c.elb
-        .create_load_balancer()
-        .load_balancer_name("legacy")
-        .listeners(listener)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .unwrap();
-    let member = aws_sdk_elasticloadbalancing::types::Instance::builder().instance_id(&legacy_box).build();
-    c.elb.register_instances_with_load_balancer().load_balancer_name("legacy").instances(member).send().await.unwrap();
+    classic(&c, "legacy", &legacy_box).await;
     let dimension = |arn: &str| arn.split_once(":loadbalancer/").unwrap().1.to_string();
     requests(&c.cw, "AWS/ApplicationELB", ("LoadBalancer", &dimension(&busy)), &[5_000.0, 4_000.0]).await;
     requests(&c.cw, "AWS/ApplicationELB", ("LoadBalancer", &dimension(&quiet)), &[10.0, 99.0]).await;
