@@ -192,10 +192,13 @@ async fn seed_region(url: &str, region: &str, size: &Size, expected: &mut Expect
 fn costbot_config(url: &str, idle_rules: bool) -> Result<Config> {
     let regions = REGIONS.map(|r| format!("\"{r}\"")).join(", ");
     // Only the rules Custodian's four policies match, plus (with `idle_rules`) the activity
-    // rules; the others (snapshots, gp2) have no counterpart in the policies and would add
-    // their own describes.
-    let others = "\"old_snapshot\", \"orphaned_db_snapshot\", \"gp2_volume\"";
-    let idle = "\"idle_instance\", \"idle_database\", \"idle_nat_gateway\"";
+    // rules; the others (snapshots, gp2, load balancers, previous generations) have no
+    // counterpart in the policies and would add their own describes. The instances' load
+    // balancer memberships are read whatever the rules (two requests a region), since an
+    // instance behind a load balancer must never be terminated.
+    let others =
+        "\"old_snapshot\", \"orphaned_db_snapshot\", \"gp2_volume\", \"idle_load_balancer\", \"previous_generation\"";
+    let idle = "\"idle_instance\", \"underutilized_instance\", \"idle_database\", \"idle_nat_gateway\"";
     let disabled =
         if idle_rules { format!("disabled = [{others}]\n") } else { format!("disabled = [{others}, {idle}]\n") };
     let toml = format!(

@@ -95,7 +95,7 @@ if actions(managed) != actions(waste):
     bad.append("costbot-waste.managed-only.json grants other actions than costbot-waste.json")
 for st in managed["Statement"]:
     acts = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
-    mutating = [a for a in acts if not a.split(":")[1].startswith(("Describe", "Get", "CreateDBSnapshot"))]
+    mutating = [a for a in acts if not a.split(":")[1].startswith(("Describe", "Get", "List", "CreateDBSnapshot"))]
     if st["Effect"] == "Allow" and mutating:
         tag = st.get("Condition", {}).get("StringEquals", {}).get("aws:ResourceTag/costbot:managed")
         if tag != "true":

@@ -458,8 +458,14 @@ async fn waste_discovery(
     }
     match config.costs.source {
         CostSourceKind::Aws => {
-            let inventory: Arc<dyn CloudInventory> = Arc::new(AwsInventory::from_config(config).await?);
-            let discovery = Discovery::from_config(config, store.clone(), inventory.clone())?;
+            let aws = AwsInventory::from_config(config).await?;
+            // The organisation's members are named in answers (`/cost`) from the same list.
+            let named = crate::aws::organizations::named_accounts(config, aws.members());
+            store.upsert_accounts(&named).await.context("cannot record the organization's accounts")?;
+            let accounts = aws.accounts(config);
+            let inventory: Arc<dyn CloudInventory> = Arc::new(aws);
+            let mut discovery = Discovery::from_config(config, store.clone(), inventory.clone())?;
+            discovery.targets = discovery::targets(&accounts, &config.waste.regions);
             Ok((Some(inventory), Some(Arc::new(discovery))))
         }
         CostSourceKind::Simulated => {

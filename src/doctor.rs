@@ -214,8 +214,15 @@ async fn aws(config: &Config, options: &Options) -> Vec<CheckResult> {
     };
     let mut results = vec![CheckResult::ok("aws identity", format!("{} (account {})", me.arn, me.account))];
     let ids: Vec<_> = config.accounts.iter().map(|a| a.id.clone()).collect();
-    let waste_targets = if config.waste.enabled { config.waste.target_accounts(&ids) } else { Vec::new() };
-    for account in &config.accounts {
+    let mut waste_targets = if config.waste.enabled { config.waste.target_accounts(&ids) } else { Vec::new() };
+    let mut accounts = config.accounts.clone();
+    if config.waste.enabled && config.waste.organization() {
+        let (line, members) = organization(config, &base).await;
+        results.push(line);
+        waste_targets = members.iter().map(|a| a.id.clone()).collect();
+        accounts.extend(members.into_iter().filter(|m| !ids.contains(&m.id)));
+    }
+    for account in &accounts {
         let searched = waste_targets.contains(&account.id);
         if !account.cost_explorer && !searched {
             // Named only; the payer's data covers it and costbot never calls AWS as it.
@@ -247,11 +254,36 @@ async fn aws(config: &Config, options: &Options) -> Vec<CheckResult> {
         }
     }
     if !waste_targets.is_empty() {
-        let detail = format!("{} not probed: RDS has no dry run", probe::UNPROBED_ACTIONS.join(", "));
-        results
-            .push(CheckResult::skip("waste rds actions", detail).with_hint("check them with the IAM policy simulator"));
+        let detail = format!(
+            "{} not probed: RDS and Elastic Load Balancing have no dry run",
+            probe::UNPROBED_ACTIONS.join(", ")
+        );
+        results.push(
+            CheckResult::skip("waste actions without dry run", detail)
+                .with_hint("check them with the IAM policy simulator"),
+        );
     }
     results
+}
+
+/// `[waste] accounts = "organization"`: the organisation's ACTIVE members (one
+/// `organizations:ListAccounts` with costbot's own identity) and how each is reached.
+async fn organization(config: &Config, base: &probe::Session) -> (CheckResult, Vec<AccountConfig>) {
+    let name = "waste organization";
+    let members = match probe::organization_members(base).await {
+        Ok(members) => members,
+        Err(error) => {
+            let hint = "grant organizations:ListAccounts (the ListOrganizationAccounts statement of deploy/iam/costbot-waste.json) to costbot's identity in the management or a delegated administrator account";
+            return (CheckResult::new(name, Status::Fail, format!("{error:#}"), Some(hint)), Vec::new());
+        }
+    };
+    match crate::aws::organizations::account_configs(config, &members) {
+        Ok(accounts) => {
+            let detail = format!("organizations:ListAccounts allowed: {} ACTIVE member accounts", accounts.len());
+            (CheckResult::ok(name, detail), accounts)
+        }
+        Err(error) => (CheckResult::new(name, Status::Fail, format!("{error:#}"), None), Vec::new()),
+    }
 }
 
 /// The account's credentials and its identity line, or the line saying why there are none.

@@ -298,7 +298,7 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
                 .context("describing the resource for recovery timed out")??;
         let state = if *dry_run {
             State::Done { outcome: "dry run interrupted; nothing was changed".into(), dry_run: true }
-        } else if acted(p.finding.action, current.as_ref()) {
+        } else if acted(p.finding.action, &p.finding.resource, current.as_ref()) {
             let seen = current.map_or("gone".to_string(), |r| r.state);
             State::Done { outcome: format!("completed before an interruption; the resource is {seen}"), dry_run: false }
         } else {
@@ -360,7 +360,7 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
 }
 
 /// Whether the resource's current state shows the action took effect.
-fn acted(action: Action, current: Option<&Resource>) -> bool {
+fn acted(action: Action, shown: &Resource, current: Option<&Resource>) -> bool {
     let Some(r) = current else {
         // Gone is what a destructive action leads to; an undoable one needed the resource.
         return action.destructive();
@@ -370,13 +370,18 @@ fn acted(action: Action, current: Option<&Resource>) -> bool {
         // Switching a schedule on calls no cloud API, so there is nothing to have half-done.
         Action::OffHours => return true,
         Action::StartInstance | Action::StartDatabase => &["pending", "running", "starting", "available"],
+        // A resize is done when the type changed and the instance is back up.
+        Action::ResizeInstance | Action::ModernizeInstance => {
+            return r.size_class != shown.size_class && matches!(r.state.as_str(), "pending" | "running")
+        }
         Action::StopInstance | Action::StopDatabase => &["stopping", "stopped"],
         Action::TerminateInstance => &["shutting-down", "terminated"],
         Action::DeleteVolume
         | Action::DeleteDatabaseWithSnapshot
         | Action::DeleteSnapshot
         | Action::DeleteDbSnapshot
-        | Action::DeleteNatGateway => &["deleting", "deleted"],
+        | Action::DeleteNatGateway
+        | Action::DeleteLoadBalancer => &["deleting", "deleted"],
         Action::ReleaseAddress => &[],
     };
     done.contains(&r.state.as_str())

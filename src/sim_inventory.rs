@@ -67,6 +67,7 @@ fn activity(cpu: f64, network_mib: u64) -> Option<Activity> {
         max_cpu_percent: Some(cpu),
         network_bytes: Some(network_mib * 1024 * 1024),
         max_db_connections: None,
+        ..Activity::default()
     })
 }
 
@@ -140,8 +141,7 @@ impl SimInventory {
         );
         db.storage_gib = Some(100);
         db.monthly_cost = prices.rds_monthly("db.t3.medium");
-        db.activity =
-            Some(Activity { days: 14, max_cpu_percent: None, network_bytes: None, max_db_connections: Some(0.0) });
+        db.activity = Some(Activity { days: 14, max_db_connections: Some(0.0), ..Activity::default() });
         list.push(db);
 
         // Idle too, but production: the policy must exclude it and say why.

@@ -90,8 +90,8 @@ pub async fn scan(config: &Config, options: &ScanOptions, now: NaiveDateTime) ->
     let (inventory, configured): (Arc<dyn CloudInventory>, Vec<AccountId>) = match config.costs.source {
         CostSourceKind::Aws => {
             let aws = AwsInventory::from_config(config).await?.with_rules(rules.clone());
-            let configured: Vec<AccountId> = config.accounts.iter().map(|a| a.id.clone()).collect();
-            (Arc::new(aws), config.waste.target_accounts(&configured))
+            let accounts = aws.accounts(config);
+            (Arc::new(aws), accounts)
         }
         CostSourceKind::Simulated => {
             let sim = SimInventory::demo(now, &config.waste.price_table());

@@ -15,7 +15,7 @@ use futures::stream::{self, StreamExt};
 use super::metrics::Signal;
 use crate::config::Config;
 use crate::domain::prices::PriceTable;
-use crate::domain::resource::{ActOutcome, Action, CloudInventory, Resource, ResourceKind, ResourceRef};
+use crate::domain::resource::{ActOutcome, Action, Activity, CloudInventory, Resource, ResourceKind, ResourceRef};
 use crate::domain::waste::{self, RulesConfig};
 use crate::domain::{AccountId, Money};
 
@@ -39,27 +39,63 @@ pub struct AwsInventory {
     /// enabled rule could flag on it.
     rules: RulesConfig,
     page_size: Option<i32>,
+    /// The organisation's member accounts, with `[waste] accounts = "organization"`.
+    members: Vec<super::organizations::Member>,
 }
 
 impl AwsInventory {
     /// Credentials for every account in `[[accounts]]` (the role, or the ambient ones),
-    /// prices from `[waste.prices]`, the activity window from `[waste] idle_days`.
+    /// prices from `[waste.prices]`, the activity window from `[waste] idle_days`. With
+    /// `[waste] accounts = "organization"`, also for every ACTIVE member account AWS
+    /// Organizations lists, through `[waste.organization]`'s role template.
     pub async fn from_config(config: &Config) -> Result<AwsInventory> {
         let base = super::base_config(&config.aws).await;
+        let mut accounts = config.accounts.clone();
+        let mut members = Vec::new();
+        if config.waste.organization() {
+            members = super::organizations::members(&base, None)
+                .await
+                .context("cannot list the organization's accounts ([waste] accounts = \"organization\")")?;
+            let reachable = super::organizations::account_configs(config, &members)?;
+            accounts.extend(reachable.into_iter().filter(|m| !config.accounts.iter().any(|a| a.id == m.id)));
+        }
         let mut configs = HashMap::new();
-        for account in &config.accounts {
+        for account in &accounts {
             let sdk = super::account_config(&base, account)
                 .await
                 .with_context(|| format!("account {}: cannot set up credentials", account.id))?;
             configs.insert(account.id.clone(), sdk);
         }
-        Ok(AwsInventory::new(configs, config.waste.price_table(), config.waste.idle_days)
-            .with_rules(config.waste.rules()))
+        let mut inventory = AwsInventory::new(configs, config.waste.price_table(), config.waste.idle_days)
+            .with_rules(config.waste.rules());
+        inventory.members = members;
+        Ok(inventory)
+    }
+
+    /// The accounts waste discovery searches: the organisation's members with `[waste]
+    /// accounts = "organization"`, otherwise `[waste] accounts` (or every configured one).
+    pub fn accounts(&self, config: &Config) -> Vec<crate::domain::AccountId> {
+        if config.waste.organization() {
+            return self.members.iter().map(|m| m.id.clone()).collect();
+        }
+        let configured: Vec<AccountId> = config.accounts.iter().map(|a| a.id.clone()).collect();
+        config.waste.target_accounts(&configured)
+    }
+
+    /// The organisation's member accounts, when they were listed.
+    pub fn members(&self) -> &[super::organizations::Member] {
+        &self.members
     }
 
     /// An inventory over ready SDK configurations, with the default rules over `idle_days`.
     pub fn new(configs: HashMap<AccountId, SdkConfig>, prices: PriceTable, idle_days: u32) -> AwsInventory {
-        AwsInventory { configs, prices, rules: RulesConfig { idle_days, ..RulesConfig::default() }, page_size: None }
+        AwsInventory {
+            configs,
+            prices,
+            rules: RulesConfig { idle_days, ..RulesConfig::default() },
+            page_size: None,
+            members: Vec::new(),
+        }
     }
 
     /// Uses these rules to decide what discovery reads (their `idle_days` is the window).
@@ -85,7 +121,7 @@ impl AwsInventory {
         &self.rules
     }
 
-    fn sdk(&self, account: &AccountId, region: &str) -> Result<SdkConfig> {
+    pub(super) fn sdk(&self, account: &AccountId, region: &str) -> Result<SdkConfig> {
         let sdk = self.configs.get(account).ok_or_else(|| anyhow!("account {account} is not in [[accounts]]"))?;
         Ok(sdk.to_builder().region(Region::new(region.to_string())).build())
     }
@@ -186,7 +222,7 @@ impl AwsInventory {
             .buffer_unordered(METRIC_CONCURRENCY)
             .collect()
             .await;
-        let mut by_resource: HashMap<usize, (u32, HashMap<Signal, Vec<f64>>)> = HashMap::new();
+        let mut by_resource: HashMap<usize, (u32, HashMap<Signal, Vec<super::metrics::Point>>)> = HashMap::new();
         for (batch, days, answer) in answers {
             match answer {
                 Ok(values) => {
@@ -203,7 +239,9 @@ impl AwsInventory {
             }
         }
         for (index, (days, values)) in by_resource {
-            resources[index].activity = Some(super::metrics::summarise(days, &values));
+            // What discovery already knew (a load balancer's healthy targets) stays.
+            let healthy_targets = resources[index].activity.as_ref().and_then(|a| a.healthy_targets);
+            resources[index].activity = Some(Activity { healthy_targets, ..super::metrics::summarise(days, &values) });
         }
         Ok(())
     }
@@ -371,6 +409,23 @@ impl CloudInventory for AwsInventory {
             .await
             .with_context(|| context("snapshots and NAT gateways"))?;
         out.extend(more);
+        // Load balancers are read for their own rule and, whenever there are instances, for
+        // the instances registered behind them: those are dependencies, never terminated.
+        let instances = out.iter().any(|r| r.reference.kind == ResourceKind::Ec2Instance);
+        let lbs = if self.rules.enabled("idle_load_balancer") {
+            Some(self.load_balancers(account, region).await.with_context(|| context("load balancers"))?)
+        } else if instances {
+            let memberships = self.memberships(account, region).await.with_context(|| context("load balancers"))?;
+            Some(super::inventory_lb::LoadBalancers { resources: Vec::new(), memberships })
+        } else {
+            None
+        };
+        if let Some(lbs) = lbs {
+            for r in out.iter_mut().filter(|r| r.reference.kind == ResourceKind::Ec2Instance) {
+                r.dependencies.extend(lbs.memberships.get(&r.reference.id).into_iter().flatten().cloned());
+            }
+            out.extend(lbs.resources);
+        }
         self.add_activity(account, region, &mut out).await?;
         Ok(out)
     }

@@ -65,7 +65,7 @@ pub(super) fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option
 }
 
 /// Codes meaning the resource no longer exists.
-pub(super) const NOT_FOUND: [&str; 10] = [
+pub(super) const NOT_FOUND: [&str; 12] = [
     "InvalidInstanceID.NotFound",
     "InvalidVolume.NotFound",
     "InvalidAllocationID.NotFound",
@@ -76,6 +76,8 @@ pub(super) const NOT_FOUND: [&str; 10] = [
     "DBSnapshotNotFoundFault",
     "NatGatewayNotFound",
     "InvalidNatGatewayID.NotFound",
+    "LoadBalancerNotFound",
+    "TargetGroupNotFound",
 ];
 
 /// The final snapshot's name: `costbot-final-<db>-<yyyymmddhhmm>` (UTC).
@@ -132,7 +134,13 @@ impl AwsInventory {
                     .map_err(|e| sdk_error("ec2:DescribeVolumes", e))?;
                 let volumes: Vec<Resource> =
                     attached.volumes().iter().filter_map(|v| self.volume(account, region, v)).collect();
-                Ok(self.instance(account, region, &instance, &self.storage_by_instance(&volumes)))
+                let Some(mut found) = self.instance(account, region, &instance, &self.storage_by_instance(&volumes))
+                else {
+                    return Ok(None);
+                };
+                // Registered behind a load balancer since discovery? Then it is a dependency now.
+                found.dependencies.extend(self.memberships_of(account, region, &r.id).await?);
+                Ok(Some(found))
             }
             ResourceKind::EbsVolume => {
                 let found = match self.ec2(account, region)?.describe_volumes().volume_ids(&r.id).send().await {
@@ -151,6 +159,7 @@ impl AwsInventory {
             ResourceKind::EbsSnapshot | ResourceKind::RdsSnapshot | ResourceKind::NatGateway => {
                 self.describe_more(r).await
             }
+            ResourceKind::LoadBalancer | ResourceKind::ClassicLoadBalancer => self.describe_lb(r).await,
             ResourceKind::RdsInstance => {
                 let found =
                     match self.rds(account, region)?.describe_db_instances().db_instance_identifier(&r.id).send().await
@@ -198,6 +207,12 @@ impl AwsInventory {
             | (ResourceKind::EbsSnapshot, Action::DeleteSnapshot)
             | (ResourceKind::RdsSnapshot, Action::DeleteDbSnapshot)
             | (ResourceKind::NatGateway, Action::DeleteNatGateway) => self.act_more(r, action, dry_run).await,
+            (ResourceKind::LoadBalancer | ResourceKind::ClassicLoadBalancer, Action::DeleteLoadBalancer) => {
+                self.delete_lb(r, dry_run).await
+            }
+            (ResourceKind::Ec2Instance, Action::ResizeInstance | Action::ModernizeInstance) => {
+                self.resize(r, action, dry_run).await
+            }
             (kind, action) => bail!("cannot {} a {}", action.verb(), kind.as_str()),
         }
     }

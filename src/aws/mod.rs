@@ -5,8 +5,11 @@
 pub mod cost_explorer;
 pub mod inventory;
 pub mod inventory_act;
+mod inventory_lb;
 mod inventory_more;
+mod inventory_resize;
 mod metrics;
+pub mod organizations;
 pub mod probe;
 
 use std::time::Duration;

@@ -35,6 +35,14 @@ pub const CALLS: &[(&str, &[&str])] = &[
     ("describe_db_snapshots", &["rds:DescribeDBSnapshots"]),
     ("describe_nat_gateways", &["ec2:DescribeNatGateways"]),
     ("get_metric_data", &["cloudwatch:GetMetricData"]),
+    ("list_accounts", &["organizations:ListAccounts"]),
+    // Both Elastic Load Balancing APIs (v2 and Classic) share the `elasticloadbalancing`
+    // IAM prefix and these operation names.
+    ("describe_load_balancers", &["elasticloadbalancing:DescribeLoadBalancers"]),
+    ("describe_target_groups", &["elasticloadbalancing:DescribeTargetGroups"]),
+    ("describe_target_health", &["elasticloadbalancing:DescribeTargetHealth"]),
+    ("describe_instance_health", &["elasticloadbalancing:DescribeInstanceHealth"]),
+    ("describe_tags", &["elasticloadbalancing:DescribeTags"]),
     ("stop_instances", &["ec2:StopInstances"]),
     ("start_instances", &["ec2:StartInstances"]),
     ("terminate_instances", &["ec2:TerminateInstances"]),
@@ -46,6 +54,8 @@ pub const CALLS: &[(&str, &[&str])] = &[
     ("delete_db_snapshot", &["rds:DeleteDBSnapshot"]),
     ("stop_db_instance", &["rds:StopDBInstance"]),
     ("start_db_instance", &["rds:StartDBInstance"]),
+    ("delete_load_balancer", &["elasticloadbalancing:DeleteLoadBalancer"]),
+    ("modify_instance_attribute", &["ec2:ModifyInstanceAttribute"]),
     // Deleting with a final snapshot is authorised against the snapshot too.
     ("delete_db_instance", &["rds:DeleteDBInstance", "rds:CreateDBSnapshot"]),
 ];
@@ -57,6 +67,7 @@ pub const UNPROBED_ACTIONS: &[&str] = &[
     "rds:DeleteDBInstance",
     "rds:CreateDBSnapshot",
     "rds:DeleteDBSnapshot",
+    "elasticloadbalancing:DeleteLoadBalancer",
 ];
 
 /// Well-formed ids that no account has, so a dry run can never touch a real resource.
@@ -64,6 +75,12 @@ const NO_INSTANCE: &str = "i-0000000000000000f";
 const NO_VOLUME: &str = "vol-0000000000000000f";
 const NO_ALLOCATION: &str = "eipalloc-0000000000000000f";
 const NO_SNAPSHOT: &str = "snap-0000000000000000f";
+const NO_LOAD_BALANCER: &str = "costbot-probe-no-such-lb";
+
+/// A well-formed target group ARN that no account has.
+fn no_target_group(region: &str) -> String {
+    format!("arn:aws:elasticloadbalancing:{region}:000000000000:targetgroup/costbot-probe/0000000000000000")
+}
 
 /// Who a set of credentials is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +145,11 @@ pub async fn identity(session: &Session) -> Result<Identity> {
     Ok(Identity { arn: out.arn().unwrap_or("?").to_string(), account: out.account().unwrap_or("?").to_string() })
 }
 
+/// The organisation's ACTIVE member accounts, listed with these credentials (every page).
+pub async fn organization_members(session: &Session) -> Result<Vec<super::organizations::Member>> {
+    super::organizations::members(&session.0, None).await
+}
+
 /// Sorts an SDK answer into a [`Verdict`].
 fn verdict<T, E, R>(permission: &'static str, result: Result<T, SdkError<E, R>>) -> Probe
 where
@@ -137,7 +159,14 @@ where
     let verdict = match result {
         Ok(_) => Verdict::Allowed,
         Err(e) if e.code() == Some("DryRunOperation") => Verdict::Allowed,
-        Err(e) if e.code().is_some_and(|c| c.ends_with(".NotFound") || c.ends_with(".Malformed")) => {
+        Err(e)
+            if e.code().is_some_and(|c| {
+                c.ends_with(".NotFound")
+                    || c.ends_with(".Malformed")
+                    || c == "LoadBalancerNotFound"
+                    || c == "TargetGroupNotFound"
+            }) =>
+        {
             Verdict::NotRefused(format!("{}: {}", e.code().unwrap_or_default(), e.message().unwrap_or_default()))
         }
         Err(e) => match sdk_error(permission, e).downcast::<AwsCallError>() {
@@ -176,6 +205,8 @@ pub async fn cost_explorer(session: &Session, today: NaiveDate) -> Probe {
 pub async fn waste_reads(session: &Session, region: &str) -> Vec<Probe> {
     let sdk = session.0.to_builder().region(Region::new(region.to_string())).build();
     let (ec2, rds) = (aws_sdk_ec2::Client::new(&sdk), aws_sdk_rds::Client::new(&sdk));
+    let (elbv2, elb) =
+        (aws_sdk_elasticloadbalancingv2::Client::new(&sdk), aws_sdk_elasticloadbalancing::Client::new(&sdk));
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     let now = chrono::Utc::now().timestamp();
     let now = aws_smithy_types::DateTime::from_secs(now);
@@ -204,6 +235,24 @@ pub async fn waste_reads(session: &Session, region: &str) -> Vec<Probe> {
         verdict("rds:DescribeDBSnapshots", rds.describe_db_snapshots().max_records(20).send().await),
         verdict("ec2:DescribeNatGateways", ec2.describe_nat_gateways().max_results(5).send().await),
         verdict("cloudwatch:GetMetricData", metric),
+        verdict(
+            "elasticloadbalancing:DescribeLoadBalancers",
+            elbv2.describe_load_balancers().page_size(1).send().await,
+        ),
+        verdict("elasticloadbalancing:DescribeTargetGroups", elbv2.describe_target_groups().page_size(1).send().await),
+        // The calls that need a name or an ARN: one that no account has.
+        verdict(
+            "elasticloadbalancing:DescribeTargetHealth",
+            elbv2.describe_target_health().target_group_arn(no_target_group(region)).send().await,
+        ),
+        verdict(
+            "elasticloadbalancing:DescribeInstanceHealth",
+            elb.describe_instance_health().load_balancer_name(NO_LOAD_BALANCER).send().await,
+        ),
+        verdict(
+            "elasticloadbalancing:DescribeTags",
+            elb.describe_tags().load_balancer_names(NO_LOAD_BALANCER).send().await,
+        ),
     ]
 }
 
@@ -215,7 +264,6 @@ pub async fn waste_actions(session: &Session, region: &str) -> Vec<Probe> {
     let client = aws_sdk_ec2::Client::new(&session.0.to_builder().region(Region::new(region.to_string())).build());
     vec![
         verdict("ec2:StopInstances", client.stop_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await),
-        verdict("ec2:StartInstances", client.start_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await),
         verdict(
             "ec2:TerminateInstances",
             client.terminate_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await,
@@ -233,6 +281,17 @@ pub async fn waste_actions(session: &Session, region: &str) -> Vec<Probe> {
                 .await,
         ),
         verdict("ec2:DeleteSnapshot", client.delete_snapshot().snapshot_id(NO_SNAPSHOT).dry_run(true).send().await),
+        verdict("ec2:StartInstances", client.start_instances().instance_ids(NO_INSTANCE).dry_run(true).send().await),
+        verdict(
+            "ec2:ModifyInstanceAttribute",
+            client
+                .modify_instance_attribute()
+                .instance_id(NO_INSTANCE)
+                .instance_type(aws_sdk_ec2::types::AttributeValue::builder().value("t3.micro").build())
+                .dry_run(true)
+                .send()
+                .await,
+        ),
     ]
 }
 

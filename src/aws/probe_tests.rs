@@ -32,7 +32,7 @@ fn operations_sent(source: &str) -> Vec<String> {
         // Only the statement that sends: from its last `;` or `{`.
         let chain = &rest[..at];
         let chain = &chain[chain.rfind([';', '{']).map_or(0, |i| i + 1)..];
-        let start = ["client.", ")?.", "ec2.", "rds.", "cloudwatch."]
+        let start = ["client.", ")?.", "ec2.", "rds.", "cloudwatch.", "elb.", "elbv2.", "organizations."]
             .iter()
             .filter_map(|p| chain.rfind(p).map(|i| i + p.len()))
             .max();
@@ -105,7 +105,7 @@ fn the_json_policies_grant_exactly_the_listed_actions_and_no_wildcard() {
 #[test]
 fn the_member_account_template_names_the_same_actions_and_no_managed_policy() {
     let template = read("deploy/iam/member-account-role.yaml");
-    let services = ["sts:", "ce:", "ec2:", "rds:", "cloudwatch:"];
+    let services = ["sts:", "ce:", "ec2:", "rds:", "cloudwatch:", "elasticloadbalancing:", "organizations:"];
     let mut named = BTreeSet::new();
     for line in template.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
         let item = line.trim_start_matches("- ").trim_start_matches("Action:").trim();

@@ -220,7 +220,7 @@ impl Default for CostsConfig {
 }
 
 /// One watched AWS account.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     /// Twelve-digit account id.

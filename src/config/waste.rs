@@ -3,9 +3,67 @@
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
+use super::SecretRef;
 use crate::domain::prices::{PriceOverrides, PriceTable};
 use crate::domain::waste::{PolicyConfig, RulesConfig};
-use crate::domain::AccountId;
+use crate::domain::{AccountId, RoleArn};
+
+/// `[waste] accounts`: a list of account ids (empty: every account in `[[accounts]]`), or
+/// `"organization"`: every ACTIVE member account AWS Organizations lists.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum WasteAccounts {
+    /// These accounts (each must be in `[[accounts]]`), or every configured one when empty.
+    Listed(Vec<AccountId>),
+    /// The whole organisation.
+    Organization(OrganizationWord),
+}
+
+/// The one word `[waste] accounts` takes instead of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrganizationWord {
+    /// `"organization"`.
+    Organization,
+}
+
+impl Default for WasteAccounts {
+    fn default() -> Self {
+        WasteAccounts::Listed(Vec::new())
+    }
+}
+
+/// The placeholder for the member account id in `[waste.organization] role_arn`.
+pub const ACCOUNT_PLACEHOLDER: &str = "{account}";
+
+/// `[waste.organization]`: how costbot reaches member accounts it found through AWS
+/// Organizations (accounts also in `[[accounts]]` keep the credentials given there).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrganizationConfig {
+    /// The role to assume in each member, with `{account}` for its id; the default is the
+    /// member-account template's role, `arn:aws:iam::{account}:role/costbot-read`.
+    pub role_arn: String,
+    /// The ExternalId every member's role requires.
+    pub external_id: Option<SecretRef>,
+}
+
+impl Default for OrganizationConfig {
+    fn default() -> Self {
+        OrganizationConfig {
+            role_arn: format!("arn:aws:iam::{ACCOUNT_PLACEHOLDER}:role/costbot-read"),
+            external_id: None,
+        }
+    }
+}
+
+impl OrganizationConfig {
+    /// The role to assume in one member account.
+    pub fn role_for(&self, account: &AccountId) -> Result<RoleArn> {
+        let text = self.role_arn.replace(ACCOUNT_PLACEHOLDER, account.as_str());
+        RoleArn::parse(&text).map_err(|e| anyhow::anyhow!("waste.organization.role_arn: {e}"))
+    }
+}
 
 /// Waste discovery settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -15,8 +73,10 @@ pub struct WasteConfig {
     pub enabled: bool,
     /// Regions searched in every account.
     pub regions: Vec<String>,
-    /// Accounts searched; empty means every configured account.
-    pub accounts: Vec<AccountId>,
+    /// Accounts searched: a list (empty means every configured account) or `"organization"`.
+    pub accounts: WasteAccounts,
+    /// How member accounts are reached when `accounts = "organization"`.
+    pub organization: OrganizationConfig,
     /// The activity window (CloudWatch) and the idle rules' window, in days (1 to 60: hourly
     /// datapoints over 60 days, 1,440 per series, keep GetMetricData answers to a few pages).
     pub idle_days: u32,
@@ -35,7 +95,8 @@ impl Default for WasteConfig {
         WasteConfig {
             enabled: true,
             regions: vec!["us-east-1".to_string()],
-            accounts: Vec::new(),
+            accounts: WasteAccounts::default(),
+            organization: OrganizationConfig::default(),
             idle_days: 14,
             schedule: "0 30 6 * * *".to_string(),
             rules: RulesConfig::default(),
@@ -46,9 +107,10 @@ impl Default for WasteConfig {
 }
 
 impl WasteConfig {
-    /// The rules with the activity window filled in from `idle_days`.
+    /// The rules with the activity window filled in from `idle_days` and the price table
+    /// from `[waste.prices]`.
     pub fn rules(&self) -> RulesConfig {
-        RulesConfig { idle_days: self.idle_days, ..self.rules.clone() }
+        RulesConfig { idle_days: self.idle_days, prices: self.price_table(), ..self.rules.clone() }
     }
 
     /// The bundled price table with `[waste.prices]` applied.
@@ -56,12 +118,18 @@ impl WasteConfig {
         PriceTable::with_overrides(&self.prices)
     }
 
-    /// The accounts to search: the listed ones, or every configured one.
+    /// True when the accounts searched come from AWS Organizations.
+    pub fn organization(&self) -> bool {
+        matches!(self.accounts, WasteAccounts::Organization(_))
+    }
+
+    /// The accounts to search: the listed ones, or every configured one. With
+    /// `"organization"` these are only the configured ones; the AWS inventory lists the
+    /// members (`AwsInventory::accounts`), and its callers search those.
     pub fn target_accounts(&self, configured: &[AccountId]) -> Vec<AccountId> {
-        if self.accounts.is_empty() {
-            configured.to_vec()
-        } else {
-            self.accounts.clone()
+        match &self.accounts {
+            WasteAccounts::Listed(listed) if !listed.is_empty() => listed.clone(),
+            _ => configured.to_vec(),
         }
     }
 
@@ -74,8 +142,18 @@ impl WasteConfig {
         if !(1..=60).contains(&self.idle_days) {
             bail!("waste.idle_days must be between 1 and 60");
         }
-        if let Some(unknown) = self.accounts.iter().find(|a| !configured.contains(a)) {
-            bail!("waste.accounts: account {unknown} is not in [[accounts]]");
+        match &self.accounts {
+            WasteAccounts::Listed(listed) => {
+                if let Some(unknown) = listed.iter().find(|a| !configured.contains(a)) {
+                    bail!("waste.accounts: account {unknown} is not in [[accounts]]");
+                }
+            }
+            WasteAccounts::Organization(_) => {
+                if !self.organization.role_arn.contains(ACCOUNT_PLACEHOLDER) {
+                    bail!("waste.organization.role_arn must contain {ACCOUNT_PLACEHOLDER} for the member account id");
+                }
+                self.organization.role_for(&AccountId::parse("000000000000")?)?;
+            }
         }
         super::parse_cron(&self.schedule).map_err(|e| anyhow::anyhow!("waste.schedule: {e:#}"))?;
         self.rules.validate().map_err(|e| anyhow::anyhow!("waste.rules: {e}"))?;
@@ -112,10 +190,33 @@ mod tests {
         let bad = |w: WasteConfig| w.validate(&ids).unwrap_err().to_string();
         assert!(bad(WasteConfig { idle_days: 90, ..WasteConfig::default() }).contains("idle_days"));
         assert!(bad(WasteConfig { regions: vec![], ..WasteConfig::default() }).contains("regions"));
-        let other = WasteConfig { accounts: vec![AccountId::parse("999999999999").unwrap()], ..WasteConfig::default() };
+        let other = WasteConfig {
+            accounts: WasteAccounts::Listed(vec![AccountId::parse("999999999999").unwrap()]),
+            ..WasteConfig::default()
+        };
         assert!(bad(other).contains("999999999999"));
         assert!(bad(WasteConfig { schedule: "daily".into(), ..WasteConfig::default() }).contains("waste.schedule"));
         assert!(Config::from_toml("[waste]\nregion = \"us-east-1\"\n").unwrap_err().to_string().contains("region"));
+    }
+
+    #[test]
+    fn accounts_may_be_the_organization_reached_through_a_role_template() {
+        let base = "[[accounts]]\nid = \"123456789012\"\ncost_explorer = true\n";
+        let config = Config::from_toml(&format!(
+            "{base}[waste]\naccounts = \"organization\"\n[waste.organization]\nrole_arn = \"arn:aws:iam::{{account}}:role/finops\"\nexternal_id = {{ env = \"X\" }}\n"
+        ))
+        .unwrap();
+        assert!(config.waste.organization());
+        let member = AccountId::parse("210987654321").unwrap();
+        assert_eq!(
+            config.waste.organization.role_for(&member).unwrap().as_str(),
+            "arn:aws:iam::210987654321:role/finops"
+        );
+        let no_placeholder = format!(
+            "{base}[waste]\naccounts = \"organization\"\n[waste.organization]\nrole_arn = \"arn:aws:iam::123456789012:role/x\"\n"
+        );
+        assert!(Config::from_toml(&no_placeholder).unwrap_err().to_string().contains("{account}"));
+        assert!(Config::from_toml(&format!("{base}[waste]\naccounts = \"everyone\"\n")).is_err());
     }
 
     #[test]

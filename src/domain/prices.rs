@@ -4,7 +4,10 @@
 //! serves), region **us-east-1 (N. Virginia)**, Linux/Unix EC2 on-demand, RDS for MySQL
 //! single-AZ on-demand (PostgreSQL is priced within a few percent; Oracle and SQL Server with
 //! licence included cost more), EBS and RDS storage per GiB-month, and the public IPv4 charge
-//! that applies to idle Elastic IPs. Prices are **as of 2025**. They are an **estimate**:
+//! that applies to idle Elastic IPs, the NAT gateway and load balancer hourly charges (their
+//! per-GB and capacity-unit charges are not counted), and the previous-generation EC2 types
+//! (t2, m3, m4, c3, c4, r3, r4) the `previous_generation` rule compares with their
+//! successors. Prices are **as of 2025**. They are an **estimate**:
 //! other regions differ (often by 10–30 %), savings plans, reserved instances and credits are
 //! ignored, and AWS changes prices. Operators override any entry in `[waste.prices]`; see
 //! `docs/prices.md`.
@@ -61,6 +64,9 @@ pub struct PriceOverrides {
     pub rds_snapshot: Option<Price>,
     /// A NAT gateway, USD per hour (data processing is extra and not counted).
     pub nat_gateway: Option<Price>,
+    /// Load balancer type (`application`, `network`, `classic`) → USD per hour (capacity
+    /// units and data are extra and not counted).
+    pub load_balancer: BTreeMap<String, Price>,
 }
 
 /// The price table: bundled us-east-1 prices with any overrides applied.
@@ -74,6 +80,7 @@ pub struct PriceTable {
     ebs_snapshot: Money,
     rds_snapshot: Money,
     nat_gateway: Money,
+    load_balancer: BTreeMap<String, Money>,
 }
 
 /// EC2 Linux on-demand, us-east-1, USD per hour.
@@ -127,6 +134,38 @@ const EC2_HOURLY: &[(&str, &str)] = &[
     ("g5.xlarge", "1.006"),
     ("g5.2xlarge", "1.212"),
     ("g5.4xlarge", "1.624"),
+    // Previous generations, for the `previous_generation` rule's price difference.
+    ("t2.nano", "0.0058"),
+    ("t2.micro", "0.0116"),
+    ("t2.small", "0.023"),
+    ("t2.medium", "0.0464"),
+    ("t2.large", "0.0928"),
+    ("t2.xlarge", "0.1856"),
+    ("t2.2xlarge", "0.3712"),
+    ("m3.medium", "0.067"),
+    ("m3.large", "0.133"),
+    ("m3.xlarge", "0.266"),
+    ("m3.2xlarge", "0.532"),
+    ("m4.large", "0.10"),
+    ("m4.xlarge", "0.20"),
+    ("m4.2xlarge", "0.40"),
+    ("m4.4xlarge", "0.80"),
+    ("c3.large", "0.105"),
+    ("c3.xlarge", "0.21"),
+    ("c3.2xlarge", "0.42"),
+    ("c3.4xlarge", "0.84"),
+    ("c4.large", "0.10"),
+    ("c4.xlarge", "0.199"),
+    ("c4.2xlarge", "0.398"),
+    ("c4.4xlarge", "0.796"),
+    ("r3.large", "0.166"),
+    ("r3.xlarge", "0.333"),
+    ("r3.2xlarge", "0.665"),
+    ("r3.4xlarge", "1.33"),
+    ("r4.large", "0.133"),
+    ("r4.xlarge", "0.266"),
+    ("r4.2xlarge", "0.532"),
+    ("r4.4xlarge", "1.064"),
 ];
 
 /// EBS, us-east-1, USD per GiB-month (provisioned IOPS and throughput are not included).
@@ -188,6 +227,11 @@ const RDS_SNAPSHOT_GIB_MONTH: &str = "0.095";
 /// A NAT gateway, us-east-1, USD per hour (plus $0.045 per GB processed, not counted).
 const NAT_GATEWAY_HOURLY: &str = "0.045";
 
+/// Load balancers, us-east-1, USD per hour (Elastic Load Balancing pricing page: Application
+/// and Network $0.0225 plus LCUs, Classic $0.025 plus $0.008 per GB; the extras are not
+/// counted, so an idle load balancer's saving is its hourly charge).
+const LOAD_BALANCER_HOURLY: &[(&str, &str)] = &[("application", "0.0225"), ("network", "0.0225"), ("classic", "0.025")];
+
 fn table(entries: &[(&str, &str)]) -> BTreeMap<String, Money> {
     entries
         .iter()
@@ -230,6 +274,7 @@ impl PriceTable {
             ebs_snapshot: Money::parse(EBS_SNAPSHOT_GIB_MONTH).unwrap_or_default(),
             rds_snapshot: Money::parse(RDS_SNAPSHOT_GIB_MONTH).unwrap_or_default(),
             nat_gateway: Money::parse(NAT_GATEWAY_HOURLY).unwrap_or_default(),
+            load_balancer: table(LOAD_BALANCER_HOURLY),
         }
     }
 
@@ -240,6 +285,7 @@ impl PriceTable {
         apply(&mut prices.ebs, &overrides.ebs);
         apply(&mut prices.rds, &overrides.rds);
         apply(&mut prices.rds_storage, &overrides.rds_storage);
+        apply(&mut prices.load_balancer, &overrides.load_balancer);
         for (price, slot) in [
             (overrides.elastic_ip, &mut prices.elastic_ip),
             (overrides.ebs_snapshot, &mut prices.ebs_snapshot),
@@ -298,6 +344,12 @@ impl PriceTable {
     pub fn nat_gateway_monthly(&self) -> Money {
         monthly(self.nat_gateway)
     }
+
+    /// A load balancer's monthly hourly charge by type (`application`, `network`,
+    /// `classic`), if known.
+    pub fn load_balancer_monthly(&self, kind: &str) -> Option<Money> {
+        self.load_balancer.get(&kind.to_ascii_lowercase()).copied().map(monthly)
+    }
 }
 
 #[cfg(test)]
@@ -321,6 +373,10 @@ mod tests {
         assert_eq!(prices.ebs_snapshot_monthly(100), money("5"));
         assert_eq!(prices.rds_snapshot_monthly(20), money("1.9"));
         assert_eq!(prices.nat_gateway_monthly(), money("32.85"));
+        assert_eq!(prices.load_balancer_monthly("application"), Some(money("16.425")));
+        assert_eq!(prices.load_balancer_monthly("classic"), Some(money("18.25")));
+        assert_eq!(prices.load_balancer_monthly("gateway"), None);
+        assert_eq!(prices.ec2_monthly("m4.large"), Some(money("73")));
     }
 
     #[test]

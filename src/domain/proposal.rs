@@ -326,6 +326,10 @@ pub fn recheck(shown: &Resource, now_seen: Option<&Resource>) -> Option<String> 
     if current.state != shown.state {
         return Some(format!("its state changed from `{}` to `{}`", shown.state, current.state));
     }
+    if current.size_class != shown.size_class {
+        let text = |c: &Option<String>| c.clone().unwrap_or_else(|| "unknown".to_string());
+        return Some(format!("its type changed from `{}` to `{}`", text(&shown.size_class), text(&current.size_class)));
+    }
     if current.tags != shown.tags {
         let changed: Vec<String> = current
             .tags

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::{AccountId, Money};
@@ -29,10 +29,14 @@ pub enum ResourceKind {
     RdsSnapshot,
     /// A NAT gateway (`nat-…`).
     NatGateway,
+    /// An Application or Network Load Balancer (Elastic Load Balancing v2; its ARN).
+    LoadBalancer,
+    /// A Classic Load Balancer (its name).
+    ClassicLoadBalancer,
 }
 
 /// Every kind, in the order they are listed.
-pub const KINDS: [ResourceKind; 7] = [
+pub const KINDS: [ResourceKind; 9] = [
     ResourceKind::Ec2Instance,
     ResourceKind::EbsVolume,
     ResourceKind::ElasticIp,
@@ -40,6 +44,8 @@ pub const KINDS: [ResourceKind; 7] = [
     ResourceKind::EbsSnapshot,
     ResourceKind::RdsSnapshot,
     ResourceKind::NatGateway,
+    ResourceKind::LoadBalancer,
+    ResourceKind::ClassicLoadBalancer,
 ];
 
 impl ResourceKind {
@@ -53,6 +59,8 @@ impl ResourceKind {
             ResourceKind::EbsSnapshot => "ebs_snapshot",
             ResourceKind::RdsSnapshot => "rds_snapshot",
             ResourceKind::NatGateway => "nat_gateway",
+            ResourceKind::LoadBalancer => "load_balancer",
+            ResourceKind::ClassicLoadBalancer => "classic_load_balancer",
         }
     }
 
@@ -71,7 +79,8 @@ pub struct ResourceRef {
     pub region: String,
     /// Its kind.
     pub kind: ResourceKind,
-    /// Its id (`i-0abc…`, `vol-…`, `eipalloc-…`, or the DB instance identifier).
+    /// Its id (`i-0abc…`, `vol-…`, `eipalloc-…`, the DB instance identifier, a load
+    /// balancer's ARN, or a Classic load balancer's name).
     pub id: String,
 }
 
@@ -93,6 +102,27 @@ pub struct Activity {
     pub network_bytes: Option<u64>,
     /// Highest hourly average of database connections.
     pub max_db_connections: Option<f64>,
+    /// Day by day, the days CloudWatch had datapoints for (oldest first): what the rules that
+    /// count days (underutilized instances, idle load balancers) judge.
+    #[serde(default)]
+    pub daily: Vec<DayActivity>,
+    /// A load balancer's healthy targets (registered instances in service, for a Classic one)
+    /// when discovery read them; not from CloudWatch but from the load balancer itself.
+    #[serde(default)]
+    pub healthy_targets: Option<u32>,
+}
+
+/// One UTC day of activity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayActivity {
+    /// The day.
+    pub day: NaiveDate,
+    /// An instance's CPU averaged over the day's hours with datapoints, in percent.
+    pub cpu_percent: Option<f64>,
+    /// An instance's network bytes in plus out that day.
+    pub network_bytes: Option<u64>,
+    /// A load balancer's requests that day (new flows, for a Network Load Balancer).
+    pub requests: Option<u64>,
 }
 
 /// A resource as last seen.
@@ -117,10 +147,11 @@ pub struct Resource {
     pub monthly_cost: Option<Money>,
     /// Things that depend on it or that it depends on, in words ("in Auto Scaling group web",
     /// "attached to i-…", "associated with i-…", "has read replica db-2", "used by AMI ami-…",
-    /// "taken from volume vol-…, which still exists"). Discovery fills in Auto Scaling groups,
-    /// volume attachments, address associations, RDS replication, the AMIs and live volumes
-    /// of snapshots, and the live DB instance of a DB snapshot; load-balancer targets are not
-    /// discovered yet, so they never appear here.
+    /// "taken from volume vol-…, which still exists", "registered in target group web",
+    /// "behind Classic load balancer legacy"). Discovery fills in Auto Scaling groups, volume
+    /// attachments, address associations, RDS replication, the AMIs and live volumes of
+    /// snapshots, the live DB instance of a DB snapshot, and the target groups and Classic
+    /// load balancers an instance is registered with (re-read before acting too).
     pub dependencies: Vec<String>,
     /// Recent activity, when fetched.
     pub activity: Option<Activity>,
@@ -166,6 +197,14 @@ pub enum Action {
     /// approved, it is stopped and started at each switch of the schedule. Approving it calls
     /// no cloud API; each switch is an action of its own, re-checked and audited.
     OffHours,
+    /// Delete a load balancer (Application, Network or Classic); its target groups stay.
+    DeleteLoadBalancer,
+    /// Stop an instance, change its type to the next smaller size of its family
+    /// ([`crate::domain::waste::one_size_down`]), and start it again: downtime.
+    ResizeInstance,
+    /// Stop an instance, change its type to the same size of its family's current generation
+    /// ([`crate::domain::waste::current_generation`]), and start it again: downtime.
+    ModernizeInstance,
 }
 
 impl Action {
@@ -178,13 +217,20 @@ impl Action {
             Action::ReleaseAddress => "release",
             Action::DeleteDatabaseWithSnapshot => "delete (with a final snapshot)",
             Action::ModifyVolumeToGp3 => "change to gp3",
-            Action::DeleteSnapshot | Action::DeleteDbSnapshot | Action::DeleteNatGateway => "delete",
+            Action::DeleteSnapshot
+            | Action::DeleteDbSnapshot
+            | Action::DeleteNatGateway
+            | Action::DeleteLoadBalancer => "delete",
+            Action::ResizeInstance => "resize one size down",
+            Action::ModernizeInstance => "move to the current generation",
             Action::StartInstance | Action::StartDatabase => "start",
             Action::OffHours => "stop and start on its off-hours schedule",
         }
     }
 
-    /// True when the action cannot be undone.
+    /// True when the action cannot be undone. A resize can be undone (by resizing back), so
+    /// it is not; it always needs two approvers for its downtime instead (see
+    /// [`Action::downtime`]).
     pub fn destructive(self) -> bool {
         !matches!(
             self,
@@ -194,7 +240,15 @@ impl Action {
                 | Action::StartInstance
                 | Action::StartDatabase
                 | Action::OffHours
+                | Action::ResizeInstance
+                | Action::ModernizeInstance
         )
+    }
+
+    /// True when the action stops and restarts what it acts on, so the safety policy always
+    /// asks for two approvers.
+    pub fn downtime(self) -> bool {
+        matches!(self, Action::ResizeInstance | Action::ModernizeInstance)
     }
 }
 
@@ -252,8 +306,7 @@ pub enum SafetyPath {
 pub struct WasteFinding {
     /// The resource as discovered.
     pub resource: Resource,
-    /// The rule's stable id (`stopped_instance`, `expired_ttl`, `unattached_volume`,
-    /// `unassociated_ip`, `idle_instance`, `idle_database`).
+    /// The rule's stable id (one of [`crate::domain::waste::RULES`]).
     pub rule: String,
     /// The evidence, in a sentence a person can check.
     pub evidence: String,

@@ -17,21 +17,29 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime};
 use serde::Deserialize;
 
-use super::prices::Price;
+use super::prices::{Price, PriceTable};
 use super::resource::{Action, Resource, ResourceKind, SafetyPath, WasteFinding};
 use super::Money;
+
+#[path = "waste_more.rs"]
+mod more;
+
+pub use more::{current_generation, one_size_down, PREVIOUS_GENERATION};
 
 /// Every rule id, in the order rules are applied. A resource gets at most one finding: the
 /// first rule that fires on it (so an unattached gp2 volume is proposed for deletion, not for
 /// a type change, and an expired instance is stopped on its tag, not on its metrics).
-pub const RULES: [&str; 11] = [
+pub const RULES: [&str; 14] = [
     "expired_ttl",
     "stopped_instance",
     "unattached_volume",
     "unassociated_ip",
     "idle_instance",
+    "underutilized_instance",
+    "previous_generation",
     "idle_database",
     "idle_nat_gateway",
+    "idle_load_balancer",
     "old_snapshot",
     "orphaned_db_snapshot",
     "gp2_volume",
@@ -71,10 +79,32 @@ pub struct RulesConfig {
     pub nat_gateway_idle_days: u32,
     /// `offhours`: the tag key holding an off-hours schedule (case-insensitive).
     pub offhours_tag: String,
+    /// `idle_load_balancer`: the days looked at (Trusted Advisor's idle load balancer check:
+    /// 7).
+    pub load_balancer_idle_days: u32,
+    /// `idle_load_balancer`: a load balancer with fewer requests than this on every one of
+    /// those days is idle (Trusted Advisor: 100 a day).
+    pub load_balancer_min_daily_requests: u64,
+    /// `underutilized_instance`: a day counts as low when the instance's CPU averaged at most
+    /// this, in percent (Trusted Advisor's low utilization check: 10 %) ...
+    pub underutilized_cpu_percent: f64,
+    /// ... and its network in plus out was at most this many MB (10^6 bytes; Trusted
+    /// Advisor: 5 MB) ...
+    pub underutilized_network_mb: u64,
+    /// ... and the instance is underutilized with at least this many low days in the window
+    /// (`idle_days`, 14 by default; Trusted Advisor: 4 of the last 14 days).
+    pub underutilized_min_days: u32,
+    /// `previous_generation`: instance families proposed for their current generation
+    /// (`m4`, `t2`, …); the default is [`PREVIOUS_GENERATION`].
+    pub previous_generation_families: Vec<String>,
     /// The activity window, in days. Set from `[waste] idle_days`, not here, so the window
     /// CloudWatch is asked about and the window the rules require are always the same.
     #[serde(skip)]
     pub idle_days: u32,
+    /// The price table the sizing rules compare types with. Set from `[waste.prices]`, not
+    /// here, so a saving shown and the cost shown come from the same table.
+    #[serde(skip)]
+    pub prices: PriceTable,
 }
 
 impl Default for RulesConfig {
@@ -92,7 +122,14 @@ impl Default for RulesConfig {
             db_snapshot_days: 90,
             nat_gateway_idle_days: 30,
             offhours_tag: super::offhours::DEFAULT_TAG.to_string(),
+            load_balancer_idle_days: 7,
+            load_balancer_min_daily_requests: 100,
+            underutilized_cpu_percent: 10.0,
+            underutilized_network_mb: 5,
+            underutilized_min_days: 4,
+            previous_generation_families: PREVIOUS_GENERATION.iter().map(|(f, _)| f.to_string()).collect(),
             idle_days: 14,
+            prices: PriceTable::bundled(),
         }
     }
 }
@@ -108,6 +145,22 @@ impl RulesConfig {
         }
         if !(1..=60).contains(&self.nat_gateway_idle_days) {
             return Err("nat_gateway_idle_days must be between 1 and 60".to_string());
+        }
+        if !(1..=60).contains(&self.load_balancer_idle_days) {
+            return Err("load_balancer_idle_days must be between 1 and 60".to_string());
+        }
+        if !(self.underutilized_cpu_percent.is_finite() && (0.0..=100.0).contains(&self.underutilized_cpu_percent)) {
+            return Err("underutilized_cpu_percent must be between 0 and 100".to_string());
+        }
+        if self.underutilized_min_days == 0 {
+            return Err("underutilized_min_days must be at least 1".to_string());
+        }
+        if let Some(unknown) = self.previous_generation_families.iter().find(|f| more::successor(f.trim()).is_none()) {
+            let known: Vec<&str> = PREVIOUS_GENERATION.iter().map(|(f, _)| *f).collect();
+            return Err(format!(
+                "previous_generation_families: no current generation known for `{unknown}` (known: {})",
+                known.join(", ")
+            ));
         }
         Ok(())
     }
@@ -185,21 +238,25 @@ pub fn findings(
     out
 }
 
-type Hit = (Action, String, Option<Money>);
+pub(super) type Hit = (Action, String, Option<Money>);
 
 /// The rules judged on CloudWatch activity: the kind and state each looks at, and the action
 /// it proposes. Discovery asks CloudWatch only about resources one of these could flag.
-const ACTIVITY_RULES: [(&str, ResourceKind, &str); 3] = [
+const ACTIVITY_RULES: [(&str, ResourceKind, &str); 6] = [
     ("idle_instance", ResourceKind::Ec2Instance, "running"),
+    ("underutilized_instance", ResourceKind::Ec2Instance, "running"),
     ("idle_database", ResourceKind::RdsInstance, "available"),
     ("idle_nat_gateway", ResourceKind::NatGateway, "available"),
+    ("idle_load_balancer", ResourceKind::LoadBalancer, "active"),
+    ("idle_load_balancer", ResourceKind::ClassicLoadBalancer, "active"),
 ];
 
 /// True when discovery should fetch `r`'s CloudWatch activity: an enabled activity rule looks
-/// at resources of its kind and state, and no earlier rule already fires on it (a resource
-/// gets only its first finding, so the metrics could not change anything). With every
-/// activity rule disabled this is false for everything, and discovery sends no metric
-/// request at all.
+/// at resources of its kind and state, and neither an earlier rule nor that rule itself
+/// already fires on it without metrics (a resource gets only its first finding, so the
+/// metrics could not change anything; a load balancer without a healthy target is idle
+/// whatever its requests). With every activity rule disabled this is false for everything,
+/// and discovery sends no metric request at all.
 pub fn needs_activity(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> bool {
     ACTIVITY_RULES.iter().any(|(rule, kind, state)| {
         rules.enabled(rule)
@@ -210,6 +267,7 @@ pub fn needs_activity(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> 
                 .take_while(|earlier| *earlier != rule)
                 .filter(|earlier| rules.enabled(earlier))
                 .any(|earlier| apply_rule(earlier, r, rules, now).is_some())
+            && apply_rule(rule, r, rules, now).is_none()
     })
 }
 
@@ -217,6 +275,7 @@ pub fn needs_activity(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> 
 pub fn activity_days(kind: ResourceKind, rules: &RulesConfig) -> u32 {
     match kind {
         ResourceKind::NatGateway => rules.nat_gateway_idle_days,
+        ResourceKind::LoadBalancer | ResourceKind::ClassicLoadBalancer => rules.load_balancer_idle_days,
         _ => rules.idle_days,
     }
 }
@@ -228,8 +287,11 @@ fn apply_rule(rule: &str, r: &Resource, rules: &RulesConfig, now: NaiveDateTime)
         "unattached_volume" => unattached_volume(r, rules, now),
         "unassociated_ip" => unassociated_ip(r),
         "idle_instance" => idle_instance(r, rules, now),
+        "underutilized_instance" => more::underutilized_instance(r, rules, now),
+        "previous_generation" => more::previous_generation(r, rules),
         "idle_database" => idle_database(r, rules, now),
         "idle_nat_gateway" => idle_nat_gateway(r, rules),
+        "idle_load_balancer" => more::idle_load_balancer(r, rules, now),
         "old_snapshot" => old_snapshot(r, rules, now),
         "orphaned_db_snapshot" => orphaned_db_snapshot(r, rules, now),
         "gp2_volume" => gp2_volume(r, rules, now),
@@ -238,11 +300,11 @@ fn apply_rule(rule: &str, r: &Resource, rules: &RulesConfig, now: NaiveDateTime)
     }
 }
 
-fn days_between(from: NaiveDateTime, to: NaiveDateTime) -> i64 {
+pub(super) fn days_between(from: NaiveDateTime, to: NaiveDateTime) -> i64 {
     (to - from).num_days()
 }
 
-fn when(t: NaiveDateTime) -> String {
+pub(super) fn when(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -328,7 +390,7 @@ fn unassociated_ip(r: &Resource) -> Option<Hit> {
 }
 
 /// True when the resource existed for the whole activity window, so its metrics cover it.
-fn covers_window(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> bool {
+pub(super) fn covers_window(r: &Resource, rules: &RulesConfig, now: NaiveDateTime) -> bool {
     r.created_at.is_some_and(|t| days_between(t, now) >= i64::from(rules.idle_days))
 }
 
@@ -464,6 +526,9 @@ pub fn safety_path(r: &Resource, action: Action, policy: &PolicyConfig, now: Nai
         };
     }
     let mut reasons = Vec::new();
+    if action.downtime() {
+        reasons.push("it stops and starts the instance to change its type, which means downtime".to_string());
+    }
     if !r.dependencies.is_empty() {
         reasons.push(format!("other things depend on it ({deps})"));
     }

@@ -6,7 +6,7 @@ use super::*;
 use crate::domain::resource::{Activity, ResourceRef};
 use crate::domain::AccountId;
 
-fn now() -> NaiveDateTime {
+pub(super) fn now() -> NaiveDateTime {
     "2026-11-25T12:00:00".parse().unwrap()
 }
 
@@ -14,7 +14,7 @@ fn days_ago(days: i64) -> NaiveDateTime {
     now() - Duration::days(days)
 }
 
-fn resource(kind: ResourceKind, id: &str, state: &str) -> Resource {
+pub(super) fn resource(kind: ResourceKind, id: &str, state: &str) -> Resource {
     Resource {
         reference: ResourceRef {
             account: AccountId::parse("123456789012").unwrap(),
@@ -44,7 +44,13 @@ fn stopped(days: i64) -> Resource {
 }
 
 fn idle_activity(cpu: Option<f64>, bytes: Option<u64>, connections: Option<f64>) -> Option<Activity> {
-    Some(Activity { days: 14, max_cpu_percent: cpu, network_bytes: bytes, max_db_connections: connections })
+    Some(Activity {
+        days: 14,
+        max_cpu_percent: cpu,
+        network_bytes: bytes,
+        max_db_connections: connections,
+        ..Activity::default()
+    })
 }
 
 fn run(resources: &[Resource]) -> Vec<WasteFinding> {
@@ -270,8 +276,10 @@ fn activity_is_wanted_only_where_an_enabled_activity_rule_could_decide() {
     assert!(!needs_activity(&expired, &rules, now()));
     let ttl_off = RulesConfig { disabled: vec!["expired_ttl".into()], ..RulesConfig::default() };
     assert!(needs_activity(&expired, &ttl_off, now()), "with the TTL rule off the idle rule decides");
-    let idle_off =
-        RulesConfig { disabled: vec!["idle_instance".into(), "idle_database".into()], ..RulesConfig::default() };
+    let idle_off = RulesConfig {
+        disabled: ["idle_instance", "underutilized_instance", "idle_database"].map(String::from).to_vec(),
+        ..RulesConfig::default()
+    };
     assert!(!needs_activity(&running, &idle_off, now()) && !needs_activity(&database, &idle_off, now()));
 }
 

@@ -17,6 +17,8 @@ pub(crate) fn kind_text(kind: ResourceKind) -> &'static str {
         ResourceKind::EbsSnapshot => "EBS snapshot",
         ResourceKind::RdsSnapshot => "RDS snapshot",
         ResourceKind::NatGateway => "NAT gateway",
+        ResourceKind::LoadBalancer => "load balancer",
+        ResourceKind::ClassicLoadBalancer => "Classic load balancer",
     }
 }
 

@@ -83,6 +83,7 @@ pub(crate) fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Resource
             max_cpu_percent: Some(1.0),
             network_bytes: Some(1000),
             max_db_connections: None,
+            ..Activity::default()
         }),
     }
 }

@@ -69,7 +69,11 @@ async fn against_moto_identity_roles_and_every_permission_are_ok() {
         let actions = line(&results, &format!("waste actions {account}"));
         assert!(actions.detail.contains("ec2:StopInstances") && actions.detail.contains("DryRun"), "{actions:?}");
     }
-    assert_eq!(line(&results, "waste rds actions").status, Status::Skip, "RDS cannot be probed and says so");
+    assert_eq!(
+        line(&results, "waste actions without dry run").status,
+        Status::Skip,
+        "RDS and ELB cannot be probed and say so"
+    );
     assert_eq!(line(&results, "slack").status, Status::Skip);
     assert_eq!(line(&results, "discord").status, Status::Skip);
 
@@ -360,4 +364,36 @@ fn the_command_exits_non_zero_on_a_failure_and_never_prints_the_password() {
 
     let (ok, out) = costbot(&["--config", "missing.toml", "doctor"], dir.path(), &[]);
     assert!(!ok && out.contains("FAIL config") && out.contains("missing.toml"), "{out}");
+}
+
+#[tokio::test]
+async fn with_the_organization_every_active_member_is_listed_and_checked_through_the_role_template() {
+    let moto = Moto::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[database]\nsqlite_path = \"{}\"\n\
+         [aws]\nendpoint_url = \"{}\"\nretry_mode = \"standard\"\nmax_attempts = 1\n\
+         [waste]\naccounts = \"organization\"\n\
+         [waste.organization]\nexternal_id = {{ env = \"{EXTERNAL_ID_ENV}\" }}\n\
+         [[accounts]]\nid = \"{PAYER}\"\ncost_explorer = true\n",
+        sqlite_in(&dir).await,
+        moto.url
+    );
+    let config = Config::from_toml(&toml).unwrap();
+    let base = costbot::aws::base_config(&config.aws).await;
+    let org =
+        aws_sdk_organizations::Client::new(&base.to_builder().region(aws_config::Region::new("us-east-1")).build());
+    org.create_organization().send().await.unwrap();
+    let out = org.create_account().email("dev@example.com").account_name("dev").send().await.unwrap();
+    let member = out.create_account_status().unwrap().account_id().unwrap().to_string();
+
+    let results = check(&config, &options()).await;
+    let listed = line(&results, "waste organization");
+    assert_eq!(
+        (listed.status, listed.detail.as_str()),
+        (Status::Ok, "organizations:ListAccounts allowed: 2 ACTIVE member accounts")
+    );
+    let reached = line(&results, &format!("account {member}"));
+    assert!(reached.detail.contains("assumed-role/costbot-read"), "the default role template: {reached:?}");
+    assert_eq!(line(&results, &format!("waste reads {member}")).status, Status::Ok);
 }

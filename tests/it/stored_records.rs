@@ -53,6 +53,7 @@ fn expected_proposal() -> Proposal {
             max_cpu_percent: Some(1.5),
             network_bytes: Some(1024),
             max_db_connections: None,
+            ..Activity::default()
         }),
     };
     Proposal {

@@ -16,7 +16,9 @@ use crate::support::Moto;
 
 const PAYER: &str = "123456789012";
 
-fn config(endpoint: &str) -> Config {
+/// One account (moto's default) searched in us-east-1 through moto at `endpoint` (shared with
+/// the load balancer and resize tests).
+pub fn config(endpoint: &str) -> Config {
     let toml = format!(
         "[aws]\nendpoint_url = \"{endpoint}\"\nretry_mode = \"standard\"\nmax_attempts = 2\n\
          [waste]\nregions = [\"us-east-1\"]\n[[accounts]]\nid = \"{PAYER}\"\ncost_explorer = true\n"

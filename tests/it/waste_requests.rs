@@ -51,8 +51,9 @@ async fn idle_rules_off_send_no_metric_request_and_on_send_batches_of_500_querie
     cw.put_metric_data().namespace("AWS/EC2").metric_data(datum).send().await.unwrap();
     let account = AccountId::parse(PAYER).unwrap();
 
-    let off =
-        config(&proxy.url, "[waste.rules]\ndisabled = [\"idle_instance\", \"idle_database\", \"idle_nat_gateway\"]\n");
+    let activity_rules =
+        ["idle_instance", "underutilized_instance", "idle_database", "idle_nat_gateway", "idle_load_balancer"];
+    let off = config(&proxy.url, &format!("[waste.rules]\ndisabled = {activity_rules:?}\n"));
     let found = AwsInventory::from_config(&off).await.unwrap().discover(&account, "us-east-1").await.unwrap();
     assert_eq!(found.iter().filter(|r| r.reference.kind == ResourceKind::Ec2Instance).count(), 170);
     assert_eq!(proxy.count("monitoring"), 0, "no rule needs activity, so no metric request: {:?}", proxy.calls());
@@ -70,7 +71,8 @@ async fn idle_rules_off_send_no_metric_request_and_on_send_batches_of_500_querie
     assert_eq!(cpu(quiet).map(|a| (a.days, a.max_cpu_percent, a.network_bytes)), Some((14, None, None)));
     assert_eq!(cpu("reports").map(|a| a.max_db_connections), Some(None), "asked about, no datapoints");
     let describes = proxy.calls().len() - metric_calls.len();
-    // One page each of volumes, instances, addresses, databases, snapshots, AMIs, DB snapshots
-    // and NAT gateways: the lists the default rules read.
-    assert_eq!(describes, 8, "{:?}", proxy.calls());
+    // One page each of volumes, instances, addresses, databases, snapshots, AMIs, DB snapshots,
+    // NAT gateways, v2 load balancers, target groups and Classic load balancers: the lists the
+    // default rules read (no load balancer, so no health or tag request).
+    assert_eq!(describes, 11, "{:?}", proxy.calls());
 }

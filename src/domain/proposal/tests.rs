@@ -132,4 +132,8 @@ fn the_recheck_refuses_gone_changed_or_retagged_resources() {
     assert_eq!(recheck(&shown, Some(&running)).as_deref(), Some("its state changed from `stopped` to `running`"));
     let protected = resource("stopped", &[("Owner", "ana"), ("Environment", "Production")]);
     assert_eq!(recheck(&shown, Some(&protected)).as_deref(), Some("its tags changed (Environment=Production)"));
+    // A resize is approved for one type; someone else resizing first changes what it would do.
+    let resized = Resource { size_class: Some("m5.large".into()), ..shown.clone() };
+    let said = recheck(&Resource { size_class: Some("m5.xlarge".into()), ..shown }, Some(&resized));
+    assert_eq!(said.as_deref(), Some("its type changed from `m5.xlarge` to `m5.large`"));
 }

@@ -8,7 +8,9 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::proposal::{Approval, Proposal, ProposalId, State};
-use crate::domain::resource::{Action, Activity, Resource, ResourceKind, ResourceRef, SafetyPath, WasteFinding};
+use crate::domain::resource::{
+    Action, Activity, DayActivity, Resource, ResourceKind, ResourceRef, SafetyPath, WasteFinding,
+};
 use crate::domain::{AccountId, Money};
 
 /// A stored proposal.
@@ -114,6 +116,19 @@ struct StoredActivity {
     max_cpu_percent: Option<f64>,
     network_bytes: Option<u64>,
     max_db_connections: Option<f64>,
+    /// Added with the day-counting rules; records written before have none.
+    #[serde(default)]
+    daily: Vec<StoredDay>,
+    #[serde(default)]
+    healthy_targets: Option<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredDay {
+    day: chrono::NaiveDate,
+    cpu_percent: Option<f64>,
+    network_bytes: Option<u64>,
+    requests: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -132,6 +147,9 @@ enum StoredAction {
     StartInstance,
     StartDatabase,
     OffHours,
+    DeleteLoadBalancer,
+    ResizeInstance,
+    ModernizeInstance,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -251,6 +269,17 @@ impl From<&WasteFinding> for StoredFinding {
                 max_cpu_percent: a.max_cpu_percent,
                 network_bytes: a.network_bytes,
                 max_db_connections: a.max_db_connections,
+                daily: a
+                    .daily
+                    .iter()
+                    .map(|d| StoredDay {
+                        day: d.day,
+                        cpu_percent: d.cpu_percent,
+                        network_bytes: d.network_bytes,
+                        requests: d.requests,
+                    })
+                    .collect(),
+                healthy_targets: a.healthy_targets,
             }),
         };
         StoredFinding {
@@ -272,6 +301,9 @@ impl From<&WasteFinding> for StoredFinding {
                 Action::StartInstance => StoredAction::StartInstance,
                 Action::StartDatabase => StoredAction::StartDatabase,
                 Action::OffHours => StoredAction::OffHours,
+                Action::DeleteLoadBalancer => StoredAction::DeleteLoadBalancer,
+                Action::ResizeInstance => StoredAction::ResizeInstance,
+                Action::ModernizeInstance => StoredAction::ModernizeInstance,
             },
             path: match &f.path {
                 SafetyPath::Normal => StoredPath::Normal,
@@ -309,6 +341,17 @@ impl TryFrom<StoredFinding> for WasteFinding {
                 max_cpu_percent: a.max_cpu_percent,
                 network_bytes: a.network_bytes,
                 max_db_connections: a.max_db_connections,
+                daily: a
+                    .daily
+                    .into_iter()
+                    .map(|d| DayActivity {
+                        day: d.day,
+                        cpu_percent: d.cpu_percent,
+                        network_bytes: d.network_bytes,
+                        requests: d.requests,
+                    })
+                    .collect(),
+                healthy_targets: a.healthy_targets,
             }),
         };
         Ok(WasteFinding {
@@ -330,6 +373,9 @@ impl TryFrom<StoredFinding> for WasteFinding {
                 StoredAction::StartInstance => Action::StartInstance,
                 StoredAction::StartDatabase => Action::StartDatabase,
                 StoredAction::OffHours => Action::OffHours,
+                StoredAction::DeleteLoadBalancer => Action::DeleteLoadBalancer,
+                StoredAction::ResizeInstance => Action::ResizeInstance,
+                StoredAction::ModernizeInstance => Action::ModernizeInstance,
             },
             path: match f.path {
                 StoredPath::Normal => SafetyPath::Normal,
