@@ -142,11 +142,14 @@ def resolve(value, managed):
         return [resolve(v, managed) for v in value]
     return value
 def shape(statements):
-    return [{k: v for k, v in st.items() if k != "Resource"} for st in statements]
+    # Order aside: the template keeps organisation listing in a policy of its own (it is
+    # switched on separately), while the JSON files hold every statement in one document.
+    return sorted(({k: v for k, v in st.items() if k != "Resource"} for st in statements), key=lambda st: st["Sid"])
 bad = []
 for managed, policy in [(False, "costbot-waste.json"), (True, "costbot-waste.managed-only.json")]:
     role = resolve(template["Resources"]["CostbotRole"]["Properties"], managed)
-    statements = [st for p in role["Policies"] if p["PolicyName"].startswith("costbot-waste")
+    statements = [st for p in role["Policies"]
+                  if p["PolicyName"].startswith("costbot-waste") or p["PolicyName"] == "costbot-organization-accounts"
                   for st in p["PolicyDocument"]["Statement"]]
     expected = json.load(open(f"deploy/iam/{policy}"))["Statement"]
     if shape(statements) != shape(expected):
