@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let only: Vec<&str> = only.iter().map(String::as_str).collect();
     // Panics are counted and summarised; the default hook would print every one.
-    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(fuzz_harness::quiet_hook));
     let outcomes = fuzz_harness::run(n, seed, &only).await?;
     for outcome in &outcomes {
         println!("{outcome}");

@@ -90,7 +90,7 @@ async fn interactions(State(state): State<DiscordState>, headers: HeaderMap, bod
         tracing::warn!("refused a signed Discord interaction outside the replay window");
         return (StatusCode::UNAUTHORIZED, "stale request").into_response();
     }
-    let interaction: Interaction = match serde_json::from_slice(&body) {
+    let interaction: Interaction = match super::convert::parse_interaction(&body) {
         Ok(i) => i,
         Err(error) => {
             tracing::warn!(%error, "a signed Discord interaction did not parse");
