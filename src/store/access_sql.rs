@@ -1,6 +1,58 @@
 //! SQL for replay protection, web sessions and the audit checkpoint, shared by both stores
 //! like `sql.rs`.
 
+use anyhow::Result;
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+
+/// A web sign-in session. The cookie holds a random id; the store keeps only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    /// SHA-256 of the session id, hex.
+    pub id_hash: String,
+    /// Who signed in.
+    pub user: String,
+    /// When.
+    pub created_at: NaiveDateTime,
+    /// When the session stops being accepted.
+    pub expires_at: NaiveDateTime,
+}
+
+/// The last audit entry whose chain was verified: later checks start after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheckpoint {
+    /// Its sequence number.
+    pub seq: i64,
+    /// Its hash, which the next entry's `prev_hash` must equal.
+    pub hash: String,
+    /// When it was verified.
+    pub verified_at: NaiveDateTime,
+}
+
+/// Access control every replica shares: signed requests already seen (replays), web
+/// sessions, and how far the audit chain has been verified.
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    /// Remembers `key` (a Slack signature, a Discord interaction id) until `expires_at`.
+    /// True the first time; false while it is remembered, on this replica or any other.
+    async fn first_sighting(&self, key: &str, now: NaiveDateTime, expires_at: NaiveDateTime) -> Result<bool>;
+
+    /// Stores a new session.
+    async fn create_session(&self, session: &WebSession) -> Result<()>;
+
+    /// The session with this id hash, if it is neither expired nor revoked at `now`.
+    async fn live_session(&self, id_hash: &str, now: NaiveDateTime) -> Result<Option<WebSession>>;
+
+    /// Revokes a session (signing out); an unknown id changes nothing.
+    async fn revoke_session(&self, id_hash: &str) -> Result<()>;
+
+    /// How far the audit chain has been verified, if at all.
+    async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>>;
+
+    /// Moves the checkpoint forward (never back).
+    async fn save_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> Result<()>;
+}
+
 /// Implements `AccessStore` for a struct with a `pool` field.
 macro_rules! impl_access_store {
     ($store:ty, $db:ty) => {

@@ -5,8 +5,81 @@
 //! run reconciles again from what is stored.
 
 use anyhow::{Context, Result};
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+
+use crate::domain::audit::{AuditEntry, AuditRecord};
+use crate::domain::feedback::Feedback;
+use crate::domain::incident::{AlertEvent, AnomalyId, AnomalyMark};
+use crate::domain::{AccountId, Granularity};
 
 use crate::domain::incident::{Anomaly, Change, EventKind, Scope, Status};
+
+/// Anomalies and their alert events.
+#[async_trait]
+pub trait AnomalyStore: Send + Sync {
+    /// Open anomalies at a granularity, oldest first.
+    async fn open_anomalies(&self, granularity: Granularity) -> Result<Vec<Anomaly>>;
+
+    /// One anomaly by id.
+    async fn anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>>;
+
+    /// The newest anomalies first, optionally only open ones.
+    async fn anomalies(&self, open_only: bool, limit: u32) -> Result<Vec<Anomaly>>;
+
+    /// Applies a run's changes in one transaction and records an alert event for each
+    /// announced one. Applying the same changes twice records nothing new. Returns the number
+    /// of events recorded.
+    async fn apply_anomaly_changes(&self, changes: &[Change], now: NaiveDateTime) -> Result<u64>;
+
+    /// Applies a person's mark (acknowledge, mute, feedback) if the anomaly is still at the
+    /// version the change was made from, and in the same transaction records its alert event,
+    /// its feedback row (for a verdict) and its audit record. `None` when someone changed the
+    /// anomaly first (nothing was written); the anomaly as marked and the audit entry
+    /// otherwise. A failing audit append rolls the mark back.
+    async fn mark_anomaly(&self, change: &AnomalyMarkChange<'_>) -> Result<Option<(Anomaly, AuditEntry)>>;
+
+    /// Every verdict given at or after `since`, oldest first (one per anomaly: a later verdict
+    /// on the same anomaly replaces the earlier one).
+    async fn anomaly_feedback(&self, since: NaiveDateTime) -> Result<Vec<Feedback>>;
+
+    /// Alert events with an id greater than `after`, oldest first.
+    async fn alert_events(&self, after: i64, limit: u32) -> Result<Vec<AlertEvent>>;
+
+    /// The source account whose Cost Explorer data covers `account` (the one that delivered
+    /// its newest fact), so a root-cause query goes to the right payer.
+    async fn fact_source(&self, account: &AccountId) -> Result<Option<AccountId>>;
+}
+
+/// A person's mark on an anomaly with what records it: the changed anomaly, its alert event,
+/// its feedback row and its audit record commit in one transaction, or none of them does.
+#[derive(Debug, Clone)]
+pub struct AnomalyMarkChange<'a> {
+    /// The anomaly as it was read before deciding: the mark applies to this version only
+    /// (compare-and-swap).
+    pub anomaly: &'a Anomaly,
+    /// What the person did.
+    pub mark: AnomalyMark,
+    /// The audit record of it.
+    pub audit: AuditRecord,
+    /// When.
+    pub now: NaiveDateTime,
+}
+
+impl AnomalyMarkChange<'_> {
+    /// The anomaly as the mark leaves it, and the event that announces it.
+    pub fn next(&self) -> (Anomaly, crate::domain::incident::EventKind) {
+        self.anomaly.marked(&self.mark, self.now)
+    }
+
+    /// The feedback row a verdict stores, if the mark is one.
+    pub fn feedback(&self) -> Option<Feedback> {
+        match &self.mark {
+            AnomalyMark::Feedback { by, verdict } => Some(Feedback::on(self.anomaly, *verdict, by, self.now)),
+            _ => None,
+        }
+    }
+}
 
 /// The columns queries filter on, derived from the record.
 pub(super) struct Columns<'a> {

@@ -32,6 +32,8 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use secrecy::{ExposeSecret, SecretString};
 
+pub use access_sql::{AccessStore, AuditCheckpoint, WebSession};
+pub use anomaly_sql::{AnomalyMarkChange, AnomalyStore};
 pub use lease_sql::{ClockStore, LeaseStore, TickStore};
 pub use postgres::PgStore;
 pub use schedule_sql::{SchedulePause, ScheduleStore};
@@ -41,8 +43,6 @@ use crate::domain::audit::{AuditEntry, AuditRecord, Checkpoint};
 use crate::domain::chat::message::Message;
 use crate::domain::chat::{ChannelId, UserId};
 use crate::domain::console::{ConsoleMessage, ConsolePost};
-use crate::domain::feedback::Feedback;
-use crate::domain::incident::{AlertEvent, Anomaly, AnomalyId, AnomalyMark, Change};
 use crate::domain::outbox::{Delivery, DeliveryOutcome, Finish, OutboxCounts, OutboxEntry};
 use crate::domain::proposal::{Proposal, ProposalId, StoredProposals};
 use crate::domain::resource::Resource;
@@ -60,72 +60,6 @@ pub struct FactFilter {
     pub range: DateRange,
     /// Only these accounts; `None` means all.
     pub accounts: Option<Vec<AccountId>>,
-}
-
-/// Anomalies and their alert events.
-#[async_trait]
-pub trait AnomalyStore: Send + Sync {
-    /// Open anomalies at a granularity, oldest first.
-    async fn open_anomalies(&self, granularity: Granularity) -> Result<Vec<Anomaly>>;
-
-    /// One anomaly by id.
-    async fn anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>>;
-
-    /// The newest anomalies first, optionally only open ones.
-    async fn anomalies(&self, open_only: bool, limit: u32) -> Result<Vec<Anomaly>>;
-
-    /// Applies a run's changes in one transaction and records an alert event for each
-    /// announced one. Applying the same changes twice records nothing new. Returns the number
-    /// of events recorded.
-    async fn apply_anomaly_changes(&self, changes: &[Change], now: NaiveDateTime) -> Result<u64>;
-
-    /// Applies a person's mark (acknowledge, mute, feedback) if the anomaly is still at the
-    /// version the change was made from, and in the same transaction records its alert event,
-    /// its feedback row (for a verdict) and its audit record. `None` when someone changed the
-    /// anomaly first (nothing was written); the anomaly as marked and the audit entry
-    /// otherwise. A failing audit append rolls the mark back.
-    async fn mark_anomaly(&self, change: &AnomalyMarkChange<'_>) -> Result<Option<(Anomaly, AuditEntry)>>;
-
-    /// Every verdict given at or after `since`, oldest first (one per anomaly: a later verdict
-    /// on the same anomaly replaces the earlier one).
-    async fn anomaly_feedback(&self, since: NaiveDateTime) -> Result<Vec<Feedback>>;
-
-    /// Alert events with an id greater than `after`, oldest first.
-    async fn alert_events(&self, after: i64, limit: u32) -> Result<Vec<AlertEvent>>;
-
-    /// The source account whose Cost Explorer data covers `account` (the one that delivered
-    /// its newest fact), so a root-cause query goes to the right payer.
-    async fn fact_source(&self, account: &AccountId) -> Result<Option<AccountId>>;
-}
-
-/// A person's mark on an anomaly with what records it: the changed anomaly, its alert event,
-/// its feedback row and its audit record commit in one transaction, or none of them does.
-#[derive(Debug, Clone)]
-pub struct AnomalyMarkChange<'a> {
-    /// The anomaly as it was read before deciding: the mark applies to this version only
-    /// (compare-and-swap).
-    pub anomaly: &'a Anomaly,
-    /// What the person did.
-    pub mark: AnomalyMark,
-    /// The audit record of it.
-    pub audit: AuditRecord,
-    /// When.
-    pub now: NaiveDateTime,
-}
-
-impl AnomalyMarkChange<'_> {
-    /// The anomaly as the mark leaves it, and the event that announces it.
-    pub fn next(&self) -> (Anomaly, crate::domain::incident::EventKind) {
-        self.anomaly.marked(&self.mark, self.now)
-    }
-
-    /// The feedback row a verdict stores, if the mark is one.
-    pub fn feedback(&self) -> Option<Feedback> {
-        match &self.mark {
-            AnomalyMark::Feedback { by, verdict } => Some(Feedback::on(self.anomaly, *verdict, by, self.now)),
-            _ => None,
-        }
-    }
 }
 
 /// The chat outbox and event cursors.
@@ -542,54 +476,6 @@ pub trait Store:
     + ScheduleStore
     + 'static
 {
-}
-
-/// A web sign-in session. The cookie holds a random id; the store keeps only its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebSession {
-    /// SHA-256 of the session id, hex.
-    pub id_hash: String,
-    /// Who signed in.
-    pub user: String,
-    /// When.
-    pub created_at: NaiveDateTime,
-    /// When the session stops being accepted.
-    pub expires_at: NaiveDateTime,
-}
-
-/// The last audit entry whose chain was verified: later checks start after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditCheckpoint {
-    /// Its sequence number.
-    pub seq: i64,
-    /// Its hash, which the next entry's `prev_hash` must equal.
-    pub hash: String,
-    /// When it was verified.
-    pub verified_at: NaiveDateTime,
-}
-
-/// Access control every replica shares: signed requests already seen (replays), web
-/// sessions, and how far the audit chain has been verified.
-#[async_trait]
-pub trait AccessStore: Send + Sync {
-    /// Remembers `key` (a Slack signature, a Discord interaction id) until `expires_at`.
-    /// True the first time; false while it is remembered, on this replica or any other.
-    async fn first_sighting(&self, key: &str, now: NaiveDateTime, expires_at: NaiveDateTime) -> Result<bool>;
-
-    /// Stores a new session.
-    async fn create_session(&self, session: &WebSession) -> Result<()>;
-
-    /// The session with this id hash, if it is neither expired nor revoked at `now`.
-    async fn live_session(&self, id_hash: &str, now: NaiveDateTime) -> Result<Option<WebSession>>;
-
-    /// Revokes a session (signing out); an unknown id changes nothing.
-    async fn revoke_session(&self, id_hash: &str) -> Result<()>;
-
-    /// How far the audit chain has been verified, if at all.
-    async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>>;
-
-    /// Moves the checkpoint forward (never back).
-    async fn save_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> Result<()>;
 }
 
 /// Counts `/metrics` reads from the store at scrape time.
