@@ -35,15 +35,17 @@ pub const RULES: [&str; 14] = [
     "unattached_volume",
     "unassociated_ip",
     "idle_instance",
+    "idle_database",
+    // A schedule someone tagged on purpose wins over a size costbot infers; an idle resource
+    // is still proposed to be stopped outright, which saves more.
+    "offhours",
     "underutilized_instance",
     "previous_generation",
-    "idle_database",
     "idle_nat_gateway",
     "idle_load_balancer",
     "old_snapshot",
     "orphaned_db_snapshot",
     "gp2_volume",
-    "offhours",
 ];
 
 /// `[waste.rules]`: the rules' thresholds, and which rules are off.

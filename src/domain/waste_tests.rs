@@ -370,3 +370,14 @@ fn a_new_gp2_volume_waits_a_week() {
     assert!(run(std::slice::from_ref(&new)).is_empty());
     assert_eq!(only(&[Resource { created_at: Some(days_ago(8)), ..new }]).rule, "gp2_volume");
 }
+
+#[test]
+fn an_off_hours_tag_wins_over_a_resize_and_loses_to_idleness() {
+    let mut m4 = resource(ResourceKind::Ec2Instance, "i-1", "running");
+    m4.size_class = Some("m4.large".into());
+    assert_eq!(only(std::slice::from_ref(&m4)).rule, "previous_generation");
+    let scheduled = tagged(m4, "costbot:offhours", "19:00-07:00 Mon-Fri Europe/Berlin");
+    assert_eq!(only(std::slice::from_ref(&scheduled)).rule, "offhours", "the schedule someone tagged");
+    let idle = Resource { activity: idle_activity(Some(0.5), Some(1_000), None), ..scheduled };
+    assert_eq!(only(&[idle]).rule, "idle_instance", "stopping outright saves more");
+}
