@@ -393,6 +393,7 @@ impl App {
         let channels = Arc::new(self.config.channels.clone());
         let executor =
             Executor::new(self.store.clone(), cloud, channels, self.config.approvals.dry_run, owner.to_string());
+        let executor = executor.with_reminders(self.config.approvals.remind_before());
         Some(executor.with_waste_policy(self.config.waste.rules(), self.config.waste.policy.clone()))
     }
 

@@ -80,6 +80,7 @@ pub struct Executor<S: ?Sized = dyn Store> {
     timing: Timing,
     rules: RulesConfig,
     policy: PolicyConfig,
+    remind_before: Option<Duration>,
 }
 
 // A derived `Clone` would ask for `S: Clone`; cloning shares the store handle instead.
@@ -94,6 +95,7 @@ impl<S: ?Sized> Clone for Executor<S> {
             timing: self.timing,
             rules: self.rules.clone(),
             policy: self.policy.clone(),
+            remind_before: self.remind_before,
         }
     }
 }
@@ -110,13 +112,29 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
         owner: String,
     ) -> Executor<S> {
         let (rules, policy) = (RulesConfig::default(), PolicyConfig::default());
-        Executor { store, cloud, channels, dry_run, owner, timing: Timing::default(), rules, policy }
+        Executor {
+            store,
+            cloud,
+            channels,
+            dry_run,
+            owner,
+            timing: Timing::default(),
+            rules,
+            policy,
+            remind_before: None,
+        }
     }
 
     /// The same worker re-running these rules and this policy (the ones discovery proposed
     /// with, from `[waste]`) right before acting.
     pub fn with_waste_policy(self, rules: RulesConfig, policy: PolicyConfig) -> Executor<S> {
         Executor { rules, policy, ..self }
+    }
+
+    /// The same worker posting one reminder this long before a pending proposal expires
+    /// (`[approvals] remind_before_hours`; `None`: no reminder).
+    pub fn with_reminders(self, remind_before: Option<Duration>) -> Executor<S> {
+        Executor { remind_before, ..self }
     }
 
     /// The same worker with other timing (tests use a lease of seconds).
@@ -139,6 +157,9 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
         for p in &rows.readable {
             let (stage, result) = match &p.state {
                 State::Pending | State::Approved if now >= p.expires_at => ("expire", self.expire(p, now).await),
+                State::Pending if self.remind_before.is_some_and(|lead| now >= p.expires_at - lead) => {
+                    ("remind", self.remind(p, now).await)
+                }
                 State::Executing { until, .. } if *until < db_now => ("recover", self.recover(p, now).await),
                 State::Approved => ("execute", self.claim_and_execute(p, now).await),
                 _ => continue,
@@ -161,6 +182,16 @@ impl<S: ExecutionTables + ?Sized> Executor<S> {
         let action = if p.state == State::Approved { "approval_expired" } else { "proposal_expired" };
         let detail = serde_json::json!({ "expires_at": p.expires_at });
         self.change(&p.with_state(State::Expired, now), p.version, action, detail, true, now).await?;
+        Ok(false)
+    }
+
+    /// The one reminder before a pending proposal expires, beside its card; stored with its
+    /// audit record, once across replicas (the outbox's dedupe key decides).
+    async fn remind(&self, p: &Proposal, now: NaiveDateTime) -> Result<bool> {
+        let entries = crate::proposals::reminder_entries(p, &self.channels);
+        let detail = serde_json::json!({ "expires_at": p.expires_at, "approvals": p.approvals.len() });
+        let audit = self.record(p, "proposal_reminded", detail, now);
+        self.store.remind_proposal(&entries, &audit, now).await?;
         Ok(false)
     }
 

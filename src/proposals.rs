@@ -213,6 +213,26 @@ pub fn shows_card(channel: &ChannelConfig, p: &Proposal) -> bool {
     !channel.approvers.is_empty() && channel.may_see(Some(&p.finding.resource.reference.account))
 }
 
+/// Outbox entries for a proposal's one reminder, beside its card in every channel that
+/// [`shows_card`]. Its dedupe key names only the proposal and the channel, so it is stored
+/// once however often (and by however many replicas) it is asked for.
+pub fn reminder_entries(p: &Proposal, channels: &[ChannelConfig]) -> Vec<OutboxEntry> {
+    channels
+        .iter()
+        .filter(|c| shows_card(c, p))
+        .map(|c| {
+            let platform = Platform::from(c.platform);
+            OutboxEntry {
+                platform,
+                channel: ChannelId(c.id.clone()),
+                thread: format!("{}/reminder", p.id),
+                message: crate::render::approval::reminder(p),
+                dedupe_key: format!("reminder:{}:{}:{}", platform.as_str(), c.id, p.id),
+            }
+        })
+        .collect()
+}
+
 /// Outbox entries for a proposal's card in every channel that [`shows_card`].
 pub fn card_entries(p: &Proposal, channels: &[ChannelConfig], now: NaiveDateTime) -> Vec<OutboxEntry> {
     channels

@@ -14,6 +14,9 @@ pub struct ApprovalsConfig {
     pub expiry_hours: u64,
     /// Monthly savings above which two different approvers are needed.
     pub two_approvers_above: ExactDecimal,
+    /// Hours before a pending proposal expires when one reminder is posted beside its card
+    /// (0: no reminder). Never more than one per proposal, however many replicas run.
+    pub remind_before_hours: u64,
     /// Dry-run: check every approved action (EC2's own DryRun flag) but change nothing. Acting
     /// for real needs `dry_run = false`, set on purpose.
     pub dry_run: bool,
@@ -23,6 +26,7 @@ impl Default for ApprovalsConfig {
     fn default() -> Self {
         ApprovalsConfig {
             expiry_hours: 24,
+            remind_before_hours: 4,
             two_approvers_above: ExactDecimal(rust_decimal::Decimal::new(500, 0)),
             dry_run: true,
         }
@@ -30,6 +34,12 @@ impl Default for ApprovalsConfig {
 }
 
 impl ApprovalsConfig {
+    /// How long before expiry the one reminder goes out; `None` when reminders are off.
+    pub fn remind_before(&self) -> Option<chrono::Duration> {
+        let hours = self.remind_before_hours.min(24 * 30);
+        (hours > 0).then(|| chrono::Duration::hours(hours as i64))
+    }
+
     /// The domain's approval rules.
     pub fn rules(&self) -> ApprovalRules {
         ApprovalRules {

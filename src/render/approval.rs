@@ -53,6 +53,27 @@ fn state_line(p: &Proposal, now: NaiveDateTime) -> (String, Tone) {
     }
 }
 
+/// The one reminder before a pending proposal expires: what waits, how many approvals it
+/// has, and when it lapses.
+pub fn reminder(p: &Proposal) -> Message {
+    let r = &p.finding.resource.reference;
+    let text = format!(
+        "Reminder: the proposal to {} {} {} expires at {} UTC with {} of {} approvals. Decide on its card above.",
+        p.finding.action.verb(),
+        kind_text(r.kind),
+        r.id,
+        p.expires_at.format("%Y-%m-%d %H:%M"),
+        p.approvals.len(),
+        p.required_approvals
+    );
+    Message {
+        fallback: text.clone(),
+        blocks: vec![Block::Text { spans: vec![Span::Plain(text)] }],
+        tone: Tone::Warning,
+        attachments: Vec::new(),
+    }
+}
+
 /// Renders a proposal as an approval card (with buttons while it is open).
 pub fn card(p: &Proposal, now: NaiveDateTime) -> Message {
     let f = &p.finding;
@@ -170,6 +191,13 @@ pub(crate) mod tests {
     pub(crate) fn strict_terminate_card() -> Message {
         let p = proposal(Action::TerminateInstance, SafetyPath::Strict { reason: "launched 3 days ago".into() });
         card(&p, at("10:00:00"))
+    }
+
+    #[test]
+    fn the_reminder_says_what_waits_and_when_it_lapses() {
+        let p = proposal(Action::TerminateInstance, SafetyPath::Strict { reason: "launched 3 days ago".into() });
+        let once = p.decide("slack:U1", true, Decision::Approve, 1, at("10:00:00")).unwrap();
+        insta::assert_json_snapshot!("approval_reminder", reminder(&once));
     }
 
     #[test]

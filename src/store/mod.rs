@@ -298,6 +298,11 @@ pub trait ProposalStore: Send + Sync {
     /// record: costbot's own changes go through [`ProposalStore::change_proposal`]; this is
     /// for tests that set up a state and for repairs.
     async fn save_proposal(&self, next: &Proposal, from_version: u32) -> Result<bool>;
+
+    /// Stores a proposal's one reminder (`entries`, keyed by proposal and channel) with its
+    /// audit record, in one transaction. `false`, with nothing written, when the reminder was
+    /// stored before (by this replica or another).
+    async fn remind_proposal(&self, entries: &[OutboxEntry], audit: &AuditRecord, now: NaiveDateTime) -> Result<bool>;
 }
 
 /// Spend by region and usage type, beside the cost facts.

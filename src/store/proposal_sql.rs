@@ -78,6 +78,22 @@ macro_rules! impl_proposal_store {
                 Ok(inserted)
             }
 
+            async fn remind_proposal(
+                &self,
+                entries: &[$crate::domain::outbox::OutboxEntry],
+                audit: &$crate::domain::audit::AuditRecord,
+                now: chrono::NaiveDateTime,
+            ) -> anyhow::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                // Dropping the transaction rolls it back: a reminder stored before writes nothing.
+                if entries.is_empty() || enqueue_in(&mut tx, entries, now).await? == 0 {
+                    return Ok(false);
+                }
+                append_audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn save_proposal(
                 &self,
                 next: &$crate::domain::proposal::Proposal,

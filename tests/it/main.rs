@@ -30,6 +30,7 @@ mod offhours;
 mod operations;
 mod outbox_once;
 mod reliability_doc;
+mod reminders;
 mod replicas;
 mod scheduling;
 mod security;
