@@ -10,6 +10,7 @@ use chrono::NaiveDateTime;
 
 use crate::config::ChannelConfig;
 use crate::domain::audit::AuditRecord;
+use crate::domain::chat::message::Message;
 use crate::domain::chat::{ChannelId, Platform};
 use crate::domain::outbox::OutboxEntry;
 use crate::domain::proposal::{ApprovalRules, Proposal, ProposalId, State};
@@ -217,24 +218,28 @@ pub fn shows_card(channel: &ChannelConfig, p: &Proposal) -> bool {
 /// [`shows_card`]. Its dedupe key names only the proposal and the channel, so it is stored
 /// once however often (and by however many replicas) it is asked for.
 pub fn reminder_entries(p: &Proposal, channels: &[ChannelConfig]) -> Vec<OutboxEntry> {
-    channels
-        .iter()
-        .filter(|c| shows_card(c, p))
-        .map(|c| {
-            let platform = Platform::from(c.platform);
-            OutboxEntry {
-                platform,
-                channel: ChannelId(c.id.clone()),
-                thread: format!("{}/reminder", p.id),
-                message: crate::render::approval::reminder(p),
-                dedupe_key: format!("reminder:{}:{}:{}", platform.as_str(), c.id, p.id),
-            }
-        })
-        .collect()
+    let message = crate::render::approval::reminder(p);
+    per_card_channel(p, channels, format!("{}/reminder", p.id), &message, |platform, channel| {
+        format!("reminder:{platform}:{channel}:{}", p.id)
+    })
 }
 
 /// Outbox entries for a proposal's card in every channel that [`shows_card`].
 pub fn card_entries(p: &Proposal, channels: &[ChannelConfig], now: NaiveDateTime) -> Vec<OutboxEntry> {
+    per_card_channel(p, channels, p.id.0.clone(), &card(p, now), |platform, channel| {
+        format!("proposal:{platform}:{channel}:{}:v{}", p.id, p.version)
+    })
+}
+
+/// One entry of `message` in `thread` for each channel that shows the card, keyed by
+/// `dedupe(platform, channel id)`.
+fn per_card_channel(
+    p: &Proposal,
+    channels: &[ChannelConfig],
+    thread: String,
+    message: &Message,
+    dedupe: impl Fn(&str, &str) -> String,
+) -> Vec<OutboxEntry> {
     channels
         .iter()
         .filter(|c| shows_card(c, p))
@@ -243,9 +248,9 @@ pub fn card_entries(p: &Proposal, channels: &[ChannelConfig], now: NaiveDateTime
             OutboxEntry {
                 platform,
                 channel: ChannelId(c.id.clone()),
-                thread: p.id.0.clone(),
-                message: card(p, now),
-                dedupe_key: format!("proposal:{}:{}:{}:v{}", platform.as_str(), c.id, p.id, p.version),
+                thread: thread.clone(),
+                message: message.clone(),
+                dedupe_key: dedupe(platform.as_str(), &c.id),
             }
         })
         .collect()
