@@ -7,7 +7,8 @@
 //! happens at most once. Right before it, the resource is described again and the decision
 //! is made again ([`decide_transition`]): a protected tag, a changed or removed schedule tag,
 //! or a state the switch does not expect skips it, and the audit log says why. Each switch
-//! is audited, and dry run (the configuration's, or a schedule approved while dry run was on)
+//! is audited twice, when claimed (before any cloud call) and with its outcome, and dry run
+//! (the configuration's, or a schedule approved while dry run was on)
 //! only checks that the call would succeed.
 //!
 //! Only the latest switch that is due is acted on: after an outage that missed a stop and the
@@ -155,6 +156,9 @@ impl<S: SwitchTables + ?Sized> Switcher<S> {
         if !self.store.claim_tick(&format!("offhours:{}", p.id), due.at.naive_utc(), &self.owner).await? {
             return Ok(None);
         }
+        // The claim is audited before the cloud is called, so a crash between the call and
+        // its outcome record still leaves the switch on the record.
+        self.store.append_audit(&self.record(p, due, "offhours_claimed", serde_json::json!({}), now)).await?;
         let approved_dry = matches!(p.state, State::Done { dry_run: true, .. });
         let (recorded, detail) = match pause.filter(|x| x.holds_at(due.at.naive_utc())) {
             // A paused schedule's switch is claimed and recorded as skipped, so it is said once.
@@ -163,10 +167,23 @@ impl<S: SwitchTables + ?Sized> Switcher<S> {
             }
             None => self.decide_and_act(p, &schedule, due, self.dry_run || approved_dry).await,
         };
-        let record = AuditRecord {
+        self.store.append_audit(&self.record(p, due, recorded, detail, now)).await?;
+        tracing::info!(schedule = %p.id, transition = %due.key(), recorded, "off-hours switch");
+        Ok(Some(Switched { schedule: p.id.0.clone(), transition: due.key(), recorded: recorded.to_string() }))
+    }
+
+    fn record(
+        &self,
+        p: &Proposal,
+        due: Transition,
+        action: &str,
+        detail: serde_json::Value,
+        now: NaiveDateTime,
+    ) -> AuditRecord {
+        AuditRecord {
             at: now,
             actor: format!("system:{}", self.owner),
-            action: recorded.to_string(),
+            action: action.to_string(),
             target: p.id.0.clone(),
             channel: None,
             detail: serde_json::json!({
@@ -176,10 +193,7 @@ impl<S: SwitchTables + ?Sized> Switcher<S> {
                 "detail": detail,
             })
             .to_string(),
-        };
-        self.store.append_audit(&record).await?;
-        tracing::info!(schedule = %p.id, transition = %due.key(), recorded, "off-hours switch");
-        Ok(Some(Switched { schedule: p.id.0.clone(), transition: due.key(), recorded: recorded.to_string() }))
+        }
     }
 
     /// Describes the resource, decides again, and switches it; the audit action and detail.

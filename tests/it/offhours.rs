@@ -274,4 +274,7 @@ async fn a_schedule_is_approved_once_then_switches_exactly_once_per_transition(p
     let skipped = audit.iter().find(|e| e.record.action == "offhours_skipped").unwrap();
     assert!(skipped.record.detail.contains("protected tag costbot:protect=yes"), "{}", skipped.record.detail);
     assert_eq!(recorded("offhours_dry_run"), 2);
+    let outcomes = ["offhours_switched", "offhours_skipped", "offhours_dry_run", "offhours_failed"];
+    let total: usize = outcomes.iter().map(|a| recorded(a)).sum();
+    assert_eq!(recorded("offhours_claimed"), total, "every switch is on the record before the cloud is called");
 }
