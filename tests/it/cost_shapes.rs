@@ -12,23 +12,28 @@ use rust_decimal::Decimal;
 
 /// The first day of every series: long enough before the holidays that the detector has
 /// warmed up by then.
-fn first() -> NaiveDate {
+pub(crate) fn first() -> NaiveDate {
     "2025-06-01".parse().unwrap()
 }
 
 /// A deterministic noise source in [-1, 1] (a linear congruential generator), so every run
 /// sees the same series.
-struct Noise(u64);
+pub(crate) struct Noise(pub(crate) u64);
 
 impl Noise {
-    fn next(&mut self) -> f64 {
+    pub(crate) fn next(&mut self) -> f64 {
         self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
     }
 }
 
 /// `days` days of `amount(day, noise)` in dollars, rounded to cents.
-fn series(name: &str, days: u64, seed: u64, mut amount: impl FnMut(NaiveDate, &mut Noise) -> f64) -> LabelledSeries {
+pub(crate) fn series(
+    name: &str,
+    days: u64,
+    seed: u64,
+    mut amount: impl FnMut(NaiveDate, &mut Noise) -> f64,
+) -> LabelledSeries {
     let mut noise = Noise(seed);
     let points = (0..days)
         .map(|i| {
@@ -41,7 +46,7 @@ fn series(name: &str, days: u64, seed: u64, mut amount: impl FnMut(NaiveDate, &m
 }
 
 /// Weekday spend with a quieter weekend and ±`jitter` relative noise.
-fn office(day: NaiveDate, weekday: f64, weekend: f64, jitter: f64, noise: &mut Noise) -> f64 {
+pub(crate) fn office(day: NaiveDate, weekday: f64, weekend: f64, jitter: f64, noise: &mut Noise) -> f64 {
     let base = if day.weekday().number_from_monday() >= 6 { weekend } else { weekday };
     base * (1.0 + jitter * noise.next())
 }

@@ -19,6 +19,7 @@ mod digest;
 pub mod discord;
 mod discord_e2e;
 mod doctor;
+mod early_detection;
 mod exactly_once;
 mod faults;
 mod feedback;
