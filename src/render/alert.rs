@@ -44,6 +44,8 @@ pub fn subject(anomaly: &Anomaly, names: &dyn AccountNames) -> String {
         Scope::Organisation => "all accounts".to_string(),
         Scope::Account { account } => label_account(names, account.as_str()),
         Scope::Service { account, service } => format!("{service} in {}", label_account(names, account.as_str())),
+        Scope::Tag { key, value } if value.is_empty() => format!("spend with {}", key.untagged_label()),
+        Scope::Tag { key, value } => format!("{} = {value}", key.name),
     }
 }
 
