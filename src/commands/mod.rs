@@ -564,7 +564,7 @@ const GROUP_WORDS: &[(&str, GroupBy)] = &[
 ];
 
 fn group(word: &str) -> Option<GroupBy> {
-    GROUP_WORDS.iter().find(|(w, _)| *w == word).map(|(_, g)| *g)
+    GROUP_WORDS.iter().find(|(w, _)| *w == word).map(|(_, g)| g.clone())
 }
 
 /// The help message, generated from the vocabulary.

@@ -82,7 +82,7 @@ fn other_commands_parse() {
         parse("forecast service=rds"),
         Ok(Command::Forecast(Filters {
             services: vec!["Amazon Relational Database Service".into()],
-            accounts: vec![]
+            ..Filters::default()
         }))
     );
 }

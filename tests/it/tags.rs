@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use costbot::app::App;
-use costbot::chat::{Actor, ChatHandler, FollowUp, Inbound, Reply};
+use costbot::chat::{Actor, FollowUp, Inbound, Reply};
 use costbot::config::Config;
 use costbot::domain::chat::{ChannelId, Platform, UserId};
 use costbot::domain::run::RunStatus;
@@ -49,9 +49,11 @@ fn config(endpoint: &str) -> Config {
     .unwrap()
 }
 
+/// A question from a new person each time, so the per-person rate limit never answers instead.
 fn ask(text: &str, channel: &str) -> Inbound {
-    let actor =
-        Actor { platform: Platform::Slack, user: UserId("U1".into()), roles: vec![], channel: ChannelId(channel.into()) };
+    static PEOPLE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let user = UserId(format!("U{}", PEOPLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+    let actor = Actor { platform: Platform::Slack, user, roles: vec![], channel: ChannelId(channel.into()) };
     Inbound::Command { actor, text: text.into(), follow_up: FollowUp::None }
 }
 
