@@ -177,7 +177,9 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
             (None, None) => None,
             (None, Some(GroupBy::Service)) => Some((Grouping::Spend(SpendGroup::Service), Some("service".into()))),
             (None, Some(GroupBy::Account)) => Some((Grouping::Spend(SpendGroup::Account), Some("account".into()))),
-            (None, Some(GroupBy::Region)) => Some((Grouping::Dimension(BreakdownDimension::Region), Some("region".into()))),
+            (None, Some(GroupBy::Region)) => {
+                Some((Grouping::Dimension(BreakdownDimension::Region), Some("region".into())))
+            }
             (None, Some(GroupBy::UsageType)) => {
                 Some((Grouping::Dimension(BreakdownDimension::UsageType), Some("usage type".into())))
             }
@@ -205,7 +207,9 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
             _ => key.to_string(),
         };
         let untagged_share = match group.as_ref().map(|g| &g.0) {
-            Some(Grouping::Tags(select, TagGroup::Value)) => tags::untagged_share(select, &current.grouped, current.total),
+            Some(Grouping::Tags(select, TagGroup::Value)) => {
+                tags::untagged_share(select, &current.grouped, current.total)
+            }
             _ => None,
         };
         let prev_of = |key: &str| {
@@ -248,7 +252,9 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
     async fn forecast_uncached(&self, filters: &Filters, scope: &AnswerScope, today: NaiveDate) -> Answer<Message> {
         let select = tags::selection(filters, scope, None)?;
         if select.is_some() && !filters.services.is_empty() {
-            return Err(AnswerError::User("Spend by tag is collected per account, so `service=` cannot narrow it.".into()));
+            return Err(AnswerError::User(
+                "Spend by tag is collected per account, so `service=` cannot narrow it.".into(),
+            ));
         }
         let names = self.account_names().await?;
         let (accounts, mut said) = self.resolve_accounts(&filters.accounts, scope.accounts.as_deref(), &names).await?;
@@ -264,7 +270,9 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
                 let rows = self.store.tag_matrix(&select.query(&query), TagGroup::Total).await?;
                 rows.iter().map(|(at, row)| (at.date(), row.amount)).collect()
             }
-            None => self.store.spend_per_period(&query).await?.iter().map(|(at, amount, _)| (at.date(), *amount)).collect(),
+            None => {
+                self.store.spend_per_period(&query).await?.iter().map(|(at, amount, _)| (at.date(), *amount)).collect()
+            }
         };
         Ok(answer::forecast(month_end(today, &days).as_ref(), &said, self.collected_at().await?))
     }

@@ -122,10 +122,9 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Scope::Only(ids) => Some(ids),
         };
         let answer_scope = match self.channel(actor) {
-            Some(c) => AnswerScope {
-                accounts: (!c.accounts.is_empty()).then(|| c.accounts.clone()),
-                tags: c.tag_scope(),
-            },
+            Some(c) => {
+                AnswerScope { accounts: (!c.accounts.is_empty()).then(|| c.accounts.clone()), tags: c.tag_scope() }
+            }
             None => return Ok(Reply::Ephemeral(Message::plain(NOT_SET_UP))),
         };
         let today = now.date();
@@ -217,7 +216,8 @@ impl<S: BotTables + ?Sized> Bot<S> {
             return Ok(Reply::Ephemeral(Message::plain("That proposal does not exist (any more).")));
         };
         let resource = &proposal.finding.resource;
-        let visible = self.channel(actor).is_some_and(|c| c.may_see_resource(&resource.reference.account, &resource.tags));
+        let visible =
+            self.channel(actor).is_some_and(|c| c.may_see_resource(&resource.reference.account, &resource.tags));
         let allowed = visible && self.may_approve(actor);
         let decision = match action.verb {
             Verb::Deny => Decision::Deny,

@@ -17,8 +17,8 @@ use crate::domain::feedback::tuning;
 use crate::domain::incident::{Anomaly, Change, Scope, SeriesKey};
 use crate::domain::root_cause::{rank_contributors, BreakdownRow, Dimension};
 use crate::domain::sources::BreakdownSource;
-use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
 use crate::domain::tags::{TagFact, TagKey};
+use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
 use crate::store::{AnomalyStore, CostStore, FactFilter, SpendQuery, Store, TagQuery, TagStore};
 
 mod tags;

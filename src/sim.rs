@@ -355,7 +355,12 @@ impl CostSource for SimulatedCloud {
         Ok(FetchedBreakdown { rows, api_calls: 1 })
     }
 
-    async fn fetch_tags(&self, source: &AccountId, request: &FetchRequest, key: &TagKey) -> Result<FetchedTags, FetchError> {
+    async fn fetch_tags(
+        &self,
+        source: &AccountId,
+        request: &FetchRequest,
+        key: &TagKey,
+    ) -> Result<FetchedTags, FetchError> {
         let fetched = self.fetch(source, request).await?;
         let mut sums: std::collections::BTreeMap<(chrono::NaiveDateTime, AccountId, String), (Money, bool)> =
             std::collections::BTreeMap::new();

@@ -43,7 +43,11 @@ pub(super) struct TagSelect {
 impl TagSelect {
     /// The store query for this selection over a spend query's period and accounts.
     pub fn query(&self, spend: &SpendQuery) -> TagQuery {
-        TagQuery { spend: SpendQuery { services: None, ..spend.clone() }, key: self.key.clone(), values: self.values.clone() }
+        TagQuery {
+            spend: SpendQuery { services: None, ..spend.clone() },
+            key: self.key.clone(),
+            values: self.values.clone(),
+        }
     }
 }
 
@@ -96,7 +100,8 @@ pub(super) fn selection(
     let Some(key) = keys.first().copied() else { return Ok(None) };
     if keys.iter().any(|k| *k != key) {
         let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
-        let scoped = scope.tags.as_ref().map_or(String::new(), |s| format!(" This channel sees {} only.", s.describe()));
+        let scoped =
+            scope.tags.as_ref().map_or(String::new(), |s| format!(" This channel sees {} only.", s.describe()));
         return Err(user(format!(
             "Spend by {} is collected one key at a time, so these cannot be combined.{scoped}",
             names.join(" and ")

@@ -122,7 +122,12 @@ impl CostSource for CostExplorerSource {
         Ok(FetchedBreakdown { rows, api_calls })
     }
 
-    async fn fetch_tags(&self, source: &AccountId, request: &FetchRequest, key: &TagKey) -> Result<FetchedTags, FetchError> {
+    async fn fetch_tags(
+        &self,
+        source: &AccountId,
+        request: &FetchRequest,
+        key: &TagKey,
+    ) -> Result<FetchedTags, FetchError> {
         let client = self.client(source).map_err(|error| FetchError { error, api_calls: 0 })?;
         super::cost_tags::fetch(client, request, key).await
     }

@@ -79,7 +79,10 @@ mod tests {
         let results = [result(vec![("123456789012", "team$payments", "10.5"), ("123456789012", "team$", "2")])];
         let rows = tag_facts(&results, &request(), &team).unwrap();
         let values: Vec<(&str, String)> = rows.iter().map(|r| (r.value.as_str(), r.amount.to_string())).collect();
-        assert_eq!(values, [("payments", Money::parse("10.5").unwrap().to_string()), ("", Money::parse("2").unwrap().to_string())]);
+        assert_eq!(
+            values,
+            [("payments", Money::parse("10.5").unwrap().to_string()), ("", Money::parse("2").unwrap().to_string())]
+        );
         let wrong = [result(vec![("123456789012", "env$prod", "1")])];
         assert!(tag_facts(&wrong, &request(), &team).is_err());
     }

@@ -116,8 +116,8 @@ async fn chart_of<S: CostStore + TagStore + ?Sized>(
         }
         .into_iter()
         .map(|(at, amount, _)| (at.date(), amount))
-            .filter(|(day, _)| *day < now.date())
-            .collect();
+        .filter(|(day, _)| *day < now.date())
+        .collect();
         // The chart ends on the newest complete day with data, and never before the anomaly's end.
         let last = daily.iter().map(|(d, _)| *d).max().unwrap_or(start).max(anomaly.end.date());
         chart(anomaly, &expected_band(&daily, start, anomaly.end.date(), last), names)

@@ -29,11 +29,17 @@ impl<S: CostStore + BreakdownStore + TagStore + RunStore + ?Sized> Collector<S> 
                         continue;
                     }
                     let at = Utc::now().naive_utc();
-                    match self.store.replace_tag_facts(source, request.granularity, key, &request.range, &rows, at).await {
+                    match self
+                        .store
+                        .replace_tag_facts(source, request.granularity, key, &request.range, &rows, at)
+                        .await
+                    {
                         // Each request costs $0.01; the run record sums them with the others.
-                        Ok(written) => tracing::info!(%source, key = %key, rows = written, requests = fetched.api_calls,
+                        Ok(written) => {
+                            tracing::info!(%source, key = %key, rows = written, requests = fetched.api_calls,
                             price_usd = %format!("{}.{:02}", fetched.api_calls / 100, fetched.api_calls % 100),
-                            "collected spend by tag"),
+                            "collected spend by tag")
+                        }
                         Err(error) => report.error = Some(format!("cannot write spend by {key}: {error:#}")),
                     }
                 }

@@ -57,18 +57,20 @@ impl Vocabulary {
     }
 
     /// `by tag:KEY` / `by category:NAME` (the raw word after `by`); `None` when it is neither.
-    pub(super) fn group(&self, raw: &str) -> Option<Result<GroupBy, ParseError>> {
+    /// Public so other front ends (query parameters, the terminal) read the same words.
+    pub fn group(&self, raw: &str) -> Option<Result<GroupBy, ParseError>> {
         let key = prefixed(raw)?;
         Some(self.resolve(key).map(GroupBy::Tag))
     }
 
     /// A `key=value` filter on a tag: `tag:env`, `category:BusinessUnit`, or a configured tag
     /// key used bare (`team`). `None` when the key is none of these.
-    pub(super) fn filter(&self, raw_key: &str, value: &str) -> Option<Result<TagFilter, ParseError>> {
+    pub fn filter(&self, raw_key: &str, value: &str) -> Option<Result<TagFilter, ParseError>> {
         let key = match prefixed(raw_key) {
             Some(key) => key,
             None => {
-                let bare = self.tag_keys.iter().find(|k| k.kind == TagKind::Tag && k.name.eq_ignore_ascii_case(raw_key));
+                let bare =
+                    self.tag_keys.iter().find(|k| k.kind == TagKind::Tag && k.name.eq_ignore_ascii_case(raw_key));
                 bare?.clone()
             }
         };

@@ -18,8 +18,11 @@ pub fn build_tag_series(rows: &[TagFact], granularity: Granularity) -> BTreeMap<
     let mut sums: BTreeMap<SeriesKey, BTreeMap<NaiveDateTime, (Money, bool)>> = BTreeMap::new();
     for row in rows.iter().filter(|r| r.granularity == granularity) {
         let scope = Scope::Tag { key: row.key.clone(), value: row.value.clone() };
-        let entry =
-            sums.entry(SeriesKey { granularity, scope }).or_default().entry(row.period_start).or_insert((Money::ZERO, false));
+        let entry = sums
+            .entry(SeriesKey { granularity, scope })
+            .or_default()
+            .entry(row.period_start)
+            .or_insert((Money::ZERO, false));
         entry.0 += row.amount;
         entry.1 |= row.estimated;
     }

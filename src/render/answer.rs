@@ -135,7 +135,9 @@ pub fn spend(view: &SpendView) -> Message {
         blocks.push(table(view, comparing));
     }
     if let Some((label, percent)) = &view.untagged_share {
-        blocks.push(Block::Text { spans: vec![Span::Bold(format!("{percent} %")), Span::Plain(format!(" of spend has {label}."))] });
+        blocks.push(Block::Text {
+            spans: vec![Span::Bold(format!("{percent} %")), Span::Plain(format!(" of spend has {label}."))],
+        });
     }
     if view.daily.len() > 1 {
         blocks.push(Block::Text { spans: vec![Span::Plain("Daily ".into()), Span::Code(sparkline(&view.daily))] });

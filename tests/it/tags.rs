@@ -32,7 +32,8 @@ fn now() -> NaiveDateTime {
 /// Cost Explorer's `key$value` group keys.
 fn tag_response(kind: &str, key: &str, rows: Vec<Row<'_>>) -> Value {
     let mut response = ce_response(&[(DAY, rows)], None, None);
-    response["GroupDefinitions"] = json!([{ "Type": "DIMENSION", "Key": "LINKED_ACCOUNT" }, { "Type": kind, "Key": key }]);
+    response["GroupDefinitions"] =
+        json!([{ "Type": "DIMENSION", "Key": "LINKED_ACCOUNT" }, { "Type": kind, "Key": key }]);
     response
 }
 
@@ -85,13 +86,25 @@ async fn by_value(app: &App, key: TagKey) -> BTreeMap<String, Money> {
 #[sqlx::test(migrations = "migrations/postgres")]
 async fn tag_spend_costs_one_request_per_payer_and_key_and_adds_up_to_the_facts(pool: sqlx::PgPool) {
     let moto = Moto::start().await;
-    let facts = vec![(PAYER, "Amazon Simple Storage Service", "12.5"), (PAYER, "AWS Lambda", "30"), (LINKED, "Amazon EC2", "7.5")];
+    let facts = vec![
+        (PAYER, "Amazon Simple Storage Service", "12.5"),
+        (PAYER, "AWS Lambda", "30"),
+        (LINKED, "Amazon EC2", "7.5"),
+    ];
     moto.seed_cost_and_usage(
         PAYER,
         vec![
             ce_response(&[(DAY, facts)], None, None),
-            tag_response("TAG", "team", vec![(PAYER, "team$payments", "30"), (PAYER, "team$", "12.5"), (LINKED, "team$search", "7.5")]),
-            tag_response("COST_CATEGORY", "BusinessUnit", vec![(PAYER, "BusinessUnit$Retail", "42.5"), (LINKED, "BusinessUnit$", "7.5")]),
+            tag_response(
+                "TAG",
+                "team",
+                vec![(PAYER, "team$payments", "30"), (PAYER, "team$", "12.5"), (LINKED, "team$search", "7.5")],
+            ),
+            tag_response(
+                "COST_CATEGORY",
+                "BusinessUnit",
+                vec![(PAYER, "BusinessUnit$Retail", "42.5"), (LINKED, "BusinessUnit$", "7.5")],
+            ),
         ],
     )
     .await;
@@ -120,8 +133,10 @@ async fn tag_spend_costs_one_request_per_payer_and_key_and_adds_up_to_the_facts(
     let facts_total = app.store.total(&whole).await.unwrap();
     assert_eq!(facts_total, money("55"));
     let team = by_value(&app, TagKey::tag("team")).await;
-    let expected: BTreeMap<String, Money> =
-        [("payments", "35"), ("search", "7.5"), ("", "12.5")].into_iter().map(|(k, v)| (k.to_string(), money(v))).collect();
+    let expected: BTreeMap<String, Money> = [("payments", "35"), ("search", "7.5"), ("", "12.5")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), money(v)))
+        .collect();
     assert_eq!(team, expected, "untagged spend is its own value");
     assert_eq!(team.values().copied().sum::<Money>(), facts_total, "a key's values add up to the facts");
     let unit = by_value(&app, TagKey::category("BusinessUnit")).await;

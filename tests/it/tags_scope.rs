@@ -2,8 +2,6 @@
 //! tag-scoped channel that never sees other teams (answers, digest, alerts), and per-tag
 //! anomaly series.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use chrono::{NaiveDate, NaiveDateTime};
 use costbot::bot::Bot;
 use costbot::chat::dispatch::dispatch_alerts;
@@ -18,6 +16,8 @@ use costbot::domain::tags::{TagFact, TagKey};
 use costbot::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
 use costbot::store::{DynStore, SpendQuery, TagGroup, TagQuery};
 use rust_decimal::Decimal;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 crate::store_contract::contract!(
     tag_spend_is_replaced_per_key_and_day_and_filtered_exactly,
@@ -61,8 +61,12 @@ fn range(from: &str, to: &str) -> DateRange {
 }
 
 fn query(key: &TagKey, r: DateRange, values: Option<Vec<&str>>, accounts: Option<Vec<&str>>) -> TagQuery {
-    let spend =
-        SpendQuery { granularity: Granularity::Daily, range: r, accounts: accounts.map(|a| a.into_iter().map(acct).collect()), services: None };
+    let spend = SpendQuery {
+        granularity: Granularity::Daily,
+        range: r,
+        accounts: accounts.map(|a| a.into_iter().map(acct).collect()),
+        services: None,
+    };
     TagQuery { spend, key: key.clone(), values: values.map(|v| v.into_iter().map(String::from).collect()) }
 }
 
@@ -85,9 +89,15 @@ async fn tag_spend_is_replaced_per_key_and_day_and_filtered_exactly(store: DynSt
         row(d("2026-11-02"), STAGING, &team, "search", tiny),
     ];
     let source = acct(PROD);
-    store.replace_tag_facts(&source, Granularity::Daily, &team, &range("2026-11-01", "2026-11-03"), &first, now()).await.unwrap();
+    store
+        .replace_tag_facts(&source, Granularity::Daily, &team, &range("2026-11-01", "2026-11-03"), &first, now())
+        .await
+        .unwrap();
     let units = vec![row(d("2026-11-02"), PROD, &unit, "Retail", cents(3_000))];
-    store.replace_tag_facts(&source, Granularity::Daily, &unit, &range("2026-11-02", "2026-11-03"), &units, now()).await.unwrap();
+    store
+        .replace_tag_facts(&source, Granularity::Daily, &unit, &range("2026-11-02", "2026-11-03"), &units, now())
+        .await
+        .unwrap();
     let whole = range("2026-11-01", "2026-12-01");
     let all = sums(&store, &query(&team, whole, None, None), TagGroup::Value).await;
     assert_eq!(all["payments"], cents(3_000));
@@ -95,7 +105,10 @@ async fn tag_spend_is_replaced_per_key_and_day_and_filtered_exactly(store: DynSt
 
     // Re-collecting Nov 2 replaces that day's values under this key only: search vanished.
     let again = vec![row(d("2026-11-02"), PROD, &team, "payments", cents(2_500))];
-    store.replace_tag_facts(&source, Granularity::Daily, &team, &range("2026-11-02", "2026-11-03"), &again, now()).await.unwrap();
+    store
+        .replace_tag_facts(&source, Granularity::Daily, &team, &range("2026-11-02", "2026-11-03"), &again, now())
+        .await
+        .unwrap();
     let all = sums(&store, &query(&team, whole, None, None), TagGroup::Value).await;
     assert_eq!((all["payments"], all.get("search")), (cents(3_500), None));
     assert_eq!(all[""], tiny, "Nov 1 was not asked for, so it is kept");
@@ -106,7 +119,11 @@ async fn tag_spend_is_replaced_per_key_and_day_and_filtered_exactly(store: DynSt
     let paying = sums(&store, &query(&team, whole, Some(vec!["payments"]), None), TagGroup::Account).await;
     assert_eq!(paying, HashMap::from([(PROD.to_string(), cents(3_500))]));
     assert!(store.tag_matrix(&query(&team, whole, Some(vec![]), None), TagGroup::Total).await.unwrap().is_empty());
-    assert!(store.tag_matrix(&query(&team, whole, None, Some(vec![STAGING])), TagGroup::Total).await.unwrap().is_empty());
+    assert!(store
+        .tag_matrix(&query(&team, whole, None, Some(vec![STAGING])), TagGroup::Total)
+        .await
+        .unwrap()
+        .is_empty());
     let facts = store.tag_facts(&query(&team, whole, None, None)).await.unwrap();
     assert_eq!(facts.len(), 3, "Nov 1's two values and Nov 2's one: {facts:?}");
     assert!(store.last_tags_at(&source, &team).await.unwrap().is_some());
@@ -142,8 +159,11 @@ fn dataset() -> (Vec<TagFact>, Vec<CostFact>) {
 }
 
 async fn load(store: &DynStore) -> Vec<TagFact> {
-    let accounts = [(PROD, "prod"), (STAGING, "staging")]
-        .map(|(id, name)| Account { id: acct(id), name: Some(name.into()), configured: true });
+    let accounts = [(PROD, "prod"), (STAGING, "staging")].map(|(id, name)| Account {
+        id: acct(id),
+        name: Some(name.into()),
+        configured: true,
+    });
     store.upsert_accounts(&accounts).await.unwrap();
     let (tags, facts) = dataset();
     let r = range("2026-09-01", "2026-11-26");
@@ -194,8 +214,12 @@ fn tag_key(value: &str) -> SeriesKey {
 }
 
 async fn ask(bot: &Bot, channel: &str, text: &str) -> String {
-    let actor =
-        Actor { platform: Platform::Slack, user: UserId("U1".into()), roles: vec![], channel: ChannelId(channel.into()) };
+    let actor = Actor {
+        platform: Platform::Slack,
+        user: UserId("U1".into()),
+        roles: vec![],
+        channel: ChannelId(channel.into()),
+    };
     match bot.handle_at(Inbound::Command { actor, text: text.into(), follow_up: FollowUp::None }, now()).await {
         Reply::InChannel(m) | Reply::Ephemeral(m) => costbot::render::text::plain(&m),
         other => panic!("{other:?}"),
@@ -244,7 +268,10 @@ async fn a_tag_scoped_channel_never_sees_other_teams(store: DynStore) {
     let pay = &threads["CPAY"];
     assert!(pay.len() == 1 && pay[0].contains("team = payments"), "{pay:?}");
     let prod = &threads["CPROD"];
-    assert!(prod.len() == 1 && prod[0].contains("AWS Lambda"), "an account-scoped channel sees no org-wide tag series: {prod:?}");
+    assert!(
+        prod.len() == 1 && prod[0].contains("AWS Lambda"),
+        "an account-scoped channel sees no org-wide tag series: {prod:?}"
+    );
 
     // The digest: payments' spend by account, its own anomaly, nothing else.
     let digests = Digests::new(store.clone(), config.clone(), HashMap::new());
@@ -266,7 +293,8 @@ async fn per_tag_series_find_a_teams_own_spike(store: DynStore) {
     let detection = Detection::new(store.clone(), breakdown, settings);
     let report = detection.run(d("2026-11-25").and_hms_opt(6, 0, 0).unwrap()).await.unwrap();
     let open = store.anomalies(true, 50).await.unwrap();
-    let tagged: Vec<&SeriesKey> = open.iter().map(|a| &a.key).filter(|k| matches!(k.scope, Scope::Tag { .. })).collect();
+    let tagged: Vec<&SeriesKey> =
+        open.iter().map(|a| &a.key).filter(|k| matches!(k.scope, Scope::Tag { .. })).collect();
     assert_eq!(tagged, vec![&tag_key("payments")], "{open:#?}");
     let payments = open.iter().find(|a| a.key == tag_key("payments")).unwrap();
     assert!(payments.impact > cents(50_000), "{payments:?}");
