@@ -26,6 +26,25 @@ impl Config {
         self.anomaly.by_tags.iter().map(|k| TagKey::tag(k)).collect()
     }
 
+    /// The `config check` line for tags: the keys and what a run asks Cost Explorer for,
+    /// one request per payer and key (plus the facts' one), $0.01 each.
+    pub(super) fn tag_summary(&self) -> Option<String> {
+        let keys = self.tag_keys();
+        if keys.is_empty() {
+            return None;
+        }
+        let payers = self.accounts.iter().filter(|a| a.cost_explorer).count();
+        let requests = payers * (1 + keys.len());
+        let names: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        Some(format!(
+            "tags: {}; each run makes {payers} payer(s) × (1 + {}) = {requests} Cost Explorer requests (${}.{:02}) before pages and breakdowns",
+            names.join(", "),
+            keys.len(),
+            requests / 100,
+            requests % 100
+        ))
+    }
+
     pub(super) fn validate_tags(&self) -> Result<()> {
         let mut seen = std::collections::HashSet::new();
         for key in self.tag_keys() {
@@ -122,6 +141,13 @@ mod tests {
         assert!(unknown.unwrap_err().to_string().contains("`owner` is not in costs.tag_keys"));
         let empty = config("[[channels]]\nplatform = \"slack\"\nid = \"C1\"\ntags = { team = [] }\n");
         assert!(empty.is_err());
+        let payers = Config::from_toml(
+            "[costs]\ntag_keys = [\"team\"]\ncost_categories = [\"BusinessUnit\"]\n\
+             [[accounts]]\nid = \"123456789012\"\ncost_explorer = true\n[[accounts]]\nid = \"210987654321\"\ncost_explorer = true\n",
+        )
+        .unwrap();
+        let line = payers.summary();
+        assert!(line.contains("tags: tag:team, category:BusinessUnit; each run makes 2 payer(s) × (1 + 2) = 6 Cost Explorer requests ($0.06)"), "{line}");
         let by = config("[anomaly]\nby_tags = [\"owner\"]\n");
         assert!(by.unwrap_err().to_string().contains("anomaly.by_tags"));
     }
