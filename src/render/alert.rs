@@ -396,6 +396,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_per_tag_alert_names_the_team_and_ranks_its_accounts() {
+        let mut anomaly = sample();
+        anomaly.key.scope = Scope::Tag { key: crate::domain::tags::TagKey::tag("team"), value: "payments".into() };
+        anomaly.root_cause = vec![Contributor {
+            dimension: Dimension::LinkedAccount,
+            name: "222222222222".into(),
+            increase: Money::parse("5077.84").unwrap(),
+            share_percent: "100".parse().unwrap(),
+        }];
+        let message = alert(&anomaly, &names, at("2026-11-18T07:00:00"));
+        assert!(message.fallback.contains("team = payments"), "{}", message.fallback);
+        insta::assert_json_snapshot!("alert_tag_payments", message);
+        anomaly.key.scope = Scope::Tag { key: crate::domain::tags::TagKey::tag("team"), value: String::new() };
+        assert_eq!(subject(&anomaly, &names), "spend with no team tag");
+    }
+
+    #[test]
     fn a_resolved_acknowledged_alert_has_no_buttons() {
         let mut anomaly = sample();
         anomaly.status = Status::Resolved;

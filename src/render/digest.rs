@@ -365,6 +365,16 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_tag_scoped_digest_says_its_scope_and_moves_by_account() {
+        let mut view = sample();
+        view.tag_scope = Some("team = payments".into());
+        let message = digest(&view);
+        let text = crate::render::text::plain(&message);
+        assert!(text.contains("Only team = payments, by account"), "{text}");
+        insta::assert_json_snapshot!("digest_tag_scoped", message);
+    }
+
+    #[test]
     fn every_section_is_there_and_the_chart_has_a_text_stand_in() {
         let message = digest(&sample());
         let text = crate::render::text::plain(&message);
