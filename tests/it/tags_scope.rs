@@ -257,6 +257,10 @@ async fn a_tag_scoped_channel_never_sees_other_teams(store: DynStore) {
     assert!(ask(&bot, "CPAY", "offhours").await.contains("No"), "no account-level schedules");
     let everything = ask(&bot, "CALL", "mtd").await;
     assert!(everything.contains("Total"), "{everything}");
+    // Like for like works on tag spend too: Nov 1–24 against Oct 1–24, whole days.
+    let compared = ask(&bot, "CALL", "mtd by tag:team top 1 compare").await;
+    let october = sum_of(&tags, "payments", "2026-10-01", "2026-10-24");
+    assert!(compared.contains(&october.to_string()) && compared.contains("2 more"), "{compared}");
 
     // Alerts: each channel's outbox entries.
     dispatch_alerts(&store, &config.channels, now()).await.unwrap();
