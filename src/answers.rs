@@ -14,8 +14,14 @@ use crate::domain::forecast::{month_end, HISTORY_DAYS};
 use crate::domain::{AccountId, BreakdownDimension, DateRange, Granularity, Money, ServiceName};
 use crate::render::answer::{self, Line, SpendView};
 mod compare;
+mod tags;
 
-use crate::store::{AccountStore, BreakdownStore, CostStore, RunStore, SpendGroup, SpendQuery, SpendRow, Store};
+pub use tags::AnswerScope;
+use tags::TagSelect;
+
+use crate::store::{
+    AccountStore, BreakdownStore, CostStore, RunStore, SpendGroup, SpendQuery, SpendRow, Store, TagGroup, TagStore,
+};
 
 /// Why a question could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -56,10 +62,10 @@ struct AnswerCache {
     answers: HashMap<AnswerKey, Message>,
 }
 
-/// The tables answers read: cost facts and breakdowns, account names, the newest run.
-pub trait AnswerTables: CostStore + BreakdownStore + AccountStore + RunStore {}
+/// The tables answers read: cost facts, breakdowns and tag spend, account names, the newest run.
+pub trait AnswerTables: CostStore + BreakdownStore + TagStore + AccountStore + RunStore {}
 
-impl<T: CostStore + BreakdownStore + AccountStore + RunStore + ?Sized> AnswerTables for T {}
+impl<T: CostStore + BreakdownStore + TagStore + AccountStore + RunStore + ?Sized> AnswerTables for T {}
 
 /// Answers questions from the store.
 pub struct Answers<S: ?Sized = dyn Store> {
@@ -96,7 +102,12 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
     /// A spend report, from the cache when the same question was answered since the newest
     /// collection.
     pub async fn report(&self, report: &Report, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
-        let key = (format!("report {report:?}"), scope.map(<[AccountId]>::to_vec), today);
+        self.report_in(report, &AnswerScope::accounts(scope), today).await
+    }
+
+    /// [`Answers::report`] in a scope of accounts and tag values (a tag-scoped channel).
+    pub async fn report_in(&self, report: &Report, scope: &AnswerScope, today: NaiveDate) -> Answer<Message> {
+        let key = (format!("report {report:?} {:?}", scope.tags), scope.accounts.clone(), today);
         if let Some(hit) = self.cached_answer(&key).await? {
             return Ok(hit);
         }
@@ -107,7 +118,12 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
 
     /// A month-end forecast, cached like [`Answers::report`].
     pub async fn forecast(&self, filters: &Filters, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
-        let key = (format!("forecast {filters:?}"), scope.map(<[AccountId]>::to_vec), today);
+        self.forecast_in(filters, &AnswerScope::accounts(scope), today).await
+    }
+
+    /// [`Answers::forecast`] in a scope of accounts and tag values.
+    pub async fn forecast_in(&self, filters: &Filters, scope: &AnswerScope, today: NaiveDate) -> Answer<Message> {
+        let key = (format!("forecast {filters:?} {:?}", scope.tags), scope.accounts.clone(), today);
         if let Some(hit) = self.cached_answer(&key).await? {
             return Ok(hit);
         }
@@ -139,19 +155,36 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
         Ok(())
     }
 
-    async fn report_uncached(&self, report: &Report, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
+    async fn report_uncached(&self, report: &Report, scope: &AnswerScope, today: NaiveDate) -> Answer<Message> {
+        let select = tags::select(report, scope)?;
         let names = self.account_names().await?;
-        let (accounts, mut filters) = self.resolve_accounts(&report.filters.accounts, scope, &names).await?;
+        let (accounts, mut filters) =
+            self.resolve_accounts(&report.filters.accounts, scope.accounts.as_deref(), &names).await?;
         let services = self.resolve_services(&report.filters.services, today).await?;
         filters.extend(services.iter().flatten().map(|s| format!("service = {s}")));
+        filters.extend(select.as_ref().and_then(tags::said));
         let range = report.period.resolve(today);
         let query = SpendQuery { granularity: Granularity::Daily, range, accounts, services };
-        let group = match report.group {
-            None => None,
-            Some(GroupBy::Service) => Some((Grouping::Spend(SpendGroup::Service), "service")),
-            Some(GroupBy::Account) => Some((Grouping::Spend(SpendGroup::Account), "account")),
-            Some(GroupBy::Region) => Some((Grouping::Dimension(BreakdownDimension::Region), "region")),
-            Some(GroupBy::UsageType) => Some((Grouping::Dimension(BreakdownDimension::UsageType), "usage type")),
+        let group = match (&select, &report.group) {
+            (Some(select), group) => {
+                let label = match group {
+                    Some(GroupBy::Account) => Some("account".to_string()),
+                    Some(GroupBy::Tag(key)) => Some(key.name.clone()),
+                    _ => None,
+                };
+                Some((Grouping::Tags(select.clone(), tags::tag_group(group.as_ref())), label))
+            }
+            (None, None) => None,
+            (None, Some(GroupBy::Service)) => Some((Grouping::Spend(SpendGroup::Service), Some("service".into()))),
+            (None, Some(GroupBy::Account)) => Some((Grouping::Spend(SpendGroup::Account), Some("account".into()))),
+            (None, Some(GroupBy::Region)) => {
+                Some((Grouping::Dimension(BreakdownDimension::Region), Some("region".into())))
+            }
+            (None, Some(GroupBy::UsageType)) => {
+                Some((Grouping::Dimension(BreakdownDimension::UsageType), Some("usage type".into())))
+            }
+            // `tags::select` reads every `by tag:`, so none is left here.
+            (None, Some(GroupBy::Tag(_))) => None,
         };
         if matches!(group, Some((Grouping::Dimension(_), _))) && query.services.is_some() {
             return Err(AnswerError::User(
@@ -159,18 +192,25 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
             ));
         }
         let (current, previous, comparison_note) = if report.compare {
-            let c = self.compared(report, &query, group.map(|g| g.0), today).await?;
+            let c = self.compared(report, &query, group.as_ref().map(|g| &g.0), today).await?;
             (c.current, c.previous, c.note)
         } else {
-            (self.rows(&query, group.map(|g| g.0)).await?, None, None)
+            (self.rows(&query, group.as_ref().map(|g| &g.0)).await?, None, None)
         };
         let previous_range = previous.as_ref().map(|(range, _)| *range);
         let previous = previous.map(|(_, rows)| rows);
-        let label = |key: &str| match group.map(|g| g.0) {
-            Some(Grouping::Spend(SpendGroup::Account)) => {
+        let label = |key: &str| match group.as_ref().map(|g| &g.0) {
+            Some(Grouping::Spend(SpendGroup::Account) | Grouping::Tags(_, TagGroup::Account)) => {
                 names.get(key).map_or_else(|| key.to_string(), |n| format!("{n} ({key})"))
             }
+            Some(Grouping::Tags(select, TagGroup::Value)) => select.key.value_label(key),
             _ => key.to_string(),
+        };
+        let untagged_share = match group.as_ref().map(|g| &g.0) {
+            Some(Grouping::Tags(select, TagGroup::Value)) => {
+                tags::untagged_share(select, &current.grouped, current.total)
+            }
+            _ => None,
         };
         let prev_of = |key: &str| {
             previous.as_ref().map(|p| p.grouped.iter().find(|r| r.key == key).map_or(Money::ZERO, |r| r.amount))
@@ -193,7 +233,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
             period_label: report.period.label(),
             range,
             previous_range,
-            group_label: group.map(|g| g.1.to_string()),
+            group_label: group.as_ref().and_then(|g| g.1.clone()),
             filters,
             lines,
             other,
@@ -203,24 +243,37 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
             daily: current.daily.iter().rev().take(SPARKLINE_DAYS).rev().copied().collect(),
             estimated: current.estimated,
             collected_at: self.collected_at().await?,
-            charges: self.charges(&query).await?,
+            charges: if select.is_some() { Vec::new() } else { self.charges(&query).await? },
+            untagged_share,
         };
         Ok(answer::spend(&view))
     }
 
-    async fn forecast_uncached(&self, filters: &Filters, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
+    async fn forecast_uncached(&self, filters: &Filters, scope: &AnswerScope, today: NaiveDate) -> Answer<Message> {
+        let select = tags::selection(filters, scope, None)?;
+        if select.is_some() && !filters.services.is_empty() {
+            return Err(AnswerError::User(
+                "Spend by tag is collected per account, so `service=` cannot narrow it.".into(),
+            ));
+        }
         let names = self.account_names().await?;
-        let (accounts, mut said) = self.resolve_accounts(&filters.accounts, scope, &names).await?;
+        let (accounts, mut said) = self.resolve_accounts(&filters.accounts, scope.accounts.as_deref(), &names).await?;
         let services = self.resolve_services(&filters.services, today).await?;
         said.extend(services.iter().flatten().map(|s| format!("service = {s}")));
+        said.extend(select.as_ref().and_then(tags::said));
         let month_start = today.with_day(1).unwrap_or(today);
         let start = month_start.min(today - Days::new(HISTORY_DAYS));
         let range = DateRange::new(start, today + Days::new(1)).map_err(anyhow::Error::from)?;
-        let daily = self
-            .store
-            .spend_per_period(&SpendQuery { granularity: Granularity::Daily, range, accounts, services })
-            .await?;
-        let days: Vec<(NaiveDate, Money)> = daily.iter().map(|(at, amount, _)| (at.date(), *amount)).collect();
+        let query = SpendQuery { granularity: Granularity::Daily, range, accounts, services };
+        let days: Vec<(NaiveDate, Money)> = match &select {
+            Some(select) => {
+                let rows = self.store.tag_matrix(&select.query(&query), TagGroup::Total).await?;
+                rows.iter().map(|(at, row)| (at.date(), row.amount)).collect()
+            }
+            None => {
+                self.store.spend_per_period(&query).await?.iter().map(|(at, amount, _)| (at.date(), *amount)).collect()
+            }
+        };
         Ok(answer::forecast(month_end(today, &days).as_ref(), &said, self.collected_at().await?))
     }
 
@@ -237,7 +290,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
 
     /// Total, breakdown and daily trend of a query from one scan of the facts (plus one of
     /// the breakdown table for region and usage type). Sums of the matrix are exact.
-    async fn rows(&self, query: &SpendQuery, group: Option<Grouping>) -> anyhow::Result<Rows> {
+    async fn rows(&self, query: &SpendQuery, group: Option<&Grouping>) -> anyhow::Result<Rows> {
         self.rows_until(query, group, None).await
     }
 
@@ -246,14 +299,14 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
     async fn rows_until(
         &self,
         query: &SpendQuery,
-        group: Option<Grouping>,
+        group: Option<&Grouping>,
         until: Option<chrono::NaiveDateTime>,
     ) -> anyhow::Result<Rows> {
-        let by = match group {
-            Some(Grouping::Spend(g)) => g,
-            _ => SpendGroup::Total,
+        let mut matrix = match group {
+            Some(Grouping::Tags(select, by)) => self.store.tag_matrix(&select.query(query), *by).await?,
+            Some(Grouping::Spend(g)) => self.store.spend_matrix(query, *g).await?,
+            _ => self.store.spend_matrix(query, SpendGroup::Total).await?,
         };
-        let mut matrix = self.store.spend_matrix(query, by).await?;
         if let Some(until) = until {
             matrix.retain(|(at, _)| *at < until);
         }
@@ -268,13 +321,14 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
             estimated |= row.estimated;
         }
         let grouped = match group {
-            Some(Grouping::Spend(_)) => {
+            Some(Grouping::Tags(_, TagGroup::Total)) => Vec::new(),
+            Some(Grouping::Spend(_) | Grouping::Tags(..)) => {
                 let mut rows: Vec<SpendRow> =
                     groups.into_iter().map(|(key, amount)| SpendRow { key, amount, estimated: false }).collect();
                 rows.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.key.cmp(&b.key)));
                 rows
             }
-            Some(Grouping::Dimension(d)) => self.store.spend_by_dimension(query, d).await?,
+            Some(Grouping::Dimension(d)) => self.store.spend_by_dimension(query, *d).await?,
             None => Vec::new(),
         };
         Ok(Rows { total, estimated, grouped, daily: daily.into_values().collect() })
@@ -400,12 +454,14 @@ fn store_cache<T>(slot: &Mutex<Option<(Instant, T)>>, value: T) {
 }
 
 /// Which table a breakdown reads.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Grouping {
     /// Cost facts, by service or account.
     Spend(SpendGroup),
     /// Breakdown facts, by region or usage type.
     Dimension(BreakdownDimension),
+    /// Spend by tag: one key's selected values, as a total, by account or by value.
+    Tags(TagSelect, TagGroup),
 }
 
 struct Rows {

@@ -96,6 +96,7 @@ impl App {
                 granularity: config.costs.granularity,
                 lookback_days: config.anomaly.lookback_days,
                 thresholds: config.anomaly.threshold_set(),
+                by_tags: config.anomaly_tag_keys(),
             };
             Detection::new(store.clone(), breakdown, settings)
         });
@@ -550,6 +551,7 @@ fn collect_settings(config: &Config, granularity: Granularity) -> CollectSetting
         // Validation caps the hours at a year, so the conversion cannot overflow.
         breakdown_every: (config.costs.breakdown_every_hours > 0)
             .then(|| chrono::Duration::hours(config.costs.breakdown_every_hours.min(8_760) as i64)),
+        tag_keys: config.tag_keys(),
     }
 }
 

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{Days, NaiveDateTime, Utc};
 
 use crate::answers::AnswerTables;
-use crate::answers::{AnswerError, Answers};
+use crate::answers::{AnswerError, AnswerScope, Answers};
 use crate::chat::{Actor, ChatHandler, Inbound, Reply};
 use crate::commands::{self, Command};
 use crate::config::{ChannelConfig, Config};
@@ -92,6 +92,9 @@ impl<S: BotTables + ?Sized> Bot<S> {
 
     fn scope(&self, actor: &Actor) -> Scope<'_> {
         match self.channel(actor) {
+            // A tag-scoped channel sees no account-level data (schedules, statistics, proposals):
+            // those hold every team's resources. Its answers go through the tag scope instead.
+            Some(c) if !c.tags.is_empty() => Scope::Only(&[]),
             Some(c) if c.accounts.is_empty() => Scope::All,
             Some(c) => Scope::Only(&c.accounts),
             None => Scope::Unknown,
@@ -108,7 +111,8 @@ impl<S: BotTables + ?Sized> Bot<S> {
     }
 
     async fn command(&self, actor: &Actor, text: &str, now: NaiveDateTime) -> Result<Reply> {
-        let command = match commands::parse(text) {
+        let vocabulary = commands::Vocabulary { tag_keys: self.config.tag_keys() };
+        let command = match commands::parse_in(text, &vocabulary) {
             Ok(c) => c,
             Err(e) => return Ok(Reply::Ephemeral(Message::plain(format!("{e}. Try `/cost help`.")))),
         };
@@ -116,6 +120,12 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Scope::Unknown => return Ok(Reply::Ephemeral(Message::plain(NOT_SET_UP))),
             Scope::All => None,
             Scope::Only(ids) => Some(ids),
+        };
+        let answer_scope = match self.channel(actor) {
+            Some(c) => {
+                AnswerScope { accounts: (!c.accounts.is_empty()).then(|| c.accounts.clone()), tags: c.tag_scope() }
+            }
+            None => return Ok(Reply::Ephemeral(Message::plain(NOT_SET_UP))),
         };
         let today = now.date();
         if let Command::Report(report) = &command {
@@ -127,13 +137,13 @@ impl<S: BotTables + ?Sized> Bot<S> {
         }
         let answer = match &command {
             Command::Help => return Ok(Reply::Ephemeral(commands::help())),
-            Command::Anomalies => return Ok(Reply::InChannel(self.anomalies(accounts).await?)),
+            Command::Anomalies => return Ok(Reply::InChannel(self.anomalies(self.channel(actor)).await?)),
             Command::AnomalyStats => return Ok(Reply::InChannel(self.anomaly_stats(accounts, now).await?)),
             Command::Offhours => return Ok(Reply::InChannel(self.offhours(accounts, now).await?)),
             Command::OffhoursPause { id, until } => return self.pause_schedule(actor, id, *until, accounts, now).await,
             Command::OffhoursResume { id } => return self.resume_schedule(actor, id, accounts, now).await,
-            Command::Report(report) => self.answers.report(report, accounts, today).await,
-            Command::Forecast(filters) => self.answers.forecast(filters, accounts, today).await,
+            Command::Report(report) => self.answers.report_in(report, &answer_scope, today).await,
+            Command::Forecast(filters) => self.answers.forecast_in(filters, &answer_scope, today).await,
         };
         match answer {
             Ok(message) => Ok(Reply::InChannel(message)),
@@ -142,7 +152,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
         }
     }
 
-    async fn anomalies(&self, accounts: Option<&[AccountId]>) -> Result<Message> {
+    async fn anomalies(&self, channel: Option<&ChannelConfig>) -> Result<Message> {
         let names = self.account_names().await?;
         let lookup = |id: &str| names.get(id).cloned();
         let visible: Vec<_> = self
@@ -150,7 +160,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
             .anomalies(true, 50)
             .await?
             .into_iter()
-            .filter(|a| accounts.is_none_or(|ids| a.key.account().is_some_and(|acc| ids.contains(acc))))
+            .filter(|a| channel.is_some_and(|c| c.may_see_series(&a.key)))
             .collect();
         Ok(open_anomalies(&visible, &lookup))
     }
@@ -205,11 +215,9 @@ impl<S: BotTables + ?Sized> Bot<S> {
                 .await?;
             return Ok(Reply::Ephemeral(Message::plain("That proposal does not exist (any more).")));
         };
-        let visible = match self.scope(actor) {
-            Scope::All => true,
-            Scope::Only(ids) => ids.contains(&proposal.finding.resource.reference.account),
-            Scope::Unknown => false,
-        };
+        let resource = &proposal.finding.resource;
+        let visible =
+            self.channel(actor).is_some_and(|c| c.may_see_resource(&resource.reference.account, &resource.tags));
         let allowed = visible && self.may_approve(actor);
         let decision = match action.verb {
             Verb::Deny => Decision::Deny,
@@ -275,11 +283,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Verb::Mute | Verb::Expected | Verb::NotAnAnomaly => self.may_approve(actor),
             _ => !matches!(self.scope(actor), Scope::Unknown),
         };
-        let visible = match self.scope(actor) {
-            Scope::All => true,
-            Scope::Only(ids) => anomaly.key.account().is_some_and(|a| ids.contains(a)),
-            Scope::Unknown => false,
-        };
+        let visible = self.channel(actor).is_some_and(|c| c.may_see_series(&anomaly.key));
         if !allowed || !visible {
             self.audit(actor, "click_refused", &id.0, serde_json::json!({"verb": action.encode()}), now).await?;
             return Ok(Reply::Ephemeral(Message::plain("You are not allowed to do that in this channel.")));

@@ -491,6 +491,7 @@ fn demo_config(db: PathBuf, port: u16) -> Result<Config> {
 source = "simulated"
 backfill_days = 395
 schedule = "0 * * * * *"
+tag_keys = ["team"]
 
 [waste]
 schedule = "30 */2 * * * *"

@@ -17,8 +17,12 @@ use crate::domain::feedback::tuning;
 use crate::domain::incident::{Anomaly, Change, Scope, SeriesKey};
 use crate::domain::root_cause::{rank_contributors, BreakdownRow, Dimension};
 use crate::domain::sources::BreakdownSource;
+use crate::domain::tags::{TagFact, TagKey};
 use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
-use crate::store::{AnomalyStore, CostStore, FactFilter, Store};
+use crate::store::{AnomalyStore, CostStore, FactFilter, SpendQuery, Store, TagQuery, TagStore};
+
+mod tags;
+use tags::{build_tag_series, tag_rows_by_account};
 
 /// Detection settings, from `[anomaly]`.
 #[derive(Debug, Clone)]
@@ -29,6 +33,8 @@ pub struct DetectionSettings {
     pub lookback_days: u64,
     /// Thresholds, with per `account/service` overrides.
     pub thresholds: ThresholdSet,
+    /// Tag keys whose values each get a series of their own (`[anomaly] by_tags`).
+    pub by_tags: Vec<TagKey>,
 }
 
 /// What a detection run did.
@@ -67,7 +73,7 @@ impl<S: ?Sized> Clone for Detection<S> {
 /// Days before an anomaly that serve as its contributors' baseline.
 const ROOT_CAUSE_BASELINE_DAYS: u64 = 14;
 
-impl<S: CostStore + AnomalyStore + ?Sized> Detection<S> {
+impl<S: CostStore + AnomalyStore + TagStore + ?Sized> Detection<S> {
     /// A detection job over a store.
     pub fn new(store: Arc<S>, breakdown: Arc<dyn BreakdownSource>, settings: DetectionSettings) -> Detection<S> {
         Detection { store, breakdown, settings }
@@ -79,7 +85,13 @@ impl<S: CostStore + AnomalyStore + ?Sized> Detection<S> {
         let g = self.settings.granularity;
         let range = DateRange::new(as_of.date() - Days::new(self.settings.lookback_days), as_of.date() + Days::new(1))?;
         let facts = self.store.cost_facts(&FactFilter { granularity: g, range, accounts: None }).await?;
-        let series = build_series(&facts, g);
+        let mut series = build_series(&facts, g);
+        let mut tag_facts = Vec::new();
+        for key in &self.settings.by_tags {
+            let spend = SpendQuery { granularity: g, range, accounts: None, services: None };
+            tag_facts.extend(self.store.tag_facts(&TagQuery { spend, key: key.clone(), values: None }).await?);
+        }
+        series.extend(build_tag_series(&tag_facts, g));
         let open = self.store.open_anomalies(g).await?;
         // Every verdict ever given counts: an accepted level or a raised floor holds until
         // someone answers the series' alerts differently.
@@ -101,12 +113,12 @@ impl<S: CostStore + AnomalyStore + ?Sized> Detection<S> {
             match change {
                 Change::Opened(anomaly) => {
                     report.opened += 1;
-                    report.root_cause_calls += self.explain(anomaly, &facts).await;
+                    report.root_cause_calls += self.explain(anomaly, &facts, &tag_facts).await;
                 }
                 Change::Updated(anomaly) => {
                     // The anomaly grew or changed shape: its contributors may have changed too.
                     report.updated += 1;
-                    report.root_cause_calls += self.explain(anomaly, &facts).await;
+                    report.root_cause_calls += self.explain(anomaly, &facts, &tag_facts).await;
                 }
                 Change::Resolved(_) => report.resolved += 1,
                 Change::Extended(_) => {}
@@ -126,7 +138,7 @@ impl<S: CostStore + AnomalyStore + ?Sized> Detection<S> {
 
     /// Fills in an anomaly's root cause; returns the Cost Explorer requests it made. A failed
     /// breakdown leaves the root cause empty: the alert still goes out, saying so.
-    async fn explain(&self, anomaly: &mut Anomaly, facts: &[CostFact]) -> u64 {
+    async fn explain(&self, anomaly: &mut Anomaly, facts: &[CostFact], tag_facts: &[TagFact]) -> u64 {
         let day = |t: NaiveDateTime| t.date();
         let Ok(anomaly_days) = DateRange::new(day(anomaly.start), day(anomaly.end) + Days::new(1)) else { return 0 };
         let Ok(baseline) =
@@ -146,6 +158,7 @@ impl<S: CostStore + AnomalyStore + ?Sized> Detection<S> {
             }
             Scope::Account { account } => (rows_from_facts(facts, Some(account), Dimension::Service), 0),
             Scope::Organisation => (rows_from_facts(facts, None, Dimension::LinkedAccount), 0),
+            Scope::Tag { key, value } => (tag_rows_by_account(tag_facts, key, value), 0),
         };
         anomaly.root_cause = rank_contributors(&rows, baseline, anomaly_days);
         calls
@@ -202,6 +215,11 @@ pub fn build_series(facts: &[CostFact], granularity: Granularity) -> BTreeMap<Se
             entry.1 |= fact.estimated;
         }
     }
+    points_of(sums)
+}
+
+/// Exact sums per series and period into the detector's points.
+fn points_of(sums: BTreeMap<SeriesKey, BTreeMap<NaiveDateTime, (Money, bool)>>) -> BTreeMap<SeriesKey, Vec<Point>> {
     sums.into_iter()
         .map(|(key, by_time)| {
             let points = by_time

@@ -25,7 +25,7 @@ use crate::render::alert::subject;
 use crate::render::digest::{approval_what, digest, AnomalyItem, ApprovalItem, DigestView, Savings};
 use crate::store::{
     AccountStore, AnomalyStore, AuditStore, CostStore, DigestRecord, DigestStore, OutboxStore, ProposalStore, RunStore,
-    SpendGroup, SpendQuery, Store,
+    SpendGroup, SpendQuery, Store, TagGroup, TagQuery, TagStore,
 };
 
 /// The scheduled job's name in `job_runs`.
@@ -80,12 +80,13 @@ pub struct DigestReport {
 /// content, open anomalies and done proposals for its sections, the outbox for links to
 /// posted alerts and for queuing it, and the digest records.
 pub trait DigestTables:
-    CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + OutboxStore + DigestStore + AuditStore
+    CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + OutboxStore + DigestStore + AuditStore + TagStore
 {
 }
 
 impl<T> DigestTables for T where
     T: CostStore
+        + TagStore
         + AccountStore
         + RunStore
         + AnomalyStore
@@ -178,22 +179,34 @@ impl<S: DigestTables + ?Sized> Digests<S> {
         let scope = (!channel.accounts.is_empty()).then(|| channel.accounts.clone());
         let range = DateRange::new(needed_from(day), date)?;
         let query = SpendQuery { granularity: Granularity::Daily, range, accounts: scope, services: None };
-        let matrix: Vec<ServiceDay> = self
-            .store
-            .spend_matrix(&query, SpendGroup::Service)
-            .await
+        let tag_scope = channel.tag_scope();
+        // A tag-scoped channel's figures are its values' spend only, by account: spend by tag
+        // is collected per account, and every other figure holds other teams' spend.
+        let rows = match &tag_scope {
+            Some(scope) => {
+                let query = TagQuery { spend: query, key: scope.key.clone(), values: Some(scope.values.clone()) };
+                self.store.tag_matrix(&query, TagGroup::Account).await
+            }
+            None => self.store.spend_matrix(&query, SpendGroup::Service).await,
+        };
+        let names = self.account_names().await?;
+        let matrix: Vec<ServiceDay> = rows
             .context("reading spend for the digest")?
             .into_iter()
             .map(|(at, row)| ServiceDay {
                 day: at.date(),
-                service: row.key,
+                service: match (&tag_scope, names.get(&row.key)) {
+                    (Some(_), Some(name)) => format!("{name} ({})", row.key),
+                    _ => row.key,
+                },
                 amount: row.amount,
                 estimated: row.estimated,
             })
             .collect();
         let summary = summarize(day, &matrix);
         let chart_png = if self.config.digest.chart {
-            crate::render::chart::png(&summary.chart, "Last 30 days by service (USD)")?
+            let by = if tag_scope.is_some() { "account" } else { "service" };
+            crate::render::chart::png(&summary.chart, &format!("Last 30 days by {by} (USD)"))?
         } else {
             None
         };
@@ -208,17 +221,21 @@ impl<S: DigestTables + ?Sized> Digests<S> {
             now,
             chart_png,
             summary,
+            tag_scope: tag_scope.map(|s| s.describe()),
         };
         Ok(digest(&view))
     }
 
     /// Open anomalies the channel may see, biggest impact first, with links to their alerts.
+    async fn account_names(&self) -> Result<HashMap<String, String>> {
+        Ok(self.store.accounts().await?.into_iter().filter_map(|a| a.name.map(|n| (a.id.to_string(), n))).collect())
+    }
+
     async fn anomalies(&self, channel: &ChannelConfig) -> Result<Vec<AnomalyItem>> {
-        let names: HashMap<String, String> =
-            self.store.accounts().await?.into_iter().filter_map(|a| a.name.map(|n| (a.id.to_string(), n))).collect();
+        let names = self.account_names().await?;
         let lookup = |id: &str| names.get(id).cloned();
         let mut open: Vec<Anomaly> =
-            self.store.anomalies(true, 500).await?.into_iter().filter(|a| channel.may_see(a.key.account())).collect();
+            self.store.anomalies(true, 500).await?.into_iter().filter(|a| channel.may_see_series(&a.key)).collect();
         open.sort_by(|a, b| b.impact.cmp(&a.impact).then_with(|| a.id.0.cmp(&b.id.0)));
         let mut items = Vec::new();
         for a in open {
@@ -271,7 +288,7 @@ impl<S: DigestTables + ?Sized> Digests<S> {
             if p.updated_at.date() < month_start || p.updated_at.date() > day + Days::new(1) {
                 continue;
             }
-            if !channel.may_see(Some(&p.finding.resource.reference.account)) {
+            if !channel.may_see_resource(&p.finding.resource.reference.account, &p.finding.resource.tags) {
                 continue;
             }
             let saving = p.finding.monthly_saving;

@@ -211,7 +211,8 @@ fn next_version(old: &Proposal, fresh: Proposal, rules: &ApprovalRules, now: Nai
 /// True when a channel shows a proposal's card: it may see the account and has approvers (a
 /// channel where nobody can approve would only show noise).
 pub fn shows_card(channel: &ChannelConfig, p: &Proposal) -> bool {
-    !channel.approvers.is_empty() && channel.may_see(Some(&p.finding.resource.reference.account))
+    let resource = &p.finding.resource;
+    !channel.approvers.is_empty() && channel.may_see_resource(&resource.reference.account, &resource.tags)
 }
 
 /// Outbox entries for a proposal's one reminder, beside its card in every channel that

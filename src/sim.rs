@@ -13,7 +13,10 @@ use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 
 use crate::domain::root_cause::{BreakdownRow, Dimension};
-use crate::domain::sources::{BreakdownSource, CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown};
+use crate::domain::sources::{
+    BreakdownSource, CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown, FetchedTags,
+};
+use crate::domain::tags::{TagFact, TagKey};
 use crate::domain::{
     Account, AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName,
 };
@@ -350,6 +353,58 @@ impl CostSource for SimulatedCloud {
             })
             .collect();
         Ok(FetchedBreakdown { rows, api_calls: 1 })
+    }
+
+    async fn fetch_tags(
+        &self,
+        source: &AccountId,
+        request: &FetchRequest,
+        key: &TagKey,
+    ) -> Result<FetchedTags, FetchError> {
+        let fetched = self.fetch(source, request).await?;
+        let mut sums: std::collections::BTreeMap<(chrono::NaiveDateTime, AccountId, String), (Money, bool)> =
+            std::collections::BTreeMap::new();
+        for fact in fetched.facts {
+            let value = self.tag_value(key, &fact.account, fact.service.as_str());
+            let entry = sums.entry((fact.period_start, fact.account, value)).or_default();
+            entry.0 += fact.amount;
+            entry.1 |= fact.estimated;
+        }
+        let rows = sums
+            .into_iter()
+            .map(|((period_start, account, value), (amount, estimated))| TagFact {
+                granularity: request.granularity,
+                period_start,
+                account,
+                key: key.clone(),
+                value,
+                amount,
+                estimated,
+            })
+            .collect();
+        Ok(FetchedTags { rows, api_calls: 1 })
+    }
+}
+
+impl SimulatedCloud {
+    /// The simulated value of a tag on a line's spend, so tag answers add up to the facts:
+    /// `team` follows the service (storage and functions are left untagged, as they often are
+    /// in real accounts); any other key or category follows the account.
+    fn tag_value(&self, key: &TagKey, account: &AccountId, service: &str) -> String {
+        if key.kind == crate::domain::tags::TagKind::Tag && key.name == "team" {
+            let team = if service.contains("Compute") {
+                "payments"
+            } else if service.contains("Relational") {
+                "search"
+            } else if service.contains("Storage") || service.contains("Lambda") {
+                ""
+            } else {
+                "platform"
+            };
+            return team.to_string();
+        }
+        let name = self.accounts.iter().find(|(id, _)| id == account).map_or("", |(_, n)| n.as_str());
+        name.split_whitespace().next().unwrap_or_default().trim_start_matches("sim-").to_string()
     }
 }
 

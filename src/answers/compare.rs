@@ -27,7 +27,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
         &self,
         report: &Report,
         query: &SpendQuery,
-        group: Option<Grouping>,
+        group: Option<&Grouping>,
         today: NaiveDate,
     ) -> anyhow::Result<Compared> {
         let Some(elapsed) = report.period.elapsed(today) else {
@@ -38,7 +38,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
         };
         // Region and usage-type breakdowns are kept per day only, so they cannot be cut by hour.
         let hours = match (elapsed.twin_of_today, group) {
-            (_, Some(Grouping::Dimension(_))) | (None, _) => None,
+            (_, Some(Grouping::Dimension(_) | Grouping::Tags(..))) | (None, _) => None,
             (Some(twin), _) => self.hours_on_both(query, today, twin).await?.map(|h| (twin, h)),
         };
         if let Some((twin, hours)) = hours {
@@ -90,7 +90,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
     async fn days_then_hours(
         &self,
         query: &SpendQuery,
-        group: Option<Grouping>,
+        group: Option<&Grouping>,
         start: NaiveDate,
         day: NaiveDate,
         hours: u32,

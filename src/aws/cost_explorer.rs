@@ -14,7 +14,10 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 use crate::config::Config;
 use crate::domain::root_cause::{BreakdownRow, Dimension as RootDimension};
-use crate::domain::sources::{BreakdownSource, CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown};
+use crate::domain::sources::{
+    BreakdownSource, CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown, FetchedTags,
+};
+use crate::domain::tags::TagKey;
 use crate::domain::{
     AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName,
 };
@@ -56,6 +59,17 @@ async fn query_all(
     group_by: [&str; 2],
     filter: Option<Expression>,
 ) -> Result<(Vec<ResultByTime>, u64), FetchError> {
+    let groups = group_by.map(|key| group(GroupDefinitionType::Dimension, key));
+    query_grouped(client, request, groups, filter).await
+}
+
+/// [`query_all`] with any two group definitions (a dimension, a tag, a cost category).
+pub(super) async fn query_grouped(
+    client: &Client,
+    request: &FetchRequest,
+    group_by: [GroupDefinition; 2],
+    filter: Option<Expression>,
+) -> Result<(Vec<ResultByTime>, u64), FetchError> {
     let interval = date_interval(request).map_err(|error| FetchError { error, api_calls: 0 })?;
     let mut results = Vec::new();
     let mut api_calls = 0;
@@ -66,8 +80,8 @@ async fn query_all(
             .time_period(interval.clone())
             .granularity(sdk_granularity(request.granularity))
             .metrics(&request.metric)
-            .group_by(group(GroupDefinitionType::Dimension, group_by[0]))
-            .group_by(group(GroupDefinitionType::Dimension, group_by[1]))
+            .group_by(group_by[0].clone())
+            .group_by(group_by[1].clone())
             .set_filter(filter.clone())
             .set_next_page_token(token.take())
             .send()
@@ -106,6 +120,16 @@ impl CostSource for CostExplorerSource {
             query_all(client, request, ["LINKED_ACCOUNT", dimension.cost_explorer_key()], None).await?;
         let rows = dimension_facts(&results, request, dimension).map_err(|error| FetchError { error, api_calls })?;
         Ok(FetchedBreakdown { rows, api_calls })
+    }
+
+    async fn fetch_tags(
+        &self,
+        source: &AccountId,
+        request: &FetchRequest,
+        key: &TagKey,
+    ) -> Result<FetchedTags, FetchError> {
+        let client = self.client(source).map_err(|error| FetchError { error, api_calls: 0 })?;
+        super::cost_tags::fetch(client, request, key).await
     }
 }
 
@@ -191,7 +215,7 @@ fn breakdown_rows(results: &[ResultByTime], metric: &str) -> Result<Vec<Breakdow
     Ok(rows)
 }
 
-fn group(kind: GroupDefinitionType, key: &str) -> GroupDefinition {
+pub(super) fn group(kind: GroupDefinitionType, key: &str) -> GroupDefinition {
     GroupDefinition::builder().r#type(kind).key(key).build()
 }
 
@@ -216,7 +240,7 @@ fn date_interval(request: &FetchRequest) -> Result<DateInterval> {
 }
 
 /// Parses a result period start: a date, or an RFC 3339 time for hourly data.
-fn parse_period_start(text: &str) -> Result<NaiveDateTime> {
+pub(super) fn parse_period_start(text: &str) -> Result<NaiveDateTime> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(date.and_time(NaiveTime::MIN));
     }

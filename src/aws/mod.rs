@@ -3,6 +3,7 @@
 //! Invariant: only `aws` uses AWS SDK types; it hands the rest of costbot domain types.
 
 pub mod cost_explorer;
+mod cost_tags;
 pub mod inventory;
 pub mod inventory_act;
 mod inventory_lb;

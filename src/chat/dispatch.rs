@@ -17,7 +17,7 @@ use crate::domain::incident::Scope;
 use crate::domain::outbox::OutboxEntry;
 use crate::domain::{DateRange, Granularity};
 use crate::render::alert::{alert, chart, AccountNames};
-use crate::store::{AccountStore, AnomalyStore, CostStore, OutboxStore, SpendQuery};
+use crate::store::{AccountStore, AnomalyStore, CostStore, OutboxStore, SpendQuery, TagGroup, TagQuery, TagStore};
 
 /// The cursor name of the alert-event consumer.
 pub const ALERT_CURSOR: &str = "alerts";
@@ -35,12 +35,12 @@ fn severity_rank(s: Severity) -> MinSeverity {
 
 /// True when a channel should carry an anomaly's alert.
 pub fn wants(channel: &ChannelConfig, anomaly: &Anomaly) -> bool {
-    channel.alerts && severity_rank(anomaly.severity) >= channel.min_severity && channel.may_see(anomaly.key.account())
+    channel.alerts && severity_rank(anomaly.severity) >= channel.min_severity && channel.may_see_series(&anomaly.key)
 }
 
 /// Enqueues the alert cards for every new alert event and moves the cursor past them.
 /// Returns the number of outbox entries created.
-pub async fn dispatch_alerts<S: AnomalyStore + OutboxStore + AccountStore + CostStore + ?Sized>(
+pub async fn dispatch_alerts<S: AnomalyStore + OutboxStore + AccountStore + CostStore + TagStore + ?Sized>(
     store: &Arc<S>,
     channels: &[ChannelConfig],
     now: NaiveDateTime,
@@ -88,14 +88,14 @@ pub async fn dispatch_alerts<S: AnomalyStore + OutboxStore + AccountStore + Cost
 /// The alert's chart: the series' daily spend from the store (summed in SQL, exact) over the
 /// last [`CHART_DAYS`] days and the [`BAND_WEEKS`] weeks before the anomaly. A chart that
 /// cannot be drawn is logged and left out: the alert goes out without it.
-async fn chart_of<S: CostStore + ?Sized>(
+async fn chart_of<S: CostStore + TagStore + ?Sized>(
     store: &S,
     anomaly: &Anomaly,
     names: &(dyn AccountNames + Sync),
     now: NaiveDateTime,
 ) -> Option<crate::domain::chat::message::Attachment> {
     let (accounts, services) = match &anomaly.key.scope {
-        Scope::Organisation => (None, None),
+        Scope::Organisation | Scope::Tag { .. } => (None, None),
         Scope::Account { account } => (Some(vec![account.clone()]), None),
         Scope::Service { account, service } => (Some(vec![account.clone()]), Some(vec![service.clone()])),
     };
@@ -105,13 +105,19 @@ async fn chart_of<S: CostStore + ?Sized>(
         let range = DateRange::new(from, now.date() + chrono::Days::new(1))?;
         let query = SpendQuery { granularity: Granularity::Daily, range, accounts, services };
         // Today is still being billed: the chart stops at the last complete day.
-        let daily: Vec<_> = store
-            .spend_per_period(&query)
-            .await?
-            .into_iter()
-            .map(|(at, amount, _)| (at.date(), amount))
-            .filter(|(day, _)| *day < now.date())
-            .collect();
+        let daily: Vec<_> = match &anomaly.key.scope {
+            // A per-tag series is that value's spend over every account, from the tag table.
+            Scope::Tag { key, value } => {
+                let query = TagQuery { spend: query, key: key.clone(), values: Some(vec![value.clone()]) };
+                let rows = store.tag_matrix(&query, TagGroup::Total).await?;
+                rows.into_iter().map(|(at, row)| (at, row.amount, row.estimated)).collect::<Vec<_>>()
+            }
+            _ => store.spend_per_period(&query).await?,
+        }
+        .into_iter()
+        .map(|(at, amount, _)| (at.date(), amount))
+        .filter(|(day, _)| *day < now.date())
+        .collect();
         // The chart ends on the newest complete day with data, and never before the anomaly's end.
         let last = daily.iter().map(|(d, _)| *d).max().unwrap_or(start).max(anomaly.end.date());
         chart(anomaly, &expected_band(&daily, start, anomaly.end.date(), last), names)

@@ -2,23 +2,28 @@
 //! help text generated from the same vocabulary table, so the two cannot disagree.
 //!
 //! ```text
-//! /cost [period] [by service|account|region|usage-type] [top N] [service=X] [account=Y] [compare]
-//! /cost forecast [service=X] [account=Y]
+//! /cost [period] [by service|account|region|usage-type|tag:KEY|category:NAME] [top N]
+//!       [service=X] [account=Y] [KEY=V] [tag:KEY=V] [category:NAME=V] [compare]
+//! /cost forecast [service=X] [account=Y] [KEY=V]
 //! /cost anomalies | offhours | help
 //! /cost offhours pause ID [until YYYY-MM-DD] | offhours resume ID
 //! ```
 
+mod aliases;
 pub mod period;
+pub mod tags;
 
 use chrono::NaiveDate;
 
+pub use aliases::{expand_service_alias, SERVICE_ALIASES};
 pub use period::{Elapsed, Period};
+pub use tags::{TagFilter, Vocabulary};
 
 use crate::domain::chat::message::{Block, Message, Span, Tone};
 use crate::domain::proposal::ProposalId;
 
 /// How a report is broken down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum GroupBy {
     /// By Cost Explorer service.
     Service,
@@ -28,6 +33,8 @@ pub enum GroupBy {
     Region,
     /// By usage type.
     UsageType,
+    /// By the values of a tag key or cost category (`by tag:team`), untagged spend a row.
+    Tag(crate::domain::tags::TagKey),
 }
 
 /// Narrowing by service and account, as typed (resolved against the store by the bot).
@@ -37,6 +44,8 @@ pub struct Filters {
     pub services: Vec<String>,
     /// `account=…` values: ids or configured names.
     pub accounts: Vec<String>,
+    /// `team=payments`, `tag:env=prod`, `category:BusinessUnit=Retail`.
+    pub tags: Vec<TagFilter>,
 }
 
 /// A spend report.
@@ -139,12 +148,24 @@ const VOCABULARY: &[Entry] = &[
         usage: "by service|account|region|usage-type",
         help: "break the total down",
     },
+    Entry {
+        words: &["tag:", "category:"],
+        word: Word::Pattern,
+        usage: "by tag:team · by category:BusinessUnit",
+        help: "by a cost allocation tag or cost category (untagged spend is its own row, with its share)",
+    },
     Entry { words: &["top"], word: Word::Top, usage: "top N", help: "only the N largest (with `by`)" },
     Entry {
         words: &["service=", "account="],
         word: Word::Filter,
         usage: "service=ec2 · account=prod",
         help: "narrow to a service (aliases: ec2, rds, s3, lambda, …) or an account (id or name)",
+    },
+    Entry {
+        words: &["team="],
+        word: Word::Filter,
+        usage: "team=payments · tag:env=prod · category:BusinessUnit=Retail",
+        help: "narrow to a tag value (a configured tag key works without `tag:`) or a cost category value",
     },
     Entry {
         words: &["compare", "vs"],
@@ -240,15 +261,22 @@ fn tokens(text: &str) -> Vec<String> {
     out
 }
 
-/// Parses the text after `/cost`. Never panics, whatever the input.
+/// Parses the text after `/cost`. Never panics, whatever the input. Knows no tag keys:
+/// `tag:` and `category:` are taken as typed; [`parse_in`] checks them against the
+/// configured keys and accepts a bare `team=`.
 pub fn parse(text: &str) -> Result<Command, ParseError> {
+    parse_in(text, &Vocabulary::default())
+}
+
+/// [`parse`] with the configured tag keys and cost categories.
+pub fn parse_in(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseError> {
     let words = tokens(text);
     if let [first, verb, rest @ ..] = words.as_slice() {
         if ["offhours", "schedules"].contains(&first.to_lowercase().as_str()) {
             return offhours(verb, rest);
         }
     }
-    let mut state = Builder::default();
+    let mut state = Builder { vocabulary: vocabulary.clone(), ..Builder::default() };
     let mut i = 0;
     while i < words.len() {
         i += state.take(&words, i)?;
@@ -264,6 +292,7 @@ struct Builder {
     filters: Filters,
     compare: bool,
     mode: Option<Word>,
+    vocabulary: Vocabulary,
 }
 
 impl Builder {
@@ -273,7 +302,7 @@ impl Builder {
         let word = raw.to_lowercase();
         let next = words.get(i + 1).map(|w| w.to_lowercase());
         if let Some((key, value)) = raw.split_once('=') {
-            self.filter(&key.to_lowercase(), value)?;
+            self.filter(key, value)?;
             return Ok(1);
         }
         if let Some(period) = simple_period(&word)? {
@@ -292,8 +321,9 @@ impl Builder {
                 Ok(2)
             }
             Some(Word::By) => {
-                let Some(g) = next.as_deref().and_then(group) else {
-                    return Err(missing("by", "service, account, region or usage-type"));
+                let tag = words.get(i + 1).and_then(|raw| self.vocabulary.group(raw)).transpose()?;
+                let Some(g) = tag.or_else(|| next.as_deref().and_then(group)) else {
+                    return Err(tags::unknown_group());
                 };
                 if self.group.replace(g).is_some() {
                     return Err(ParseError::Conflict("say `by` once".into()));
@@ -327,15 +357,19 @@ impl Builder {
         }
     }
 
-    fn filter(&mut self, key: &str, value: &str) -> Result<(), ParseError> {
+    fn filter(&mut self, raw_key: &str, value: &str) -> Result<(), ParseError> {
+        let key = raw_key.to_lowercase();
         let value = value.trim();
         if value.is_empty() {
             return Err(missing(&format!("{key}="), "a value"));
         }
-        match key {
+        match key.as_str() {
             "service" | "services" | "svc" => self.filters.services.push(expand_service_alias(value)),
             "account" | "accounts" | "acct" => self.filters.accounts.push(value.to_string()),
-            other => return Err(unknown(&format!("{other}="))),
+            _ => match self.vocabulary.filter(raw_key, value) {
+                Some(tag) => self.filters.tags.push(tag?),
+                None => return Err(tags::unknown_filter(&key)),
+            },
         }
         Ok(())
     }
@@ -530,40 +564,7 @@ const GROUP_WORDS: &[(&str, GroupBy)] = &[
 ];
 
 fn group(word: &str) -> Option<GroupBy> {
-    GROUP_WORDS.iter().find(|(w, _)| *w == word).map(|(_, g)| *g)
-}
-
-/// Short names people use for services, and Cost Explorer's names for them.
-pub const SERVICE_ALIASES: &[(&str, &str)] = &[
-    ("ec2", "Amazon Elastic Compute Cloud - Compute"),
-    ("ec2-other", "EC2 - Other"),
-    ("ebs", "EC2 - Other"),
-    ("rds", "Amazon Relational Database Service"),
-    ("s3", "Amazon Simple Storage Service"),
-    ("lambda", "AWS Lambda"),
-    ("cloudfront", "Amazon CloudFront"),
-    ("cloudwatch", "AmazonCloudWatch"),
-    ("dynamodb", "Amazon DynamoDB"),
-    ("elb", "Elastic Load Balancing"),
-    ("eks", "Amazon Elastic Container Service for Kubernetes"),
-    ("ecs", "Amazon Elastic Container Service"),
-    ("redshift", "Amazon Redshift"),
-    ("sagemaker", "Amazon SageMaker"),
-    ("glue", "AWS Glue"),
-    ("athena", "Amazon Athena"),
-    ("kms", "AWS Key Management Service"),
-    ("vpc", "Amazon Virtual Private Cloud"),
-    ("elasticache", "Amazon ElastiCache"),
-    ("opensearch", "Amazon OpenSearch Service"),
-];
-
-/// Expands a known alias (case-insensitively); other values pass through unchanged.
-pub fn expand_service_alias(value: &str) -> String {
-    let lower = value.to_lowercase();
-    SERVICE_ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == lower)
-        .map_or_else(|| value.to_string(), |(_, name)| name.to_string())
+    GROUP_WORDS.iter().find(|(w, _)| *w == word).map(|(_, g)| g.clone())
 }
 
 /// The help message, generated from the vocabulary.

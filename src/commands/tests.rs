@@ -82,7 +82,7 @@ fn other_commands_parse() {
         parse("forecast service=rds"),
         Ok(Command::Forecast(Filters {
             services: vec!["Amazon Relational Database Service".into()],
-            accounts: vec![]
+            ..Filters::default()
         }))
     );
 }
@@ -92,7 +92,7 @@ fn mistakes_are_named_with_the_nearest_valid_word() {
     let says = |text: &str| parse(text).unwrap_err().to_string();
     assert_eq!(says("anomolies"), "I don't know `anomolies` — did you mean `anomalies`?");
     assert_eq!(says("last weak"), "`last` needs `week`, `month` or a number of days like `7d`");
-    assert_eq!(says("by colour"), "`by` needs service, account, region or usage-type");
+    assert_eq!(says("by colour"), "`by` needs service, account, region, usage-type, tag:KEY or category:NAME");
     assert_eq!(says("by service top"), "`top` needs a number from 1 to 100");
     assert_eq!(says("servce=ec2"), "I don't know `servce=` — did you mean `service=`?");
     assert_eq!(says("mtd last week"), "two periods: `mtd` and `last week`; say one");
@@ -152,4 +152,54 @@ proptest! {
         let text = word.repeat(repeat);
         let _ = parse(&text);
     }
+}
+
+fn vocabulary() -> Vocabulary {
+    use crate::domain::tags::TagKey;
+    Vocabulary { tag_keys: vec![TagKey::tag("team"), TagKey::tag("env"), TagKey::category("BusinessUnit")] }
+}
+
+fn tagged(text: &str) -> Report {
+    match parse_in(text, &vocabulary()) {
+        Ok(Command::Report(r)) => r,
+        other => panic!("{text}: {other:?}"),
+    }
+}
+
+#[test]
+fn tags_and_categories_group_and_filter_in_the_configured_spelling() {
+    use crate::domain::tags::TagKey;
+    assert_eq!(tagged("mtd by tag:team").group, Some(GroupBy::Tag(TagKey::tag("team"))));
+    assert_eq!(tagged("by TAG:Team").group, Some(GroupBy::Tag(TagKey::tag("team"))));
+    assert_eq!(tagged("by category:businessunit").group, Some(GroupBy::Tag(TagKey::category("BusinessUnit"))));
+    let r = tagged("last month team=payments tag:env=Prod by account");
+    assert_eq!(
+        r.filters.tags,
+        vec![
+            TagFilter { key: TagKey::tag("team"), value: "payments".into() },
+            TagFilter { key: TagKey::tag("env"), value: "Prod".into() },
+        ]
+    );
+    let c = tagged("category:BusinessUnit=Retail");
+    assert_eq!(c.filters.tags, vec![TagFilter { key: TagKey::category("BusinessUnit"), value: "Retail".into() }]);
+    assert!(matches!(parse_in("forecast team=payments", &vocabulary()), Ok(Command::Forecast(f)) if f.tags.len() == 1));
+}
+
+#[test]
+fn unknown_tag_keys_are_refused_by_name() {
+    let owner = parse_in("by tag:owner", &vocabulary()).unwrap_err().to_string();
+    assert!(owner.contains("does not collect spend by tag `owner`") && owner.contains("tag:team"), "{owner}");
+    // A bare key must be configured; without configured keys it is an unknown word.
+    assert!(matches!(parse_in("owner=x", &vocabulary()), Err(ParseError::Unknown { .. })));
+    assert!(matches!(parse("team=payments"), Err(ParseError::Unknown { .. })));
+    // Explicit prefixes pass through when no keys are known (the terminal and API decide).
+    assert!(matches!(parse("by tag:team"), Ok(Command::Report(r)) if r.group.is_some()));
+    assert!(matches!(parse_in("by tag:", &vocabulary()), Err(ParseError::Missing { .. })));
+    assert!(parse_in("by", &vocabulary()).unwrap_err().to_string().contains("tag:KEY"));
+}
+
+#[test]
+fn help_lists_the_tag_words() {
+    let text = serde_json::to_string(&help()).unwrap();
+    assert!(text.contains("by tag:team") && text.contains("team=payments · tag:env=prod"), "{text}");
 }

@@ -36,6 +36,9 @@ pub struct AnomalyConfig {
     pub overrides: Vec<ThresholdOverride>,
     /// Announce drops in spend too (off: a drop is information, not an alert).
     pub alert_drops: bool,
+    /// Tag keys (from `[costs] tag_keys`) whose values each get their own series, so a team
+    /// sees its own spikes.
+    pub by_tags: Vec<String>,
 }
 
 impl Default for AnomalyConfig {
@@ -48,6 +51,7 @@ impl Default for AnomalyConfig {
             min_score: 7.0,
             overrides: Vec::new(),
             alert_drops: false,
+            by_tags: Vec::new(),
         }
     }
 }

@@ -150,6 +150,11 @@ pub struct ChannelConfig {
     /// accounts' costs or organisation-wide totals.
     #[serde(default)]
     pub accounts: Vec<AccountId>,
+    /// Tag values this channel may see, e.g. `{ team = ["payments"] }` (one key from
+    /// `[costs] tag_keys`); empty means no tag scope. A tag-scoped channel sees only spend
+    /// under those values: never account, service or organisation totals.
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, Vec<String>>,
     /// Post the daily digest here (see `[digest]`).
     #[serde(default = "yes")]
     pub digest: bool,
@@ -200,6 +205,8 @@ impl ChannelConfig {
     /// True when the channel may see this account's data (`None`: organisation-wide data).
     pub fn may_see(&self, account: Option<&AccountId>) -> bool {
         match account {
+            // Account and organisation figures hold every team's spend.
+            _ if !self.tags.is_empty() => false,
             _ if self.accounts.is_empty() => true,
             Some(account) => self.accounts.contains(account),
             None => false,

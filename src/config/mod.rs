@@ -20,6 +20,7 @@ mod approvals;
 mod chat;
 mod cron;
 mod digest;
+mod tags;
 mod waste;
 mod web;
 
@@ -203,6 +204,11 @@ pub struct CostsConfig {
     /// Hours between refreshes of the region and usage-type breakdowns (two extra Cost
     /// Explorer requests per payer); 0 turns them off.
     pub breakdown_every_hours: u64,
+    /// Cost allocation tag keys spend is also collected by (one request per payer and key
+    /// per run), for `by tag:KEY`, `KEY=value` filters and tag-scoped channels.
+    pub tag_keys: Vec<String>,
+    /// Cost categories collected the same way, for `by category:NAME`.
+    pub cost_categories: Vec<String>,
 }
 
 impl Default for CostsConfig {
@@ -215,6 +221,8 @@ impl Default for CostsConfig {
             backfill_days: 90,
             schedule: "0 5 * * * *".to_string(),
             breakdown_every_hours: 24,
+            tag_keys: Vec::new(),
+            cost_categories: Vec::new(),
         }
     }
 }
@@ -363,6 +371,7 @@ impl Config {
         }
         self.validate_people()?;
         self.validate_slack()?;
+        self.validate_tags()?;
         if self.costs.breakdown_every_hours > 8_760 {
             bail!("costs.breakdown_every_hours must be at most 8760 (a year)");
         }
@@ -473,6 +482,7 @@ impl Config {
             let external = if a.external_id.is_some() { ", external id set" } else { "" };
             lines.push(format!("account {} {name}: {how}{external}", a.id));
         }
+        lines.extend(self.tag_summary());
         lines.join("\n")
     }
 }

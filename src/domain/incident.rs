@@ -34,6 +34,14 @@ pub enum Scope {
         /// The service.
         service: ServiceName,
     },
+    /// Spend under one value of a tag key, over every account (`[anomaly] by_tags`), so a
+    /// team sees its own spikes; the value is `""` for untagged spend.
+    Tag {
+        /// The tag key.
+        key: super::tags::TagKey,
+        /// The value.
+        value: String,
+    },
 }
 
 /// A series: a scope at a granularity.
@@ -49,7 +57,7 @@ impl SeriesKey {
     /// The account, if the series belongs to one.
     pub fn account(&self) -> Option<&AccountId> {
         match &self.scope {
-            Scope::Organisation => None,
+            Scope::Organisation | Scope::Tag { .. } => None,
             Scope::Account { account } | Scope::Service { account, .. } => Some(account),
         }
     }
@@ -61,6 +69,7 @@ impl SeriesKey {
             Scope::Organisation => "*/*".to_string(),
             Scope::Account { account } => format!("{account}/*"),
             Scope::Service { account, service } => format!("{account}/{service}"),
+            Scope::Tag { key, value } => format!("{key}={value}"),
         }
     }
 }
@@ -337,7 +346,7 @@ pub fn suppress_rollups(changes: Vec<Change>, open: &[Anomaly]) -> Vec<Change> {
             let explained = specific.iter().any(|child| {
                 let below = match (&total.key.scope, &child.key.scope) {
                     (Scope::Account { account }, Scope::Service { account: a, .. }) => a == account,
-                    (Scope::Organisation, Scope::Account { .. } | Scope::Service { .. }) => true,
+                    (Scope::Organisation, Scope::Account { .. } | Scope::Service { .. } | Scope::Tag { .. }) => true,
                     _ => false,
                 };
                 below

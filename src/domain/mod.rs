@@ -24,6 +24,7 @@ pub mod resource;
 pub mod root_cause;
 pub mod run;
 pub mod sources;
+pub mod tags;
 pub mod waste;
 
 pub use cost::{BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity};

@@ -49,6 +49,15 @@ pub struct FetchedBreakdown {
     pub api_calls: u64,
 }
 
+/// Tag or cost-category rows a source returned.
+#[derive(Debug, Default)]
+pub struct FetchedTags {
+    /// Every row in the range, untagged spend included (value `""`).
+    pub rows: Vec<super::tags::TagFact>,
+    /// Requests made.
+    pub api_calls: u64,
+}
+
 /// Where cost facts come from: one paginated query per source account per run.
 #[async_trait]
 pub trait CostSource: Send + Sync {
@@ -62,6 +71,17 @@ pub trait CostSource: Send + Sync {
         request: &FetchRequest,
         dimension: BreakdownDimension,
     ) -> Result<FetchedBreakdown, FetchError>;
+
+    /// Fetches spend per account by the values of one tag key or cost category (one
+    /// paginated query, LINKED_ACCOUNT × the key). A source without tags returns nothing.
+    async fn fetch_tags(
+        &self,
+        _source: &AccountId,
+        _request: &FetchRequest,
+        _key: &super::tags::TagKey,
+    ) -> Result<FetchedTags, FetchError> {
+        Ok(FetchedTags::default())
+    }
 }
 
 /// Where usage-type and region breakdowns come from (Cost Explorer, or the simulation).

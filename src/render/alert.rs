@@ -44,6 +44,8 @@ pub fn subject(anomaly: &Anomaly, names: &dyn AccountNames) -> String {
         Scope::Organisation => "all accounts".to_string(),
         Scope::Account { account } => label_account(names, account.as_str()),
         Scope::Service { account, service } => format!("{service} in {}", label_account(names, account.as_str())),
+        Scope::Tag { key, value } if value.is_empty() => format!("spend with {}", key.untagged_label()),
+        Scope::Tag { key, value } => format!("{} = {value}", key.name),
     }
 }
 
@@ -391,6 +393,23 @@ pub(crate) mod tests {
         let message = alert(&sample(), &names, at("2026-11-18T07:00:00"));
         insta::assert_json_snapshot!("alert_open", message);
         assert!(message.fallback.contains("+$5,055.95"));
+    }
+
+    #[test]
+    fn a_per_tag_alert_names_the_team_and_ranks_its_accounts() {
+        let mut anomaly = sample();
+        anomaly.key.scope = Scope::Tag { key: crate::domain::tags::TagKey::tag("team"), value: "payments".into() };
+        anomaly.root_cause = vec![Contributor {
+            dimension: Dimension::LinkedAccount,
+            name: "222222222222".into(),
+            increase: Money::parse("5077.84").unwrap(),
+            share_percent: "100".parse().unwrap(),
+        }];
+        let message = alert(&anomaly, &names, at("2026-11-18T07:00:00"));
+        assert!(message.fallback.contains("team = payments"), "{}", message.fallback);
+        insta::assert_json_snapshot!("alert_tag_payments", message);
+        anomaly.key.scope = Scope::Tag { key: crate::domain::tags::TagKey::tag("team"), value: String::new() };
+        assert_eq!(subject(&anomaly, &names), "spend with no team tag");
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct SpendView {
     /// first; empty when not collected or when a service filter makes it inapplicable (record
     /// types are per account).
     pub charges: Vec<(String, Money)>,
+    /// For a breakdown by tag over all its values: what untagged spend is called ("no team
+    /// tag") and its share of the total in whole percent.
+    pub untagged_share: Option<(String, i64)>,
 }
 
 /// "Gross $1,200.00 · credits -$200.00 · net $1,000.00 (Usage $1,150.00, Tax $50.00, Credit
@@ -130,6 +133,11 @@ pub fn spend(view: &SpendView) -> Message {
     }
     if view.group_label.is_some() && !view.lines.is_empty() {
         blocks.push(table(view, comparing));
+    }
+    if let Some((label, percent)) = &view.untagged_share {
+        blocks.push(Block::Text {
+            spans: vec![Span::Bold(format!("{percent} %")), Span::Plain(format!(" of spend has {label}."))],
+        });
     }
     if view.daily.len() > 1 {
         blocks.push(Block::Text { spans: vec![Span::Plain("Daily ".into()), Span::Code(sparkline(&view.daily))] });
@@ -258,10 +266,38 @@ mod tests {
             estimated: true,
             collected_at: Some("2026-11-25T10:05:00".parse().unwrap()),
             charges: vec![("Usage".into(), m("33500.9")), ("Tax".into(), m("650")), ("Credit".into(), m("-300"))],
+            untagged_share: None,
         };
         let message = spend(&view);
         let text = serde_json::to_string(&message).unwrap();
         assert!(text.contains("Gross $34,150.90 · credits -$300.00 · net $33,850.90"), "{text}");
         insta::assert_json_snapshot!("spend_by_service_compare", message);
+    }
+
+    #[test]
+    fn a_breakdown_by_tag_shows_untagged_spend_as_a_row_with_its_share() {
+        let range = DateRange::new("2026-11-01".parse().unwrap(), "2026-11-26".parse().unwrap()).unwrap();
+        let line = |label: &str, amount: &str| Line { label: label.into(), amount: m(amount), previous: None };
+        let view = SpendView {
+            period_label: "month to date".into(),
+            range,
+            previous_range: None,
+            group_label: Some("team".into()),
+            filters: vec![],
+            lines: vec![line("payments", "5200"), line("search", "3600"), line("(no team tag)", "1200")],
+            other: None,
+            total: m("10000"),
+            previous_total: None,
+            comparison_note: None,
+            daily: vec![m("400"), m("420")],
+            estimated: false,
+            collected_at: Some("2026-11-25T10:05:00".parse().unwrap()),
+            charges: vec![],
+            untagged_share: Some(("no team tag".into(), 12)),
+        };
+        let message = spend(&view);
+        let text = crate::render::text::plain(&message);
+        assert!(text.contains("12 % of spend has no team tag."), "{text}");
+        insta::assert_json_snapshot!("spend_by_tag_team", message);
     }
 }

@@ -80,6 +80,9 @@ pub struct DigestView {
     pub now: NaiveDateTime,
     /// The chart, when drawn.
     pub chart_png: Option<Vec<u8>>,
+    /// A tag-scoped channel's scope ("team = payments"): its figures are that spend only,
+    /// broken down by account instead of by service.
+    pub tag_scope: Option<String>,
 }
 
 fn day_text(day: NaiveDate) -> String {
@@ -134,7 +137,7 @@ fn spend_fields(s: &SpendSummary) -> Vec<(String, String)> {
     ]
 }
 
-fn movers_block(s: &SpendSummary) -> Option<Block> {
+fn movers_block(s: &SpendSummary, heading: &str) -> Option<Block> {
     if s.movers.is_empty() {
         return None;
     }
@@ -146,7 +149,7 @@ fn movers_block(s: &SpendSummary) -> Option<Block> {
         .collect();
     Some(Block::Table {
         columns: vec![
-            "Service".into(),
+            heading.into(),
             before.format("%b %-d").to_string(),
             s.day.format("%b %-d").to_string(),
             "Change".into(),
@@ -245,6 +248,9 @@ pub fn digest(v: &DigestView) -> Message {
             spans: vec![Span::Plain(format!("Late: this digest was due {due}; costbot was not running then."))],
         });
     }
+    if let Some(scope) = &v.tag_scope {
+        blocks.push(Block::Context { spans: vec![Span::Plain(format!("Only {scope}, by account"))] });
+    }
     if s.vs_day_before.current.is_none() {
         blocks.push(Block::Text {
             spans: vec![
@@ -256,7 +262,7 @@ pub fn digest(v: &DigestView) -> Message {
         });
     }
     blocks.push(Block::Fields { fields: spend_fields(s) });
-    if let Some(table) = movers_block(s) {
+    if let Some(table) = movers_block(s, if v.tag_scope.is_some() { "Account" } else { "Service" }) {
         blocks.push(Block::Text { spans: vec![Span::Bold("Top movers".into())] });
         blocks.push(table);
     }
@@ -354,7 +360,18 @@ pub(crate) mod tests {
             audit_head: Some(crate::domain::audit::Checkpoint { seq: 42, hash: "ab".repeat(32) }),
             now: "2026-11-25T10:30:00".parse().unwrap(),
             chart_png: Some(vec![0x89, b'P', b'N', b'G']),
+            tag_scope: None,
         }
+    }
+
+    #[test]
+    fn a_tag_scoped_digest_says_its_scope_and_moves_by_account() {
+        let mut view = sample();
+        view.tag_scope = Some("team = payments".into());
+        let message = digest(&view);
+        let text = crate::render::text::plain(&message);
+        assert!(text.contains("Only team = payments, by account"), "{text}");
+        insta::assert_json_snapshot!("digest_tag_scoped", message);
     }
 
     #[test]

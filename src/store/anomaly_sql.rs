@@ -94,7 +94,7 @@ pub(super) struct Columns<'a> {
 
 pub(super) fn columns(anomaly: &Anomaly) -> Result<Columns<'_>> {
     let (account, service) = match &anomaly.key.scope {
-        Scope::Organisation => (None, None),
+        Scope::Organisation | Scope::Tag { .. } => (None, None),
         Scope::Account { account } => (Some(account.as_str()), None),
         Scope::Service { account, service } => (Some(account.as_str()), Some(service.as_str())),
     };

@@ -23,6 +23,7 @@ mod record;
 mod schedule_sql;
 mod sql;
 mod sqlite;
+mod tag_sql;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub use lease_sql::{ClockStore, LeaseStore, TickStore};
 pub use postgres::PgStore;
 pub use schedule_sql::{SchedulePause, ScheduleStore};
 pub use sqlite::SqliteStore;
+pub use tag_sql::{TagGroup, TagQuery, TagStore};
 
 use crate::domain::audit::{AuditEntry, AuditRecord, Checkpoint};
 use crate::domain::chat::message::Message;
@@ -479,6 +481,7 @@ pub trait Store:
     + ClockStore
     + AccessStore
     + ScheduleStore
+    + TagStore
     + 'static
 {
 }

@@ -202,7 +202,11 @@ macro_rules! impl_sql_store {
                     );
                     written += builder.build().execute(&mut *tx).await?.rows_affected();
                 }
-                // Recompute the rollups for the replaced range from all sources' facts.
+                // Recompute the rollups for the replaced range from all sources' facts. Two
+                // sources replacing the same days at once (payers collected concurrently) on
+                // Postgres: the later DELETE cannot see the earlier one's new rows, so the
+                // INSERT overwrites them; its SELECT runs after the other commits and sees
+                // both sources' facts.
                 let (from, to) = (range.start().and_hms_opt(0, 0, 0), range.end().and_hms_opt(0, 0, 0));
                 sqlx::query("DELETE FROM cost_rollups WHERE granularity = $1 AND period_start >= $2 AND period_start < $3")
                     .bind(granularity.as_str())
@@ -216,7 +220,9 @@ macro_rules! impl_sql_store {
                          SELECT granularity, period_start, '{dimension}', {column}, SUM(amount_units),
                                 MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
                          FROM cost_facts WHERE granularity = $1 AND period_start >= $2 AND period_start < $3
-                         GROUP BY granularity, period_start, {column}"
+                         GROUP BY granularity, period_start, {column}
+                         ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET
+                         amount_units = excluded.amount_units, estimated = excluded.estimated"
                     ))
                     .bind(granularity.as_str())
                     .bind(from)

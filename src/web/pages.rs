@@ -198,6 +198,7 @@ mod tests {
             min_severity: Default::default(),
             approvers: vec![],
             accounts: vec![],
+            tags: Default::default(),
             digest: true,
             digest_schedule: None,
             digest_timezone: None,

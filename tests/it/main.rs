@@ -40,6 +40,8 @@ mod slack_e2e;
 mod store_contract;
 mod stored_records;
 mod support;
+mod tags;
+mod tags_scope;
 mod waste_aws;
 mod waste_flow;
 pub mod waste_lb;
