@@ -6,9 +6,15 @@
 //! /cost forecast [service=X] [account=Y]
 //! /cost anomalies | offhours | help
 //! /cost offhours pause ID [until YYYY-MM-DD] | offhours resume ID
+//! /cost budget [NAME] | budget set NAME AMOUNT
 //! ```
 
+mod aliases;
+mod budget;
 pub mod period;
+
+pub use aliases::{expand_service_alias, SERVICE_ALIASES};
+pub use budget::parse_filters;
 
 use chrono::NaiveDate;
 
@@ -79,6 +85,15 @@ pub enum Command {
         /// The schedule's id.
         id: ProposalId,
     },
+    /// Budgets' status, burn rate and forecast: one, or every budget the channel may see.
+    Budget(Option<crate::domain::budget::BudgetName>),
+    /// An approver changes a budget's monthly amount.
+    BudgetSet {
+        /// The budget.
+        name: crate::domain::budget::BudgetName,
+        /// Its new monthly amount (more than zero).
+        amount: crate::domain::Money,
+    },
     /// How to use costbot.
     Help,
 }
@@ -97,6 +112,8 @@ enum Word {
     /// `stats` after `anomalies`.
     Stats,
     Offhours,
+    /// `budget …`; parsed on its own (see `budget.rs`), listed for help and suggestions.
+    Budget,
     Help,
     /// `key=value`; parsed before the vocabulary is consulted, listed for help and suggestions.
     Filter,
@@ -171,6 +188,12 @@ const VOCABULARY: &[Entry] = &[
         usage: "offhours · offhours pause ID [until 2026-12-24] · offhours resume ID",
         help: "off-hours schedules: the next switch and the saving so far; approvers pause and resume them",
     },
+    Entry {
+        words: &["budget", "budgets"],
+        word: Word::Budget,
+        usage: "budget [NAME] · budget set NAME 12000",
+        help: "budgets: spend against each, burn rate and month-end forecast; approvers change an amount",
+    },
     Entry { words: &["help", "?"], word: Word::Help, usage: "help", help: "this help" },
 ];
 
@@ -243,6 +266,11 @@ fn tokens(text: &str) -> Vec<String> {
 /// Parses the text after `/cost`. Never panics, whatever the input.
 pub fn parse(text: &str) -> Result<Command, ParseError> {
     let words = tokens(text);
+    if let [first, rest @ ..] = words.as_slice() {
+        if ["budget", "budgets"].contains(&first.to_lowercase().as_str()) {
+            return budget::parse(rest);
+        }
+    }
     if let [first, verb, rest @ ..] = words.as_slice() {
         if ["offhours", "schedules"].contains(&first.to_lowercase().as_str()) {
             return offhours(verb, rest);
@@ -323,6 +351,7 @@ impl Builder {
                 }
                 Ok(1)
             }
+            Some(Word::Budget) => Err(ParseError::Conflict("say `budget` first: `/cost budget [NAME]`".into())),
             _ => Err(unknown(&word)),
         }
     }
@@ -531,39 +560,6 @@ const GROUP_WORDS: &[(&str, GroupBy)] = &[
 
 fn group(word: &str) -> Option<GroupBy> {
     GROUP_WORDS.iter().find(|(w, _)| *w == word).map(|(_, g)| *g)
-}
-
-/// Short names people use for services, and Cost Explorer's names for them.
-pub const SERVICE_ALIASES: &[(&str, &str)] = &[
-    ("ec2", "Amazon Elastic Compute Cloud - Compute"),
-    ("ec2-other", "EC2 - Other"),
-    ("ebs", "EC2 - Other"),
-    ("rds", "Amazon Relational Database Service"),
-    ("s3", "Amazon Simple Storage Service"),
-    ("lambda", "AWS Lambda"),
-    ("cloudfront", "Amazon CloudFront"),
-    ("cloudwatch", "AmazonCloudWatch"),
-    ("dynamodb", "Amazon DynamoDB"),
-    ("elb", "Elastic Load Balancing"),
-    ("eks", "Amazon Elastic Container Service for Kubernetes"),
-    ("ecs", "Amazon Elastic Container Service"),
-    ("redshift", "Amazon Redshift"),
-    ("sagemaker", "Amazon SageMaker"),
-    ("glue", "AWS Glue"),
-    ("athena", "Amazon Athena"),
-    ("kms", "AWS Key Management Service"),
-    ("vpc", "Amazon Virtual Private Cloud"),
-    ("elasticache", "Amazon ElastiCache"),
-    ("opensearch", "Amazon OpenSearch Service"),
-];
-
-/// Expands a known alias (case-insensitively); other values pass through unchanged.
-pub fn expand_service_alias(value: &str) -> String {
-    let lower = value.to_lowercase();
-    SERVICE_ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == lower)
-        .map_or_else(|| value.to_string(), |(_, name)| name.to_string())
 }
 
 /// The help message, generated from the vocabulary.
