@@ -209,19 +209,31 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
     }
 
     async fn forecast_uncached(&self, filters: &Filters, scope: Scope<'_>, today: NaiveDate) -> Answer<Message> {
+        let month_start = today.with_day(1).unwrap_or(today);
+        let start = month_start.min(today - Days::new(HISTORY_DAYS));
+        let range = DateRange::new(start, today + Days::new(1)).map_err(anyhow::Error::from)?;
+        let spend = self.daily_spend(filters, scope, range, today).await?;
+        Ok(answer::forecast(month_end(today, &spend.days).as_ref(), &spend.said, self.collected_at().await?))
+    }
+
+    /// Daily spend in `range` of what `filters` select inside `scope`, resolved exactly as
+    /// `/cost` resolves them (budgets use it for their scopes), with the accounts they
+    /// resolved to (`None`: every account) and the filters in words.
+    pub async fn daily_spend(
+        &self,
+        filters: &Filters,
+        scope: Scope<'_>,
+        range: DateRange,
+        today: NaiveDate,
+    ) -> Answer<DailySpend> {
         let names = self.account_names().await?;
         let (accounts, mut said) = self.resolve_accounts(&filters.accounts, scope, &names).await?;
         let services = self.resolve_services(&filters.services, today).await?;
         said.extend(services.iter().flatten().map(|s| format!("service = {s}")));
-        let month_start = today.with_day(1).unwrap_or(today);
-        let start = month_start.min(today - Days::new(HISTORY_DAYS));
-        let range = DateRange::new(start, today + Days::new(1)).map_err(anyhow::Error::from)?;
-        let daily = self
-            .store
-            .spend_per_period(&SpendQuery { granularity: Granularity::Daily, range, accounts, services })
-            .await?;
-        let days: Vec<(NaiveDate, Money)> = daily.iter().map(|(at, amount, _)| (at.date(), *amount)).collect();
-        Ok(answer::forecast(month_end(today, &days).as_ref(), &said, self.collected_at().await?))
+        let query = SpendQuery { granularity: Granularity::Daily, range, accounts: accounts.clone(), services };
+        let daily = self.store.spend_per_period(&query).await?;
+        let days = daily.iter().map(|(at, amount, _)| (at.date(), *amount)).collect();
+        Ok(DailySpend { accounts, said, days })
     }
 
     /// The query's spend by Cost Explorer record type (usage, credits, refunds, tax, fees),
@@ -397,6 +409,17 @@ fn store_cache<T>(slot: &Mutex<Option<(Instant, T)>>, value: T) {
     if let Ok(mut guard) = slot.lock() {
         *guard = Some((Instant::now(), value));
     }
+}
+
+/// Daily spend of a filtered question: see [`Answers::daily_spend`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailySpend {
+    /// The accounts the filters resolved to; `None` means every account.
+    pub accounts: Option<Vec<AccountId>>,
+    /// The filters in words ("account = payments (111111111111)").
+    pub said: Vec<String>,
+    /// Spend per day, oldest first.
+    pub days: Vec<(NaiveDate, Money)>,
 }
 
 /// Which table a breakdown reads.

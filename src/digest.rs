@@ -80,7 +80,15 @@ pub struct DigestReport {
 /// content, open anomalies and done proposals for its sections, the outbox for links to
 /// posted alerts and for queuing it, and the digest records.
 pub trait DigestTables:
-    CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + OutboxStore + DigestStore + AuditStore
+    CostStore
+    + AccountStore
+    + RunStore
+    + AnomalyStore
+    + ProposalStore
+    + OutboxStore
+    + DigestStore
+    + AuditStore
+    + crate::budgets::BudgetTables
 {
 }
 
@@ -93,6 +101,7 @@ impl<T> DigestTables for T where
         + OutboxStore
         + DigestStore
         + AuditStore
+        + crate::budgets::BudgetTables
         + ?Sized
 {
 }
@@ -198,6 +207,7 @@ impl<S: DigestTables + ?Sized> Digests<S> {
             None
         };
         let view = DigestView {
+            budgets: self.budgets(channel, date).await?,
             date,
             anomalies: self.anomalies(channel).await?,
             approvals: self.approvals(channel).await?,
@@ -210,6 +220,14 @@ impl<S: DigestTables + ?Sized> Digests<S> {
             summary,
         };
         Ok(digest(&view))
+    }
+
+    /// The budgets the channel may see, as of its local `date`.
+    async fn budgets(&self, channel: &ChannelConfig, date: NaiveDate) -> Result<Vec<crate::render::budget::BudgetRow>> {
+        let answers = Arc::new(crate::answers::Answers::with_lookup_ttl(self.store.clone(), std::time::Duration::ZERO));
+        let budgets = crate::budgets::Budgets::new(self.store.clone(), answers, self.config.clone(), "digest");
+        let scope = (!channel.accounts.is_empty()).then_some(channel.accounts.as_slice());
+        budgets.rows(scope, None, date).await.context("working out budgets for the digest")
     }
 
     /// Open anomalies the channel may see, biggest impact first, with links to their alerts.
