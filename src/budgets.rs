@@ -163,7 +163,7 @@ impl<S: BudgetTables + ?Sized> Budgets<S> {
             });
             let fired = this_month
                 .iter()
-                .filter(|f| f.budget == b.config.name)
+                .filter(|f| f.budget == b.config.name && f.alerted)
                 .map(|f| {
                     let what = if f.kind == "forecast" { "forecast".to_string() } else { format!("{} %", f.kind) };
                     format!("{what} on {}", f.fired_at.format("%b %-d"))

@@ -12,11 +12,13 @@ CREATE TABLE budget_amounts (
 -- One row per budget alert that fired: `budget:<name>:<yyyy-mm>:<threshold>` or
 -- `budget:<name>:<yyyy-mm>:forecast`. The row is inserted in the same transaction as the
 -- alert's outbox entries and its audit record, so each threshold (and the forecast breach)
--- fires once per month per budget across replicas and restarts.
+-- fires once per month per budget across replicas and restarts. The lower thresholds an
+-- alert passed on the way are recorded with it (`alerted` false): reached, never announced.
 CREATE TABLE budget_alerts (
     alert_key  TEXT PRIMARY KEY,
     budget     TEXT NOT NULL,
     month      DATE NOT NULL,
     kind       TEXT NOT NULL,
+    alerted    BOOLEAN NOT NULL,
     fired_at   TIMESTAMP NOT NULL
 );

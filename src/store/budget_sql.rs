@@ -35,6 +35,8 @@ pub struct FiredBudgetAlert {
     pub month: NaiveDate,
     /// The threshold (`80`) or `forecast`.
     pub kind: String,
+    /// True when it was announced; false for a lower threshold passed with a higher one.
+    pub alerted: bool,
     /// When it fired.
     pub fired_at: NaiveDateTime,
 }
@@ -123,14 +125,15 @@ macro_rules! impl_budget_store {
                 entries: &[$crate::domain::outbox::OutboxEntry],
                 audit: &$crate::domain::audit::AuditRecord,
             ) -> anyhow::Result<bool> {
-                let insert = "INSERT INTO budget_alerts (alert_key, budget, month, kind, fired_at)
-                              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (alert_key) DO NOTHING";
+                let insert = "INSERT INTO budget_alerts (alert_key, budget, month, kind, alerted, fired_at)
+                              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (alert_key) DO NOTHING";
                 let mut tx = self.pool.begin().await?;
                 let claimed = sqlx::query(insert)
                     .bind(&alert.key)
                     .bind(budget.as_str())
                     .bind(month)
                     .bind(alert.kind.as_key_part())
+                    .bind(true)
                     .bind(audit.at)
                     .execute(&mut *tx)
                     .await?
@@ -145,6 +148,7 @@ macro_rules! impl_budget_store {
                         .bind(budget.as_str())
                         .bind(month)
                         .bind($crate::store::budget_sql::key_kind(key))
+                        .bind(false)
                         .bind(audit.at)
                         .execute(&mut *tx)
                         .await?;
@@ -159,20 +163,22 @@ macro_rules! impl_budget_store {
                 &self,
                 month: chrono::NaiveDate,
             ) -> anyhow::Result<Vec<$crate::store::FiredBudgetAlert>> {
-                let rows: Vec<(String, String, chrono::NaiveDate, String, chrono::NaiveDateTime)> = sqlx::query_as(
-                    "SELECT alert_key, budget, month, kind, fired_at FROM budget_alerts WHERE month = $1
+                type Row = (String, String, chrono::NaiveDate, String, bool, chrono::NaiveDateTime);
+                let rows: Vec<Row> = sqlx::query_as(
+                    "SELECT alert_key, budget, month, kind, alerted, fired_at FROM budget_alerts WHERE month = $1
                      ORDER BY fired_at, alert_key",
                 )
                 .bind(month)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
-                    .map(|(key, budget, month, kind, fired_at)| {
+                    .map(|(key, budget, month, kind, alerted, fired_at)| {
                         Ok($crate::store::FiredBudgetAlert {
                             key,
                             budget: $crate::domain::budget::BudgetName::parse(&budget)?,
                             month,
                             kind,
+                            alerted,
                             fired_at,
                         })
                     })

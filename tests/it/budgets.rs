@@ -26,6 +26,7 @@ contract!(
     budget_set_is_refused_for_viewers_and_stored_and_used_for_approvers,
     budget_answers_follow_the_channels_scope,
     the_digest_has_a_budgets_line,
+    amounts_and_alert_keys_are_kept_with_their_records,
 );
 
 fn config() -> Arc<Config> {
@@ -148,6 +149,8 @@ async fn a_budget_alerts_each_threshold_and_the_forecast_once_across_replicas_an
     let kinds: Vec<&str> = fired_rows.iter().map(|f| f.kind.as_str()).collect();
     assert_eq!(kinds.len(), 3, "80 and forecast fired, 50 passed with 80: {kinds:?}");
     assert!(kinds.contains(&"50"));
+    let rows = replica(&store, &config, "replica-a").rows(None, None, d("2026-11-21")).await.unwrap();
+    assert_eq!(rows[0].fired, ["80 % on Nov 20", "forecast on Nov 20"], "passed thresholds were never announced");
 
     // Nov 25: $2,500 spent, the budget is passed: the 100 % alert, once.
     load(&store, "2026-11-25").await;
@@ -174,11 +177,17 @@ fn text_of(reply: &Reply) -> String {
     }
 }
 
-async fn budget_set_is_refused_for_viewers_and_stored_and_used_for_approvers(store: Arc<impl Store>) {
+/// The store loaded through Nov 20, the configuration, and a bot over them.
+async fn with_bot(store: Arc<impl Store>) -> (DynStore, Arc<Config>, costbot::bot::Bot) {
     let store: DynStore = store;
     let config = config();
     load(&store, "2026-11-20").await;
     let bot = costbot::bot::Bot::new(store.clone(), config.clone());
+    (store, config, bot)
+}
+
+async fn budget_set_is_refused_for_viewers_and_stored_and_used_for_approvers(store: Arc<impl Store>) {
+    let (store, config, bot) = with_bot(store).await;
     let now = "2026-11-20T09:00:00";
 
     let refused = ask(&bot, "UVIEW", "C1", "budget set payments 5000", now).await;
@@ -219,10 +228,7 @@ async fn budget_set_is_refused_for_viewers_and_stored_and_used_for_approvers(sto
 }
 
 async fn budget_answers_follow_the_channels_scope(store: Arc<impl Store>) {
-    let store: DynStore = store;
-    let config = config();
-    load(&store, "2026-11-20").await;
-    let bot = costbot::bot::Bot::new(store.clone(), config.clone());
+    let (_, _, bot) = with_bot(store).await;
     let now = "2026-11-20T09:00:00";
 
     let all = text_of(&ask(&bot, "UVIEW", "C1", "budget", now).await);
@@ -268,6 +274,58 @@ async fn the_digest_has_a_budgets_line(store: Arc<impl Store>) {
     assert!(line(&text).is_some_and(|l| !l.contains("platform")), "{text}");
 }
 
+/// The store's side alone: an amount set twice is replaced (one record each time), an alert
+/// key claimed twice writes once, and alerts are listed by month.
+async fn amounts_and_alert_keys_are_kept_with_their_records(store: Arc<impl Store>) {
+    use costbot::domain::budget::{AlertKind, BudgetAlert, BudgetName};
+    use costbot::store::BudgetAmount;
+    let store: DynStore = store;
+    let name = BudgetName::parse("payments").unwrap();
+    let record = |action: &str, at: &str| costbot::domain::audit::AuditRecord {
+        at: t(at),
+        actor: "slack:UBOSS".into(),
+        action: action.into(),
+        target: "payments".into(),
+        channel: Some("C1".into()),
+        detail: "{}".into(),
+    };
+    let first = BudgetAmount {
+        budget: name.clone(),
+        amount: Money::parse("12000.1234567891").unwrap(),
+        set_by: "slack:UBOSS".into(),
+        set_at: t("2026-11-02T10:00:00"),
+    };
+    store.set_budget_amount(&first, &record("budget_amount_set", "2026-11-02T10:00:00")).await.unwrap();
+    assert_eq!(store.budget_amounts().await.unwrap(), std::slice::from_ref(&first), "exact to the last digit");
+    let second = BudgetAmount { amount: Money::parse("9000").unwrap(), set_at: t("2026-11-03T10:00:00"), ..first };
+    store.set_budget_amount(&second, &record("budget_amount_set", "2026-11-03T10:00:00")).await.unwrap();
+    assert_eq!(store.budget_amounts().await.unwrap(), std::slice::from_ref(&second), "setting again replaces");
+
+    let alert = BudgetAlert {
+        kind: AlertKind::Threshold(80),
+        key: "budget:payments:2026-11:80".into(),
+        passed: vec!["budget:payments:2026-11:50".into()],
+    };
+    let entry = costbot::domain::outbox::OutboxEntry {
+        platform: Platform::Slack,
+        channel: ChannelId("C1".into()),
+        thread: alert.key.clone(),
+        message: costbot::domain::chat::message::Message::plain("80 %"),
+        dedupe_key: format!("{}:slack:C1", alert.key),
+    };
+    let audit = record("budget_alerted", "2026-11-20T12:00:00");
+    let month = d("2026-11-01");
+    assert!(store.record_budget_alert(&name, month, &alert, std::slice::from_ref(&entry), &audit).await.unwrap());
+    assert!(!store.record_budget_alert(&name, month, &alert, &[entry], &audit).await.unwrap(), "claimed before");
+    let kinds: Vec<(String, bool)> =
+        store.budget_alerts(month).await.unwrap().into_iter().map(|f| (f.kind, f.alerted)).collect();
+    assert_eq!(kinds, [("50".to_string(), false), ("80".to_string(), true)], "the 80 % alert, 50 % passed with it");
+    assert!(store.budget_alerts(d("2026-12-01")).await.unwrap().is_empty(), "alerts are per month");
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 1, "one message queued");
+    let actions: Vec<String> = store.all_audit_entries().await.unwrap().into_iter().map(|e| e.record.action).collect();
+    assert_eq!(actions, ["budget_amount_set", "budget_amount_set", "budget_alerted"], "one record per change");
+}
+
 #[test]
 fn bad_scopes_stop_costbot_with_the_budgets_name() {
     let base = format!(
@@ -277,6 +335,7 @@ fn bad_scopes_stop_costbot_with_the_budgets_name() {
     for (budget, expected) in [
         ("scope = \"colour=blue\"\n", "[[budgets]] b: scope `colour=blue`: I don't know `colour=`"),
         ("scope = \"by service\"\n", "[[budgets]] b: scope `by service`"),
+        ("scope = \"acount=payments\"\n", "I don't know `acount=` — did you mean `account=`?"),
         ("scope = \"\"\nchannels = [\"C2\"]\n", "channel `C2` may see only some accounts"),
         ("scope = \"account=222222222222\"\nchannels = [\"C2\"]\n", "channel `C2` may see only some accounts"),
     ] {
