@@ -344,3 +344,29 @@ fn bad_scopes_stop_costbot_with_the_budgets_name() {
         assert!(error.contains(expected), "{budget}: {error}");
     }
 }
+
+/// The wiring: every collection checks the budgets, and their alerts reach the channel once.
+#[tokio::test]
+async fn each_collection_checks_the_budgets_and_posts_an_alert_once() {
+    crate::support::init();
+    let toml = "[costs]\nsource = \"simulated\"\nbackfill_days = 40\nbreakdown_every_hours = 0\n\
+                [anomaly]\nenabled = false\n\
+                [[channels]]\nplatform = \"console\"\nid = \"finops\"\n\
+                [[budgets]]\nname = \"org\"\namount = \"0.01\"\nchannels = [\"finops\"]\n";
+    let now = t("2026-11-20T12:00:00");
+    let store: DynStore = Arc::new(costbot::store::SqliteStore::in_memory().await.unwrap());
+    let app = costbot::app::App::with_store(Config::from_toml(toml).unwrap(), store.clone(), now).await.unwrap();
+    app.collect_and_detect(now, None, None).await.unwrap();
+    app.collect_and_detect(now + Duration::hours(1), None, None).await.unwrap();
+    let posted = store
+        .console_messages(&ChannelId("finops".into()), &UserId("anyone".into()), 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| costbot::render::text::plain(&m.message))
+        .filter(|text| text.starts_with("Budget org"))
+        .collect::<Vec<_>>();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert!(posted[0].starts_with("Budget org: 100 % reached"), "{posted:?}");
+    assert_eq!(actions(&store, "budget_alerted").await.len(), 1);
+}
