@@ -222,7 +222,11 @@ pub fn alert(row: &BudgetRow, status: &BudgetStatus, kind: &AlertKind) -> Messag
     };
     let mut spans = vec![Span::Plain(lead)];
     match (s.crossing, &s.forecast) {
-        (Some(d), _) => spans.push(Span::Bold(format!(" At this pace it passes the budget on {}.", day(d)))),
+        (Some(d), _) => {
+            // The space stays outside the bold span: Discord does not embolden `** text**`.
+            spans.push(Span::Plain(" ".into()));
+            spans.push(Span::Bold(format!("At this pace it passes the budget on {}.", day(d))));
+        }
         (None, Some(_)) if s.actual < s.amount => {
             spans.push(Span::Plain(format!(" Forecast for the month: {}.", forecast_text(s))))
         }
