@@ -250,6 +250,24 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
     }
 
     async fn forecast_uncached(&self, filters: &Filters, scope: &AnswerScope, today: NaiveDate) -> Answer<Message> {
+        let month_start = today.with_day(1).unwrap_or(today);
+        let start = month_start.min(today - Days::new(HISTORY_DAYS));
+        let range = DateRange::new(start, today + Days::new(1)).map_err(anyhow::Error::from)?;
+        let spend = self.daily_spend(filters, scope, range, today).await?;
+        Ok(answer::forecast(month_end(today, &spend.days).as_ref(), &spend.said, self.collected_at().await?))
+    }
+
+    /// Daily spend in `range` of what `filters` select inside `scope`, resolved exactly as
+    /// `/cost` resolves them (budgets use it for their scopes), with the accounts they
+    /// resolved to (`None`: every account) and the filters in words. A tag filter (or a
+    /// tag-scoped channel) reads the tag table, which is per account, not per service.
+    pub async fn daily_spend(
+        &self,
+        filters: &Filters,
+        scope: &AnswerScope,
+        range: DateRange,
+        today: NaiveDate,
+    ) -> Answer<DailySpend> {
         let select = tags::selection(filters, scope, None)?;
         if select.is_some() && !filters.services.is_empty() {
             return Err(AnswerError::User(
@@ -261,10 +279,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
         let services = self.resolve_services(&filters.services, today).await?;
         said.extend(services.iter().flatten().map(|s| format!("service = {s}")));
         said.extend(select.as_ref().and_then(tags::said));
-        let month_start = today.with_day(1).unwrap_or(today);
-        let start = month_start.min(today - Days::new(HISTORY_DAYS));
-        let range = DateRange::new(start, today + Days::new(1)).map_err(anyhow::Error::from)?;
-        let query = SpendQuery { granularity: Granularity::Daily, range, accounts, services };
+        let query = SpendQuery { granularity: Granularity::Daily, range, accounts: accounts.clone(), services };
         let days: Vec<(NaiveDate, Money)> = match &select {
             Some(select) => {
                 let rows = self.store.tag_matrix(&select.query(&query), TagGroup::Total).await?;
@@ -274,7 +289,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
                 self.store.spend_per_period(&query).await?.iter().map(|(at, amount, _)| (at.date(), *amount)).collect()
             }
         };
-        Ok(answer::forecast(month_end(today, &days).as_ref(), &said, self.collected_at().await?))
+        Ok(DailySpend { accounts, said, days })
     }
 
     /// The query's spend by Cost Explorer record type (usage, credits, refunds, tax, fees),
@@ -451,6 +466,17 @@ fn store_cache<T>(slot: &Mutex<Option<(Instant, T)>>, value: T) {
     if let Ok(mut guard) = slot.lock() {
         *guard = Some((Instant::now(), value));
     }
+}
+
+/// Daily spend of a filtered question: see [`Answers::daily_spend`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailySpend {
+    /// The accounts the filters resolved to; `None` means every account.
+    pub accounts: Option<Vec<AccountId>>,
+    /// The filters in words ("account = payments (111111111111)").
+    pub said: Vec<String>,
+    /// Spend per day, oldest first.
+    pub days: Vec<(NaiveDate, Money)>,
 }
 
 /// Which table a breakdown reads.

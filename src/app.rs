@@ -69,6 +69,7 @@ impl App {
 
     /// Like [`App::build`] with a store the caller opened (tests use per-test databases).
     pub async fn with_store(config: Config, store: DynStore, now: NaiveDateTime) -> Result<App> {
+        crate::budgets::check(&config)?;
         let (source, breakdown, sources, accounts): (Arc<dyn CostSource>, Arc<dyn BreakdownSource>, _, _) =
             match config.costs.source {
                 CostSourceKind::Aws => {
@@ -132,6 +133,11 @@ impl App {
             Some(detection) => Some(detection.run(now).await.context("anomaly detection failed")?),
             None => None,
         };
+        // A budget that cannot be checked must not hold back the anomaly alerts; the next
+        // collection checks it again, and its alerts still fire once.
+        if let Err(error) = self.budgets().run(now).await {
+            tracing::error!(error = %format!("{error:#}"), "budget alerts failed");
+        }
         self.deliver_alerts(now).await?;
         Ok((run, report))
     }
@@ -163,6 +169,12 @@ impl App {
         );
         self.outbox().drain().await?;
         Ok(Some((report, proposed)))
+    }
+
+    /// The configured budgets, reading spend as it is now (no cached lookups).
+    pub fn budgets(&self) -> crate::budgets::Budgets {
+        let answers = Arc::new(crate::answers::Answers::with_lookup_ttl(self.store.clone(), std::time::Duration::ZERO));
+        crate::budgets::Budgets::new(self.store.clone(), answers, self.config.clone(), &replica_name())
     }
 
     /// The outbox worker over this app's senders.

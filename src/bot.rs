@@ -27,9 +27,11 @@ use crate::proposals::card_entries;
 use crate::render::alert::{alert, feedback_stats, open_anomalies};
 use crate::render::approval::card as approval_card;
 use crate::store::{
-    AnomalyMarkChange, AnomalyStore, AuditStore, OutboxStore, ProposalChange, ProposalStore, ScheduleStore, Store,
+    AnomalyMarkChange, AnomalyStore, AuditStore, BudgetStore, OutboxStore, ProposalChange, ProposalStore,
+    ScheduleStore, Store,
 };
 
+mod budget;
 mod offhours;
 
 /// How long "Mute" silences an anomaly.
@@ -40,10 +42,13 @@ const STATS_DAYS: u64 = 90;
 /// The bot's dependencies.
 /// The tables the bot touches: what answers read, plus anomalies and proposals (read and
 /// changed by clicks), the outbox (updated cards) and the audit log (every decision).
-pub trait BotTables: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore + ScheduleStore {}
+pub trait BotTables:
+    AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore + ScheduleStore + BudgetStore
+{
+}
 
-impl<T: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore + ScheduleStore + ?Sized> BotTables
-    for T
+impl<T> BotTables for T where
+    T: AnswerTables + AnomalyStore + ProposalStore + OutboxStore + AuditStore + ScheduleStore + BudgetStore + ?Sized
 {
 }
 
@@ -101,6 +106,11 @@ impl<S: BotTables + ?Sized> Bot<S> {
         }
     }
 
+    /// Who is asking about budgets; a channel that is not configured sees none.
+    fn viewer(&self, actor: &Actor) -> crate::budgets::Viewer<'_> {
+        self.channel(actor).map(crate::budgets::Viewer::of).unwrap_or(crate::budgets::Viewer::Accounts(&[]))
+    }
+
     /// Who decided, as approvals count them: the `[[people]]` entry the identity belongs to
     /// (`person:ana`), else the platform identity (`slack:U1`). One person, one approval.
     fn identity(&self, actor: &Actor) -> String {
@@ -142,6 +152,12 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Command::Offhours => return Ok(Reply::InChannel(self.offhours(accounts, now).await?)),
             Command::OffhoursPause { id, until } => return self.pause_schedule(actor, id, *until, accounts, now).await,
             Command::OffhoursResume { id } => return self.resume_schedule(actor, id, accounts, now).await,
+            Command::Budget(name) => {
+                return Ok(Reply::InChannel(self.budget_answer(&self.viewer(actor), name.as_ref(), now).await?))
+            }
+            Command::BudgetSet { name, amount } => {
+                return self.set_budget(actor, name, *amount, &self.viewer(actor), now).await
+            }
             Command::Report(report) => self.answers.report_in(report, &answer_scope, today).await,
             Command::Forecast(filters) => self.answers.forecast_in(filters, &answer_scope, today).await,
         };

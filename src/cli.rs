@@ -224,6 +224,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Config { action: ConfigAction::Check } => {
             let config = Config::load(cli.config.as_deref())?;
+            crate::budgets::check(&config)?;
             println!("{}\nconfiguration is valid", config.summary());
             Ok(())
         }

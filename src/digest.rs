@@ -80,7 +80,16 @@ pub struct DigestReport {
 /// content, open anomalies and done proposals for its sections, the outbox for links to
 /// posted alerts and for queuing it, and the digest records.
 pub trait DigestTables:
-    CostStore + AccountStore + RunStore + AnomalyStore + ProposalStore + OutboxStore + DigestStore + AuditStore + TagStore
+    CostStore
+    + AccountStore
+    + RunStore
+    + AnomalyStore
+    + ProposalStore
+    + OutboxStore
+    + DigestStore
+    + AuditStore
+    + TagStore
+    + crate::budgets::BudgetTables
 {
 }
 
@@ -94,6 +103,7 @@ impl<T> DigestTables for T where
         + OutboxStore
         + DigestStore
         + AuditStore
+        + crate::budgets::BudgetTables
         + ?Sized
 {
 }
@@ -211,6 +221,7 @@ impl<S: DigestTables + ?Sized> Digests<S> {
             None
         };
         let view = DigestView {
+            budgets: self.budgets(channel, date).await?,
             date,
             anomalies: self.anomalies(channel).await?,
             approvals: self.approvals(channel).await?,
@@ -224,6 +235,16 @@ impl<S: DigestTables + ?Sized> Digests<S> {
             tag_scope: tag_scope.map(|s| s.describe()),
         };
         Ok(digest(&view))
+    }
+
+    /// The budgets the channel may see, as of its local `date`.
+    async fn budgets(&self, channel: &ChannelConfig, date: NaiveDate) -> Result<Vec<crate::render::budget::BudgetRow>> {
+        let answers = Arc::new(crate::answers::Answers::with_lookup_ttl(self.store.clone(), std::time::Duration::ZERO));
+        let budgets = crate::budgets::Budgets::new(self.store.clone(), answers, self.config.clone(), "digest");
+        budgets
+            .rows(&crate::budgets::Viewer::of(channel), None, date)
+            .await
+            .context("working out budgets for the digest")
     }
 
     /// Open anomalies the channel may see, biggest impact first, with links to their alerts.

@@ -6,6 +6,7 @@ pub mod answers;
 pub mod app;
 pub mod aws;
 pub mod bot;
+pub mod budgets;
 pub mod chat;
 pub mod cli;
 pub mod collector;

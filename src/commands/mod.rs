@@ -7,15 +7,19 @@
 //! /cost forecast [service=X] [account=Y] [KEY=V]
 //! /cost anomalies | offhours | help
 //! /cost offhours pause ID [until YYYY-MM-DD] | offhours resume ID
+//! /cost budget [NAME] | budget set NAME AMOUNT
 //! ```
 
 mod aliases;
+mod budget;
 pub mod period;
 pub mod tags;
 
+pub use aliases::{expand_service_alias, SERVICE_ALIASES};
+pub use budget::parse_filters;
+
 use chrono::NaiveDate;
 
-pub use aliases::{expand_service_alias, SERVICE_ALIASES};
 pub use period::{Elapsed, Period};
 pub use tags::{TagFilter, Vocabulary};
 
@@ -88,6 +92,15 @@ pub enum Command {
         /// The schedule's id.
         id: ProposalId,
     },
+    /// Budgets' status, burn rate and forecast: one, or every budget the channel may see.
+    Budget(Option<crate::domain::budget::BudgetName>),
+    /// An approver changes a budget's monthly amount.
+    BudgetSet {
+        /// The budget.
+        name: crate::domain::budget::BudgetName,
+        /// Its new monthly amount (more than zero).
+        amount: crate::domain::Money,
+    },
     /// How to use costbot.
     Help,
 }
@@ -106,6 +119,8 @@ enum Word {
     /// `stats` after `anomalies`.
     Stats,
     Offhours,
+    /// `budget …`; parsed on its own (see `budget.rs`), listed for help and suggestions.
+    Budget,
     Help,
     /// `key=value`; parsed before the vocabulary is consulted, listed for help and suggestions.
     Filter,
@@ -192,6 +207,12 @@ const VOCABULARY: &[Entry] = &[
         usage: "offhours · offhours pause ID [until 2026-12-24] · offhours resume ID",
         help: "off-hours schedules: the next switch and the saving so far; approvers pause and resume them",
     },
+    Entry {
+        words: &["budget", "budgets"],
+        word: Word::Budget,
+        usage: "budget [NAME] · budget set NAME 12000",
+        help: "budgets: spend against each, burn rate and month-end forecast; approvers change an amount",
+    },
     Entry { words: &["help", "?"], word: Word::Help, usage: "help", help: "this help" },
 ];
 
@@ -271,6 +292,11 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
 /// [`parse`] with the configured tag keys and cost categories.
 pub fn parse_in(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseError> {
     let words = tokens(text);
+    if let [first, rest @ ..] = words.as_slice() {
+        if ["budget", "budgets"].contains(&first.to_lowercase().as_str()) {
+            return budget::parse(rest);
+        }
+    }
     if let [first, verb, rest @ ..] = words.as_slice() {
         if ["offhours", "schedules"].contains(&first.to_lowercase().as_str()) {
             return offhours(verb, rest);
@@ -353,6 +379,7 @@ impl Builder {
                 }
                 Ok(1)
             }
+            Some(Word::Budget) => Err(ParseError::Conflict("say `budget` first: `/cost budget [NAME]`".into())),
             _ => Err(unknown(&word)),
         }
     }

@@ -17,6 +17,7 @@ use crate::domain::{AccountId, Granularity, RoleArn};
 
 mod anomaly;
 mod approvals;
+mod budget;
 mod chat;
 mod cron;
 mod digest;
@@ -26,6 +27,7 @@ mod web;
 
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
 pub use approvals::ApprovalsConfig;
+pub use budget::BudgetConfig;
 pub use chat::{
     ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, PersonConfig, SlackConfig, SlackMode,
 };
@@ -66,6 +68,8 @@ pub struct Config {
     pub digest: DigestConfig,
     /// The web console and dashboard, and who may open them.
     pub web: WebConfig,
+    /// Monthly budgets: scope, amount, thresholds and the channels they alert in.
+    pub budgets: Vec<BudgetConfig>,
     /// True when the configuration has a `[waste]` section (in the file or as
     /// `COSTBOT_WASTE__…` variables). Such a configuration may leave cost collection off: a
     /// user who only wants waste control needs no Cost Explorer account.
@@ -384,6 +388,7 @@ impl Config {
         let account_ids: Vec<AccountId> = self.accounts.iter().map(|a| a.id.clone()).collect();
         self.waste.validate(&account_ids)?;
         self.web.validate()?;
+        budget::validate(&self.budgets, &self.channels)?;
         if !(2..=3_600).contains(&self.server.leader_lease_seconds) {
             bail!("server.leader_lease_seconds must be between 2 and 3600");
         }

@@ -55,50 +55,80 @@ fn percentile(sorted: &[Money], p: u32) -> Money {
     sorted[rank.min(sorted.len()) - 1]
 }
 
+/// The history a forecast draws on: this month's complete days and the sorted weekday and
+/// weekend days of the last [`HISTORY_DAYS`].
+struct History {
+    month_end: NaiveDate,
+    actual: Money,
+    weekday: Vec<Money>,
+    weekend: Vec<Money>,
+    seen: usize,
+}
+
+impl History {
+    fn of(today: NaiveDate, daily: &[(NaiveDate, Money)]) -> Option<History> {
+        let month_start = today.with_day(1)?;
+        let month_end = (month_start + Months::new(1)) - Days::new(1);
+        let history_start = today - Days::new(HISTORY_DAYS);
+        let complete = |d: &NaiveDate| *d < today;
+        let actual: Money = daily.iter().filter(|(d, _)| complete(d) && *d >= month_start).map(|(_, m)| *m).sum();
+        let mut weekday: Vec<Money> = Vec::new();
+        let mut weekend: Vec<Money> = Vec::new();
+        let mut seen = 0;
+        for (day, amount) in daily.iter().filter(|(d, _)| complete(d) && *d >= history_start) {
+            seen += 1;
+            if is_weekend(*day) {
+                weekend.push(*amount)
+            } else {
+                weekday.push(*amount)
+            }
+        }
+        if seen < MIN_HISTORY_DAYS {
+            return None;
+        }
+        // A kind of day with no history borrows the other kind's.
+        if weekend.is_empty() {
+            weekend = weekday.clone();
+        }
+        if weekday.is_empty() {
+            weekday = weekend.clone();
+        }
+        weekday.sort();
+        weekend.sort();
+        Some(History { month_end, actual, weekday, weekend, seen })
+    }
+
+    /// Each day left (today included) with its `p`th-percentile projection.
+    fn days_at(&self, today: NaiveDate, p: u32) -> Vec<(NaiveDate, Money)> {
+        today
+            .iter_days()
+            .take_while(|d| *d <= self.month_end)
+            .map(|d| (d, percentile(if is_weekend(d) { &self.weekend } else { &self.weekday }, p)))
+            .collect()
+    }
+}
+
 /// Forecasts the month containing `today` from daily totals (`(day, amount)`, any order; days
 /// at or after `today` are ignored as incomplete). `None` when history is too short.
 pub fn month_end(today: NaiveDate, daily: &[(NaiveDate, Money)]) -> Option<Forecast> {
-    let month_start = today.with_day(1)?;
-    let month_end = (month_start + Months::new(1)) - Days::new(1);
-    let history_start = today - Days::new(HISTORY_DAYS);
-    let complete = |d: &NaiveDate| *d < today;
-    let actual: Money = daily.iter().filter(|(d, _)| complete(d) && *d >= month_start).map(|(_, m)| *m).sum();
-    let mut weekday: Vec<Money> = Vec::new();
-    let mut weekend: Vec<Money> = Vec::new();
-    let mut seen = 0;
-    for (day, amount) in daily.iter().filter(|(d, _)| complete(d) && *d >= history_start) {
-        seen += 1;
-        if is_weekend(*day) {
-            weekend.push(*amount)
-        } else {
-            weekday.push(*amount)
-        }
-    }
-    if seen < MIN_HISTORY_DAYS {
-        return None;
-    }
-    // A kind of day with no history borrows the other kind's.
-    if weekend.is_empty() {
-        weekend = weekday.clone();
-    }
-    if weekday.is_empty() {
-        weekday = weekend.clone();
-    }
-    weekday.sort();
-    weekend.sort();
-    let remaining: Vec<NaiveDate> = today.iter_days().take_while(|d| *d <= month_end).collect();
-    let sum_at = |p: u32| -> Money {
-        remaining.iter().map(|d| percentile(if is_weekend(*d) { &weekend } else { &weekday }, p)).sum()
-    };
+    let history = History::of(today, daily)?;
+    let sum_at = |p: u32| -> Money { history.days_at(today, p).iter().map(|(_, m)| *m).sum() };
     Some(Forecast {
-        month_end,
-        actual,
-        projected: actual + sum_at(50),
-        low: actual + sum_at(20),
-        high: actual + sum_at(80),
-        days_left: remaining.len() as u32,
-        history_days: seen,
+        month_end: history.month_end,
+        actual: history.actual,
+        projected: history.actual + sum_at(50),
+        low: history.actual + sum_at(20),
+        high: history.actual + sum_at(80),
+        days_left: history.days_at(today, 50).len() as u32,
+        history_days: history.seen,
     })
+}
+
+/// The median projection of each day left in the month (today included), from the same
+/// history as [`month_end`]: this month's complete days plus these sum to its `projected`.
+/// `None` when history is too short.
+pub fn projected_days(today: NaiveDate, daily: &[(NaiveDate, Money)]) -> Option<Vec<(NaiveDate, Money)>> {
+    Some(History::of(today, daily)?.days_at(today, 50))
 }
 
 #[cfg(test)]
@@ -158,6 +188,16 @@ mod tests {
         let daily = series("2026-11-20", "2026-11-24", |_| "10");
         assert_eq!(month_end(d("2026-11-25"), &daily), None);
         assert_eq!(month_end(d("2026-11-25"), &[]), None);
+    }
+
+    #[test]
+    fn the_projected_days_add_up_to_the_forecast() {
+        let daily = series("2026-10-01", "2026-11-25", |x| if is_weekend(x) { "50.05" } else { "100.10" });
+        let f = month_end(d("2026-11-25"), &daily).unwrap();
+        let days = projected_days(d("2026-11-25"), &daily).unwrap();
+        assert_eq!(days.first().map(|x| x.0), Some(d("2026-11-25")));
+        assert_eq!(days.last().map(|x| x.0), Some(f.month_end));
+        assert_eq!(f.actual + days.iter().map(|x| x.1).sum::<Money>(), f.projected);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod anomaly;
 pub mod audit;
 pub mod band;
+pub mod budget;
 pub mod chat;
 pub mod console;
 pub mod cost;

@@ -78,6 +78,8 @@ pub struct DigestView {
     pub audit_head: Option<crate::domain::audit::Checkpoint>,
     /// Now (UTC), for "expires in".
     pub now: NaiveDateTime,
+    /// The budgets the channel may see (no line when empty).
+    pub budgets: Vec<super::budget::BudgetRow>,
     /// The chart, when drawn.
     pub chart_png: Option<Vec<u8>>,
     /// A tag-scoped channel's scope ("team = payments"): its figures are that spend only,
@@ -275,6 +277,7 @@ pub fn digest(v: &DigestView) -> Message {
     let mut spans = vec![Span::Bold(format!("Waiting for approval: {waiting}")), Span::Plain("\n".into())];
     spans.extend(approval_spans(&v.approvals, v.now));
     blocks.push(Block::Text { spans });
+    blocks.extend(super::budget::digest_line(&v.budgets));
     blocks.push(Block::Text {
         spans: vec![
             Span::Bold("Savings realised this month:".into()),
@@ -361,6 +364,7 @@ pub(crate) mod tests {
             now: "2026-11-25T10:30:00".parse().unwrap(),
             chart_png: Some(vec![0x89, b'P', b'N', b'G']),
             tag_scope: None,
+            budgets: Vec::new(),
         }
     }
 
@@ -391,6 +395,10 @@ pub(crate) mod tests {
             assert!(text.contains(expected), "missing `{expected}` in\n{text}");
         }
         assert_eq!(message.attachments[0].name, "cost-digest-2026-11-25.png");
+        assert!(!text.contains("Budgets:"), "no budget, no line");
+        let with_budgets = DigestView { budgets: crate::render::budget::tests::sample_rows(), ..sample() };
+        let text = crate::render::text::plain(&digest(&with_budgets));
+        assert!(text.contains("Budgets: payments 81.2 % of $8,500.00, forecast"), "{text}");
         assert!(message.attachments[0].alt.starts_with("Last 30 days: "));
     }
 }

@@ -46,6 +46,18 @@ mod tests {
     }
 
     #[test]
+    fn budgets_on_both_platforms() {
+        use crate::render::budget::{alert, budgets, tests::sample_rows};
+        let rows = sample_rows();
+        let status = rows[0].status.clone().expect("the sample's first budget is worked out");
+        let all = json!({
+            "table": both(&budgets(&rows, None)),
+            "alert": both(&alert(&rows[0], &status, &crate::domain::budget::AlertKind::Forecast)),
+        });
+        insta::assert_json_snapshot!("budgets_on_both_platforms", all);
+    }
+
+    #[test]
     fn help_on_both_platforms() {
         insta::assert_json_snapshot!("help_on_both_platforms", both(&crate::commands::help()));
     }

@@ -12,6 +12,7 @@ mod access_sql;
 mod anomaly_sql;
 mod audit_sql;
 mod breakdown_sql;
+mod budget_sql;
 mod console_sql;
 mod digest_sql;
 mod inventory_sql;
@@ -35,6 +36,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use access_sql::{AccessStore, AuditCheckpoint, WebSession};
 pub use anomaly_sql::{AnomalyMarkChange, AnomalyStore};
+pub use budget_sql::{BudgetAmount, BudgetStore, FiredBudgetAlert};
 pub use lease_sql::{ClockStore, LeaseStore, TickStore};
 pub use postgres::PgStore;
 pub use schedule_sql::{SchedulePause, ScheduleStore};
@@ -482,6 +484,7 @@ pub trait Store:
     + AccessStore
     + ScheduleStore
     + TagStore
+    + BudgetStore
     + 'static
 {
 }

@@ -5,6 +5,7 @@ mod answers;
 mod approvals;
 mod audit;
 mod browser;
+mod budgets;
 mod chat_flow;
 mod cli;
 mod collector_aws;
