@@ -98,6 +98,7 @@ impl App {
                 lookback_days: config.anomaly.lookback_days,
                 thresholds: config.anomaly.threshold_set(),
                 by_tags: config.anomaly_tag_keys(),
+                usage_only: config.anomaly.usage_only,
             };
             Detection::new(store.clone(), breakdown, settings)
         });
@@ -564,6 +565,7 @@ fn collect_settings(config: &Config, granularity: Granularity) -> CollectSetting
         breakdown_every: (config.costs.breakdown_every_hours > 0)
             .then(|| chrono::Duration::hours(config.costs.breakdown_every_hours.min(8_760) as i64)),
         tag_keys: config.tag_keys(),
+        usage_only: config.anomaly.enabled && config.anomaly.usage_only,
     }
 }
 

@@ -14,9 +14,10 @@ use crate::domain::cost::{plan_fetch, FetchPlanInput};
 use crate::domain::run::{CollectorRun, SourceReport};
 use crate::domain::sources::{CostSource, FetchRequest};
 use crate::domain::{AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity};
-use crate::store::{BreakdownStore, CostStore, RunStore, Store, TagStore};
+use crate::store::{BreakdownStore, CostStore, RunStore, Store, TagStore, UsageStore};
 
 mod tags;
+mod usage;
 
 /// The job name used in run records and schedule claims.
 pub const JOB_COLLECT_COSTS: &str = "collect-costs";
@@ -36,6 +37,8 @@ pub struct CollectSettings {
     pub breakdown_every: Option<chrono::Duration>,
     /// Tag keys and cost categories collected on every run (one request per key and source).
     pub tag_keys: Vec<crate::domain::tags::TagKey>,
+    /// Also collect usage-only facts for detection (`[anomaly] usage_only`).
+    pub usage_only: bool,
 }
 
 /// Runs collections. Cheap to clone.
@@ -62,7 +65,7 @@ impl<S: ?Sized> Clone for Collector<S> {
 /// bound keeps a large organisation's run from opening dozens of connections.
 const CONCURRENT_SOURCES: usize = 4;
 
-impl<S: CostStore + BreakdownStore + TagStore + RunStore + ?Sized> Collector<S> {
+impl<S: CostStore + BreakdownStore + TagStore + UsageStore + RunStore + ?Sized> Collector<S> {
     /// A collector over the given source accounts.
     pub fn new(
         store: Arc<S>,
@@ -152,6 +155,7 @@ impl<S: CostStore + BreakdownStore + TagStore + RunStore + ?Sized> Collector<S> 
                 if report.error.is_none() {
                     self.collect_breakdowns(source, &request, &mut report).await;
                     self.collect_tags(source, &request, &mut report).await;
+                    self.collect_usage(source, &request, &mut report).await;
                 }
             }
             Err(failure) => {
@@ -163,7 +167,7 @@ impl<S: CostStore + BreakdownStore + TagStore + RunStore + ?Sized> Collector<S> 
     }
 }
 
-impl<S: CostStore + BreakdownStore + TagStore + RunStore + ?Sized> Collector<S> {
+impl<S: CostStore + BreakdownStore + TagStore + UsageStore + RunStore + ?Sized> Collector<S> {
     /// Refreshes the region, usage-type and record-type breakdowns when they are older than the configured
     /// interval. They change slowly and each costs a Cost Explorer request, so they are not
     /// fetched on every hourly run. A failure is reported; the facts already written stay.

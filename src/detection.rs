@@ -19,7 +19,7 @@ use crate::domain::root_cause::{rank_contributors, BreakdownRow, Dimension};
 use crate::domain::sources::BreakdownSource;
 use crate::domain::tags::{TagFact, TagKey};
 use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
-use crate::store::{AnomalyStore, CostStore, FactFilter, SpendQuery, Store, TagQuery, TagStore};
+use crate::store::{AnomalyStore, CostStore, FactFilter, SpendQuery, Store, TagQuery, TagStore, UsageStore};
 
 mod tags;
 use tags::{build_tag_series, tag_rows_by_account};
@@ -35,6 +35,8 @@ pub struct DetectionSettings {
     pub thresholds: ThresholdSet,
     /// Tag keys whose values each get a series of their own (`[anomaly] by_tags`).
     pub by_tags: Vec<TagKey>,
+    /// Score usage-only facts where the store has them (`[anomaly] usage_only`).
+    pub usage_only: bool,
 }
 
 /// What a detection run did.
@@ -70,10 +72,28 @@ impl<S: ?Sized> Clone for Detection<S> {
     }
 }
 
+/// The facts detection scores: an account's usage-only facts when the store has any for it
+/// in the range, else its net facts (a source that cannot tell record types apart, or data
+/// collected before usage was). Usage is what a person changes; credits, refunds, tax and
+/// monthly fees move net spend on days nothing changed, and would alert.
+pub fn prefer_usage(net: Vec<CostFact>, usage: Vec<CostFact>) -> Vec<CostFact> {
+    let with_usage: std::collections::BTreeSet<AccountId> = usage.iter().map(|f| f.account.clone()).collect();
+    let mut facts: Vec<CostFact> = net.into_iter().filter(|f| !with_usage.contains(&f.account)).collect();
+    facts.extend(usage);
+    facts.sort_by(|a, b| {
+        (a.period_start, a.account.as_str(), a.service.as_str()).cmp(&(
+            b.period_start,
+            b.account.as_str(),
+            b.service.as_str(),
+        ))
+    });
+    facts
+}
+
 /// Days before an anomaly that serve as its contributors' baseline.
 const ROOT_CAUSE_BASELINE_DAYS: u64 = 14;
 
-impl<S: CostStore + AnomalyStore + TagStore + ?Sized> Detection<S> {
+impl<S: CostStore + AnomalyStore + TagStore + UsageStore + ?Sized> Detection<S> {
     /// A detection job over a store.
     pub fn new(store: Arc<S>, breakdown: Arc<dyn BreakdownSource>, settings: DetectionSettings) -> Detection<S> {
         Detection { store, breakdown, settings }
@@ -84,7 +104,10 @@ impl<S: CostStore + AnomalyStore + TagStore + ?Sized> Detection<S> {
     pub async fn run(&self, as_of: NaiveDateTime) -> Result<DetectionReport> {
         let g = self.settings.granularity;
         let range = DateRange::new(as_of.date() - Days::new(self.settings.lookback_days), as_of.date() + Days::new(1))?;
-        let facts = self.store.cost_facts(&FactFilter { granularity: g, range, accounts: None }).await?;
+        let filter = FactFilter { granularity: g, range, accounts: None };
+        let facts = self.store.cost_facts(&filter).await?;
+        let facts =
+            if self.settings.usage_only { prefer_usage(facts, self.store.usage_facts(&filter).await?) } else { facts };
         let mut series = build_series(&facts, g);
         let mut tag_facts = Vec::new();
         for key in &self.settings.by_tags {

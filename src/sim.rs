@@ -355,6 +355,11 @@ impl CostSource for SimulatedCloud {
         Ok(FetchedBreakdown { rows, api_calls: 1 })
     }
 
+    /// The simulated cloud bills usage only, so its usage is its facts.
+    async fn fetch_usage(&self, source: &AccountId, request: &FetchRequest) -> Result<Option<Fetched>, FetchError> {
+        self.fetch(source, request).await.map(Some)
+    }
+
     async fn fetch_tags(
         &self,
         source: &AccountId,

@@ -15,7 +15,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use crate::config::Config;
 use crate::domain::root_cause::{BreakdownRow, Dimension as RootDimension};
 use crate::domain::sources::{
-    BreakdownSource, CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown, FetchedTags,
+    BreakdownSource, CostSource, FetchError, FetchRequest, Fetched, FetchedBreakdown, FetchedTags, USAGE_RECORD_TYPES,
 };
 use crate::domain::tags::TagKey;
 use crate::domain::{
@@ -130,6 +130,16 @@ impl CostSource for CostExplorerSource {
     ) -> Result<FetchedTags, FetchError> {
         let client = self.client(source).map_err(|error| FetchError { error, api_calls: 0 })?;
         super::cost_tags::fetch(client, request, key).await
+    }
+
+    async fn fetch_usage(&self, source: &AccountId, request: &FetchRequest) -> Result<Option<Fetched>, FetchError> {
+        let client = self.client(source).map_err(|error| FetchError { error, api_calls: 0 })?;
+        let values = USAGE_RECORD_TYPES.map(String::from).to_vec();
+        let usage = DimensionValues::builder().key(Dimension::RecordType).set_values(Some(values)).build();
+        let filter = Expression::builder().dimensions(usage).build();
+        let (results, api_calls) = query_all(client, request, ["LINKED_ACCOUNT", "SERVICE"], Some(filter)).await?;
+        let facts = facts_from_results(&results, request).map_err(|error| FetchError { error, api_calls })?;
+        Ok(Some(Fetched { facts, api_calls }))
     }
 }
 

@@ -39,6 +39,9 @@ pub struct AnomalyConfig {
     /// Tag keys (from `[costs] tag_keys`) whose values each get their own series, so a team
     /// sees its own spikes.
     pub by_tags: Vec<String>,
+    /// Score usage only (Cost Explorer's usage record types), not net spend, so credits,
+    /// refunds, tax and monthly fees never alert. Costs one more request per payer and run.
+    pub usage_only: bool,
 }
 
 impl Default for AnomalyConfig {
@@ -52,6 +55,7 @@ impl Default for AnomalyConfig {
             overrides: Vec::new(),
             alert_drops: false,
             by_tags: Vec::new(),
+            usage_only: true,
         }
     }
 }

@@ -27,17 +27,22 @@ impl Config {
     }
 
     /// The `config check` line for tags: the keys and what a run asks Cost Explorer for,
-    /// one request per payer and key (plus the facts' one), $0.01 each.
+    /// one request per payer and key plus the facts' one (and the usage query's, when
+    /// detection scores usage), $0.01 each.
     pub(super) fn tag_summary(&self) -> Option<String> {
         let keys = self.tag_keys();
         if keys.is_empty() {
             return None;
         }
         let payers = self.accounts.iter().filter(|a| a.cost_explorer).count();
-        let requests = payers * (1 + keys.len());
+        let usage = self.anomaly.enabled && self.anomaly.usage_only;
+        let base = 1 + usize::from(usage);
+        let requests = payers * (base + keys.len());
         let names: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        let queries = if usage { "facts and usage queries" } else { "facts query" };
         Some(format!(
-            "tags: {}; each run makes {payers} payer(s) × (1 + {}) = {requests} Cost Explorer requests (${}.{:02}) before pages and breakdowns",
+            "tags: {}; each run makes {payers} payer(s) × ({base} + {}) = {requests} Cost Explorer requests (${}.{:02}) \
+             (the {queries} and one per key) before pages and breakdowns",
             names.join(", "),
             keys.len(),
             requests / 100,
@@ -147,7 +152,7 @@ mod tests {
         )
         .unwrap();
         let line = payers.summary();
-        assert!(line.contains("tags: tag:team, category:BusinessUnit; each run makes 2 payer(s) × (1 + 2) = 6 Cost Explorer requests ($0.06)"), "{line}");
+        assert!(line.contains("tags: tag:team, category:BusinessUnit; each run makes 2 payer(s) × (2 + 2) = 8 Cost Explorer requests ($0.08) (the facts and usage queries and one per key)"), "{line}");
         let by = config("[anomaly]\nby_tags = [\"owner\"]\n");
         assert!(by.unwrap_err().to_string().contains("anomaly.by_tags"));
     }

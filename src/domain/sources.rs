@@ -82,7 +82,18 @@ pub trait CostSource: Send + Sync {
     ) -> Result<FetchedTags, FetchError> {
         Ok(FetchedTags::default())
     }
+
+    /// Fetches usage-only facts ([`USAGE_RECORD_TYPES`]), grouped like [`CostSource::fetch`],
+    /// for anomaly detection. `None` when the source cannot tell record types apart; the
+    /// detection job then scores that source's net facts.
+    async fn fetch_usage(&self, _source: &AccountId, _request: &FetchRequest) -> Result<Option<Fetched>, FetchError> {
+        Ok(None)
+    }
 }
+
+/// Cost Explorer record types that are usage: on-demand, reservation-covered and Savings
+/// Plan-covered usage. Credits, refunds, tax, support, fees and negations are not.
+pub const USAGE_RECORD_TYPES: [&str; 3] = ["Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"];
 
 /// Where usage-type and region breakdowns come from (Cost Explorer, or the simulation).
 #[async_trait]

@@ -25,6 +25,7 @@ mod schedule_sql;
 mod sql;
 mod sqlite;
 mod tag_sql;
+mod usage_sql;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub use postgres::PgStore;
 pub use schedule_sql::{SchedulePause, ScheduleStore};
 pub use sqlite::SqliteStore;
 pub use tag_sql::{TagGroup, TagQuery, TagStore};
+pub use usage_sql::UsageStore;
 
 use crate::domain::audit::{AuditEntry, AuditRecord, Checkpoint};
 use crate::domain::chat::message::Message;
@@ -484,6 +486,7 @@ pub trait Store:
     + AccessStore
     + ScheduleStore
     + TagStore
+    + UsageStore
     + BudgetStore
     + 'static
 {

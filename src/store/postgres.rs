@@ -20,6 +20,7 @@ use super::proposal_sql::impl_proposal_store;
 use super::schedule_sql::impl_schedule_store;
 use super::sql::impl_sql_store;
 use super::tag_sql::impl_tag_store;
+use super::usage_sql::impl_usage_store;
 
 /// A [`Store`](super::Store) on a Postgres connection pool.
 #[derive(Clone)]
@@ -64,6 +65,7 @@ impl_budget_store!(PgStore, sqlx::Postgres);
 impl_inventory_store!(PgStore, sqlx::Postgres);
 impl_breakdown_store!(PgStore, sqlx::Postgres);
 impl_tag_store!(PgStore, sqlx::Postgres);
+impl_usage_store!(PgStore, sqlx::Postgres);
 impl_console_store!(PgStore, sqlx::Postgres);
 impl_lease_store!(PgStore, sqlx::Postgres, PG_NOW, PG_EXPIRY);
 

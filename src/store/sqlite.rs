@@ -23,6 +23,7 @@ use super::proposal_sql::impl_proposal_store;
 use super::schedule_sql::impl_schedule_store;
 use super::sql::impl_sql_store;
 use super::tag_sql::impl_tag_store;
+use super::usage_sql::impl_usage_store;
 
 /// A [`Store`](super::Store) on an SQLite file (or an in-memory database in tests).
 #[derive(Clone)]
@@ -88,6 +89,7 @@ impl_budget_store!(SqliteStore, sqlx::Sqlite);
 impl_inventory_store!(SqliteStore, sqlx::Sqlite);
 impl_breakdown_store!(SqliteStore, sqlx::Sqlite);
 impl_tag_store!(SqliteStore, sqlx::Sqlite);
+impl_usage_store!(SqliteStore, sqlx::Sqlite);
 impl_console_store!(SqliteStore, sqlx::Sqlite);
 impl_lease_store!(SqliteStore, sqlx::Sqlite, SQLITE_NOW, SQLITE_EXPIRY);
 

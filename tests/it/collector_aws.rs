@@ -23,10 +23,14 @@ fn day(d: &str) -> NaiveDate {
     d.parse().unwrap()
 }
 
+/// These tests count the facts' own requests and seeded pages, so usage-only collection (one
+/// more request per payer, which takes the next seeded answer) is off here and tested on its
+/// own in `usage_facts_are_collected_beside_the_facts_with_one_more_request`.
 fn config(endpoint: &str, backfill_days: u64, with_role_account: bool) -> Config {
     let mut toml = format!(
         "[aws]\nendpoint_url = \"{endpoint}\"\nretry_mode = \"standard\"\nmax_attempts = 3\n\
          [costs]\nbackfill_days = {backfill_days}\nbreakdown_every_hours = 0\n\
+         [anomaly]\nusage_only = false\n\
          [[accounts]]\nid = \"{PAYER}\"\nname = \"payer\"\ncost_explorer = true\n"
     );
     if with_role_account {
@@ -261,4 +265,24 @@ async fn region_usage_type_and_record_type_breakdowns_are_refreshed_daily_not_ev
     // The next hourly run the same day: the breakdowns are fresh, so only the main query runs.
     let again = app.collector.run(day("2026-11-25"), None, None).await.unwrap();
     assert_eq!(again.api_calls, 1, "{again:?}");
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn usage_facts_are_collected_beside_the_facts_with_one_more_request(pool: sqlx::PgPool) {
+    let moto = Moto::start().await;
+    // Net spend carries a $2 credit on S3; usage (RECORD_TYPE Usage and covered usage) does not.
+    let net: Vec<(&str, Vec<Row>)> = vec![("2026-11-24", vec![(PAYER, "Amazon Simple Storage Service", "10.5")])];
+    let usage: Vec<(&str, Vec<Row>)> = vec![("2026-11-24", vec![(PAYER, "Amazon Simple Storage Service", "12.5")])];
+    moto.seed_cost_and_usage(PAYER, vec![ce_response(&net, None, None), ce_response(&usage, None, None)]).await;
+    let mut config = config(&moto.url, 1, false);
+    config.anomaly.usage_only = true;
+    let app = app(config, pool).await;
+
+    let run = app.collector.run(day("2026-11-25"), None, None).await.unwrap();
+    assert_eq!((run.status, run.api_calls), (RunStatus::Succeeded, 2), "the facts and the usage query: {run:?}");
+    assert_eq!(app.store.total(&whole_range()).await.unwrap(), money(Decimal::new(105, 1)), "answers stay net");
+    let stored = app.store.usage_facts(&whole_range()).await.unwrap();
+    let got: Vec<_> =
+        stored.iter().map(|f| (f.period_start.date(), f.service.as_str(), f.amount.to_string())).collect();
+    assert_eq!(got, vec![(day("2026-11-24"), "Amazon Simple Storage Service", "$12.50".to_string())]);
 }

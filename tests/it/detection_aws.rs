@@ -74,6 +74,7 @@ async fn a_spike_in_cost_explorer_data_becomes_one_anomaly_with_a_root_cause(poo
     .await;
     let toml = format!(
         "[aws]\nendpoint_url = \"{}\"\nretry_mode = \"standard\"\n[costs]\nbackfill_days = 100\nbreakdown_every_hours = 0\n\
+         [anomaly]\nusage_only = false\n\
          [[accounts]]\nid = \"{PAYER}\"\ncost_explorer = true\n",
         moto.url
     );

@@ -43,6 +43,7 @@ mod stored_records;
 mod support;
 mod tags;
 mod tags_scope;
+mod usage;
 mod waste_aws;
 mod waste_flow;
 pub mod waste_lb;

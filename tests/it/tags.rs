@@ -91,6 +91,7 @@ async fn tag_spend_costs_one_request_per_payer_and_key_and_adds_up_to_the_facts(
         (PAYER, "AWS Lambda", "30"),
         (LINKED, "Amazon EC2", "7.5"),
     ];
+    let facts_again = facts.clone();
     moto.seed_cost_and_usage(
         PAYER,
         vec![
@@ -105,6 +106,8 @@ async fn tag_spend_costs_one_request_per_payer_and_key_and_adds_up_to_the_facts(
                 "BusinessUnit",
                 vec![(PAYER, "BusinessUnit$Retail", "42.5"), (LINKED, "BusinessUnit$", "7.5")],
             ),
+            // The usage-only query for detection comes last (moto ignores its filter).
+            ce_response(&[(DAY, facts_again)], None, None),
         ],
     )
     .await;
@@ -114,6 +117,7 @@ async fn tag_spend_costs_one_request_per_payer_and_key_and_adds_up_to_the_facts(
             ce_response(&[(DAY, vec![(OTHER, "Amazon Simple Storage Service", "5")])], None, None),
             tag_response("TAG", "team", vec![(OTHER, "team$payments", "5")]),
             tag_response("COST_CATEGORY", "BusinessUnit", vec![(OTHER, "BusinessUnit$Retail", "5")]),
+            ce_response(&[(DAY, vec![(OTHER, "Amazon Simple Storage Service", "5")])], None, None),
         ],
     )
     .await;
@@ -121,9 +125,9 @@ async fn tag_spend_costs_one_request_per_payer_and_key_and_adds_up_to_the_facts(
     let app = App::with_store(config(&moto.url), store, now()).await.unwrap();
 
     let run = app.collector.run(now().date(), None, None).await.unwrap();
-    // Two payers × (the facts query + one query per key): proportional to payers × keys.
-    assert_eq!((run.status, run.api_calls), (RunStatus::Succeeded, 2 * (1 + 2)), "{run:?}");
-    assert!(costbot::cli::describe_run(&run).contains("6 Cost Explorer requests ($0.06)"));
+    // Two payers × (the facts and usage queries + one query per key): proportional to payers × keys.
+    assert_eq!((run.status, run.api_calls), (RunStatus::Succeeded, 2 * (2 + 2)), "{run:?}");
+    assert!(costbot::cli::describe_run(&run).contains("8 Cost Explorer requests ($0.08)"));
 
     let whole = FactFilter {
         granularity: Granularity::Daily,

@@ -317,5 +317,6 @@ fn detection_settings(config: &Config) -> DetectionSettings {
         lookback_days: config.anomaly.lookback_days,
         thresholds: config.anomaly.threshold_set(),
         by_tags: config.anomaly_tag_keys(),
+        usage_only: config.anomaly.usage_only,
     }
 }
