@@ -30,6 +30,7 @@ use crate::store::{
     AnomalyMarkChange, AnomalyStore, AuditStore, OutboxStore, ProposalChange, ProposalStore, ScheduleStore, Store,
 };
 
+mod keep;
 mod offhours;
 
 /// How long "Mute" silences an anomaly.
@@ -183,6 +184,11 @@ impl<S: BotTables + ?Sized> Bot<S> {
     }
 
     async fn click(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
+        // The owner presses Keep in their direct message, which is no configured channel;
+        // `keep` checks who they are instead.
+        if action.verb == Verb::Keep {
+            return self.keep(actor, action, now).await;
+        }
         if matches!(self.scope(actor), Scope::Unknown) {
             let detail = serde_json::json!({"verb": action.encode(), "refusal": "channel not set up"});
             self.audit(actor, "click_refused", &action.target, detail, now).await?;
@@ -193,6 +199,8 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Verb::Ack | Verb::Mute | Verb::Expected | Verb::NotAnAnomaly | Verb::Real => {
                 self.mark(actor, action, now).await
             }
+            Verb::Keep => self.keep(actor, action, now).await,
+            Verb::Pause => self.pause_click(actor, action, now).await,
         }
     }
 

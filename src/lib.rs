@@ -21,6 +21,7 @@ pub mod execution;
 pub mod leadership;
 pub mod limits;
 pub mod metrics;
+pub mod owners;
 pub mod proposals;
 pub mod render;
 pub mod scheduler;

@@ -20,6 +20,7 @@ mod approvals;
 mod chat;
 mod cron;
 mod digest;
+mod owners;
 mod waste;
 mod web;
 
@@ -30,6 +31,7 @@ pub use chat::{
 };
 pub use cron::parse_cron;
 pub use digest::{DigestConfig, DigestSchedule};
+pub use owners::{routes as owner_routes, OwnerRouteConfig};
 pub use waste::WasteConfig;
 pub use web::WebConfig;
 
@@ -65,6 +67,8 @@ pub struct Config {
     pub digest: DigestConfig,
     /// The web console and dashboard, and who may open them.
     pub web: WebConfig,
+    /// Team names (owner tag values) and the channel that gets their cards.
+    pub owners: Vec<OwnerRouteConfig>,
     /// True when the configuration has a `[waste]` section (in the file or as
     /// `COSTBOT_WASTE__…` variables). Such a configuration may leave cost collection off: a
     /// user who only wants waste control needs no Cost Explorer account.
@@ -362,6 +366,7 @@ impl Config {
             }
         }
         self.validate_people()?;
+        owners::validate(&self.owners, &self.channels)?;
         self.validate_slack()?;
         if self.costs.breakdown_every_hours > 8_760 {
             bail!("costs.breakdown_every_hours must be at most 8760 (a year)");

@@ -29,6 +29,7 @@ mod nab_port;
 mod offhours;
 mod operations;
 mod outbox_once;
+mod owners;
 mod reliability_doc;
 mod reminders;
 mod replicas;
