@@ -171,7 +171,11 @@ impl Owned {
 async fn deliver(store: &DynStore, fake: &FakeSlack) {
     let sender: Arc<dyn Sender> =
         Arc::new(SlackSender::new(SecretString::from("xoxb-test"), Some(&fake.api_url())).unwrap());
-    let senders = HashMap::from([(Platform::Slack, sender)]);
+    deliver_through(store, HashMap::from([(Platform::Slack, sender)])).await;
+}
+
+/// [`deliver`] through any senders.
+async fn deliver_through(store: &DynStore, senders: HashMap<Platform, Arc<dyn Sender>>) {
     let workers = [OutboxWorker::new(store.clone(), senders.clone()), OutboxWorker::new(store.clone(), senders)];
     for round in 0..4 {
         let at = now() + Duration::days(2) + Duration::minutes(10 * round);
@@ -425,7 +429,9 @@ async fn on_discord_the_owner_is_mentioned_sent_the_card_and_replied_to(store: D
     };
     let owners: Owners = HashMap::from([(f.resource.reference.to_string(), owner)]);
     let rules = config.approvals.rules();
-    propose_owned(&store, &[f.clone()], Coverage::All, &rules, &config.channels, &owners, now()).await.unwrap();
+    propose_owned(&store, std::slice::from_ref(&f), Coverage::All, &rules, &config.channels, &owners, now())
+        .await
+        .unwrap();
     let p = store.proposals_in(&[]).await.unwrap().remove(0);
     let cloud = Arc::new(MemCloud::default());
     for name in ["replica-a", "replica-b"] {
@@ -436,15 +442,7 @@ async fn on_discord_the_owner_is_mentioned_sent_the_card_and_replied_to(store: D
             .unwrap();
     }
     let sender: Arc<dyn Sender> = Arc::new(FakeDiscord::sender(&url));
-    let workers = [
-        OutboxWorker::new(store.clone(), HashMap::from([(Platform::Discord, sender.clone())])),
-        OutboxWorker::new(store.clone(), HashMap::from([(Platform::Discord, sender)])),
-    ];
-    for round in 0..4 {
-        let at = now() + Duration::days(2) + Duration::minutes(10 * round);
-        let (a, b) = tokio::join!(workers[0].drain_at(at), workers[1].drain_at(at));
-        (a.unwrap(), b.unwrap());
-    }
+    deliver_through(&store, HashMap::from([(Platform::Discord, sender)])).await;
     let requests = fake.requests();
     let posts = |channel: &str| {
         let path = format!("/api/v10/channels/{channel}/messages");
