@@ -46,3 +46,25 @@ pub fn validate(entries: &[OwnerRouteConfig], channels: &[ChannelConfig]) -> Res
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    const CHANNEL: &str = "[[channels]]\nplatform = \"slack\"\nid = \"CPAY\"\n";
+
+    #[test]
+    fn a_team_goes_to_a_configured_channel_once() {
+        let ok = format!("{CHANNEL}[[owners]]\nteam = \"payments\"\nplatform = \"slack\"\nchannel = \"CPAY\"\n");
+        let config = Config::from_toml(&ok).unwrap();
+        let routes = super::routes(&config.owners);
+        assert_eq!((routes[0].team.as_str(), routes[0].channel.0.as_str()), ("payments", "CPAY"));
+        let elsewhere = ok.replace("channel = \"CPAY\"", "channel = \"CNOPE\"");
+        let error = format!("{:#}", Config::from_toml(&elsewhere).unwrap_err());
+        assert!(error.contains("team `payments` goes to channel CNOPE, which is not in [[channels]]"), "{error}");
+        let twice = format!("{ok}[[owners]]\nteam = \"payments\"\nplatform = \"slack\"\nchannel = \"CPAY\"\n");
+        assert!(format!("{:#}", Config::from_toml(&twice).unwrap_err()).contains("listed twice"));
+        let typo = ok.replace("team =", "teem =");
+        assert!(format!("{:#}", Config::from_toml(&typo).unwrap_err()).contains("teem"));
+    }
+}
