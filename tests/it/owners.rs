@@ -472,3 +472,80 @@ async fn on_discord_the_owner_is_mentioned_sent_the_card_and_replied_to_on_sqlit
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     on_discord_the_owner_is_mentioned_sent_the_card_and_replied_to(store).await;
 }
+
+/// The whole path through the app: an instance in moto tagged with its owner's email, the
+/// discovery job resolving it through the fake Slack's `users.lookupByEmail`, the card (with
+/// the mention) in the channel and the owner's copy in a DM, and the owner's Keep sent as a
+/// signed Slack interaction from that DM to the real server.
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn discovery_resolves_the_owner_in_slack_and_the_owner_keeps_it_from_the_dm(pool: sqlx::PgPool) {
+    use crate::slack::fake::{interaction_body, post_signed};
+    use crate::slack_e2e::{click, serve, SECRET};
+    use costbot::app::App;
+    crate::support::init();
+    let moto = crate::support::Moto::start().await;
+    let fake = FakeSlack::start().await;
+    fake.number_posts();
+    fake.add_user("ana@example.com", ANA);
+    std::env::set_var("COSTBOT_TEST_OWNERS_TOKEN", "xoxb-owners");
+    std::env::set_var("COSTBOT_TEST_OWNERS_SECRET", SECRET);
+    let base = crate::waste_flow::config(&moto.url, true);
+    let toml = format!(
+        "[aws]\nendpoint_url = \"{}\"\nretry_mode = \"standard\"\nmax_attempts = 2\n\
+         [costs]\nbreakdown_every_hours = 0\n[waste]\nregions = [\"us-east-1\"]\n\
+         [[accounts]]\nid = \"123456789012\"\ncost_explorer = true\n\
+         [slack]\nbot_token = {{ env = \"COSTBOT_TEST_OWNERS_TOKEN\" }}\n\
+         signing_secrets = [{{ env = \"COSTBOT_TEST_OWNERS_SECRET\" }}]\napi_url = \"{}\"\n\
+         [[channels]]\nplatform = \"slack\"\nid = \"C1\"\napprovers = [\"U1\", \"U2\"]\n",
+        moto.url,
+        fake.api_url()
+    );
+    let ec2 = crate::waste_flow::ec2(&base).await;
+    crate::waste_flow::launch(&ec2, &[("expires-at", "2020-01-01"), ("owner", "ana@example.com")]).await;
+    let store: DynStore = Arc::new(PgStore::from_pool(pool));
+    let app = Arc::new(App::with_store(Config::from_toml(&toml).unwrap(), store, now()).await.unwrap());
+    app.discover_and_propose(now()).await.unwrap().expect("waste discovery is on");
+
+    let p = app.store.proposals_in(&["pending"]).await.unwrap().remove(0);
+    let owner = p.owner.clone().expect("the owner is stored on the proposal");
+    assert_eq!(owner.user, Some(ChatUser { platform: Platform::Slack, id: UserId(ANA.into()) }));
+    assert_eq!(fake.received("/api/users.lookupByEmail").len(), 1, "resolved by the job, once");
+    let posted = fake.posted();
+    let channel_card = posted.iter().find(|x| x["channel"] == "C1").expect("the channel's card");
+    assert!(text_of(channel_card).contains(&format!("<@{ANA}>")), "{channel_card}");
+    assert!(posted.iter().any(|x| x["channel"] == format!("D{ANA}")), "the owner's copy: {posted:#?}");
+
+    // Ana presses Keep on her copy: a signed interaction from her DM to the real server.
+    let (url, stop, server) = serve(&app).await;
+    let keep = ActionRef { verb: Verb::Keep, target: p.id.0.clone(), version: p.version }.encode();
+    let mut payload: Value = serde_json::from_str(&interaction_body_json(&click(&keep, &fake.response_url("keep"))))
+        .expect("the click payload");
+    payload["channel"]["id"] = serde_json::json!(format!("D{ANA}"));
+    payload["container"]["channel_id"] = serde_json::json!(format!("D{ANA}"));
+    payload["user"]["id"] = serde_json::json!(ANA);
+    let ts = Utc::now().timestamp();
+    let answer = post_signed(&format!("{url}/slack/interactions"), SECRET, ts, &interaction_body(&payload), &[]).await;
+    assert_eq!(answer.status(), 200);
+    let kept = async {
+        loop {
+            let now_p = app.store.proposal(&p.id).await.unwrap().unwrap();
+            if matches!(now_p.state, State::Kept { .. }) {
+                return now_p;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let kept = tokio::time::timeout(std::time::Duration::from_secs(20), kept).await.expect("kept");
+    assert!(matches!(&kept.state, State::Kept { by, .. } if by == &format!("slack:{ANA}")), "{:?}", kept.state);
+    let actions: Vec<String> =
+        app.store.audit_entries(0, 100).await.unwrap().into_iter().map(|e| e.record.action).collect();
+    assert!(actions.iter().any(|a| a == "proposal_kept"), "{actions:?}");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+/// The JSON inside a form-encoded interaction body (`payload=…`).
+fn interaction_body_json(body: &str) -> String {
+    let form: HashMap<String, String> = serde_urlencoded::from_str(body).unwrap();
+    form["payload"].clone()
+}
