@@ -292,6 +292,13 @@ async fn keep_from_the_owner_holds_the_proposal_and_anyone_else_is_refused(store
     }
     assert!(shown.iter().any(|(c, t)| c == "C1" && t.contains("Kept by")), "{shown:?}");
     assert!(shown.iter().any(|(c, t)| *c == format!("@{ANA}") && t.contains("Kept by")), "{shown:?}");
+
+    // Once the keep has run out, discovery asks again if the waste is still there.
+    let f = tagged("i-owned", &[("owner", "ana@example.com")]);
+    let (rules, later) = (w.config.approvals.rules(), now() + Duration::days(31));
+    let owners = Owners::from([(f.resource.reference.to_string(), ana_owner(false))]);
+    let again = propose_owned(&w.store, &[f], Coverage::All, &rules, &w.config.channels, &owners, later).await.unwrap();
+    assert_eq!((again.reproposed, w.only().await.state), (1, State::Pending));
 }
 
 #[sqlx::test(migrations = "migrations/postgres")]
