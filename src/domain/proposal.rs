@@ -6,6 +6,7 @@
 //!    │  └─approve (one of two)─► Pending (v+1)
 //!    ├──deny──► Denied
 //!    ├──snooze──► Snoozed (until)
+//!    ├──keep (owner or approver; also from Approved)──► Kept (until, reason)
 //!    ├──expiry──► Expired
 //!    └──finding gone──► Withdrawn
 //! ```
