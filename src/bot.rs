@@ -113,6 +113,11 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Ok(c) => c,
             Err(e) => return Ok(Reply::Ephemeral(Message::plain(format!("{e}. Try `/cost help`.")))),
         };
+        // The owner may keep from their direct message, which is no configured channel;
+        // `keep_command` checks who they are instead.
+        if let Command::Keep { id, reason } = &command {
+            return self.keep_command(actor, id, reason, now).await;
+        }
         let accounts = match self.scope(actor) {
             Scope::Unknown => return Ok(Reply::Ephemeral(Message::plain(NOT_SET_UP))),
             Scope::All => None,
@@ -133,6 +138,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Command::Offhours => return Ok(Reply::InChannel(self.offhours(accounts, now).await?)),
             Command::OffhoursPause { id, until } => return self.pause_schedule(actor, id, *until, accounts, now).await,
             Command::OffhoursResume { id } => return self.resume_schedule(actor, id, accounts, now).await,
+            Command::Keep { id, reason } => return self.keep_command(actor, id, reason, now).await,
             Command::Report(report) => self.answers.report(report, accounts, today).await,
             Command::Forecast(filters) => self.answers.forecast(filters, accounts, today).await,
         };

@@ -12,18 +12,57 @@ use super::{audit_record, Bot, BotTables, Scope};
 use crate::chat::{Actor, Reply};
 use crate::domain::chat::message::{ActionRef, Message};
 use crate::domain::owner::kept_until;
-use crate::domain::proposal::ProposalId;
+use crate::domain::proposal::{Proposal, ProposalId};
 use crate::proposals::card_entries;
 use crate::store::ProposalChange;
 
 impl<S: BotTables + ?Sized> Bot<S> {
-    /// Keep: the proposal is not acted on until [`kept_until`]; every outcome is audited.
+    /// The Keep button: the version on the card, the default reason.
     pub(super) async fn keep(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
         let id = ProposalId(action.target.clone());
-        let Some(proposal) = self.store.proposal(&id).await? else {
-            self.audit(actor, "click_unknown_proposal", &id.0, serde_json::json!({"verb": action.encode()}), now)
-                .await?;
-            return Ok(Reply::Ephemeral(Message::plain("That proposal does not exist (any more).")));
+        let kept = self.keep_with(actor, &id, Some(action.version), None, now).await?;
+        Ok(match kept {
+            Ok(next) if matches!(self.scope(actor), Scope::Unknown) => {
+                Reply::UpdateOriginal(crate::render::approval_owner::owner_card(&next, now))
+            }
+            Ok(next) => Reply::UpdateOriginal(crate::render::approval::card(&next, now)),
+            Err(refusal) => refusal,
+        })
+    }
+
+    /// `/cost keep ID REASON`: the current version, the person's reason.
+    pub(super) async fn keep_command(
+        &self,
+        actor: &Actor,
+        id: &ProposalId,
+        reason: &str,
+        now: NaiveDateTime,
+    ) -> Result<Reply> {
+        Ok(match self.keep_with(actor, id, None, Some(reason), now).await? {
+            Ok(_) => Reply::InChannel(Message::plain(format!(
+                "Proposal `{}` is kept until {} UTC: {reason}. costbot does not act on it meanwhile.",
+                id.0,
+                kept_until(now).format("%Y-%m-%d %H:%M")
+            ))),
+            Err(refusal) => refusal,
+        })
+    }
+
+    /// Keep: the proposal is not acted on until [`kept_until`]; every outcome is audited. The
+    /// refusal is the reply to give; `shown` is the card's version (`None`: the current one,
+    /// for the command); `reason` defaults to who kept it.
+    async fn keep_with(
+        &self,
+        actor: &Actor,
+        id: &ProposalId,
+        shown: Option<u32>,
+        reason: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<Result<Proposal, Reply>> {
+        let verb = shown.map_or(format!("/cost keep {}", id.0), |v| format!("keep:{}:{v}", id.0));
+        let Some(proposal) = self.store.proposal(id).await? else {
+            self.audit(actor, "click_unknown_proposal", &id.0, serde_json::json!({"verb": verb}), now).await?;
+            return Ok(Err(Reply::Ephemeral(Message::plain("That proposal does not exist (any more)."))));
         };
         let owner = proposal.owner.as_ref().is_some_and(|o| o.is(actor.platform, &actor.user));
         let visible = match self.scope(actor) {
@@ -32,16 +71,17 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Scope::Unknown => false,
         };
         let approver = visible && self.may_approve(actor);
-        let reason = if owner { "its owner keeps it" } else { "an approver keeps it" };
+        let reason = reason.unwrap_or(if owner { "its owner keeps it" } else { "an approver keeps it" });
         let by = self.identity(actor);
         let until = kept_until(now);
-        let next = match proposal.keep(&by, owner || approver, reason, action.version, until, now) {
+        let shown = shown.unwrap_or(proposal.version);
+        let next = match proposal.keep(&by, owner || approver, reason, shown, until, now) {
             Ok(next) => next,
             Err(refusal) => {
-                let detail = serde_json::json!({"verb": action.encode(), "refusal": refusal.to_string(),
+                let detail = serde_json::json!({"verb": verb, "refusal": refusal.to_string(),
                     "owner": owner, "approver": approver});
                 self.audit(actor, "keep_refused", &id.0, detail, now).await?;
-                return Ok(Reply::Ephemeral(Message::plain(format!("Not done: {refusal}."))));
+                return Ok(Err(Reply::Ephemeral(Message::plain(format!("Not done: {refusal}.")))));
             }
         };
         let detail = serde_json::json!({"version": next.version, "reason": reason, "until": until, "owner": owner});
@@ -54,18 +94,13 @@ impl<S: BotTables + ?Sized> Bot<S> {
             now,
         };
         if self.store.change_proposal(&change).await?.is_none() {
-            let detail = serde_json::json!({"verb": action.encode(), "refusal": "changed concurrently"});
+            let detail = serde_json::json!({"verb": verb, "refusal": "changed concurrently"});
             self.audit(actor, "keep_refused", &id.0, detail, now).await?;
-            return Ok(Reply::Ephemeral(Message::plain(
+            return Ok(Err(Reply::Ephemeral(Message::plain(
                 "Someone changed this proposal at the same moment; look at the updated card.",
-            )));
+            ))));
         }
-        let card = if matches!(self.scope(actor), Scope::Unknown) {
-            crate::render::approval_owner::owner_card(&next, now)
-        } else {
-            crate::render::approval::card(&next, now)
-        };
-        Ok(Reply::UpdateOriginal(card))
+        Ok(Ok(next))
     }
 
     /// Pause schedule: exactly `/cost offhours pause <id>` without an end date, with the same

@@ -556,3 +556,41 @@ fn interaction_body_json(body: &str) -> String {
     let form: HashMap<String, String> = serde_urlencoded::from_str(body).unwrap();
     form["payload"].clone()
 }
+
+/// `/cost keep ID REASON`: the owner's own words on the card, from their DM; a person who is
+/// neither owner nor approver is refused in a channel.
+async fn the_keep_command_records_the_owners_reason(store: DynStore) {
+    let w = owned(store, &[("owner", "ana@example.com")], ana_owner(false)).await;
+    let id = w.only().await.id;
+    let ask = |user: &str, channel: &str, text: String| {
+        let actor = Actor {
+            platform: Platform::Slack,
+            user: UserId(user.into()),
+            roles: vec![],
+            channel: ChannelId(channel.into()),
+        };
+        w.bot.handle_at(Inbound::Command { actor, text, follow_up: FollowUp::None }, now())
+    };
+    let refused = serde_json::to_string(&ask("UINTERN", "CVIEW", format!("keep {id} mine now")).await).unwrap();
+    assert!(refused.contains("only the resource's owner or an approver"), "{refused}");
+    let reply = serde_json::to_string(&ask(ANA, &format!("D{ANA}"), format!("keep {id} needed for the release")).await)
+        .unwrap();
+    assert!(reply.contains("is kept until") && reply.contains("needed for the release"), "{reply}");
+    let kept = w.only().await;
+    assert!(matches!(&kept.state, State::Kept { reason, .. } if reason == "needed for the release"), "{kept:?}");
+    let card = costbot::render::text::plain(&costbot::render::approval::card(&kept, now()));
+    assert!(card.contains("needed for the release"), "shown on the card: {card}");
+    let actions = w.actions().await;
+    assert_eq!(actions.iter().filter(|a| a.as_str() == "keep_refused").count(), 1, "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| a.as_str() == "proposal_kept").count(), 1, "{actions:?}");
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn the_keep_command_records_the_owners_reason_on_postgres(pool: sqlx::PgPool) {
+    the_keep_command_records_the_owners_reason(Arc::new(PgStore::from_pool(pool))).await;
+}
+
+#[tokio::test]
+async fn the_keep_command_records_the_owners_reason_on_sqlite() {
+    the_keep_command_records_the_owners_reason(Arc::new(SqliteStore::in_memory().await.unwrap())).await;
+}
