@@ -28,7 +28,7 @@ use crate::domain::sources::{BreakdownSource, CostSource};
 use crate::domain::{Account, AccountId, Granularity};
 use crate::execution::Executor;
 use crate::leadership::{Leadership, LeaseTiming};
-use crate::proposals::{propose_covering, Coverage, ProposeReport};
+use crate::proposals::{propose_owned, Coverage, ProposeReport};
 use crate::scheduler::{JobFn, ScheduledJob};
 use crate::sim::SimulatedCloud;
 use crate::sim_inventory::{self, SimInventory};
@@ -57,6 +57,8 @@ pub struct App {
     pub inventory: Option<Arc<dyn CloudInventory>>,
     /// Waste discovery over that cloud, when enabled.
     pub discovery: Option<Arc<Discovery>>,
+    /// Finds each finding's owner before its proposal is made (Slack's directory, cached).
+    pub owners: Arc<crate::owners::OwnerResolver>,
 }
 
 impl App {
@@ -105,19 +107,24 @@ impl App {
         let config = Arc::new(config);
         let bot = Arc::new(Bot::new(store.clone(), config.clone()));
         let mut senders: HashMap<Platform, Arc<dyn Sender>> = HashMap::new();
+        let mut directory: Option<Arc<dyn crate::domain::owner::UserDirectory>> = None;
         if let Some(token) = &config.slack.bot_token {
             let token = token.resolve().context("slack.bot_token")?;
-            let sender =
-                SlackSender::new(token, config.slack.api_url.as_deref()).context("cannot set up the Slack client")?;
+            let api_url = config.slack.api_url.as_deref();
+            let lookups = crate::chat::slack::users::SlackDirectory::new(token.clone(), api_url)
+                .context("cannot set up the Slack directory")?;
+            directory = Some(Arc::new(lookups));
+            let sender = SlackSender::new(token, api_url).context("cannot set up the Slack client")?;
             senders.insert(Platform::Slack, Arc::new(sender));
         }
+        let owners = Arc::new(crate::owners::OwnerResolver::from_config(&config, directory));
         let discord = discord_sender(&config)?;
         if let Some(sender) = &discord {
             senders.insert(Platform::Discord, sender.clone());
         }
         senders.insert(Platform::Console, Arc::new(crate::chat::console::ConsoleSender::new(store.clone())));
         let (inventory, discovery) = waste_discovery(&config, &store, now).await?;
-        Ok(App { config, store, collector, detection, bot, senders, discord, inventory, discovery })
+        Ok(App { config, store, collector, detection, bot, senders, discord, inventory, discovery, owners })
     }
 
     /// Collects costs, then (if enabled) runs detection on what landed, so an alert is ready
@@ -159,7 +166,10 @@ impl App {
         let report = discovery.run(now).await.context("waste discovery failed")?;
         let coverage = Coverage::Only(&report.covered);
         let (rules, channels) = (self.config.approvals.rules(), &self.config.channels);
-        let proposed = propose_covering(&self.store, &report.findings, coverage, &rules, channels, now).await?;
+        // Owners are looked up here, in the job, so the cards and the Keep button need nothing
+        // from Slack's directory on the chat request path.
+        let owners = self.owners.resolve(&report.findings, now).await;
+        let proposed = propose_owned(&self.store, &report.findings, coverage, &rules, channels, &owners, now).await?;
         tracing::info!(
             resources = report.resources,
             findings = report.findings.len(),

@@ -32,6 +32,7 @@ use crate::store::{
 };
 
 mod budget;
+mod keep;
 mod offhours;
 
 /// How long "Mute" silences an anomaly.
@@ -126,6 +127,11 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Ok(c) => c,
             Err(e) => return Ok(Reply::Ephemeral(Message::plain(format!("{e}. Try `/cost help`.")))),
         };
+        // The owner may keep from their direct message, which is no configured channel;
+        // `keep_command` checks who they are instead.
+        if let Command::Keep { id, reason } = &command {
+            return self.keep_command(actor, id, reason, now).await;
+        }
         let accounts = match self.scope(actor) {
             Scope::Unknown => return Ok(Reply::Ephemeral(Message::plain(NOT_SET_UP))),
             Scope::All => None,
@@ -160,6 +166,7 @@ impl<S: BotTables + ?Sized> Bot<S> {
             }
             Command::Report(report) => self.answers.report_in(report, &answer_scope, today).await,
             Command::Forecast(filters) => self.answers.forecast_in(filters, &answer_scope, today).await,
+            Command::Keep { id, reason } => return self.keep_command(actor, id, reason, now).await,
         };
         match answer {
             Ok(message) => Ok(Reply::InChannel(message)),
@@ -209,6 +216,11 @@ impl<S: BotTables + ?Sized> Bot<S> {
     }
 
     async fn click(&self, actor: &Actor, action: &ActionRef, now: NaiveDateTime) -> Result<Reply> {
+        // The owner presses Keep in their direct message, which is no configured channel;
+        // `keep` checks who they are instead.
+        if action.verb == Verb::Keep {
+            return self.keep(actor, action, now).await;
+        }
         if matches!(self.scope(actor), Scope::Unknown) {
             let detail = serde_json::json!({"verb": action.encode(), "refusal": "channel not set up"});
             self.audit(actor, "click_refused", &action.target, detail, now).await?;
@@ -219,6 +231,8 @@ impl<S: BotTables + ?Sized> Bot<S> {
             Verb::Ack | Verb::Mute | Verb::Expected | Verb::NotAnAnomaly | Verb::Real => {
                 self.mark(actor, action, now).await
             }
+            Verb::Keep => self.keep(actor, action, now).await,
+            Verb::Pause => self.pause_click(actor, action, now).await,
         }
     }
 

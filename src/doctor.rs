@@ -426,18 +426,42 @@ async fn slack(config: &Config) -> Vec<CheckResult> {
         let essential = missing.iter().any(|s| s == "commands" || s == "chat:write");
         let status = if essential { Status::Fail } else { Status::Warn };
         let detail = format!("missing {} (manifests/slack-app.yaml asks for them)", missing.join(", "));
-        // The history scopes fail quietly (a warning in the log when a lookup is refused), so
-        // the hint says what their absence costs.
-        let hint = if missing.iter().any(|s| s.ends_with(":history")) {
-            "add them under OAuth & Permissions (or update the app from the manifest) and reinstall the app; \
-             without channels:history / groups:history a post interrupted after Slack accepted it cannot be \
-             found again and may be posted twice"
-        } else {
-            "add them under OAuth & Permissions (or update the app from the manifest) and reinstall the app"
-        };
-        CheckResult::new("slack scopes", status, detail, Some(hint))
+        // The optional scopes fail quietly (a warning in the log, a line on a card), so the
+        // hint says what each one's absence costs.
+        let mut hint = "add them under OAuth & Permissions (or update the app from the manifest) and reinstall the app"
+            .to_string();
+        for cost in scope_costs(&missing) {
+            hint.push_str("; ");
+            hint.push_str(cost);
+        }
+        CheckResult::new("slack scopes", status, detail, Some(&hint))
     });
     results
+}
+
+/// What going without each missing optional scope costs, once per group of scopes.
+fn scope_costs(missing: &[String]) -> Vec<&'static str> {
+    let lacks = |names: &[&str]| missing.iter().any(|m| names.contains(&m.as_str()));
+    let mut costs = Vec::new();
+    if lacks(&["channels:history", "groups:history"]) {
+        costs.push(
+            "without channels:history / groups:history a post interrupted after Slack accepted it cannot be \
+             found again and may be posted twice",
+        );
+    }
+    if lacks(&["users:read", "users:read.email"]) {
+        costs.push(
+            "without users:read / users:read.email an owner tagged by email cannot be found (users.lookupByEmail): \
+             the card says the owner is unknown, nobody is mentioned or sent the card, and only approvers can Keep",
+        );
+    }
+    if lacks(&["im:write"]) {
+        costs.push(
+            "without im:write owners get no direct message (conversations.open): they see the card and the \
+             reminder only in the channel",
+        );
+    }
+    costs
 }
 
 async fn discord(config: &Config) -> Vec<CheckResult> {

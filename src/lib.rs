@@ -22,6 +22,7 @@ pub mod execution;
 pub mod leadership;
 pub mod limits;
 pub mod metrics;
+pub mod owners;
 pub mod proposals;
 pub mod render;
 pub mod scheduler;

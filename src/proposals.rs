@@ -10,9 +10,9 @@ use chrono::NaiveDateTime;
 
 use crate::config::ChannelConfig;
 use crate::domain::audit::AuditRecord;
-use crate::domain::chat::message::Message;
 use crate::domain::chat::{ChannelId, Platform};
-use crate::domain::outbox::OutboxEntry;
+use crate::domain::outbox::{reply_thread, OutboxEntry};
+use crate::domain::owner::{dm_channel, dm_user, Owner};
 use crate::domain::proposal::{ApprovalRules, Proposal, ProposalId, State};
 use crate::domain::resource::WasteFinding;
 use crate::domain::AccountId;
@@ -64,16 +64,34 @@ pub async fn propose<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
     propose_covering(store, findings, Coverage::All, rules, channels, now).await
 }
 
-/// Syncs proposals with the latest findings and enqueues the cards that changed. Each
-/// proposal is handled on its own: one whose write fails is logged, counted in `/metrics` and
-/// skipped, and unreadable stored rows are left alone (never re-proposed over). Every change
-/// new proposal and every change of an existing one is audited with it, in one transaction.
+/// [`propose_owned`] with no owners resolved.
 pub async fn propose_covering<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
     store: &Arc<S>,
     findings: &[WasteFinding],
     coverage: Coverage<'_>,
     rules: &ApprovalRules,
     channels: &[ChannelConfig],
+    now: NaiveDateTime,
+) -> Result<ProposeReport> {
+    propose_owned(store, findings, coverage, rules, channels, &Owners::new(), now).await
+}
+
+/// Resolved owners by resource (`ResourceRef`'s display form), from `crate::owners`.
+pub type Owners = HashMap<String, Owner>;
+
+/// Syncs proposals with the latest findings and enqueues the cards that changed. Each
+/// proposal is handled on its own: one whose write fails is logged, counted in `/metrics` and
+/// skipped, and unreadable stored rows are left alone (never re-proposed over). Every change
+/// new proposal and every change of an existing one is audited with it, in one transaction.
+/// A new or re-issued proposal carries its resource's owner from `owners`, resolved by the
+/// caller beforehand (never on the chat request path).
+pub async fn propose_owned<S: ProposalStore + OutboxStore + AuditStore + ?Sized>(
+    store: &Arc<S>,
+    findings: &[WasteFinding],
+    coverage: Coverage<'_>,
+    rules: &ApprovalRules,
+    channels: &[ChannelConfig],
+    owners: &Owners,
     now: NaiveDateTime,
 ) -> Result<ProposeReport> {
     let rows = store.proposal_rows(&[]).await?;
@@ -86,7 +104,8 @@ pub async fn propose_covering<S: ProposalStore + OutboxStore + AuditStore + ?Siz
     let mut report = ProposeReport::default();
     let mut seen = HashSet::new();
     for finding in findings {
-        let Some(fresh) = Proposal::new(finding.clone(), rules, now) else { continue };
+        let Some(mut fresh) = Proposal::new(finding.clone(), rules, now) else { continue };
+        fresh.owner = owners.get(&finding.resource.reference.to_string()).cloned();
         seen.insert(fresh.id.clone());
         if unreadable.contains(&fresh.id) {
             continue;
@@ -200,7 +219,7 @@ fn next_version(old: &Proposal, fresh: Proposal, rules: &ApprovalRules, now: Nai
         State::Pending if now >= old.expires_at => Some(old.with_state(State::Expired, now)),
         // A changed finding means earlier approvals were for something else.
         State::Pending if old.differs_from(&fresh.finding) => Some(reissue()),
-        State::Snoozed { until, .. } if now >= *until => Some(reissue()),
+        State::Snoozed { until, .. } | State::Kept { until, .. } if now >= *until => Some(reissue()),
         State::Expired | State::Aborted { .. } | State::Withdrawn => Some(reissue()),
         // A dry run changed nothing: once actions are real, the waste is asked about again.
         State::Done { dry_run: true, .. } if !rules.dry_run => Some(Proposal { earlier_dry_run: true, ..reissue() }),
@@ -215,44 +234,63 @@ pub fn shows_card(channel: &ChannelConfig, p: &Proposal) -> bool {
     !channel.approvers.is_empty() && channel.may_see_resource(&resource.reference.account, &resource.tags)
 }
 
-/// Outbox entries for a proposal's one reminder, beside its card in every channel that
-/// [`shows_card`]. Its dedupe key names only the proposal and the channel, so it is stored
-/// once however often (and by however many replicas) it is asked for.
+/// Outbox entries for a proposal's one reminder: a reply in the card's thread in every
+/// channel that has the card, and in the owner's direct message. Its dedupe key names only the
+/// proposal and the channel, so it is stored once however often (and by however many
+/// replicas) it is asked for. The thread key is the card's with [`reply_thread`]'s suffix, so
+/// the outbox posts it as a reply to the posted card.
 pub fn reminder_entries(p: &Proposal, channels: &[ChannelConfig]) -> Vec<OutboxEntry> {
     let message = crate::render::approval::reminder(p);
-    per_card_channel(p, channels, format!("{}/reminder", p.id), &message, |platform, channel| {
-        format!("reminder:{platform}:{channel}:{}", p.id)
-    })
-}
-
-/// Outbox entries for a proposal's card in every channel that [`shows_card`].
-pub fn card_entries(p: &Proposal, channels: &[ChannelConfig], now: NaiveDateTime) -> Vec<OutboxEntry> {
-    per_card_channel(p, channels, p.id.0.clone(), &card(p, now), |platform, channel| {
-        format!("proposal:{platform}:{channel}:{}:v{}", p.id, p.version)
-    })
-}
-
-/// One entry of `message` in `thread` for each channel that shows the card, keyed by
-/// `dedupe(platform, channel id)`.
-fn per_card_channel(
-    p: &Proposal,
-    channels: &[ChannelConfig],
-    thread: String,
-    message: &Message,
-    dedupe: impl Fn(&str, &str) -> String,
-) -> Vec<OutboxEntry> {
-    channels
-        .iter()
-        .filter(|c| shows_card(c, p))
-        .map(|c| {
-            let platform = Platform::from(c.platform);
-            OutboxEntry {
-                platform,
-                channel: ChannelId(c.id.clone()),
-                thread: thread.clone(),
-                message: message.clone(),
-                dedupe_key: dedupe(platform.as_str(), &c.id),
-            }
+    card_targets(p, channels)
+        .into_iter()
+        .map(|(platform, channel)| OutboxEntry {
+            dedupe_key: format!("reminder:{}:{}:{}", platform.as_str(), channel.0, p.id),
+            platform,
+            channel,
+            thread: reply_thread(&p.id.0, "reminder"),
+            message: message.clone(),
         })
         .collect()
+}
+
+/// Outbox entries for a proposal's card in every channel that [`shows_card`], its team's
+/// channel (`[[owners]]`) and the owner's direct message (with the owner's copy of the card).
+pub fn card_entries(p: &Proposal, channels: &[ChannelConfig], now: NaiveDateTime) -> Vec<OutboxEntry> {
+    let (channel_card, owner_card) = (card(p, now), crate::render::approval_owner::owner_card(p, now));
+    card_targets(p, channels)
+        .into_iter()
+        .map(|(platform, channel)| OutboxEntry {
+            dedupe_key: format!("proposal:{}:{}:{}:v{}", platform.as_str(), channel.0, p.id, p.version),
+            message: if dm_user(&channel).is_some() { owner_card.clone() } else { channel_card.clone() },
+            platform,
+            channel,
+            thread: p.id.0.clone(),
+        })
+        .collect()
+}
+
+/// Where a proposal's card goes: every channel that [`shows_card`]; the team channel of its
+/// owner (a configured channel that may see the account, approvers or not); and the owner's
+/// direct message, on a platform costbot has a channel on.
+pub fn card_targets(p: &Proposal, channels: &[ChannelConfig]) -> Vec<(Platform, ChannelId)> {
+    let mut targets: Vec<(Platform, ChannelId)> = channels
+        .iter()
+        .filter(|c| shows_card(c, p))
+        .map(|c| (Platform::from(c.platform), ChannelId(c.id.clone())))
+        .collect();
+    let account = &p.finding.resource.reference.account;
+    if let Some(team) = p.owner.as_ref().and_then(|o| o.team.as_ref()) {
+        let configured = channels
+            .iter()
+            .any(|c| Platform::from(c.platform) == team.platform && c.id == team.channel.0 && c.may_see(Some(account)));
+        if configured && !targets.iter().any(|t| *t == (team.platform, team.channel.clone())) {
+            targets.push((team.platform, team.channel.clone()));
+        }
+    }
+    if let Some(user) = p.owner.as_ref().and_then(|o| o.user.as_ref()) {
+        if channels.iter().any(|c| Platform::from(c.platform) == user.platform) {
+            targets.push((user.platform, dm_channel(&user.id)));
+        }
+    }
+    targets
 }

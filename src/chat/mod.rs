@@ -160,6 +160,12 @@ pub trait Sender: Send + Sync {
     ) -> Result<MessageRef, SendError> {
         self.post(channel, message).await
     }
+    /// Posts the first message of reply thread `thread` as a reply to the posted message
+    /// `parent` (Slack: in its thread, `thread_ts`; Discord: with a message reference).
+    /// Platforms without replies post it beside the parent.
+    async fn post_reply(&self, parent: &MessageRef, thread: &str, message: &Message) -> Result<MessageRef, SendError> {
+        self.post_thread(&parent.channel, thread, message).await
+    }
     /// Looks for the message an earlier, interrupted [`Sender::post_thread`] of `thread` made;
     /// `None` when there is none or the platform cannot tell.
     async fn find_posted(&self, _channel: &ChannelId, _thread: &str) -> Result<Option<MessageRef>, SendError> {

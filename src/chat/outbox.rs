@@ -14,7 +14,7 @@ use chrono::{Duration, NaiveDateTime, Utc};
 
 use crate::chat::{SendError, Sender};
 use crate::domain::chat::{MessageRef, Platform};
-use crate::domain::outbox::{Delivery, DeliveryOutcome, Finish};
+use crate::domain::outbox::{reply_parent, Delivery, DeliveryOutcome, Finish};
 use crate::store::OutboxStore;
 
 /// How long a claimed thread stays locked if the worker dies mid-delivery.
@@ -105,6 +105,21 @@ impl OutboxWorker {
                 sender.update(&found, &d.message).await?;
                 return Ok(found.id);
             }
+        }
+        if let Some(parent) = reply_parent(&d.thread) {
+            // A reply waits for its parent: until the card is posted there is nothing to
+            // reply to, and posting it on its own would leave it outside the thread.
+            let posted = self.store.thread_message(d.platform, &d.channel, parent).await.map_err(|e| {
+                SendError::Retryable { reason: format!("cannot read the parent thread: {e:#}"), after: None }
+            })?;
+            let Some(id) = posted.filter(|id| !id.starts_with("file:")) else {
+                return Err(SendError::Retryable {
+                    reason: format!("waiting for `{parent}` to be posted"),
+                    after: None,
+                });
+            };
+            let parent = MessageRef { channel: d.channel.clone(), id };
+            return sender.post_reply(&parent, &d.thread, &d.message).await.map(|r| r.id);
         }
         sender.post_thread(&d.channel, &d.thread, &d.message).await.map(|r| r.id)
     }

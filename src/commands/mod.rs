@@ -13,6 +13,7 @@
 mod aliases;
 mod budget;
 pub mod period;
+mod subcommands;
 pub mod tags;
 
 pub use aliases::{expand_service_alias, SERVICE_ALIASES};
@@ -101,6 +102,13 @@ pub enum Command {
         /// Its new monthly amount (more than zero).
         amount: crate::domain::Money,
     },
+    /// Keep with a reason: the proposal is held back for 30 days (the owner or an approver).
+    Keep {
+        /// The proposal's id, as its card shows it.
+        id: ProposalId,
+        /// Why, in the person's words; shown on the card.
+        reason: String,
+    },
     /// How to use costbot.
     Help,
 }
@@ -121,6 +129,7 @@ enum Word {
     Offhours,
     /// `budget …`; parsed on its own (see `budget.rs`), listed for help and suggestions.
     Budget,
+    Keep,
     Help,
     /// `key=value`; parsed before the vocabulary is consulted, listed for help and suggestions.
     Filter,
@@ -213,6 +222,12 @@ const VOCABULARY: &[Entry] = &[
         usage: "budget [NAME] · budget set NAME 12000",
         help: "budgets: spend against each, burn rate and month-end forecast; approvers change an amount",
     },
+    Entry {
+        words: &["keep"],
+        word: Word::Keep,
+        usage: "keep ID REASON",
+        help: "the owner (or an approver) holds a proposal back for 30 days; the reason shows on its card",
+    },
     Entry { words: &["help", "?"], word: Word::Help, usage: "help", help: "this help" },
 ];
 
@@ -299,7 +314,10 @@ pub fn parse_in(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseErr
     }
     if let [first, verb, rest @ ..] = words.as_slice() {
         if ["offhours", "schedules"].contains(&first.to_lowercase().as_str()) {
-            return offhours(verb, rest);
+            return subcommands::offhours(verb, rest);
+        }
+        if first.eq_ignore_ascii_case("keep") {
+            return subcommands::keep(verb, rest);
         }
     }
     let mut state = Builder { vocabulary: vocabulary.clone(), ..Builder::default() };
@@ -380,6 +398,7 @@ impl Builder {
                 Ok(1)
             }
             Some(Word::Budget) => Err(ParseError::Conflict("say `budget` first: `/cost budget [NAME]`".into())),
+            Some(Word::Keep) => Err(missing("keep", "a proposal id and a reason")),
             _ => Err(unknown(&word)),
         }
     }
@@ -430,31 +449,6 @@ impl Builder {
                 }))
             }
         }
-    }
-}
-
-/// `pause ID [until DATE]` and `resume ID`, after `offhours`.
-fn offhours(verb: &str, rest: &[String]) -> Result<Command, ParseError> {
-    let verb = verb.to_lowercase();
-    let id = || {
-        rest.first()
-            .filter(|id| id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            .map(|id| ProposalId(id.clone()))
-            .ok_or_else(|| missing(&format!("offhours {verb}"), "a schedule id from `/cost offhours`"))
-    };
-    match (verb.as_str(), rest) {
-        ("pause", [_]) => Ok(Command::OffhoursPause { id: id()?, until: None }),
-        ("pause", [_, word, day]) if word.eq_ignore_ascii_case("until") => {
-            let until = date(day)?.ok_or_else(|| missing("until", "a date like 2026-12-24"))?;
-            Ok(Command::OffhoursPause { id: id()?, until: Some(until) })
-        }
-        ("pause", [_, word, ..]) if word.eq_ignore_ascii_case("until") => {
-            Err(missing("until", "a date like 2026-12-24"))
-        }
-        ("pause", []) | ("resume", []) => Err(id().unwrap_err()),
-        ("resume", [_]) => Ok(Command::OffhoursResume { id: id()? }),
-        ("pause" | "resume", [_, extra, ..]) => Err(unknown(&extra.to_lowercase())),
-        _ => Err(unknown(&verb)),
     }
 }
 

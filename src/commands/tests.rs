@@ -78,6 +78,14 @@ fn other_commands_parse() {
     assert!(err("offhours stop p-1").starts_with("I don't know `stop`"));
     assert!(err("offhours pause p-1 now").starts_with("I don't know `now`"));
     assert!(err("offhours pause <script>").contains("needs a schedule id"));
+    let keep = parse("keep pr-00ff needed for the \"Q4 release\"").unwrap();
+    let reason = "needed for the Q4 release".to_string();
+    assert_eq!(keep, Command::Keep { id: ProposalId("pr-00ff".into()), reason });
+    assert_eq!(err("keep"), "`keep` needs a proposal id and a reason");
+    assert!(err("keep pr-00ff").contains("needs a reason"), "{}", err("keep pr-00ff"));
+    assert!(err("keep <b> x").contains("needs a proposal id"));
+    let Ok(Command::Keep { reason, .. }) = parse(&format!("keep pr-1 {}", "why ".repeat(100))) else { panic!() };
+    assert_eq!(reason.chars().count(), 200, "a long reason is cut");
     assert_eq!(
         parse("forecast service=rds"),
         Ok(Command::Forecast(Filters {

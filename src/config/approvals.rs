@@ -17,6 +17,11 @@ pub struct ApprovalsConfig {
     /// Hours before a pending proposal expires when one reminder is posted beside its card
     /// (0: no reminder). Never more than one per proposal, however many replicas run.
     pub remind_before_hours: u64,
+    /// The resource tags an owner is read from, in order (an email, a Slack or Discord user
+    /// id, or a team name from `[[owners]]`).
+    pub owner_tag_keys: Vec<String>,
+    /// Minutes an owner's email lookup (`users.lookupByEmail`) is remembered.
+    pub owner_cache_minutes: u64,
     /// Dry-run: check every approved action (EC2's own DryRun flag) but change nothing. Acting
     /// for real needs `dry_run = false`, set on purpose.
     pub dry_run: bool,
@@ -27,6 +32,8 @@ impl Default for ApprovalsConfig {
         ApprovalsConfig {
             expiry_hours: 24,
             remind_before_hours: 4,
+            owner_tag_keys: crate::domain::owner::DEFAULT_TAG_KEYS.iter().map(|k| k.to_string()).collect(),
+            owner_cache_minutes: 60,
             two_approvers_above: ExactDecimal(rust_decimal::Decimal::new(500, 0)),
             dry_run: true,
         }

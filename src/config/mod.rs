@@ -21,6 +21,7 @@ mod budget;
 mod chat;
 mod cron;
 mod digest;
+mod owners;
 mod tags;
 mod waste;
 mod web;
@@ -33,6 +34,7 @@ pub use chat::{
 };
 pub use cron::parse_cron;
 pub use digest::{DigestConfig, DigestSchedule};
+pub use owners::{routes as owner_routes, OwnerRouteConfig};
 pub use waste::WasteConfig;
 pub use web::WebConfig;
 
@@ -70,6 +72,8 @@ pub struct Config {
     pub web: WebConfig,
     /// Monthly budgets: scope, amount, thresholds and the channels they alert in.
     pub budgets: Vec<BudgetConfig>,
+    /// Team names (owner tag values) and the channel that gets their cards.
+    pub owners: Vec<OwnerRouteConfig>,
     /// True when the configuration has a `[waste]` section (in the file or as
     /// `COSTBOT_WASTE__…` variables). Such a configuration may leave cost collection off: a
     /// user who only wants waste control needs no Cost Explorer account.
@@ -374,6 +378,7 @@ impl Config {
             }
         }
         self.validate_people()?;
+        owners::validate(&self.owners, &self.channels)?;
         self.validate_slack()?;
         self.validate_tags()?;
         if self.costs.breakdown_every_hours > 8_760 {

@@ -19,6 +19,7 @@ pub mod lease;
 pub mod money;
 pub mod offhours;
 pub mod outbox;
+pub mod owner;
 pub mod prices;
 pub mod proposal;
 pub mod resource;

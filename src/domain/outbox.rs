@@ -92,3 +92,32 @@ pub struct OutboxCounts {
     /// Replaced by newer content for the same thread before being sent.
     pub superseded: u64,
 }
+
+/// What joins a reply's thread key to its parent's: `pr-…/reply/reminder` is posted as a
+/// reply to the message of thread `pr-…` in the same channel.
+const REPLY_MARK: &str = "/reply/";
+
+/// The thread key of a reply named `name` to the message of thread `parent`.
+pub fn reply_thread(parent: &str, name: &str) -> String {
+    format!("{parent}{REPLY_MARK}{name}")
+}
+
+/// The parent thread of a reply's thread key; `None` for an ordinary thread.
+pub fn reply_parent(thread: &str) -> Option<&str> {
+    thread.split_once(REPLY_MARK).map(|(parent, _)| parent).filter(|p| !p.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_names_its_parent_and_ordinary_threads_have_none() {
+        let reply = reply_thread("pr-00ff", "reminder");
+        assert_eq!(reply, "pr-00ff/reply/reminder");
+        assert_eq!(reply_parent(&reply), Some("pr-00ff"));
+        assert_eq!(reply_parent("pr-00ff"), None);
+        assert_eq!(reply_parent("an-1/v2"), None);
+        assert_eq!(reply_parent("/reply/x"), None);
+    }
+}

@@ -6,6 +6,7 @@
 //!    │  └─approve (one of two)─► Pending (v+1)
 //!    ├──deny──► Denied
 //!    ├──snooze──► Snoozed (until)
+//!    ├──keep (owner or approver; also from Approved)──► Kept (until, reason)
 //!    ├──expiry──► Expired
 //!    └──finding gone──► Withdrawn
 //! ```
@@ -15,6 +16,7 @@
 use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+use super::owner::Owner;
 use super::resource::{Resource, SafetyPath, WasteFinding};
 use super::waste::{self, PolicyConfig, RulesConfig};
 use super::Money;
@@ -104,6 +106,15 @@ pub enum State {
         /// Until when.
         until: NaiveDateTime,
     },
+    /// The resource's owner (or an approver) said "keep it": not acted on until `until`.
+    Kept {
+        /// Who.
+        by: String,
+        /// Until when.
+        until: NaiveDateTime,
+        /// Why, as shown on the card.
+        reason: String,
+    },
     /// Nobody decided in time.
     Expired,
     /// The waste went away before a decision (fixed by hand, say).
@@ -122,6 +133,7 @@ impl State {
             State::Failed { .. } => "failed",
             State::Denied { .. } => "denied",
             State::Snoozed { .. } => "snoozed",
+            State::Kept { .. } => "kept",
             State::Expired => "expired",
             State::Withdrawn => "withdrawn",
         }
@@ -153,6 +165,10 @@ pub struct Proposal {
     /// True when this is asked again because an earlier approval of the same finding only ran
     /// as a dry run (the card says so).
     pub earlier_dry_run: bool,
+    /// The resource's owner, resolved from its tags when the proposal was made; `None` for
+    /// proposals made before owners were looked at.
+    #[serde(default)]
+    pub owner: Option<Owner>,
 }
 
 /// A stored proposal row that could not be read back (a corrupt record, or one written by a
@@ -217,6 +233,9 @@ pub enum DecisionError {
     /// The same person tried to give both approvals.
     #[error("you already approved this; a second, different approver is needed")]
     SameApprover,
+    /// Keep was pressed by someone who is neither the resource's owner nor an approver.
+    #[error("only the resource's owner or an approver in a channel can keep it")]
+    NotOwner,
 }
 
 /// How approvals are counted, from configuration.
@@ -252,6 +271,7 @@ impl Proposal {
             expires_at: now + rules.expires_after,
             updated_at: now,
             earlier_dry_run: false,
+            owner: None,
         })
     }
 
@@ -300,6 +320,35 @@ impl Proposal {
             }
         }
         Ok(next)
+    }
+
+    /// The owner's (or an approver's) **Keep**: the resource stays as it is and the proposal
+    /// is not acted on until `until`, when discovery asks again if the waste is still there.
+    /// `may_keep` says whether `by` is the owner or an approver where they pressed it. A
+    /// pending or approved (not yet claimed) proposal can be kept.
+    pub fn keep(
+        &self,
+        by: &str,
+        may_keep: bool,
+        reason: &str,
+        shown: u32,
+        until: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<Proposal, DecisionError> {
+        if !may_keep {
+            return Err(DecisionError::NotOwner);
+        }
+        if !matches!(self.state, State::Pending | State::Approved) {
+            return Err(DecisionError::Closed(self.state.name()));
+        }
+        if self.state == State::Pending && now >= self.expires_at {
+            return Err(DecisionError::Expired);
+        }
+        if shown != self.version {
+            return Err(DecisionError::Stale { shown, current: self.version });
+        }
+        let state = State::Kept { by: by.to_string(), until, reason: reason.to_string() };
+        Ok(self.with_state(state, now))
     }
 
     /// The same proposal in a new state, version bumped.

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 
+use super::approval_owner as owner;
 use crate::domain::chat::message::{ActionRef, Block, Button, ButtonStyle, Confirm, Message, Span, Tone, Verb};
 use crate::domain::proposal::{Proposal, State};
 use crate::domain::resource::{ResourceKind, SafetyPath};
@@ -45,6 +46,10 @@ fn state_line(p: &Proposal, now: NaiveDateTime) -> (String, Tone) {
         State::Failed { error } => (format!("Failed: {error}."), Tone::Danger),
         State::Denied { by } => (format!("Denied by {by}."), Tone::Neutral),
         State::Snoozed { by, until } => (format!("Snoozed by {by} until {}.", at(*until)), Tone::Neutral),
+        State::Kept { by, until, reason } => (
+            format!("Kept by {by} until {}: {reason}. costbot does not act on it meanwhile.", at(*until)),
+            Tone::Neutral,
+        ),
         State::Expired if !p.approvals.is_empty() && p.approvals.len() >= usize::from(p.required_approvals) => {
             ("Approval lapsed before it could be executed; costbot will ask again.".into(), Tone::Neutral)
         }
@@ -58,7 +63,7 @@ fn state_line(p: &Proposal, now: NaiveDateTime) -> (String, Tone) {
 pub fn reminder(p: &Proposal) -> Message {
     let r = &p.finding.resource.reference;
     let text = format!(
-        "Reminder: the proposal to {} {} {} expires at {} UTC with {} of {} approvals. Decide on its card above.",
+        "Reminder: the proposal to {} {} {} expires at {} UTC with {} of {} approvals. Decide on the card this replies to.",
         p.finding.action.verb(),
         kind_text(r.kind),
         r.id,
@@ -66,12 +71,11 @@ pub fn reminder(p: &Proposal) -> Message {
         p.approvals.len(),
         p.required_approvals
     );
-    Message {
-        fallback: text.clone(),
-        blocks: vec![Block::Text { spans: vec![Span::Plain(text)] }],
-        tone: Tone::Warning,
-        attachments: Vec::new(),
+    let mut spans = vec![Span::Plain(text.clone())];
+    if let Some(user) = p.owner.as_ref().and_then(|o| o.user.as_ref()) {
+        spans.extend([Span::Plain(" Owner: ".into()), Span::Mention((user.platform, user.id.0.clone()))]);
     }
+    Message { fallback: text, blocks: vec![Block::Text { spans }], tone: Tone::Warning, attachments: Vec::new() }
 }
 
 /// Renders a proposal as an approval card (with buttons while it is open).
@@ -90,6 +94,10 @@ pub fn card(p: &Proposal, now: NaiveDateTime) -> Message {
         ("Rule".to_string(), f.rule.clone()),
         ("Action".to_string(), action.to_string()),
     ];
+    // A resolved owner is shown (and mentioned) on a line of its own instead.
+    if p.owner.is_some() {
+        fields.retain(|(label, _)| label != "Owner");
+    }
     if let SafetyPath::Strict { reason } = &f.path {
         fields.push(("Needs two approvers".to_string(), reason.clone()));
     }
@@ -97,15 +105,23 @@ pub fn card(p: &Proposal, now: NaiveDateTime) -> Message {
         Block::Header { text: title.clone() },
         Block::Text { spans: vec![Span::Bold("Evidence:".into()), Span::Plain(format!(" {}", f.evidence))] },
         Block::Fields { fields },
+    ];
+    blocks.extend(p.owner.as_ref().map(|o| Block::Text { spans: owner::line(o) }));
+    blocks.extend([
         Block::Text { spans: vec![Span::Plain(status)] },
         Block::Context { spans: vec![Span::Plain(format!("{} · v{}", p.id, p.version))] },
-    ];
+    ]);
     if p.earlier_dry_run {
         let note = "Asked again: an earlier approval of this ran as a dry run only, so nothing was changed then.";
-        blocks.insert(4, Block::Context { spans: vec![Span::Plain(note.into())] });
+        let at = blocks.len() - 1;
+        blocks.insert(at, Block::Context { spans: vec![Span::Plain(note.into())] });
     }
     if p.is_open(now) {
-        blocks.push(Block::Actions { buttons: buttons(p) });
+        let mut buttons = buttons(p);
+        buttons.extend(p.owner.as_ref().is_some_and(|o| o.user.is_some()).then(|| owner::keep_button(p)));
+        blocks.push(Block::Actions { buttons });
+    } else if let Some(pause) = owner::pause_button(p) {
+        blocks.push(Block::Actions { buttons: vec![pause] });
     }
     Message { fallback: format!("{title} (saves {saving})"), blocks, tone, attachments: Vec::new() }
 }
@@ -153,7 +169,7 @@ pub(crate) mod tests {
         format!("2026-11-25T{s}").parse().unwrap()
     }
 
-    fn proposal(action: Action, path: SafetyPath) -> Proposal {
+    pub(crate) fn proposal(action: Action, path: SafetyPath) -> Proposal {
         let resource = Resource {
             reference: ResourceRef {
                 account: AccountId::parse("333333333333").unwrap(),

@@ -5,6 +5,7 @@
 pub mod alert;
 pub mod answer;
 pub mod approval;
+pub mod approval_owner;
 pub mod budget;
 pub mod chart;
 pub mod digest;

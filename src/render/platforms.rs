@@ -38,6 +38,23 @@ mod tests {
     }
 
     #[test]
+    fn a_mention_notifies_only_on_its_own_platform_and_a_forged_one_stays_text() {
+        use crate::domain::chat::message::{Block, Span};
+        use crate::domain::chat::Platform;
+        let spans = vec![
+            Span::Mention((Platform::Slack, "U0ANA00001".into())),
+            Span::Plain(" and ".into()),
+            Span::Mention((Platform::Discord, "80351110224678912".into())),
+            Span::Plain(" and ".into()),
+            Span::Mention((Platform::Slack, "!channel>".into())),
+        ];
+        let message = Message { blocks: vec![Block::Text { spans }], ..Message::plain("mentions") };
+        let mut all = both(&message);
+        all["text"] = json!(crate::render::text::plain(&message));
+        insta::assert_json_snapshot!("mentions_on_both_platforms", all);
+    }
+
+    #[test]
     fn the_digest_on_both_platforms_and_as_text() {
         let message = crate::render::digest::digest(&crate::render::digest::tests::sample());
         let mut all = both(&message);

@@ -9,6 +9,7 @@ fn spans_text(spans: &[Span]) -> String {
         .map(|s| match s {
             Span::Plain(t) | Span::Bold(t) | Span::Code(t) => t.clone(),
             Span::Link((url, label)) => format!("{label} <{url}>"),
+            Span::Mention((_, user)) => format!("@{user}"),
         })
         .collect()
 }

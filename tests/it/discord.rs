@@ -213,6 +213,15 @@ impl FakeDiscord {
                 axum::Json(message(channel, "1200000000000000001", &body)).into_response()
             }
             ("PATCH", ["channels", channel, "messages", id]) => axum::Json(message(channel, id, &body)).into_response(),
+            // Create DM: a DM channel object (type 1) with the recipient; the same channel
+            // every time for the same person, as Discord answers.
+            ("POST", ["users", "@me", "channels"]) => {
+                let recipient = body["recipient_id"].as_str().unwrap_or_default().to_string();
+                let tail: String = recipient.chars().rev().take(17).collect::<Vec<_>>().into_iter().rev().collect();
+                axum::Json(json!({"id": format!("15{tail}"), "type": 1, "last_message_id": null, "flags": 0,
+                    "recipients": [{"id": recipient, "username": "owner", "discriminator": "0", "global_name": "Owner", "avatar": null}]}))
+                .into_response()
+            }
             ("POST", ["webhooks", _, _]) => axum::Json(message("1", "1300000000000000001", &body)).into_response(),
             ("PATCH", ["webhooks", _, _, "messages", "@original"]) => {
                 axum::Json(message("1", "1300000000000000002", &body)).into_response()

@@ -224,7 +224,8 @@ async fn slack_token_and_scopes_are_checked_against_the_manifest() {
     assert_eq!((ok.status, ok.detail.as_str()), (Status::Ok, "auth.test: bot costbot in workspace Acme"));
     assert_eq!(
         line(&results, "slack scopes").detail,
-        "granted commands, chat:write, files:write, channels:history, groups:history"
+        "granted commands, chat:write, files:write, channels:history, groups:history, users:read, users:read.email, \
+         im:write"
     );
     let sent = fake.received("/api/auth.test");
     assert_eq!(sent[0].headers.get("authorization").unwrap(), "Bearer xoxb-doctor-test");
@@ -237,8 +238,9 @@ async fn slack_token_and_scopes_are_checked_against_the_manifest() {
     fake.script(
         "/api/auth.test",
         vec![
-            with_scopes("commands,chat:write,files:write"),
-            with_scopes("commands,chat:write"),
+            with_scopes("commands,chat:write,files:write,users:read,users:read.email,im:write"),
+            with_scopes("commands,chat:write,users:read,users:read.email,im:write"),
+            with_scopes("commands,chat:write,files:write,channels:history,groups:history"),
             with_scopes("commands"),
             Answer::ok(json!({"ok": false, "error": "invalid_auth"})),
         ],
@@ -259,6 +261,16 @@ async fn slack_token_and_scopes_are_checked_against_the_manifest() {
             "missing files:write, channels:history, groups:history (manifests/slack-app.yaml asks for them)"
         )
     );
+    // Without the owner scopes the check says what is lost: owners by email and their DMs.
+    let no_owners = check(&config, &options()).await;
+    let scopes = line(&no_owners, "slack scopes");
+    assert_eq!(
+        (scopes.status, scopes.detail.as_str()),
+        (Status::Warn, "missing users:read, users:read.email, im:write (manifests/slack-app.yaml asks for them)")
+    );
+    let hint = scopes.hint.as_deref().unwrap();
+    assert!(hint.contains("users.lookupByEmail") && hint.contains("owners get no direct message"), "{hint}");
+    assert!(!hint.contains("posted twice"), "only what these scopes cost: {hint}");
     let essential_missing = check(&config, &options()).await;
     assert_eq!(line(&essential_missing, "slack scopes").status, Status::Fail);
     let revoked = check(&config, &options()).await;

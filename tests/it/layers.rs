@@ -187,7 +187,8 @@ fn store_names_only_domain() {
 }
 
 /// The jobs and the wiring: the top layer, which only wiring and other jobs may name.
-const JOBS_AND_WIRING: [&str; 16] = [
+const JOBS_AND_WIRING: [&str; 17] = [
+    "owners",
     "collector",
     "detection",
     "discovery",

@@ -31,6 +31,7 @@ mod nab_port;
 mod offhours;
 mod operations;
 mod outbox_once;
+mod owners;
 mod reliability_doc;
 mod reminders;
 mod replicas;

@@ -74,6 +74,7 @@ fn expected_proposal() -> Proposal {
         expires_at: at("2026-12-03T10:00:00"),
         updated_at: at("2026-11-20T10:00:00"),
         earlier_dry_run: false,
+        owner: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn spans(spans: &[Span]) -> Markup {
                     a href=(url) target="_blank" rel="noopener noreferrer" { (label) }
                 }
                 Span::Link((url, label)) => { (label) " (" (url) ")" }
+                Span::Mention((_, user)) => { "@" (user) }
             }
         }
     }

@@ -24,6 +24,7 @@ use super::respond::{ephemeral_data, Kind};
 use crate::chat::{FollowUp, Reply, SendError, Sender};
 use crate::domain::chat::message::Message;
 use crate::domain::chat::{ChannelId, MessageRef};
+use crate::domain::owner::dm_user;
 
 /// How long one request may take before it counts as a network failure.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -180,13 +181,25 @@ impl DiscordSender {
 }
 
 impl DiscordSender {
+    /// The channel to call Discord with: a direct-message channel (`@<user id>`, see
+    /// `domain::owner::dm_channel`) is opened with `POST /users/@me/channels`, which answers
+    /// the same DM channel every time; any other channel is used as it is.
+    async fn resolve(&self, channel: &ChannelId) -> Result<DiscordChannelId, SendError> {
+        let Some(user) = dm_user(channel) else { return channel_id(channel) };
+        let recipient = parse_id(&user.0, "user")?;
+        let body = serde_json::json!({ "recipient_id": recipient.to_string() });
+        let opened = self.send_json(Route::UserMeDmChannels, LightMethod::Post, &body).await?;
+        let id = opened.get("id").and_then(Value::as_str).unwrap_or_default();
+        parse_id(id, "channel").map(DiscordChannelId::new)
+    }
+
     async fn post_nonced(
         &self,
         channel: &ChannelId,
         message: &Message,
         nonce: Option<String>,
     ) -> Result<MessageRef, SendError> {
-        let channel_id = channel_id(channel)?;
+        let channel_id = self.resolve(channel).await?;
         let answer = self.post_with_file(channel_id, message, nonce).await?;
         let id = answer.get("id").and_then(Value::as_str).ok_or_else(|| SendError::Retryable {
             reason: "Discord accepted the message but sent no id".into(),
@@ -215,6 +228,22 @@ impl Sender for DiscordSender {
         self.post_nonced(channel, message, Some(nonce(channel, thread))).await
     }
 
+    /// A reply: the message with a reference to the posted parent (Discord shows it as a
+    /// reply), and the thread's nonce so a repeated attempt is not posted twice.
+    async fn post_reply(&self, parent: &MessageRef, thread: &str, message: &Message) -> Result<MessageRef, SendError> {
+        let channel_id = self.resolve(&parent.channel).await?;
+        let mut payload = render(&message.with_attachments_as_text());
+        payload["message_reference"] = serde_json::json!({ "message_id": parent.id, "fail_if_not_exists": false });
+        payload["nonce"] = Value::String(nonce(&parent.channel, thread));
+        payload["enforce_nonce"] = Value::Bool(true);
+        let answer = self.send_json(Route::ChannelMessages { channel_id }, LightMethod::Post, &payload).await?;
+        let id = answer.get("id").and_then(Value::as_str).ok_or_else(|| SendError::Retryable {
+            reason: "Discord accepted the reply but sent no id".into(),
+            after: None,
+        })?;
+        Ok(MessageRef { channel: parent.channel.clone(), id: id.to_string() })
+    }
+
     async fn permalink(&self, at: &MessageRef) -> Option<String> {
         // A message link needs the guild; the channel object names it.
         let channel_id = channel_id(&at.channel).ok()?;
@@ -224,7 +253,7 @@ impl Sender for DiscordSender {
     }
 
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), SendError> {
-        let channel_id = channel_id(&at.channel)?;
+        let channel_id = self.resolve(&at.channel).await?;
         let message_id = parse_id(&at.id, "message").map(MessageId::new)?;
         self.send_json(Route::ChannelMessage { channel_id, message_id }, LightMethod::Patch, &render(message))
             .await

@@ -11,6 +11,7 @@
 use serde_json::{json, Value};
 
 use crate::domain::chat::message::{Block, Button, ButtonStyle, Message, Span, Tone};
+use crate::domain::chat::Platform;
 
 /// Embeds per message.
 pub const MAX_EMBEDS: usize = 10;
@@ -397,6 +398,11 @@ fn markdown(spans: &[Span]) -> String {
             Span::Code(text) if text.contains('`') => format!("`` {} ``", text.replace("``", "` `")),
             Span::Code(text) => format!("`{text}`"),
             Span::Link((url, label)) => link(url, label),
+            // Only a snowflake becomes a mention; anything else stays text.
+            Span::Mention((Platform::Discord, user)) if user.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("<@{user}>")
+            }
+            Span::Mention((_, user)) => escape(&format!("@{user}")),
         })
         .collect()
 }

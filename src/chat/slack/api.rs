@@ -14,9 +14,10 @@ use hyper_util::rt::TokioExecutor;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::prelude::{
     SlackApiChatGetPermalinkRequest, SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest,
-    SlackApiConversationsHistoryRequest, SlackApiFilesComplete, SlackApiFilesCompleteUploadExternalRequest,
-    SlackApiFilesGetUploadUrlExternalRequest, SlackApiFilesUploadViaUrlRequest, SlackApiToken, SlackApiTokenValue,
-    SlackClient, SlackClientHyperConnector, SlackMessageContent, SlackMessageMetadata,
+    SlackApiConversationsHistoryRequest, SlackApiConversationsOpenRequest, SlackApiFilesComplete,
+    SlackApiFilesCompleteUploadExternalRequest, SlackApiFilesGetUploadUrlExternalRequest,
+    SlackApiFilesUploadViaUrlRequest, SlackApiToken, SlackApiTokenValue, SlackClient, SlackClientHyperConnector,
+    SlackMessageContent, SlackMessageMetadata,
 };
 
 use slack_morphism::errors::SlackClientError;
@@ -25,6 +26,7 @@ use super::{render, reply};
 use crate::chat::{FollowUp, Reply, SendError, Sender};
 use crate::domain::chat::message::{Block, Message};
 use crate::domain::chat::{ChannelId, MessageRef};
+use crate::domain::owner::dm_user;
 
 /// The connector every Slack call goes through: HTTPS for Slack itself, plain HTTP allowed so
 /// tests can point the client at a local fake.
@@ -124,15 +126,32 @@ impl SlackSender {
     }
 
     async fn post_once(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
-        self.post_tagged_once(channel, message, None).await
+        self.post_tagged_once(channel, message, None, None).await
     }
 
-    /// `chat.postMessage`, with the outbox thread in the message's metadata when given.
+    /// The channel to call Slack with: a direct-message channel (`@U…`, see
+    /// `domain::owner::dm_channel`) is opened with `conversations.open` (needs `im:write`),
+    /// which answers the same `D…` channel every time; any other channel is used as it is.
+    async fn resolve(&self, channel: &ChannelId) -> Result<ChannelId, SendError> {
+        let Some(user) = dm_user(channel) else { return Ok(channel.clone()) };
+        let request = SlackApiConversationsOpenRequest::new().with_users(vec![user.0.into()]);
+        let opened = self
+            .retrying(|| async {
+                let session = self.client.open_session(&self.token);
+                session.conversations_open(&request).await.map_err(classify)
+            })
+            .await?;
+        Ok(ChannelId(opened.channel.id.to_string()))
+    }
+
+    /// `chat.postMessage`, with the outbox thread in the message's metadata when given, and in
+    /// the thread of message `reply_to` (its `ts`) when given.
     async fn post_tagged_once(
         &self,
         channel: &ChannelId,
         message: &Message,
         thread: Option<&str>,
+        reply_to: Option<&str>,
     ) -> Result<MessageRef, SendError> {
         let mut content = content(message);
         if let Some(thread) = thread {
@@ -141,7 +160,10 @@ impl SlackSender {
                 event_payload: Some([("thread".to_string(), thread.to_string())].into_iter().collect()),
             });
         }
-        let request = SlackApiChatPostMessageRequest::new(channel.0.clone().into(), content);
+        let mut request = SlackApiChatPostMessageRequest::new(channel.0.clone().into(), content);
+        if let Some(ts) = reply_to {
+            request = request.with_thread_ts(ts.to_string().into());
+        }
         let session = self.client.open_session(&self.token);
         let response = session.chat_post_message(&request).await.map_err(classify)?;
         Ok(MessageRef { channel: ChannelId(response.channel.to_string()), id: response.ts.to_string() })
@@ -269,7 +291,7 @@ impl SlackSender {
                     return Ok(found);
                 }
             }
-            self.post_tagged_once(channel, message, Some(thread)).await
+            self.post_tagged_once(channel, message, Some(thread), None).await
         })
         .await
     }
@@ -304,11 +326,21 @@ impl SlackSender {
 #[async_trait::async_trait]
 impl Sender for SlackSender {
     async fn post(&self, channel: &ChannelId, message: &Message) -> Result<MessageRef, SendError> {
+        let channel = &self.resolve(channel).await?;
         if message.attachments.is_empty() {
             self.retrying(|| self.post_once(channel, message)).await
         } else {
             self.retrying(|| self.post_with_files_once(channel, message)).await
         }
+    }
+
+    /// A reply in the thread of the posted message (`thread_ts`), tagged with its own outbox
+    /// thread. Slack does not list thread replies in `conversations.history`, so an
+    /// interrupted reply cannot be looked for; it is posted once per attempt.
+    async fn post_reply(&self, parent: &MessageRef, thread: &str, message: &Message) -> Result<MessageRef, SendError> {
+        let channel = &self.resolve(&parent.channel).await?;
+        let message = &message.with_attachments_as_text();
+        self.retrying(|| self.post_tagged_once(channel, message, Some(thread), Some(&parent.id))).await
     }
 
     /// Posts with the thread in the message metadata. When an attempt fails in a way that may
@@ -318,6 +350,7 @@ impl Sender for SlackSender {
     /// other messages with files (the digest) go through the upload flow, which shares the
     /// files with the blocks but carries no metadata, as before.
     async fn post_thread(&self, channel: &ChannelId, thread: &str, message: &Message) -> Result<MessageRef, SendError> {
+        let channel = &self.resolve(channel).await?;
         let card = message.blocks.iter().any(|b| matches!(b, Block::Actions { .. }));
         match (message.attachments.is_empty(), card) {
             (true, _) => self.post_tagged(channel, thread, message).await,
@@ -327,6 +360,7 @@ impl Sender for SlackSender {
     }
 
     async fn find_posted(&self, channel: &ChannelId, thread: &str) -> Result<Option<MessageRef>, SendError> {
+        let channel = &self.resolve(channel).await?;
         self.retrying(|| self.find_posted_once(channel, thread)).await
     }
 
@@ -346,6 +380,7 @@ impl Sender for SlackSender {
     }
 
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), SendError> {
+        let at = &MessageRef { channel: self.resolve(&at.channel).await?, id: at.id.clone() };
         self.retrying(|| self.update_once(at, message)).await
     }
 

@@ -14,6 +14,7 @@ pub mod probe;
 pub mod render;
 pub mod reply;
 pub mod socket;
+pub mod users;
 pub mod verify;
 
 use std::sync::Arc;

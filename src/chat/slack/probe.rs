@@ -83,7 +83,16 @@ mod tests {
     fn the_shipped_manifest_asks_for_the_bot_scopes_costbot_uses() {
         assert_eq!(
             manifest_bot_scopes(MANIFEST),
-            ["commands", "chat:write", "files:write", "channels:history", "groups:history"]
+            [
+                "commands",
+                "chat:write",
+                "files:write",
+                "channels:history",
+                "groups:history",
+                "users:read",
+                "users:read.email",
+                "im:write"
+            ]
         );
     }
 

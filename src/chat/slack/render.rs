@@ -13,6 +13,7 @@ use slack_morphism::prelude::{
 };
 
 use crate::domain::chat::message::{Block, Button, ButtonStyle, Confirm, Message, Span};
+use crate::domain::chat::Platform;
 
 /// Blocks per message.
 pub const MAX_BLOCKS: usize = 50;
@@ -91,6 +92,11 @@ fn span(span: &Span) -> String {
                 format!("<{url}|{label}>")
             }
         }
+        // Only a well-formed Slack id becomes a mention; anything else stays text.
+        Span::Mention((Platform::Slack, user)) if user.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            format!("<@{user}>")
+        }
+        Span::Mention((_, user)) => escape(&format!("@{user}")),
     }
 }
 

@@ -131,6 +131,9 @@ pub enum Span {
     Code(String),
     /// A link: `(url, label)`.
     Link((String, String)),
+    /// A mention of a chat user: `(platform, user id)`. It notifies only on its own
+    /// platform (Slack `<@U…>`, Discord `<@id>`); elsewhere it shows as `@id`.
+    Mention((super::Platform, String)),
 }
 
 /// A button. Its `action` is what comes back when it is clicked.
@@ -206,6 +209,10 @@ pub enum Verb {
     NotAnAnomaly,
     /// Feedback on an anomaly: a true positive.
     Real,
+    /// The resource's owner keeps it: the proposal is not acted on for a while.
+    Keep,
+    /// Pause an off-hours schedule until someone resumes it.
+    Pause,
 }
 
 impl Verb {
@@ -219,13 +226,26 @@ impl Verb {
             Verb::Expected => "expected",
             Verb::NotAnAnomaly => "notanomaly",
             Verb::Real => "real",
+            Verb::Keep => "keep",
+            Verb::Pause => "pause",
         }
     }
 
     fn parse(text: &str) -> Option<Verb> {
-        [Verb::Approve, Verb::Deny, Verb::Snooze, Verb::Ack, Verb::Mute, Verb::Expected, Verb::NotAnAnomaly, Verb::Real]
-            .into_iter()
-            .find(|v| v.as_str() == text)
+        [
+            Verb::Approve,
+            Verb::Deny,
+            Verb::Snooze,
+            Verb::Ack,
+            Verb::Mute,
+            Verb::Expected,
+            Verb::NotAnAnomaly,
+            Verb::Real,
+            Verb::Keep,
+            Verb::Pause,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == text)
     }
 }
 

@@ -137,3 +137,23 @@ fn the_recheck_refuses_gone_changed_or_retagged_resources() {
     let said = recheck(&Resource { size_class: Some("m5.xlarge".into()), ..shown }, Some(&resized));
     assert_eq!(said.as_deref(), Some("its type changed from `m5.xlarge` to `m5.large`"));
 }
+
+#[test]
+fn keep_holds_a_pending_or_approved_proposal_for_the_owner_or_an_approver_only() {
+    let p = pending("40", SafetyPath::Normal);
+    let until = at("11:00:00") + Duration::days(30);
+    let keep = |p: &Proposal, allowed: bool, shown: u32| {
+        p.keep("slack:UANA", allowed, "still needed", shown, until, at("11:00:00"))
+    };
+    assert_eq!(keep(&p, false, 1), Err(DecisionError::NotOwner), "neither owner nor approver");
+    assert_eq!(keep(&p, true, 7), Err(DecisionError::Stale { shown: 7, current: 1 }));
+    let kept = keep(&p, true, 1).unwrap();
+    let expected = State::Kept { by: "slack:UANA".into(), until, reason: "still needed".into() };
+    assert_eq!((kept.state.clone(), kept.version, kept.state.name()), (expected, 2, "kept"));
+    assert_eq!(keep(&kept, true, 2), Err(DecisionError::Closed("kept")), "kept once");
+    // An approved proposal the worker has not claimed yet can still be kept.
+    let approved = p.decide("slack:U1", true, Decision::Approve, 1, at("10:30:00")).unwrap();
+    assert!(matches!(keep(&approved, true, 2).map(|k| k.state), Ok(State::Kept { .. })));
+    let late = p.keep("slack:UANA", true, "still needed", 1, until, at("10:00:00") + Duration::hours(25));
+    assert_eq!(late, Err(DecisionError::Expired));
+}

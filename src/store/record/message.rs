@@ -55,6 +55,8 @@ enum StoredSpan {
     Bold(String),
     Code(String),
     Link((String, String)),
+    /// `(platform name, user id)`.
+    Mention((String, String)),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -84,6 +86,8 @@ enum StoredVerb {
     #[serde(rename = "notanomaly")]
     NotAnAnomaly,
     Real,
+    Keep,
+    Pause,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -193,6 +197,7 @@ impl From<&Span> for StoredSpan {
             Span::Bold(t) => StoredSpan::Bold(t.clone()),
             Span::Code(t) => StoredSpan::Code(t.clone()),
             Span::Link(l) => StoredSpan::Link(l.clone()),
+            Span::Mention((platform, user)) => StoredSpan::Mention((platform.as_str().to_string(), user.clone())),
         }
     }
 }
@@ -204,6 +209,11 @@ impl From<StoredSpan> for Span {
             StoredSpan::Bold(t) => Span::Bold(t),
             StoredSpan::Code(t) => Span::Code(t),
             StoredSpan::Link(l) => Span::Link(l),
+            // A mention whose platform this costbot does not know shows as text.
+            StoredSpan::Mention((platform, user)) => match crate::store::outbox_sql::parse_platform(&platform) {
+                Ok(platform) => Span::Mention((platform, user)),
+                Err(_) => Span::Plain(format!("@{user}")),
+            },
         }
     }
 }
@@ -254,6 +264,8 @@ impl From<&ActionRef> for StoredAction {
             Verb::Expected => StoredVerb::Expected,
             Verb::NotAnAnomaly => StoredVerb::NotAnAnomaly,
             Verb::Real => StoredVerb::Real,
+            Verb::Keep => StoredVerb::Keep,
+            Verb::Pause => StoredVerb::Pause,
         };
         StoredAction { verb, target: a.target.clone(), version: a.version }
     }
@@ -270,6 +282,8 @@ impl From<StoredAction> for ActionRef {
             StoredVerb::Expected => Verb::Expected,
             StoredVerb::NotAnAnomaly => Verb::NotAnAnomaly,
             StoredVerb::Real => Verb::Real,
+            StoredVerb::Keep => Verb::Keep,
+            StoredVerb::Pause => Verb::Pause,
         };
         ActionRef { verb, target: a.target, version: a.version }
     }

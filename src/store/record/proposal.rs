@@ -7,6 +7,8 @@ use anyhow::{Context, Result};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::chat::{ChannelId, UserId};
+use crate::domain::owner::{ChatUser, Owner, TeamRoute};
 use crate::domain::proposal::{Approval, Proposal, ProposalId, State};
 use crate::domain::resource::{
     Action, Activity, DayActivity, Resource, ResourceKind, ResourceRef, SafetyPath, WasteFinding,
@@ -29,6 +31,53 @@ pub(in crate::store) struct StoredProposal {
     /// after a dry run.
     #[serde(default)]
     earlier_dry_run: bool,
+    /// Added without a version bump: absent in rows from before owners were resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<StoredOwner>,
+}
+
+/// The resolved owner, with platforms as their names and ids as text.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredOwner {
+    tag: Option<String>,
+    /// `(platform, user id)`.
+    user: Option<(String, String)>,
+    /// `(team, platform, channel id)`.
+    team: Option<(String, String, String)>,
+    unknown: Option<String>,
+}
+
+impl From<&Owner> for StoredOwner {
+    fn from(o: &Owner) -> StoredOwner {
+        StoredOwner {
+            tag: o.tag.clone(),
+            user: o.user.as_ref().map(|u| (u.platform.as_str().to_string(), u.id.0.clone())),
+            team: o.team.as_ref().map(|t| (t.team.clone(), t.platform.as_str().to_string(), t.channel.0.clone())),
+            unknown: o.unknown.clone(),
+        }
+    }
+}
+
+impl TryFrom<StoredOwner> for Owner {
+    type Error = anyhow::Error;
+
+    fn try_from(o: StoredOwner) -> Result<Owner> {
+        let platform = |p: &str| crate::store::outbox_sql::parse_platform(p);
+        Ok(Owner {
+            tag: o.tag,
+            user: o
+                .user
+                .map(|(p, id)| Ok::<_, anyhow::Error>(ChatUser { platform: platform(&p)?, id: UserId(id) }))
+                .transpose()?,
+            team: o
+                .team
+                .map(|(team, p, channel)| {
+                    Ok::<_, anyhow::Error>(TeamRoute { team, platform: platform(&p)?, channel: ChannelId(channel) })
+                })
+                .transpose()?,
+            unknown: o.unknown,
+        })
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -70,6 +119,11 @@ enum StoredState {
     Snoozed {
         by: String,
         until: NaiveDateTime,
+    },
+    Kept {
+        by: String,
+        until: NaiveDateTime,
+        reason: String,
     },
     Expired,
     Withdrawn,
@@ -173,6 +227,7 @@ impl From<&Proposal> for StoredProposal {
             expires_at: p.expires_at,
             updated_at: p.updated_at,
             earlier_dry_run: p.earlier_dry_run,
+            owner: p.owner.as_ref().map(StoredOwner::from),
         }
     }
 }
@@ -192,6 +247,7 @@ impl TryFrom<StoredProposal> for Proposal {
             expires_at: p.expires_at,
             updated_at: p.updated_at,
             earlier_dry_run: p.earlier_dry_run,
+            owner: p.owner.map(Owner::try_from).transpose()?,
         })
     }
 }
@@ -209,6 +265,7 @@ impl From<&State> for StoredState {
             State::Failed { error } => StoredState::Failed { error },
             State::Denied { by } => StoredState::Denied { by },
             State::Snoozed { by, until } => StoredState::Snoozed { by, until },
+            State::Kept { by, until, reason } => StoredState::Kept { by, until, reason },
             State::Expired => StoredState::Expired,
             State::Withdrawn => StoredState::Withdrawn,
         }
@@ -228,6 +285,7 @@ impl From<StoredState> for State {
             StoredState::Failed { error } => State::Failed { error },
             StoredState::Denied { by } => State::Denied { by },
             StoredState::Snoozed { by, until } => State::Snoozed { by, until },
+            StoredState::Kept { by, until, reason } => State::Kept { by, until, reason },
             StoredState::Expired => State::Expired,
             StoredState::Withdrawn => State::Withdrawn,
         }

@@ -21,7 +21,8 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 
 /// The scopes the fake's `auth.test` says the token was granted: all the manifest asks for.
-pub const GRANTED_SCOPES: &str = "commands,chat:write,files:write,channels:history,groups:history";
+pub const GRANTED_SCOPES: &str =
+    "commands,chat:write,files:write,channels:history,groups:history,users:read,users:read.email,im:write";
 
 /// A handler that counts calls, remembers the events, waits `delay`, then answers `reply`.
 pub struct CountingHandler {
@@ -107,6 +108,11 @@ struct Inner {
     posted: Vec<Value>,
     /// How many of the next accepted posts have their answer cut off by a dropped connection.
     drop_after_accepting: usize,
+    /// The workspace's people by email, for `users.lookupByEmail`.
+    directory: HashMap<String, String>,
+    /// When set, each accepted post answers its own `ts` and the channel it was posted to
+    /// (otherwise every post answers `C1` / `1.2`, as the older tests expect).
+    numbered: bool,
 }
 
 /// A fake Slack on a loopback port.
@@ -152,6 +158,16 @@ impl FakeSlack {
     /// connection drops before Slack's answer arrives.
     pub fn drop_after_accepting(&self, n: usize) {
         self.inner.lock().unwrap().drop_after_accepting = n;
+    }
+
+    /// Adds a person `users.lookupByEmail` finds.
+    pub fn add_user(&self, email: &str, id: &str) {
+        self.inner.lock().unwrap().directory.insert(email.to_string(), id.to_string());
+    }
+
+    /// Gives every accepted post its own `ts` (`1700000000.00000N`, N counting posts from 1).
+    pub fn number_posts(&self) {
+        self.inner.lock().unwrap().numbered = true;
     }
 
     /// The posts Slack accepted, as sent.
@@ -218,8 +234,21 @@ async fn api(
             Answer::ok(json!({"ok": true, "messages": messages, "has_more": false}))
         }
         "chat.postMessage" => {
-            Answer::ok(json!({"ok": true, "channel": "C1", "ts": "1.2", "message": {"ts": "1.2", "text": "posted"}}))
+            let inner = inner.lock().unwrap();
+            if inner.numbered {
+                let sent: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let ts = format!("1700000000.{:06}", inner.posted.len());
+                Answer::ok(
+                    json!({"ok": true, "channel": sent["channel"], "ts": ts, "message": {"ts": ts, "text": "posted"}}),
+                )
+            } else {
+                Answer::ok(
+                    json!({"ok": true, "channel": "C1", "ts": "1.2", "message": {"ts": "1.2", "text": "posted"}}),
+                )
+            }
         }
+        "users.lookupByEmail" => lookup_by_email(&inner, &body),
+        "conversations.open" => open_conversation(&body),
         "chat.update" => Answer::ok(
             json!({"ok": true, "channel": "C1", "ts": "1.2", "text": "updated", "message": {"text": "updated"}}),
         ),
@@ -242,6 +271,39 @@ async fn api(
         _ => Answer::ok(json!({"ok": false, "error": "unknown_method"})),
     };
     record(&inner, format!("/api/{method}"), headers, body, default)
+}
+
+/// `users.lookupByEmail` as Slack documents it: a GET with `email` in the query, answered with
+/// the user object, or `users_not_found`.
+fn lookup_by_email(inner: &Mutex<Inner>, query: &Bytes) -> Answer {
+    let email = serde_urlencoded::from_bytes::<HashMap<String, String>>(query)
+        .ok()
+        .and_then(|q| q.get("email").cloned())
+        .unwrap_or_default();
+    match inner.lock().unwrap().directory.get(&email) {
+        Some(id) => Answer::ok(json!({"ok": true, "user": {
+            "id": id, "team_id": "T1", "name": email.split('@').next().unwrap_or(""), "deleted": false,
+            "real_name": "Test Person", "tz": "Europe/Berlin", "tz_label": "Central European Time", "tz_offset": 3600,
+            "profile": {"email": email, "real_name": "Test Person", "display_name": "tester"},
+            "is_admin": false, "is_owner": false, "is_bot": false, "updated": 1700000000
+        }})),
+        None => Answer::ok(json!({"ok": false, "error": "users_not_found"})),
+    }
+}
+
+/// `conversations.open` for one user: `users` as a list or Slack's comma-separated string;
+/// the direct-message channel is `D` and the user id, the same every time.
+fn open_conversation(body: &Bytes) -> Answer {
+    let sent: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let user = match &sent["users"] {
+        Value::Array(users) => users.first().and_then(Value::as_str).unwrap_or("").to_string(),
+        Value::String(users) => users.split(',').next().unwrap_or("").to_string(),
+        _ => String::new(),
+    };
+    if user.is_empty() {
+        return Answer::ok(json!({"ok": false, "error": "users_list_not_supplied"}));
+    }
+    Answer::ok(json!({"ok": true, "no_op": true, "already_open": true, "channel": {"id": format!("D{user}")}}))
 }
 
 /// Keeps an accepted post (one the script does not refuse); when a dropped connection is due,
