@@ -242,8 +242,14 @@ fn tokens(text: &str) -> Vec<String> {
 
 /// Parses the text after `/cost`. Never panics, whatever the input.
 pub fn parse(text: &str) -> Result<Command, ParseError> {
-    let words = tokens(text);
-    if let [first, verb, rest @ ..] = words.as_slice() {
+    parse_words(&tokens(text))
+}
+
+/// Parses words already split apart (one `key=value` filter per word, values may hold
+/// spaces): the REST API's query parameters go through the same grammar as `/cost` this way,
+/// so a new word or filter kind reaches both at once. Never panics, whatever the input.
+pub fn parse_words(words: &[String]) -> Result<Command, ParseError> {
+    if let [first, verb, rest @ ..] = words {
         if ["offhours", "schedules"].contains(&first.to_lowercase().as_str()) {
             return offhours(verb, rest);
         }
@@ -251,7 +257,7 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
     let mut state = Builder::default();
     let mut i = 0;
     while i < words.len() {
-        i += state.take(&words, i)?;
+        i += state.take(words, i)?;
     }
     state.finish()
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::domain::{AccountId, Granularity, RoleArn};
 
 mod anomaly;
+mod api;
 mod approvals;
 mod chat;
 mod cron;
@@ -24,6 +25,7 @@ mod waste;
 mod web;
 
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
+pub use api::{sha256, ApiConfig, ApiTokenConfig};
 pub use approvals::ApprovalsConfig;
 pub use chat::{
     ChannelConfig, ChannelPlatform, DiscordConfig, DiscordMode, MinSeverity, PersonConfig, SlackConfig, SlackMode,
@@ -65,6 +67,8 @@ pub struct Config {
     pub digest: DigestConfig,
     /// The web console and dashboard, and who may open them.
     pub web: WebConfig,
+    /// The read-only REST API and its tokens (off without `[[api.tokens]]`).
+    pub api: ApiConfig,
     /// True when the configuration has a `[waste]` section (in the file or as
     /// `COSTBOT_WASTE__…` variables). Such a configuration may leave cost collection off: a
     /// user who only wants waste control needs no Cost Explorer account.
@@ -375,6 +379,7 @@ impl Config {
         let account_ids: Vec<AccountId> = self.accounts.iter().map(|a| a.id.clone()).collect();
         self.waste.validate(&account_ids)?;
         self.web.validate()?;
+        self.api.validate()?;
         if !(2..=3_600).contains(&self.server.leader_lease_seconds) {
             bail!("server.leader_lease_seconds must be between 2 and 3600");
         }

@@ -187,7 +187,7 @@ fn store_names_only_domain() {
 }
 
 /// The jobs and the wiring: the top layer, which only wiring and other jobs may name.
-const JOBS_AND_WIRING: [&str; 15] = [
+const JOBS_AND_WIRING: [&str; 16] = [
     "collector",
     "detection",
     "discovery",
@@ -196,6 +196,7 @@ const JOBS_AND_WIRING: [&str; 15] = [
     "schedules",
     "digest",
     "answers",
+    "ask",
     "bot",
     "scheduler",
     "leadership",
