@@ -251,7 +251,7 @@ async fn every_route_refuses_and_answers_like_cost_on_sqlite() {
 #[tokio::test]
 async fn without_api_tokens_every_route_is_refused() {
     let s = server(Arc::new(SqliteStore::in_memory().await.unwrap()), false).await;
-    for route in ROUTES {
+    for route in ROUTES.iter().chain(&["/api/v1/openapi.json"]) {
         let (status, body) = s.get(route, Some(ALL_TOKEN)).await;
         assert_eq!(status, 403, "{route}: {body}");
         assert!(body["error"].as_str().unwrap().contains("[[api.tokens]]"), "{body}");

@@ -144,6 +144,9 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The answer to every request while no token is configured.
+const OFF: &str = "The REST API is off: configure [[api.tokens]] to turn it on.";
+
 /// A caller signed in with a configured token.
 pub struct Caller(pub Grant);
 
@@ -152,7 +155,7 @@ impl FromRequestParts<ApiState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
         if state.grants.is_empty() {
-            return Err(ApiError::forbidden("The REST API is off: configure [[api.tokens]] to turn it on."));
+            return Err(ApiError::forbidden(OFF));
         }
         let unauthorized = || {
             ApiError(StatusCode::UNAUTHORIZED, "Send a token from [[api.tokens]] as `Authorization: Bearer …`.".into())
@@ -220,13 +223,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().split_for_parts().1
 }
 
-/// The API's routes. They are always mounted: without tokens they refuse every request.
+/// The API's routes. They are always mounted: without tokens they refuse every request, the
+/// OpenAPI document included; with tokens the document is readable without one (it describes
+/// the API and holds no data).
 pub fn router(state: ApiState) -> Router {
     let (router, doc) = routes().split_for_parts();
     let doc = Arc::new(doc);
+    let enabled = !state.grants.is_empty();
     let serve_doc = move || {
         let doc = doc.clone();
-        async move { Json(doc.as_ref().clone()) }
+        async move {
+            if !enabled {
+                return ApiError::forbidden(OFF).into_response();
+            }
+            Json(doc.as_ref().clone()).into_response()
+        }
     };
     router.route("/api/v1/openapi.json", axum::routing::get(serve_doc)).with_state(state)
 }
