@@ -57,6 +57,20 @@ impl ApiConfig {
         !self.tokens.is_empty()
     }
 
+    /// One line per token for `costbot config check`: its name and scope, never the token.
+    pub fn summary(&self) -> Vec<String> {
+        self.tokens
+            .iter()
+            .map(|t| match t.accounts.as_slice() {
+                [] => format!("api token {}: every account", t.name),
+                ids => {
+                    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                    format!("api token {}: accounts {}", t.name, ids.join(", "))
+                }
+            })
+            .collect()
+    }
+
     /// Checks every token: a name, exactly one of `token` and `token_sha256`, long enough,
     /// distinct, and no scope that cannot be applied.
     pub fn validate(&self) -> Result<()> {
@@ -129,6 +143,8 @@ mod tests {
         let config = Config::from_toml(&toml).unwrap();
         assert!(config.api.enabled());
         assert_eq!(hex::encode(config.api.tokens[0].digest().unwrap()), HASH);
+        assert!(config.summary().contains("api token grafana: accounts 111111111111"), "{}", config.summary());
+        assert!(!config.summary().contains(HASH), "the summary names tokens, never their digests");
         std::env::set_var("COSTBOT_TEST_API_TOKEN_OK", "a-long-enough-api-token-123");
         let toml = "[[api.tokens]]\nname = \"ci\"\ntoken = { env = \"COSTBOT_TEST_API_TOKEN_OK\" }\n";
         assert!(Config::from_toml(toml).is_ok());

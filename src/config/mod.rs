@@ -478,6 +478,7 @@ impl Config {
             let external = if a.external_id.is_some() { ", external id set" } else { "" };
             lines.push(format!("account {} {name}: {how}{external}", a.id));
         }
+        lines.extend(self.api.summary());
         lines.join("\n")
     }
 }
