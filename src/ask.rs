@@ -135,7 +135,7 @@ fn anomalies_csv(anomalies: &[crate::domain::incident::Anomaly]) -> anyhow::Resu
             item.kind,
             item.account.unwrap_or_default(),
             item.service.unwrap_or_default(),
-            item.start.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            item.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             item.expected,
             item.actual,
             item.impact,

@@ -190,7 +190,7 @@ impl FromRequestParts<ApiState> for Caller {
 #[openapi(
     info(
         title = "costbot",
-        description = "Read-only access to costbot's store: spend (the `/cost` grammar as query parameters), anomalies and savings proposals. Amounts are exact decimal strings in USD; times are UTC."
+        description = "Read-only access to costbot's store: spend (the `/cost` grammar as query parameters), anomalies and savings proposals. Amounts are exact decimal strings in USD; times are RFC 3339 in UTC."
     ),
     modifiers(&BearerToken),
     components(schemas(ErrorBody))

@@ -1,9 +1,10 @@
 //! What the REST API answers, as JSON: every amount an exact decimal string in USD (never a
-//! float, so a sum of the rows equals the total to the last digit), every time UTC. The
+//! float, so a sum of the rows equals the total to the last digit), every time RFC 3339 in UTC
+//! (`2026-12-01T00:00:00Z`), so a chart never shifts it into the viewer's zone. The
 //! OpenAPI document is generated from these types, and `costbot ask --format json|csv` prints
 //! the same shapes.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -52,7 +53,7 @@ pub struct CostsResponse {
     /// collected or with a service filter.
     pub charges: Vec<ChargeRow>,
     /// When costs were last collected.
-    pub collected_at: Option<NaiveDateTime>,
+    pub collected_at: Option<DateTime<Utc>>,
 }
 
 /// One group of a breakdown.
@@ -94,7 +95,7 @@ pub struct PreviousPeriod {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SeriesPoint {
     /// The day (or hour) it starts, UTC.
-    pub at: NaiveDateTime,
+    pub at: DateTime<Utc>,
     /// Spend in it.
     pub amount: String,
 }
@@ -141,13 +142,17 @@ impl From<&SpendView> for CostsResponse {
             }),
             previous,
             comparison_note: view.comparison_note.clone(),
-            series: view.daily.iter().map(|(at, amount)| SeriesPoint { at: *at, amount: exact(*amount) }).collect(),
+            series: view
+                .daily
+                .iter()
+                .map(|(at, amount)| SeriesPoint { at: at.and_utc(), amount: exact(*amount) })
+                .collect(),
             charges: view
                 .charges
                 .iter()
                 .map(|(record_type, amount)| ChargeRow { record_type: record_type.clone(), amount: exact(*amount) })
                 .collect(),
-            collected_at: view.collected_at,
+            collected_at: view.collected_at.map(|t| t.and_utc()),
         }
     }
 }
@@ -170,9 +175,9 @@ pub struct AnomalyItem {
     /// The service, for a service series.
     pub service: Option<String>,
     /// First anomalous period.
-    pub start: NaiveDateTime,
+    pub start: DateTime<Utc>,
     /// Last anomalous period seen.
-    pub end: NaiveDateTime,
+    pub end: DateTime<Utc>,
     /// Expected spend over the anomaly.
     pub expected: String,
     /// Actual spend over the anomaly.
@@ -184,9 +189,9 @@ pub struct AnomalyItem {
     /// True while it rests on estimated data only.
     pub provisional: bool,
     /// When it was first detected.
-    pub opened_at: NaiveDateTime,
+    pub opened_at: DateTime<Utc>,
     /// When it was resolved.
-    pub resolved_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<DateTime<Utc>>,
     /// Ranked contributors to the increase.
     pub root_cause: Vec<Contributor>,
 }
@@ -231,15 +236,15 @@ impl From<&Anomaly> for AnomalyItem {
             granularity: a.key.granularity.to_string(),
             account: a.key.account().map(ToString::to_string),
             service,
-            start: a.start,
-            end: a.end,
+            start: a.start.and_utc(),
+            end: a.end.and_utc(),
             expected: exact(a.expected),
             actual: exact(a.actual),
             impact: exact(a.impact),
             percent: a.percent.normalize().to_string(),
             provisional: a.provisional,
-            opened_at: a.opened_at,
-            resolved_at: a.resolved_at,
+            opened_at: a.opened_at.and_utc(),
+            resolved_at: a.resolved_at.map(|t| t.and_utc()),
             root_cause: a
                 .root_cause
                 .iter()
@@ -285,9 +290,9 @@ pub struct ProposalItem {
     /// Approvals so far.
     pub approvals: usize,
     /// When it was proposed.
-    pub created_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
     /// When it stops accepting decisions.
-    pub expires_at: NaiveDateTime,
+    pub expires_at: DateTime<Utc>,
 }
 
 impl From<&Proposal> for ProposalItem {
@@ -307,8 +312,8 @@ impl From<&Proposal> for ProposalItem {
             monthly_saving: p.finding.monthly_saving.map(exact),
             required_approvals: p.required_approvals,
             approvals: p.approvals.len(),
-            created_at: p.created_at,
-            expires_at: p.expires_at,
+            created_at: p.created_at.and_utc(),
+            expires_at: p.expires_at.and_utc(),
         }
     }
 }
