@@ -13,6 +13,7 @@ use crate::domain::chat::message::Message;
 use crate::domain::forecast::{month_end, HISTORY_DAYS};
 use crate::domain::{AccountId, BreakdownDimension, DateRange, Granularity, Money, ServiceName};
 use crate::render::answer::{self, Line, SpendView};
+mod api;
 mod compare;
 mod tags;
 
@@ -38,8 +39,6 @@ type Answer<T> = Result<T, AnswerError>;
 
 /// How long the list of known services is reused before it is read again.
 const SERVICES_TTL: Duration = Duration::from_secs(60);
-/// Days of daily totals the sparkline shows at most.
-const SPARKLINE_DAYS: usize = 62;
 
 /// How long account names and the last collection time are reused: they change at most once
 /// per collection, and re-reading them on every question would double its cost.
@@ -156,6 +155,12 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
     }
 
     async fn report_uncached(&self, report: &Report, scope: &AnswerScope, today: NaiveDate) -> Answer<Message> {
+        Ok(answer::spend(&self.report_view(report, scope, today).await?))
+    }
+
+    /// What a spend report shows, before it is rendered as a chat message: the numbers the
+    /// REST API and `costbot ask --format json|csv` give out, so they equal the `/cost` answer.
+    pub async fn report_view(&self, report: &Report, scope: &AnswerScope, today: NaiveDate) -> Answer<SpendView> {
         let select = tags::select(report, scope)?;
         let names = self.account_names().await?;
         let (accounts, mut filters) =
@@ -218,7 +223,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
         let mut lines: Vec<Line> = current
             .grouped
             .iter()
-            .map(|r| Line { label: label(&r.key), amount: r.amount, previous: prev_of(&r.key) })
+            .map(|r| Line { key: r.key.clone(), label: label(&r.key), amount: r.amount, previous: prev_of(&r.key) })
             .collect();
         let other = match report.top {
             Some(n) if lines.len() > n as usize => {
@@ -240,13 +245,13 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
             total: current.total,
             previous_total: previous.as_ref().map(|p| p.total),
             comparison_note,
-            daily: current.daily.iter().rev().take(SPARKLINE_DAYS).rev().copied().collect(),
+            daily: current.daily,
             estimated: current.estimated,
             collected_at: self.collected_at().await?,
             charges: if select.is_some() { Vec::new() } else { self.charges(&query).await? },
             untagged_share,
         };
-        Ok(answer::spend(&view))
+        Ok(view)
     }
 
     async fn forecast_uncached(&self, filters: &Filters, scope: &AnswerScope, today: NaiveDate) -> Answer<Message> {
@@ -346,7 +351,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
             Some(Grouping::Dimension(d)) => self.store.spend_by_dimension(query, *d).await?,
             None => Vec::new(),
         };
-        Ok(Rows { total, estimated, grouped, daily: daily.into_values().collect() })
+        Ok(Rows { total, estimated, grouped, daily: daily.into_iter().collect() })
     }
 
     /// The newest collector run, re-read at most every `lookup_ttl`.
@@ -494,7 +499,7 @@ struct Rows {
     total: Money,
     estimated: bool,
     grouped: Vec<SpendRow>,
-    daily: Vec<Money>,
+    daily: Vec<(chrono::NaiveDateTime, Money)>,
 }
 
 impl Rows {

@@ -291,6 +291,8 @@ impl App {
                 router = router.merge(web);
             }
         }
+        // Always mounted: without `[[api.tokens]]` it refuses every request (deny by default).
+        router = router.merge(self.api_router()?);
         if let (Some(sender), DiscordMode::Http) = (&self.discord, self.config.discord.mode) {
             let key = self.config.discord.public_key.as_deref().unwrap_or_default();
             let state = DiscordState::new(key, self.bot.clone(), sender.clone())
@@ -299,6 +301,21 @@ impl App {
             router = router.merge(crate::chat::discord::router(state));
         }
         Ok(router)
+    }
+
+    /// The read-only REST API (`/api/v1`), its spend answered by the same functions as `/cost`.
+    pub fn api_router(&self) -> Result<axum::Router> {
+        let answers: Arc<dyn crate::web::api::SpendSource> = Arc::new(crate::answers::Answers::new(self.store.clone()));
+        let budgets = crate::budgets::Budgets::new(
+            self.store.clone(),
+            Arc::new(crate::answers::Answers::new(self.store.clone())),
+            self.config.clone(),
+            "api",
+        );
+        let state = crate::web::api::ApiState::new(self.store.clone(), &self.config.api, answers)?
+            .with_vocabulary(crate::commands::Vocabulary { tag_keys: self.config.tag_keys() })
+            .with_budgets(Arc::new(budgets));
+        Ok(crate::web::api::router(state))
     }
 
     /// The console and dashboard routes, when the configuration serves them.

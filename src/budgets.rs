@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{Datelike, Days, NaiveDate, NaiveDateTime};
 
 use crate::answers::{AnswerError, AnswerTables, Answers};
-use crate::commands::{parse_filters, Filters};
+use crate::commands::{parse_filters_in, Filters};
 use crate::config::{BudgetConfig, ChannelConfig, Config};
 use crate::domain::audit::AuditRecord;
 use crate::domain::budget::{self, BudgetAlert, BudgetName, BudgetStatus};
@@ -50,7 +50,7 @@ pub struct Budget {
 pub fn check(config: &Config) -> Result<Vec<Budget>> {
     let mut out = Vec::new();
     for entry in &config.budgets {
-        let filters = parse_filters(&entry.scope)
+        let filters = parse_filters_in(&entry.scope, &crate::commands::Vocabulary { tag_keys: config.tag_keys() })
             .map_err(|e| anyhow::anyhow!("[[budgets]] {}: scope `{}`: {e}", entry.name, entry.scope))?;
         for channel in entry.alert_channels(&config.channels).filter(|c| !c.accounts.is_empty()) {
             let named: Vec<Option<&AccountId>> = filters
@@ -161,10 +161,11 @@ impl<S: BudgetTables + ?Sized> Budgets<S> {
     /// in audit records. A budget whose scope does not parse is left out and logged
     /// ([`check`] refuses such a configuration when costbot starts).
     pub fn new(store: Arc<S>, answers: Arc<Answers<S>>, config: Arc<Config>, owner: &str) -> Budgets<S> {
+        let vocabulary = crate::commands::Vocabulary { tag_keys: config.tag_keys() };
         let budgets = config
             .budgets
             .iter()
-            .filter_map(|entry| match parse_filters(&entry.scope) {
+            .filter_map(|entry| match parse_filters_in(&entry.scope, &vocabulary) {
                 Ok(filters) => Some(Budget { config: entry.clone(), filters }),
                 Err(error) => {
                     tracing::error!(budget = %entry.name, %error, "a budget's scope does not parse; left out");
@@ -329,4 +330,22 @@ impl<S: BudgetTables + ?Sized> Budgets<S> {
 fn scope_words(filters: &Filters) -> Vec<String> {
     let accounts = filters.accounts.iter().map(|a| format!("account = {a}"));
     accounts.chain(filters.services.iter().map(|s| format!("service = {s}"))).collect()
+}
+
+/// The REST API's budgets: the same evaluation and visibility as `/cost budget`.
+#[async_trait::async_trait]
+impl<S: BudgetTables + ?Sized> crate::web::api::BudgetSource for Budgets<S> {
+    async fn budgets(
+        &self,
+        accounts: Option<&[AccountId]>,
+        tags: Option<&crate::domain::tags::TagScope>,
+        today: NaiveDate,
+    ) -> Result<Vec<BudgetRow>> {
+        let viewer = match (tags, accounts) {
+            (Some(scope), _) => Viewer::Tags(scope.clone()),
+            (None, Some(accounts)) => Viewer::Accounts(accounts),
+            (None, None) => Viewer::All,
+        };
+        self.rows(&viewer, None, today).await
+    }
 }

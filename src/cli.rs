@@ -1,4 +1,4 @@
-//! The command line: `costbot serve | demo | migrate | collect costs | config check`.
+//! The command line: `costbot serve | demo | ask | migrate | collect costs | config check`.
 
 use std::path::PathBuf;
 
@@ -107,6 +107,15 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: WasteAction,
+    },
+    /// Answer a `/cost` question from the store, in the terminal: `costbot ask "mtd by service"`.
+    /// Exit code 2 when the question is not understood.
+    Ask {
+        /// The question, in the `/cost` grammar (`costbot ask help` lists it).
+        question: String,
+        /// text (as chat shows it), json or csv (exact decimal amounts).
+        #[arg(long, default_value = "text")]
+        format: crate::ask::AskFormat,
     },
     /// Work with the configuration.
     Config {
@@ -260,6 +269,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             std::sync::Arc::new(app).serve(shutdown_signal()).await
         }
         Command::Demo { db, port, no_serve } => demo(db, port, no_serve).await,
+        Command::Ask { question, format } => {
+            crate::ask::command(&Config::load(cli.config.as_deref())?, &question, format).await
+        }
         Command::Digest { channel, dry_run, date, format, chart } => {
             let config = Config::load(cli.config.as_deref())?;
             digest(config, &channel, dry_run, date, format, chart).await

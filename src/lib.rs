@@ -4,6 +4,7 @@
 
 pub mod answers;
 pub mod app;
+pub mod ask;
 pub mod aws;
 pub mod bot;
 pub mod budgets;

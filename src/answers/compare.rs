@@ -99,7 +99,7 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
         let until: NaiveDateTime = day.and_hms_opt(0, 0, 0).unwrap_or_default() + chrono::Duration::hours(hours.into());
         let hourly = SpendQuery { granularity: Granularity::Hourly, range, ..query.clone() };
         let mut part = self.rows_until(&hourly, group, Some(until)).await?;
-        part.daily = vec![part.total];
+        part.daily = vec![(day.and_hms_opt(0, 0, 0).unwrap_or_default(), part.total)];
         match DateRange::new(start, day) {
             Ok(days) => Ok(self.rows(&SpendQuery { range: days, ..query.clone() }, group).await?.merged(part)),
             Err(_) => Ok(part),

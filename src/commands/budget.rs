@@ -39,7 +39,12 @@ fn amount_of(word: &str) -> Result<Money, ParseError> {
 /// written: the same `key=value` words `/cost` takes, through the same parser, and nothing
 /// else.
 pub fn parse_filters(text: &str) -> Result<Filters, ParseError> {
-    let mut builder = Builder::default();
+    parse_filters_in(text, &super::Vocabulary::default())
+}
+
+/// [`parse_filters`] with the configured tag keys, so a scope can say `team=payments`.
+pub fn parse_filters_in(text: &str, vocabulary: &super::Vocabulary) -> Result<Filters, ParseError> {
+    let mut builder = Builder { vocabulary: vocabulary.clone(), ..Builder::default() };
     for word in super::tokens(text) {
         match word.split_once('=') {
             Some((key, value)) => builder.filter(&key.to_lowercase(), value)?,

@@ -17,7 +17,7 @@ mod subcommands;
 pub mod tags;
 
 pub use aliases::{expand_service_alias, SERVICE_ALIASES};
-pub use budget::parse_filters;
+pub use budget::{parse_filters, parse_filters_in};
 
 use chrono::NaiveDate;
 
@@ -306,13 +306,24 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
 
 /// [`parse`] with the configured tag keys and cost categories.
 pub fn parse_in(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseError> {
-    let words = tokens(text);
-    if let [first, rest @ ..] = words.as_slice() {
+    parse_words_in(&tokens(text), vocabulary)
+}
+
+/// Parses words already split apart (one `key=value` filter per word, values may hold
+/// spaces): the REST API's query parameters go through the same grammar as `/cost` this way,
+/// so a new word or filter kind reaches both at once. Never panics, whatever the input.
+pub fn parse_words(words: &[String]) -> Result<Command, ParseError> {
+    parse_words_in(words, &Vocabulary::default())
+}
+
+/// [`parse_words`] with the configured tag keys and cost categories.
+pub fn parse_words_in(words: &[String], vocabulary: &Vocabulary) -> Result<Command, ParseError> {
+    if let [first, rest @ ..] = words {
         if ["budget", "budgets"].contains(&first.to_lowercase().as_str()) {
             return budget::parse(rest);
         }
     }
-    if let [first, verb, rest @ ..] = words.as_slice() {
+    if let [first, verb, rest @ ..] = words {
         if ["offhours", "schedules"].contains(&first.to_lowercase().as_str()) {
             return subcommands::offhours(verb, rest);
         }
@@ -323,7 +334,7 @@ pub fn parse_in(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseErr
     let mut state = Builder { vocabulary: vocabulary.clone(), ..Builder::default() };
     let mut i = 0;
     while i < words.len() {
-        i += state.take(&words, i)?;
+        i += state.take(words, i)?;
     }
     state.finish()
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::domain::{AccountId, Granularity, RoleArn};
 
 mod anomaly;
+mod api;
 mod approvals;
 mod budget;
 mod chat;
@@ -27,6 +28,7 @@ mod waste;
 mod web;
 
 pub use anomaly::{AnomalyConfig, ExactDecimal, ThresholdOverride};
+pub use api::{sha256, ApiConfig, ApiTokenConfig};
 pub use approvals::ApprovalsConfig;
 pub use budget::BudgetConfig;
 pub use chat::{
@@ -74,6 +76,8 @@ pub struct Config {
     pub budgets: Vec<BudgetConfig>,
     /// Team names (owner tag values) and the channel that gets their cards.
     pub owners: Vec<OwnerRouteConfig>,
+    /// The read-only REST API and its tokens (off without `[[api.tokens]]`).
+    pub api: ApiConfig,
     /// True when the configuration has a `[waste]` section (in the file or as
     /// `COSTBOT_WASTE__…` variables). Such a configuration may leave cost collection off: a
     /// user who only wants waste control needs no Cost Explorer account.
@@ -394,6 +398,7 @@ impl Config {
         self.waste.validate(&account_ids)?;
         self.web.validate()?;
         budget::validate(&self.budgets, &self.channels)?;
+        self.api.validate(&self.tag_keys())?;
         if !(2..=3_600).contains(&self.server.leader_lease_seconds) {
             bail!("server.leader_lease_seconds must be between 2 and 3600");
         }
@@ -493,6 +498,7 @@ impl Config {
             lines.push(format!("account {} {name}: {how}{external}", a.id));
         }
         lines.extend(self.tag_summary());
+        lines.extend(self.api.summary());
         lines.join("\n")
     }
 }

@@ -9,9 +9,14 @@ use crate::domain::cost::is_credit;
 use crate::domain::forecast::{Forecast, HISTORY_DAYS};
 use crate::domain::{DateRange, Money};
 
+/// Days of daily totals the sparkline shows at most.
+pub const SPARKLINE_DAYS: usize = 62;
+
 /// One line of a spend table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
+    /// The group's key as stored (a service name, an account id).
+    pub key: String,
     /// What the line is (a service, an account name).
     pub label: String,
     /// Spend in the period.
@@ -43,8 +48,9 @@ pub struct SpendView {
     pub previous_total: Option<Money>,
     /// What `compare` set against what, when it is not simply the two whole periods.
     pub comparison_note: Option<String>,
-    /// Daily totals for the sparkline, oldest first.
-    pub daily: Vec<Money>,
+    /// The total of each day (each hour, for the part of today compared hour for hour), oldest
+    /// first; the sparkline shows the last [`SPARKLINE_DAYS`].
+    pub daily: Vec<(NaiveDateTime, Money)>,
     /// True when any day is estimated.
     pub estimated: bool,
     /// When costs were last collected.
@@ -140,7 +146,8 @@ pub fn spend(view: &SpendView) -> Message {
         });
     }
     if view.daily.len() > 1 {
-        blocks.push(Block::Text { spans: vec![Span::Plain("Daily ".into()), Span::Code(sparkline(&view.daily))] });
+        let recent: Vec<Money> = view.daily.iter().rev().take(SPARKLINE_DAYS).rev().map(|(_, m)| *m).collect();
+        blocks.push(Block::Text { spans: vec![Span::Plain("Daily ".into()), Span::Code(sparkline(&recent))] });
     }
     if view.total.as_decimal().is_zero() && view.lines.is_empty() {
         blocks.push(Block::Text { spans: vec![Span::Plain("No cost data for this period.".into())] });
@@ -248,11 +255,13 @@ mod tests {
             filters: vec!["account = prod (222222222222)".into()],
             lines: vec![
                 Line {
+                    key: "Amazon Elastic Compute Cloud - Compute".into(),
                     label: "Amazon Elastic Compute Cloud - Compute".into(),
                     amount: m("20500.1"),
                     previous: Some(m("18000")),
                 },
                 Line {
+                    key: "Amazon Relational Database Service".into(),
                     label: "Amazon Relational Database Service".into(),
                     amount: m("10250.55"),
                     previous: Some(m("10400")),
@@ -262,7 +271,13 @@ mod tests {
             total: m("33850.9"),
             previous_total: Some(m("31350")),
             comparison_note: Some("Whole days only: 2026-11-01..2026-11-25 against 2026-10-01..2026-10-25.".into()),
-            daily: vec![m("1200"), m("1300"), m("900"), m("1400")],
+            daily: ["1200", "1300", "900", "1400"]
+                .iter()
+                .enumerate()
+                .map(|(day, amount)| {
+                    (range.start().and_hms_opt(0, 0, 0).unwrap() + chrono::Days::new(day as u64), m(amount))
+                })
+                .collect(),
             estimated: true,
             collected_at: Some("2026-11-25T10:05:00".parse().unwrap()),
             charges: vec![("Usage".into(), m("33500.9")), ("Tax".into(), m("650")), ("Credit".into(), m("-300"))],
@@ -277,7 +292,12 @@ mod tests {
     #[test]
     fn a_breakdown_by_tag_shows_untagged_spend_as_a_row_with_its_share() {
         let range = DateRange::new("2026-11-01".parse().unwrap(), "2026-11-26".parse().unwrap()).unwrap();
-        let line = |label: &str, amount: &str| Line { label: label.into(), amount: m(amount), previous: None };
+        let line = |label: &str, amount: &str| Line {
+            key: label.into(),
+            label: label.into(),
+            amount: m(amount),
+            previous: None,
+        };
         let view = SpendView {
             period_label: "month to date".into(),
             range,
@@ -289,7 +309,10 @@ mod tests {
             total: m("10000"),
             previous_total: None,
             comparison_note: None,
-            daily: vec![m("400"), m("420")],
+            daily: vec![
+                ("2026-11-01T00:00:00".parse().unwrap(), m("400")),
+                ("2026-11-02T00:00:00".parse().unwrap(), m("420")),
+            ],
             estimated: false,
             collected_at: Some("2026-11-25T10:05:00".parse().unwrap()),
             charges: vec![],

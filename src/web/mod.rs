@@ -8,6 +8,7 @@
 //! then every route needs a sign-in ([`auth`]). Nothing here fails with a 500 on bad input:
 //! a request that cannot be served is a 4xx with a short reason.
 
+pub mod api;
 pub mod auth;
 mod chart;
 mod dashboard;

@@ -187,7 +187,7 @@ fn store_names_only_domain() {
 }
 
 /// The jobs and the wiring: the top layer, which only wiring and other jobs may name.
-const JOBS_AND_WIRING: [&str; 17] = [
+const JOBS_AND_WIRING: [&str; 18] = [
     "owners",
     "collector",
     "detection",
@@ -198,6 +198,7 @@ const JOBS_AND_WIRING: [&str; 17] = [
     "digest",
     "budgets",
     "answers",
+    "ask",
     "bot",
     "scheduler",
     "leadership",

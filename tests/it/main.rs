@@ -2,7 +2,9 @@
 //! one binary with modules keeps build time and disk use down.
 
 mod answers;
+mod api;
 mod approvals;
+mod ask;
 mod audit;
 mod browser;
 mod budgets;
