@@ -15,6 +15,7 @@ mod breakdown_sql;
 mod budget_sql;
 mod console_sql;
 mod digest_sql;
+mod fact_rows;
 mod inventory_sql;
 mod lease_sql;
 mod outbox_sql;

@@ -26,6 +26,22 @@ pub(super) fn to_stored_units(amount: Money) -> Result<i64> {
     i64::try_from(amount.to_units()).with_context(|| format!("amount {amount} does not fit the store"))
 }
 
+/// How an engine writes a batch of cost facts inside the replacing transaction, after the
+/// range was deleted: upserts (another source may hold the same day, account and service).
+/// Returns the rows written.
+#[async_trait::async_trait]
+pub(super) trait FactRows {
+    /// The engine.
+    type Db: sqlx::Database;
+    /// Writes `facts` for `source` in `tx`.
+    async fn write_fact_rows(
+        tx: &mut sqlx::Transaction<'_, Self::Db>,
+        source: &crate::domain::AccountId,
+        facts: &[crate::domain::CostFact],
+        collected_at: chrono::NaiveDateTime,
+    ) -> Result<u64>;
+}
+
 /// Turns `(key, CAST(SUM) AS TEXT, estimated flag)` rows into spend rows, largest first.
 pub(super) fn spend_rows(rows: Vec<(String, String, i64)>) -> Result<Vec<super::SpendRow>> {
     let mut out = rows
@@ -144,7 +160,6 @@ macro_rules! impl_sql_store {
                 facts: &[$crate::domain::CostFact],
                 collected_at: chrono::NaiveDateTime,
             ) -> anyhow::Result<u64> {
-                use $crate::store::sql::{to_stored_units, INSERT_CHUNK};
                 let mut tx = self.pool.begin().await?;
                 let mut seen = std::collections::BTreeSet::new();
                 for fact in facts {
@@ -169,39 +184,9 @@ macro_rules! impl_sql_store {
                 .bind(range.end().and_hms_opt(0, 0, 0))
                 .execute(&mut *tx)
                 .await?;
-                let mut written = 0u64;
-                for chunk in facts.chunks(INSERT_CHUNK) {
-                    let mut builder = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO cost_facts (granularity, period_start, account_id, service, amount_units,
-                         unit, estimated, source_account_id, collected_at) ",
-                    );
-                    let mut bad = None;
-                    builder.push_values(chunk, |mut row, fact| {
-                        let units = to_stored_units(fact.amount).unwrap_or_else(|e| {
-                            bad = Some(e);
-                            0
-                        });
-                        row.push_bind(fact.granularity.as_str())
-                            .push_bind(fact.period_start)
-                            .push_bind(fact.account.as_str())
-                            .push_bind(fact.service.as_str())
-                            .push_bind(units)
-                            .push_bind(fact.unit.as_str())
-                            .push_bind(fact.estimated)
-                            .push_bind(source.as_str())
-                            .push_bind(collected_at);
-                    });
-                    if let Some(error) = bad {
-                        return Err(error);
-                    }
-                    builder.push(
-                        " ON CONFLICT (granularity, period_start, account_id, service) DO UPDATE SET
-                         amount_units = excluded.amount_units, unit = excluded.unit,
-                         estimated = excluded.estimated, source_account_id = excluded.source_account_id,
-                         collected_at = excluded.collected_at",
-                    );
-                    written += builder.build().execute(&mut *tx).await?.rows_affected();
-                }
+                // Each engine writes the rows its own fastest way: Postgres through COPY,
+                // SQLite through multi-row inserts (`FactRows`).
+                let written = <$store as $crate::store::sql::FactRows>::write_fact_rows(&mut tx, source, facts, collected_at).await?;
                 // Recompute the rollups for the replaced range from all sources' facts. Two
                 // sources replacing the same days at once (payers collected concurrently) on
                 // Postgres: the later DELETE cannot see the earlier one's new rows, so the
