@@ -5,13 +5,16 @@
 //! created and dropped). Under `cargo test --benches` (no `--bench` flag) it runs a 10,000-fact
 //! smoke pass so the benchmark keeps compiling and working.
 
+#[path = "common/scratch_db.rs"]
+mod scratch_db;
+
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{Days, NaiveDate};
 use costbot::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
 use costbot::store::{DynStore, PgStore, SchemaStore, SqliteStore};
-use sqlx::Connection;
+use scratch_db::ScratchDb;
 
 /// Facts per day: 100 accounts x 40 services.
 const ACCOUNTS: usize = 100;
@@ -62,24 +65,16 @@ async fn measure(name: &str, store: DynStore, facts: &[CostFact], range: &DateRa
 }
 
 async fn postgres(facts: &[CostFact], range: &DateRange) -> Result<()> {
-    let url =
-        std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
-    let db = format!("costbot_bench_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(&url).await.context("connect to DATABASE_URL")?;
-    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut admin).await?;
-    let bench_url = match url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{db}"),
-        None => anyhow::bail!("DATABASE_URL has no database name"),
-    };
+    let scratch = ScratchDb::create("costbot_bench").await?;
     let result = async {
-        let store = PgStore::connect(&bench_url, 4).await?;
+        let store = PgStore::connect(&scratch.url, 4).await?;
         store.migrate().await?;
         measure("postgres", std::sync::Arc::new(store.clone()), facts, range).await?;
         store.pool().close().await;
         anyhow::Ok(())
     }
     .await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut admin).await?;
+    scratch.drop().await?;
     result
 }
 
