@@ -54,16 +54,31 @@ pub(super) fn spend_rows(rows: Vec<(String, String, i64)>) -> Result<Vec<super::
     Ok(out)
 }
 
-/// Which rollup answers a spend query, if one can: only queries over all accounts (a scoped
-/// channel's queries go to the facts, through the account index), and a per-account
-/// breakdown only without a service filter (the account rollup has no services).
-pub(super) fn rollup_for(query: &super::SpendQuery, group: super::SpendGroup) -> Option<&'static str> {
+/// A rollup that answers a spend query: the dimension's rows, narrowed to these keys.
+pub(super) struct Rollup {
+    /// `service` or `account`.
+    pub dimension: &'static str,
+    /// The keys to sum (services or accounts); `None` for all of them.
+    pub keys: Option<Vec<String>>,
+}
+
+/// Which rollup answers a spend query, if one can. The service rollup answers questions over
+/// all accounts (narrowed to the filtered services); the account rollup answers per-account
+/// breakdowns and totals without a service filter, over all accounts or a channel's scope
+/// (the rollup has no services). Scoped questions by service, or with a service filter, read
+/// the facts through the account index.
+pub(super) fn rollup_for(query: &super::SpendQuery, group: super::SpendGroup) -> Option<Rollup> {
     use super::SpendGroup;
-    match (&query.accounts, group, &query.services) {
-        (Some(_), _, _) => None,
-        (None, SpendGroup::Account, Some(_)) => None,
-        (None, SpendGroup::Account, None) => Some("account"),
-        (None, SpendGroup::Total | SpendGroup::Service, _) => Some("service"),
+    let accounts = || query.accounts.as_ref().map(|ids| ids.iter().map(|id| id.as_str().to_string()).collect());
+    match (group, &query.accounts, &query.services) {
+        (SpendGroup::Account, _, None) | (SpendGroup::Total, Some(_), None) => {
+            Some(Rollup { dimension: "account", keys: accounts() })
+        }
+        (SpendGroup::Total | SpendGroup::Service, None, services) => Some(Rollup {
+            dimension: "service",
+            keys: services.as_ref().map(|names| names.iter().map(|n| n.as_str().to_string()).collect()),
+        }),
+        _ => None,
     }
 }
 
@@ -285,9 +300,10 @@ macro_rules! impl_sql_store {
                     SpendGroup::Service => "service",
                     SpendGroup::Account => "account_id",
                 };
-                let mut builder = match $crate::store::sql::rollup_for(query, group) {
-                    // Unscoped questions read the rollups: a few hundred rows, not every fact.
-                    Some(dimension) => {
+                let rollup = $crate::store::sql::rollup_for(query, group);
+                let mut builder = match &rollup {
+                    // Rollups answer what they can: a few rows per period, not every fact.
+                    Some(rollup) => {
                         let key = if group == SpendGroup::Total { "''" } else { "key" };
                         let mut b = sqlx::QueryBuilder::<$db>::new(format!(
                             "SELECT period_start, {key}, CAST(SUM(amount_units) AS TEXT),
@@ -295,18 +311,18 @@ macro_rules! impl_sql_store {
                         ));
                         b.push_bind(query.granularity.as_str())
                             .push(" AND dimension = ")
-                            .push_bind(dimension)
+                            .push_bind(rollup.dimension)
                             .push(" AND period_start >= ")
                             .push_bind(query.range.start().and_hms_opt(0, 0, 0))
                             .push(" AND period_start < ")
                             .push_bind(query.range.end().and_hms_opt(0, 0, 0));
-                        if let Some(services) = &query.services {
+                        if let Some(keys) = &rollup.keys {
                             b.push(" AND key IN (");
                             let mut list = b.separated(", ");
-                            for service in services {
-                                list.push_bind(service.as_str().to_string());
+                            for key in keys {
+                                list.push_bind(key.clone());
                             }
-                            if services.is_empty() {
+                            if keys.is_empty() {
                                 list.push("NULL");
                             }
                             b.push(")");
@@ -322,7 +338,7 @@ macro_rules! impl_sql_store {
                         b
                     }
                 };
-                let grouped_key = if $crate::store::sql::rollup_for(query, group).is_some() { "key" } else { key };
+                let grouped_key = if rollup.is_some() { "key" } else { key };
                 // Postgres refuses a constant in GROUP BY, so a total groups by period alone.
                 builder.push(if group == SpendGroup::Total { " GROUP BY period_start".to_string() } else { format!(" GROUP BY period_start, {grouped_key}") });
                 let rows: Vec<(chrono::NaiveDateTime, String, String, i64)> = builder.build_query_as().fetch_all(&self.pool).await?;

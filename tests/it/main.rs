@@ -42,6 +42,7 @@ mod security;
 mod slack;
 mod slack_e2e;
 mod store_contract;
+mod store_rollups;
 mod stored_records;
 mod support;
 mod tags;
