@@ -155,20 +155,23 @@ impl Schedule {
         if to <= from {
             return 0;
         }
-        let mut minutes = 0;
+        // The periods are summed exactly and truncated once at the end: truncating each off
+        // period lost a minute whenever `from` fell inside one, so a week's count depended on
+        // the instant the scan ran (107 of 168 hours instead of 108).
+        let mut total = Duration::zero();
         let mut cursor = from;
         let mut off = self.in_force(from) == Switch::Stop;
         for t in self.transitions(from, to) {
             if off {
-                minutes += (t.at - cursor).num_minutes();
+                total += t.at - cursor;
             }
             cursor = t.at;
             off = t.switch == Switch::Stop;
         }
         if off {
-            minutes += (to - cursor).num_minutes();
+            total += to - cursor;
         }
-        minutes
+        total.num_minutes()
     }
 
     /// The saving of keeping a resource that costs `hourly` off between `from` and `to`:

@@ -147,3 +147,20 @@ fn the_recheck_before_a_transition_skips_and_says_why() {
     assert!(skip(decide(Switch::Start, Some("stopped"), &BTreeMap::new(), None))
         .contains("no longer carries a valid costbot:offhours tag"));
 }
+
+#[test]
+fn a_week_off_does_not_depend_on_the_second_it_is_counted_from() {
+    let s = berlin();
+    // Instants inside and outside off periods, some with fractions of a second (the first is
+    // Tuesday 19:14:37 Berlin): 4 nights of 12 hours and a weekend of 60, every time.
+    for from in [
+        "2026-12-01T18:14:37Z",
+        "2026-12-01T18:00:00Z",
+        "2026-12-02T09:59:59.5Z",
+        "2026-12-01T18:16:46.815261017Z",
+        "2026-12-05T23:00:01Z",
+    ] {
+        let from = utc(from);
+        assert_eq!(s.minutes_off(from, from + Duration::days(7)), 108 * 60, "from {from}");
+    }
+}
