@@ -177,11 +177,15 @@ async fn deliver(store: &DynStore, fake: &FakeSlack) {
 /// [`deliver`] through any senders.
 async fn deliver_through(store: &DynStore, senders: HashMap<Platform, Arc<dyn Sender>>) {
     let workers = [OutboxWorker::new(store.clone(), senders.clone()), OutboxWorker::new(store.clone(), senders)];
-    for round in 0..4 {
+    // Two workers race, so a reply can be tried before its card is recorded and wait for a
+    // later round; rounds go on until one attempts nothing (a fixed four rounds lost such a
+    // reply under load when its first try fell in the last round).
+    for round in 0..12 {
         let at = now() + Duration::days(2) + Duration::minutes(10 * round);
         let (a, b) = tokio::join!(workers[0].drain_at(at), workers[1].drain_at(at));
-        a.unwrap();
-        b.unwrap();
+        if a.unwrap() + b.unwrap() == 0 && round >= 3 {
+            break;
+        }
     }
 }
 
