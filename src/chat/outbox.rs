@@ -99,6 +99,25 @@ impl OutboxWorker {
     /// Posts a thread's first message, unless an earlier, interrupted post already made it: then
     /// that message is adopted and brought up to date instead.
     async fn post_once(&self, sender: &dyn Sender, d: &Delivery) -> Result<String, SendError> {
+        // A reply waits for its parent: until the card is posted there is nothing to reply
+        // to, and posting it on its own would leave it outside the thread. This comes first:
+        // an attempt that waited posted nothing, so the next one must not go looking for a
+        // post it might have made (it once adopted another conversation's copy of the reply).
+        let parent = match reply_parent(&d.thread) {
+            Some(parent) => {
+                let posted = self.store.thread_message(d.platform, &d.channel, parent).await.map_err(|e| {
+                    SendError::Retryable { reason: format!("cannot read the parent thread: {e:#}"), after: None }
+                })?;
+                let Some(id) = posted.filter(|id| !id.starts_with("file:")) else {
+                    return Err(SendError::Retryable {
+                        reason: format!("waiting for `{parent}` to be posted"),
+                        after: None,
+                    });
+                };
+                Some(MessageRef { channel: d.channel.clone(), id })
+            }
+            None => None,
+        };
         if d.maybe_posted {
             if let Some(found) = sender.find_posted(&d.channel, &d.thread).await? {
                 tracing::info!(channel = %d.channel, thread = %d.thread, "adopting a message an interrupted post made");
@@ -106,22 +125,10 @@ impl OutboxWorker {
                 return Ok(found.id);
             }
         }
-        if let Some(parent) = reply_parent(&d.thread) {
-            // A reply waits for its parent: until the card is posted there is nothing to
-            // reply to, and posting it on its own would leave it outside the thread.
-            let posted = self.store.thread_message(d.platform, &d.channel, parent).await.map_err(|e| {
-                SendError::Retryable { reason: format!("cannot read the parent thread: {e:#}"), after: None }
-            })?;
-            let Some(id) = posted.filter(|id| !id.starts_with("file:")) else {
-                return Err(SendError::Retryable {
-                    reason: format!("waiting for `{parent}` to be posted"),
-                    after: None,
-                });
-            };
-            let parent = MessageRef { channel: d.channel.clone(), id };
-            return sender.post_reply(&parent, &d.thread, &d.message).await.map(|r| r.id);
+        match parent {
+            Some(parent) => sender.post_reply(&parent, &d.thread, &d.message).await.map(|r| r.id),
+            None => sender.post_thread(&d.channel, &d.thread, &d.message).await.map(|r| r.id),
         }
-        sender.post_thread(&d.channel, &d.thread, &d.message).await.map(|r| r.id)
     }
 
     async fn deliver(&self, d: &Delivery, now: NaiveDateTime) -> DeliveryOutcome {

@@ -225,10 +225,13 @@ async fn api(
     }
     let default = match method.as_str() {
         "conversations.history" => {
+            // Like Slack: one channel's messages, without thread replies.
+            let channel = request_channel(&body);
             let posted = inner.lock().unwrap().posted.clone();
             let messages: Vec<Value> = posted
                 .iter()
                 .rev()
+                .filter(|p| channel.as_ref().is_none_or(|c| p["channel"] == *c) && p.get("thread_ts").is_none())
                 .map(|p| json!({"type": "message", "ts": "1.2", "text": p["text"], "metadata": p["metadata"]}))
                 .collect();
             Answer::ok(json!({"ok": true, "messages": messages, "has_more": false}))
@@ -397,4 +400,13 @@ pub fn interaction_body(payload: &Value) -> String {
 pub fn data(name: &str) -> String {
     let path = format!("{}/tests/data/slack/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The `channel` argument of a Web API call, sent as a form or as JSON.
+fn request_channel(body: &[u8]) -> Option<String> {
+    if let Ok(json) = serde_json::from_slice::<Value>(body) {
+        return json["channel"].as_str().map(str::to_string);
+    }
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+    form.into_iter().find(|(k, _)| k == "channel").map(|(_, v)| v)
 }
