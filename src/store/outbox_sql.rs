@@ -263,7 +263,24 @@ macro_rules! impl_outbox_store {
             .fetch_optional(pool)
             .await?
             .unwrap_or_default();
-            if posted.is_none() && started.is_none() {
+            // A reply whose card has no message yet cannot be posted by this try (the worker
+            // waits for the card), so it is not marked as possibly posted: otherwise the next
+            // try would search the channel for a post that never happened.
+            let parent_missing = match $crate::domain::outbox::reply_parent(thread) {
+                Some(parent) => {
+                    let id: Option<Option<String>> = sqlx::query_scalar(
+                        "SELECT message_id FROM chat_threads WHERE platform = $1 AND channel_id = $2 AND thread_key = $3",
+                    )
+                    .bind(platform)
+                    .bind(channel)
+                    .bind(parent)
+                    .fetch_optional(pool)
+                    .await?;
+                    id.flatten().is_none()
+                }
+                None => false,
+            };
+            if posted.is_none() && started.is_none() && !parent_missing {
                 sqlx::query(
                     "UPDATE chat_threads SET post_started_at = $4 WHERE platform = $1 AND channel_id = $2 AND thread_key = $3",
                 )

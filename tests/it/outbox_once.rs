@@ -190,3 +190,25 @@ mod lease {
         );
     }
 }
+
+/// A reply tried before its card is posted waits, and that try posted nothing: the next try
+/// posts the reply under the card without searching the channel for an interrupted post
+/// (which once found another conversation's copy of the reply and adopted it).
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn a_reply_that_waited_for_its_card_is_posted_without_looking_for_itself(pool: sqlx::PgPool) {
+    let store: DynStore = Arc::new(PgStore::from_pool(pool));
+    let fake = FakeSlack::start().await;
+    fake.number_posts();
+    let w = worker(&store, slack(&fake));
+    store.enqueue(&[card("C1", "pr-1/reply/reminder", "reminder")], now()).await.unwrap();
+    assert_eq!(w.drain_at(now()).await.unwrap(), 1, "tried once, waiting for the card");
+    assert!(fake.posted().is_empty());
+    store.enqueue(&[card("C1", "pr-1", "approve me")], now()).await.unwrap();
+    for minutes in [1, 2] {
+        w.drain_at(now() + Duration::minutes(minutes)).await.unwrap();
+    }
+    let posted = fake.posted();
+    assert_eq!(posted.len(), 2, "the card, then the reply: {posted:#?}");
+    assert_eq!(posted[1]["thread_ts"], "1700000000.000001", "the reply is under the card");
+    assert!(fake.received("/api/conversations.history").is_empty(), "nothing to look for after a try that waited");
+}
