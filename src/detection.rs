@@ -5,11 +5,11 @@
 //! store does not (usage type, region); that is one small query per *new* anomaly, never per
 //! series or per run. Account- and organisation-level root causes come from the store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use chrono::{Days, NaiveDateTime};
+use chrono::{Days, NaiveDateTime, NaiveTime};
 
 use crate::domain::anomaly::pass::run_pass;
 use crate::domain::anomaly::{Detector, DetectorConfig, Point, ThresholdSet};
@@ -19,12 +19,18 @@ use crate::domain::root_cause::{rank_contributors, BreakdownRow, Dimension};
 use crate::domain::sources::BreakdownSource;
 use crate::domain::tags::{TagFact, TagKey};
 use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
-use crate::store::{AnomalyStore, CostStore, FactFilter, SpendQuery, Store, TagQuery, TagStore, UsageStore};
+use crate::store::{AnomalyStore, CostStore, FactFilter, FactRef, SpendQuery, Store, TagQuery, TagStore, UsageStore};
 
+mod build;
 #[cfg(test)]
 mod series_tests;
 mod tags;
 use tags::{build_tag_series, tag_rows_by_account};
+
+pub use build::SeriesBuilder;
+
+/// Every series a run scores, by key.
+type AllSeries = BTreeMap<SeriesKey, Vec<Point>>;
 
 /// Detection settings, from `[anomaly]`.
 #[derive(Debug, Clone)]
@@ -74,29 +80,6 @@ impl<S: ?Sized> Clone for Detection<S> {
     }
 }
 
-/// The facts detection scores: an account's usage-only facts when the store has any for it
-/// in the range, else its net facts (a source that cannot tell record types apart, or data
-/// collected before usage was). Usage is what a person changes; credits, refunds, tax and
-/// monthly fees move net spend on days nothing changed, and would alert.
-pub fn prefer_usage(net: Vec<CostFact>, usage: Vec<CostFact>) -> Vec<CostFact> {
-    // Nothing to merge: the net facts come from the store already in this order, and
-    // re-sorting millions of them would cost seconds a run.
-    if usage.is_empty() {
-        return net;
-    }
-    let with_usage: std::collections::BTreeSet<AccountId> = usage.iter().map(|f| f.account.clone()).collect();
-    let mut facts: Vec<CostFact> = net.into_iter().filter(|f| !with_usage.contains(&f.account)).collect();
-    facts.extend(usage);
-    facts.sort_by(|a, b| {
-        (a.period_start, a.account.as_str(), a.service.as_str()).cmp(&(
-            b.period_start,
-            b.account.as_str(),
-            b.service.as_str(),
-        ))
-    });
-    facts
-}
-
 /// Days before an anomaly that serve as its contributors' baseline.
 const ROOT_CAUSE_BASELINE_DAYS: u64 = 14;
 
@@ -112,10 +95,7 @@ impl<S: CostStore + AnomalyStore + TagStore + UsageStore + ?Sized> Detection<S> 
         let g = self.settings.granularity;
         let range = DateRange::new(as_of.date() - Days::new(self.settings.lookback_days), as_of.date() + Days::new(1))?;
         let filter = FactFilter { granularity: g, range, accounts: None };
-        let facts = self.store.cost_facts(&filter).await?;
-        let facts =
-            if self.settings.usage_only { prefer_usage(facts, self.store.usage_facts(&filter).await?) } else { facts };
-        let mut series = build_series(&facts, g);
+        let mut series = self.read_series(&filter).await?;
         let mut tag_facts = Vec::new();
         for key in &self.settings.by_tags {
             let spend = SpendQuery { granularity: g, range, accounts: None, services: None };
@@ -143,12 +123,12 @@ impl<S: CostStore + AnomalyStore + TagStore + UsageStore + ?Sized> Detection<S> 
             match change {
                 Change::Opened(anomaly) => {
                     report.opened += 1;
-                    report.root_cause_calls += self.explain(anomaly, &facts, &tag_facts).await;
+                    report.root_cause_calls += self.explain(anomaly, &series, &tag_facts).await;
                 }
                 Change::Updated(anomaly) => {
                     // The anomaly grew or changed shape: its contributors may have changed too.
                     report.updated += 1;
-                    report.root_cause_calls += self.explain(anomaly, &facts, &tag_facts).await;
+                    report.root_cause_calls += self.explain(anomaly, &series, &tag_facts).await;
                 }
                 Change::Resolved(_) => report.resolved += 1,
                 Change::Extended(_) => {}
@@ -166,9 +146,26 @@ impl<S: CostStore + AnomalyStore + TagStore + UsageStore + ?Sized> Detection<S> 
         Ok(report)
     }
 
+    /// The account × service, account and organisation series over `filter`'s range,
+    /// streamed from the store. With `[anomaly] usage_only`, an account's usage-only facts
+    /// are scored when the store has any for it in the range, else its net facts (a source
+    /// that cannot tell record types apart, or data collected before usage was). Usage is
+    /// what a person changes; credits, refunds, tax and monthly fees move net spend on days
+    /// nothing changed, and would alert.
+    async fn read_series(&self, filter: &FactFilter) -> Result<AllSeries> {
+        let start = filter.range.start().and_time(NaiveTime::MIN);
+        let mut builder = SeriesBuilder::new(filter.granularity, start, filter.range.end().and_time(NaiveTime::MIN))?;
+        if self.settings.usage_only {
+            self.store.visit_usage_facts(filter, &mut |fact| builder.add(fact)).await?;
+            builder.start_second_source();
+        }
+        self.store.visit_cost_facts(filter, &mut |fact| builder.add(fact)).await?;
+        Ok(builder.finish())
+    }
+
     /// Fills in an anomaly's root cause; returns the Cost Explorer requests it made. A failed
     /// breakdown leaves the root cause empty: the alert still goes out, saying so.
-    async fn explain(&self, anomaly: &mut Anomaly, facts: &[CostFact], tag_facts: &[TagFact]) -> u64 {
+    async fn explain(&self, anomaly: &mut Anomaly, series: &AllSeries, tag_facts: &[TagFact]) -> u64 {
         let day = |t: NaiveDateTime| t.date();
         let Ok(anomaly_days) = DateRange::new(day(anomaly.start), day(anomaly.end) + Days::new(1)) else { return 0 };
         let Ok(baseline) =
@@ -186,8 +183,8 @@ impl<S: CostStore + AnomalyStore + TagStore + UsageStore + ?Sized> Detection<S> 
                     }
                 }
             }
-            Scope::Account { account } => (rows_from_facts(facts, Some(account), Dimension::Service), 0),
-            Scope::Organisation => (rows_from_facts(facts, None, Dimension::LinkedAccount), 0),
+            Scope::Account { account } => (rows_from_series(series, Some(account)), 0),
+            Scope::Organisation => (rows_from_series(series, None), 0),
             Scope::Tag { key, value } => (tag_rows_by_account(tag_facts, key, value), 0),
         };
         anomaly.root_cause = rank_contributors(&rows, baseline, anomaly_days);
@@ -207,67 +204,56 @@ impl<S: CostStore + AnomalyStore + TagStore + UsageStore + ?Sized> Detection<S> 
     }
 }
 
-/// Daily rows for an account's services (or the organisation's accounts) from stored facts.
-fn rows_from_facts(facts: &[CostFact], account: Option<&AccountId>, dimension: Dimension) -> Vec<BreakdownRow> {
-    facts
-        .iter()
-        .filter(|f| account.is_none_or(|a| &f.account == a))
-        .map(|f| BreakdownRow {
+/// Daily rows for an account's services (or the organisation's accounts), from the series
+/// the run built: the same facts, already summed, and no scan of them per anomaly.
+fn rows_from_series(series: &AllSeries, account: Option<&AccountId>) -> Vec<BreakdownRow> {
+    let mut rows = Vec::new();
+    for (key, points) in series {
+        let (dimension, name) = match (&key.scope, account) {
+            (Scope::Service { account: a, service }, Some(wanted)) if a == wanted => {
+                (Dimension::Service, service.to_string())
+            }
+            (Scope::Account { account: a }, None) => (Dimension::LinkedAccount, a.to_string()),
+            _ => continue,
+        };
+        rows.extend(points.iter().map(|p| BreakdownRow {
             dimension,
-            name: match dimension {
-                Dimension::LinkedAccount => f.account.to_string(),
-                _ => f.service.to_string(),
-            },
-            day: f.period_start.date(),
-            amount: f.amount,
-        })
-        .collect()
+            name: name.clone(),
+            day: p.at.date(),
+            amount: Money::from_decimal(p.amount),
+        }));
+    }
+    rows
 }
 
 /// Groups facts into series: every account × service, every account total, and the
 /// organisation total. Totals are exact sums per period; a period is estimated when any of
-/// its facts is.
-pub fn build_series(facts: &[CostFact], granularity: Granularity) -> BTreeMap<SeriesKey, Vec<Point>> {
-    type Sums = BTreeMap<NaiveDateTime, (Money, bool)>;
-    fn add(sums: &mut Sums, fact: &CostFact) {
-        let entry = sums.entry(fact.period_start).or_insert((Money::ZERO, false));
-        entry.0 += fact.amount;
-        entry.1 |= fact.estimated;
+/// its facts is. Facts of another granularity are ignored.
+pub fn build_series(facts: &[CostFact], granularity: Granularity) -> Result<BTreeMap<SeriesKey, Vec<Point>>> {
+    let mut facts = facts.iter().filter(|f| f.granularity == granularity).peekable();
+    let Some(first) = facts.peek() else { return Ok(BTreeMap::new()) };
+    let (mut start, mut end) = (first.period_start, first.period_start);
+    let facts: Vec<&CostFact> = facts.collect();
+    for fact in &facts {
+        start = start.min(fact.period_start);
+        end = end.max(fact.period_start);
     }
-    // Series are found by borrowed names in hash maps and their keys built once each at the
-    // end: building three owned keys per fact and looking them up in ordered maps was most of
-    // a run at 12 M facts (`benches/detection_scale.rs`).
-    let mut services: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut service_sums: Vec<(&CostFact, Sums)> = Vec::new();
-    let mut accounts: HashMap<&str, usize> = HashMap::new();
-    let mut account_sums: Vec<(&CostFact, Sums)> = Vec::new();
-    let mut organisation = Sums::new();
-    for fact in facts.iter().filter(|f| f.granularity == granularity) {
-        let i = *services.entry((fact.account.as_str(), fact.service.as_str())).or_insert_with(|| {
-            service_sums.push((fact, Sums::new()));
-            service_sums.len() - 1
-        });
-        add(&mut service_sums[i].1, fact);
-        let i = *accounts.entry(fact.account.as_str()).or_insert_with(|| {
-            account_sums.push((fact, Sums::new()));
-            account_sums.len() - 1
-        });
-        add(&mut account_sums[i].1, fact);
-        add(&mut organisation, fact);
+    let mut builder = SeriesBuilder::new(granularity, start, end + chrono::Duration::days(1))?;
+    for fact in facts {
+        builder.add(fact_ref(fact))?;
     }
-    let key = |scope| SeriesKey { granularity, scope };
-    let mut sums: BTreeMap<SeriesKey, Sums> = BTreeMap::new();
-    for (first, by_time) in service_sums {
-        let scope = Scope::Service { account: first.account.clone(), service: first.service.clone() };
-        sums.insert(key(scope), by_time);
+    Ok(builder.finish())
+}
+
+/// A built fact, as the store would stream it.
+fn fact_ref(fact: &CostFact) -> FactRef<'_> {
+    FactRef {
+        period_start: fact.period_start,
+        account: fact.account.as_str(),
+        service: fact.service.as_str(),
+        units: fact.amount.to_units(),
+        estimated: fact.estimated,
     }
-    for (first, by_time) in account_sums {
-        sums.insert(key(Scope::Account { account: first.account.clone() }), by_time);
-    }
-    if !organisation.is_empty() {
-        sums.insert(key(Scope::Organisation), organisation);
-    }
-    points_of(sums)
 }
 
 /// Exact sums per series and period into the detector's points.

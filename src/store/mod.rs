@@ -16,6 +16,7 @@ mod budget_sql;
 mod console_sql;
 mod digest_sql;
 mod fact_rows;
+mod fact_visit;
 mod inventory_sql;
 mod lease_sql;
 mod outbox_sql;
@@ -39,6 +40,7 @@ use secrecy::{ExposeSecret, SecretString};
 pub use access_sql::{AccessStore, AuditCheckpoint, WebSession};
 pub use anomaly_sql::{AnomalyMarkChange, AnomalyStore};
 pub use budget_sql::{BudgetAmount, BudgetStore, FiredBudgetAlert};
+pub use fact_visit::{FactRef, FactVisitor};
 pub use lease_sql::{ClockStore, LeaseStore, TickStore};
 pub use postgres::PgStore;
 pub use schedule_sql::{SchedulePause, ScheduleStore};
@@ -416,6 +418,10 @@ pub trait CostStore: Send + Sync {
 
     /// Reads facts, ordered by period, account and service.
     async fn cost_facts(&self, filter: &FactFilter) -> Result<Vec<CostFact>>;
+
+    /// Streams the facts a filter selects to `visit`, in no particular order, without
+    /// building them; returns how many were visited. For readers of millions of rows.
+    async fn visit_cost_facts(&self, filter: &FactFilter, visit: &mut FactVisitor<'_>) -> Result<u64>;
 
     /// The exact total of the facts a filter selects, summed in SQL.
     async fn total(&self, filter: &FactFilter) -> Result<Money>;

@@ -257,6 +257,14 @@ macro_rules! impl_sql_store {
                     .collect()
             }
 
+            async fn visit_cost_facts(
+                &self,
+                filter: &$crate::store::FactFilter,
+                visit: &mut $crate::store::FactVisitor<'_>,
+            ) -> anyhow::Result<u64> {
+                $crate::store::fact_visit::visit_fact_rows!(self, $db, "cost_facts", filter, visit)
+            }
+
             async fn total(&self, filter: &$crate::store::FactFilter) -> anyhow::Result<$crate::domain::Money> {
                 let mut builder = sqlx::QueryBuilder::<$db>::new(
                     "SELECT CAST(COALESCE(SUM(amount_units), 0) AS TEXT) FROM cost_facts",

@@ -6,7 +6,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 
-use super::FactFilter;
+use super::{FactFilter, FactVisitor};
 use crate::domain::{AccountId, CostFact, DateRange, Granularity};
 
 /// Usage-only facts, beside the net cost facts.
@@ -25,6 +25,10 @@ pub trait UsageStore: Send + Sync {
 
     /// The stored usage facts a filter selects, ordered by period, account and service.
     async fn usage_facts(&self, filter: &FactFilter) -> Result<Vec<CostFact>>;
+
+    /// Streams the usage facts a filter selects to `visit`, in no particular order, without
+    /// building them (see [`CostStore::visit_cost_facts`](super::CostStore::visit_cost_facts)).
+    async fn visit_usage_facts(&self, filter: &FactFilter, visit: &mut FactVisitor<'_>) -> Result<u64>;
 }
 
 /// Implements `UsageStore` for a struct with a `pool` field.
@@ -94,6 +98,14 @@ macro_rules! impl_usage_store {
                 Ok(written)
             }
 
+            async fn visit_usage_facts(
+                &self,
+                filter: &$crate::store::FactFilter,
+                visit: &mut $crate::store::FactVisitor<'_>,
+            ) -> anyhow::Result<u64> {
+                $crate::store::fact_visit::visit_fact_rows!(self, $db, "usage_facts", filter, visit)
+            }
+
             async fn usage_facts(
                 &self,
                 filter: &$crate::store::FactFilter,
@@ -101,25 +113,7 @@ macro_rules! impl_usage_store {
                 let mut builder = sqlx::QueryBuilder::<$db>::new(
                     "SELECT period_start, account_id, service, amount_units, estimated FROM usage_facts",
                 );
-                builder
-                    .push(" WHERE granularity = ")
-                    .push_bind(filter.granularity.as_str())
-                    .push(" AND period_start >= ")
-                    .push_bind(filter.range.start().and_hms_opt(0, 0, 0))
-                    .push(" AND period_start < ")
-                    .push_bind(filter.range.end().and_hms_opt(0, 0, 0));
-                if let Some(accounts) = &filter.accounts {
-                    builder.push(" AND account_id IN (");
-                    let mut list = builder.separated(", ");
-                    for account in accounts {
-                        list.push_bind(account.as_str().to_string());
-                    }
-                    // An empty allow-list must select nothing, not everything.
-                    if accounts.is_empty() {
-                        list.push("NULL");
-                    }
-                    builder.push(")");
-                }
+                push_filter(&mut builder, filter);
                 builder.push(" ORDER BY period_start, account_id, service");
                 let rows: Vec<(chrono::NaiveDateTime, String, String, i64, bool)> =
                     builder.build_query_as().fetch_all(&self.pool).await?;

@@ -24,6 +24,7 @@ mod discord_e2e;
 mod doctor;
 mod early_detection;
 mod exactly_once;
+mod fact_visit;
 mod faults;
 mod feedback;
 mod feedback_e2e;
