@@ -13,6 +13,8 @@
 //! runs of the job: the first opens the anomalies, the others find them open. Under
 //! `cargo test --benches` (no `--bench` flag) it runs a small smoke pass.
 
+#[path = "common/org_facts.rs"]
+mod org_facts;
 #[path = "common/scratch_db.rs"]
 mod scratch_db;
 
@@ -21,14 +23,14 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
-use chrono::{Days, NaiveDate};
-use costbot::detection::{Detection, DetectionSettings};
+use chrono::{Days, NaiveDate, NaiveTime};
+use costbot::detection::{Detection, DetectionSettings, SeriesBuilder};
 use costbot::domain::anomaly::ThresholdSet;
 use costbot::domain::root_cause::BreakdownRow;
 use costbot::domain::sources::BreakdownSource;
-use costbot::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
-use costbot::store::{AccountStore, CostStore, FactFilter, PgStore, SchemaStore};
-use scratch_db::ScratchDb;
+use costbot::domain::{AccountId, DateRange, Granularity, ServiceName};
+use costbot::store::{AccountStore, CostStore, FactFilter, PgStore};
+use org_facts::{env_or, on_scratch_store, Org};
 
 struct Size {
     accounts: usize,
@@ -53,48 +55,13 @@ impl BreakdownSource for NoBreakdown {
     }
 }
 
-fn facts(size: &Size, first: NaiveDate) -> (Vec<CostFact>, Vec<Account>) {
-    let accounts: Vec<Account> = (0..size.accounts)
-        .map(|i| Account {
-            id: AccountId::parse(&format!("{:012}", 600_000_000_000u64 + i as u64)).unwrap(),
-            name: Some(format!("acct-{i}")),
-            configured: true,
-        })
-        .collect();
-    let services: Vec<ServiceName> =
-        (0..size.services).map(|i| ServiceName::parse(&format!("Service {i:02}")).unwrap()).collect();
-    let mut out = Vec::with_capacity(size.accounts * size.services * size.days as usize);
-    for d in 0..size.days {
-        let day = first + Days::new(d);
-        for (a, account) in accounts.iter().enumerate() {
-            for (s, service) in services.iter().enumerate() {
-                // A base of $10–$1,000 a day with a weekly rhythm and ±5 % deterministic noise.
-                let series = (a * size.services + s) as i128;
-                let base = 10 + (series * 7_919) % 990;
-                let weekly = if (d + series as u64) % 7 < 5 { 100 } else { 80 };
-                let noise = 95 + (d as i128 * 31 + series * 17) % 11;
-                let step = if series % 100 == 0 && d + 3 >= size.days { 3 } else { 1 };
-                // Dollars are base × weekly/100 × noise/100 × step; Money counts 10⁻¹⁰ dollars.
-                let scaled = base * weekly * noise * step;
-                out.push(CostFact {
-                    granularity: Granularity::Daily,
-                    period_start: day.and_hms_opt(0, 0, 0).unwrap(),
-                    account: account.id.clone(),
-                    service: service.clone(),
-                    amount: Money::from_units(scaled * 1_000_000),
-                    unit: "USD".into(),
-                    estimated: false,
-                });
-            }
-        }
-    }
-    (out, accounts)
-}
-
 async fn measure(store: Arc<PgStore>, size: &Size) -> Result<()> {
     let today: NaiveDate = "2026-11-30".parse()?;
     let first = today - Days::new(size.days - 1);
-    let (facts, accounts) = facts(size, first);
+    let org = Org { accounts: size.accounts, services: size.services };
+    let accounts = org.accounts();
+    // One series in a hundred steps up threefold in its last three days.
+    let facts = org.facts(first, 0..size.days, |series, d| if series % 100 == 0 && d + 3 >= size.days { 3 } else { 1 });
     let started = Instant::now();
     store.upsert_accounts(&accounts).await?;
     let range = DateRange::new(first, today + Days::new(1))?;
@@ -109,8 +76,20 @@ async fn measure(store: Arc<PgStore>, size: &Size) -> Result<()> {
     let started = Instant::now();
     let read_facts =
         store.cost_facts(&FactFilter { granularity: Granularity::Daily, range: read, accounts: None }).await?;
-    println!("store read alone: {} facts in {:.2} s", read_facts.len(), started.elapsed().as_secs_f64());
+    println!("store read alone, built facts: {} in {:.2} s", read_facts.len(), started.elapsed().as_secs_f64());
     drop(read_facts);
+    let filter = FactFilter { granularity: Granularity::Daily, range: read, accounts: None };
+    let started = Instant::now();
+    let visited = store.visit_cost_facts(&filter, &mut |_| Ok(())).await?;
+    println!("store read alone, streamed: {visited} facts in {:.2} s", started.elapsed().as_secs_f64());
+    // What a run reads with: the stream summed into series as it arrives.
+    let started = Instant::now();
+    let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN);
+    let mut builder = SeriesBuilder::new(Granularity::Daily, midnight(read.start()), midnight(read.end()))?;
+    store.visit_cost_facts(&filter, &mut |fact| builder.add(fact)).await?;
+    let series = builder.finish();
+    println!("store read into series: {} series in {:.2} s", series.len(), started.elapsed().as_secs_f64());
+    drop(series);
 
     // The figure reads 400 days; the product's default `[anomaly] lookback_days` is
     // 100, which is what a run reads unless configured otherwise.
@@ -149,19 +128,15 @@ async fn measure(store: Arc<PgStore>, size: &Size) -> Result<()> {
     Ok(())
 }
 
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let full = std::env::args().any(|a| a == "--bench");
     let size = if full {
         Size {
-            accounts: env_or("DETECT_ACCOUNTS", 1_000),
-            services: env_or("DETECT_SERVICES", 30),
-            days: env_or("DETECT_DAYS", 400) as u64,
-            lookback: env_or("DETECT_LOOKBACK", 400) as u64,
+            accounts: env_or("DETECT_ACCOUNTS", 1_000) as usize,
+            services: env_or("DETECT_SERVICES", 30) as usize,
+            days: env_or("DETECT_DAYS", 400),
+            lookback: env_or("DETECT_LOOKBACK", 400),
         }
     } else {
         Size { accounts: 10, services: 10, days: 60, lookback: 60 }
@@ -170,15 +145,5 @@ async fn main() -> Result<()> {
         "detection job over {} accounts x {} services x {} days, lookback {} days, on Postgres",
         size.accounts, size.services, size.days, size.lookback
     );
-    let scratch = ScratchDb::create("costbot_detect").await?;
-    let result = async {
-        let store = PgStore::connect(&scratch.url, 4).await?;
-        store.migrate().await?;
-        let outcome = measure(Arc::new(store.clone()), &size).await;
-        store.pool().close().await;
-        outcome
-    }
-    .await;
-    scratch.drop().await?;
-    result
+    on_scratch_store("costbot_detect", |store| async move { measure(store, &size).await }).await
 }

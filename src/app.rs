@@ -137,6 +137,12 @@ impl App {
         only: Option<&AccountId>,
     ) -> Result<(CollectorRun, Option<DetectionReport>)> {
         let run = self.collector.run(now.date(), since, only).await?;
+        Ok((run, self.after_collection(now).await?))
+    }
+
+    /// What follows a collection: detection on what landed, budget alerts, and delivery of
+    /// the alerts (`benches/alert_latency.rs` times this, from data landed to delivered).
+    pub async fn after_collection(&self, now: NaiveDateTime) -> Result<Option<DetectionReport>> {
         let report = match &self.detection {
             Some(detection) => Some(detection.run(now).await.context("anomaly detection failed")?),
             None => None,
@@ -147,7 +153,7 @@ impl App {
             tracing::error!(error = %format!("{error:#}"), "budget alerts failed");
         }
         self.deliver_alerts(now).await?;
-        Ok((run, report))
+        Ok(report)
     }
 
     /// Turns new alert events into outbox entries and tries to deliver them right away, so an
