@@ -1,6 +1,7 @@
-//! Streaming facts (`visit_cost_facts`, `visit_usage_facts`, what detection reads) sees
-//! exactly what reading them whole returns, on both stores: every row once, exact amounts,
-//! the estimated mark, and account filters that never widen.
+//! What detection reads, on both stores. Streaming facts (`visit_cost_facts`,
+//! `visit_usage_facts`) sees exactly what reading them whole returns: every row once, exact
+//! amounts, the estimated mark, and account filters that never widen. `fact_source` names the
+//! source of an account's newest fact of either granularity.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use costbot::store::{FactFilter, FactRef, Store};
 
 use crate::store_contract::{at, contract};
 
-contract!(visiting_facts_sees_what_reading_returns);
+contract!(visiting_facts_sees_what_reading_returns, the_newest_fact_names_the_source);
 
 /// A visited row, owned, in the shape `cost_facts` returns.
 type Seen = (chrono::NaiveDateTime, String, String, Money, bool);
@@ -110,4 +111,33 @@ async fn visiting_facts_sees_what_reading_returns(store: Arc<impl Store>) {
         .await;
     assert!(stopped.is_err());
     assert_eq!(calls, 1);
+}
+
+async fn the_newest_fact_names_the_source(store: Arc<impl Store>) {
+    let fact = |g: Granularity, at: &str, account: &str| CostFact {
+        granularity: g,
+        period_start: at.parse().unwrap(),
+        account: AccountId::parse(account).unwrap(),
+        service: costbot::domain::ServiceName::parse("AWS Lambda").unwrap(),
+        amount: Money::from_cents(100),
+        unit: "USD".into(),
+        estimated: false,
+    };
+    let (old_payer, new_payer, linked) = ("111111111111", "222222222222", "333333333333");
+    let days = costbot::domain::DateRange::new("2026-11-01".parse().unwrap(), "2026-11-03".parse().unwrap()).unwrap();
+    let old = [fact(Granularity::Daily, "2026-11-01T00:00:00", linked)];
+    store
+        .replace_cost_facts(&AccountId::parse(old_payer).unwrap(), Granularity::Daily, &days, &old, at("2026-11-03"))
+        .await
+        .unwrap();
+    let linked_id = AccountId::parse(linked).unwrap();
+    assert_eq!(store.fact_source(&linked_id).await.unwrap().map(|a| a.to_string()), Some(old_payer.to_string()));
+    // A newer hourly fact from another payer wins over the older daily one.
+    let new = [fact(Granularity::Hourly, "2026-11-02T13:00:00", linked)];
+    store
+        .replace_cost_facts(&AccountId::parse(new_payer).unwrap(), Granularity::Hourly, &days, &new, at("2026-11-03"))
+        .await
+        .unwrap();
+    assert_eq!(store.fact_source(&linked_id).await.unwrap().map(|a| a.to_string()), Some(new_payer.to_string()));
+    assert_eq!(store.fact_source(&AccountId::parse("444444444444").unwrap()).await.unwrap(), None);
 }
