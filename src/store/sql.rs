@@ -262,7 +262,7 @@ macro_rules! impl_sql_store {
                 filter: &$crate::store::FactFilter,
                 visit: &mut $crate::store::FactVisitor<'_>,
             ) -> anyhow::Result<u64> {
-                $crate::store::fact_visit::visit_fact_rows!(self, $db, "cost_facts", filter, visit)
+                self.visit_fact_table("cost_facts", filter, visit).await
             }
 
             async fn total(&self, filter: &$crate::store::FactFilter) -> anyhow::Result<$crate::domain::Money> {
@@ -546,7 +546,7 @@ macro_rules! impl_sql_store {
         }
 
         /// Appends the WHERE clause of a fact filter.
-        fn push_filter(builder: &mut sqlx::QueryBuilder<'_, $db>, filter: &$crate::store::FactFilter) {
+        pub(super) fn push_filter(builder: &mut sqlx::QueryBuilder<'_, $db>, filter: &$crate::store::FactFilter) {
             builder
                 .push(" WHERE granularity = ")
                 .push_bind(filter.granularity.as_str())

@@ -103,7 +103,7 @@ macro_rules! impl_usage_store {
                 filter: &$crate::store::FactFilter,
                 visit: &mut $crate::store::FactVisitor<'_>,
             ) -> anyhow::Result<u64> {
-                $crate::store::fact_visit::visit_fact_rows!(self, $db, "usage_facts", filter, visit)
+                self.visit_fact_table("usage_facts", filter, visit).await
             }
 
             async fn usage_facts(

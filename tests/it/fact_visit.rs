@@ -111,6 +111,10 @@ async fn visiting_facts_sees_what_reading_returns(store: Arc<impl Store>) {
         .await;
     assert!(stopped.is_err());
     assert_eq!(calls, 1);
+    // The store still reads afterwards (Postgres closes the connection stopped mid-COPY).
+    for _ in 0..3 {
+        assert_eq!(visit_cost(&*store, &filters[0]).await.len(), 63);
+    }
 }
 
 async fn the_newest_fact_names_the_source(store: Arc<impl Store>) {
