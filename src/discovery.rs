@@ -16,8 +16,10 @@ use crate::domain::waste::{self, PolicyConfig, RulesConfig};
 use crate::domain::AccountId;
 use crate::store::InventoryStore;
 
-/// How many (account, region) pairs are discovered at once by default: enough to hide
-/// latency, few enough to stay clear of EC2's and CloudWatch's request rate limits.
+/// How many (account, region) pairs are discovered at once unless `[waste] concurrency`
+/// says otherwise: enough to hide latency for a few accounts. AWS's rate limits are per
+/// account and region, so they do not bound this; an organisation of hundreds of accounts
+/// wants more (benches/discovery_scale.rs and docs/operations.md "Sizing").
 pub const DEFAULT_CONCURRENCY: usize = 4;
 
 /// One (account, region) whose discovery failed; the others are unaffected.
@@ -77,7 +79,7 @@ impl Discovery {
             store,
             inventory,
             targets: targets(&config.waste.target_accounts(&configured), &config.waste.regions),
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: config.waste.concurrency,
             rules: config.waste.rules(),
             policy: config.waste.policy.clone(),
         })
