@@ -315,7 +315,9 @@ async fn answer(state: &State, request: Request<Body>) -> Response<Body> {
 /// Answers every query of a `GetMetricData` form: `MetricDataQueries.member.N.Id`, with its
 /// metric name and first dimension value under `…member.N.MetricStat.Metric.…`.
 fn metric_data(form: &[(String, String)], now: chrono::NaiveDateTime) -> String {
-    let mut queries: HashMap<&str, (Option<&str>, Option<&str>, Option<&str>)> = HashMap::new();
+    // Query number → its id, metric name and dimension value.
+    type Query<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
+    let mut queries: HashMap<&str, Query> = HashMap::new();
     for (key, value) in form {
         let Some(rest) = key.strip_prefix("MetricDataQueries.member.") else { continue };
         let Some((n, field)) = rest.split_once('.') else { continue };

@@ -67,7 +67,8 @@ impl OrganizationConfig {
 
 /// The most (account, region) pairs `[waste] concurrency` may ask for at once. Each pair
 /// holds up to four requests in flight, so 256 pairs is about a thousand connections to AWS
-/// from one process: a bound on what a typo can open, not a tuned figure.
+/// from one process: a bound on what a typo can open, not a tuned figure (the default, 32,
+/// is; see `discovery::DEFAULT_CONCURRENCY`).
 pub const MAX_CONCURRENCY: usize = 256;
 
 /// Waste discovery settings.
@@ -213,13 +214,13 @@ mod tests {
     }
 
     #[test]
-    fn concurrency_defaults_to_four_and_is_bounded() {
+    fn concurrency_has_a_default_and_is_bounded() {
         let base = "[[accounts]]\nid = \"123456789012\"\n[waste]\nregions = [\"us-east-1\"]\n";
         let ids = [AccountId::parse("123456789012").unwrap()];
         let config = Config::from_toml(base).unwrap();
         assert_eq!(config.waste.concurrency, crate::discovery::DEFAULT_CONCURRENCY);
-        let config = Config::from_toml(&format!("{base}concurrency = 32\n")).unwrap();
-        assert_eq!(config.waste.concurrency, 32);
+        let config = Config::from_toml(&format!("{base}concurrency = 64\n")).unwrap();
+        assert_eq!(config.waste.concurrency, 64);
         assert!(config.waste.validate(&ids).is_ok());
         for bad in [0, MAX_CONCURRENCY + 1] {
             let waste = WasteConfig { concurrency: bad, ..WasteConfig::default() };
