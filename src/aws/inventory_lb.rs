@@ -70,11 +70,17 @@ fn memberships(groups: &[Group], classics: &[Classic]) -> HashMap<String, Vec<St
 
 impl AwsInventory {
     fn elbv2(&self, account: &AccountId, region: &str) -> Result<aws_sdk_elasticloadbalancingv2::Client> {
-        Ok(aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk(account, region)?))
+        let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.sdk(account, region)?)
+            .retry_partition(super::inventory::retry_partition("elbv2", account, region))
+            .build();
+        Ok(aws_sdk_elasticloadbalancingv2::Client::from_conf(config))
     }
 
     fn elb(&self, account: &AccountId, region: &str) -> Result<aws_sdk_elasticloadbalancing::Client> {
-        Ok(aws_sdk_elasticloadbalancing::Client::new(&self.sdk(account, region)?))
+        let config = aws_sdk_elasticloadbalancing::config::Builder::from(&self.sdk(account, region)?)
+            .retry_partition(super::inventory::retry_partition("elb", account, region))
+            .build();
+        Ok(aws_sdk_elasticloadbalancing::Client::from_conf(config))
     }
 
     /// Target groups (all, or one load balancer's) with their targets' health.

@@ -157,7 +157,9 @@ pub enum RetryMode {
     #[default]
     Standard,
     /// Standard plus client-side rate limiting after throttling, which suits Cost
-    /// Explorer's low request rate limits.
+    /// Explorer's low request rate limits. Waste discovery's clients retry in standard mode
+    /// whatever this says: a few requests per account and region make adaptive mode's limiter
+    /// hold a throttled retry for tens of seconds (`aws::inventory`).
     Adaptive,
 }
 

@@ -65,6 +65,12 @@ impl OrganizationConfig {
     }
 }
 
+/// The most (account, region) pairs `[waste] concurrency` may ask for at once. Each pair
+/// holds up to four requests in flight, so 256 pairs is about a thousand connections to AWS
+/// from one process: a bound on what a typo can open, not a tuned figure (the default, 32,
+/// is; see `discovery::DEFAULT_CONCURRENCY`).
+pub const MAX_CONCURRENCY: usize = 256;
+
 /// Waste discovery settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -82,6 +88,10 @@ pub struct WasteConfig {
     pub idle_days: u32,
     /// Cron expression with a seconds field; the default runs daily at 06:30 UTC.
     pub schedule: String,
+    /// (account, region) pairs discovered at once (1 to [`MAX_CONCURRENCY`]). AWS throttles
+    /// each account and region on its own, and discovery makes a handful of requests per
+    /// pair, so more pairs at once do not bring one account closer to its limits.
+    pub concurrency: usize,
     /// Rule thresholds, `[waste.rules]`.
     pub rules: RulesConfig,
     /// The safety policy, `[waste.policy]`.
@@ -99,6 +109,7 @@ impl Default for WasteConfig {
             organization: OrganizationConfig::default(),
             idle_days: 14,
             schedule: "0 30 6 * * *".to_string(),
+            concurrency: crate::discovery::DEFAULT_CONCURRENCY,
             rules: RulesConfig::default(),
             policy: PolicyConfig::default(),
             prices: PriceOverrides::default(),
@@ -141,6 +152,9 @@ impl WasteConfig {
         }
         if !(1..=60).contains(&self.idle_days) {
             bail!("waste.idle_days must be between 1 and 60");
+        }
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            bail!("waste.concurrency must be between 1 and {MAX_CONCURRENCY}");
         }
         match &self.accounts {
             WasteAccounts::Listed(listed) => {
@@ -197,6 +211,22 @@ mod tests {
         assert!(bad(other).contains("999999999999"));
         assert!(bad(WasteConfig { schedule: "daily".into(), ..WasteConfig::default() }).contains("waste.schedule"));
         assert!(Config::from_toml("[waste]\nregion = \"us-east-1\"\n").unwrap_err().to_string().contains("region"));
+    }
+
+    #[test]
+    fn concurrency_has_a_default_and_is_bounded() {
+        let base = "[[accounts]]\nid = \"123456789012\"\n[waste]\nregions = [\"us-east-1\"]\n";
+        let ids = [AccountId::parse("123456789012").unwrap()];
+        let config = Config::from_toml(base).unwrap();
+        assert_eq!(config.waste.concurrency, crate::discovery::DEFAULT_CONCURRENCY);
+        let config = Config::from_toml(&format!("{base}concurrency = 64\n")).unwrap();
+        assert_eq!(config.waste.concurrency, 64);
+        assert!(config.waste.validate(&ids).is_ok());
+        for bad in [0, MAX_CONCURRENCY + 1] {
+            let waste = WasteConfig { concurrency: bad, ..WasteConfig::default() };
+            assert!(waste.validate(&ids).unwrap_err().to_string().contains("waste.concurrency"), "{bad}");
+        }
+        assert!(Config::from_toml(&format!("{base}concurrency = -1\n")).is_err());
     }
 
     #[test]
