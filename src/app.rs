@@ -526,7 +526,7 @@ async fn waste_discovery(
                 store: store.clone(),
                 inventory: inventory.clone(),
                 targets: discovery::targets(&accounts, &[sim_inventory::REGION.to_string()]),
-                concurrency: discovery::DEFAULT_CONCURRENCY,
+                concurrency: config.waste.concurrency,
                 rules: config.waste.rules(),
                 policy: config.waste.policy.clone(),
             };

@@ -119,7 +119,7 @@ pub async fn scan(config: &Config, options: &ScanOptions, now: NaiveDateTime) ->
         store: Arc::new(SqliteStore::in_memory().await?),
         inventory,
         targets: discovery::targets(&accounts, &regions),
-        concurrency: discovery::DEFAULT_CONCURRENCY,
+        concurrency: config.waste.concurrency,
         rules,
         policy: config.waste.policy.clone(),
     };
