@@ -16,13 +16,8 @@ use crate::domain::waste::{self, PolicyConfig, RulesConfig};
 use crate::domain::AccountId;
 use crate::store::InventoryStore;
 
-/// How many (account, region) pairs are discovered at once unless `[waste] concurrency`
-/// says otherwise. AWS's rate limits are per account and region and discovery makes one
-/// request per action in each, so they do not bound this; latency does. Chosen on
-/// benches/discovery_scale.rs (1,000 accounts × 16 regions, 50 ms answers): 4 took about 12
-/// minutes, over the 10-minute target, and 32 took 2.8 minutes (5.3 with every first request
-/// throttled) on two shared cores. Fewer targets than this simply all run at once.
-pub const DEFAULT_CONCURRENCY: usize = 32;
+/// The default of `[waste] concurrency`; where it was chosen is written beside it.
+pub use crate::config::DEFAULT_DISCOVERY_CONCURRENCY as DEFAULT_CONCURRENCY;
 
 /// One (account, region) whose discovery failed; the others are unaffected.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,7 +37,7 @@ pub use chat::{
 pub use cron::parse_cron;
 pub use digest::{DigestConfig, DigestSchedule};
 pub use owners::{routes as owner_routes, OwnerRouteConfig};
-pub use waste::WasteConfig;
+pub use waste::{WasteConfig, DEFAULT_DISCOVERY_CONCURRENCY};
 pub use web::WebConfig;
 
 /// The whole configuration.
