@@ -34,6 +34,9 @@ use crate::sim::SimulatedCloud;
 use crate::sim_inventory::{self, SimInventory};
 use crate::store::{self, DynStore};
 
+mod loops;
+use loops::{delivery_loop, execution_loop};
+
 /// Seed of the demo's simulated cloud; fixed so every demo shows the same story.
 pub const DEMO_SEED: u64 = 2026;
 
@@ -535,32 +538,6 @@ async fn waste_discovery(
     }
 }
 
-/// How often every replica looks for approved proposals. The claim (a compare-and-swap on the
-/// proposal's version) makes running it everywhere safe.
-const EXECUTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
-
-async fn execution_loop(
-    executor: Executor,
-    switcher: Option<crate::schedules::Switcher<dyn crate::store::Store>>,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        if let Err(error) = executor.run_once(Utc::now().naive_utc()).await {
-            tracing::warn!(error = %format!("{error:#}"), "execution worker failed; will retry");
-        }
-        // Off-hours switches are claimed per schedule and moment, so every replica may look.
-        if let Some(switcher) = &switcher {
-            if let Err(error) = switcher.run_once(Utc::now().naive_utc()).await {
-                tracing::warn!(error = %format!("{error:#}"), "off-hours switcher failed; will retry");
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(EXECUTION_INTERVAL) => {}
-            _ = stopped.changed() => return,
-        }
-    }
-}
-
 /// The Discord client, when a bot token is configured.
 pub fn discord_sender(config: &Config) -> Result<Option<Arc<DiscordSender>>> {
     let Some(token) = &config.discord.bot_token else { return Ok(None) };
@@ -568,24 +545,6 @@ pub fn discord_sender(config: &Config) -> Result<Option<Arc<DiscordSender>>> {
     let sender = DiscordSender::new(&token, config.discord.application_id()?, config.discord.api_url.as_deref())
         .context("cannot set up the Discord client")?;
     Ok(Some(Arc::new(sender)))
-}
-
-/// How often every replica looks for new alert events and due outbox entries. Cursor-deduped
-/// dispatch and thread leases make running it everywhere safe.
-const DELIVERY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Dispatches new alert events (acknowledgements and mutes make them too, not only detection)
-/// and delivers what is due, every few seconds, until told to stop.
-async fn delivery_loop(app: Arc<App>, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        if let Err(error) = app.deliver_alerts(Utc::now().naive_utc()).await {
-            tracing::warn!(error = %format!("{error:#}"), "alert delivery failed; will retry");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(DELIVERY_INTERVAL) => {}
-            _ = stopped.changed() => return,
-        }
-    }
 }
 
 fn collect_settings(config: &Config, granularity: Granularity) -> CollectSettings {

@@ -2,7 +2,8 @@
 //! `keep`. They take the words after their first one, so they are parsed apart from the
 //! report vocabulary.
 
-use super::{date, missing, unknown, Command, ParseError};
+use super::period_words::date;
+use super::{missing, unknown, Command, ParseError};
 use crate::domain::proposal::ProposalId;
 
 /// The longest Keep reason kept; the rest is cut so a card stays readable.
