@@ -62,7 +62,8 @@ pub(super) struct Rollup {
     pub keys: Option<Vec<String>>,
 }
 
-/// Which rollup answers a spend query, if one can. The service rollup answers questions over
+/// Which rollup answers a spend query, if one can. The total rollup answers unscoped totals
+/// without a service filter (one row per period). The service rollup answers questions over
 /// all accounts (narrowed to the filtered services); the account rollup answers per-account
 /// breakdowns and totals without a service filter, over all accounts or a channel's scope
 /// (the rollup has no services). Scoped questions by service, or with a service filter, read
@@ -74,6 +75,7 @@ pub(super) fn rollup_for(query: &super::SpendQuery, group: super::SpendGroup) ->
         (SpendGroup::Account, _, None) | (SpendGroup::Total, Some(_), None) => {
             Some(Rollup { dimension: "account", keys: accounts() })
         }
+        (SpendGroup::Total, None, None) => Some(Rollup { dimension: "total", keys: None }),
         (SpendGroup::Total | SpendGroup::Service, None, services) => Some(Rollup {
             dimension: "service",
             keys: services.as_ref().map(|names| names.iter().map(|n| n.as_str().to_string()).collect()),
@@ -230,6 +232,20 @@ macro_rules! impl_sql_store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                sqlx::query(
+                    "INSERT INTO cost_rollups (granularity, period_start, dimension, key, amount_units, estimated)
+                     SELECT granularity, period_start, 'total', '', SUM(amount_units),
+                            MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
+                     FROM cost_facts WHERE granularity = $1 AND period_start >= $2 AND period_start < $3
+                     GROUP BY granularity, period_start
+                     ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET
+                     amount_units = excluded.amount_units, estimated = excluded.estimated",
+                )
+                .bind(granularity.as_str())
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Ok(written)
             }

@@ -1,7 +1,8 @@
 //! The rollups answer every spend question they can, and must give what summing the facts
 //! gives: for each query shape (all accounts or a channel's scope, with and without a service
 //! filter, each grouping) the store's per-period rows are compared with a sum computed here
-//! from the facts that were written, on both stores.
+//! from the facts that were written, on both stores. The total rollup's migration (0140)
+//! fills it from facts written before it, on both engines.
 
 use std::collections::BTreeMap;
 
@@ -72,6 +73,12 @@ async fn every_spend_shape_sums_what_the_facts_sum(store: DynStore) {
     let range = DateRange::new(first, first + Days::new(10)).unwrap();
     let at = first.and_hms_opt(12, 0, 0).unwrap();
     store.replace_cost_facts(&payer, Granularity::Daily, &range, &facts, at).await.unwrap();
+    check_every_shape(&store, &facts, range).await;
+}
+
+/// The 72 query shapes: four scopes × three service filters × two ranges × three groupings.
+async fn check_every_shape(store: &DynStore, facts: &[CostFact], range: DateRange) {
+    let first = range.start();
     let account = |i: usize| AccountId::parse(ACCOUNTS[i]).unwrap();
     let service = |i: usize| ServiceName::parse(SERVICES[i]).unwrap();
     let scopes = [None, Some(vec![account(0), account(2)]), Some(vec![account(1)]), Some(vec![])];
@@ -95,11 +102,48 @@ async fn every_spend_shape_sums_what_the_facts_sum(store: DynStore) {
                         .into_iter()
                         .map(|(period, row)| ((period, row.key), (row.amount, row.estimated)))
                         .collect();
-                    assert_eq!(got, expected(&facts, &query, group), "{group:?} {accounts:?} {services:?} {range:?}");
+                    assert_eq!(got, expected(facts, &query, group), "{group:?} {accounts:?} {services:?} {range:?}");
                     shapes += 1;
                 }
             }
         }
     }
     assert_eq!(shapes, 72);
+}
+
+/// Facts written, then the total rollup emptied and refilled by migration 0140's own SQL, as
+/// on a store upgraded with history in it.
+async fn backfilled_by_the_migration(store: DynStore, run_migration: impl std::future::Future<Output = ()>) {
+    let first: NaiveDate = "2026-11-01".parse().unwrap();
+    let facts = facts(first);
+    let range = DateRange::new(first, first + Days::new(10)).unwrap();
+    let payer = AccountId::parse(ACCOUNTS[0]).unwrap();
+    store
+        .replace_cost_facts(&payer, Granularity::Daily, &range, &facts, first.and_hms_opt(12, 0, 0).unwrap())
+        .await
+        .unwrap();
+    run_migration.await;
+    check_every_shape(&store, &facts, range).await;
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn the_total_rollup_migration_fills_it_on_postgres(pool: sqlx::PgPool) {
+    let store: DynStore = std::sync::Arc::new(costbot::store::PgStore::from_pool(pool.clone()));
+    backfilled_by_the_migration(store, async {
+        sqlx::query("DELETE FROM cost_rollups WHERE dimension = 'total'").execute(&pool).await.unwrap();
+        sqlx::raw_sql(include_str!("../../migrations/postgres/0140_total_rollup.sql")).execute(&pool).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_total_rollup_migration_fills_it_on_sqlite() {
+    let sqlite = costbot::store::SqliteStore::in_memory().await.unwrap();
+    let pool = sqlite.pool().clone();
+    let store: DynStore = std::sync::Arc::new(sqlite);
+    backfilled_by_the_migration(store, async {
+        sqlx::query("DELETE FROM cost_rollups WHERE dimension = 'total'").execute(&pool).await.unwrap();
+        sqlx::raw_sql(include_str!("../../migrations/sqlite/0140_total_rollup.sql")).execute(&pool).await.unwrap();
+    })
+    .await;
 }
