@@ -232,11 +232,14 @@ macro_rules! impl_sql_store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                // The total is the sum of the service rows just written (every fact has one
+                // service), a few dozen rows a period instead of every fact again.
                 sqlx::query(
                     "INSERT INTO cost_rollups (granularity, period_start, dimension, key, amount_units, estimated)
                      SELECT granularity, period_start, 'total', '', SUM(amount_units),
                             MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
-                     FROM cost_facts WHERE granularity = $1 AND period_start >= $2 AND period_start < $3
+                     FROM cost_rollups WHERE granularity = $1 AND dimension = 'service'
+                     AND period_start >= $2 AND period_start < $3
                      GROUP BY granularity, period_start
                      ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET
                      amount_units = excluded.amount_units, estimated = excluded.estimated",
