@@ -1,6 +1,6 @@
 //! A worker killed with SIGKILL between acting and recording, against moto and Postgres: the
-//! worker is a real second process (this test binary, re-run as `crash::doomed_worker`), so
-//! nothing it held in memory survives, exactly as in a crash.
+//! worker is a real second process (this test binary re-running this test with the worker's
+//! environment), so nothing it held in memory survives, exactly as in a crash.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use chrono::Utc;
 use costbot::app::App;
 use costbot::domain::proposal::State;
 use costbot::execution::{Executor, Timing};
-use costbot::store::PgStore;
+use costbot::store::{PgStore, SchemaStore};
 
 use crate::faults::Faulty;
 use crate::support::Moto;
@@ -23,15 +23,9 @@ const MARKER_ENV: &str = "COSTBOT_CRASH_MARKER";
 /// The doomed worker's claim lease: long enough that it confirms and acts well inside it.
 const DOOMED_LEASE: chrono::Duration = chrono::Duration::seconds(8);
 
-/// The worker that is killed. Run only by the test below (it does nothing without its
-/// environment).
-#[tokio::test]
-#[ignore = "a child process of kill_nine_between_act_and_finish_is_finished_from_the_real_state"]
-async fn doomed_worker() {
-    let (Ok(url), Ok(moto), Ok(marker)) = (std::env::var(DB_ENV), std::env::var(MOTO_ENV), std::env::var(MARKER_ENV))
-    else {
-        return;
-    };
+/// The worker that is killed: the test below, re-run by itself with the worker's environment.
+/// It acts, writes the marker file and hangs until the SIGKILL.
+async fn doomed_worker(url: String, moto: String, marker: String) -> ! {
     crate::support::init();
     let store = Arc::new(PgStore::connect(&url, 2).await.unwrap());
     let app = App::with_store(config(&moto, false), store, Utc::now().naive_utc()).await.unwrap();
@@ -49,8 +43,24 @@ async fn doomed_worker() {
     unreachable!("the worker hangs after acting until it is killed");
 }
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn kill_nine_between_act_and_finish_is_finished_from_the_real_state(pool: sqlx::PgPool) {
+#[tokio::test]
+async fn kill_nine_between_act_and_finish_is_finished_from_the_real_state() {
+    // The child process this test starts is this same test with the worker's environment.
+    // It is a plain tokio test with a database of its own: a `sqlx::test` child would clean
+    // up the test databases of the process that started it, the parent's included.
+    if let (Ok(url), Ok(moto), Ok(marker)) = (std::env::var(DB_ENV), std::env::var(MOTO_ENV), std::env::var(MARKER_ENV))
+    {
+        doomed_worker(url, moto, marker).await;
+    }
+    let scratch = crate::scratch_db::ScratchDb::create("costbot_crash").await.unwrap();
+    let pool = sqlx::PgPool::connect(&scratch.url).await.unwrap();
+    PgStore::from_pool(pool.clone()).migrate().await.unwrap();
+    kill_nine_and_recover(pool.clone(), &scratch.url).await;
+    pool.close().await;
+    scratch.drop().await.unwrap();
+}
+
+async fn kill_nine_and_recover(pool: sqlx::PgPool, url: &str) {
     let moto = Moto::start().await;
     let ec2 = ec2(&config(&moto.url, false)).await;
     let instance = launch(&ec2, &[("expires-at", "2020-01-01")]).await;
@@ -58,12 +68,16 @@ async fn kill_nine_between_act_and_finish_is_finished_from_the_real_state(pool: 
     let app = App::with_store(config(&moto.url, false), store, Utc::now().naive_utc()).await.unwrap();
     assert_eq!(discover_and_approve(&app).await, instance);
 
-    let url = crate::audit::url_of(&pool).await;
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("acted");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["crash::doomed_worker", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(DB_ENV, &url)
+        .args([
+            "crash::kill_nine_between_act_and_finish_is_finished_from_the_real_state",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(DB_ENV, url)
         .env(MOTO_ENV, &moto.url)
         .env(MARKER_ENV, &marker)
         .stdout(std::process::Stdio::null())

@@ -39,6 +39,8 @@ mod reliability_doc;
 mod reminders;
 mod replicas;
 mod scheduling;
+#[path = "../../benches/common/scratch_db.rs"]
+mod scratch_db;
 mod security;
 mod slack;
 mod slack_e2e;
