@@ -18,8 +18,8 @@ use crate::domain::incident::{Anomaly, Change, Scope, SeriesKey};
 use crate::domain::root_cause::{rank_contributors, BreakdownRow, Dimension};
 use crate::domain::sources::BreakdownSource;
 use crate::domain::tags::{TagFact, TagKey};
-use crate::domain::{AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
-use crate::store::{AnomalyStore, CostStore, FactFilter, FactRef, SpendQuery, Store, TagQuery, TagStore, UsageStore};
+use crate::domain::{AccountId, DateRange, Granularity, Money, ServiceName};
+use crate::store::{AnomalyStore, CostStore, FactFilter, SpendQuery, Store, TagQuery, TagStore, UsageStore};
 
 mod build;
 #[cfg(test)]
@@ -224,36 +224,6 @@ fn rows_from_series(series: &AllSeries, account: Option<&AccountId>) -> Vec<Brea
         }));
     }
     rows
-}
-
-/// Groups facts into series: every account × service, every account total, and the
-/// organisation total. Totals are exact sums per period; a period is estimated when any of
-/// its facts is. Facts of another granularity are ignored.
-pub fn build_series(facts: &[CostFact], granularity: Granularity) -> Result<BTreeMap<SeriesKey, Vec<Point>>> {
-    let mut facts = facts.iter().filter(|f| f.granularity == granularity).peekable();
-    let Some(first) = facts.peek() else { return Ok(BTreeMap::new()) };
-    let (mut start, mut end) = (first.period_start, first.period_start);
-    let facts: Vec<&CostFact> = facts.collect();
-    for fact in &facts {
-        start = start.min(fact.period_start);
-        end = end.max(fact.period_start);
-    }
-    let mut builder = SeriesBuilder::new(granularity, start, end + chrono::Duration::days(1))?;
-    for fact in facts {
-        builder.add(fact_ref(fact))?;
-    }
-    Ok(builder.finish())
-}
-
-/// A built fact, as the store would stream it.
-fn fact_ref(fact: &CostFact) -> FactRef<'_> {
-    FactRef {
-        period_start: fact.period_start,
-        account: fact.account.as_str(),
-        service: fact.service.as_str(),
-        units: fact.amount.to_units(),
-        estimated: fact.estimated,
-    }
 }
 
 /// Exact sums per series and period into the detector's points.

@@ -1,14 +1,16 @@
-//! `build_series` against a plain reference: the same series, points and sums for facts in
+//! `SeriesBuilder` against a plain reference: the same series, points and sums for facts in
 //! any order, with another granularity mixed in.
 
 use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate, NaiveDateTime};
 
-use super::{build_series, points_of};
+use super::{points_of, SeriesBuilder};
 use crate::domain::anomaly::Point;
 use crate::domain::incident::{Scope, SeriesKey};
 use crate::domain::{AccountId, CostFact, Granularity, Money, ServiceName};
+use crate::store::FactRef;
+use anyhow::Result;
 
 fn reference(facts: &[CostFact], granularity: Granularity) -> BTreeMap<SeriesKey, Vec<Point>> {
     let mut sums: BTreeMap<SeriesKey, BTreeMap<NaiveDateTime, (Money, bool)>> = BTreeMap::new();
@@ -29,6 +31,36 @@ fn reference(facts: &[CostFact], granularity: Granularity) -> BTreeMap<SeriesKey
     }
     // The conversion to points is shared; what is checked is which facts land in which sums.
     points_of(sums)
+}
+
+/// `SeriesBuilder` over built facts, the way detection feeds it from the store. Groups facts into series: every account × service, every account total, and the
+/// organisation total. Totals are exact sums per period; a period is estimated when any of
+/// its facts is. Facts of another granularity are ignored.
+fn build_series(facts: &[CostFact], granularity: Granularity) -> Result<BTreeMap<SeriesKey, Vec<Point>>> {
+    let mut facts = facts.iter().filter(|f| f.granularity == granularity).peekable();
+    let Some(first) = facts.peek() else { return Ok(BTreeMap::new()) };
+    let (mut start, mut end) = (first.period_start, first.period_start);
+    let facts: Vec<&CostFact> = facts.collect();
+    for fact in &facts {
+        start = start.min(fact.period_start);
+        end = end.max(fact.period_start);
+    }
+    let mut builder = SeriesBuilder::new(granularity, start, end + chrono::Duration::days(1))?;
+    for fact in facts {
+        builder.add(fact_ref(fact))?;
+    }
+    Ok(builder.finish())
+}
+
+/// A built fact, as the store would stream it.
+fn fact_ref(fact: &CostFact) -> FactRef<'_> {
+    FactRef {
+        period_start: fact.period_start,
+        account: fact.account.as_str(),
+        service: fact.service.as_str(),
+        units: fact.amount.to_units(),
+        estimated: fact.estimated,
+    }
 }
 
 #[test]

@@ -181,8 +181,9 @@ fn header_end(buffer: &[u8]) -> Result<Option<usize>> {
         return Ok(None);
     }
     ensure!(buffer.starts_with(SIGNATURE), "not a binary COPY stream");
-    let extension = be_i32(&buffer[SIGNATURE.len() + 4..]) as usize;
-    let end = SIGNATURE.len() + 8 + extension;
+    let extension =
+        usize::try_from(be_i32(&buffer[SIGNATURE.len() + 4..])).context("a COPY header extension length")?;
+    let end = (SIGNATURE.len() + 8).checked_add(extension).context("a COPY header extension length")?;
     Ok((buffer.len() >= end).then_some(end))
 }
 
@@ -311,6 +312,9 @@ mod tests {
         let mut four_fields = bytes.clone();
         four_fields[SIGNATURE.len() + 11] = 4;
         assert!(read(&four_fields, 64).is_err(), "wrong field count");
+        let mut negative_extension = bytes.clone();
+        negative_extension[SIGNATURE.len() + 4..SIGNATURE.len() + 8].copy_from_slice(&(-1i32).to_be_bytes());
+        assert!(read(&negative_extension, 64).is_err(), "a negative header extension length");
     }
 
     #[test]
