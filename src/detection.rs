@@ -19,18 +19,23 @@ use crate::domain::root_cause::{rank_contributors, BreakdownRow, Dimension};
 use crate::domain::sources::BreakdownSource;
 use crate::domain::tags::{TagFact, TagKey};
 use crate::domain::{AccountId, DateRange, Granularity, Money, ServiceName};
-use crate::store::{AnomalyStore, CostStore, FactFilter, SpendQuery, Store, TagQuery, TagStore, UsageStore};
+use crate::store::{
+    AnomalyStore, CostStore, FactChangeStore, FactChanges, FactFilter, SpendQuery, Store, TagQuery, TagStore,
+    UsageStore,
+};
 
 mod build;
+mod cache;
 #[cfg(test)]
 mod series_tests;
 mod tags;
+use cache::SeriesCache;
 use tags::{build_tag_series, tag_rows_by_account};
 
 pub use build::SeriesBuilder;
 
 /// Every series a run scores, by key.
-type AllSeries = BTreeMap<SeriesKey, Vec<Point>>;
+pub type AllSeries = BTreeMap<SeriesKey, Vec<Point>>;
 
 /// Detection settings, from `[anomaly]`.
 #[derive(Debug, Clone)]
@@ -64,38 +69,48 @@ pub struct DetectionReport {
     pub events: u64,
     /// Cost Explorer requests made for root causes.
     pub root_cause_calls: u64,
+    /// Facts read from the store for the series (tag facts aside): every fact of the
+    /// lookback on a first run, only the replaced and newly covered periods after that.
+    pub facts_read: u64,
 }
 
-/// Runs detection. Cheap to clone.
+/// Runs detection. Cheap to clone; clones share the series kept between runs.
 pub struct Detection<S: ?Sized = dyn Store> {
     store: Arc<S>,
     breakdown: Arc<dyn BreakdownSource>,
     settings: DetectionSettings,
+    /// The last run's series (see `cache.rs`); a tokio mutex because a run holds it across
+    /// its reads, so two runs at once do not both rebuild.
+    cache: Arc<tokio::sync::Mutex<Option<SeriesCache>>>,
 }
 
 // A derived `Clone` would ask for `S: Clone`; cloning shares the store handle instead.
 impl<S: ?Sized> Clone for Detection<S> {
     fn clone(&self) -> Self {
-        Detection { store: self.store.clone(), breakdown: self.breakdown.clone(), settings: self.settings.clone() }
+        Detection {
+            store: self.store.clone(),
+            breakdown: self.breakdown.clone(),
+            settings: self.settings.clone(),
+            cache: self.cache.clone(),
+        }
     }
 }
 
 /// Days before an anomaly that serve as its contributors' baseline.
 const ROOT_CAUSE_BASELINE_DAYS: u64 = 14;
 
-impl<S: CostStore + AnomalyStore + TagStore + UsageStore + ?Sized> Detection<S> {
+impl<S: CostStore + AnomalyStore + TagStore + UsageStore + FactChangeStore + ?Sized> Detection<S> {
     /// A detection job over a store.
     pub fn new(store: Arc<S>, breakdown: Arc<dyn BreakdownSource>, settings: DetectionSettings) -> Detection<S> {
-        Detection { store, breakdown, settings }
+        Detection { store, breakdown, settings, cache: Arc::default() }
     }
 
     /// Scores every series with data up to `as_of` (the current, partial period is ignored)
     /// and records what changed.
     pub async fn run(&self, as_of: NaiveDateTime) -> Result<DetectionReport> {
         let g = self.settings.granularity;
-        let range = DateRange::new(as_of.date() - Days::new(self.settings.lookback_days), as_of.date() + Days::new(1))?;
-        let filter = FactFilter { granularity: g, range, accounts: None };
-        let mut series = self.read_series(&filter).await?;
+        let range = self.range(as_of)?;
+        let (mut series, facts_read) = self.series_at(as_of).await?;
         let mut tag_facts = Vec::new();
         for key in &self.settings.by_tags {
             let spend = SpendQuery { granularity: g, range, accounts: None, services: None };
@@ -118,7 +133,8 @@ impl<S: CostStore + AnomalyStore + TagStore + UsageStore + ?Sized> Detection<S> 
             &tuning,
         );
         let mut changes = pass.changes;
-        let mut report = DetectionReport { series: pass.series, findings: pass.findings, ..Default::default() };
+        let mut report =
+            DetectionReport { series: pass.series, findings: pass.findings, facts_read, ..Default::default() };
         for change in &mut changes {
             match change {
                 Change::Opened(anomaly) => {
@@ -141,26 +157,76 @@ impl<S: CostStore + AnomalyStore + TagStore + UsageStore + ?Sized> Detection<S> 
             updated = report.updated,
             resolved = report.resolved,
             root_cause_calls = report.root_cause_calls,
+            facts_read = report.facts_read,
             "detection finished"
         );
         Ok(report)
     }
 
-    /// The account × service, account and organisation series over `filter`'s range,
-    /// streamed from the store. With `[anomaly] usage_only`, an account's usage-only facts
-    /// are scored when the store has any for it in the range, else its net facts (a source
+    fn range(&self, as_of: NaiveDateTime) -> Result<DateRange> {
+        Ok(DateRange::new(as_of.date() - Days::new(self.settings.lookback_days), as_of.date() + Days::new(1))?)
+    }
+
+    /// The account × service, account and organisation series a run at `as_of` scores
+    /// (tag series aside). With `[anomaly] usage_only`, an account's usage-only facts are
+    /// scored when the store has any for it in the range, else its net facts (a source
     /// that cannot tell record types apart, or data collected before usage was). Usage is
     /// what a person changes; credits, refunds, tax and monthly fees move net spend on days
     /// nothing changed, and would alert.
-    async fn read_series(&self, filter: &FactFilter) -> Result<AllSeries> {
-        let start = filter.range.start().and_time(NaiveTime::MIN);
-        let mut builder = SeriesBuilder::new(filter.granularity, start, filter.range.end().and_time(NaiveTime::MIN))?;
-        if self.settings.usage_only {
-            self.store.visit_usage_facts(filter, &mut |fact| builder.add(fact)).await?;
-            builder.start_second_source();
+    ///
+    /// The series are kept between runs; a run re-reads only the periods replaced since the
+    /// last one and the periods its range newly covers (`cache.rs`). Returns the series
+    /// and how many facts were read for them.
+    pub async fn series_at(&self, as_of: NaiveDateTime) -> Result<(AllSeries, u64)> {
+        let range = self.range(as_of)?;
+        let (g, usage_only) = (self.settings.granularity, self.settings.usage_only);
+        let (start, end) = (range.start().and_time(NaiveTime::MIN), range.end().and_time(NaiveTime::MIN));
+        let mut slot = self.cache.lock().await;
+        // Taken out, and put back only after a complete read, so that a failed read never
+        // leaves a half-updated cache for the next run.
+        let cache = match slot.take() {
+            Some(mut cache) if cache.fits(g, usage_only, start, end) => {
+                match self.store.fact_changes(g, cache.watermark).await? {
+                    FactChanges { head, ranges: Some(ranges) } => {
+                        let mut read = 0;
+                        for reread in cache.advance(start, ranges) {
+                            read += self.read_into(&mut cache, reread).await?;
+                        }
+                        cache.watermark = head;
+                        (cache, read)
+                    }
+                    FactChanges { ranges: None, .. } => self.read_all(range).await?,
+                }
+            }
+            _ => self.read_all(range).await?,
+        };
+        let (cache, read) = cache;
+        let series = cache.series();
+        *slot = Some(cache);
+        Ok((series, read))
+    }
+
+    /// Every fact of `range`, into new series.
+    async fn read_all(&self, range: DateRange) -> Result<(SeriesCache, u64)> {
+        let (start, end) = (range.start().and_time(NaiveTime::MIN), range.end().and_time(NaiveTime::MIN));
+        // The head is read first: a write committed after it is re-read by the next run.
+        let head = self.store.fact_change_head().await?;
+        let mut cache = SeriesCache::new(self.settings.granularity, self.settings.usage_only, start, end, head)?;
+        let read = self.read_into(&mut cache, range).await?;
+        Ok((cache, read))
+    }
+
+    /// Adds the facts of `range` (whose periods are empty in `cache`) to it, by source;
+    /// returns how many were read.
+    async fn read_into(&self, cache: &mut SeriesCache, range: DateRange) -> Result<u64> {
+        let filter = FactFilter { granularity: self.settings.granularity, range, accounts: None };
+        let mut read = 0;
+        if let Some(usage) = cache.usage.as_mut() {
+            read += self.store.visit_usage_facts(&filter, &mut |fact| usage.add(fact)).await?;
         }
-        self.store.visit_cost_facts(filter, &mut |fact| builder.add(fact)).await?;
-        Ok(builder.finish())
+        let net = &mut cache.net;
+        read += self.store.visit_cost_facts(&filter, &mut |fact| net.add(fact)).await?;
+        Ok(read)
     }
 
     /// Fills in an anomaly's root cause; returns the Cost Explorer requests it made. A failed

@@ -6,7 +6,8 @@
 //! hash lookups by borrowed name and three integer additions into dense arrays, and a name is
 //! parsed once, when it is first seen (`benches/detection_scale.rs`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
 
 use anyhow::{bail, Context, Result};
 use chrono::{Duration, NaiveDateTime};
@@ -39,6 +40,31 @@ impl Slots {
         let mark = if estimated { ESTIMATED } else { FINAL };
         self.marks[slot] = self.marks[slot].max(mark);
     }
+
+    fn has_facts(&self) -> bool {
+        self.marks.iter().any(|m| *m != EMPTY)
+    }
+
+    fn clear(&mut self, slots: Range<usize>) {
+        self.units[slots.clone()].fill(0);
+        self.marks[slots].fill(EMPTY);
+    }
+
+    /// Drops the oldest `k` periods and opens `k` empty ones at the end.
+    fn shift(&mut self, k: usize) {
+        let k = k.min(self.units.len());
+        self.units.rotate_left(k);
+        self.marks.rotate_left(k);
+        let len = self.units.len();
+        self.clear(len - k..len);
+    }
+
+    fn add_all(&mut self, other: &Slots) {
+        for (slot, (units, mark)) in other.units.iter().zip(&other.marks).enumerate() {
+            self.units[slot] += units;
+            self.marks[slot] = self.marks[slot].max(*mark);
+        }
+    }
 }
 
 /// One account's totals and its services, in the order first seen.
@@ -46,11 +72,12 @@ struct AccountSeries {
     id: AccountId,
     total: Slots,
     services: HashMap<String, usize>,
-    /// Facts of the first source read (usage) own this account: the second (net) is skipped.
-    from_first_source: bool,
 }
 
-/// Builds series from facts of one granularity whose periods start inside a range.
+/// Builds series from facts of one granularity and one source (usage or net) whose periods
+/// start inside a range. It can be kept between detection runs: [`clear`](Self::clear) and
+/// re-[`add`](Self::add) the periods a collection replaced, [`advance`](Self::advance) as
+/// the range moves on.
 pub struct SeriesBuilder {
     granularity: Granularity,
     start: NaiveDateTime,
@@ -59,8 +86,6 @@ pub struct SeriesBuilder {
     accounts: HashMap<String, usize>,
     account_series: Vec<AccountSeries>,
     service_series: Vec<(usize, ServiceName, Slots)>,
-    organisation: Slots,
-    second_source: bool,
     last_slot: Option<(NaiveDateTime, usize)>,
     last_series: Option<usize>,
 }
@@ -84,17 +109,70 @@ impl SeriesBuilder {
             accounts: HashMap::new(),
             account_series: Vec::new(),
             service_series: Vec::new(),
-            organisation: Slots::new(len),
-            second_source: false,
             last_slot: None,
             last_series: None,
         })
     }
 
-    /// From now on facts come from the fallback source: an account the first source had
-    /// any fact for keeps only those (detection prefers usage-only facts to net ones).
-    pub fn start_second_source(&mut self) {
-        self.second_source = true;
+    /// The start of the first period held.
+    pub fn start(&self) -> NaiveDateTime {
+        self.start
+    }
+
+    /// The end of the last period held (exclusive).
+    pub fn end(&self) -> NaiveDateTime {
+        self.start + Duration::seconds(self.step.num_seconds() * self.len as i64)
+    }
+
+    /// The slots of the periods starting in `[from, to)`, clamped to the range held.
+    fn slots_of(&self, from: NaiveDateTime, to: NaiveDateTime) -> Range<usize> {
+        let step = self.step.num_seconds();
+        let index = |at: NaiveDateTime| {
+            let offset = (at - self.start).num_seconds().max(0);
+            // Round up: a period starting inside the step after `at` is not one before it.
+            usize::try_from((offset + step - 1) / step).unwrap_or(usize::MAX).min(self.len)
+        };
+        let (a, b) = (index(from), index(to));
+        a..b.max(a)
+    }
+
+    /// Forgets every fact of the periods starting in `[from, to)`, to add them again as
+    /// the store now holds them.
+    pub fn clear(&mut self, from: NaiveDateTime, to: NaiveDateTime) {
+        let slots = self.slots_of(from, to);
+        if slots.is_empty() {
+            return;
+        }
+        for account in &mut self.account_series {
+            account.total.clear(slots.clone());
+        }
+        for (_, _, series) in &mut self.service_series {
+            series.clear(slots.clone());
+        }
+    }
+
+    /// Moves the range on to start at `start`, keeping its length: the periods before it
+    /// are dropped and as many empty ones open at the end, for the caller to read. Returns
+    /// false, changing nothing, when `start` is earlier or not on a period boundary.
+    pub fn advance(&mut self, start: NaiveDateTime) -> bool {
+        let offset = (start - self.start).num_seconds();
+        let step = self.step.num_seconds();
+        if offset < 0 || offset % step != 0 {
+            return false;
+        }
+        let k = usize::try_from(offset / step).unwrap_or(usize::MAX);
+        if k == 0 {
+            return true;
+        }
+        for account in &mut self.account_series {
+            account.total.shift(k);
+        }
+        for (_, _, series) in &mut self.service_series {
+            series.shift(k);
+        }
+        self.start = start;
+        self.last_slot = None;
+        true
     }
 
     fn slot(&mut self, at: NaiveDateTime) -> Result<usize> {
@@ -125,30 +203,20 @@ impl SeriesBuilder {
         (name.as_str() == fact.service && self.account_series[*a].id.as_str() == fact.account).then_some(guess)
     }
 
-    /// The (account, service series) a fact adds to, created on first sight; `None` when
-    /// the fact is skipped because the first source owns its account.
-    fn series_of(&mut self, fact: &FactRef<'_>) -> Result<Option<(usize, usize)>> {
+    /// The (account, service series) a fact adds to, created on first sight.
+    fn series_of(&mut self, fact: &FactRef<'_>) -> Result<(usize, usize)> {
         if let Some(s) = self.predicted(fact) {
-            let a = self.service_series[s].0;
-            return Ok((!(self.second_source && self.account_series[a].from_first_source)).then_some((a, s)));
+            return Ok((self.service_series[s].0, s));
         }
         let a = match self.accounts.get(fact.account) {
             Some(&a) => a,
             None => {
                 let id = AccountId::parse(fact.account).context("a stored fact's account")?;
-                self.account_series.push(AccountSeries {
-                    id,
-                    total: Slots::new(self.len),
-                    services: HashMap::new(),
-                    from_first_source: !self.second_source,
-                });
+                self.account_series.push(AccountSeries { id, total: Slots::new(self.len), services: HashMap::new() });
                 self.accounts.insert(fact.account.to_string(), self.account_series.len() - 1);
                 self.account_series.len() - 1
             }
         };
-        if self.second_source && self.account_series[a].from_first_source {
-            return Ok(None);
-        }
         let s = match self.account_series[a].services.get(fact.service) {
             Some(&s) => s,
             None => {
@@ -159,49 +227,81 @@ impl SeriesBuilder {
                 s
             }
         };
-        Ok(Some((a, s)))
+        Ok((a, s))
     }
 
-    /// Adds one fact to its service series, its account total and the organisation total.
+    /// Adds one fact to its service series and its account total.
     pub fn add(&mut self, fact: FactRef<'_>) -> Result<()> {
         let slot = self.slot(fact.period_start)?;
-        let Some((a, s)) = self.series_of(&fact)? else { return Ok(()) };
+        let (a, s) = self.series_of(&fact)?;
         self.last_series = Some(s);
         self.service_series[s].2.add(slot, fact.units, fact.estimated);
         self.account_series[a].total.add(slot, fact.units, fact.estimated);
-        self.organisation.add(slot, fact.units, fact.estimated);
         Ok(())
     }
 
-    /// The series with at least one fact, each with a point per period that had one.
+    /// The series with at least one fact, each with a point per period that had one: every
+    /// account × service, every account total, and the organisation total.
     pub fn finish(self) -> BTreeMap<SeriesKey, Vec<Point>> {
-        let SeriesBuilder { granularity, start, step, account_series, service_series, organisation, .. } = self;
-        let points = |slots: &Slots| -> Vec<Point> {
-            let mut at = start;
-            let mut out = Vec::new();
-            for (units, mark) in slots.units.iter().zip(&slots.marks) {
-                if *mark != EMPTY {
-                    let amount = Money::from_units(*units).as_decimal();
-                    out.push(Point { at, amount, estimated: *mark == ESTIMATED });
-                }
-                at += step;
-            }
-            out
-        };
-        let key = |scope| SeriesKey { granularity, scope };
+        self.series_preferred_over(None)
+    }
+
+    /// The series of this builder's accounts that have any fact in the range, then those of
+    /// `fallback`'s other accounts, and the organisation total over both: how an account's
+    /// usage-only facts (this builder) win over its net facts (`fallback`).
+    pub fn series_preferred_over(&self, fallback: Option<&SeriesBuilder>) -> BTreeMap<SeriesKey, Vec<Point>> {
         let mut series = BTreeMap::new();
-        for (a, service, slots) in &service_series {
-            let account = account_series[*a].id.clone();
-            series.insert(key(Scope::Service { account, service: service.clone() }), points(slots));
+        let mut organisation = Slots::new(self.len);
+        let owned = self.push_accounts(&HashSet::new(), &mut series, &mut organisation);
+        if let Some(fallback) = fallback.filter(|f| f.start == self.start && f.len == self.len) {
+            fallback.push_accounts(&owned, &mut series, &mut organisation);
         }
-        // An account is only created by a fact it then holds, so every account has points.
-        for account in &account_series {
-            series.insert(key(Scope::Account { account: account.id.clone() }), points(&account.total));
-        }
-        let organisation = points(&organisation);
-        if !organisation.is_empty() {
-            series.insert(key(Scope::Organisation), organisation);
+        if organisation.has_facts() {
+            series.insert(
+                SeriesKey { granularity: self.granularity, scope: Scope::Organisation },
+                self.points(&organisation),
+            );
         }
         series
+    }
+
+    /// Adds the series of every account with facts and not in `skip`; returns those added.
+    fn push_accounts(
+        &self,
+        skip: &HashSet<String>,
+        series: &mut BTreeMap<SeriesKey, Vec<Point>>,
+        organisation: &mut Slots,
+    ) -> HashSet<String> {
+        let key = |scope| SeriesKey { granularity: self.granularity, scope };
+        let mut added = HashSet::new();
+        for account in &self.account_series {
+            if skip.contains(account.id.as_str()) || !account.total.has_facts() {
+                continue;
+            }
+            for &s in account.services.values() {
+                let (_, service, slots) = &self.service_series[s];
+                if slots.has_facts() {
+                    let scope = Scope::Service { account: account.id.clone(), service: service.clone() };
+                    series.insert(key(scope), self.points(slots));
+                }
+            }
+            series.insert(key(Scope::Account { account: account.id.clone() }), self.points(&account.total));
+            organisation.add_all(&account.total);
+            added.insert(account.id.as_str().to_string());
+        }
+        added
+    }
+
+    fn points(&self, slots: &Slots) -> Vec<Point> {
+        let mut at = self.start;
+        let mut out = Vec::new();
+        for (units, mark) in slots.units.iter().zip(&slots.marks) {
+            if *mark != EMPTY {
+                let amount = Money::from_units(*units).as_decimal();
+                out.push(Point { at, amount, estimated: *mark == ESTIMATED });
+            }
+            at += self.step;
+        }
+        out
     }
 }

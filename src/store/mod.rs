@@ -13,6 +13,7 @@ mod anomaly_sql;
 mod audit_sql;
 mod breakdown_sql;
 mod budget_sql;
+mod change_log;
 mod console_sql;
 mod digest_sql;
 mod fact_rows;
@@ -40,6 +41,7 @@ use secrecy::{ExposeSecret, SecretString};
 pub use access_sql::{AccessStore, AuditCheckpoint, WebSession};
 pub use anomaly_sql::{AnomalyMarkChange, AnomalyStore};
 pub use budget_sql::{BudgetAmount, BudgetStore, FiredBudgetAlert};
+pub use change_log::{merge_ranges, FactChangeStore, FactChanges, KEPT_CHANGES};
 pub use fact_visit::{FactRef, FactVisitor};
 pub use lease_sql::{ClockStore, LeaseStore, TickStore};
 pub use postgres::PgStore;
@@ -494,6 +496,7 @@ pub trait Store:
     + ScheduleStore
     + TagStore
     + UsageStore
+    + FactChangeStore
     + BudgetStore
     + 'static
 {

@@ -249,6 +249,7 @@ macro_rules! impl_sql_store {
                 .bind(to)
                 .execute(&mut *tx)
                 .await?;
+                $crate::store::change_log::record_fact_change!(tx, granularity, range);
                 tx.commit().await?;
                 Ok(written)
             }

@@ -94,6 +94,7 @@ macro_rules! impl_usage_store {
                     );
                     written += builder.build().execute(&mut *tx).await?.rows_affected();
                 }
+                $crate::store::change_log::record_fact_change!(tx, granularity, range);
                 tx.commit().await?;
                 Ok(written)
             }

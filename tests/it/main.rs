@@ -42,6 +42,7 @@ mod scheduling;
 #[path = "../../benches/common/scratch_db.rs"]
 mod scratch_db;
 mod security;
+mod series_cache;
 mod slack;
 mod slack_e2e;
 mod store_contract;
