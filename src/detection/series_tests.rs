@@ -116,3 +116,54 @@ fn series_are_the_reference_sums_when_facts_repeat_the_same_order_every_day() {
     assert_eq!(built, reference(&facts, Granularity::Daily));
     assert_eq!(built.len(), 12 + 3 + 1);
 }
+
+/// A builder over `[from, to)` days of `first`, fed the facts in that range.
+fn built_over(facts: &[CostFact], first: NaiveDate, from: u64, to: u64) -> SeriesBuilder {
+    let midnight = |d: u64| (first + Days::new(d)).and_hms_opt(0, 0, 0).unwrap();
+    let mut builder = SeriesBuilder::new(Granularity::Daily, midnight(from), midnight(to)).unwrap();
+    for fact in facts.iter().filter(|f| f.period_start >= midnight(from) && f.period_start < midnight(to)) {
+        builder.add(fact_ref(fact)).unwrap();
+    }
+    builder
+}
+
+#[test]
+fn an_advanced_and_cleared_builder_is_a_fresh_one() {
+    // Kept between runs, the builder moves on and re-adds periods: it must then hold what a
+    // builder made from scratch over the same facts holds.
+    let first: NaiveDate = "2026-11-01".parse().unwrap();
+    let midnight = |d: u64| (first + Days::new(d)).and_hms_opt(0, 0, 0).unwrap();
+    let mut facts = Vec::new();
+    for d in 0..40u64 {
+        for (a, s) in [(0u64, 0u64), (0, 1), (1, 0)] {
+            // Account 1 stops after day 12, so once the range passes it, it has no series.
+            if a == 1 && d > 12 {
+                continue;
+            }
+            facts.push(CostFact {
+                granularity: Granularity::Daily,
+                period_start: midnight(d),
+                account: AccountId::parse(&format!("{:012}", 100_000_000_000 + a)).unwrap(),
+                service: ServiceName::parse(&format!("Service {s}")).unwrap(),
+                amount: Money::from_units(i128::from((d * 31 + a * 7 + s) as u32) * 1_000_000_007),
+                unit: "USD".into(),
+                estimated: d % 9 == 0,
+            });
+        }
+    }
+    let mut kept = built_over(&facts, first, 0, 30);
+    assert!(!kept.advance(midnight(0) - chrono::Duration::days(1)), "a range cannot move back");
+    assert!(!kept.advance(midnight(1) + chrono::Duration::hours(3)), "nor off a period boundary");
+    assert!(kept.advance(midnight(15)));
+    assert_eq!((kept.start(), kept.end()), (midnight(15), midnight(45)));
+    // Day 20 is re-read (as after a restatement), and the newly opened days 30..45 read.
+    kept.clear(midnight(20), midnight(21));
+    for fact in facts.iter().filter(|f| f.period_start == midnight(20) || f.period_start >= midnight(30)) {
+        kept.add(fact_ref(fact)).unwrap();
+    }
+    let fresh = built_over(&facts, first, 15, 45).finish();
+    assert_eq!(kept.series_preferred_over(None), fresh);
+    assert!(!fresh.keys().any(|k| k.account().map(|a| a.as_str()) == Some("100000000001")));
+    // A fact outside the range moved to is refused, as before.
+    assert!(kept.add(fact_ref(&facts[0])).is_err());
+}
