@@ -184,21 +184,25 @@ impl<S: CostStore + AnomalyStore + TagStore + UsageStore + FactChangeStore + ?Si
         let mut slot = self.cache.lock().await;
         // Taken out, and put back only after a complete read, so that a failed read never
         // leaves a half-updated cache for the next run.
-        let cache = match slot.take() {
-            Some(mut cache) if cache.fits(g, usage_only, start, end) => {
-                match self.store.fact_changes(g, cache.watermark).await? {
-                    FactChanges { head, ranges: Some(ranges) } => {
-                        let mut read = 0;
-                        for reread in cache.advance(start, ranges) {
-                            read += self.read_into(&mut cache, reread).await?;
-                        }
-                        cache.watermark = head;
-                        (cache, read)
-                    }
-                    FactChanges { ranges: None, .. } => self.read_all(range).await?,
+        let kept = slot.take().filter(|cache| cache.fits(g, usage_only, start, end));
+        let changes = match &kept {
+            Some(cache) => Some(self.store.fact_changes(g, cache.watermark).await?),
+            None => None,
+        };
+        let cache = match (kept, changes) {
+            (Some(mut cache), Some(FactChanges { head, ranges: Some(ranges) })) => {
+                let mut read = 0;
+                for reread in cache.advance(start, ranges) {
+                    read += self.read_into(&mut cache, reread).await?;
                 }
+                cache.watermark = head;
+                (cache, read)
             }
-            _ => self.read_all(range).await?,
+            (kept, _) => {
+                // Dropped before the new read, so that two sets of series are never held.
+                drop(kept);
+                self.read_all(range).await?
+            }
         };
         let (cache, read) = cache;
         let series = cache.series();

@@ -79,7 +79,11 @@ macro_rules! impl_fact_change_store {
             ) -> anyhow::Result<$crate::store::FactChanges> {
                 use anyhow::Context as _;
                 let head = self.fact_change_head().await?;
-                let after = after.min(head);
+                // A head behind the reader (a restored database, a failover that lost the
+                // newest commits) means the reader holds writes the store no longer has.
+                if after > head {
+                    return Ok($crate::store::FactChanges { head, ranges: None });
+                }
                 let rows: Vec<(i64, String, chrono::NaiveDateTime, chrono::NaiveDateTime)> = sqlx::query_as(
                     "SELECT seq, granularity, period_from, period_to FROM fact_changes
                      WHERE seq > $1 AND seq <= $2 ORDER BY seq",
@@ -122,4 +126,24 @@ pub fn merge_ranges(mut ranges: Vec<DateRange>) -> Vec<DateRange> {
         }
     }
     merged
+}
+
+/// Refuses a write whose facts fall outside the granularity and range it replaces: those
+/// would be stored under a range the log does not name, and never re-read by detection.
+pub(super) fn check_in_range(
+    granularity: Granularity,
+    range: &DateRange,
+    facts: &[crate::domain::CostFact],
+) -> Result<()> {
+    if let Some(fact) = facts.iter().find(|f| f.granularity != granularity || !range.contains(f.period_start)) {
+        anyhow::bail!(
+            "a {} fact at {} is outside the {} range {}..{} being replaced",
+            fact.granularity.as_str(),
+            fact.period_start,
+            granularity.as_str(),
+            range.start(),
+            range.end()
+        );
+    }
+    Ok(())
 }

@@ -177,6 +177,7 @@ macro_rules! impl_sql_store {
                 facts: &[$crate::domain::CostFact],
                 collected_at: chrono::NaiveDateTime,
             ) -> anyhow::Result<u64> {
+                $crate::store::change_log::check_in_range(granularity, range, facts)?;
                 let mut tx = self.pool.begin().await?;
                 let mut seen = std::collections::BTreeSet::new();
                 for fact in facts {

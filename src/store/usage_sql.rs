@@ -45,6 +45,7 @@ macro_rules! impl_usage_store {
                 collected_at: chrono::NaiveDateTime,
             ) -> anyhow::Result<u64> {
                 use $crate::store::sql::{to_stored_units, INSERT_CHUNK};
+                $crate::store::change_log::check_in_range(granularity, range, facts)?;
                 let mut tx = self.pool.begin().await?;
                 let mut seen = std::collections::BTreeSet::new();
                 for fact in facts.iter().filter(|f| seen.insert(f.account.as_str())) {

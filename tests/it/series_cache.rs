@@ -15,7 +15,11 @@ use costbot::store::{DynStore, FactChanges, Store};
 
 use crate::store_contract::contract;
 
-contract!(the_change_log_names_each_replaced_range, kept_series_match_a_fresh_read);
+contract!(
+    the_change_log_names_each_replaced_range,
+    kept_series_match_a_fresh_read,
+    a_write_outside_its_range_is_refused
+);
 
 fn day(i: u64) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 9, 1).unwrap() + Days::new(i)
@@ -67,11 +71,9 @@ async fn the_change_log_names_each_replaced_range(store: Arc<impl Store>) {
     assert_eq!(hourly, FactChanges { head: 3, ranges: Some(vec![days(8, 10)]) });
     assert_eq!(store.fact_changes(Granularity::Daily, 2).await.unwrap().ranges, Some(vec![days(5, 10)]));
     assert_eq!(store.fact_changes(Granularity::Daily, 3).await.unwrap().ranges, Some(vec![]));
-    // A watermark from another database (ahead of its head) reads as "nothing new".
-    assert_eq!(
-        store.fact_changes(Granularity::Daily, 99).await.unwrap(),
-        FactChanges { head: 3, ranges: Some(vec![]) }
-    );
+    // A watermark ahead of the head (a restored database, a failover that lost commits)
+    // holds writes the store no longer has: read everything.
+    assert_eq!(store.fact_changes(Granularity::Daily, 99).await.unwrap(), FactChanges { head: 3, ranges: None });
 }
 
 /// A pruned change log makes a reader behind it read everything: run on each engine with
@@ -209,4 +211,18 @@ async fn kept_series_match_a_fresh_read(store: Arc<impl Store>) {
     // And forward past the whole range: read whole again.
     let (read, fresh) = same_as_fresh(&kept, &store, at(70), "a jump past the range").await;
     assert_eq!(read, fresh);
+}
+
+async fn a_write_outside_its_range_is_refused(store: Arc<impl Store>) {
+    let at = day(50).and_hms_opt(0, 0, 0).unwrap();
+    let payer = id("111111111111");
+    let outside = facts(&["111111111111"], &["AWS Lambda"], 0, 10, 1);
+    let err = store.replace_cost_facts(&payer, Granularity::Daily, &days(0, 9), &outside, at).await.unwrap_err();
+    assert!(err.to_string().contains("outside"), "{err:#}");
+    let err = store.replace_usage_facts(&payer, Granularity::Hourly, &days(0, 10), &outside, at).await.unwrap_err();
+    assert!(err.to_string().contains("outside"), "{err:#}");
+    // Nothing was written or logged.
+    assert_eq!(store.fact_change_head().await.unwrap(), 0);
+    let all = costbot::store::FactFilter { granularity: Granularity::Daily, range: days(0, 10), accounts: None };
+    assert!(store.cost_facts(&all).await.unwrap().is_empty());
 }
