@@ -189,7 +189,7 @@ impl<S: CostStore + AnomalyStore + TagStore + UsageStore + FactChangeStore + ?Si
             Some(cache) => Some(self.store.fact_changes(g, cache.watermark).await?),
             None => None,
         };
-        let cache = match (kept, changes) {
+        let (cache, read) = match (kept, changes) {
             (Some(mut cache), Some(FactChanges { head, ranges: Some(ranges) })) => {
                 let mut read = 0;
                 for reread in cache.advance(start, ranges) {
@@ -204,7 +204,6 @@ impl<S: CostStore + AnomalyStore + TagStore + UsageStore + FactChangeStore + ?Si
                 self.read_all(range).await?
             }
         };
-        let (cache, read) = cache;
         let series = cache.series();
         *slot = Some(cache);
         Ok((series, read))

@@ -15,7 +15,6 @@ use chrono::NaiveDateTime;
 use super::build::SeriesBuilder;
 use super::AllSeries;
 use crate::domain::{DateRange, Granularity};
-use crate::store::merge_ranges;
 
 /// The series of one range, by source, and the last fact change they include.
 pub(super) struct SeriesCache {
@@ -64,11 +63,9 @@ impl SeriesCache {
         if let Ok(opened) = DateRange::new(old_end.max(start).date(), end.date()) {
             ranges.push(opened);
         }
-        let (first, last) = (start.date(), end.date());
-        let reread: Vec<DateRange> = merge_ranges(ranges)
-            .into_iter()
-            .filter_map(|r| DateRange::new(r.start().max(first), r.end().min(last)).ok())
-            .collect();
+        let Ok(held) = DateRange::new(start.date(), end.date()) else { return Vec::new() };
+        let reread: Vec<DateRange> =
+            DateRange::merge_all(ranges).into_iter().filter_map(|r| r.intersection(&held)).collect();
         for range in &reread {
             let (from, to) = (midnight(range.start()), midnight(range.end()));
             for builder in self.builders() {

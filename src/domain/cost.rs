@@ -191,6 +191,24 @@ impl DateRange {
         (self.end - self.start).num_days()
     }
 
+    /// The days both ranges cover, if any.
+    pub fn intersection(&self, other: &DateRange) -> Option<DateRange> {
+        DateRange::new(self.start.max(other.start), self.end.min(other.end)).ok()
+    }
+
+    /// The ranges merged where they overlap or touch, oldest first.
+    pub fn merge_all(mut ranges: Vec<DateRange>) -> Vec<DateRange> {
+        ranges.sort_by_key(|r| r.start);
+        let mut merged: Vec<DateRange> = Vec::new();
+        for range in ranges {
+            match merged.last_mut() {
+                Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+                _ => merged.push(range),
+            }
+        }
+        merged
+    }
+
     /// True when `at` falls inside the range.
     pub fn contains(&self, at: NaiveDateTime) -> bool {
         at.date() >= self.start && at.date() < self.end
@@ -247,6 +265,24 @@ mod tests {
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn ranges_merge_where_they_overlap_or_touch_and_intersect_exactly() {
+        let r = |a: &str, b: &str| DateRange::new(day(a), day(b)).unwrap();
+        let merged = DateRange::merge_all(vec![
+            r("2026-11-10", "2026-11-12"),
+            r("2026-11-01", "2026-11-03"),
+            r("2026-11-03", "2026-11-05"),
+            r("2026-11-02", "2026-11-04"),
+            r("2026-11-11", "2026-11-12"),
+        ]);
+        assert_eq!(merged, vec![r("2026-11-01", "2026-11-05"), r("2026-11-10", "2026-11-12")]);
+        assert!(DateRange::merge_all(Vec::new()).is_empty());
+        let held = r("2026-11-04", "2026-11-11");
+        assert_eq!(merged[0].intersection(&held), Some(r("2026-11-04", "2026-11-05")));
+        assert_eq!(merged[1].intersection(&held), Some(r("2026-11-10", "2026-11-11")));
+        assert_eq!(r("2026-11-01", "2026-11-04").intersection(&held), None);
     }
 
     fn input() -> FetchPlanInput {

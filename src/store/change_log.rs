@@ -15,7 +15,7 @@ use crate::domain::{DateRange, Granularity};
 
 /// How many changes the log keeps; a reader further behind than this rebuilds from the facts.
 /// At 50 payers collected hourly, cost and usage, that is four days of changes.
-pub const KEPT_CHANGES: i64 = 10_000;
+pub(super) const KEPT_CHANGES: i64 = 10_000;
 
 /// The changes after a reader's watermark.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,24 +109,6 @@ macro_rules! impl_fact_change_store {
 }
 
 pub(super) use impl_fact_change_store;
-
-/// Merges overlapping or touching ranges, oldest first.
-pub fn merge_ranges(mut ranges: Vec<DateRange>) -> Vec<DateRange> {
-    ranges.sort_by_key(|r| r.start());
-    let mut merged: Vec<DateRange> = Vec::new();
-    for range in ranges {
-        match merged.last_mut() {
-            Some(last) if range.start() <= last.end() => {
-                if range.end() > last.end() {
-                    // Both ends come from valid ranges, so the union is one.
-                    *last = DateRange::new(last.start(), range.end()).unwrap_or(*last);
-                }
-            }
-            _ => merged.push(range),
-        }
-    }
-    merged
-}
 
 /// Refuses a write whose facts fall outside the granularity and range it replaces: those
 /// would be stored under a range the log does not name, and never re-read by detection.

@@ -41,7 +41,7 @@ use secrecy::{ExposeSecret, SecretString};
 pub use access_sql::{AccessStore, AuditCheckpoint, WebSession};
 pub use anomaly_sql::{AnomalyMarkChange, AnomalyStore};
 pub use budget_sql::{BudgetAmount, BudgetStore, FiredBudgetAlert};
-pub use change_log::{merge_ranges, FactChangeStore, FactChanges, KEPT_CHANGES};
+pub use change_log::{FactChangeStore, FactChanges};
 pub use fact_visit::{FactRef, FactVisitor};
 pub use lease_sql::{ClockStore, LeaseStore, TickStore};
 pub use postgres::PgStore;
