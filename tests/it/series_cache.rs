@@ -226,3 +226,53 @@ async fn a_write_outside_its_range_is_refused(store: Arc<impl Store>) {
     let all = costbot::store::FactFilter { granularity: Granularity::Daily, range: days(0, 10), accounts: None };
     assert!(store.cost_facts(&all).await.unwrap().is_empty());
 }
+
+/// A run whose read fails part-way (here: a stored service name that does not parse, written behind
+/// the store's back) leaves no half-moved series for the next run: the facts of the newly
+/// opened day were never logged, so a kept cache that had already moved on would not read
+/// them again. Run on each engine with raw SQL, the only way to store such a row.
+async fn a_failed_read_keeps_no_half_moved_series(
+    store: Arc<impl Store>,
+    corrupt: impl std::future::Future<Output = ()>,
+    mend: impl std::future::Future<Output = ()>,
+) {
+    let store: DynStore = store;
+    let written = day(60).and_hms_opt(0, 0, 0).unwrap();
+    let payer = id("111111111111");
+    let services = ["AWS Lambda", "Tax"];
+    let all = facts(&["111111111111"], &services, 0, 42, 1);
+    store.replace_cost_facts(&payer, Granularity::Daily, &days(0, 42), &all, written).await.unwrap();
+    let kept = job(&store);
+    // At day 40 the range ends with day 40; day 41 is stored but not yet in it.
+    same_as_fresh(&kept, &store, at(40), "the first read").await;
+    corrupt.await;
+    assert!(kept.series_at(at(41)).await.is_err(), "a row that does not parse fails the run");
+    mend.await;
+    same_as_fresh(&kept, &store, at(41), "a failed read").await;
+}
+
+/// Renames day 41's Tax facts from `from` to `to`, behind the store's back.
+const RENAME: &str = "UPDATE cost_facts SET service = $1 WHERE service = $2 AND period_start = $3";
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn a_failed_read_keeps_no_half_moved_series_on_postgres(pool: sqlx::PgPool) {
+    let store = Arc::new(costbot::store::PgStore::from_pool(pool.clone()));
+    let rename = |pool: sqlx::PgPool, from: &'static str, to: &'static str| async move {
+        let day41 = day(41).and_hms_opt(0, 0, 0).unwrap();
+        sqlx::query(RENAME).bind(to).bind(from).bind(day41).execute(&pool).await.unwrap();
+    };
+    let (corrupt, mend) = (rename(pool.clone(), "Tax", "   "), rename(pool, "   ", "Tax"));
+    a_failed_read_keeps_no_half_moved_series(store, corrupt, mend).await;
+}
+
+#[tokio::test]
+async fn a_failed_read_keeps_no_half_moved_series_on_sqlite() {
+    let store = Arc::new(costbot::store::SqliteStore::in_memory().await.unwrap());
+    let rename = |pool: sqlx::SqlitePool, from: &'static str, to: &'static str| async move {
+        let day41 = day(41).and_hms_opt(0, 0, 0).unwrap();
+        sqlx::query(RENAME).bind(to).bind(from).bind(day41).execute(&pool).await.unwrap();
+    };
+    let pool = store.pool().clone();
+    let (corrupt, mend) = (rename(pool.clone(), "Tax", "   "), rename(pool, "   ", "Tax"));
+    a_failed_read_keeps_no_half_moved_series(store, corrupt, mend).await;
+}
