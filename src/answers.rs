@@ -322,6 +322,24 @@ impl<S: AnswerTables + ?Sized> Answers<S> {
         group: Option<&Grouping>,
         until: Option<chrono::NaiveDateTime>,
     ) -> anyhow::Result<Rows> {
+        // Whole periods of spend by service or account: the trend and the groups are two
+        // small sums in one statement, not a period × group matrix summed here.
+        let summary_group = match group {
+            None | Some(Grouping::Dimension(_)) => Some(SpendGroup::Total),
+            Some(Grouping::Spend(g)) => Some(*g),
+            Some(Grouping::Tags(..)) => None,
+        };
+        if let (None, Some(by)) = (until, summary_group) {
+            let summary = self.store.spend_summary(query, by).await?;
+            let total = summary.periods.iter().map(|(_, amount, _)| *amount).sum();
+            let estimated = summary.periods.iter().any(|(_, _, estimated)| *estimated);
+            let grouped = match group {
+                Some(Grouping::Dimension(d)) => self.store.spend_by_dimension(query, *d).await?,
+                _ => summary.groups,
+            };
+            let daily = summary.periods.into_iter().map(|(at, amount, _)| (at, amount)).collect();
+            return Ok(Rows { total, estimated, grouped, daily });
+        }
         let mut matrix = match group {
             Some(Grouping::Tags(select, by)) => self.store.tag_matrix(&select.query(query), *by).await?,
             Some(Grouping::Spend(g)) => self.store.spend_matrix(query, *g).await?,

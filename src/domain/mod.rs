@@ -25,6 +25,7 @@ pub mod proposal;
 pub mod resource;
 pub mod root_cause;
 pub mod run;
+pub mod running_sum;
 pub mod sources;
 pub mod tags;
 pub mod waste;

@@ -24,7 +24,9 @@ mod outbox_sql;
 mod postgres;
 mod proposal_sql;
 mod record;
+mod running_sums;
 mod schedule_sql;
+mod spend_sql;
 mod sql;
 mod sqlite;
 mod tag_sql;
@@ -224,6 +226,15 @@ pub struct SpendQuery {
     pub accounts: Option<Vec<AccountId>>,
     /// Only these services; `None` means all.
     pub services: Option<Vec<ServiceName>>,
+}
+
+/// Spend per period and per group of one [`SpendQuery`], read in one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendSummary {
+    /// `(period_start, amount, estimated)`, oldest first.
+    pub periods: Vec<(NaiveDateTime, Money, bool)>,
+    /// One row per group, largest first; empty when the query was for the total.
+    pub groups: Vec<SpendRow>,
 }
 
 /// One row of a spend answer.
@@ -434,6 +445,10 @@ pub trait CostStore: Send + Sync {
     /// Spend per period and group in one scan: `(period_start, key, amount, estimated)`,
     /// from which totals, breakdowns and the daily trend are all derived exactly.
     async fn spend_matrix(&self, query: &SpendQuery, group: SpendGroup) -> Result<Vec<(NaiveDateTime, SpendRow)>>;
+
+    /// Spend per period and per group in one statement (one snapshot), each part from the
+    /// smallest table that holds it: what an answer shows, without the period × group matrix.
+    async fn spend_summary(&self, query: &SpendQuery, group: SpendGroup) -> Result<SpendSummary>;
 
     /// Spend per period (day or hour) in the range, oldest first.
     async fn spend_per_period(&self, query: &SpendQuery) -> Result<Vec<(NaiveDateTime, Money, bool)>>;

@@ -19,6 +19,7 @@ use super::lease_sql::{impl_lease_store, PG_EXPIRY, PG_NOW};
 use super::outbox_sql::{impl_outbox_store, PG_LOCKED_UNTIL};
 use super::proposal_sql::impl_proposal_store;
 use super::schedule_sql::impl_schedule_store;
+use super::spend_sql::impl_spend_reads;
 use super::sql::impl_sql_store;
 use super::tag_sql::impl_tag_store;
 use super::usage_sql::impl_usage_store;
@@ -55,6 +56,7 @@ impl PgStore {
 }
 
 impl_sql_store!(PgStore, sqlx::Postgres);
+impl_spend_reads!(PgStore, sqlx::Postgres);
 impl_anomaly_store!(PgStore, sqlx::Postgres);
 impl_access_store!(PgStore, sqlx::Postgres);
 impl_outbox_store!(PgStore, sqlx::Postgres, PG_NOW, PG_LOCKED_UNTIL);

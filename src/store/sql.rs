@@ -84,6 +84,35 @@ pub(super) fn rollup_for(query: &super::SpendQuery, group: super::SpendGroup) ->
     }
 }
 
+/// The column that holds a group's key in the table [`rollup_for`] picks (`''` for a total).
+pub(super) fn spend_key(query: &super::SpendQuery, group: super::SpendGroup) -> &'static str {
+    use super::SpendGroup;
+    match (group, rollup_for(query, group)) {
+        (SpendGroup::Total, _) => "''",
+        (_, Some(_)) => "key",
+        (SpendGroup::Service, None) => "service",
+        (SpendGroup::Account, None) => "account_id",
+    }
+}
+
+/// Turns the rows of a spend summary (`part` 0: one per period; 1: one per group) into a
+/// [`SpendSummary`](super::SpendSummary): periods oldest first, groups largest first.
+pub(super) fn summary_rows(
+    rows: Vec<(i64, Option<chrono::NaiveDateTime>, String, String, i64)>,
+) -> Result<super::SpendSummary> {
+    let mut periods = Vec::new();
+    let mut groups = Vec::new();
+    for (part, at, key, sum, estimated) in rows {
+        match (part, at) {
+            (0, Some(at)) => periods.push((at, parse_units_sum(&sum)?, estimated != 0)),
+            (1, _) => groups.push((key, sum, estimated)),
+            _ => anyhow::bail!("a spend summary row of part {part} has no period"),
+        }
+    }
+    periods.sort_by_key(|(at, _, _)| *at);
+    Ok(super::SpendSummary { periods, groups: spend_rows(groups)? })
+}
+
 /// Implements the schema, account, cost, run and operations roles of `Store` for a struct
 /// with a `pool` field of the given sqlx database.
 macro_rules! impl_sql_store {
@@ -108,10 +137,10 @@ macro_rules! impl_sql_store {
                     Err(sqlx::Error::Database(e)) if e.message().contains("_sqlx_migrations") => Vec::new(),
                     Err(e) => return Err(e.into()),
                 };
-                let embedded: Vec<(i64, String)> = Self::MIGRATOR.iter().map(|m| (m.version, m.description.to_string())).collect();
+                let embedded: Vec<(i64, String)> =
+                    Self::MIGRATOR.iter().map(|m| (m.version, m.description.to_string())).collect();
                 Ok($crate::store::MigrationStatus::compare(&embedded, &recorded))
             }
-
         }
 
         #[async_trait::async_trait]
@@ -148,7 +177,6 @@ macro_rules! impl_sql_store {
                     })
                     .collect()
             }
-
         }
 
         #[async_trait::async_trait]
@@ -204,19 +232,23 @@ macro_rules! impl_sql_store {
                 .await?;
                 // Each engine writes the rows its own fastest way: Postgres through COPY,
                 // SQLite through multi-row inserts (`FactRows`).
-                let written = <$store as $crate::store::sql::FactRows>::write_fact_rows(&mut tx, source, facts, collected_at).await?;
+                let written =
+                    <$store as $crate::store::sql::FactRows>::write_fact_rows(&mut tx, source, facts, collected_at)
+                        .await?;
                 // Recompute the rollups for the replaced range from all sources' facts. Two
                 // sources replacing the same days at once (payers collected concurrently) on
                 // Postgres: the later DELETE cannot see the earlier one's new rows, so the
                 // INSERT overwrites them; its SELECT runs after the other commits and sees
                 // both sources' facts.
                 let (from, to) = (range.start().and_hms_opt(0, 0, 0), range.end().and_hms_opt(0, 0, 0));
-                sqlx::query("DELETE FROM cost_rollups WHERE granularity = $1 AND period_start >= $2 AND period_start < $3")
-                    .bind(granularity.as_str())
-                    .bind(from)
-                    .bind(to)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "DELETE FROM cost_rollups WHERE granularity = $1 AND period_start >= $2 AND period_start < $3",
+                )
+                .bind(granularity.as_str())
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
                 for (dimension, column) in [("service", "service"), ("account", "account_id")] {
                     sqlx::query(&format!(
                         "INSERT INTO cost_rollups (granularity, period_start, dimension, key, amount_units, estimated)
@@ -250,12 +282,16 @@ macro_rules! impl_sql_store {
                 .bind(to)
                 .execute(&mut *tx)
                 .await?;
+                $crate::store::running_sums::refresh_running_sums!(tx, $db, granularity, range);
                 $crate::store::change_log::record_fact_change!(tx, granularity, range);
                 tx.commit().await?;
                 Ok(written)
             }
 
-            async fn cost_facts(&self, filter: &$crate::store::FactFilter) -> anyhow::Result<Vec<$crate::domain::CostFact>> {
+            async fn cost_facts(
+                &self,
+                filter: &$crate::store::FactFilter,
+            ) -> anyhow::Result<Vec<$crate::domain::CostFact>> {
                 let mut builder = sqlx::QueryBuilder::<$db>::new(
                     "SELECT period_start, account_id, service, amount_units, unit, estimated FROM cost_facts",
                 );
@@ -300,18 +336,13 @@ macro_rules! impl_sql_store {
                 query: &$crate::store::SpendQuery,
                 group: $crate::store::SpendGroup,
             ) -> anyhow::Result<Vec<$crate::store::SpendRow>> {
-                use $crate::store::SpendGroup;
-                let key = match group {
-                    SpendGroup::Total => "''",
-                    SpendGroup::Service => "service",
-                    SpendGroup::Account => "account_id",
-                };
+                let key = $crate::store::sql::spend_key(query, group);
                 let mut builder = sqlx::QueryBuilder::<$db>::new(format!(
                     "SELECT {key}, CAST(COALESCE(SUM(amount_units), 0) AS TEXT),
-                     CAST(COALESCE(MAX(CASE WHEN estimated THEN 1 ELSE 0 END), 0) AS BIGINT) FROM cost_facts"
+                     CAST(COALESCE(MAX(CASE WHEN estimated THEN 1 ELSE 0 END), 0) AS BIGINT)"
                 ));
-                push_spend_filter(&mut builder, query);
-                if group != SpendGroup::Total {
+                push_spend_from(&mut builder, query, group);
+                if group != $crate::store::SpendGroup::Total {
                     builder.push(format!(" GROUP BY {key}"));
                 }
                 let rows: Vec<(String, String, i64)> = builder.build_query_as().fetch_all(&self.pool).await?;
@@ -323,60 +354,34 @@ macro_rules! impl_sql_store {
                 query: &$crate::store::SpendQuery,
                 group: $crate::store::SpendGroup,
             ) -> anyhow::Result<Vec<(chrono::NaiveDateTime, $crate::store::SpendRow)>> {
-                use $crate::store::SpendGroup;
-                let key = match group {
-                    SpendGroup::Total => "''",
-                    SpendGroup::Service => "service",
-                    SpendGroup::Account => "account_id",
-                };
-                let rollup = $crate::store::sql::rollup_for(query, group);
-                let mut builder = match &rollup {
-                    // Rollups answer what they can: a few rows per period, not every fact.
-                    Some(rollup) => {
-                        let key = if group == SpendGroup::Total { "''" } else { "key" };
-                        let mut b = sqlx::QueryBuilder::<$db>::new(format!(
-                            "SELECT period_start, {key}, CAST(SUM(amount_units) AS TEXT),
-                             CAST(MAX(CASE WHEN estimated THEN 1 ELSE 0 END) AS BIGINT) FROM cost_rollups WHERE granularity = "
-                        ));
-                        b.push_bind(query.granularity.as_str())
-                            .push(" AND dimension = ")
-                            .push_bind(rollup.dimension)
-                            .push(" AND period_start >= ")
-                            .push_bind(query.range.start().and_hms_opt(0, 0, 0))
-                            .push(" AND period_start < ")
-                            .push_bind(query.range.end().and_hms_opt(0, 0, 0));
-                        if let Some(keys) = &rollup.keys {
-                            b.push(" AND key IN (");
-                            let mut list = b.separated(", ");
-                            for key in keys {
-                                list.push_bind(key.clone());
-                            }
-                            if keys.is_empty() {
-                                list.push("NULL");
-                            }
-                            b.push(")");
-                        }
-                        b
-                    }
-                    None => {
-                        let mut b = sqlx::QueryBuilder::<$db>::new(format!(
-                            "SELECT period_start, {key}, CAST(SUM(amount_units) AS TEXT),
-                             CAST(MAX(CASE WHEN estimated THEN 1 ELSE 0 END) AS BIGINT) FROM cost_facts"
-                        ));
-                        push_spend_filter(&mut b, query);
-                        b
-                    }
-                };
-                let grouped_key = if rollup.is_some() { "key" } else { key };
+                let key = $crate::store::sql::spend_key(query, group);
+                let mut builder = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT period_start, {key}, CAST(SUM(amount_units) AS TEXT),
+                     CAST(MAX(CASE WHEN estimated THEN 1 ELSE 0 END) AS BIGINT)"
+                ));
+                push_spend_from(&mut builder, query, group);
                 // Postgres refuses a constant in GROUP BY, so a total groups by period alone.
-                builder.push(if group == SpendGroup::Total { " GROUP BY period_start".to_string() } else { format!(" GROUP BY period_start, {grouped_key}") });
-                let rows: Vec<(chrono::NaiveDateTime, String, String, i64)> = builder.build_query_as().fetch_all(&self.pool).await?;
+                builder.push(if group == $crate::store::SpendGroup::Total {
+                    " GROUP BY period_start".to_string()
+                } else {
+                    format!(" GROUP BY period_start, {key}")
+                });
+                let rows: Vec<(chrono::NaiveDateTime, String, String, i64)> =
+                    builder.build_query_as().fetch_all(&self.pool).await?;
                 rows.into_iter()
                     .map(|(at, key, sum, estimated)| {
                         let amount = $crate::store::sql::parse_units_sum(&sum)?;
                         Ok((at, $crate::store::SpendRow { key, amount, estimated: estimated != 0 }))
                     })
                     .collect()
+            }
+
+            async fn spend_summary(
+                &self,
+                query: &$crate::store::SpendQuery,
+                group: $crate::store::SpendGroup,
+            ) -> anyhow::Result<$crate::store::SpendSummary> {
+                self.spend_summary_sql(query, group).await
             }
 
             async fn spend_per_period(
@@ -391,7 +396,10 @@ macro_rules! impl_sql_store {
                 Ok(out)
             }
 
-            async fn services_since(&self, since: chrono::NaiveDate) -> anyhow::Result<Vec<$crate::domain::ServiceName>> {
+            async fn services_since(
+                &self,
+                since: chrono::NaiveDate,
+            ) -> anyhow::Result<Vec<$crate::domain::ServiceName>> {
                 let names: Vec<String> = sqlx::query_scalar(
                     "SELECT DISTINCT key FROM cost_rollups WHERE granularity = 'daily' AND dimension = 'service'
                      AND period_start >= $1 ORDER BY key",
@@ -421,12 +429,15 @@ macro_rules! impl_sql_store {
                     .await?;
                 Ok(u64::try_from(n).unwrap_or_default())
             }
-
         }
 
         #[async_trait::async_trait]
         impl $crate::store::RunStore for $store {
-            async fn start_run(&self, job: &str, started_at: chrono::NaiveDateTime) -> anyhow::Result<$crate::domain::run::RunId> {
+            async fn start_run(
+                &self,
+                job: &str,
+                started_at: chrono::NaiveDateTime,
+            ) -> anyhow::Result<$crate::domain::run::RunId> {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO collector_runs (job, started_at, status) VALUES ($1, $2, 'running') RETURNING id",
                 )
@@ -485,7 +496,16 @@ macro_rules! impl_sql_store {
 
             async fn recent_runs(&self, limit: u32) -> anyhow::Result<Vec<$crate::domain::run::CollectorRun>> {
                 use $crate::domain::run::{CollectorRun, RunId, RunStatus, SourceReport};
-                type RunRow = (i64, String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>, String, Option<String>, i64, i64);
+                type RunRow = (
+                    i64,
+                    String,
+                    chrono::NaiveDateTime,
+                    Option<chrono::NaiveDateTime>,
+                    String,
+                    Option<String>,
+                    i64,
+                    i64,
+                );
                 let runs: Vec<RunRow> = sqlx::query_as(
                     "SELECT id, job, started_at, finished_at, status, error, rows_written, api_calls
                      FROM collector_runs ORDER BY id DESC LIMIT $1",
@@ -529,15 +549,15 @@ macro_rules! impl_sql_store {
                 }
                 Ok(out)
             }
-
         }
 
         #[async_trait::async_trait]
         impl $crate::store::OperationsStore for $store {
             async fn operational_counts(&self) -> anyhow::Result<$crate::store::OperationalCounts> {
-                let anomalies_open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM anomalies WHERE status <> 'resolved'")
-                    .fetch_one(&self.pool)
-                    .await?;
+                let anomalies_open: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM anomalies WHERE status <> 'resolved'")
+                        .fetch_one(&self.pool)
+                        .await?;
                 let proposals: Vec<(String, i64)> =
                     sqlx::query_as("SELECT state, COUNT(*) FROM proposals GROUP BY state ORDER BY state")
                         .fetch_all(&self.pool)
@@ -551,7 +571,11 @@ macro_rules! impl_sql_store {
 
         /// Appends the WHERE clause of a spend query.
         fn push_spend_filter(builder: &mut sqlx::QueryBuilder<'_, $db>, query: &$crate::store::SpendQuery) {
-            let facts = $crate::store::FactFilter { granularity: query.granularity, range: query.range, accounts: query.accounts.clone() };
+            let facts = $crate::store::FactFilter {
+                granularity: query.granularity,
+                range: query.range,
+                accounts: query.accounts.clone(),
+            };
             push_filter(builder, &facts);
             if let Some(services) = &query.services {
                 builder.push(" AND service IN (");

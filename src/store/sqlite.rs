@@ -22,6 +22,7 @@ use super::lease_sql::{impl_lease_store, SQLITE_EXPIRY, SQLITE_NOW};
 use super::outbox_sql::{impl_outbox_store, SQLITE_LOCKED_UNTIL};
 use super::proposal_sql::impl_proposal_store;
 use super::schedule_sql::impl_schedule_store;
+use super::spend_sql::impl_spend_reads;
 use super::sql::impl_sql_store;
 use super::tag_sql::impl_tag_store;
 use super::usage_sql::impl_usage_store;
@@ -79,6 +80,7 @@ impl SqliteStore {
 }
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
+impl_spend_reads!(SqliteStore, sqlx::Sqlite);
 impl_anomaly_store!(SqliteStore, sqlx::Sqlite);
 impl_access_store!(SqliteStore, sqlx::Sqlite);
 impl_outbox_store!(SqliteStore, sqlx::Sqlite, SQLITE_NOW, SQLITE_LOCKED_UNTIL);

@@ -45,6 +45,7 @@ mod security;
 mod series_cache;
 mod slack;
 mod slack_e2e;
+mod spend_summary;
 mod store_contract;
 mod store_rollups;
 mod stored_records;
