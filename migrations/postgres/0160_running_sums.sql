@@ -26,7 +26,10 @@ CREATE TABLE cost_running_sums (
     amount_units  BIGINT NOT NULL,
     periods       BIGINT NOT NULL,
     estimated     BOOLEAN NOT NULL,
-    PRIMARY KEY (granularity, dimension, period_start, key)
+    -- Answers read a handful of days for every key; carrying the sums in the index lets
+    -- them skip the table (400 days by account: 50 ms with table reads, 18 ms without, on
+    -- the data above while a build ran).
+    PRIMARY KEY (granularity, dimension, period_start, key) INCLUDE (amount_units, periods, estimated)
 );
 
 -- Filled from the rollups already stored, every day of every month that has them.
