@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chrono::{Days, NaiveDate, Utc};
-use costbot::domain::{Account, AccountId, CostFact, DateRange, Granularity, Money, ServiceName};
+use costbot::domain::{
+    Account, AccountId, BreakdownDimension, BreakdownFact, CostFact, DateRange, Granularity, Money, ServiceName,
+};
 use costbot::store::{DynStore, PgStore, SchemaStore, SqliteStore};
 use futures::stream::{self, StreamExt};
 use hmac::{Hmac, KeyInit, Mac};
@@ -60,6 +62,8 @@ struct Size {
     days: u64,
     requests: usize,
     concurrency: usize,
+    /// Whether record-type and region breakdowns are stored beside the facts.
+    breakdowns: bool,
 }
 
 fn facts(size: &Size, today: NaiveDate) -> (Vec<CostFact>, Vec<CostFact>, Vec<Account>) {
@@ -119,7 +123,52 @@ async fn load(store: &DynStore, size: &Size) -> Result<usize> {
     let range = DateRange::new(today - Days::new(size.days), today + Days::new(1))?;
     store.replace_cost_facts(&source, Granularity::Daily, &range, &daily, Utc::now().naive_utc()).await?;
     store.replace_cost_facts(&source, Granularity::Hourly, &range, &hourly, Utc::now().naive_utc()).await?;
+    let mut breakdowns = 0;
+    if size.breakdowns {
+        // What the collector stores beside the facts, which every answer without a service
+        // filter reads (record types: gross, credits, net) and `by region` reads: three record
+        // types and four regions per account and day.
+        for (dimension, keys) in [
+            (BreakdownDimension::RecordType, &["Usage", "Tax", "Credit"][..]),
+            (BreakdownDimension::Region, &["us-east-1", "eu-west-1", "us-west-2", "ap-southeast-1"][..]),
+        ] {
+            let rows = breakdown_rows(&daily, dimension, keys);
+            breakdowns += rows.len();
+            store
+                .replace_breakdowns(&source, Granularity::Daily, dimension, &range, &rows, Utc::now().naive_utc())
+                .await?;
+        }
+    }
+    println!("loaded {} daily and {} hourly facts and {breakdowns} breakdown rows", daily.len(), hourly.len());
     Ok(daily.len() + hourly.len())
+}
+
+/// One row per account, day and key of `dimension`, each key a share of the account's spend
+/// that day (a credit is negative).
+fn breakdown_rows(daily: &[CostFact], dimension: BreakdownDimension, keys: &[&str]) -> Vec<BreakdownFact> {
+    let mut per_day: std::collections::BTreeMap<(chrono::NaiveDateTime, &AccountId), (Money, bool)> =
+        std::collections::BTreeMap::new();
+    for fact in daily {
+        let entry = per_day.entry((fact.period_start, &fact.account)).or_insert((Money::ZERO, false));
+        entry.0 += fact.amount;
+        entry.1 |= fact.estimated;
+    }
+    let mut out = Vec::with_capacity(per_day.len() * keys.len());
+    for ((at, account), (amount, estimated)) in per_day {
+        for (k, key) in keys.iter().enumerate() {
+            let share = Money::from_units(amount.to_units() / (k as i128 + 2));
+            out.push(BreakdownFact {
+                granularity: Granularity::Daily,
+                period_start: at,
+                account: account.clone(),
+                dimension,
+                key: key.to_string(),
+                amount: if *key == "Credit" { -share } else { share },
+                estimated,
+            });
+        }
+    }
+    out
 }
 
 fn sign(ts: &str, body: &str) -> String {
@@ -446,9 +495,11 @@ async fn main() -> Result<()> {
             days: env_or("SLASH_DAYS", 395) as u64,
             requests: env_or("SLASH_REQUESTS", 20_000),
             concurrency: 32,
+            // `SLASH_BREAKDOWNS=0` loads the facts alone, as the benchmark did before.
+            breakdowns: env_or("SLASH_BREAKDOWNS", 1) != 0,
         }
     } else {
-        Size { accounts: 3, services: 5, days: 40, requests: 100, concurrency: 4 }
+        Size { accounts: 3, services: 5, days: 40, requests: 100, concurrency: 4, breakdowns: true }
     };
     println!("signed /cost slash commands over loopback; mixed kinds: {COMMANDS:?}; distinct: drawn from the grammar");
     println!("CPU columns: cores used on average during the load (CPU seconds / wall seconds); {} cores here", cores());

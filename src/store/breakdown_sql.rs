@@ -66,6 +66,35 @@ macro_rules! impl_breakdown_store {
                     );
                     written += builder.build().execute(&mut *tx).await?.rows_affected();
                 }
+                // The dimension's totals over all accounts for the replaced periods, from every
+                // source's rows, as `replace_cost_facts` keeps `cost_rollups`.
+                let (from, to) = (range.start().and_hms_opt(0, 0, 0), range.end().and_hms_opt(0, 0, 0));
+                sqlx::query(
+                    "DELETE FROM cost_breakdown_rollups WHERE granularity = $1 AND dimension = $2
+                     AND period_start >= $3 AND period_start < $4",
+                )
+                .bind(granularity.as_str())
+                .bind(dimension.as_str())
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO cost_breakdown_rollups (granularity, dimension, period_start, key, amount_units, estimated)
+                     SELECT granularity, dimension, period_start, key, SUM(amount_units),
+                            MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
+                     FROM cost_breakdowns WHERE granularity = $1 AND dimension = $2
+                     AND period_start >= $3 AND period_start < $4
+                     GROUP BY granularity, dimension, period_start, key
+                     ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET
+                     amount_units = excluded.amount_units, estimated = excluded.estimated",
+                )
+                .bind(granularity.as_str())
+                .bind(dimension.as_str())
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Ok(written)
             }
@@ -87,10 +116,12 @@ macro_rules! impl_breakdown_store {
                 query: &$crate::store::SpendQuery,
                 dimension: $crate::domain::BreakdownDimension,
             ) -> anyhow::Result<Vec<$crate::store::SpendRow>> {
-                let mut builder = sqlx::QueryBuilder::<$db>::new(
+                // Over all accounts the rollups hold the sums; a scope reads its accounts' rows.
+                let table = if query.accounts.is_none() { "cost_breakdown_rollups" } else { "cost_breakdowns" };
+                let mut builder = sqlx::QueryBuilder::<$db>::new(format!(
                     "SELECT key, CAST(COALESCE(SUM(amount_units), 0) AS TEXT),
-                     CAST(COALESCE(MAX(CASE WHEN estimated THEN 1 ELSE 0 END), 0) AS BIGINT) FROM cost_breakdowns",
-                );
+                     CAST(COALESCE(MAX(CASE WHEN estimated THEN 1 ELSE 0 END), 0) AS BIGINT) FROM {table}"
+                ));
                 let facts = $crate::store::FactFilter { granularity: query.granularity, range: query.range, accounts: query.accounts.clone() };
                 push_filter(&mut builder, &facts);
                 builder.push(" AND dimension = ").push_bind(dimension.as_str()).push(" GROUP BY key");

@@ -6,6 +6,7 @@ mod api;
 mod approvals;
 mod ask;
 mod audit;
+mod breakdown_rollups;
 mod browser;
 mod budgets;
 mod chat_flow;
