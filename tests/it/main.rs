@@ -47,6 +47,7 @@ mod series_cache;
 mod slack;
 mod slack_e2e;
 mod spend_summary;
+mod sqlite_plans;
 mod store_contract;
 mod store_rollups;
 mod stored_records;
