@@ -92,7 +92,10 @@ macro_rules! impl_access_store {
                 // Expired keys are swept now and then, which keeps the table to a few
                 // minutes of requests; which request sweeps is decided by its key's hash.
                 if $crate::store::access_sql::sweeps(key) {
-                    sqlx::query("DELETE FROM seen_requests WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+                    sqlx::query("DELETE FROM seen_requests WHERE expires_at <= $1")
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?;
                 }
                 Ok(inserted == 1)
             }
