@@ -13,20 +13,11 @@
 --   counts the key's rollup rows so far in the month, so a key with no spend in the range is
 --   left out, as a sum of the daily rows would leave it out.
 --
--- * A question with a service filter has no rollup when it is scoped to accounts or broken
---   down by account, and summed the facts of every service over the range (1.1-1.5 s for an
---   unscoped one over 128 days). The index that leads with the service, then the account,
---   and carries the summed columns reads only the filtered service's facts from the index
---   alone: a scope's three accounts directly, and all accounts' facts of that service for an
---   unscoped breakdown by account. With the period before the account, as first built, the
---   planner read every account's facts of the service for a scoped question (29-52 ms on
---   average, p99 350-400 ms, in the slash benchmark at 12 M facts). It is one more index for
---   the collector to maintain.
---
 -- The running sums are kept in the transaction that replaces facts, with the other rollups.
-
-CREATE INDEX cost_facts_by_service ON cost_facts (granularity, service, account_id, period_start)
-    INCLUDE (amount_units, estimated);
+--
+-- A covering index on the facts led by the service (for unscoped breakdowns by account with
+-- a service filter, 1.1-1.5 s at 12 M facts) was tried and left out: inserting into it in
+-- the facts' period order took a load of 1 M facts from 7.7-9.5 s to 21 s on both engines.
 
 CREATE INDEX cost_rollups_by_key ON cost_rollups (granularity, dimension, key, period_start)
     INCLUDE (amount_units, estimated);

@@ -3,7 +3,6 @@
 -- SQLite has no INCLUDE, so the index carries the summed columns as trailing keys, and the
 -- running sums are stored in their primary key's order (WITHOUT ROWID), which covers reads.
 
-CREATE INDEX cost_facts_by_service ON cost_facts (granularity, service, account_id, period_start, amount_units, estimated);
 CREATE INDEX cost_rollups_by_key ON cost_rollups (granularity, dimension, key, period_start, amount_units, estimated);
 
 CREATE TABLE cost_running_sums (
