@@ -54,65 +54,6 @@ pub(super) fn spend_rows(rows: Vec<(String, String, i64)>) -> Result<Vec<super::
     Ok(out)
 }
 
-/// A rollup that answers a spend query: the dimension's rows, narrowed to these keys.
-pub(super) struct Rollup {
-    /// `service` or `account`.
-    pub dimension: &'static str,
-    /// The keys to sum (services or accounts); `None` for all of them.
-    pub keys: Option<Vec<String>>,
-}
-
-/// Which rollup answers a spend query, if one can. The total rollup answers unscoped totals
-/// without a service filter (one row per period). The service rollup answers questions over
-/// all accounts (narrowed to the filtered services); the account rollup answers per-account
-/// breakdowns and totals without a service filter, over all accounts or a channel's scope
-/// (the rollup has no services). Scoped questions by service, or with a service filter, read
-/// the facts through the account index.
-pub(super) fn rollup_for(query: &super::SpendQuery, group: super::SpendGroup) -> Option<Rollup> {
-    use super::SpendGroup;
-    let accounts = || query.accounts.as_ref().map(|ids| ids.iter().map(|id| id.as_str().to_string()).collect());
-    match (group, &query.accounts, &query.services) {
-        (SpendGroup::Account, _, None) | (SpendGroup::Total, Some(_), None) => {
-            Some(Rollup { dimension: "account", keys: accounts() })
-        }
-        (SpendGroup::Total, None, None) => Some(Rollup { dimension: "total", keys: None }),
-        (SpendGroup::Total | SpendGroup::Service, None, services) => Some(Rollup {
-            dimension: "service",
-            keys: services.as_ref().map(|names| names.iter().map(|n| n.as_str().to_string()).collect()),
-        }),
-        _ => None,
-    }
-}
-
-/// The column that holds a group's key in the table [`rollup_for`] picks (`''` for a total).
-pub(super) fn spend_key(query: &super::SpendQuery, group: super::SpendGroup) -> &'static str {
-    use super::SpendGroup;
-    match (group, rollup_for(query, group)) {
-        (SpendGroup::Total, _) => "''",
-        (_, Some(_)) => "key",
-        (SpendGroup::Service, None) => "service",
-        (SpendGroup::Account, None) => "account_id",
-    }
-}
-
-/// Turns the rows of a spend summary (`part` 0: one per period; 1: one per group) into a
-/// [`SpendSummary`](super::SpendSummary): periods oldest first, groups largest first.
-pub(super) fn summary_rows(
-    rows: Vec<(i64, Option<chrono::NaiveDateTime>, String, String, i64)>,
-) -> Result<super::SpendSummary> {
-    let mut periods = Vec::new();
-    let mut groups = Vec::new();
-    for (part, at, key, sum, estimated) in rows {
-        match (part, at) {
-            (0, Some(at)) => periods.push((at, parse_units_sum(&sum)?, estimated != 0)),
-            (1, _) => groups.push((key, sum, estimated)),
-            _ => anyhow::bail!("a spend summary row of part {part} has no period"),
-        }
-    }
-    periods.sort_by_key(|(at, _, _)| *at);
-    Ok(super::SpendSummary { periods, groups: spend_rows(groups)? })
-}
-
 /// Implements the schema, account, cost, run and operations roles of `Store` for a struct
 /// with a `pool` field of the given sqlx database.
 macro_rules! impl_sql_store {
@@ -336,7 +277,7 @@ macro_rules! impl_sql_store {
                 query: &$crate::store::SpendQuery,
                 group: $crate::store::SpendGroup,
             ) -> anyhow::Result<Vec<$crate::store::SpendRow>> {
-                let key = $crate::store::sql::spend_key(query, group);
+                let key = $crate::store::spend_sql::spend_key(query, group);
                 let mut builder = sqlx::QueryBuilder::<$db>::new(format!(
                     "SELECT {key}, CAST(COALESCE(SUM(amount_units), 0) AS TEXT),
                      CAST(COALESCE(MAX(CASE WHEN estimated THEN 1 ELSE 0 END), 0) AS BIGINT)"
@@ -354,7 +295,7 @@ macro_rules! impl_sql_store {
                 query: &$crate::store::SpendQuery,
                 group: $crate::store::SpendGroup,
             ) -> anyhow::Result<Vec<(chrono::NaiveDateTime, $crate::store::SpendRow)>> {
-                let key = $crate::store::sql::spend_key(query, group);
+                let key = $crate::store::spend_sql::spend_key(query, group);
                 let mut builder = sqlx::QueryBuilder::<$db>::new(format!(
                     "SELECT period_start, {key}, CAST(SUM(amount_units) AS TEXT),
                      CAST(MAX(CASE WHEN estimated THEN 1 ELSE 0 END) AS BIGINT)"
