@@ -1,16 +1,18 @@
 //! Each engine's fastest way to write a batch of cost facts inside the replacing transaction
-//! ([`FactRows`]): Postgres streams them with `COPY` into a temporary table and upserts from
-//! it in one statement; SQLite runs prepared multi-row inserts. Both upsert, because another
-//! source may hold the same day, account and service.
+//! ([`FactRows`]), and the statements that rebuild the rollups from them. Postgres streams the
+//! rows with `COPY`, straight into `cost_facts` when no other source holds a row of their
+//! accounts in the range and otherwise into a temporary table it upserts from in one
+//! statement; SQLite runs prepared multi-row inserts that upsert. Both end with every key
+//! written once, because another source may hold the same day, account and service.
 
 use std::fmt::Write as _;
 
 use anyhow::Result;
 
 use super::postgres::PgStore;
-use super::sql::{to_stored_units, FactRows, INSERT_CHUNK};
+use super::sql::{to_stored_units, FactRows, INSERT_CHUNK, ROLLUPS_ONE_DIMENSION_EACH};
 use super::sqlite::SqliteStore;
-use crate::domain::{AccountId, CostFact};
+use crate::domain::{AccountId, CostFact, DateRange, Granularity};
 
 /// The columns both engines write, in order.
 const COLUMNS: &str =
@@ -38,22 +40,111 @@ fn push_copy_field(out: &mut String, text: &str) {
     }
 }
 
+/// Postgres's rollups of a range from one scan of the facts: the service and the account
+/// rollups are two grouping sets of the same rows. On 1 M facts (`psql \timing`, idle
+/// 2-core machine, 2026-12-02) 0.41 s, where the two statements SQLite runs took 0.68 s and
+/// 0.48 s; in `cargo bench --bench ingest`'s first load 0.84-1.15 s, where the two took
+/// 0.74-0.78 s each.
+const PG_ROLLUPS: &str = "INSERT INTO cost_rollups (granularity, period_start, dimension, key, amount_units, estimated)
+     SELECT granularity, period_start, CASE WHEN GROUPING(service) = 0 THEN 'service' ELSE 'account' END,
+            COALESCE(service, account_id), SUM(amount_units), MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
+     FROM cost_facts WHERE granularity = $1 AND period_start >= $2 AND period_start < $3
+     GROUP BY GROUPING SETS ((granularity, period_start, service), (granularity, period_start, account_id))
+     ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET
+     amount_units = excluded.amount_units, estimated = excluded.estimated";
+
+/// Postgres's SQLSTATE for a duplicate key.
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// Streams `facts` as COPY text rows into `table`. Every amount was converted before, so
+/// nothing but the connection can fail while it streams (an unfinished COPY poisons it).
+async fn copy_facts(
+    conn: &mut sqlx::PgConnection,
+    table: &str,
+    source: &AccountId,
+    facts: &[CostFact],
+    units: &[i64],
+    collected_at: chrono::NaiveDateTime,
+) -> sqlx::Result<u64> {
+    let mut copy = conn.copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN")).await?;
+    let mut text = String::with_capacity(COPY_BATCH_BYTES + 512);
+    for (fact, units) in facts.iter().zip(units) {
+        push_copy_field(&mut text, fact.granularity.as_str());
+        // `NaiveDateTime` prints as `2026-11-24 00:00:00`, which Postgres reads as is.
+        let _ = write!(text, "\t{}\t", fact.period_start);
+        push_copy_field(&mut text, fact.account.as_str());
+        text.push('\t');
+        push_copy_field(&mut text, fact.service.as_str());
+        let _ = write!(text, "\t{units}\t");
+        push_copy_field(&mut text, &fact.unit);
+        text.push_str(if fact.estimated { "\tt\t" } else { "\tf\t" });
+        push_copy_field(&mut text, source.as_str());
+        let _ = writeln!(text, "\t{collected_at}");
+        if text.len() >= COPY_BATCH_BYTES {
+            copy.send(text.as_bytes()).await?;
+            text.clear();
+        }
+    }
+    if !text.is_empty() {
+        copy.send(text.as_bytes()).await?;
+    }
+    copy.finish().await
+}
+
 #[async_trait::async_trait]
 impl FactRows for PgStore {
     type Db = sqlx::Postgres;
 
+    const ROLLUP_STATEMENTS: &'static [&'static str] = &[PG_ROLLUPS];
+
     async fn write_fact_rows(
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         source: &AccountId,
+        granularity: Granularity,
+        range: &DateRange,
         facts: &[CostFact],
         collected_at: chrono::NaiveDateTime,
     ) -> Result<u64> {
         if facts.is_empty() {
             return Ok(0);
         }
-        // Every amount is converted before COPY starts, so nothing but the connection can
-        // fail while the connection is streaming (an unfinished COPY poisons it).
         let units: Vec<i64> = facts.iter().map(|f| to_stored_units(f.amount)).collect::<Result<_>>()?;
+        // The range was just emptied of this source's rows. When no other source holds a row
+        // of these accounts in it either, no fact can collide, and COPY goes straight into
+        // the table, without the scratch table's COPY (1.2 s on 1 M facts) and the upsert
+        // over it. This is a first load, a re-collection, and every payer of an organisation
+        // whose payers do not share accounts. With the grouping-set rollups, a first load of
+        // 1 M facts went from 10.7-15.6 s to 6.9-10.2 s (`cargo bench --bench ingest`, the
+        // two builds run in turn three times each, 2026-12-02, nothing else running).
+        let mut accounts: Vec<&str> = facts.iter().map(|f| f.account.as_str()).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let held: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM cost_facts WHERE granularity = $1 AND account_id = ANY($2)
+             AND period_start >= $3 AND period_start < $4)",
+        )
+        .bind(granularity.as_str())
+        .bind(&accounts)
+        .bind(range.start().and_hms_opt(0, 0, 0))
+        .bind(range.end().and_hms_opt(0, 0, 0))
+        .fetch_one(&mut **tx)
+        .await?;
+        if !held {
+            // A savepoint, because another source's transaction may still insert one of these
+            // keys: the COPY then fails on the duplicate once that one commits, and the rows
+            // go through the upsert below instead.
+            let mut direct = sqlx::Acquire::begin(&mut *tx).await?;
+            match copy_facts(&mut direct, "cost_facts", source, facts, &units, collected_at).await {
+                Ok(written) => {
+                    direct.commit().await?;
+                    return Ok(written);
+                }
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+                    direct.rollback().await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         // A per-connection scratch table, emptied at every commit; created once per pooled
         // connection, and rolled back with the transaction if that fails.
         sqlx::query(
@@ -61,29 +152,7 @@ impl FactRows for PgStore {
         )
         .execute(&mut **tx)
         .await?;
-        let mut copy = tx.copy_in_raw(&format!("COPY cost_facts_in ({COLUMNS}) FROM STDIN")).await?;
-        let mut text = String::with_capacity(COPY_BATCH_BYTES + 512);
-        for (fact, units) in facts.iter().zip(&units) {
-            push_copy_field(&mut text, fact.granularity.as_str());
-            // `NaiveDateTime` prints as `2026-11-24 00:00:00`, which Postgres reads as is.
-            let _ = write!(text, "\t{}\t", fact.period_start);
-            push_copy_field(&mut text, fact.account.as_str());
-            text.push('\t');
-            push_copy_field(&mut text, fact.service.as_str());
-            let _ = write!(text, "\t{units}\t");
-            push_copy_field(&mut text, &fact.unit);
-            text.push_str(if fact.estimated { "\tt\t" } else { "\tf\t" });
-            push_copy_field(&mut text, source.as_str());
-            let _ = writeln!(text, "\t{collected_at}");
-            if text.len() >= COPY_BATCH_BYTES {
-                copy.send(text.as_bytes()).await?;
-                text.clear();
-            }
-        }
-        if !text.is_empty() {
-            copy.send(text.as_bytes()).await?;
-        }
-        copy.finish().await?;
+        copy_facts(tx, "cost_facts_in", source, facts, &units, collected_at).await?;
         let written = sqlx::query(&format!(
             "INSERT INTO cost_facts ({COLUMNS}) SELECT {COLUMNS} FROM cost_facts_in{ON_CONFLICT}"
         ))
@@ -99,9 +168,13 @@ impl FactRows for PgStore {
 impl FactRows for SqliteStore {
     type Db = sqlx::Sqlite;
 
+    const ROLLUP_STATEMENTS: &'static [&'static str] = ROLLUPS_ONE_DIMENSION_EACH;
+
     async fn write_fact_rows(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         source: &AccountId,
+        _granularity: Granularity,
+        _range: &DateRange,
         facts: &[CostFact],
         collected_at: chrono::NaiveDateTime,
     ) -> Result<u64> {

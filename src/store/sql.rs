@@ -33,14 +33,38 @@ pub(super) fn to_stored_units(amount: Money) -> Result<i64> {
 pub(super) trait FactRows {
     /// The engine.
     type Db: sqlx::Database;
-    /// Writes `facts` for `source` in `tx`.
+    /// The statements that rebuild the service and account rollups of a replaced range from
+    /// every source's facts, each bound with the granularity and the range's two ends.
+    const ROLLUP_STATEMENTS: &'static [&'static str];
+    /// Writes `facts` for `source` in `tx`; every fact is of `granularity` and inside `range`.
     async fn write_fact_rows(
         tx: &mut sqlx::Transaction<'_, Self::Db>,
         source: &crate::domain::AccountId,
+        granularity: crate::domain::Granularity,
+        range: &crate::domain::DateRange,
         facts: &[crate::domain::CostFact],
         collected_at: chrono::NaiveDateTime,
     ) -> Result<u64>;
 }
+
+/// The service and account rollups of a range as two statements, one scan of the facts each:
+/// SQLite has no `GROUPING SETS`.
+pub(super) const ROLLUPS_ONE_DIMENSION_EACH: &[&str] = &[
+    "INSERT INTO cost_rollups (granularity, period_start, dimension, key, amount_units, estimated)
+     SELECT granularity, period_start, 'service', service, SUM(amount_units),
+            MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
+     FROM cost_facts WHERE granularity = $1 AND period_start >= $2 AND period_start < $3
+     GROUP BY granularity, period_start, service
+     ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET
+     amount_units = excluded.amount_units, estimated = excluded.estimated",
+    "INSERT INTO cost_rollups (granularity, period_start, dimension, key, amount_units, estimated)
+     SELECT granularity, period_start, 'account', account_id, SUM(amount_units),
+            MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
+     FROM cost_facts WHERE granularity = $1 AND period_start >= $2 AND period_start < $3
+     GROUP BY granularity, period_start, account_id
+     ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET
+     amount_units = excluded.amount_units, estimated = excluded.estimated",
+];
 
 /// Turns `(key, CAST(SUM) AS TEXT, estimated flag)` rows into spend rows, largest first.
 pub(super) fn spend_rows(rows: Vec<(String, String, i64)>) -> Result<Vec<super::SpendRow>> {
@@ -173,9 +197,15 @@ macro_rules! impl_sql_store {
                 .await?;
                 // Each engine writes the rows its own fastest way: Postgres through COPY,
                 // SQLite through multi-row inserts (`FactRows`).
-                let written =
-                    <$store as $crate::store::sql::FactRows>::write_fact_rows(&mut tx, source, facts, collected_at)
-                        .await?;
+                let written = <$store as $crate::store::sql::FactRows>::write_fact_rows(
+                    &mut tx,
+                    source,
+                    granularity,
+                    range,
+                    facts,
+                    collected_at,
+                )
+                .await?;
                 // Recompute the rollups for the replaced range from all sources' facts. Two
                 // sources replacing the same days at once (payers collected concurrently) on
                 // Postgres: the later DELETE cannot see the earlier one's new rows, so the
@@ -190,21 +220,8 @@ macro_rules! impl_sql_store {
                 .bind(to)
                 .execute(&mut *tx)
                 .await?;
-                for (dimension, column) in [("service", "service"), ("account", "account_id")] {
-                    sqlx::query(&format!(
-                        "INSERT INTO cost_rollups (granularity, period_start, dimension, key, amount_units, estimated)
-                         SELECT granularity, period_start, '{dimension}', {column}, SUM(amount_units),
-                                MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
-                         FROM cost_facts WHERE granularity = $1 AND period_start >= $2 AND period_start < $3
-                         GROUP BY granularity, period_start, {column}
-                         ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET
-                         amount_units = excluded.amount_units, estimated = excluded.estimated"
-                    ))
-                    .bind(granularity.as_str())
-                    .bind(from)
-                    .bind(to)
-                    .execute(&mut *tx)
-                    .await?;
+                for statement in <$store as $crate::store::sql::FactRows>::ROLLUP_STATEMENTS {
+                    sqlx::query(statement).bind(granularity.as_str()).bind(from).bind(to).execute(&mut *tx).await?;
                 }
                 // The total is the sum of the service rows just written (every fact has one
                 // service), a few dozen rows a period instead of every fact again.

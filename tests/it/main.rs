@@ -26,6 +26,7 @@ mod doctor;
 mod early_detection;
 mod exactly_once;
 mod fact_visit;
+mod fact_writes;
 mod faults;
 mod feedback;
 mod feedback_e2e;
