@@ -47,24 +47,31 @@ pub(super) trait FactRows {
     ) -> Result<u64>;
 }
 
+/// The rollup of one dimension of a range from every source's facts, grouped by `$column`.
+macro_rules! rollup_of {
+    ($dimension:literal, $column:literal) => {
+        concat!(
+            "INSERT INTO cost_rollups (granularity, period_start, dimension, key, amount_units, estimated)
+             SELECT granularity, period_start, '",
+            $dimension,
+            "', ",
+            $column,
+            ", SUM(amount_units),
+                    MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
+             FROM cost_facts WHERE granularity = $1 AND period_start >= $2 AND period_start < $3
+             GROUP BY granularity, period_start, ",
+            $column,
+            "
+             ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET
+             amount_units = excluded.amount_units, estimated = excluded.estimated"
+        )
+    };
+}
+
 /// The service and account rollups of a range as two statements, one scan of the facts each:
 /// SQLite has no `GROUPING SETS`.
-pub(super) const ROLLUPS_ONE_DIMENSION_EACH: &[&str] = &[
-    "INSERT INTO cost_rollups (granularity, period_start, dimension, key, amount_units, estimated)
-     SELECT granularity, period_start, 'service', service, SUM(amount_units),
-            MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
-     FROM cost_facts WHERE granularity = $1 AND period_start >= $2 AND period_start < $3
-     GROUP BY granularity, period_start, service
-     ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET
-     amount_units = excluded.amount_units, estimated = excluded.estimated",
-    "INSERT INTO cost_rollups (granularity, period_start, dimension, key, amount_units, estimated)
-     SELECT granularity, period_start, 'account', account_id, SUM(amount_units),
-            MAX(CASE WHEN estimated THEN 1 ELSE 0 END) = 1
-     FROM cost_facts WHERE granularity = $1 AND period_start >= $2 AND period_start < $3
-     GROUP BY granularity, period_start, account_id
-     ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET
-     amount_units = excluded.amount_units, estimated = excluded.estimated",
-];
+pub(super) const ROLLUPS_ONE_DIMENSION_EACH: &[&str] =
+    &[rollup_of!("service", "service"), rollup_of!("account", "account_id")];
 
 /// Turns `(key, CAST(SUM) AS TEXT, estimated flag)` rows into spend rows, largest first.
 pub(super) fn spend_rows(rows: Vec<(String, String, i64)>) -> Result<Vec<super::SpendRow>> {
