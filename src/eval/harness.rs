@@ -5,7 +5,9 @@
 //! eval nab <NAB root> [--files]
 //!                              costbot vs Windowed Gaussian on the files present, per part
 //!                              of the fixed split and per category
-//! eval nab-grid <NAB root>     the parameter grid, scored on the tuning part only
+//! eval nab-grid <NAB root> [refine]
+//!                              the parameter grid (or its second stage), scored on the tuning part only
+//!                              (in-sample and two-fold cross-validated)
 //! eval nab-verify <NAB root>   re-score shipped windowedGaussian results (port check)
 //! eval series <dir>            the detection job's pass replayed over labelled daily or
 //!                              hourly series in NAB layout, costbot vs the seed z-score
@@ -16,7 +18,8 @@
 //! ```
 
 use crate::domain::anomaly::StreamParams;
-use crate::eval::nab_io::{list_data_files, Series};
+use crate::eval::nab_grid::{grid, refine_grid, render_grid, run_grid};
+use crate::eval::nab_io::list_data_files;
 use crate::eval::nab_report::{evaluate, render, render_files, stream_scorer};
 use crate::eval::nab_run::verify_shipped;
 use crate::eval::scenarios::{generate, write_layout, DAYS, FAMILIES};
@@ -33,7 +36,7 @@ pub fn run(args: &[String], gates: &Gates) -> ExitCode {
     let num = |i: usize| arg(i).and_then(|s| s.parse::<u64>().ok());
     let res = match (arg(0), arg(1)) {
         (Some("nab"), Some(root)) => nab(Path::new(root), arg(2) == Some("--files")),
-        (Some("nab-grid"), Some(root)) => nab_grid(Path::new(root)),
+        (Some("nab-grid"), Some(root)) => nab_grid(Path::new(root), arg(2) == Some("refine")),
         (Some("nab-verify"), Some(root)) => nab_verify(Path::new(root)),
         (Some("series"), Some(root)) => series(Path::new(root), gates),
         (Some("scenarios"), _) => {
@@ -53,7 +56,8 @@ pub fn run(args: &[String], gates: &Gates) -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: costbot eval nab|nab-grid|nab-verify <NAB root> | costbot eval series <dir> | \
+const USAGE: &str =
+    "usage: costbot eval nab|nab-grid|nab-verify <NAB root> [--files|refine] | costbot eval series <dir> | \
                      costbot eval scenarios [per_family [min_score [seed]]] | \
                      costbot eval scenarios-write <dir> [per_family [seed]]";
 
@@ -83,56 +87,15 @@ fn nab(root: &Path, per_file: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// The grid around the chosen NAB parameters, scored on the tuning part only: untuned files
-/// get all-zero scores without being scored, so the grid cannot look at them even by
-/// accident. (The figures in [`StreamParams::default`]'s documentation come from runs like
-/// this one, one parameter at a time.)
-fn nab_grid(root: &Path) -> Result<(), String> {
-    let names = list_data_files(root)?;
-    let parts = assign(&names);
-    let base = StreamParams::default();
-    let mut grid = Vec::new();
-    for tail_quantile in [0.99, 0.999] {
-        for level_window in [12usize, 24] {
-            for likelihood_window in [1000usize, 2000] {
-                for min_sd in [0.1, 0.2] {
-                    grid.push(StreamParams { tail_quantile, level_window, likelihood_window, min_sd, ..base.clone() });
-                }
-            }
-        }
-    }
-    println!(
-        "{:>7} {:>6} {:>6} {:>6} {:>9} {:>10} {:>10}",
-        "tail_q", "level", "lw", "min_sd", "standard", "low_FP", "low_FN"
-    );
-    for p in &grid {
-        let inner = stream_scorer(p.clone());
-        let scorer = |s: &Series| {
-            if parts.get(&s.name) == Some(&Part::Tuning) {
-                inner(s)
-            } else {
-                vec![0.0; s.values.len()]
-            }
-        };
-        let reports = evaluate(root, &scorer)?;
-        let tuned = |name: &str| {
-            reports
-                .iter()
-                .find(|r| r.profile == name)
-                .and_then(|r| r.group("tuning"))
-                .map_or(f64::NAN, |g| g.ours.normalized)
-        };
-        println!(
-            "{:>7} {:>6} {:>6} {:>6} {:>9.2} {:>10.2} {:>10.2}",
-            p.tail_quantile,
-            p.level_window,
-            p.likelihood_window,
-            p.min_sd,
-            tuned("standard"),
-            tuned("reward_low_FP_rate"),
-            tuned("reward_low_FN_rate")
-        );
-    }
+/// The parameter grid on the tuning part only, in-sample and cross-validated inside it
+/// ([`crate::eval::nab_grid`]); the figures in [`StreamParams::default`]'s documentation come
+/// from this table.
+fn nab_grid(root: &Path, refine: bool) -> Result<(), String> {
+    let t0 = Instant::now();
+    let configs = if refine { refine_grid() } else { grid() };
+    let rows = run_grid(root, &configs)?;
+    println!("{} configurations scored on the tuning part in {:.2?}", rows.len(), t0.elapsed());
+    print!("{}", render_grid(&rows));
     Ok(())
 }
 

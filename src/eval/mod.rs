@@ -3,6 +3,7 @@
 
 pub mod harness;
 pub mod nab;
+pub mod nab_grid;
 pub mod nab_io;
 pub mod nab_report;
 pub mod nab_run;

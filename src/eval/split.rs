@@ -53,6 +53,29 @@ pub fn assign(names: &[String]) -> BTreeMap<String, Part> {
     out
 }
 
+/// Two folds of the tuning part, for choosing parameters by cross-validation inside it: per
+/// category, the tuning files ordered by the FNV-1a hash of `"fold:" + name` alternate between
+/// fold 0 and fold 1. Untuned files get no fold (they are not looked at while choosing).
+///
+/// A choice scored by thresholding one fold and scoring the other estimates how it does on
+/// files it was not fitted on, which the in-sample tuning score cannot: the untuned part
+/// stays the final, rarely looked-at check.
+pub fn tuning_folds(names: &[String]) -> BTreeMap<String, u8> {
+    let parts = assign(names);
+    let mut by_cat: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for n in names.iter().filter(|n| parts.get(*n) == Some(&Part::Tuning)) {
+        by_cat.entry(category(n)).or_default().push(n);
+    }
+    let mut out = BTreeMap::new();
+    for (_, mut files) in by_cat {
+        files.sort_by_key(|n| (fnv1a(&format!("fold:{n}")), n.as_str()));
+        for (i, n) in files.into_iter().enumerate() {
+            out.insert(n.clone(), (i % 2) as u8);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +102,19 @@ mod tests {
         let mut rev = names.clone();
         rev.reverse();
         assert_eq!(assign(&rev), parts);
+    }
+
+    #[test]
+    fn folds_cover_exactly_the_tuning_part_and_split_each_category() {
+        let names: Vec<String> =
+            (0..8).map(|i| format!("a/{i}.csv")).chain((0..4).map(|i| format!("b/{i}.csv"))).collect();
+        let parts = assign(&names);
+        let folds = tuning_folds(&names);
+        for n in &names {
+            assert_eq!(folds.contains_key(n), parts[n] == Part::Tuning, "{n}");
+        }
+        let count = |cat: &str, f: u8| folds.iter().filter(|(n, g)| category(n) == cat && **g == f).count();
+        assert_eq!((count("a", 0), count("a", 1)), (2, 2));
+        assert_eq!((count("b", 0), count("b", 1)), (1, 1));
     }
 }
