@@ -88,8 +88,8 @@ fn nab(root: &Path, per_file: bool) -> Result<(), String> {
 }
 
 /// The parameter grid on the tuning part only, in-sample and cross-validated inside it
-/// ([`crate::eval::nab_grid`]); the figures in [`StreamParams::default`]'s documentation come
-/// from this table.
+/// ([`crate::eval::nab_grid`]); the cross-validated figures in [`StreamParams::default`]'s
+/// documentation come from this table.
 fn nab_grid(root: &Path, refine: bool) -> Result<(), String> {
     let t0 = Instant::now();
     let configs = if refine { refine_grid() } else { grid() };

@@ -39,15 +39,25 @@ pub fn category(name: &str) -> &str {
 /// So a category with an odd number of files has one more untuned file than tuning files,
 /// and a category of one file is untuned: the untuned part is never the smaller one.
 pub fn assign(names: &[String]) -> BTreeMap<String, Part> {
+    alternate(names.iter(), "")
+        .into_iter()
+        .map(|(n, odd)| (n, if odd { Part::Tuning } else { Part::Untuned }))
+        .collect()
+}
+
+/// Per category, `names` ordered by the FNV-1a hash of `salt + name` (then by name), each
+/// marked with whether its position is odd. `assign` and `tuning_folds` differ only in the
+/// names they pass and the salt, so the two splits are drawn the same way but independently.
+fn alternate<'a>(names: impl Iterator<Item = &'a String>, salt: &str) -> BTreeMap<String, bool> {
     let mut by_cat: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
     for n in names {
         by_cat.entry(category(n)).or_default().push(n);
     }
     let mut out = BTreeMap::new();
     for (_, mut files) in by_cat {
-        files.sort_by_key(|n| (fnv1a(n), n.as_str()));
+        files.sort_by_key(|n| (fnv1a(&format!("{salt}{n}")), n.as_str()));
         for (i, n) in files.into_iter().enumerate() {
-            out.insert(n.clone(), if i % 2 == 1 { Part::Tuning } else { Part::Untuned });
+            out.insert(n.clone(), i % 2 == 1);
         }
     }
     out
@@ -62,18 +72,8 @@ pub fn assign(names: &[String]) -> BTreeMap<String, Part> {
 /// stays the final, rarely looked-at check.
 pub fn tuning_folds(names: &[String]) -> BTreeMap<String, u8> {
     let parts = assign(names);
-    let mut by_cat: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
-    for n in names.iter().filter(|n| parts.get(*n) == Some(&Part::Tuning)) {
-        by_cat.entry(category(n)).or_default().push(n);
-    }
-    let mut out = BTreeMap::new();
-    for (_, mut files) in by_cat {
-        files.sort_by_key(|n| (fnv1a(&format!("fold:{n}")), n.as_str()));
-        for (i, n) in files.into_iter().enumerate() {
-            out.insert(n.clone(), (i % 2) as u8);
-        }
-    }
-    out
+    let tuning = names.iter().filter(|n| parts.get(*n) == Some(&Part::Tuning));
+    alternate(tuning, "fold:").into_iter().map(|(n, odd)| (n, u8::from(odd))).collect()
 }
 
 #[cfg(test)]
