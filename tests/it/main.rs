@@ -50,6 +50,7 @@ mod slack_e2e;
 mod spend_summary;
 mod sqlite_plans;
 mod store_contract;
+mod store_contract_ops;
 mod store_rollups;
 mod stored_records;
 mod support;
