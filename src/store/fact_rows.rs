@@ -1,14 +1,13 @@
 //! Each engine's fastest way to write a batch of cost facts inside the replacing transaction
 //! ([`FactRows`]), and the statements that rebuild the rollups from them. Postgres streams the
-//! rows with `COPY`, straight into `cost_facts` when no other source holds a row of their
+//! rows with binary `COPY` (`pg_copy`), straight into `cost_facts` when no other source holds a row of their
 //! accounts in the range and otherwise into a temporary table it upserts from in one
 //! statement; SQLite runs prepared multi-row inserts that upsert. Both end with every key
 //! written once, because another source may hold the same day, account and service.
 
-use std::fmt::Write as _;
-
 use anyhow::Result;
 
+use super::pg_copy::BinaryCopy;
 use super::postgres::PgStore;
 use super::sql::{to_stored_units, FactRows, INSERT_CHUNK, ROLLUPS_ONE_DIMENSION_EACH};
 use super::sqlite::SqliteStore;
@@ -23,22 +22,9 @@ const ON_CONFLICT: &str = " ON CONFLICT (granularity, period_start, account_id, 
      amount_units = excluded.amount_units, unit = excluded.unit, estimated = excluded.estimated,
      source_account_id = excluded.source_account_id, collected_at = excluded.collected_at";
 
-/// Bytes of COPY text sent per message; large enough that framing costs nothing, small
+/// Bytes of COPY data sent per message; large enough that framing costs nothing, small
 /// enough that a million facts never sit in memory twice.
 const COPY_BATCH_BYTES: usize = 1 << 20;
-
-/// Appends `text` to a COPY text-format row, escaping what the format gives a meaning to.
-fn push_copy_field(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-}
 
 /// Postgres's rollups of a range from one scan of the facts: the service and the account
 /// rollups are two grouping sets of the same rows. On 1 M facts (`psql \timing`, idle
@@ -56,7 +42,7 @@ const PG_ROLLUPS: &str = "INSERT INTO cost_rollups (granularity, period_start, d
 /// Postgres's SQLSTATE for a duplicate key.
 const UNIQUE_VIOLATION: &str = "23505";
 
-/// Streams `facts` as COPY text rows into `table`. Every amount was converted before, so
+/// Streams `facts` as binary COPY rows into `table`. Every amount was converted before, so
 /// nothing but the connection can fail while it streams (an unfinished COPY poisons it).
 async fn copy_facts(
     conn: &mut sqlx::PgConnection,
@@ -66,28 +52,24 @@ async fn copy_facts(
     units: &[i64],
     collected_at: chrono::NaiveDateTime,
 ) -> sqlx::Result<u64> {
-    let mut copy = conn.copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN")).await?;
-    let mut text = String::with_capacity(COPY_BATCH_BYTES + 512);
+    let mut copy = conn.copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN (FORMAT binary)")).await?;
+    let mut rows = BinaryCopy::with_capacity(COPY_BATCH_BYTES + 512);
     for (fact, units) in facts.iter().zip(units) {
-        push_copy_field(&mut text, fact.granularity.as_str());
-        // `NaiveDateTime` prints as `2026-11-24 00:00:00`, which Postgres reads as is.
-        let _ = write!(text, "\t{}\t", fact.period_start);
-        push_copy_field(&mut text, fact.account.as_str());
-        text.push('\t');
-        push_copy_field(&mut text, fact.service.as_str());
-        let _ = write!(text, "\t{units}\t");
-        push_copy_field(&mut text, &fact.unit);
-        text.push_str(if fact.estimated { "\tt\t" } else { "\tf\t" });
-        push_copy_field(&mut text, source.as_str());
-        let _ = writeln!(text, "\t{collected_at}");
-        if text.len() >= COPY_BATCH_BYTES {
-            copy.send(text.as_bytes()).await?;
-            text.clear();
+        rows.row(9)
+            .text(fact.granularity.as_str())
+            .timestamp(fact.period_start)
+            .text(fact.account.as_str())
+            .text(fact.service.as_str())
+            .int8(*units)
+            .text(&fact.unit)
+            .bool(fact.estimated)
+            .text(source.as_str())
+            .timestamp(collected_at);
+        if rows.len() >= COPY_BATCH_BYTES {
+            copy.send(rows.take()).await?;
         }
     }
-    if !text.is_empty() {
-        copy.send(text.as_bytes()).await?;
-    }
+    copy.send(rows.finish()).await?;
     copy.finish().await
 }
 
@@ -197,17 +179,5 @@ impl FactRows for SqliteStore {
             written += builder.build().execute(&mut **tx).await?.rows_affected();
         }
         Ok(written)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::push_copy_field;
-
-    #[test]
-    fn copy_fields_escape_what_the_text_format_reads_specially() {
-        let mut out = String::new();
-        push_copy_field(&mut out, "a\tb\\c\nd\re");
-        assert_eq!(out, "a\\tb\\\\c\\nd\\re");
     }
 }

@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDateTime};
 use futures::TryStreamExt as _;
 use sqlx::Row as _;
 
+use super::pg_copy::{PG_EPOCH_MICROS, SIGNATURE};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::FactFilter;
@@ -126,12 +127,6 @@ fn copy_statement(table: &str, filter: &FactFilter) -> String {
     sql.push_str(") TO STDOUT (FORMAT binary)");
     sql
 }
-
-/// The signature every binary COPY stream starts with.
-const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
-
-/// Microseconds from the Unix epoch to Postgres's (2000-01-01).
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// Parses Postgres's binary COPY format across chunk boundaries.
 #[derive(Default)]

@@ -21,6 +21,7 @@ mod fact_visit;
 mod inventory_sql;
 mod lease_sql;
 mod outbox_sql;
+mod pg_copy;
 mod postgres;
 mod proposal_sql;
 mod record;
