@@ -1,8 +1,8 @@
 //! Each engine's fastest way to write a batch of cost facts inside the replacing transaction
 //! ([`FactRows`]), and the statements that rebuild the rollups from them. Postgres streams the
-//! rows with binary `COPY` (`pg_copy`), straight into `cost_facts` when no other source holds a row of their
-//! accounts in the range and otherwise into a temporary table it upserts from in one
-//! statement; SQLite runs prepared multi-row inserts that upsert. Both end with every key
+//! rows with binary `COPY` (`pg_copy`), straight into `cost_facts` when no other source holds
+//! a row of their accounts in the range and otherwise into a temporary table it upserts from
+//! in one statement; SQLite runs prepared multi-row inserts that upsert. Both end with every key
 //! written once, because another source may hold the same day, account and service.
 
 use anyhow::Result;
