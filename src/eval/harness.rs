@@ -8,6 +8,9 @@
 //! eval nab-grid <NAB root> [refine]
 //!                              the parameter grid (or its second stage), scored on the tuning part only
 //!                              (in-sample and two-fold cross-validated)
+//! eval nab-loco <NAB root> [refine]
+//!                              leave-one-category-out: each category scored by the grid's
+//!                              configuration and threshold chosen on the other categories
 //! eval nab-verify <NAB root>   re-score shipped windowedGaussian results (port check)
 //! eval series <dir>            the detection job's pass replayed over labelled daily or
 //!                              hourly series in NAB layout, costbot vs the seed z-score
@@ -19,7 +22,8 @@
 
 use crate::domain::anomaly::StreamParams;
 use crate::eval::nab_grid::{grid, refine_grid, render_grid, run_grid};
-use crate::eval::nab_io::list_data_files;
+use crate::eval::nab_io::{list_data_files, load_profiles};
+use crate::eval::nab_loco::{render_loco, run_loco};
 use crate::eval::nab_report::{evaluate, render, render_files, stream_scorer};
 use crate::eval::nab_run::verify_shipped;
 use crate::eval::scenarios::{generate, write_layout, DAYS, FAMILIES};
@@ -37,6 +41,7 @@ pub fn run(args: &[String], gates: &Gates) -> ExitCode {
     let res = match (arg(0), arg(1)) {
         (Some("nab"), Some(root)) => nab(Path::new(root), arg(2) == Some("--files")),
         (Some("nab-grid"), Some(root)) => nab_grid(Path::new(root), arg(2) == Some("refine")),
+        (Some("nab-loco"), Some(root)) => nab_loco(Path::new(root), arg(2) == Some("refine")),
         (Some("nab-verify"), Some(root)) => nab_verify(Path::new(root)),
         (Some("series"), Some(root)) => series(Path::new(root), gates),
         (Some("scenarios"), _) => {
@@ -57,7 +62,7 @@ pub fn run(args: &[String], gates: &Gates) -> ExitCode {
 }
 
 const USAGE: &str =
-    "usage: costbot eval nab|nab-grid|nab-verify <NAB root> [--files|refine] | costbot eval series <dir> | \
+    "usage: costbot eval nab|nab-grid|nab-loco|nab-verify <NAB root> [--files|refine] | costbot eval series <dir> | \
                      costbot eval scenarios [per_family [min_score [seed]]] | \
                      costbot eval scenarios-write <dir> [per_family [seed]]";
 
@@ -96,6 +101,26 @@ fn nab_grid(root: &Path, refine: bool) -> Result<(), String> {
     let rows = run_grid(root, &configs)?;
     println!("{} configurations scored on the tuning part in {:.2?}", rows.len(), t0.elapsed());
     print!("{}", render_grid(&rows));
+    Ok(())
+}
+
+/// Leave-one-category-out over the grid on every file present ([`crate::eval::nab_loco`]).
+fn nab_loco(root: &Path, refine: bool) -> Result<(), String> {
+    let t0 = Instant::now();
+    let configs = if refine { refine_grid() } else { grid() };
+    let report = run_loco(root, &configs)?;
+    let cost = load_profiles(root)?
+        .into_iter()
+        .find(|(p, _)| p == "standard")
+        .map(|(_, c)| c)
+        .ok_or("profile standard missing")?;
+    println!(
+        "{} configurations scored on every file present in {:.2?}; standard profile, each category \
+         left out in turn (held out) beside the same selection on all files (in-sample)\n",
+        configs.len(),
+        t0.elapsed()
+    );
+    print!("{}", render_loco(&report, cost));
     Ok(())
 }
 

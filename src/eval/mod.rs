@@ -5,6 +5,7 @@ pub mod harness;
 pub mod nab;
 pub mod nab_grid;
 pub mod nab_io;
+pub mod nab_loco;
 pub mod nab_report;
 pub mod nab_run;
 pub mod scenarios;

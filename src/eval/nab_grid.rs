@@ -104,6 +104,19 @@ pub fn refine_grid() -> Vec<StreamParams> {
     out
 }
 
+/// Every file of `series` scored with `params` (given for 5-minute rows, rescaled to each
+/// file's median step).
+pub fn score_files(series: &[Series], params: &StreamParams) -> Vec<Scored> {
+    series
+        .iter()
+        .map(|s| Scored {
+            name: s.name.clone(),
+            timestamps: s.timestamps.clone(),
+            scores: score_series(&s.values, &params.scaled_to_step(median_step(&s.timestamps))),
+        })
+        .collect()
+}
+
 /// Score `configs` on the tuning part of the NAB checkout at `root`.
 pub fn run_grid(root: &Path, configs: &[StreamParams]) -> Result<Vec<GridRow>, String> {
     let windows = load_windows(root)?;
@@ -119,14 +132,7 @@ pub fn run_grid(root: &Path, configs: &[StreamParams]) -> Result<Vec<GridRow>, S
     let (standard, low_fp, low_fn) = (cost("standard")?, cost("reward_low_FP_rate")?, cost("reward_low_FN_rate")?);
     let mut rows = Vec::new();
     for params in configs {
-        let scored: Vec<Scored> = series
-            .iter()
-            .map(|s| Scored {
-                name: s.name.clone(),
-                timestamps: s.timestamps.clone(),
-                scores: score_series(&s.values, &params.scaled_to_step(median_step(&s.timestamps))),
-            })
-            .collect();
+        let scored = score_files(&series, params);
         rows.push(GridRow {
             params: params.clone(),
             in_sample: score_corpus(&scored, &windows, standard, None).normalized,
@@ -165,13 +171,13 @@ pub fn render_grid(rows: &[GridRow]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::{Duration, NaiveDate};
 
     /// A 1,000-row five-minute file with one label window at rows 600..=650 and the given
     /// scores at the given rows (0 elsewhere).
-    fn file(name: &str, hits: &[(usize, f64)], windows: &mut Windows) -> Scored {
+    pub(crate) fn file(name: &str, hits: &[(usize, f64)], windows: &mut Windows) -> Scored {
         let t0 = NaiveDate::from_ymd_opt(2020, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).expect("valid date");
         let timestamps: Vec<_> = (0..1000).map(|i| t0 + Duration::minutes(5 * i)).collect();
         windows.insert(name.to_string(), vec![(timestamps[600], timestamps[650])]);

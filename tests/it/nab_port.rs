@@ -84,3 +84,42 @@ fn costbot_scores_on_the_bundled_excerpt_are_pinned() {
         failures.join("\n")
     );
 }
+
+/// Leave-one-category-out end to end on the bundled excerpt (files read, every category left
+/// out, Windowed Gaussian from the shipped results), with two configurations so the test
+/// stays quick in a debug build; the full grid runs through `costbot eval nab-loco`.
+#[test]
+fn leave_one_category_out_scores_every_file_once_and_matches_the_report_for_wg() {
+    use costbot::domain::anomaly::StreamParams;
+    use costbot::eval::nab::normalize;
+    use costbot::eval::nab_io::load_profiles;
+    use costbot::eval::nab_loco::{run_loco, Rule};
+    use costbot::eval::nab_report::{evaluate, stream_scorer};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nab");
+    let other = StreamParams { likelihood_window: 1000, min_sd: 0.1, ..StreamParams::default() };
+    let report = run_loco(&root, &[other, StreamParams::default()]).expect("loco on the excerpt");
+    let cost = load_profiles(&root).expect("profiles").into_iter().find(|(p, _)| p == "standard").expect("standard").1;
+    let reports = evaluate(&root, &stream_scorer(StreamParams::default())).expect("evaluate the excerpt");
+    let standard = reports.iter().find(|r| r.profile == "standard").expect("standard");
+    let all = standard.group("all").expect("all");
+    for (rule, held, ins) in &report.selections {
+        // Every category is scored once on each side, so both sides cover every window.
+        assert_eq!(held.total.windows, all.ours.outcome.windows, "{rule:?}");
+        assert_eq!(ins.total.windows, all.ours.outcome.windows, "{rule:?}");
+        assert_eq!(held.total.total, all.ours.outcome.total, "{rule:?} rows");
+        assert_eq!(held.by_category.len(), 4, "{rule:?}: the excerpt's four categories");
+    }
+    // The shipped defaults are the second configuration: with only the threshold left out.
+    let defaults = report.defaults_threshold_only.as_ref().expect("the defaults are in the grid");
+    assert!(defaults.by_category.values().all(|(k, _)| *k == 1));
+    // The pooled in-sample figure of the defaults is NAB's corpus optimum over all files, at
+    // least what the fixed split's tuning-part threshold gives them.
+    let pooled = report.defaults_in_sample.expect("defaults in the grid");
+    assert!(pooled >= all.ours.normalized - 1e-9, "in-sample {pooled:.2} below the split's {:.2}", all.ours.normalized);
+    // Windowed Gaussian per category is the report's.
+    for (c, o) in &report.wg {
+        let g = standard.group(c).and_then(|g| g.wg).expect("WG for the category");
+        assert!((normalize(o.score, o.windows, cost) - g.normalized).abs() < 1e-9, "{c}");
+    }
+    assert!(report.selections.iter().any(|(r, _, _)| *r == Rule::MeanOfCategories));
+}
