@@ -12,6 +12,8 @@
 //!                              leave-one-category-out: each category scored by the grid's
 //!                              configuration and threshold chosen on the other categories
 //! eval nab-verify <NAB root>   re-score shipped windowedGaussian results (port check)
+//! eval nab-rows <csv> <score>  the rows of one NAB-layout file that score at least <score>
+//!                              with the shipped parameters (to see where a detection lands)
 //! eval series <dir>            the detection job's pass replayed over labelled daily or
 //!                              hourly series in NAB layout, costbot vs the seed z-score
 //! eval scenarios [per_family [min_score [seed]]]
@@ -43,6 +45,7 @@ pub fn run(args: &[String], gates: &Gates) -> ExitCode {
         (Some("nab-grid"), Some(root)) => nab_grid(Path::new(root), arg(2) == Some("refine")),
         (Some("nab-loco"), Some(root)) => nab_loco(Path::new(root), arg(2) == Some("refine")),
         (Some("nab-verify"), Some(root)) => nab_verify(Path::new(root)),
+        (Some("nab-rows"), Some(file)) => nab_rows(Path::new(file), arg(2).and_then(|s| s.parse().ok()).unwrap_or(0.9)),
         (Some("series"), Some(root)) => series(Path::new(root), gates),
         (Some("scenarios"), _) => {
             scenarios(num(1).unwrap_or(150) as usize, arg(2).and_then(|s| s.parse().ok()), num(3).unwrap_or(42), gates)
@@ -121,6 +124,17 @@ fn nab_loco(root: &Path, refine: bool) -> Result<(), String> {
         t0.elapsed()
     );
     print!("{}", render_loco(&report, cost));
+    Ok(())
+}
+
+/// The rows of one file scoring at least `min` with [`StreamParams::default`].
+fn nab_rows(file: &Path, min: f64) -> Result<(), String> {
+    let s = crate::eval::nab_io::read_series(file, &file.display().to_string())?;
+    let scores = stream_scorer(StreamParams::default())(&s);
+    println!("{} rows; those scoring at least {min}:", scores.len());
+    for (i, score) in scores.iter().enumerate().filter(|(_, v)| **v >= min) {
+        println!("{i:>6} {} value {:>12.4} score {score:.5}", s.timestamps[i], s.values[i]);
+    }
     Ok(())
 }
 

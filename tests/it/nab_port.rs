@@ -123,3 +123,27 @@ fn leave_one_category_out_scores_every_file_once_and_matches_the_report_for_wg()
     }
     assert!(report.selections.iter().any(|(r, _, _)| *r == Rule::MeanOfCategories));
 }
+
+/// `costbot eval nab-rows` lists the rows of one file at or above a score, with their
+/// timestamps: on the excerpt's jump, the strongest rows are inside its label window.
+#[test]
+fn nab_rows_lists_the_detections_of_one_file() {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nab/data/artificialWithAnomaly/art_daily_jumpsup.csv");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_costbot"))
+        .args(["eval", "nab-rows", file.to_str().expect("utf-8 path"), "0.99"])
+        .output()
+        .expect("run costbot");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows = std::fs::read_to_string(&file).expect("read the csv").lines().count() - 1;
+    assert!(text.starts_with(&format!("{rows} rows;")), "{text}");
+    let listed: Vec<&str> = text.lines().skip(1).collect();
+    assert!(!listed.is_empty(), "the jump scores at least 0.99 somewhere");
+    for line in &listed {
+        let score: f64 = line.rsplit(' ').next().and_then(|s| s.parse().ok()).expect("a score at the end");
+        assert!(score >= 0.99, "{line}");
+        // The label window of art_daily_jumpsup is 2014-04-10 16:15 to 2014-04-12 01:45.
+        assert!(line.contains("2014-04-10") || line.contains("2014-04-11") || line.contains("2014-04-12"), "{line}");
+    }
+}
