@@ -65,7 +65,8 @@ pub fn run(args: &[String], gates: &Gates) -> ExitCode {
 }
 
 const USAGE: &str =
-    "usage: costbot eval nab|nab-grid|nab-loco|nab-verify <NAB root> [--files|refine] | costbot eval series <dir> | \
+    "usage: costbot eval nab|nab-grid|nab-loco|nab-verify <NAB root> [--files|refine] | costbot eval nab-rows <csv> [score] | \
+                     costbot eval series <dir> | \
                      costbot eval scenarios [per_family [min_score [seed]]] | \
                      costbot eval scenarios-write <dir> [per_family [seed]]";
 
