@@ -12,7 +12,7 @@
 //!                              leave-one-category-out: each category scored by the grid's
 //!                              configuration and threshold chosen on the other categories
 //! eval nab-verify <NAB root>   re-score shipped windowedGaussian results (port check)
-//! eval nab-rows <csv> <score>  the rows of one NAB-layout file that score at least <score>
+//! eval nab-rows <csv> [score] the rows of one NAB-layout file that score at least [score] (0.9)
 //!                              with the shipped parameters (to see where a detection lands)
 //! eval series <dir>            the detection job's pass replayed over labelled daily or
 //!                              hourly series in NAB layout, costbot vs the seed z-score
@@ -45,7 +45,11 @@ pub fn run(args: &[String], gates: &Gates) -> ExitCode {
         (Some("nab-grid"), Some(root)) => nab_grid(Path::new(root), arg(2) == Some("refine")),
         (Some("nab-loco"), Some(root)) => nab_loco(Path::new(root), arg(2) == Some("refine")),
         (Some("nab-verify"), Some(root)) => nab_verify(Path::new(root)),
-        (Some("nab-rows"), Some(file)) => nab_rows(Path::new(file), arg(2).and_then(|s| s.parse().ok()).unwrap_or(0.9)),
+        (Some("nab-rows"), Some(file)) => match arg(2).map(str::parse::<f64>) {
+            None => nab_rows(Path::new(file), 0.9),
+            Some(Ok(min)) if min.is_finite() => nab_rows(Path::new(file), min),
+            Some(_) => Err(format!("nab-rows: the score must be a number, got {:?}", arg(2).unwrap_or_default())),
+        },
         (Some("series"), Some(root)) => series(Path::new(root), gates),
         (Some("scenarios"), _) => {
             scenarios(num(1).unwrap_or(150) as usize, arg(2).and_then(|s| s.parse().ok()), num(3).unwrap_or(42), gates)

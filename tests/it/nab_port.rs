@@ -146,4 +146,10 @@ fn nab_rows_lists_the_detections_of_one_file() {
         // The label window of art_daily_jumpsup is 2014-04-10 16:15 to 2014-04-12 01:45.
         assert!(line.contains("2014-04-10") || line.contains("2014-04-11") || line.contains("2014-04-12"), "{line}");
     }
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_costbot"))
+        .args(["eval", "nab-rows", file.to_str().expect("utf-8 path"), "high"])
+        .output()
+        .expect("run costbot");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("the score must be a number"));
 }
