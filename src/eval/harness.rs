@@ -24,7 +24,7 @@
 
 use crate::domain::anomaly::StreamParams;
 use crate::eval::nab_grid::{grid, refine_grid, render_grid, run_grid};
-use crate::eval::nab_io::{list_data_files, load_profiles};
+use crate::eval::nab_io::list_data_files;
 use crate::eval::nab_loco::{render_loco, run_loco};
 use crate::eval::nab_report::{evaluate, render, render_files, stream_scorer};
 use crate::eval::nab_run::verify_shipped;
@@ -117,18 +117,13 @@ fn nab_loco(root: &Path, refine: bool) -> Result<(), String> {
     let t0 = Instant::now();
     let configs = if refine { refine_grid() } else { grid() };
     let report = run_loco(root, &configs)?;
-    let cost = load_profiles(root)?
-        .into_iter()
-        .find(|(p, _)| p == "standard")
-        .map(|(_, c)| c)
-        .ok_or("profile standard missing")?;
     println!(
         "{} configurations scored on every file present in {:.2?}; standard profile, each category \
          left out in turn (held out) beside the same selection on all files (in-sample)\n",
         configs.len(),
         t0.elapsed()
     );
-    print!("{}", render_loco(&report, cost));
+    print!("{}", render_loco(&report));
     Ok(())
 }
 

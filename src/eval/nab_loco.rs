@@ -12,10 +12,11 @@
 //! did not see, not a difference between easy and hard files (which is most of the fixed
 //! split's gap: Windowed Gaussian itself scores six points higher on that untuned part).
 //!
-//! The selection rule is fixed in code (maximum in-sample standard score, first of the grid on
-//! ties) and nobody picks between its results. The grid itself ([`super::nab_grid::grid`]) is
-//! centred on the defaults chosen on the fixed split's tuning part, which is written beside
-//! the figures.
+//! The selection rules are fixed in code ([`Rule`]: the pooled in-sample standard score, which
+//! was fixed first, and the mean of the categories' scores, added after the first one's result
+//! was seen; the first configuration of the grid wins ties) and nobody picks between their
+//! results. The grid itself ([`super::nab_grid::grid`]) is centred on the defaults chosen on
+//! the fixed split's tuning part, which is written beside the figures.
 
 use super::nab::{accumulate, normalize, CostMatrix, Outcome};
 use super::nab_grid::score_files;
@@ -173,6 +174,8 @@ pub struct LocoReport {
     pub defaults_in_sample: Option<f64>,
     /// Windowed Gaussian per category at NAB's shipped threshold.
     pub wg: BTreeMap<String, Outcome>,
+    /// The standard profile's weights every figure was scored with.
+    pub cost: CostMatrix,
 }
 
 /// Score `configs` on every file under `root` and run both selections (standard profile).
@@ -200,10 +203,7 @@ pub fn run_loco(root: &Path, configs: &[StreamParams]) -> Result<LocoReport, Str
     let defaults = configs.iter().position(|p| *p == StreamParams::default());
     let wg_threshold = load_threshold(root, "windowedGaussian", "standard")?;
     let wg_scores = load_shipped_scores(root, "windowedGaussian", &names)?;
-    let mut wg: BTreeMap<String, Outcome> = BTreeMap::new();
-    for (name, o) in score_corpus(&wg_scores, &windows, cost, Some(wg_threshold)).per_file {
-        accumulate(wg.entry(category(&name).to_string()).or_default(), &o);
-    }
+    let wg = by_category(&score_corpus(&wg_scores, &windows, cost, Some(wg_threshold)).per_file);
     Ok(LocoReport {
         configs: configs.to_vec(),
         selections: [Rule::Pooled, Rule::MeanOfCategories]
@@ -213,12 +213,14 @@ pub fn run_loco(root: &Path, configs: &[StreamParams]) -> Result<LocoReport, Str
         defaults_threshold_only: defaults.map(|k| threshold_only(&figs, k, cost)),
         defaults_in_sample: defaults.map(|k| figs[k].all_fit.pooled),
         wg,
+        cost,
     })
 }
 
 /// The table `eval nab-loco` prints (standard profile, normalised scores; raw for a category
 /// without windows): one block per selection rule.
-pub fn render_loco(r: &LocoReport, cost: CostMatrix) -> String {
+pub fn render_loco(r: &LocoReport) -> String {
+    let cost = r.cost;
     let norm = |o: &Outcome| {
         if o.windows == 0 {
             format!("{:.3} raw", o.score)

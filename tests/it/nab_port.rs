@@ -92,13 +92,12 @@ fn costbot_scores_on_the_bundled_excerpt_are_pinned() {
 fn leave_one_category_out_scores_every_file_once_and_matches_the_report_for_wg() {
     use costbot::domain::anomaly::StreamParams;
     use costbot::eval::nab::normalize;
-    use costbot::eval::nab_io::load_profiles;
     use costbot::eval::nab_loco::{run_loco, Rule};
     use costbot::eval::nab_report::{evaluate, stream_scorer};
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nab");
     let other = StreamParams { likelihood_window: 1000, min_sd: 0.1, ..StreamParams::default() };
     let report = run_loco(&root, &[other, StreamParams::default()]).expect("loco on the excerpt");
-    let cost = load_profiles(&root).expect("profiles").into_iter().find(|(p, _)| p == "standard").expect("standard").1;
+    let cost = report.cost;
     let reports = evaluate(&root, &stream_scorer(StreamParams::default())).expect("evaluate the excerpt");
     let standard = reports.iter().find(|r| r.profile == "standard").expect("standard");
     let all = standard.group("all").expect("all");
