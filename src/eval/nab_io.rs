@@ -114,6 +114,13 @@ pub fn list_data_files(root: &Path) -> Result<Vec<String>, String> {
             }
         }
     }
+    if out.is_empty() {
+        // Scoring no files reports zeros that read like a result; refuse instead.
+        return Err(format!(
+            "{}: no CSV files in its category folders (NAB layout: data/<category>/<file>.csv)",
+            data.display()
+        ));
+    }
     out.sort();
     Ok(out)
 }

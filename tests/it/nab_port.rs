@@ -152,3 +152,43 @@ fn nab_rows_lists_the_detections_of_one_file() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("the score must be a number"));
 }
+
+/// The NAB commands refuse a root that is not in NAB layout instead of reporting zeros: a
+/// missing root names the labels file it needs, and a root whose data folders hold no CSV
+/// says so (before this check, `nab-loco` printed 0.00 for every figure and exited 0).
+#[test]
+fn nab_commands_refuse_a_root_without_files() {
+    let excerpt = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nab");
+    let empty = tempfile::tempdir().expect("temp dir");
+    for sub in ["config", "labels", "results"] {
+        copy_dir(&excerpt.join(sub), &empty.path().join(sub));
+    }
+    std::fs::create_dir_all(empty.path().join("data/realTweets")).expect("empty category");
+    let missing = empty.path().join("missing");
+    for command in ["nab", "nab-loco", "nab-grid"] {
+        let run = |root: &Path| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_costbot"))
+                .args(["eval", command, root.to_str().expect("utf-8 path")])
+                .output()
+                .expect("run costbot")
+        };
+        let out = run(&missing);
+        assert!(!out.status.success(), "{command} on a missing root");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("No such file"), "{command}: {out:?}");
+        let out = run(empty.path());
+        assert!(!out.status.success(), "{command} on a root without CSV files");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no CSV files"), "{command}: {out:?}");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy file");
+        }
+    }
+}
